@@ -1,0 +1,181 @@
+"""Endpoints: the token authorities ntcli talks to.
+
+An endpoint is chosen by URL: ``local`` (the embedded authority, the default)
+or ``http://`` / ``https://`` (a remote token API). Each scheme is a plugin in
+the ``ntcli.endpoints`` entry point namespace, so a third party can add
+another token source by implementing :class:`Endpoint`.
+
+Every time is an integer of Unix seconds (UTC); ``None`` means "never".
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointOptions:
+    """Settings an endpoint is constructed with."""
+
+    timeout: float = 30.0
+    data_dir: str | None = None      # where the local endpoint keeps its db
+    ca_bundle: str | None = None     # private CA for https endpoints
+    debug: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    created_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued: the only time its value is known."""
+
+    token: str
+    jti: str
+    workspace_id: str
+    expires_at: int | None
+    created_at: int | None = None
+    scope: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRecord:
+    """What an endpoint knows of a token (never its value)."""
+
+    jti: str
+    created_at: int | None
+    expires_at: int | None
+    status: str                      # active, expired or revoked
+    description: str | None = None
+    revoked_at: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Revocation:
+    jti: str
+    workspace_id: str
+    revoked_at: int
+    already_revoked: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """A token the endpoint accepted."""
+
+    jti: str
+    workspace_id: str
+    expires_at: int | None
+
+
+class Endpoint(abc.ABC):
+    """The interface every token authority implements.
+
+    ``credential`` is the bearer for the call: a user credential or a
+    workspace token. The embedded endpoint trusts its local user and accepts
+    ``None``. Errors are raised as :mod:`ntcli.errors` classes.
+    """
+
+    #: True when the endpoint runs in this process (no network, no login).
+    embedded = False
+
+    def __init__(self, url: str, options: EndpointOptions) -> None:
+        self.url = url
+        self.options = options
+
+    @property
+    def key(self) -> str:
+        """The name credentials for this endpoint are stored under."""
+        return self.url
+
+    # -- workspaces -------------------------------------------------------
+    @abc.abstractmethod
+    def create_workspace(self, credential: str | None, name: str,
+                         description: str | None = None) -> Workspace:
+        """Create a workspace; its name must be unused."""
+
+    @abc.abstractmethod
+    def list_workspaces(self, credential: str | None) -> list[Workspace]:
+        """The workspaces the credential may see."""
+
+    @abc.abstractmethod
+    def delete_workspace(self, credential: str | None,
+                         workspace_id: str) -> None:
+        """Delete a workspace, revoking all of its tokens."""
+
+    def default_workspace(self) -> Workspace | None:
+        """The workspace to use when none is selected (embedded only)."""
+        return None
+
+    # -- tokens -----------------------------------------------------------
+    @abc.abstractmethod
+    def issue_token(self, credential: str | None, workspace_id: str, *,
+                    expires_in: int | None = None,
+                    expires_at: int | None = None,
+                    description: str | None = None,
+                    idempotency_key: str | None = None) -> IssuedToken:
+        """Issue a token; neither expiry given means a non-expiring token.
+
+        Retrying with the same ``idempotency_key`` returns the same token.
+        """
+
+    @abc.abstractmethod
+    def list_tokens_page(self, credential: str | None, workspace_id: str, *,
+                         include_expired: bool = False,
+                         include_revoked: bool = False,
+                         limit: int = 100,
+                         cursor: str | None = None,
+                         ) -> tuple[list[TokenRecord], str | None]:
+        """One page of tokens, oldest first, and the cursor of the next."""
+
+    def list_tokens(self, credential: str | None, workspace_id: str, *,
+                    include_expired: bool = False,
+                    include_revoked: bool = False) -> list[TokenRecord]:
+        """Every token of the workspace, following the pages."""
+        records: list[TokenRecord] = []
+        cursor = None
+        while True:
+            page, cursor = self.list_tokens_page(
+                credential, workspace_id, include_expired=include_expired,
+                include_revoked=include_revoked, limit=500, cursor=cursor)
+            records.extend(page)
+            if not cursor:
+                return records
+
+    @abc.abstractmethod
+    def revoke_token(self, credential: str | None, workspace_id: str,
+                     jti: str) -> Revocation:
+        """Revoke a token; revoking a revoked token is not an error."""
+
+    @abc.abstractmethod
+    def validate_token(self, token: str) -> Validation:
+        """Check a token; raise TokenExpired/TokenRevoked/TokenInvalid."""
+
+    def close(self) -> None:
+        """Release connections; the endpoint is not used afterwards."""
+
+
+def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
+    """Instantiate the endpoint plugin for ``url`` (by its scheme)."""
+    from ntcli import errors
+    from stevedore import driver
+
+    scheme = url.split('://', 1)[0] if '://' in url else url
+    try:
+        mgr = driver.DriverManager('ntcli.endpoints', scheme,
+                                   invoke_on_load=True,
+                                   invoke_args=(url, options))
+    except Exception as exc:
+        if 'No ' in str(exc) and scheme in str(exc):
+            raise errors.UsageError(
+                f"Unknown endpoint '{url}'",
+                "Use 'local' or an http(s):// URL, or install the plugin "
+                "that provides it.") from exc
+        raise errors.PluginError(
+            f"The endpoint plugin '{scheme}' could not be loaded: {exc}") \
+            from exc
+    return mgr.driver

@@ -1,0 +1,163 @@
+"""The one error hierarchy of ntcli.
+
+Every expected failure is an :class:`NtcliError` carrying the message the user
+sees and, usually, a hint saying what to do. Only the app turns these into
+stderr lines and exit statuses (1 for a failed operation, 2 for bad usage).
+"""
+
+from __future__ import annotations
+
+
+class NtcliError(Exception):
+    """An expected failure, with a message for the user and a hint."""
+
+    exit_code = 1
+    message = 'ntcli failed'
+    hint: str | None = None
+
+    def __init__(self, message: str | None = None, hint: str | None = None,
+                 *, details: object = None) -> None:
+        if message is not None:
+            self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.details = details
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(NtcliError):
+    """The command line was wrong; exit status 2."""
+
+    exit_code = 2
+
+
+class InvalidExpiration(UsageError):
+    """An expiration option that cannot be honoured."""
+
+    message = 'Invalid expiration time'
+
+
+class NoWorkspaceSelected(NtcliError):
+    """No workspace could be determined for a workspace command."""
+
+    message = 'No workspace selected'
+    hint = ("Pass --workspace NAME, set NTCLI_WORKSPACE, "
+            "or run 'ntcli workspace select NAME'.")
+
+
+class AuthenticationRequired(NtcliError):
+    """There is no usable credential for the endpoint."""
+
+    message = 'Authentication required. Try running ntcli token refresh'
+
+
+class Forbidden(NtcliError):
+    """The credential is valid but may not do this."""
+
+    message = 'Permission denied'
+
+
+class NotFound(NtcliError):
+    """Something named on the command line does not exist."""
+
+    message = 'Not found'
+
+
+class TokenNotFound(NotFound):
+    """A token JTI that the endpoint does not know."""
+
+
+class WorkspaceNotFound(NotFound):
+    """A workspace name or id that the endpoint does not know."""
+
+
+class TokenRejected(NtcliError):
+    """The endpoint refused a token: expired, revoked or malformed."""
+
+    status = 'invalid'
+
+
+class TokenExpired(TokenRejected):
+    status = 'expired'
+    message = 'The token has expired'
+    hint = 'Run ntcli token refresh to get a new one.'
+
+
+class TokenRevoked(TokenRejected):
+    status = 'revoked'
+    message = 'The token has been revoked'
+    hint = 'Run ntcli token refresh to get a new one.'
+
+
+class TokenInvalid(TokenRejected):
+    status = 'invalid'
+    message = 'The token is not valid'
+    hint = 'Run ntcli token refresh to get a new one.'
+
+
+class Conflict(NtcliError):
+    """The request conflicts with the current state (a duplicate name...)."""
+
+
+class InvalidRequest(UsageError):
+    """The endpoint rejected the request as malformed."""
+
+
+class EndpointError(NtcliError):
+    """The endpoint failed or answered something we cannot use."""
+
+    hint = 'Try again later; run with --debug for details.'
+
+
+class EndpointUnreachable(EndpointError):
+    """The endpoint could not be reached at all (connection, timeout)."""
+
+
+class CredentialStoreError(NtcliError):
+    """The local credentials file cannot be read or written."""
+
+
+class ConfigError(NtcliError):
+    """The local configuration cannot be read or written."""
+
+
+class LockTimeout(NtcliError):
+    """Another ntcli process holds the credentials lock for too long."""
+
+    message = 'Another ntcli process is using the credentials'
+    hint = 'Wait for it to finish and try again.'
+
+
+class PluginError(NtcliError):
+    """A plugin could not be loaded."""
+
+
+# Error codes of the token API (SPEC section 6) mapped to the classes above;
+# both endpoints use it, so a code means the same thing wherever it comes from.
+API_ERRORS: dict[str, type[NtcliError]] = {
+    'AUTHENTICATION_REQUIRED': AuthenticationRequired,
+    'INVALID_CREDENTIALS': AuthenticationRequired,
+    'TOKEN_EXPIRED': TokenExpired,
+    'TOKEN_REVOKED': TokenRevoked,
+    'TOKEN_INVALID': TokenInvalid,
+    'FORBIDDEN': Forbidden,
+    'WORKSPACE_NOT_FOUND': WorkspaceNotFound,
+    'TOKEN_NOT_FOUND': TokenNotFound,
+    'NOT_FOUND': NotFound,
+    'INVALID_REQUEST': InvalidRequest,
+    'VALIDATION_ERROR': InvalidRequest,
+    'CONFLICT': Conflict,
+    'WORKSPACE_EXISTS': Conflict,
+}
+
+
+def from_api_error(code: str, message: str | None,
+                   details: object = None) -> NtcliError:
+    """Build the ntcli error for an error code of the token API."""
+    cls = API_ERRORS.get(code, EndpointError)
+    err = cls(message or None, details=details)
+    err.code = code
+    return err

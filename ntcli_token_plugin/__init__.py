@@ -1,0 +1,1 @@
+"""The ``token`` commands of ntcli, registered as an ordinary plugin."""
