@@ -1,0 +1,286 @@
+"""The ntcli cliff application: global options, plugin discovery, errors.
+
+Commands come only from the ``ntcli.commands`` entry point namespace, the
+core's own included. Entry points are read without importing them; only the
+command that runs is imported. Every failure is turned into one or two lines
+on stderr and an exit status here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any, TextIO
+
+from cliff import app as cliff_app
+from cliff import commandmanager
+from cliff import help as cliff_help
+
+import ntcli
+from ntcli import errors
+from ntcli import redact
+
+COMMAND_NAMESPACE = 'ntcli.commands'
+# Distributions whose commands are built in: a third-party plugin cannot
+# silently replace one of these.
+BUILTIN_MODULES = ('ntcli.', 'ntcli_token_plugin.')
+
+LOG = logging.getLogger(__name__)
+
+
+def _entry_points(namespace: str) -> list[Any]:
+    """The entry points of a namespace, from stevedore's cache, unloaded."""
+    import stevedore
+    probe = stevedore.ExtensionManager.make_test_instance(
+        [], namespace=namespace)
+    return probe.list_entry_points()
+
+
+def _is_builtin(entry_point: Any) -> bool:
+    return entry_point.value.startswith(BUILTIN_MODULES)
+
+
+class CommandManager(commandmanager.CommandManager):
+    """Finds commands through entry points and imports only the one used.
+
+    A plugin that cannot be imported is reported when it is needed, and a
+    plugin command that collides with a built-in one is ignored with a
+    warning instead of replacing it.
+    """
+
+    def __init__(self, namespace: str = COMMAND_NAMESPACE) -> None:
+        self.conflicts: dict[str, str] = {}
+        super().__init__(namespace, convert_underscores=True)
+
+    def load_commands(self, namespace: str) -> None:
+        self.group_list.append(namespace)
+        for ep in _entry_points(namespace):
+            name = ep.name.replace('_', ' ')
+            current = self.commands.get(name)
+            if current is not None and _is_builtin(current) \
+                    and not _is_builtin(ep):
+                self.conflicts[name] = ep.value
+                continue
+            if current is not None and not _is_builtin(current):
+                self.conflicts[name] = current.value
+            self.commands[name] = ep
+
+    def find_command(self, argv: list[str]) -> tuple[Any, str, list[str]]:
+        # cliff's lookup, with an import failure turned into a PluginError
+        start = self._get_last_possible_command_index(argv)
+        for i in range(start, 0, -1):
+            name = ' '.join(argv[:i])
+            found = name if name in self.commands else None
+            if found is None:
+                candidates = commandmanager._get_commands_by_partial_name(
+                    argv[:i], list(self.commands))
+                if len(candidates) == 1:
+                    found = candidates[0]
+            if found:
+                return self.load(found), name, argv[i:]
+        raise ValueError(f'Unknown command {argv!r}')
+
+    def load(self, name: str) -> Any:
+        """Import the class of command ``name``."""
+        ep = self.commands[name]
+        try:
+            return ep.load()
+        except Exception as exc:
+            raise errors.PluginError(
+                f"The command '{name}' could not be loaded from "
+                f"'{ep.value}': {type(exc).__name__}: {exc}",
+                'Reinstall or remove the plugin that provides it '
+                '(see pip list).') from exc
+
+
+class HelpAction(cliff_help.HelpAction):
+    """``ntcli --help``: the options, then the commands grouped by topic."""
+
+    def __call__(self, parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        app = self.default
+        out = app.stdout
+        parser.print_help(out)
+        groups: dict[str, list[tuple[str, str]]] = {}
+        manager = app.command_manager
+        for name, _ep in sorted(manager):
+            try:
+                factory = manager.load(name)
+                cmd = factory(app, None)
+                if getattr(cmd, 'deprecated', False):
+                    continue
+                summary = cmd.get_description().split('\n')[0].rstrip('.')
+            except Exception as exc:
+                app.stderr.write(f'Warning: {redact.redact(str(exc))}\n')
+                continue
+            topic = name.split(' ')[0] if ' ' in name else 'other'
+            groups.setdefault(topic, []).append((name, summary))
+        out.write('\nCommands:\n')
+        for topic in sorted(groups, key=lambda t: (t == 'other', t)):
+            out.write(f'  {topic}:\n')
+            for name, summary in groups[topic]:
+                out.write(f'    {name:<22} {summary}\n')
+        app.report_conflicts()
+        raise cliff_help.HelpExit()
+
+
+class NtcliApp(cliff_app.App):
+    """The ntcli application."""
+
+    NAME = 'ntcli'
+    LOG = logging.getLogger('ntcli')
+
+    def __init__(self, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        super().__init__(
+            description='Issue, show, list, revoke and rotate workspace '
+                        'tokens.',
+            version=ntcli.__version__,
+            command_manager=CommandManager(),
+            stdin=stdin, stdout=stdout, stderr=stderr,
+            deferred_help=False)
+        self.context: Any = None
+
+    def build_option_parser(self, description: str | None,
+                            version: str | None,
+                            argparse_kwargs: dict[str, Any] | None = None,
+                            ) -> argparse.ArgumentParser:
+        parser = super().build_option_parser(
+            description, version, argparse_kwargs)
+        # replace cliff's help action by ours (grouped commands)
+        for action in parser._actions:
+            if '--help' in action.option_strings:
+                action.__class__ = HelpAction
+        parser.add_argument(
+            '--endpoint', metavar='URL', default=None,
+            help="Token authority: 'local' (embedded, the default) or an "
+                 "http(s):// URL (env NTCLI_ENDPOINT, config 'endpoint').")
+        parser.add_argument(
+            '-w', '--workspace', metavar='NAME|ID', default=None,
+            help='Workspace to act on (env NTCLI_WORKSPACE; default: the '
+                 "selected one, 'default' on the embedded endpoint).")
+        parser.add_argument(
+            '--config-dir', metavar='DIR', default=None,
+            help='Directory for configuration and encrypted credentials '
+                 '(env NTCLI_CONFIG_DIR; default: the platform config '
+                 'directory, e.g. ~/.config/ntcli).')
+        parser.add_argument(
+            '--timeout', metavar='SECONDS', type=float, default=None,
+            help='Network timeout for endpoint calls (env NTCLI_TIMEOUT; '
+                 'default 30).')
+        parser.add_argument(
+            '--ca-bundle', metavar='PATH', default=None,
+            help='CA bundle for https endpoints with a private CA '
+                 '(env REQUESTS_CA_BUNDLE).')
+        for action in parser._actions:
+            if '--debug' in action.option_strings:
+                action.help = ('Show tracebacks and HTTP traces, with every '
+                               'secret redacted.')
+        return parser
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        root = logging.getLogger('')
+        for handler in root.handlers:
+            handler.addFilter(redact.RedactingFilter())
+            if self.options.debug and handler.level > logging.DEBUG \
+                    and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.DEBUG)
+        if not self.options.debug:
+            # third-party chatter stays out of the user's terminal
+            for name in ('stevedore', 'urllib3', 'cliff'):
+                logging.getLogger(name).setLevel(logging.WARNING)
+
+    def initialize_app(self, argv: list[str]) -> None:
+        from ntcli import context
+        self.context = context.Context(self, self.options)
+
+    def prepare_to_run_command(self, cmd: Any) -> None:
+        # Every command, a third party's included, reports its failures
+        # through report_error, so no traceback reaches a user by accident.
+        run = cmd.run
+
+        def guarded_run(parsed_args: argparse.Namespace) -> int:
+            try:
+                return run(parsed_args)
+            except cliff_help.HelpExit:
+                raise
+            except Exception as exc:
+                return self.report_error(exc)
+        cmd.run = guarded_run
+        if cmd.cmd_name in self.command_manager.conflicts:
+            self.report_conflicts(cmd.cmd_name)
+
+    def clean_up(self, cmd: Any, result: int,
+                 err: BaseException | None) -> None:
+        if self.context is not None:
+            self.context.close()
+
+    def run_subcommand(self, argv: list[str]) -> int:
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            self.stderr.write(
+                f"ntcli: '{' '.join(argv)}' is not an ntcli command. "
+                "See 'ntcli --help'.\n")
+            matches = self.get_fuzzy_matches(argv[0])
+            if matches:
+                self.stderr.write('Did you mean one of these?\n')
+                for match in matches[:8]:
+                    self.stderr.write(f'  {match}\n')
+            return 2
+        except Exception as exc:
+            return self.report_error(exc)
+        return super().run_subcommand(argv)
+
+    def report_conflicts(self, name: str | None = None) -> None:
+        """Warn about plugin commands ignored because of a name clash."""
+        for cmd_name, value in sorted(self.command_manager.conflicts.items()):
+            if name is None or name == cmd_name:
+                self.stderr.write(
+                    f"Warning: the plugin command '{cmd_name}' from "
+                    f"'{value}' is ignored: the name is taken by "
+                    "another command.\n")
+
+    def report_error(self, exc: BaseException) -> int:
+        """Print ``exc`` for the user and return the exit status."""
+        debug = bool(getattr(self, 'options', None) and self.options.debug)
+        if debug:
+            import traceback
+            self.stderr.write(redact.redact(''.join(
+                traceback.format_exception(exc))))
+        if isinstance(exc, errors.NtcliError):
+            self.stderr.write(f'{redact.redact(exc.message)}\n')
+            if exc.hint:
+                self.stderr.write(f'Hint: {redact.redact(exc.hint)}\n')
+            return exc.exit_code
+        if isinstance(exc, BrokenPipeError):
+            return 141
+        detail = redact.redact(str(exc)) or type(exc).__name__
+        self.stderr.write(f'Unexpected error: {type(exc).__name__}: '
+                          f'{detail}\n')
+        if not debug:
+            self.stderr.write('Hint: Re-run with --debug to see the '
+                              'traceback, and report it if it persists.\n')
+        return 1
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Entry point of the ``ntcli`` command."""
+    if argv is None:
+        argv = sys.argv[1:]
+    app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
+    try:
+        return app.run(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:  # raised by cliff itself under --debug
+        return app.report_error(exc)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""Column values that read well in a table and stay exact in JSON/CSV."""
+
+from __future__ import annotations
+
+from cliff import columns
+
+from ntcli import timefmt
+
+
+class TimeColumn(columns.FormattableColumn[int | None]):
+    """A Unix time: ``2025-08-07 12:00:00 UTC`` for people, ISO-8601 with
+    ``Z`` for machines; None is ``Never``/null."""
+
+    def human_readable(self) -> str:
+        return timefmt.human(self._value)
+
+    def machine_readable(self) -> str | None:  # type: ignore[override]
+        return timefmt.iso(self._value)
+
+
+class CheckColumn(columns.FormattableColumn[bool]):
+    """A flag: ``✓`` or blank for people, true/false for machines."""
+
+    def human_readable(self) -> str:
+        return '✓' if self._value else ''

@@ -1,0 +1,66 @@
+"""Base classes for ntcli commands, the core's and every plugin's.
+
+They are cliff's ``Command``, ``ShowOne`` and ``Lister`` with ntcli's
+formatter namespaces, the ``text`` format as the default for single objects,
+access to the shared :class:`ntcli.context.Context`, and without cliff's
+per-command scan of installed distributions (about 15 ms on every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cliff import command
+from cliff import lister
+from cliff import show
+
+SHOW_FORMATTERS = 'ntcli.formatter.show'
+LIST_FORMATTERS = 'ntcli.formatter.list'
+
+
+class _NtcliCommand:
+    """What every ntcli command shares."""
+
+    _epilog: str | None = None
+
+    def get_epilog(self) -> str:
+        # cliff computes "provided by the X plugin" by scanning every
+        # installed distribution; ntcli's help groups commands instead.
+        return self._epilog or ''
+
+    @property
+    def context(self) -> Any:
+        """The :class:`ntcli.context.Context` of this run."""
+        return self.app.context  # type: ignore[attr-defined]
+
+
+class Command(_NtcliCommand, command.Command):
+    """A command that prints nothing or only text of its own."""
+
+
+class ShowOne(_NtcliCommand, show.ShowOne):
+    """A command that shows one object (default format ``text``).
+
+    Override :meth:`format_text` to give the ``text`` format a layout of
+    its own; without it, ``text`` prints an aligned ``Label:  value`` block.
+    """
+
+    formatter_namespace = SHOW_FORMATTERS
+    formatter_default = 'text'
+
+    def format_text(self, data: dict[str, Any]) -> list[str] | None:
+        """Lines for the ``text`` format, or None for the generic layout."""
+        return None
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.set_defaults(text_layout=self.format_text)
+        return parser
+
+
+class Lister(_NtcliCommand, lister.Lister):
+    """A command that lists objects (default format ``table``)."""
+
+    formatter_namespace = LIST_FORMATTERS
+    formatter_default = 'table'

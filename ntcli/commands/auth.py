@@ -1,0 +1,183 @@
+"""``auth login|status|logout``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ntcli import command
+from ntcli import errors
+
+
+def read_secret(app, prompt: str) -> str:
+    """A secret from stdin (piped) or a prompt that does not echo."""
+    if app.stdin.isatty():
+        import getpass
+        value = getpass.getpass(prompt, stream=app.stderr)
+    else:
+        value = app.stdin.read()
+    return value.strip()
+
+
+class Login(command.Command):
+    """Store a user credential or a workspace token for the endpoint.
+
+    The secret is read from standard input when it is piped, otherwise from
+    a prompt that does not echo it.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--token', metavar='SECRET', default=None,
+            help='The credential on the command line (discouraged: it lands '
+                 'in shell history and the process list).')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli.store import StoredToken
+        context = self.context
+        endpoint = context.endpoint
+        if endpoint.embedded:
+            self.app.stdout.write('The embedded endpoint needs no login; '
+                                  'ntcli token refresh works as it is.\n')
+            return 0
+        if parsed_args.token:
+            context.warn('a secret given with --token lands in your shell '
+                          'history; prefer piping it on stdin.')
+            secret = parsed_args.token.strip()
+        else:
+            secret = read_secret(self.app, 'User credential or workspace '
+                                           'token: ')
+        if not secret:
+            raise errors.UsageError('No credential given',
+                                    'Pipe it on stdin or type it at the '
+                                    'prompt.')
+        if secret.startswith('wst_'):
+            checked = endpoint.validate_token(secret)
+            from ntcli.context import token_claims
+            claims = token_claims(secret)
+            with context.store.transaction() as creds:
+                creds.set_token(endpoint.key, checked.workspace_id,
+                                StoredToken(secret, checked.jti,
+                                            checked.workspace_id,
+                                            claims.get('iat'),
+                                            checked.expires_at))
+            context.config.select_workspace(endpoint.key,
+                                            checked.workspace_id,
+                                            checked.workspace_id)
+            context.config.save()
+            context.history.record('login', jti=checked.jti,
+                                   outcome='workspace token stored',
+                                   workspace_id=checked.workspace_id,
+                                   endpoint=endpoint.key)
+            self.app.stdout.write(
+                f'Logged in to {endpoint.url} with a token of workspace '
+                f'{checked.workspace_id}.\n')
+            return 0
+        workspaces = endpoint.list_workspaces(secret)
+        with context.store.transaction() as creds:
+            creds.set_user_credential(endpoint.key, secret)
+        for workspace in workspaces:
+            context.config.remember_workspace(endpoint.key, workspace.id,
+                                              workspace.name)
+        context.config.save()
+        context.history.record('login', jti=None,
+                               outcome='user credential stored',
+                               endpoint=endpoint.key)
+        self.app.stdout.write(
+            f'Logged in to {endpoint.url} with a user credential '
+            f'({len(workspaces)} workspace(s) visible).\n')
+        if len(workspaces) and not context.config.active_workspace(
+                endpoint.key):
+            self.app.stdout.write("Select one with 'ntcli workspace select "
+                                  "NAME'.\n")
+        return 0
+
+
+class Status(command.ShowOne):
+    """Show the endpoint, workspace, token status and where secrets live."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli import tokeninfo
+        context = self.context
+        endpoint = context.endpoint
+        data = {
+            'endpoint': endpoint.url,
+            'embedded': endpoint.embedded,
+            'user_credential': 'not needed' if endpoint.embedded else
+            ('stored' if context.user_credential() else 'none'),
+        }
+        try:
+            workspace = context.workspace
+            data['workspace'] = workspace.name
+            data['workspace_id'] = workspace.id
+        except errors.NoWorkspaceSelected:
+            data['workspace'] = data['workspace_id'] = None
+        if data['workspace_id']:
+            try:
+                info = tokeninfo.describe_current(context)
+                data['token_jti'] = info['jti']
+                data['token_status'] = info['status'] + (
+                    '' if info['verified'] else ' (not verified)')
+                data['token_source'] = info['source']
+            except errors.AuthenticationRequired:
+                data['token_jti'] = None
+                data['token_status'] = 'no token (run ntcli token refresh)'
+                data['token_source'] = None
+        data['credentials_file'] = context.store.path
+        data['key_source'] = context.store.describe_key()
+        data['config_dir'] = context.config_dir
+        return tuple(data), tuple(data.values())
+
+
+class Logout(command.Command):
+    """Remove the local credentials for the endpoint."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--revoke', action='store_true', default=False,
+            help='First revoke the stored workspace tokens at the endpoint.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        context = self.context
+        try:
+            context.store.read()
+        except errors.CredentialStoreError as exc:
+            moved = context.store.quarantine()
+            context.warn(exc.message)
+            self.app.stdout.write(
+                f'The unreadable credentials file was moved to {moved}; '
+                'you are logged out and can start over.\n')
+            return 0
+        endpoint = context.endpoint
+        if parsed_args.revoke:
+            self._revoke_stored(context, endpoint)
+        with context.store.transaction() as creds:
+            creds.forget_endpoint(endpoint.key)
+        context.history.record('logout', jti=None, outcome='logged out',
+                               endpoint=endpoint.key)
+        self.app.stdout.write(f'Logged out of {endpoint.url}: local '
+                              'credentials removed.\n')
+        return 0
+
+    @staticmethod
+    def _revoke_stored(context, endpoint) -> None:
+        from ntcli import revocations
+        creds = context.store.read()
+        user = None if endpoint.embedded else \
+            creds.get_user_credential(endpoint.key)
+        for workspace_id, stored in creds.tokens(endpoint.key).items():
+            bearer = None if endpoint.embedded else (user or stored.token)
+            _, failure = revocations.revoke_quietly(endpoint, bearer,
+                                                    workspace_id, stored.jti)
+            if failure:
+                raise errors.EndpointError(
+                    f'Could not revoke token {stored.jti}: {failure}',
+                    'Nothing was removed. Try again, or log out without '
+                    '--revoke to remove the local credentials only.')
+            context.history.record('revoke', jti=stored.jti,
+                                   outcome='revoked at logout',
+                                   workspace_id=workspace_id,
+                                   endpoint=endpoint.key)

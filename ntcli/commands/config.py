@@ -1,0 +1,35 @@
+"""``config show`` and ``config rotate-key``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ntcli import command
+
+
+class ShowConfig(command.ShowOne):
+    """Show where ntcli keeps its files and which settings are in force."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        context = self.context
+        data = {
+            'config_dir': context.config_dir,
+            'data_dir': context.data_dir,
+            'endpoint': context.endpoint_url,
+            'timeout': context.timeout,
+            'credentials_file': context.store.path,
+            'key_source': context.store.describe_key(),
+        }
+        return tuple(data), tuple(data.values())
+
+
+class RotateKey(command.Command):
+    """Re-encrypt the stored credentials under a new key."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        context = self.context
+        context.store.rotate_key()
+        context.history.record('rotate-key', jti=None, outcome='rotated')
+        self.app.stdout.write('Credentials re-encrypted under a new key '
+                              f'({context.store.describe_key()}).\n')
+        return 0

@@ -1,0 +1,29 @@
+"""``token history``: the local audit trail of token operations."""
+
+from __future__ import annotations
+
+import argparse
+
+from ntcli import command
+
+
+class ShowHistory(command.Lister):
+    """Show the local audit trail: rotations, creations, revocations."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--limit', metavar='N', type=int, default=None,
+                            help='Show only the N most recent entries.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli.columns import TimeColumn
+        entries = self.context.history.entries(limit=parsed_args.limit)
+        return (('Time', 'Action', 'JTI', 'Outcome', 'Workspace'),
+                [(TimeColumn(e.get('time')), e.get('action'), e.get('jti'),
+                  e.get('outcome'), e.get('workspace_id'))
+                 for e in entries])
+
+    @property
+    def need_sort_by_cliff(self) -> bool:
+        return False

@@ -1,0 +1,128 @@
+"""``workspace create|list|select|delete``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from ntcli import command
+from ntcli import errors
+
+NAME_RE = re.compile(r'^[a-z][a-z0-9-]{2,31}$')
+
+
+def check_name(name: str) -> str:
+    """Workspace names: lowercase letters, digits, hyphens, 3-32 chars,
+    starting with a letter."""
+    if not NAME_RE.match(name):
+        raise errors.UsageError(
+            f"Invalid workspace name '{name}'",
+            'Use 3 to 32 lowercase letters, digits or hyphens, starting '
+            'with a letter.')
+    return name
+
+
+class CreateWorkspace(command.ShowOne):
+    """Create a workspace."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='NAME',
+                            help='Name of the new workspace.')
+        parser.add_argument('--description', metavar='TEXT', default=None,
+                            help='What the workspace is for.')
+        parser.add_argument('--select', action='store_true', default=False,
+                            help='Select it for the following commands.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        context = self.context
+        name = check_name(parsed_args.name)
+        endpoint = context.endpoint
+        workspace = endpoint.create_workspace(
+            context.admin_bearer(), name, parsed_args.description)
+        context.config.remember_workspace(endpoint.key, workspace.id,
+                                          workspace.name)
+        if parsed_args.select:
+            context.config.select_workspace(endpoint.key, workspace.id,
+                                            workspace.name)
+        context.config.save()
+        from ntcli import timefmt
+        return (('workspace_id', 'workspace_name', 'created'),
+                (workspace.id, workspace.name,
+                 timefmt.iso(workspace.created_at)))
+
+
+class ListWorkspaces(command.Lister):
+    """List the workspaces (✓ marks the selected one)."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli.columns import CheckColumn, TimeColumn
+        context = self.context
+        endpoint = context.endpoint
+        workspaces = endpoint.list_workspaces(context.admin_bearer())
+        selected = context.config.active_workspace(endpoint.key)
+        if selected is None:
+            default = endpoint.default_workspace()
+            selected = default.id if default else None
+        for workspace in workspaces:
+            context.config.remember_workspace(endpoint.key, workspace.id,
+                                              workspace.name)
+        context.config.save()
+        return (('ID', 'Name', 'Created', 'Selected'),
+                [(w.id, w.name, TimeColumn(w.created_at),
+                  CheckColumn(w.id == selected)) for w in workspaces])
+
+
+class SelectWorkspace(command.ShowOne):
+    """Select the workspace that commands act on."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='NAME|ID',
+                            help='Workspace name or id.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        context = self.context
+        workspace = context.resolve_workspace(parsed_args.name)
+        context.config.select_workspace(context.endpoint.key, workspace.id,
+                                        workspace.name)
+        context.config.save()
+        return (('workspace_id', 'workspace_name'),
+                (workspace.id, workspace.name))
+
+    def format_text(self, data: dict) -> list[str]:
+        return [f"Workspace '{data['workspace_name']}' selected "
+                f"({data['workspace_id']})."]
+
+
+class DeleteWorkspace(command.Command):
+    """Delete a workspace and revoke all of its tokens."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='NAME|ID',
+                            help='Workspace name or id.')
+        parser.add_argument('--force', action='store_true', default=False,
+                            help='Do not ask for confirmation.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli import prompt
+        context = self.context
+        workspace = context.resolve_workspace(parsed_args.name)
+        if not parsed_args.force:
+            prompt.confirm(self.app, f"Delete workspace '{workspace.name}' "
+                                     'and revoke all of its tokens?')
+        endpoint = context.endpoint
+        endpoint.delete_workspace(context.admin_bearer(), workspace.id)
+        with context.store.transaction() as creds:
+            creds.remove_token(endpoint.key, workspace.id)
+        context.config.forget_workspace(endpoint.key, workspace.id)
+        context.config.save()
+        context.history.record('workspace delete', jti=None,
+                               outcome='deleted', workspace_id=workspace.id,
+                               endpoint=endpoint.key)
+        self.app.stdout.write(f"Workspace '{workspace.name}' deleted.\n")
+        return 0

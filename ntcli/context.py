@@ -1,0 +1,222 @@
+"""The context of one ntcli run: settings, storage, endpoint, workspace.
+
+Commands reach everything through ``self.context``; each piece is built on
+first use so that a command pays only for what it touches. Settings resolve
+as flag, then environment variable, then config file, then default.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import re
+import time
+from typing import Any
+
+from ntcli import errors
+
+DEFAULT_ENDPOINT = 'local'
+DEFAULT_TIMEOUT = 30.0
+UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                     r'[0-9a-f]{12}$', re.I)
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The unverified claims of a ``wst_`` token (for local display only)."""
+    try:
+        body = token[4:] if token.startswith('wst_') else token
+        payload = body.split('.')[1]
+        padded = payload + '=' * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except Exception as exc:
+        raise errors.TokenInvalid('The token cannot be decoded') from exc
+    if not isinstance(claims, dict):
+        raise errors.TokenInvalid('The token cannot be decoded')
+    return claims
+
+
+class Context:
+    """Everything a command needs, built lazily."""
+
+    def __init__(self, app: Any, options: Any) -> None:
+        self.app = app
+        self.options = options
+        self._endpoint: Any = None
+
+    # -- settings ----------------------------------------------------------
+    @functools.cached_property
+    def config_dir(self) -> str:
+        from ntcli import paths
+        return paths.config_dir(self.options.config_dir)
+
+    @functools.cached_property
+    def data_dir(self) -> str:
+        from ntcli import paths
+        return paths.data_dir(self.options.config_dir)
+
+    @functools.cached_property
+    def config(self) -> Any:
+        from ntcli import config
+        return config.Config.load(self.config_dir)
+
+    def setting(self, flag: Any, env: str, key: str, default: Any) -> Any:
+        """Resolve one setting: flag, environment, config file, default."""
+        if flag is not None:
+            return flag
+        if os.environ.get(env):
+            return os.environ[env]
+        value = self.config.get(key)
+        return default if value is None else value
+
+    @functools.cached_property
+    def endpoint_url(self) -> str:
+        url = self.setting(self.options.endpoint, 'NTCLI_ENDPOINT',
+                           'endpoint', DEFAULT_ENDPOINT)
+        return str(url).rstrip('/')
+
+    @functools.cached_property
+    def timeout(self) -> float:
+        value = self.setting(self.options.timeout, 'NTCLI_TIMEOUT',
+                             'timeout', DEFAULT_TIMEOUT)
+        try:
+            timeout = float(value)
+        except (TypeError, ValueError):
+            timeout = -1
+        if timeout <= 0:
+            raise errors.UsageError(f"Invalid timeout '{value}'",
+                                    'Give a positive number of seconds.')
+        return timeout
+
+    # -- local storage -----------------------------------------------------
+    @functools.cached_property
+    def store(self) -> Any:
+        from ntcli import store
+        return store.CredentialStore(self.config_dir)
+
+    @functools.cached_property
+    def history(self) -> Any:
+        from ntcli import history
+        return history.AuditLog(self.config_dir)
+
+    def warn(self, message: str) -> None:
+        """A warning line on stderr (never on stdout)."""
+        from ntcli import redact
+        self.app.stderr.write(f'Warning: {redact.redact(message)}\n')
+
+    # -- endpoint ----------------------------------------------------------
+    @property
+    def endpoint(self) -> Any:
+        """The endpoint, connected, with pending revocations retried."""
+        if self._endpoint is None:
+            from ntcli import endpoints
+            options = endpoints.EndpointOptions(
+                timeout=self.timeout, data_dir=self.data_dir,
+                ca_bundle=(self.options.ca_bundle
+                           or self.config.get('ca_bundle')),
+                debug=bool(self.options.debug))
+            endpoint = endpoints.load_endpoint(self.endpoint_url, options)
+            if not endpoint.embedded and self.app.stderr.isatty():
+                from ntcli import progress
+                endpoint = progress.SpinningEndpoint(endpoint,
+                                                     self.app.stderr)
+            self._endpoint = endpoint
+            self.retry_pending_revocations()
+        return self._endpoint
+
+    def retry_pending_revocations(self) -> None:
+        """Finish revocations that an earlier command could not complete."""
+        from ntcli import revocations
+        revocations.retry_pending(self)
+
+    def close(self) -> None:
+        if self._endpoint is not None:
+            self._endpoint.close()
+            self._endpoint = None
+
+    # -- credentials -------------------------------------------------------
+    def env_token(self) -> str | None:
+        """The workspace token given in NTCLI_TOKEN, if any."""
+        return os.environ.get('NTCLI_TOKEN') or None
+
+    def user_credential(self) -> str | None:
+        """The user credential stored for this endpoint (``auth login``)."""
+        if self.endpoint.embedded:
+            return None
+        return self.store.read().get_user_credential(self.endpoint.key)
+
+    def stored_token(self, workspace_id: str) -> Any:
+        """The stored workspace token of ``workspace_id``, or None."""
+        return self.store.read().get_token(self.endpoint.key, workspace_id)
+
+    def workspace_bearer(self, workspace_id: str) -> str | None:
+        """The credential for workspace calls: NTCLI_TOKEN, the user
+        credential, or the stored workspace token (None when embedded)."""
+        if self.endpoint.embedded:
+            return None
+        creds = self.store.read()
+        bearer = (self.env_token()
+                  or creds.get_user_credential(self.endpoint.key))
+        if not bearer:
+            stored = creds.get_token(self.endpoint.key, workspace_id)
+            bearer = stored.token if stored else None
+        if not bearer:
+            raise errors.AuthenticationRequired(
+                hint="Log in with 'ntcli auth login' (a user credential or a "
+                     'workspace token) or set NTCLI_TOKEN.')
+        return bearer
+
+    def admin_bearer(self) -> str | None:
+        """The credential for workspace administration and revocation."""
+        if self.endpoint.embedded:
+            return None
+        credential = self.user_credential()
+        if not credential:
+            raise errors.AuthenticationRequired(
+                'Authentication required: this needs a user credential',
+                "Run 'ntcli auth login' with your user credential.")
+        return credential
+
+    # -- workspace ---------------------------------------------------------
+    @functools.cached_property
+    def workspace(self) -> Any:
+        """The workspace this run acts on (see :meth:`resolve_workspace`)."""
+        wanted = (self.options.workspace
+                  or os.environ.get('NTCLI_WORKSPACE')
+                  or self.config.active_workspace(self.endpoint.key))
+        return self.resolve_workspace(wanted)
+
+    def resolve_workspace(self, wanted: str | None) -> Any:
+        """A Workspace from a name or id, or the endpoint's default."""
+        from ntcli.endpoints import Workspace
+        endpoint = self.endpoint
+        known = self.config.known_workspaces(endpoint.key)
+        if not wanted:
+            default = endpoint.default_workspace()
+            if default is not None:
+                return default
+            token = self.env_token()
+            if token:
+                sub = token_claims(token).get('sub')
+                if sub:
+                    return Workspace(id=sub, name=sub)
+            raise errors.NoWorkspaceSelected()
+        if UUID_RE.match(wanted):
+            names = {v: k for k, v in known.items()}
+            return Workspace(id=wanted.lower(),
+                             name=names.get(wanted.lower(), wanted))
+        if wanted in known:
+            return Workspace(id=known[wanted], name=wanted)
+        for workspace in endpoint.list_workspaces(self.admin_bearer()):
+            if workspace.name == wanted:
+                self.config.remember_workspace(endpoint.key, workspace.id,
+                                               workspace.name)
+                self.config.save()
+                return workspace
+        raise errors.WorkspaceNotFound(
+            f"Workspace '{wanted}' not found",
+            "Run 'ntcli workspace list' to see the workspaces.")
+
+    def now(self) -> int:
+        return int(time.time())

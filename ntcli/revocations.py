@@ -1,0 +1,59 @@
+"""Revocations that could not be completed when they were due.
+
+When ``token refresh`` has stored a new token but cannot revoke the old one,
+the revocation is remembered in the encrypted store and retried by the next
+command that talks to the endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ntcli import errors
+
+
+def revoke_quietly(endpoint: Any, bearer: str | None, workspace_id: str,
+                   jti: str) -> tuple[int | None, str | None]:
+    """Revoke ``jti``; return (revoked_at, None) or (None, what failed).
+
+    A token the endpoint already considers dead (revoked, expired, unknown)
+    counts as revoked: there is nothing left to do for it.
+    """
+    try:
+        revocation = endpoint.revoke_token(bearer, workspace_id, jti)
+    except (errors.TokenRevoked, errors.TokenExpired, errors.TokenNotFound,
+            errors.WorkspaceNotFound):
+        return None, None
+    except errors.NtcliError as exc:
+        return None, exc.message
+    return revocation.revoked_at, None
+
+
+def retry_pending(context: Any) -> None:
+    """Retry every pending revocation of the context's endpoint."""
+    endpoint = context.endpoint
+    try:
+        pending = context.store.read().pending_revocations(endpoint.key)
+    except errors.NtcliError:
+        return  # the command itself will report an unreadable store
+    if not pending:
+        return
+    creds_user = None
+    if not endpoint.embedded:
+        creds_user = context.store.read().get_user_credential(endpoint.key)
+    with context.store.transaction() as creds:
+        for item in creds.pending_revocations(endpoint.key):
+            bearer = creds_user or getattr(item, 'token', None)
+            revoked_at, failure = revoke_quietly(
+                endpoint, bearer, item.workspace_id, item.jti)
+            if failure is None:
+                creds.remove_pending_revocation(endpoint.key, item.jti)
+                context.history.record(
+                    'revoke', jti=item.jti, outcome='revoked (retried)',
+                    workspace_id=item.workspace_id, endpoint=endpoint.key)
+            else:
+                item.attempts += 1
+                item.last_error = failure
+                creds.update_pending_revocation(item)
+                context.warn(f'the revocation of token {item.jti} is still '
+                             f'pending: {failure}')

@@ -1,0 +1,33 @@
+"""How ntcli writes times: ISO-8601 UTC with ``Z`` for machines, a readable
+UTC form for people. Times are integers of Unix seconds; None is never."""
+
+from __future__ import annotations
+
+import datetime
+
+
+def iso(ts: int | None) -> str | None:
+    """``2025-08-07T12:00:00Z`` (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.datetime.fromtimestamp(
+        ts, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def human(ts: int | None, never: str = 'Never') -> str:
+    """``2025-08-07 12:00:00 UTC``, or ``never`` for None."""
+    if ts is None:
+        return never
+    return datetime.datetime.fromtimestamp(
+        ts, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
+
+
+def parse_iso(text: str) -> int:
+    """Unix seconds from an ISO-8601 time; a time without zone is UTC."""
+    value = text.strip()
+    if value.endswith(('Z', 'z')):
+        value = value[:-1] + '+00:00'
+    parsed = datetime.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return int(parsed.timestamp())

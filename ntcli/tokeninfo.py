@@ -1,0 +1,74 @@
+"""What is known about the current workspace token, for show and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ntcli import errors
+from ntcli import timefmt
+from ntcli.context import token_claims
+
+MESSAGES = {
+    'active': 'Token is valid and ready to use.',
+    'expired': 'Token has expired. Run ntcli token refresh to get a new one.',
+    'revoked': 'Token has been revoked. Run ntcli token refresh to get a new '
+               'one.',
+    'invalid': 'Token cannot be decoded or is not valid. Run ntcli token '
+               'refresh to replace it.',
+}
+
+
+def describe_current(context: Any) -> dict[str, Any]:
+    """The current token's facts, its status from the endpoint when it can
+    be reached, and a message for people. Raises AuthenticationRequired when
+    there is no token at all."""
+    workspace = context.workspace
+    token = context.env_token()
+    source = 'environment (NTCLI_TOKEN)'
+    if not token:
+        stored = context.stored_token(workspace.id)
+        if stored is None:
+            raise errors.AuthenticationRequired()
+        token = stored.token
+        source = 'stored'
+    now = context.now()
+    try:
+        claims = token_claims(token)
+        jti = claims.get('jti')
+        created = claims.get('iat')
+        expires = claims.get('exp')
+        local_status = 'expired' if expires is not None and expires <= now \
+            else 'active'
+    except errors.TokenInvalid:
+        jti = created = expires = None
+        local_status = 'invalid'
+    status, verified, note = local_status, False, None
+    if local_status != 'invalid':
+        try:
+            context.endpoint.validate_token(token)
+            status, verified = 'active', True
+        except errors.TokenRejected as exc:
+            status, verified = exc.status, True
+        except errors.NtcliError as exc:
+            note = f'Status could not be verified: {exc.message}'
+    else:
+        verified = True  # nothing to ask: it cannot be decoded
+    days = None
+    if expires is not None:
+        days = max(0, (int(expires) - now) // 86400)
+    message = MESSAGES[status] if note is None else \
+        f'{note}. Showing what is stored locally.'
+    return {
+        'jti': jti,
+        'created_at': timefmt.iso(created),
+        'expires_at': timefmt.iso(expires),
+        'status': status,
+        'workspace_id': claims.get('sub', workspace.id)
+        if local_status != 'invalid' else workspace.id,
+        'is_valid': status == 'active',
+        'days_until_expiry': days,
+        'verified': verified,
+        'source': source,
+        'message': message,
+        'token': token,
+    }

@@ -1,0 +1,254 @@
+"""The ``token`` commands: refresh, show, create, list, revoke."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ntcli import command
+from ntcli import errors
+from ntcli import timefmt
+from ntcli_token_plugin import expiry
+
+STATUS_TEXT = {'active': 'Active', 'expired': 'Expired',
+               'revoked': 'Revoked', 'invalid': 'Invalid'}
+
+
+def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
+    if lifetime.never:
+        context.warn('this token never expires; revoke it when it is no '
+                     'longer needed.')
+
+
+class RefreshToken(command.ShowOne):
+    """Rotate the workspace token: issue a new one, store it, revoke the old.
+
+    The new token is stored (encrypted) before the old one is revoked, so a
+    failure at any point leaves a stored token that works.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        expiry.add_arguments(parser)
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli_token_plugin import rotation
+        lifetime = expiry.from_args(parsed_args, self.context.now())
+        _warn_no_expiry(self.context, lifetime)
+        result = rotation.rotate_token(self.context, lifetime)
+        old = None
+        if result.old_jti:
+            old = {'jti': result.old_jti,
+                   'revoked_at': timefmt.iso(result.old_revoked_at)}
+            if result.revocation_pending:
+                old['revocation_pending'] = True
+        return (('new_token', 'old_token', 'message'),
+                ({'jti': result.new_jti,
+                  'expires_at': timefmt.iso(result.new_expires_at)},
+                 old, 'Token refreshed successfully'))
+
+    def format_text(self, data: dict[str, Any]) -> list[str]:
+        old = data['old_token']
+        if old is None:
+            old_line = 'No previous token was stored; there was none to revoke.'
+        elif old.get('revocation_pending'):
+            old_line = (f"Old token ({old['jti']}) could not be revoked yet; "
+                        'the revocation will be retried.')
+        else:
+            old_line = f"Old token ({old['jti']}) has been revoked."
+        return ['Token refreshed successfully.', old_line,
+                f"New token expires: {data['new_token']['expires_at'] or 'never'}",
+                f"New token JTI: {data['new_token']['jti']}"]
+
+
+class ShowToken(command.ShowOne):
+    """Show the stored token of the workspace and whether it is valid."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--show-token', action='store_true', default=False,
+            help='Also print the token value (it is secret: a warning goes '
+                 'to stderr).')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli import tokeninfo
+        info = tokeninfo.describe_current(self.context)
+        if parsed_args.show_token:
+            self.context.warn('the token below is a secret; do not share '
+                              'it or paste it into logs.')
+        else:
+            info.pop('token', None)
+        return tuple(info), tuple(info.values())
+
+    def format_text(self, data: dict[str, Any]) -> list[str]:
+        def human(value: str | None) -> str:
+            return timefmt.human(timefmt.parse_iso(value)) if value \
+                else 'Never'
+        title = 'Workspace Token Information'
+        status = STATUS_TEXT.get(data['status'], data['status'])
+        if not data['verified']:
+            status += ' (not verified)'
+        lines = [title, '─' * len(title),
+                 f"JTI:         {data['jti'] or 'unknown'}",
+                 f"Created:     {human(data['created_at']) if data['created_at'] else 'unknown'}",
+                 f"Expires:     {human(data['expires_at'])}",
+                 f'Status:      {status}',
+                 f"Workspace:   {data['workspace_id']}"]
+        if 'token' in data:
+            lines.append(f"Token:       {data['token']}")
+        lines.append('')
+        lines.append(data['message'])
+        return lines
+
+
+class CreateToken(command.ShowOne):
+    """Create an extra token for CI or automation; it is printed once and
+    not stored."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        expiry.add_arguments(parser)
+        parser.add_argument(
+            '--description', metavar='TEXT', default=None,
+            help='What the token is for (shown by token list).')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        context = self.context
+        lifetime = expiry.from_args(parsed_args, context.now())
+        _warn_no_expiry(context, lifetime)
+        workspace = context.workspace
+        issued = context.endpoint.issue_token(
+            context.workspace_bearer(workspace.id), workspace.id,
+            expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
+            description=parsed_args.description)
+        context.history.record('create', jti=issued.jti, outcome='created',
+                               workspace_id=workspace.id,
+                               endpoint=context.endpoint.key)
+        return (('token', 'jti', 'expires_at'),
+                (issued.token, issued.jti, timefmt.iso(issued.expires_at)))
+
+    def format_text(self, data: dict[str, Any]) -> list[str]:
+        return [f"New token created: {data['token']}",
+                f"Token JTI: {data['jti']}",
+                f"Expires: {data['expires_at'] or 'never'}",
+                '',
+                'Store it now: it is not saved locally and cannot be shown '
+                'again.']
+
+
+class ListTokens(command.Lister):
+    """List the tokens of the workspace (✓ marks the stored one)."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--show-expired', action='store_true', default=False,
+            help='Include expired and revoked tokens, with a Status column.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli.columns import CheckColumn, TimeColumn
+        context = self.context
+        workspace = context.workspace
+        bearer = context.workspace_bearer(workspace.id)
+        records = context.endpoint.list_tokens(
+            bearer, workspace.id, include_expired=parsed_args.show_expired,
+            include_revoked=parsed_args.show_expired)
+        stored = context.stored_token(workspace.id)
+        current = stored.jti if stored else None
+        columns = ['JTI', 'Created', 'Expires', 'Current']
+        if parsed_args.show_expired:
+            columns.append('Status')
+        rows = []
+        for record in records:
+            row = [record.jti, TimeColumn(record.created_at),
+                   TimeColumn(record.expires_at),
+                   CheckColumn(record.jti == current)]
+            if parsed_args.show_expired:
+                row.append(STATUS_TEXT.get(record.status, record.status))
+            rows.append(row)
+        if not rows:
+            context.warn(f"no tokens in workspace '{workspace.name}'. Run "
+                         "'ntcli token refresh' to create one.")
+        return columns, rows
+
+
+class RevokeToken(command.ShowOne):
+    """Revoke one or more tokens by JTI (asks first unless --force)."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('jti', metavar='JTI', nargs='+',
+                            help='JTI of a token to revoke (several allowed).')
+        parser.add_argument(
+            '--force', action='store_true', default=False,
+            help='Do not ask for confirmation (needed when stdin is not a '
+                 'terminal).')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli import prompt
+        context = self.context
+        jtis = list(dict.fromkeys(parsed_args.jti))
+        if not parsed_args.force:
+            prompt.confirm(self.app, f"Revoke {', '.join(jtis)}?")
+        workspace = context.workspace
+        bearer = context.admin_bearer()
+        stored = context.stored_token(workspace.id)
+        self._results: list[dict[str, Any]] = []
+        self._failed: list[errors.NtcliError] = []
+        for jti in jtis:
+            try:
+                revocation = context.endpoint.revoke_token(
+                    bearer, workspace.id, jti)
+            except errors.TokenNotFound:
+                self._failed.append(errors.TokenNotFound(
+                    f"Token with JTI '{jti}' not found",
+                    "Run 'ntcli token list --show-expired' to see the "
+                    'tokens of this workspace.'))
+                continue
+            context.history.record(
+                'revoke', jti=jti, workspace_id=workspace.id,
+                endpoint=context.endpoint.key,
+                outcome='already revoked' if revocation.already_revoked
+                else 'revoked')
+            if revocation.already_revoked:
+                context.app.stderr.write(f'Token {jti} was already revoked.\n')
+            if stored is not None and stored.jti == jti:
+                context.warn('this was the stored token of the workspace; '
+                             "run 'ntcli token refresh' to get a new one.")
+            self._results.append({
+                'jti': jti, 'revoked_at': timefmt.iso(revocation.revoked_at),
+                'status': 'revoked'})
+        if not self._results:
+            raise self._failed[0] if len(self._failed) == 1 else \
+                errors.TokenNotFound('; '.join(e.message for e in self._failed))
+        first = self._results[0]
+        return tuple(first), tuple(first.values())
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: Any, data: Any) -> int:
+        from cliff.formatters import base
+        if len(self._results) > 1 and isinstance(
+                self.formatter, base.ListFormatter):
+            self.formatter.emit_list(
+                column_names, [tuple(r.values()) for r in self._results],
+                self.app.stdout, parsed_args)
+        else:
+            for result in self._results:
+                super().produce_output(parsed_args, column_names,
+                                       tuple(result.values()))
+        return 0
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        code = super().run(parsed_args)
+        for failure in self._failed:
+            self.app.report_error(failure)
+        return 1 if self._failed else code
+
+    def format_text(self, data: dict[str, Any]) -> list[str]:
+        return [f"Token {data['jti']} revoked successfully."]

@@ -1,0 +1,101 @@
+"""Token lifetimes from the command line: --expires-in, --expires-at,
+--no-expiry."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+
+from ntcli import errors
+from ntcli import timefmt
+
+DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
+MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
+          'y': 31536000}
+_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I)
+HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
+        '(24h, 30d, 1y) up to ten years, --expires-at with a future '
+        'ISO-8601 time or Unix timestamp, or --no-expiry.')
+
+
+@dataclasses.dataclass(frozen=True)
+class Expiry:
+    """A requested lifetime: seconds from now, an absolute time, or never."""
+
+    expires_in: int | None = None
+    expires_at: int | None = None
+
+    @property
+    def never(self) -> bool:
+        return self.expires_in is None and self.expires_at is None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The three mutually exclusive lifetime options."""
+    group = parser.add_argument_group('token lifetime')
+    group.add_argument(
+        '--expires-in', metavar='SECONDS', default=None,
+        help='Lifetime in seconds (default 31536000, one year); a duration '
+             'such as 24h, 30d or 1y is accepted too.')
+    group.add_argument(
+        '--expires-at', metavar='TIME', default=None,
+        help='Expiry as an ISO-8601 time (2026-01-31T12:00:00Z) or a Unix '
+             'timestamp.')
+    group.add_argument(
+        '--no-expiry', action='store_true', default=False,
+        help='Issue a token that never expires (use with caution).')
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text)
+    if not match:
+        raise errors.InvalidExpiration(
+            f"Invalid expiration time: '{text}' is not a number of seconds",
+            HINT)
+    return int(match.group(1)) * _UNITS[(match.group(2) or 's').lower()]
+
+
+def parse_time(text: str) -> int:
+    value = text.strip()
+    if re.fullmatch(r'\d+(\.\d+)?', value):
+        return int(float(value))
+    try:
+        return timefmt.parse_iso(value)
+    except (ValueError, OverflowError):
+        raise errors.InvalidExpiration(
+            f"Invalid expiration time: '{text}' is not an ISO-8601 time or "
+            'Unix timestamp', HINT) from None
+
+
+def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
+    """Validate the lifetime options; raise InvalidExpiration (exit 2)."""
+    given = [name for name in ('expires_in', 'expires_at', 'no_expiry')
+             if getattr(parsed_args, name)]
+    if len(given) > 1:
+        options = ', '.join('--' + n.replace('_', '-') for n in given)
+        raise errors.InvalidExpiration(
+            f'Invalid expiration time: {options} cannot be combined', HINT)
+    if parsed_args.no_expiry:
+        return Expiry()
+    if parsed_args.expires_at is not None:
+        at = parse_time(parsed_args.expires_at)
+        if at <= now:
+            raise errors.InvalidExpiration(
+                'Invalid expiration time: '
+                f"'{parsed_args.expires_at}' is in the past", HINT)
+        if at - now > MAX_LIFETIME:
+            raise errors.InvalidExpiration(
+                'Invalid expiration time: more than ten years ahead', HINT)
+        return Expiry(expires_at=at)
+    seconds = DEFAULT_LIFETIME
+    if parsed_args.expires_in is not None:
+        seconds = parse_duration(str(parsed_args.expires_in))
+    if seconds <= 0:
+        raise errors.InvalidExpiration(
+            'Invalid expiration time: the lifetime must be positive', HINT)
+    if seconds > MAX_LIFETIME:
+        raise errors.InvalidExpiration(
+            'Invalid expiration time: more than ten years', HINT)
+    return Expiry(expires_in=seconds)

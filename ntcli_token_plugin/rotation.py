@@ -1,0 +1,131 @@
+"""Token rotation: the transaction behind ``ntcli token refresh``.
+
+The order is what makes rotation safe: issue the new token, store it, and
+only then revoke the old one. A crash or a network failure at any point
+leaves a stored token that works: the old one before the store step, the new
+one after it. The whole transaction holds the credentials lock, so
+concurrent refreshes on one machine run one after the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Any
+
+from ntcli import errors
+from ntcli import faults
+from ntcli import revocations
+from ntcli_token_plugin.expiry import Expiry
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotation:
+    """What a refresh did."""
+
+    new_jti: str
+    new_expires_at: int | None
+    old_jti: str | None
+    old_revoked_at: int | None
+    revocation_pending: bool = False
+    revocation_error: str | None = None
+
+
+def rotate_token(context: Any, expiry: Expiry) -> Rotation:
+    """Issue a new token, store it, revoke the old one; see module doc."""
+    if context.env_token():
+        raise errors.NtcliError(
+            'The token in NTCLI_TOKEN is not the stored token and is not '
+            'rotated',
+            'Unset NTCLI_TOKEN to refresh the stored token, or use '
+            "'ntcli token create' for a new token.")
+    endpoint = context.endpoint        # retries pending revocations first
+    workspace = context.workspace
+    with context.store.transaction() as creds:
+        old = creds.get_token(endpoint.key, workspace.id)
+        bearer = _issue_bearer(context, creds, old)
+        faults.checkpoint('before-issue')
+        new = endpoint.issue_token(                          # 1. issue
+            bearer, workspace.id, expires_in=expiry.expires_in,
+            expires_at=expiry.expires_at,
+            idempotency_key=str(uuid.uuid4()))
+        faults.checkpoint('after-issue')
+        _store_new_token(context, creds, new, bearer)        # 2. store
+        faults.checkpoint('after-store')
+        revoked_at, failure = None, None
+        if old is not None:                                  # 3. revoke
+            # the user may revoke any token; a token may revoke itself
+            revoke_bearer = None if endpoint.embedded else (
+                creds.get_user_credential(endpoint.key) or old.token)
+            revoked_at, failure = revocations.revoke_quietly(
+                endpoint, revoke_bearer, workspace.id, old.jti)
+            if failure is not None:
+                _remember_revocation(context, creds, old, failure)
+        faults.checkpoint('after-revoke')
+    context.history.record(
+        'refresh', jti=new.jti, workspace_id=workspace.id,
+        endpoint=endpoint.key,
+        outcome='pending revocation of ' + old.jti if failure
+        else 'rotated' if old else 'first token',
+        detail=f'old token {old.jti}' if old else None)
+    return Rotation(new.jti, new.expires_at, old.jti if old else None,
+                    revoked_at, failure is not None, failure)
+
+
+def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
+    """Who asks for the new token: the user, else the old token itself."""
+    endpoint = context.endpoint
+    if endpoint.embedded:
+        return None
+    bearer = creds.get_user_credential(endpoint.key) or (
+        old.token if old else None)
+    if not bearer:
+        raise errors.AuthenticationRequired(
+            hint="Run 'ntcli auth login' first: this endpoint needs a user "
+                 'credential or a workspace token.')
+    return bearer
+
+
+def _store_new_token(context: Any, creds: Any, new: Any,
+                     bearer: str | None) -> None:
+    """Step 2; if it fails the old token stays and the new one is revoked."""
+    from ntcli.store import StoredToken
+    endpoint = context.endpoint
+    creds.set_token(endpoint.key, new.workspace_id, StoredToken(
+        token=new.token, jti=new.jti, workspace_id=new.workspace_id,
+        created_at=new.created_at, expires_at=new.expires_at))
+    try:
+        creds.commit()
+    except Exception as exc:
+        # No orphan may live on: revoke the token nobody will ever see.
+        revocations.revoke_quietly(endpoint, bearer or new.token,
+                                   new.workspace_id, new.jti)
+        context.history.record('refresh', jti=new.jti, outcome='failed: '
+                               'new token could not be stored; revoked',
+                               workspace_id=new.workspace_id,
+                               endpoint=endpoint.key)
+        reason = exc.message if isinstance(exc, errors.NtcliError) \
+            else f'{type(exc).__name__}: {exc}'
+        raise errors.CredentialStoreError(
+            f'The new token could not be stored: {reason}',
+            'Your previous token is still stored and valid. Fix the problem '
+            f'(disk space, permissions of {context.config_dir}) and run '
+            'ntcli token refresh again.') from exc
+
+
+def _remember_revocation(context: Any, creds: Any, old: Any,
+                         failure: str) -> None:
+    """Step 3 failed: keep the new token, retry the revocation later."""
+    from ntcli.store import PendingRevocation
+    endpoint = context.endpoint
+    creds.add_pending_revocation(PendingRevocation(
+        endpoint=endpoint.key, workspace_id=old.workspace_id, jti=old.jti,
+        since=context.now(), attempts=1, last_error=failure,
+        token=old.token))
+    try:
+        creds.commit()
+    except errors.NtcliError:
+        pass  # the new token is stored; the warning below still applies
+    context.warn(f'the old token {old.jti} could not be revoked ({failure}); '
+                 'the new token is stored and the revocation will be retried '
+                 'by the next ntcli command.')
