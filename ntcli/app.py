@@ -126,6 +126,16 @@ class HelpAction(cliff_help.HelpAction):
         raise cliff_help.HelpExit()
 
 
+class HelpCommand(cliff_help.HelpCommand):
+    """Print detailed help for another command."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        if not parsed_args.cmd:
+            HelpAction([], dest=argparse.SUPPRESS, default=self.app)(
+                self.app.parser, self.app.options, None, None)
+        return super().take_action(parsed_args)
+
+
 class NtcliApp(cliff_app.App):
     """The ntcli application."""
 
@@ -141,7 +151,8 @@ class NtcliApp(cliff_app.App):
             version=ntcli.__version__,
             command_manager=CommandManager(),
             stdin=stdin, stdout=stdout, stderr=stderr,
-            deferred_help=False)
+            deferred_help=True)
+        self.command_manager.add_command('help', HelpCommand)
         self.context: Any = None
 
     def build_option_parser(self, description: str | None,
@@ -150,10 +161,6 @@ class NtcliApp(cliff_app.App):
                             ) -> argparse.ArgumentParser:
         parser = super().build_option_parser(
             description, version, argparse_kwargs)
-        # replace cliff's help action by ours (grouped commands)
-        for action in parser._actions:
-            if '--help' in action.option_strings:
-                action.__class__ = HelpAction
         parser.add_argument(
             '--endpoint', metavar='URL', default=None,
             help="Token authority: 'local' (embedded, the default) or an "
@@ -180,6 +187,11 @@ class NtcliApp(cliff_app.App):
                 action.help = ('Show tracebacks and HTTP traces, with every '
                                'secret redacted.')
         return parser
+
+    def print_help_if_requested(self) -> None:
+        if self.deferred_help and self.options.deferred_help:
+            HelpAction([], argparse.SUPPRESS, default=self)(
+                self.parser, self.options, None, None)
 
     def configure_logging(self) -> None:
         super().configure_logging()
@@ -276,8 +288,10 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
     try:
         return app.run(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+    except SystemExit as exc:  # --help, --version, argparse errors
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return 1
     except Exception as exc:  # raised by cliff itself under --debug
         return app.report_error(exc)
 

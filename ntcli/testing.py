@@ -86,12 +86,21 @@ def run_ntcli(*args: str, input: str | None = None,
 
 def run_in_process(*args: str, input: str = '') -> Result:
     """Run the ntcli app in this process; faster, same result as run_ntcli."""
+    import logging
+
     from ntcli import app as ntcli_app
 
     stdin, stdout, stderr = (io.StringIO(input), io.StringIO(),
                              io.StringIO())
-    code = ntcli_app.main(list(args), stdin=stdin, stdout=stdout,
-                          stderr=stderr)
+    root = logging.getLogger('')
+    handlers, level = list(root.handlers), root.level
+    try:
+        code = ntcli_app.main(list(args), stdin=stdin, stdout=stdout,
+                              stderr=stderr)
+    finally:
+        # cliff adds console handlers on every run; drop them again
+        root.handlers[:] = handlers
+        root.setLevel(level)
     return Result(code, stdout.getvalue(), stderr.getvalue())
 
 
@@ -114,3 +123,45 @@ class CLIRunner(fixtures.Fixture):
     def run_in_process(self, *args: str, input: str = '') -> Result:
         return run_in_process(*args, input=input)
 
+
+
+class PluginDistribution(fixtures.Fixture):
+    """A throwaway installed distribution with entry points, for tests.
+
+    ``PluginDistribution('hello', {'ntcli.commands': {'hello':
+    'hello_mod:Hello'}}, modules={'hello_mod.py': source})`` writes the
+    modules and a ``.dist-info`` into a temporary directory and puts it on
+    ``PYTHONPATH`` (for subprocesses) and ``sys.path`` (in-process).
+    """
+
+    def __init__(self, name: str, entry_points: dict[str, dict[str, str]],
+                 modules: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.entry_points = entry_points
+        self.modules = modules or {}
+
+    def _setUp(self) -> None:
+        self.path = self.useFixture(fixtures.TempDir()).path
+        for filename, source in self.modules.items():
+            target = os.path.join(self.path, filename)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, 'w') as f:
+                f.write(source)
+        info = os.path.join(self.path, f'{self.name}-0.1.dist-info')
+        os.makedirs(info)
+        with open(os.path.join(info, 'METADATA'), 'w') as f:
+            f.write(f'Metadata-Version: 2.1\nName: {self.name}\n'
+                    'Version: 0.1\n')
+        with open(os.path.join(info, 'entry_points.txt'), 'w') as f:
+            for group, entries in self.entry_points.items():
+                f.write(f'[{group}]\n')
+                for ep_name, value in entries.items():
+                    f.write(f'{ep_name} = {value}\n')
+                f.write('\n')
+        current = os.environ.get('PYTHONPATH')
+        self.useFixture(fixtures.EnvironmentVariable(
+            'PYTHONPATH',
+            self.path + (os.pathsep + current if current else '')))
+        self.useFixture(fixtures.MonkeyPatch('sys.path',
+                                             [self.path] + sys.path))
