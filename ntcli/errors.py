@@ -151,6 +151,9 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'VALIDATION_ERROR': InvalidRequest,
     'CONFLICT': Conflict,
     'WORKSPACE_EXISTS': Conflict,
+    'USER_EXISTS': Conflict,
+    'USER_NOT_FOUND': NotFound,
+    'STORAGE_UNAVAILABLE': EndpointError,
 }
 
 

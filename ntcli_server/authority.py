@@ -1,0 +1,365 @@
+"""The token authority: workspaces, and the tokens that open them.
+
+One :class:`Authority` serves both the CLI's embedded endpoint and
+``ntcli-server``. It holds no SQL: state lives behind
+:class:`ntcli_server.storage.TokenStore`, and every state change is one
+store call, hence one transaction. Authorization is the caller's duty
+(:meth:`Authority.authorize`); the embedded endpoint trusts its local user.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+import time
+import typing
+import uuid
+
+from ntcli_server import access, errors, signing
+from ntcli_server.access import Action, Principal
+from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, NewUser,
+                                 Revocation, SigningKey, TokenInfo,
+                                 TokenPage, TokenRecord, User,
+                                 ValidatedToken, Workspace)
+from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
+
+Clock = typing.Callable[[], int]
+
+NAME_PATTERN = re.compile(r'[a-z][a-z0-9-]{2,31}')
+SCOPE_PATTERN = re.compile(r'[A-Za-z0-9:._-]{1,64}')
+MAX_LIFETIME = 10 * 366 * 86400      # ten years, leap days included
+MAX_DESCRIPTION = 256
+MAX_IDEMPOTENCY_KEY = 128
+MAX_PAGE = 1000
+IDEMPOTENCY_WINDOW = 24 * 3600       # how long an idempotency key replays
+USER_CREDENTIAL_PREFIX = 'ntu_'
+
+
+def _system_clock() -> int:
+    return int(time.time())
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_name(kind: str, name: object) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise errors.InvalidRequest(
+            f'Invalid {kind} name: use 3-32 lowercase letters, digits or '
+            'hyphens, starting with a letter', {'field': 'name'})
+    return name
+
+
+def _hash_credential(credential: str) -> str:
+    return hashlib.sha256(credential.encode('utf-8')).hexdigest()
+
+
+def encode_cursor(record: TokenRecord) -> str:
+    """An opaque cursor for the position just after ``record``."""
+    raw = json.dumps([record.created_at, record.jti], separators=(',', ':'))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip('=')
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The position a cursor of :func:`encode_cursor` stands for."""
+    try:
+        padded = cursor + '=' * (-len(cursor) % 4)
+        created_at, jti = json.loads(base64.urlsafe_b64decode(padded))
+        if _is_int(created_at) and isinstance(jti, str):
+            return created_at, jti
+    except (ValueError, TypeError):
+        pass
+    raise errors.InvalidRequest('Invalid pagination cursor',
+                                {'field': 'cursor'})
+
+
+class Authority:
+    """Issues, validates, lists and revokes workspace tokens."""
+
+    def __init__(self, store: TokenStore, *,
+                 clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock = clock or _system_clock
+        self.keys = signing.KeyRing(store, self.now)
+
+    @classmethod
+    def open(cls, target: str, *, clock: Clock | None = None) -> 'Authority':
+        """An authority on the store at ``target`` (SQLite path or DSN)."""
+        return cls(open_store(target), clock=clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> 'Authority':
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def now(self) -> int:
+        """The current time, integer Unix seconds."""
+        return int(self.clock())
+
+    # -- signing keys -----------------------------------------------------
+    def rotate_signing_key(self) -> str:
+        """Make a new primary signing key; return its kid.
+
+        Tokens signed by the older keys stay valid until they expire or
+        are revoked.
+        """
+        return self.keys.rotate().kid
+
+    def retire_signing_keys(self) -> list[str]:
+        """Destroy the private keys no live token needs; return their kids."""
+        kids = self.store.retire_unused_signing_keys(self.now())
+        self.keys.forget(kids)
+        return kids
+
+    def list_signing_keys(self) -> list[SigningKey]:
+        """Every signing key, without its private part."""
+        return [SigningKey(kid=k.kid, public_key=k.public_key,
+                           created_at=k.created_at, is_primary=k.is_primary,
+                           retired_at=k.retired_at)
+                for k in self.store.list_signing_keys()]
+
+    # -- workspaces -------------------------------------------------------
+    def create_workspace(self, name: str, description: str | None = None,
+                         owner: str | None = None) -> Workspace:
+        """Create a workspace; ``owner`` None is the local owner."""
+        _check_name('workspace', name)
+        self._check_description(description)
+        workspace = Workspace(id=str(uuid.uuid4()), name=name,
+                              created_at=self.now(),
+                              description=description, owner=owner)
+        self.store.create_workspace(workspace)
+        return workspace
+
+    def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
+        """Workspaces by name: all, or those of one owner (None: local)."""
+        return self.store.list_workspaces(owner)
+
+    def get_workspace(self, ref: str) -> Workspace:
+        """The workspace with this id or name."""
+        workspace = None
+        if isinstance(ref, str):
+            workspace = self.store.get_workspace(ref)
+            if workspace is None and NAME_PATTERN.fullmatch(ref):
+                workspace = self.store.get_workspace_by_name(ref)
+        if workspace is None:
+            raise errors.WorkspaceNotFound(
+                f"Workspace '{ref}' not found", {'workspace': ref})
+        return workspace
+
+    def delete_workspace(self, workspace_id: str) -> int:
+        """Revoke every token of the workspace and delete it, atomically;
+        return the number of tokens revoked."""
+        return self.store.delete_workspace(workspace_id, self.now())
+
+    # -- tokens -----------------------------------------------------------
+    def issue(self, workspace_id: str, *, expires_in: int | None = None,
+              expires_at: int | None = None,
+              description: str | None = None, scope: str = DEFAULT_SCOPE,
+              idempotency_key: str | None = None) -> IssuedToken:
+        """Issue a token; no expiry given means a non-expiring token.
+
+        A retry with the same ``idempotency_key`` for the same workspace
+        within 24 hours returns the same token, re-signed from its stored
+        claims (Ed25519 is deterministic, so the value is identical).
+        """
+        now = self.now()
+        expiry = self._expiry(now, expires_in, expires_at)
+        self._check_description(description)
+        if not isinstance(scope, str) or not SCOPE_PATTERN.fullmatch(scope):
+            raise errors.InvalidRequest('Invalid scope', {'field': 'scope'})
+        if idempotency_key is not None and (
+                not isinstance(idempotency_key, str) or not idempotency_key
+                or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
+            raise errors.InvalidRequest('Invalid idempotency key',
+                                        {'field': 'idempotency_key'})
+        key, private_key = self.keys.primary()
+        record = TokenRecord(
+            jti='jti_' + secrets.token_hex(16), workspace_id=workspace_id,
+            created_at=now, expires_at=expiry, kid=key.kid, scope=scope,
+            description=description)
+        stored, replayed = self.store.add_token(
+            record, idempotency_key,
+            idempotency_since=now - IDEMPOTENCY_WINDOW)
+        if replayed:
+            private_key = self.keys.private_key(stored.kid)
+            if private_key is None:
+                raise errors.InvalidRequest(
+                    'This idempotency key can no longer be replayed',
+                    {'field': 'idempotency_key'})
+        return IssuedToken(
+            token=signing.encode_token(stored, private_key), jti=stored.jti,
+            workspace_id=stored.workspace_id, created_at=stored.created_at,
+            expires_at=stored.expires_at, scope=stored.scope, kid=stored.kid,
+            replayed=replayed)
+
+    def validate(self, token: str,
+                 workspace_id: str | None = None) -> ValidatedToken:
+        """Accept a token or raise TokenInvalid / TokenRevoked /
+        TokenExpired, or Forbidden when it is not for ``workspace_id``."""
+        kid, claims = signing.decode_token(token, self.keys.public_key)
+        record = self.store.get_token(claims['jti'])
+        # A genuine signature over claims the store does not hold as
+        # issued means a database reset or a key leak: not valid either.
+        if (record is None or record.workspace_id != claims['sub']
+                or record.kid != kid
+                or record.created_at != claims['iat']
+                or record.expires_at != claims.get('exp')):
+            raise errors.TokenInvalid('The token is not known to this '
+                                      'authority')
+        now = self.now()
+        if record.revoked_at is not None:
+            raise errors.TokenRevoked(details={'jti': record.jti})
+        if record.expires_at is not None and record.expires_at <= now:
+            raise errors.TokenExpired(details={'jti': record.jti})
+        if workspace_id is not None and record.workspace_id != workspace_id:
+            raise errors.Forbidden('The token belongs to another workspace')
+        return ValidatedToken(jti=record.jti,
+                              workspace_id=record.workspace_id,
+                              issued_at=record.created_at,
+                              expires_at=record.expires_at,
+                              scope=record.scope, kid=record.kid)
+
+    def list_tokens(self, workspace_id: str, *, include_expired: bool = False,
+                    include_revoked: bool = False, limit: int = 100,
+                    cursor: str | None = None) -> TokenPage:
+        """One page of the workspace's tokens, oldest first."""
+        if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
+            raise errors.InvalidRequest(
+                f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
+        after = decode_cursor(cursor) if cursor else None
+        if self.store.get_workspace(workspace_id) is None:
+            raise errors.WorkspaceNotFound(
+                details={'workspace_id': workspace_id})
+        now = self.now()
+        # One row more than asked tells whether another page exists.
+        records = self.store.list_tokens(
+            workspace_id, now=now, include_expired=include_expired,
+            include_revoked=include_revoked, after=after, limit=limit + 1)
+        more = len(records) > limit
+        records = records[:limit]
+        return TokenPage(
+            tokens=[TokenInfo.from_record(r, now) for r in records],
+            next_cursor=encode_cursor(records[-1]) if more else None)
+
+    def get_token(self, workspace_id: str, jti: str) -> TokenInfo:
+        """The metadata of one token of the workspace."""
+        record = self.store.get_token(jti)
+        if record is None or record.workspace_id != workspace_id:
+            raise errors.TokenNotFound(f"Token with JTI '{jti}' not found",
+                                       {'jti': jti})
+        return TokenInfo.from_record(record, self.now())
+
+    def revoke(self, workspace_id: str, jti: str) -> Revocation:
+        """Revoke a token; revoking it again keeps the first revoked_at."""
+        now = self.now()
+        record, already = self.store.revoke_token(workspace_id, jti, now)
+        return Revocation(token=TokenInfo.from_record(record, now),
+                          already_revoked=already)
+
+    def purge_idempotency_keys(self) -> int:
+        """Forget idempotency keys too old to replay."""
+        return self.store.purge_idempotency_keys(
+            self.now() - IDEMPOTENCY_WINDOW)
+
+    # -- users and access -------------------------------------------------
+    def create_user(self, name: str) -> NewUser:
+        """Create a user; its credential is returned now and never again."""
+        _check_name('user', name)
+        credential = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+        user = User(id=str(uuid.uuid4()), name=name, created_at=self.now(),
+                    credential_hash=_hash_credential(credential))
+        self.store.create_user(user)
+        return NewUser(user=user, credential=credential)
+
+    def get_user(self, ref: str) -> User:
+        """The user with this id or name."""
+        user = self.store.get_user(ref) or self.store.get_user_by_name(ref)
+        if user is None:
+            raise errors.UserNotFound(f"User '{ref}' not found",
+                                      {'user': ref})
+        return user
+
+    def list_users(self) -> list[User]:
+        """Every user, by name."""
+        return self.store.list_users()
+
+    def authenticate(self, bearer: str | None) -> Principal:
+        """The principal a bearer credential stands for.
+
+        A user credential gives a ``user`` principal, a valid workspace
+        token a ``workspace`` one; a bad workspace token raises its token
+        error, anything else AuthenticationRequired.
+        """
+        if not isinstance(bearer, str) or not bearer:
+            raise errors.AuthenticationRequired()
+        if bearer.startswith(signing.TOKEN_PREFIX):
+            valid = self.validate(bearer)
+            return Principal(access.PRINCIPAL_WORKSPACE,
+                             workspace_id=valid.workspace_id, jti=valid.jti)
+        if bearer.startswith(USER_CREDENTIAL_PREFIX):
+            user = self.store.get_user_by_credential_hash(
+                _hash_credential(bearer))
+            if user is not None:
+                return Principal(access.PRINCIPAL_USER, user_id=user.id,
+                                 user_name=user.name)
+        raise errors.AuthenticationRequired('Unknown credential')
+
+    def authorize(self, principal: Principal, action: Action | str,
+                  workspace_id: str | None = None, *,
+                  jti: str | None = None) -> Workspace | None:
+        """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
+        take ``action`` on ``workspace_id``; return that workspace."""
+        workspace = None
+        if workspace_id is not None:
+            workspace = self.store.get_workspace(workspace_id)
+            if workspace is None:
+                # A workspace token learns nothing about other workspaces.
+                if (principal.kind == access.PRINCIPAL_WORKSPACE
+                        and principal.workspace_id != workspace_id):
+                    raise errors.Forbidden(
+                        'The token belongs to another workspace')
+                raise errors.WorkspaceNotFound(
+                    details={'workspace_id': workspace_id})
+        access.check(principal, action, workspace, jti=jti)
+        return workspace
+
+    # -- argument checks --------------------------------------------------
+    def _expiry(self, now: int, expires_in: object,
+                expires_at: object) -> int | None:
+        if expires_in is not None and expires_at is not None:
+            raise errors.InvalidRequest(
+                'Give expires_in or expires_at, not both',
+                {'field': 'expires_in'})
+        if expires_in is not None:
+            if not _is_int(expires_in) or not 0 < expires_in <= MAX_LIFETIME:
+                raise errors.InvalidRequest(
+                    'Invalid expiration time: expires_in must be a whole '
+                    'number of seconds, at most ten years',
+                    {'field': 'expires_in'})
+            return now + expires_in
+        if expires_at is not None:
+            if (not _is_int(expires_at) or expires_at <= now
+                    or expires_at - now > MAX_LIFETIME):
+                raise errors.InvalidRequest(
+                    'Invalid expiration time: expires_at must be in the '
+                    'future, at most ten years away',
+                    {'field': 'expires_at'})
+            return expires_at
+        return None
+
+    @staticmethod
+    def _check_description(description: object) -> None:
+        if description is not None and (
+                not isinstance(description, str)
+                or len(description) > MAX_DESCRIPTION):
+            raise errors.InvalidRequest(
+                f'description must be text of at most {MAX_DESCRIPTION} '
+                'characters', {'field': 'description'})

@@ -1,0 +1,140 @@
+"""Errors of the token authority.
+
+Each error carries a code of the token API (SPEC section 6), the HTTP status
+that code means and a message safe to show to a client: no token value, key
+or credential ever goes into one. ``ntcli.errors.API_ERRORS`` maps the same
+codes to the CLI's own error classes.
+"""
+
+from __future__ import annotations
+
+
+class AuthorityError(Exception):
+    """A failure the authority reports to its caller as an API error."""
+
+    def __init__(self, code: str, message: str, http_status: int,
+                 details: dict | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.details = details
+
+    def to_dict(self) -> dict:
+        """The error as the token API's JSON body."""
+        body: dict = {'code': self.code, 'message': self.message}
+        if self.details:
+            body['details'] = self.details
+        return {'error': body}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _CodedError(AuthorityError):
+    """An AuthorityError whose code and status are fixed by its class."""
+
+    code = 'INTERNAL_ERROR'
+    http_status = 500
+    default_message = 'The token authority failed'
+
+    def __init__(self, message: str | None = None,
+                 details: dict | None = None) -> None:
+        super().__init__(type(self).code, message or self.default_message,
+                         type(self).http_status, details)
+
+
+class AuthenticationRequired(_CodedError):
+    """No credential, or one the authority does not know."""
+
+    code = 'AUTHENTICATION_REQUIRED'
+    http_status = 401
+    default_message = 'Authentication required'
+
+
+class TokenInvalid(_CodedError):
+    """A token that is malformed, forged or signed by an unknown key."""
+
+    code = 'TOKEN_INVALID'
+    http_status = 401
+    default_message = 'The token is not valid'
+
+
+class TokenExpired(_CodedError):
+    """A genuine token past its expiry time."""
+
+    code = 'TOKEN_EXPIRED'
+    http_status = 401
+    default_message = 'The token has expired'
+
+
+class TokenRevoked(_CodedError):
+    """A genuine token that has been revoked."""
+
+    code = 'TOKEN_REVOKED'
+    http_status = 401
+    default_message = 'The token has been revoked'
+
+
+class Forbidden(_CodedError):
+    """A valid credential that may not do what it asked."""
+
+    code = 'FORBIDDEN'
+    http_status = 403
+    default_message = 'Permission denied'
+
+
+class WorkspaceNotFound(_CodedError):
+    """A workspace id or name the authority does not know."""
+
+    code = 'WORKSPACE_NOT_FOUND'
+    http_status = 404
+    default_message = 'Workspace not found'
+
+
+class TokenNotFound(_CodedError):
+    """A JTI the workspace does not have."""
+
+    code = 'TOKEN_NOT_FOUND'
+    http_status = 404
+    default_message = 'Token not found'
+
+
+class InvalidRequest(_CodedError):
+    """A request with a malformed or out-of-range argument."""
+
+    code = 'INVALID_REQUEST'
+    http_status = 400
+    default_message = 'Invalid request'
+
+
+class WorkspaceExists(_CodedError):
+    """A workspace name already taken."""
+
+    code = 'WORKSPACE_EXISTS'
+    http_status = 409
+    default_message = 'A workspace with this name already exists'
+
+
+class UserExists(_CodedError):
+    """A user name already taken."""
+
+    code = 'USER_EXISTS'
+    http_status = 409
+    default_message = 'A user with this name already exists'
+
+
+class StorageUnavailable(_CodedError):
+    """The authority's database failed (disk, corruption, lock timeout)."""
+
+    code = 'STORAGE_UNAVAILABLE'
+    http_status = 503
+    default_message = 'The token database is unavailable'
+
+
+class UserNotFound(_CodedError):
+    """A user id or name the authority does not know."""
+
+    code = 'USER_NOT_FOUND'
+    http_status = 404
+    default_message = 'User not found'

@@ -1,0 +1,148 @@
+"""The records the authority keeps and the results it returns.
+
+Times are integer Unix seconds (UTC); ``None`` means "never" for an expiry
+and "not yet" for a revocation. Fields holding secrets are left out of
+``repr`` so that a record printed in a log or a traceback leaks nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+STATUS_ACTIVE = 'active'
+STATUS_EXPIRED = 'expired'
+STATUS_REVOKED = 'revoked'
+
+DEFAULT_SCOPE = 'workspace'
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    """A workspace; ``owner`` is a user id, or None for the local owner."""
+
+    id: str
+    name: str
+    created_at: int
+    description: str | None = None
+    owner: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRecord:
+    """What the store keeps of a token: its claims and state, not its value."""
+
+    jti: str
+    workspace_id: str
+    created_at: int                  # the token's iat
+    expires_at: int | None           # the token's exp
+    kid: str                         # the key that signed it
+    scope: str = DEFAULT_SCOPE
+    description: str | None = None
+    revoked_at: int | None = None
+
+    def status_at(self, now: int) -> str:
+        """active, expired or revoked; a revocation outranks an expiry."""
+        if self.revoked_at is not None:
+            return STATUS_REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return STATUS_EXPIRED
+        return STATUS_ACTIVE
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenInfo:
+    """A token's metadata as the authority reports it, with its status."""
+
+    jti: str
+    workspace_id: str
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+    status: str
+    scope: str
+    description: str | None = None
+
+    @classmethod
+    def from_record(cls, record: TokenRecord, now: int) -> 'TokenInfo':
+        return cls(jti=record.jti, workspace_id=record.workspace_id,
+                   created_at=record.created_at,
+                   expires_at=record.expires_at,
+                   revoked_at=record.revoked_at,
+                   status=record.status_at(now), scope=record.scope,
+                   description=record.description)
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued (or replayed): the only time its value exists."""
+
+    token: str = dataclasses.field(repr=False)
+    jti: str
+    workspace_id: str
+    created_at: int
+    expires_at: int | None
+    scope: str
+    kid: str
+    replayed: bool = False           # True when an idempotency key matched
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidatedToken:
+    """A token the authority accepted."""
+
+    jti: str
+    workspace_id: str
+    issued_at: int
+    expires_at: int | None
+    scope: str
+    kid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenPage:
+    """One page of a token listing and the cursor of the next (or None)."""
+
+    tokens: list[TokenInfo]
+    next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Revocation:
+    """The outcome of a revoke; ``already_revoked`` keeps the first time."""
+
+    token: TokenInfo
+    already_revoked: bool
+
+    @property
+    def revoked_at(self) -> int:
+        return self.token.revoked_at  # type: ignore[return-value]
+
+
+@dataclasses.dataclass(frozen=True)
+class SigningKey:
+    """A signing key pair; the private key is sealed (see signing.seal)."""
+
+    kid: str
+    public_key: str                  # PEM (SubjectPublicKeyInfo)
+    created_at: int
+    private_key: str | None = dataclasses.field(default=None, repr=False)
+    is_primary: bool = False
+    retired_at: int | None = None    # private key destroyed; verify only
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A user of the token API; only a hash of its credential is kept."""
+
+    id: str
+    name: str
+    created_at: int
+    credential_hash: str = dataclasses.field(default='', repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewUser:
+    """A user just created, with the credential shown to it once."""
+
+    user: User
+    credential: str = dataclasses.field(repr=False)

@@ -1,0 +1,229 @@
+"""Signing keys and the token format.
+
+A token is ``wst_`` followed by a JWT signed with Ed25519 (``alg`` EdDSA)
+whose header names the signing key (``kid``). Ed25519 signatures are
+deterministic, so the same claims signed by the same key always give the
+same token: idempotent issuance re-signs stored claims instead of storing
+token values.
+
+PyJWT and the key classes are imported when first used: the CLI imports
+this module on paths that never sign or verify anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import typing
+
+from ntcli_server import errors
+from ntcli_server.models import SigningKey, TokenRecord
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.storage import TokenStore
+
+TOKEN_PREFIX = 'wst_'
+ALGORITHM = 'EdDSA'
+MAX_TOKEN_LENGTH = 4096
+
+_SEAL_PLAIN = 'plain:'
+
+
+def seal(private_pem: str) -> str:
+    """Prepare a private key PEM for storage.
+
+    The one place to add encryption at rest (e.g. with a node secret) later;
+    the scheme prefix lets sealed values of several schemes coexist.
+    """
+    return _SEAL_PLAIN + private_pem
+
+
+def unseal(sealed: str) -> str:
+    """The private key PEM of a value made by :func:`seal`."""
+    if sealed.startswith(_SEAL_PLAIN):
+        return sealed[len(_SEAL_PLAIN):]
+    raise errors.StorageUnavailable('A signing key is sealed by an unknown '
+                                    'scheme')
+
+
+def _key_id(public_raw: bytes) -> str:
+    # A thumbprint of the public key: stable, unique, and reveals nothing.
+    digest = hashlib.sha256(public_raw).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:22].rstrip('=')
+
+
+def generate_signing_key(now: int) -> SigningKey:
+    """A new Ed25519 key pair (not yet stored, not yet primary)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    private = ed25519.Ed25519PrivateKey.generate()
+    public = private.public_key()
+    public_raw = public.public_bytes(serialization.Encoding.Raw,
+                                     serialization.PublicFormat.Raw)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode('ascii')
+    public_pem = public.public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo).decode('ascii')
+    return SigningKey(kid=_key_id(public_raw), public_key=public_pem,
+                      private_key=seal(private_pem), created_at=now)
+
+
+def load_private_key(key: SigningKey):
+    """The private key object of a stored key, or None once retired."""
+    from cryptography.hazmat.primitives import serialization
+
+    if key.private_key is None:
+        return None
+    return serialization.load_pem_private_key(
+        unseal(key.private_key).encode('ascii'), password=None)
+
+
+def load_public_key(key: SigningKey):
+    """The public key object of a stored key."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_public_key(key.public_key.encode('ascii'))
+
+
+def claims_of(record: TokenRecord) -> dict:
+    """The JWT claims of a token record, in a fixed order.
+
+    The order matters: it makes re-signing byte-for-byte identical.
+    """
+    claims: dict = {'jti': record.jti, 'sub': record.workspace_id,
+                    'iat': record.created_at}
+    if record.expires_at is not None:
+        claims['exp'] = record.expires_at
+    claims['scope'] = record.scope
+    return claims
+
+
+def encode_token(record: TokenRecord, private_key) -> str:
+    """Sign the claims of ``record`` with the key it names."""
+    import jwt
+
+    raw = jwt.encode(claims_of(record), private_key, algorithm=ALGORITHM,
+                     headers={'kid': record.kid})
+    return TOKEN_PREFIX + raw
+
+
+def decode_token(token: str,
+                 public_key_for: typing.Callable[[str], object]
+                 ) -> tuple[str, dict]:
+    """Verify a token's format and signature; return its kid and claims.
+
+    Only the signature and the shape are checked here: expiry, revocation
+    and the workspace are the authority's business. Raises TokenInvalid.
+    """
+    import jwt
+
+    if (not isinstance(token, str) or not token.startswith(TOKEN_PREFIX)
+            or len(token) > MAX_TOKEN_LENGTH):
+        raise errors.TokenInvalid('The token is not a workspace token')
+    raw = token[len(TOKEN_PREFIX):]
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.PyJWTError:
+        raise errors.TokenInvalid('The token is malformed') from None
+    # Checked before anything else so that 'none' or HMAC-with-the-public-
+    # key forgeries never reach a verifier.
+    if header.get('alg') != ALGORITHM:
+        raise errors.TokenInvalid('The token uses an unsupported algorithm')
+    kid = header.get('kid')
+    if not isinstance(kid, str) or not kid:
+        raise errors.TokenInvalid('The token names no signing key')
+    public_key = public_key_for(kid)
+    if public_key is None:
+        raise errors.TokenInvalid('The token was signed by an unknown key')
+    try:
+        claims = jwt.decode(
+            raw, public_key, algorithms=[ALGORITHM],
+            # Times are checked by the authority against its own clock.
+            options={'verify_exp': False, 'verify_iat': False,
+                     'verify_nbf': False, 'verify_aud': False,
+                     'verify_iss': False})
+    except jwt.PyJWTError:
+        raise errors.TokenInvalid('The token signature is not valid') \
+            from None
+    _check_claims(claims)
+    return kid, claims
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_claims(claims: dict) -> None:
+    if not (isinstance(claims.get('jti'), str)
+            and claims['jti'].startswith('jti_')
+            and isinstance(claims.get('sub'), str)
+            and _is_int(claims.get('iat'))
+            and ('exp' not in claims or _is_int(claims['exp']))
+            and isinstance(claims.get('scope'), str)):
+        raise errors.TokenInvalid('The token claims are malformed')
+
+
+class KeyRing:
+    """The authority's signing keys: the primary signs, all keys verify."""
+
+    #: Seconds between re-reads of the primary key, so that a rotation made
+    #: by another process (the admin CLI) is picked up by a running server.
+    PRIMARY_TTL = 30.0
+
+    def __init__(self, store: 'TokenStore',
+                 clock: typing.Callable[[], int]) -> None:
+        self._store = store
+        self._clock = clock
+        self._public: dict[str, object] = {}
+        self._private: dict[str, object] = {}
+        self._primary: SigningKey | None = None
+        self._primary_loaded = 0.0
+
+    def primary(self) -> tuple[SigningKey, object]:
+        """The primary key and its private key object; made on first use."""
+        fresh = time.monotonic() - self._primary_loaded < self.PRIMARY_TTL
+        if self._primary is None or not fresh:
+            key = self._store.get_primary_signing_key()
+            if key is None:
+                # Several processes may race here; the store keeps one.
+                key = self._store.ensure_primary_signing_key(
+                    generate_signing_key(self._clock()))
+            self._primary = key
+            self._primary_loaded = time.monotonic()
+        return self._primary, self.private_key(self._primary.kid)
+
+    def private_key(self, kid: str):
+        """The private key object of ``kid``, or None (unknown, retired)."""
+        if kid not in self._private:
+            key = self._store.get_signing_key(kid)
+            private = load_private_key(key) if key is not None else None
+            if private is None:
+                return None
+            self._private[kid] = private
+        return self._private[kid]
+
+    def public_key(self, kid: str):
+        """The public key object of ``kid``, or None when unknown."""
+        if kid not in self._public:
+            key = self._store.get_signing_key(kid)
+            if key is None:
+                return None
+            self._public[kid] = load_public_key(key)
+        return self._public[kid]
+
+    def rotate(self) -> SigningKey:
+        """Make a new primary key; the old ones keep verifying."""
+        key = generate_signing_key(self._clock())
+        self._store.add_primary_signing_key(key)
+        self._primary = key
+        self._primary_loaded = time.monotonic()
+        return key
+
+    def forget(self, kids: typing.Iterable[str]) -> None:
+        """Drop cached private keys (after their retirement)."""
+        for kid in kids:
+            self._private.pop(kid, None)

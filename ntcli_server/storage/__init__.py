@@ -1,0 +1,166 @@
+"""Where the authority keeps its state: the TokenStore interface.
+
+A store keeps workspaces, token metadata (never token values), signing
+keys, users and idempotency keys. Every method is one transaction, so a
+backend implements each with a single BEGIN/COMMIT; methods that change
+state take the current time from the caller (the authority's clock).
+
+Reads return None for a missing row; writes raise the
+:mod:`ntcli_server.errors` classes named in their docstrings; any backend
+failure is raised as :class:`ntcli_server.errors.StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import abc
+import typing
+
+from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
+
+#: ``list_workspaces`` owner filter meaning "every owner".
+ALL_OWNERS = object()
+
+#: A keyset pagination position: (created_at, jti) of the last row seen.
+Position = typing.Tuple[int, str]
+
+
+class TokenStore(abc.ABC):
+    """The persistence interface of the token authority."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection; the store is not used afterwards."""
+
+    # -- signing keys -----------------------------------------------------
+    @abc.abstractmethod
+    def get_signing_key(self, kid: str) -> SigningKey | None:
+        """The key ``kid``, retired or not."""
+
+    @abc.abstractmethod
+    def get_primary_signing_key(self) -> SigningKey | None:
+        """The key that signs new tokens, if there is one yet."""
+
+    @abc.abstractmethod
+    def list_signing_keys(self) -> list[SigningKey]:
+        """Every key, oldest first."""
+
+    @abc.abstractmethod
+    def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
+        """Store ``candidate`` as primary unless a primary exists; return
+        the primary (the candidate or the one another process stored)."""
+
+    @abc.abstractmethod
+    def add_primary_signing_key(self, key: SigningKey) -> None:
+        """Store ``key`` as the primary; the previous primary stays as a
+        verifying key."""
+
+    @abc.abstractmethod
+    def retire_unused_signing_keys(self, now: int) -> list[str]:
+        """Destroy the private key of every non-primary key that signed no
+        token still live at ``now``; return their kids. Public keys stay."""
+
+    # -- workspaces -------------------------------------------------------
+    @abc.abstractmethod
+    def create_workspace(self, workspace: Workspace) -> None:
+        """Add a workspace. Raises WorkspaceExists for a taken name."""
+
+    @abc.abstractmethod
+    def get_workspace(self, workspace_id: str) -> Workspace | None:
+        """The workspace with this id."""
+
+    @abc.abstractmethod
+    def get_workspace_by_name(self, name: str) -> Workspace | None:
+        """The workspace with this name."""
+
+    @abc.abstractmethod
+    def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
+        """Workspaces of ``owner`` (a user id, None for the local owner, or
+        ALL_OWNERS), by name."""
+
+    @abc.abstractmethod
+    def delete_workspace(self, workspace_id: str, now: int) -> int:
+        """Revoke the workspace's live tokens (revoked_at = now), drop its
+        idempotency keys, delete it; return how many tokens were revoked.
+        Token rows stay so that their tokens are reported as revoked.
+        Raises WorkspaceNotFound."""
+
+    # -- tokens -----------------------------------------------------------
+    @abc.abstractmethod
+    def add_token(self, record: TokenRecord,
+                  idempotency_key: str | None = None, *,
+                  idempotency_since: int = 0) -> tuple[TokenRecord, bool]:
+        """Store a newly issued token; return it and False.
+
+        With ``idempotency_key``: when the key was stored for this
+        workspace at or after ``idempotency_since``, store nothing and
+        return the token it names and True; otherwise replace any stale
+        entry and remember the key for ``record``. Raises WorkspaceNotFound.
+        """
+
+    @abc.abstractmethod
+    def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:
+        """Store many token records in one transaction (bulk import)."""
+
+    @abc.abstractmethod
+    def get_token(self, jti: str) -> TokenRecord | None:
+        """The token with this JTI, whatever its workspace."""
+
+    @abc.abstractmethod
+    def list_tokens(self, workspace_id: str, *, now: int,
+                    include_expired: bool = False,
+                    include_revoked: bool = False,
+                    after: Position | None = None,
+                    limit: int = 100) -> list[TokenRecord]:
+        """Up to ``limit`` tokens of a workspace ordered by (created_at,
+        jti), strictly after ``after``. Active tokens always; expired ones
+        (not revoked, expires_at <= now) and revoked ones on request."""
+
+    @abc.abstractmethod
+    def revoke_token(self, workspace_id: str, jti: str,
+                     now: int) -> tuple[TokenRecord, bool]:
+        """Set revoked_at = now unless already set; return the token and
+        whether it was already revoked. Raises WorkspaceNotFound, or
+        TokenNotFound when the workspace has no such token."""
+
+    @abc.abstractmethod
+    def purge_idempotency_keys(self, before: int) -> int:
+        """Forget idempotency keys stored before ``before``."""
+
+    # -- users ------------------------------------------------------------
+    @abc.abstractmethod
+    def create_user(self, user: User) -> None:
+        """Add a user. Raises UserExists for a taken name."""
+
+    @abc.abstractmethod
+    def get_user(self, user_id: str) -> User | None:
+        """The user with this id."""
+
+    @abc.abstractmethod
+    def get_user_by_name(self, name: str) -> User | None:
+        """The user with this name."""
+
+    @abc.abstractmethod
+    def get_user_by_credential_hash(self, credential_hash: str
+                                    ) -> User | None:
+        """The user whose credential has this SHA-256 hex digest."""
+
+    @abc.abstractmethod
+    def list_users(self) -> list[User]:
+        """Every user, by name."""
+
+
+def open_store(target: str) -> TokenStore:
+    """Open the store at ``target``: a PostgreSQL DSN
+    (``postgresql://…``), or a SQLite path (``sqlite:///path`` or a plain
+    path, ``:memory:`` for a throw-away database)."""
+    if target.startswith(('postgresql://', 'postgres://')):
+        from ntcli_server.storage import postgres
+        return postgres.PostgresTokenStore(target)
+    if target.startswith('sqlite://'):
+        target = target[len('sqlite://'):]
+    from ntcli_server.storage import sqlite
+    return sqlite.SQLiteTokenStore(target)

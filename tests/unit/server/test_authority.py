@@ -1,0 +1,627 @@
+"""Tests of ntcli_server.authority.Authority."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import fixtures
+import testtools
+
+from ntcli_server import authority as authority_mod
+from ntcli_server import errors, signing
+from ntcli_server.access import Action, Principal
+from ntcli_server.models import TokenRecord
+from tests.unit.server import base
+
+DAY = 86400
+
+
+class AuthorityTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.fx = self.useFixture(base.AuthorityFixture())
+        self.authority = self.fx.authority
+        self.clock = self.fx.clock
+        self.ws = self.authority.create_workspace('alpha')
+        self.other_ws = self.authority.create_workspace('beta')
+
+    def assertCode(self, error_class, code, status, func, *args, **kwargs):
+        error = self.assertRaises(error_class, func, *args, **kwargs)
+        self.assertEqual(code, error.code)
+        self.assertEqual(status, error.http_status)
+        return error
+
+
+class TestIssue(AuthorityTestCase):
+
+    def test_token_shape(self):
+        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.assertTrue(issued.token.startswith('wst_'))
+        header, claims, _ = base.split(issued.token)
+        self.assertEqual('EdDSA', header['alg'])
+        self.assertEqual(issued.kid, header['kid'])
+        self.assertEqual({'jti', 'sub', 'iat', 'exp', 'scope'}, set(claims))
+        self.assertRegex(claims['jti'], r'^jti_[0-9a-f]{32}$')
+        self.assertEqual(issued.jti, claims['jti'])
+        self.assertEqual(self.ws.id, claims['sub'])
+        self.assertEqual(base.START, claims['iat'])
+        self.assertEqual(base.START + DAY, claims['exp'])
+        self.assertEqual('workspace', claims['scope'])
+        self.assertEqual(base.START + DAY, issued.expires_at)
+        self.assertNotIn(issued.token, repr(issued))
+
+    def test_non_expiring(self):
+        issued = self.authority.issue(self.ws.id)
+        self.assertIsNone(issued.expires_at)
+        self.assertNotIn('exp', base.split(issued.token)[1])
+
+    def test_expires_at_and_scope(self):
+        issued = self.authority.issue(self.ws.id, expires_at=base.START + 99,
+                                      scope='read:tokens',
+                                      description='CI')
+        self.assertEqual(base.START + 99, issued.expires_at)
+        self.assertEqual('read:tokens', base.split(issued.token)[1]['scope'])
+        info = self.authority.get_token(self.ws.id, issued.jti)
+        self.assertEqual('CI', info.description)
+        self.assertEqual('read:tokens', info.scope)
+
+    def test_jtis_are_unique(self):
+        jtis = {self.authority.issue(self.ws.id).jti for _ in range(50)}
+        self.assertEqual(50, len(jtis))
+
+    def test_bad_expiry(self):
+        for kwargs in ({'expires_in': 0}, {'expires_in': -5},
+                       {'expires_in': '60'}, {'expires_in': True},
+                       {'expires_in': 1.5},
+                       {'expires_in': 11 * 366 * DAY},
+                       {'expires_at': base.START},
+                       {'expires_at': base.START - 1},
+                       {'expires_at': base.START + 11 * 366 * DAY},
+                       {'expires_in': 60, 'expires_at': base.START + 60}):
+            self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
+                            self.authority.issue, self.ws.id, **kwargs)
+
+    def test_bad_scope_and_description(self):
+        self.assertRaises(errors.InvalidRequest, self.authority.issue,
+                          self.ws.id, scope='a b')
+        self.assertRaises(errors.InvalidRequest, self.authority.issue,
+                          self.ws.id, description='x' * 300)
+
+    def test_unknown_workspace(self):
+        self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
+                        self.authority.issue, str(uuid.uuid4()))
+
+    def test_no_token_value_is_stored(self):
+        issued = self.authority.issue(self.ws.id, idempotency_key='k1')
+        self.authority.store.close()
+        for suffix in ('', '-wal'):
+            try:
+                with open(self.fx.path + suffix, 'rb') as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            # The signature is the part only the token value holds.
+            self.assertNotIn(issued.token.rsplit('.', 1)[1].encode(), data)
+        self.authority.store = self.fx.reopen().store
+
+
+class TestIdempotency(AuthorityTestCase):
+
+    def test_replay_returns_same_token(self):
+        first = self.authority.issue(self.ws.id, expires_in=DAY,
+                                     idempotency_key='refresh-1')
+        self.clock.advance(30)
+        again = self.authority.issue(self.ws.id, expires_in=DAY,
+                                     idempotency_key='refresh-1')
+        self.assertEqual(first.token, again.token)
+        self.assertEqual(first.jti, again.jti)
+        self.assertEqual(first.expires_at, again.expires_at)
+        self.assertFalse(first.replayed)
+        self.assertTrue(again.replayed)
+        self.assertEqual(1, len(self.authority.list_tokens(self.ws.id).tokens))
+
+    def test_replay_from_another_process(self):
+        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        again = self.fx.reopen().issue(self.ws.id, idempotency_key='k')
+        self.assertEqual(first.token, again.token)
+
+    def test_replay_after_rotation_uses_original_key(self):
+        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        self.authority.rotate_signing_key()
+        again = self.authority.issue(self.ws.id, idempotency_key='k')
+        self.assertEqual(first.token, again.token)
+
+    def test_other_key_or_workspace_gives_new_token(self):
+        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        self.assertNotEqual(first.jti, self.authority.issue(
+            self.ws.id, idempotency_key='k2').jti)
+        self.assertNotEqual(first.jti, self.authority.issue(
+            self.other_ws.id, idempotency_key='k').jti)
+        self.assertNotEqual(first.jti, self.authority.issue(self.ws.id).jti)
+
+    def test_key_expires_after_a_day(self):
+        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        self.clock.advance(DAY + 1)
+        later = self.authority.issue(self.ws.id, idempotency_key='k')
+        self.assertNotEqual(first.jti, later.jti)
+        self.assertFalse(later.replayed)
+        # ...and the new issuance is the one replayed from now on.
+        self.assertEqual(later.token, self.authority.issue(
+            self.ws.id, idempotency_key='k').token)
+
+    def test_purge(self):
+        self.authority.issue(self.ws.id, idempotency_key='old')
+        self.clock.advance(DAY + 1)
+        self.authority.issue(self.ws.id, idempotency_key='new')
+        self.assertEqual(1, self.authority.purge_idempotency_keys())
+
+    def test_bad_key(self):
+        for key in ('', 'k' * 200, 5):
+            self.assertRaises(errors.InvalidRequest, self.authority.issue,
+                              self.ws.id, idempotency_key=key)
+
+
+class TestValidate(AuthorityTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.header, self.claims, self.signature = base.split(
+            self.issued.token)
+
+    def assertInvalid(self, token):
+        error = self.assertCode(errors.TokenInvalid, 'TOKEN_INVALID', 401,
+                                self.authority.validate, token)
+        if isinstance(token, str) and len(token) > 20:
+            self.assertNotIn(token[4:], str(error))
+
+    def test_valid(self):
+        valid = self.authority.validate(self.issued.token, self.ws.id)
+        self.assertEqual(self.issued.jti, valid.jti)
+        self.assertEqual(self.ws.id, valid.workspace_id)
+        self.assertEqual(base.START + DAY, valid.expires_at)
+        self.assertEqual('workspace', valid.scope)
+
+    def test_alg_none(self):
+        for alg in ('none', 'None'):
+            self.assertInvalid(base.forge(dict(self.header, alg=alg),
+                                          self.claims))
+            self.assertInvalid(base.forge(dict(self.header, alg=alg),
+                                          self.claims, self.signature))
+
+    def test_hs256_with_public_key_as_secret(self):
+        public_pem = self.authority.list_signing_keys()[0].public_key
+        for secret in (public_pem.encode(), public_pem.strip().encode()):
+            self.assertInvalid(base.forge_hs256(
+                dict(self.header, alg='HS256'), self.claims, secret))
+
+    def test_other_algorithms(self):
+        for alg in ('RS256', 'ES256', 'HS512', 'eddsa', ''):
+            self.assertInvalid(base.forge(dict(self.header, alg=alg),
+                                          self.claims, self.signature))
+
+    def test_unknown_kid(self):
+        self.assertInvalid(base.forge(dict(self.header, kid='unknown'),
+                                      self.claims, self.signature))
+
+    def test_token_of_another_authority(self):
+        other = self.useFixture(base.AuthorityFixture()).authority
+        ws = other.create_workspace('alpha')
+        self.assertInvalid(other.issue(ws.id).token)
+
+    def test_tampered_payload(self):
+        for change in ({'sub': self.other_ws.id}, {'exp': base.START + 10 * DAY},
+                       {'jti': 'jti_' + '0' * 32}, {'scope': 'admin'}):
+            self.assertInvalid(base.forge(self.header,
+                                          dict(self.claims, **change),
+                                          self.signature))
+        without_exp = dict(self.claims)
+        del without_exp['exp']
+        self.assertInvalid(base.forge(self.header, without_exp,
+                                      self.signature))
+
+    def test_garbage(self):
+        for garbage in ('', 'wst_', 'garbage', 'wst_garbage', 'wst_a.b.c',
+                        self.issued.token[4:], 'Bearer ' + self.issued.token,
+                        self.issued.token + '.', self.issued.token[:-3],
+                        None, 123):
+            self.assertInvalid(garbage)
+
+    def test_signed_but_unknown_jti(self):
+        # A genuine signature over claims that were never issued (a key
+        # leak, or a database restored from an old backup).
+        key, private = self.authority.keys.primary()
+        record = TokenRecord(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
+                             created_at=base.START, expires_at=None,
+                             kid=key.kid)
+        self.assertInvalid(signing.encode_token(record, private))
+
+    def test_expired(self):
+        self.clock.advance(DAY - 1)
+        self.authority.validate(self.issued.token)
+        self.clock.advance(1)
+        self.assertCode(errors.TokenExpired, 'TOKEN_EXPIRED', 401,
+                        self.authority.validate, self.issued.token)
+
+    def test_revoked(self):
+        self.authority.revoke(self.ws.id, self.issued.jti)
+        self.assertCode(errors.TokenRevoked, 'TOKEN_REVOKED', 401,
+                        self.authority.validate, self.issued.token)
+
+    def test_revoked_and_expired_reports_revoked(self):
+        self.authority.revoke(self.ws.id, self.issued.jti)
+        self.clock.advance(2 * DAY)
+        self.assertRaises(errors.TokenRevoked, self.authority.validate,
+                          self.issued.token)
+
+    def test_wrong_workspace(self):
+        self.assertCode(errors.Forbidden, 'FORBIDDEN', 403,
+                        self.authority.validate, self.issued.token,
+                        self.other_ws.id)
+
+    def test_codes_are_distinct(self):
+        classes = [errors.TokenInvalid, errors.TokenExpired,
+                   errors.TokenRevoked, errors.Forbidden]
+        self.assertEqual(4, len({cls.code for cls in classes}))
+
+
+class TestSigningKeys(AuthorityTestCase):
+
+    def test_rotation_keeps_old_tokens_valid(self):
+        old = self.authority.issue(self.ws.id, expires_in=DAY)
+        new_kid = self.authority.rotate_signing_key()
+        self.assertNotEqual(old.kid, new_kid)
+        new = self.authority.issue(self.ws.id)
+        self.assertEqual(new_kid, new.kid)
+        self.assertEqual(new_kid, base.split(new.token)[0]['kid'])
+        self.authority.validate(old.token)
+        self.authority.validate(new.token)
+        # Another process (a server node) verifies both too.
+        other = self.fx.reopen()
+        other.validate(old.token)
+        other.validate(new.token)
+        keys = self.authority.list_signing_keys()
+        self.assertEqual({old.kid: False, new_kid: True},
+                         {k.kid: k.is_primary for k in keys})
+        self.assertTrue(all(k.private_key is None for k in keys))
+
+    def test_retire_only_keys_without_live_tokens(self):
+        old = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.authority.rotate_signing_key()
+        self.assertEqual([], self.authority.retire_signing_keys())
+        self.clock.advance(DAY)
+        self.assertEqual([old.kid], self.authority.retire_signing_keys())
+        # Its public key stays, so its tokens still say why they fail.
+        self.assertRaises(errors.TokenExpired, self.authority.validate,
+                          old.token)
+        self.assertEqual([], self.authority.retire_signing_keys())
+
+    def test_non_expiring_token_keeps_its_key(self):
+        old = self.authority.issue(self.ws.id)
+        self.authority.rotate_signing_key()
+        self.clock.advance(3650 * DAY)
+        self.assertEqual([], self.authority.retire_signing_keys())
+        self.authority.revoke(self.ws.id, old.jti)
+        self.assertEqual([old.kid], self.authority.retire_signing_keys())
+
+
+class TestWorkspaces(AuthorityTestCase):
+
+    def test_create(self):
+        ws = self.authority.create_workspace('gamma-1', 'third')
+        self.assertEqual(4, uuid.UUID(ws.id).version)
+        self.assertEqual('gamma-1', ws.name)
+        self.assertEqual('third', ws.description)
+        self.assertIsNone(ws.owner)
+        self.assertEqual(base.START, ws.created_at)
+
+    def test_names(self):
+        for good in ('abc', 'a-1', 'a' * 32, 'my-workspace-2'):
+            self.authority.create_workspace(good)
+        for bad in ('ab', 'a' * 33, '1abc', '-abc', 'ABC', 'a_b', 'a b',
+                    'añb', '', None, 'abc\n'):
+            self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
+                            self.authority.create_workspace, bad)
+
+    def test_duplicate(self):
+        self.assertCode(errors.WorkspaceExists, 'WORKSPACE_EXISTS', 409,
+                        self.authority.create_workspace, 'alpha')
+
+    def test_list_and_get(self):
+        self.assertEqual(['alpha', 'beta'],
+                         [w.name for w in self.authority.list_workspaces()])
+        self.assertEqual(self.ws, self.authority.get_workspace(self.ws.id))
+        self.assertEqual(self.ws, self.authority.get_workspace('alpha'))
+        self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
+                        self.authority.get_workspace, 'nope')
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.authority.get_workspace, str(uuid.uuid4()))
+
+    def test_list_by_owner(self):
+        user = self.authority.create_user('alice').user
+        owned = self.authority.create_workspace('owned', owner=user.id)
+        self.assertEqual([owned], self.authority.list_workspaces(user.id))
+        self.assertEqual(['alpha', 'beta'],
+                         [w.name for w in self.authority.list_workspaces(None)])
+
+    def test_delete_revokes_tokens(self):
+        tokens = [self.authority.issue(self.ws.id) for _ in range(3)]
+        kept = self.authority.issue(self.other_ws.id)
+        self.assertEqual(3, self.authority.delete_workspace(self.ws.id))
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.authority.get_workspace, self.ws.id)
+        for issued in tokens:
+            self.assertRaises(errors.TokenRevoked, self.authority.validate,
+                              issued.token)
+        self.authority.validate(kept.token)
+        self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
+                        self.authority.delete_workspace, self.ws.id)
+        # The name is free again, for a new workspace with a new id.
+        again = self.authority.create_workspace('alpha')
+        self.assertNotEqual(self.ws.id, again.id)
+        self.assertEqual([], self.authority.list_tokens(again.id).tokens)
+
+
+class TestListAndRevoke(AuthorityTestCase):
+
+    def test_statuses_and_filters(self):
+        active = self.authority.issue(self.ws.id)
+        expiring = self.authority.issue(self.ws.id, expires_in=10)
+        revoked = self.authority.issue(self.ws.id)
+        self.authority.issue(self.other_ws.id)
+        self.authority.revoke(self.ws.id, revoked.jti)
+        self.clock.advance(10)
+
+        def listed(**kwargs):
+            page = self.authority.list_tokens(self.ws.id, **kwargs)
+            return {t.jti: t.status for t in page.tokens}
+
+        self.assertEqual({active.jti: 'active'}, listed())
+        self.assertEqual({active.jti: 'active', expiring.jti: 'expired'},
+                         listed(include_expired=True))
+        self.assertEqual({active.jti: 'active', revoked.jti: 'revoked'},
+                         listed(include_revoked=True))
+        self.assertEqual(3, len(listed(include_expired=True,
+                                       include_revoked=True)))
+
+    def test_pages(self):
+        issued = []
+        for _ in range(7):
+            issued.append(self.authority.issue(self.ws.id).jti)
+            self.clock.advance(1)
+        seen, cursor, pages = [], None, 0
+        while True:
+            page = self.authority.list_tokens(self.ws.id, limit=3,
+                                              cursor=cursor)
+            seen.extend(t.jti for t in page.tokens)
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        self.assertEqual(issued, seen)
+        self.assertEqual(3, pages)
+
+    def test_exact_page_has_no_next_cursor(self):
+        for _ in range(3):
+            self.authority.issue(self.ws.id)
+        page = self.authority.list_tokens(self.ws.id, limit=3)
+        self.assertEqual(3, len(page.tokens))
+        self.assertIsNone(page.next_cursor)
+
+    def test_bad_arguments(self):
+        for cursor in ('!!!', 'e30', 'WzEsMl0'):
+            self.assertRaises(errors.InvalidRequest,
+                              self.authority.list_tokens, self.ws.id,
+                              cursor=cursor)
+        for limit in (0, -1, 1001, '5'):
+            self.assertRaises(errors.InvalidRequest,
+                              self.authority.list_tokens, self.ws.id,
+                              limit=limit)
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.authority.list_tokens, str(uuid.uuid4()))
+
+    def test_revoke_twice_keeps_first_time(self):
+        issued = self.authority.issue(self.ws.id)
+        first = self.authority.revoke(self.ws.id, issued.jti)
+        self.assertFalse(first.already_revoked)
+        self.assertEqual(base.START, first.revoked_at)
+        self.assertEqual('revoked', first.token.status)
+        self.clock.advance(100)
+        second = self.authority.revoke(self.ws.id, issued.jti)
+        self.assertTrue(second.already_revoked)
+        self.assertEqual(base.START, second.revoked_at)
+
+    def test_revoke_unknown_or_foreign(self):
+        foreign = self.authority.issue(self.other_ws.id)
+        for jti in ('jti_unknown', foreign.jti):
+            error = self.assertCode(errors.TokenNotFound, 'TOKEN_NOT_FOUND',
+                                    404, self.authority.revoke, self.ws.id,
+                                    jti)
+            self.assertIn(jti, str(error))
+        self.authority.validate(foreign.token)
+        self.assertRaises(errors.TokenNotFound, self.authority.get_token,
+                          self.ws.id, foreign.jti)
+
+
+class TestManyTokens(AuthorityTestCase):
+
+    def test_ten_thousand_tokens(self):
+        key, _ = self.authority.keys.primary()
+        real = []
+        for i in range(10):
+            real.append(self.authority.issue(self.ws.id))
+            self.clock.advance(1)
+        # The rest in bulk, many sharing a second so that ties on
+        # created_at are exercised.
+        bulk = [TokenRecord(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
+                            created_at=base.START + i // 100,
+                            expires_at=None, kid=key.kid)
+                for i in range(9990)]
+        self.assertEqual(9990, self.authority.store.add_tokens(bulk))
+        self.authority.revoke(self.ws.id, real[3].jti)
+        self.assertRaises(errors.TokenRevoked, self.authority.validate,
+                          real[3].token)
+        self.authority.validate(real[7].token, self.ws.id)
+        self.authority.revoke(self.ws.id, bulk[5000].jti)
+
+        def walk(**kwargs):
+            seen, cursor = [], None
+            while True:
+                page = self.authority.list_tokens(self.ws.id, limit=1000,
+                                                  cursor=cursor, **kwargs)
+                self.assertLessEqual(len(page.tokens), 1000)
+                seen.extend(t.jti for t in page.tokens)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return seen
+
+        everything = walk(include_revoked=True)
+        self.assertEqual(10000, len(everything))
+        self.assertEqual(10000, len(set(everything)))
+        active = walk()
+        self.assertEqual(9998, len(set(active)))
+        self.assertNotIn(real[3].jti, active)
+        self.assertNotIn(bulk[5000].jti, active)
+
+
+class TestUsers(AuthorityTestCase):
+
+    def test_create_user(self):
+        new = self.authority.create_user('alice')
+        self.assertRegex(new.credential, r'^ntu_[A-Za-z0-9_-]{43}$')
+        self.assertNotIn(new.credential, repr(new))
+        stored = self.authority.get_user('alice')
+        self.assertEqual(new.user.id, stored.id)
+        self.assertNotIn(new.credential, stored.credential_hash)
+        self.assertEqual(64, len(stored.credential_hash))
+        self.assertEqual(stored, self.authority.get_user(new.user.id))
+        self.assertEqual(['alice'],
+                         [u.name for u in self.authority.list_users()])
+
+    def test_duplicate_and_bad_names(self):
+        self.authority.create_user('alice')
+        self.assertCode(errors.UserExists, 'USER_EXISTS', 409,
+                        self.authority.create_user, 'alice')
+        self.assertRaises(errors.InvalidRequest, self.authority.create_user,
+                          'Al')
+        self.assertRaises(errors.UserNotFound, self.authority.get_user, 'bob')
+
+    def test_authenticate_user(self):
+        new = self.authority.create_user('alice')
+        principal = self.authority.authenticate(new.credential)
+        self.assertEqual('user', principal.kind)
+        self.assertEqual(new.user.id, principal.user_id)
+
+    def test_authenticate_rejects(self):
+        self.authority.create_user('alice')
+        for bearer in (None, '', 'ntu_' + 'x' * 43, 'something', 'ntu_'):
+            self.assertCode(errors.AuthenticationRequired,
+                            'AUTHENTICATION_REQUIRED', 401,
+                            self.authority.authenticate, bearer)
+
+    def test_authenticate_workspace_token(self):
+        issued = self.authority.issue(self.ws.id, expires_in=10)
+        principal = self.authority.authenticate(issued.token)
+        self.assertEqual(Principal('workspace', workspace_id=self.ws.id,
+                                   jti=issued.jti), principal)
+        self.assertRaises(errors.TokenInvalid, self.authority.authenticate,
+                          issued.token[:-2])
+        self.clock.advance(10)
+        self.assertRaises(errors.TokenExpired, self.authority.authenticate,
+                          issued.token)
+        other = self.authority.issue(self.ws.id)
+        self.authority.revoke(self.ws.id, other.jti)
+        self.assertRaises(errors.TokenRevoked, self.authority.authenticate,
+                          other.token)
+
+
+class TestAuthorize(AuthorityTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.alice = self.authority.create_user('alice')
+        self.bob = self.authority.create_user('bob')
+        self.mine = self.authority.create_workspace('mine',
+                                                    owner=self.alice.user.id)
+        self.alice_p = self.authority.authenticate(self.alice.credential)
+        self.bob_p = self.authority.authenticate(self.bob.credential)
+        self.token = self.authority.issue(self.mine.id)
+        self.token_p = self.authority.authenticate(self.token.token)
+
+    def test_owner_may_do_everything(self):
+        for action in Action:
+            self.authority.authorize(self.alice_p, action, self.mine.id,
+                                     jti='jti_any')
+
+    def test_user_global_actions(self):
+        for principal in (self.alice_p, self.bob_p):
+            self.authority.authorize(principal, Action.CREATE_WORKSPACE)
+            self.authority.authorize(principal, Action.LIST_WORKSPACES)
+
+    def test_other_user_forbidden(self):
+        for action in (Action.ISSUE_TOKEN, Action.LIST_TOKENS,
+                       Action.REVOKE_TOKEN, Action.DELETE_WORKSPACE,
+                       Action.GET_WORKSPACE):
+            self.assertCode(errors.Forbidden, 'FORBIDDEN', 403,
+                            self.authority.authorize, self.bob_p, action,
+                            self.mine.id, jti=self.token.jti)
+        # Workspaces of the local owner belong to no user.
+        self.assertRaises(errors.Forbidden, self.authority.authorize,
+                          self.alice_p, Action.ISSUE_TOKEN, self.ws.id)
+
+    def test_workspace_token_on_own_workspace(self):
+        self.authority.authorize(self.token_p, 'token:issue', self.mine.id)
+        self.authority.authorize(self.token_p, Action.LIST_TOKENS,
+                                 self.mine.id)
+        self.authority.authorize(self.token_p, Action.REVOKE_TOKEN,
+                                 self.mine.id, jti=self.token.jti)
+        other = self.authority.issue(self.mine.id)
+        self.assertRaises(errors.Forbidden, self.authority.authorize,
+                          self.token_p, Action.REVOKE_TOKEN, self.mine.id,
+                          jti=other.jti)
+
+    def test_workspace_token_elsewhere_or_on_workspaces(self):
+        for action in (Action.ISSUE_TOKEN, Action.LIST_TOKENS,
+                       Action.REVOKE_TOKEN):
+            self.assertRaises(errors.Forbidden, self.authority.authorize,
+                              self.token_p, action, self.ws.id,
+                              jti=self.token.jti)
+        for action in (Action.CREATE_WORKSPACE, Action.LIST_WORKSPACES):
+            self.assertRaises(errors.Forbidden, self.authority.authorize,
+                              self.token_p, action)
+        self.assertRaises(errors.Forbidden, self.authority.authorize,
+                          self.token_p, Action.DELETE_WORKSPACE,
+                          self.mine.id)
+        # No probing of which workspace ids exist.
+        self.assertRaises(errors.Forbidden, self.authority.authorize,
+                          self.token_p, Action.LIST_TOKENS,
+                          str(uuid.uuid4()))
+
+    def test_unknown_workspace(self):
+        self.assertRaises(errors.WorkspaceNotFound, self.authority.authorize,
+                          self.alice_p, Action.LIST_TOKENS,
+                          str(uuid.uuid4()))
+
+    def test_local_principal(self):
+        for action in Action:
+            self.authority.authorize(Principal.local(), action,
+                                     self.mine.id)
+
+    def test_returns_workspace(self):
+        self.assertEqual(self.mine, self.authority.authorize(
+            self.alice_p, Action.LIST_TOKENS, self.mine.id))
+
+
+class TestOpen(testtools.TestCase):
+
+    def test_system_clock_by_default(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.authority.time.time', lambda: 1234.9))
+        path = self.useFixture(fixtures.TempDir()).join('a.db')
+        with authority_mod.Authority.open(path) as authority:
+            self.assertEqual(1234, authority.now())
+
+    def test_name_pattern(self):
+        self.assertTrue(re.fullmatch(authority_mod.NAME_PATTERN, 'abc'))
