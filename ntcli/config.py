@@ -1,0 +1,169 @@
+"""``config.json``: ntcli's non-secret settings.
+
+The chosen endpoint, the active workspace and the known workspace names of
+each endpoint, and simple options (``timeout``, ``ca_bundle``). Secrets
+live in the encrypted credential store (:mod:`ntcli.store`), never here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+from typing import Any, Iterator
+
+from ntcli import fileio
+from ntcli.errors import ConfigError
+
+CONFIG_FILE = 'config.json'
+LOCK_FILE = 'config.lock'
+VERSION = 1
+
+# Prefixes of workspace tokens and user credentials: never in this file.
+SECRET_MARKERS = ('wst_', 'ntu_')
+
+
+class Config:
+    """The settings in ``<config_dir>/config.json``."""
+
+    def __init__(self, config_dir: str,
+                 data: dict[str, Any] | None = None) -> None:
+        self.config_dir = config_dir
+        self.path = os.path.join(config_dir, CONFIG_FILE)
+        self._data: dict[str, Any] = data if data is not None else {}
+        self._data.setdefault('version', VERSION)
+
+    @classmethod
+    def load(cls, config_dir: str) -> Config:
+        """Read the config; a missing file gives the defaults."""
+        path = os.path.join(config_dir, CONFIG_FILE)
+        try:
+            with open(path, 'rb') as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return cls(config_dir)
+        except OSError as exc:
+            raise ConfigError(
+                'Cannot read the configuration file %s: %s'
+                % (path, exc.strerror or exc),
+                'Check its owner and permissions.') from None
+        hint = ('Fix it by hand, or move it aside so that ntcli starts '
+                'again from defaults.')
+        try:
+            data = json.loads(raw.decode('utf-8')) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            where = (' (line %d, column %d)' % (exc.lineno, exc.colno)
+                     if isinstance(exc, json.JSONDecodeError) else '')
+            raise ConfigError('The configuration file %s is not valid '
+                              'JSON%s' % (path, where), hint) from None
+        if not isinstance(data, dict) or not isinstance(
+                data.get('endpoints', {}), dict) or not all(
+                isinstance(entry, dict)
+                for entry in data.get('endpoints', {}).values()):
+            raise ConfigError('The configuration file %s does not hold '
+                              'ntcli settings' % path, hint)
+        return cls(config_dir, data)
+
+    def save(self) -> None:
+        """Write the config atomically (0600)."""
+        data = json.dumps(self._data, indent=2, sort_keys=True) + '\n'
+        if any(marker in data for marker in SECRET_MARKERS):
+            # A bug upstream, never the user's doing; the text stays out of
+            # the message because it is a secret.
+            raise ConfigError('Refusing to write a secret into %s'
+                              % self.path,
+                              'This is a bug in ntcli; please report it.')
+        try:
+            fileio.ensure_private_dir(self.config_dir)
+            fileio.atomic_write(self.path, data.encode('utf-8'), 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                'Cannot write the configuration file %s: %s'
+                % (self.path, exc.strerror or exc),
+                'Check the free space and permissions of %s.'
+                % self.config_dir) from None
+
+    @classmethod
+    @contextlib.contextmanager
+    def update(cls, config_dir: str,
+               timeout: float | None = 30) -> Iterator[Config]:
+        """Load, yield and save under ``config.lock``; not saved on error."""
+        try:
+            fileio.ensure_private_dir(config_dir)
+        except OSError as exc:
+            raise ConfigError(
+                'Cannot create the config directory %s: %s'
+                % (config_dir, exc.strerror or exc),
+                'Check the path and its permissions, or pass --config-dir.'
+            ) from None
+        with fileio.FileLock(os.path.join(config_dir, LOCK_FILE), timeout,
+                             'the configuration'):
+            config = cls.load(config_dir)
+            before = copy.deepcopy(config._data)
+            yield config
+            if config._data != before:
+                config.save()
+
+    # -- simple settings -------------------------------------------------
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._data.get(key, default)
+
+    def set(self, key: str, value: Any) -> None:
+        """Set a simple setting; None removes it."""
+        if key in ('endpoints', 'version'):
+            raise KeyError(key)
+        if value is None:
+            self._data.pop(key, None)
+        else:
+            self._data[key] = value
+
+    @property
+    def endpoint(self) -> str | None:
+        value = self._data.get('endpoint')
+        return value if isinstance(value, str) and value else None
+
+    @endpoint.setter
+    def endpoint(self, value: str | None) -> None:
+        self.set('endpoint', value)
+
+    # -- workspaces, per endpoint -----------------------------------------
+
+    def _endpoint(self, endpoint_key: str,
+                  create: bool = False) -> dict[str, Any]:
+        if not create:
+            return self._data.get('endpoints', {}).get(endpoint_key, {})
+        return self._data.setdefault('endpoints', {}).setdefault(
+            endpoint_key, {})
+
+    def active_workspace(self, endpoint_key: str) -> str | None:
+        """The id of the selected workspace of ``endpoint_key``."""
+        return self._endpoint(endpoint_key).get('active_workspace')
+
+    def select_workspace(self, endpoint_key: str, workspace_id: str,
+                         name: str) -> None:
+        self.remember_workspace(endpoint_key, workspace_id, name)
+        self._endpoint(endpoint_key, create=True)['active_workspace'] = (
+            workspace_id)
+
+    def remember_workspace(self, endpoint_key: str, workspace_id: str,
+                           name: str) -> None:
+        workspaces = self._endpoint(endpoint_key, create=True).setdefault(
+            'workspaces', {})
+        # one name per id: a renamed workspace does not linger
+        for old in [n for n, i in workspaces.items() if i == workspace_id]:
+            del workspaces[old]
+        workspaces[name] = workspace_id
+
+    def forget_workspace(self, endpoint_key: str, workspace_id: str) -> None:
+        entry = self._endpoint(endpoint_key)
+        workspaces = entry.get('workspaces', {})
+        for name in [n for n, i in workspaces.items() if i == workspace_id]:
+            del workspaces[name]
+        if entry.get('active_workspace') == workspace_id:
+            del entry['active_workspace']
+
+    def known_workspaces(self, endpoint_key: str) -> dict[str, str]:
+        """Workspace names to ids, as last seen at ``endpoint_key``."""
+        return dict(self._endpoint(endpoint_key).get('workspaces', {}))

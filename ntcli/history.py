@@ -1,0 +1,87 @@
+"""The local audit trail of token rotations and revocations.
+
+``<config_dir>/history.jsonl`` gets one JSON object per line, appended with
+a single ``write`` on an ``O_APPEND`` descriptor so that concurrent ntcli
+processes never interleave their lines. It records JTIs and outcomes, never
+token values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from ntcli import fileio
+from ntcli.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
+HISTORY_FILE = 'history.jsonl'
+
+# Prefixes of workspace tokens and user credentials.
+SECRET_MARKERS = ('wst_', 'ntu_')
+
+
+class AuditLog:
+    """Append-only history of what ntcli did with tokens."""
+
+    def __init__(self, config_dir: str) -> None:
+        self.config_dir = config_dir
+        self.path = os.path.join(config_dir, HISTORY_FILE)
+
+    def record(self, action: str, *, jti: str | None, outcome: str,
+               workspace_id: str | None = None, endpoint: str | None = None,
+               detail: str | None = None) -> None:
+        """Append one entry.
+
+        Raises ValueError, writing nothing, if any field looks like a token
+        or credential. A file that cannot be written is logged, not raised:
+        the audit trail must not fail an operation that already succeeded.
+        """
+        entry: dict[str, Any] = {
+            'time': int(time.time()), 'action': action, 'jti': jti,
+            'outcome': outcome, 'workspace_id': workspace_id,
+            'endpoint': endpoint, 'detail': detail}
+        line = json.dumps(entry, separators=(',', ':')) + '\n'
+        if any(marker in line for marker in SECRET_MARKERS):
+            raise ValueError('refusing to write a secret into the audit log '
+                             '(action %r)' % action)
+        try:
+            fileio.ensure_private_dir(self.config_dir)
+            fd = os.open(self.path,
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fileio.tighten_file(self.path)
+                os.write(fd, line.encode('utf-8'))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            LOG.warning('Could not write the history file %s: %s',
+                        self.path, exc.strerror or exc)
+
+    def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The recorded entries, oldest first; the last ``limit`` if given."""
+        try:
+            with open(self.path, 'rb') as handle:
+                lines = handle.read().splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(
+                'Cannot read the history file %s: %s'
+                % (self.path, exc.strerror or exc),
+                'Check its owner and permissions.') from None
+        result = []
+        for raw in lines:
+            try:
+                entry = json.loads(raw.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError):
+                continue  # a torn or foreign line; keep the rest readable
+            if isinstance(entry, dict):
+                result.append(entry)
+        if limit is not None:
+            result = result[-limit:] if limit > 0 else []
+        return result

@@ -1,0 +1,373 @@
+"""Where the Fernet key of the credentials file comes from.
+
+In order: the ``NTCLI_KEY`` environment variable (one key, or several
+separated by commas, primary first); the OS keyring when a real backend is
+available; a key file ``credentials.key`` (0600) in the config directory,
+created on first use. Like Keystone's key repository, several keys may be
+held at once: the first (primary) encrypts, all of them decrypt, so a key
+rotation never leaves data that no key can read.
+
+``keyring`` and ``cryptography`` are imported only when a key is needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import sys
+import threading
+from typing import Any, Callable, TypeVar
+
+from ntcli import fileio
+from ntcli.errors import CredentialStoreError
+
+LOG = logging.getLogger(__name__)
+
+ENV_VAR = 'NTCLI_KEY'
+KEY_FILE = 'credentials.key'
+KEYRING_SERVICE = 'ntcli'
+# A hung Secret Service must not hang the CLI.
+KEYRING_TIMEOUT = 3.0
+
+GENERATE_HINT = ("Generate one with: python -c 'from cryptography.fernet "
+                 "import Fernet; print(Fernet.generate_key().decode())'")
+
+T = TypeVar('T')
+
+
+def generate_key() -> bytes:
+    """A new random Fernet key (url-safe base64 of 32 bytes)."""
+    # Same format as Fernet.generate_key(), without importing cryptography.
+    return base64.urlsafe_b64encode(os.urandom(32))
+
+
+def _valid_key(text: str) -> bytes | None:
+    raw = text.strip().encode('ascii', 'replace')
+    try:
+        decoded = base64.urlsafe_b64decode(raw)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(decoded) == 32 else None
+
+
+def parse_keys(text: str, separator: str | None) -> list[bytes]:
+    """Keys in ``text``; raises ValueError naming the position of a bad one.
+
+    The message never contains key material.
+    """
+    if separator is None:
+        parts = [line for line in text.splitlines()
+                 if line.strip() and not line.lstrip().startswith('#')]
+    else:
+        # tolerate a trailing separator and spaces around keys
+        parts = [part for part in text.split(separator) if part.strip()]
+    keys = []
+    for number, part in enumerate(parts, 1):
+        key = _valid_key(part)
+        if key is None:
+            raise ValueError('entry %d of %d is not a Fernet key'
+                             % (number, len(parts)))
+        keys.append(key)
+    if not keys:
+        raise ValueError('it holds no key')
+    return keys
+
+
+def multi_fernet(keys: list[bytes]) -> Any:
+    """A ``MultiFernet`` encrypting with ``keys[0]``, decrypting with all."""
+    from cryptography.fernet import Fernet, MultiFernet
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def _call_with_timeout(func: Callable[[], T], timeout: float) -> T:
+    """Run ``func`` in a daemon thread; TimeoutError if it takes too long."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome['value'] = func()
+        except BaseException as exc:  # handed to the caller below
+            outcome['error'] = exc
+
+    worker = threading.Thread(target=run, name='ntcli-keyring', daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError('no answer within %.0f s' % timeout)
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
+
+
+def _backend_usable(backend: Any) -> bool:
+    """True for a backend that really keeps secrets in an OS keyring."""
+    module = type(backend).__module__
+    if module == 'keyring.backends.chainer':
+        return any(_backend_usable(b) for b in backend.backends)
+    if module in ('keyring.backends.fail', 'keyring.backends.null'):
+        return False
+    # keyrings.alt's file backends keep the secret in a file (plaintext,
+    # or behind a password prompt nobody sees): no better than our key file.
+    if module.startswith('keyrings.alt') or 'plaintext' in (
+            type(backend).__name__.lower()):
+        return False
+    try:
+        return backend.priority > 0
+    except Exception:
+        return False
+
+
+def _backend_name(backend: Any) -> str:
+    if type(backend).__module__ == 'keyring.backends.chainer':
+        for inner in backend.backends:
+            if _backend_usable(inner):
+                return _backend_name(inner)
+    return type(backend).__module__.rsplit('.', 1)[-1]
+
+
+class KeyChain:
+    """The Fernet keys protecting the credentials file, and where they live.
+
+    ``source`` is ``'env'``, ``'keyring'`` or ``'file'``. Keys are read
+    afresh on every :meth:`fernet` call, so a process that waited for the
+    credentials lock sees a rotation made meanwhile.
+    """
+
+    def __init__(self, config_dir: str,
+                 environ: dict[str, str] | None = None) -> None:
+        self.config_dir = config_dir
+        self.key_file = os.path.join(config_dir, KEY_FILE)
+        self._environ = os.environ if environ is None else environ
+        self._source: str | None = None
+        self._backend: Any = None
+
+    # -- where the keys are ------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            self._source = self._resolve()
+        return self._source
+
+    @property
+    def keyring_username(self) -> str:
+        # One entry per config directory: --config-dir isolates keys too.
+        return 'credentials-key:' + os.path.abspath(self.config_dir)
+
+    def _resolve(self) -> str:
+        if self._environ.get(ENV_VAR, '').strip():
+            return 'env'
+        probe = self._probe_keyring()
+        if probe is not None:
+            backend, stored = probe
+            # A key file made while no keyring was around keeps being used:
+            # switching would strand the data it encrypted.
+            if stored is not None or not os.path.exists(self.key_file):
+                self._backend = backend
+                return 'keyring'
+        return 'file'
+
+    def _probe_keyring(self) -> tuple[Any, str | None] | None:
+        """The usable keyring backend and our entry in it, or None."""
+        if (sys.platform.startswith('linux')
+                and not self._environ.get('DBUS_SESSION_BUS_ADDRESS')):
+            return None  # no session bus: Secret Service would fail or hang
+
+        def probe() -> tuple[Any, str | None] | None:
+            try:
+                import keyring
+            except ImportError:
+                return None
+            backend = keyring.get_keyring()
+            if not _backend_usable(backend):
+                return None
+            return backend, backend.get_password(KEYRING_SERVICE,
+                                                 self.keyring_username)
+
+        try:
+            return _call_with_timeout(probe, KEYRING_TIMEOUT)
+        except TimeoutError:
+            LOG.warning('The OS keyring did not answer within %.0f s; '
+                        'using the key file instead.', KEYRING_TIMEOUT)
+        except Exception as exc:
+            LOG.warning('The OS keyring is not usable (%s); using the key '
+                        'file instead.', type(exc).__name__)
+        return None
+
+    def describe(self) -> str:
+        """Where the keys live, in words for ``ntcli auth status``."""
+        source = self.source
+        if source == 'env':
+            return 'NTCLI_KEY environment variable'
+        if source == 'keyring':
+            return 'OS keyring (%s)' % _backend_name(self._backend)
+        mode = fileio.file_mode(self.key_file)
+        if mode is None:
+            return 'key file %s (not created yet)' % self.key_file
+        return 'key file %s (%04o)' % (self.key_file, mode)
+
+    # -- reading and writing keys ------------------------------------------
+
+    def keys(self, create: bool = False) -> list[bytes]:
+        """The keys, primary first; empty if none exists and not ``create``."""
+        source = self.source
+        if source == 'env':
+            try:
+                return parse_keys(self._environ[ENV_VAR], ',')
+            except ValueError as exc:
+                raise CredentialStoreError(
+                    'NTCLI_KEY is not valid: %s' % exc,
+                    'Set NTCLI_KEY to one or more Fernet keys separated by '
+                    'commas, primary first, or unset it. ' + GENERATE_HINT
+                ) from None
+        keys = self._load_stored()
+        if keys is None:
+            if not create:
+                return []
+            keys = self._create_first_key()
+        return keys
+
+    def _load_stored(self) -> list[bytes] | None:
+        if self.source == 'keyring':
+            text = self._keyring_call(
+                lambda: self._backend.get_password(KEYRING_SERVICE,
+                                                   self.keyring_username))
+            if text is None:
+                return None
+            try:
+                return parse_keys(text, ',')
+            except ValueError as exc:
+                raise CredentialStoreError(
+                    'The ntcli key in the OS keyring (%s) is not valid: %s'
+                    % (_backend_name(self._backend), exc),
+                    'Restore the keyring entry %r of service %r, or set '
+                    'NTCLI_KEY to the key that encrypted the credentials.'
+                    % (self.keyring_username, KEYRING_SERVICE)) from None
+        return self._read_key_file()
+
+    def _read_key_file(self) -> list[bytes] | None:
+        try:
+            fileio.tighten_file(self.key_file)
+            with open(self.key_file, 'rb') as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot read the key file %s: %s'
+                % (self.key_file, exc.strerror or exc),
+                'Check its owner and permissions (it should be yours, '
+                'mode 0600).') from None
+        try:
+            return parse_keys(raw.decode('ascii'), None)
+        except (UnicodeDecodeError, ValueError) as exc:
+            reason = ('it is not text' if isinstance(exc, UnicodeDecodeError)
+                      else str(exc))
+            raise CredentialStoreError(
+                'The key file %s is not valid: %s' % (self.key_file, reason),
+                'Restore it from a backup, or set NTCLI_KEY to the key that '
+                'encrypted the credentials. Without the key the credentials '
+                'cannot be decrypted; ntcli auth logout moves them aside so '
+                'you can start over.') from None
+
+    def _create_first_key(self) -> list[bytes]:
+        key = generate_key()
+        if self.source == 'keyring':
+            self._save_keys([key])
+            return [key]
+        self._ensure_dir()
+        if fileio.atomic_create(self.key_file, self._key_file_bytes([key])):
+            LOG.info('Created the key file %s', self.key_file)
+            return [key]
+        # Another process created it first: use theirs.
+        return self._read_key_file() or []
+
+    @staticmethod
+    def _key_file_bytes(keys: list[bytes]) -> bytes:
+        return b''.join(key + b'\n' for key in keys)
+
+    def _save_keys(self, keys: list[bytes]) -> None:
+        if self.source == 'keyring':
+            text = ','.join(key.decode('ascii') for key in keys)
+            self._keyring_call(
+                lambda: self._backend.set_password(
+                    KEYRING_SERVICE, self.keyring_username, text))
+            return
+        self._ensure_dir()
+        try:
+            fileio.atomic_write(self.key_file, self._key_file_bytes(keys))
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot write the key file %s: %s'
+                % (self.key_file, exc.strerror or exc),
+                'Check the free space and permissions of %s.'
+                % self.config_dir) from None
+
+    def _keyring_call(self, func: Callable[[], T]) -> T:
+        try:
+            return _call_with_timeout(func, KEYRING_TIMEOUT)
+        except Exception as exc:
+            raise CredentialStoreError(
+                'The OS keyring (%s) failed: %s'
+                % (_backend_name(self._backend), type(exc).__name__),
+                'Unlock the keyring and try again, or set NTCLI_KEY.'
+            ) from None
+
+    def _ensure_dir(self) -> None:
+        try:
+            fileio.ensure_private_dir(self.config_dir)
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot create the config directory %s: %s'
+                % (self.config_dir, exc.strerror or exc),
+                'Check the path and its permissions, or pass --config-dir.'
+            ) from None
+
+    def fernet(self, create: bool = False) -> Any:
+        """A ``cryptography.fernet.MultiFernet`` over the keys.
+
+        With ``create``, a first key is made when none exists; without it,
+        CredentialStoreError says that no key was found.
+        """
+        keys = self.keys(create=create)
+        if not keys:
+            raise CredentialStoreError(
+                'No key found to decrypt the credentials (looked in: %s)'
+                % self.describe(),
+                'Restore the key, or set NTCLI_KEY to the key that encrypted '
+                'the credentials; ntcli auth logout moves the credentials '
+                'aside so you can start over.')
+        return multi_fernet(keys)
+
+    # -- rotation ----------------------------------------------------------
+
+    def rotate(self) -> None:
+        """Put a new primary key in front, keeping the old ones to decrypt.
+
+        With NTCLI_KEY the user manages the keys: nothing is written, and
+        the first listed key must be a new one.
+        """
+        if self.source == 'env':
+            if len(self.keys()) < 2:
+                raise CredentialStoreError(
+                    'NTCLI_KEY holds a single key: there is no new key to '
+                    'rotate to',
+                    'Prepend a new key to NTCLI_KEY (NTCLI_KEY=NEW,OLD), '
+                    'run the rotation again, then drop OLD. ' + GENERATE_HINT)
+            return
+        current = self.keys()
+        self._save_keys([generate_key()] + current)
+
+    def retire_old_keys(self) -> int:
+        """Keep only the primary key; call once everything is re-encrypted.
+
+        Returns how many keys were dropped (always 0 with NTCLI_KEY).
+        """
+        if self.source == 'env':
+            return 0
+        current = self.keys()
+        if len(current) > 1:
+            self._save_keys(current[:1])
+        return max(len(current) - 1, 0)

@@ -1,0 +1,445 @@
+"""The encrypted local credential store.
+
+``<config_dir>/credentials.enc`` holds one Fernet token whose plaintext is a
+JSON document: the stored workspace tokens, user credentials and pending
+revocations of every endpoint. Writes are atomic renames under the lock file
+``credentials.lock``, so readers never see a torn file and a
+read-modify-write never loses a concurrent update. Plaintext exists only in
+memory; a file that cannot be decrypted is reported, never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import time
+from typing import Any, Callable, Iterator
+
+from ntcli import fileio
+from ntcli.errors import CredentialStoreError
+from ntcli.keys import KeyChain, multi_fernet
+
+LOG = logging.getLogger(__name__)
+
+CREDENTIALS_FILE = 'credentials.enc'
+LOCK_FILE = 'credentials.lock'
+VERSION = 1
+
+# Every Fernet token starts with version byte 0x80 and a 64-bit timestamp
+# whose high bytes are zero: in base64 that is always this prefix.
+_FERNET_PREFIX = b'gAAAAA'
+
+RECOVERY_HINT = ("Restore it from a backup, set NTCLI_KEY to the key that "
+                 "encrypted it, or run 'ntcli auth logout' to move it aside "
+                 "and start over.")
+
+
+@dataclasses.dataclass
+class StoredToken:
+    """A workspace token kept in the store; its repr hides the value."""
+
+    token: str = dataclasses.field(repr=False)
+    jti: str
+    workspace_id: str
+    created_at: int | None
+    expires_at: int | None
+
+    def __repr__(self) -> str:
+        return ('StoredToken(token=<redacted>, jti=%r, workspace_id=%r, '
+                'created_at=%r, expires_at=%r)'
+                % (self.jti, self.workspace_id, self.created_at,
+                   self.expires_at))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any],
+                  workspace_id: str) -> StoredToken:
+        return cls(token=data['token'], jti=data.get('jti') or '',
+                   workspace_id=data.get('workspace_id') or workspace_id,
+                   created_at=data.get('created_at'),
+                   expires_at=data.get('expires_at'))
+
+
+@dataclasses.dataclass
+class PendingRevocation:
+    """A revocation that failed and must be retried at ``endpoint``."""
+
+    endpoint: str
+    workspace_id: str
+    jti: str
+    since: int
+    attempts: int = 0
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingRevocation:
+        return cls(endpoint=data['endpoint'],
+                   workspace_id=data.get('workspace_id') or '',
+                   jti=data['jti'], since=int(data.get('since') or 0),
+                   attempts=int(data.get('attempts') or 0),
+                   last_error=data.get('last_error'))
+
+
+class Credentials:
+    """The decrypted credentials document.
+
+    Keys this version does not know are kept as they are, so an older ntcli
+    rewriting the file does not drop what a newer one stored.
+    """
+
+    def __init__(self, document: dict[str, Any] | None = None) -> None:
+        self._doc: dict[str, Any] = document if document is not None else {}
+        self._doc.setdefault('version', VERSION)
+        self._committer: Callable[[], None] | None = None
+
+    # -- document plumbing -------------------------------------------------
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Credentials:
+        """Parse and check the shape; ValueError when it is not ours."""
+        doc = json.loads(data.decode('utf-8'))
+        if not isinstance(doc, dict):
+            raise ValueError('not a JSON object')
+        if not isinstance(doc.get('version', VERSION), int):
+            raise ValueError('bad version')
+        endpoints = doc.get('endpoints', {})
+        if not isinstance(endpoints, dict) or not all(
+                isinstance(entry, dict) for entry in endpoints.values()):
+            raise ValueError('bad endpoints')
+        for entry in endpoints.values():
+            tokens = entry.get('tokens', {})
+            if not isinstance(tokens, dict) or not all(
+                    isinstance(t, dict) and isinstance(t.get('token'), str)
+                    for t in tokens.values()):
+                raise ValueError('bad tokens')
+            pending = entry.get('pending_revocations', [])
+            if not isinstance(pending, list) or not all(
+                    isinstance(p, dict) and 'jti' in p for p in pending):
+                raise ValueError('bad pending revocations')
+        return cls(doc)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self._doc, sort_keys=True,
+                          separators=(',', ':')).encode('utf-8')
+
+    @property
+    def version(self) -> int:
+        return self._doc['version']
+
+    def _endpoint(self, endpoint_key: str,
+                  create: bool = False) -> dict[str, Any]:
+        endpoints = self._doc.setdefault('endpoints', {}) if create else (
+            self._doc.get('endpoints', {}))
+        entry = endpoints.get(endpoint_key)
+        if entry is None:
+            entry = {}
+            if create:
+                endpoints[endpoint_key] = entry
+        return entry
+
+    def _drop_if_empty(self, endpoint_key: str) -> None:
+        endpoints = self._doc.get('endpoints', {})
+        entry = endpoints.get(endpoint_key)
+        if entry is not None and not any(entry.values()):
+            del endpoints[endpoint_key]
+
+    def endpoint_keys(self) -> list[str]:
+        """The endpoints that have anything stored."""
+        return sorted(self._doc.get('endpoints', {}))
+
+    # -- workspace tokens ----------------------------------------------------
+
+    def get_token(self, endpoint_key: str,
+                  workspace_id: str) -> StoredToken | None:
+        data = self._endpoint(endpoint_key).get('tokens', {}).get(
+            workspace_id)
+        return None if data is None else StoredToken.from_dict(
+            data, workspace_id)
+
+    def set_token(self, endpoint_key: str, workspace_id: str,
+                  token: StoredToken) -> None:
+        tokens = self._endpoint(endpoint_key, create=True).setdefault(
+            'tokens', {})
+        tokens[workspace_id] = token.to_dict()
+
+    def remove_token(self, endpoint_key: str, workspace_id: str) -> None:
+        self._endpoint(endpoint_key).get('tokens', {}).pop(workspace_id,
+                                                            None)
+        self._drop_if_empty(endpoint_key)
+
+    def tokens(self, endpoint_key: str) -> dict[str, StoredToken]:
+        return {ws: StoredToken.from_dict(data, ws) for ws, data in
+                self._endpoint(endpoint_key).get('tokens', {}).items()}
+
+    # -- user credential -----------------------------------------------------
+
+    def get_user_credential(self, endpoint_key: str) -> str | None:
+        return self._endpoint(endpoint_key).get('user_credential')
+
+    def set_user_credential(self, endpoint_key: str, value: str) -> None:
+        self._endpoint(endpoint_key, create=True)['user_credential'] = value
+
+    def remove_user_credential(self, endpoint_key: str) -> None:
+        self._endpoint(endpoint_key).pop('user_credential', None)
+        self._drop_if_empty(endpoint_key)
+
+    # -- pending revocations -------------------------------------------------
+
+    def pending_revocations(
+            self, endpoint_key: str | None = None) -> list[PendingRevocation]:
+        keys = ([endpoint_key] if endpoint_key is not None
+                else self.endpoint_keys())
+        result = []
+        for key in keys:
+            for data in self._endpoint(key).get('pending_revocations', []):
+                data = dict(data, endpoint=key)
+                result.append(PendingRevocation.from_dict(data))
+        return result
+
+    def add_pending_revocation(self, pending: PendingRevocation) -> None:
+        """Remember a revocation to retry; replaces one for the same JTI."""
+        self.update_pending_revocation(pending)
+
+    def update_pending_revocation(self, pending: PendingRevocation) -> None:
+        entries = self._endpoint(pending.endpoint, create=True).setdefault(
+            'pending_revocations', [])
+        for index, data in enumerate(entries):
+            if data.get('jti') == pending.jti:
+                entries[index] = pending.to_dict()
+                return
+        entries.append(pending.to_dict())
+
+    def remove_pending_revocation(self, endpoint_key: str, jti: str) -> None:
+        entry = self._endpoint(endpoint_key)
+        if 'pending_revocations' in entry:
+            entry['pending_revocations'] = [
+                data for data in entry['pending_revocations']
+                if data.get('jti') != jti]
+        self._drop_if_empty(endpoint_key)
+
+    def forget_endpoint(self, endpoint_key: str, *,
+                        keep_pending_revocations: bool = False) -> None:
+        """Drop every secret kept for ``endpoint_key``."""
+        endpoints = self._doc.get('endpoints', {})
+        entry = endpoints.pop(endpoint_key, None)
+        if entry and keep_pending_revocations and entry.get(
+                'pending_revocations'):
+            endpoints[endpoint_key] = {
+                'pending_revocations': entry['pending_revocations']}
+
+    # -- transactions --------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write now, while the transaction still holds the lock."""
+        if self._committer is None:
+            raise RuntimeError('commit() works only inside '
+                               'CredentialStore.transaction()')
+        self._committer()
+
+
+@dataclasses.dataclass
+class KeyRotation:
+    """What :meth:`CredentialStore.rotate_key` did."""
+
+    key_source: str
+    key_description: str
+    reencrypted: bool
+    retired_keys: int
+    advice: str | None = None
+
+
+class _Undecryptable(CredentialStoreError):
+    """The file is Fernet-shaped but no key opens it (worth one re-read)."""
+
+
+class CredentialStore:
+    """The Fernet-encrypted credentials file of a config directory."""
+
+    def __init__(self, config_dir: str,
+                 key_chain: KeyChain | None = None) -> None:
+        self.config_dir = config_dir
+        self.path = os.path.join(config_dir, CREDENTIALS_FILE)
+        self.lock_path = os.path.join(config_dir, LOCK_FILE)
+        self.key_chain = key_chain or KeyChain(config_dir)
+
+    @property
+    def key_source(self) -> str:
+        return self.key_chain.source
+
+    def describe_key(self) -> str:
+        return self.key_chain.describe()
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    # -- reading -------------------------------------------------------------
+
+    def read(self) -> Credentials:
+        """The current credentials, without taking the lock."""
+        raw = self._read_raw()
+        if raw is None:
+            return Credentials()
+        try:
+            return self._decode(raw)
+        except _Undecryptable:
+            # A key rotation may have finished between our reading the file
+            # and reading the keys: one fresh look settles it.
+            raw = self._read_raw()
+            return Credentials() if raw is None else self._decode(raw)
+
+    def _read_raw(self) -> bytes | None:
+        try:
+            fileio.tighten_file(self.path)
+            with open(self.path, 'rb') as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot read the credentials file %s: %s'
+                % (self.path, exc.strerror or exc),
+                'Check its owner and permissions (it should be yours, '
+                'mode 0600).', details={'path': self.path}) from None
+
+    def _broken(self, what: str,
+                cls: type[CredentialStoreError] = CredentialStoreError
+                ) -> CredentialStoreError:
+        return cls('The credentials file %s %s' % (self.path, what),
+                   RECOVERY_HINT, details={'path': self.path})
+
+    def _decode(self, raw: bytes) -> Credentials:
+        token = raw.strip()
+        if not token:
+            raise self._broken('is empty')
+        if not token.startswith(_FERNET_PREFIX):
+            raise self._broken('is not an encrypted ntcli credentials file')
+        keys = self.key_chain.keys()
+        if not keys:
+            raise self._broken('exists but no key to decrypt it was found '
+                               '(looked in: %s)'
+                               % self.key_chain.describe())
+        from cryptography.fernet import InvalidToken
+        try:
+            plaintext = multi_fernet(keys).decrypt(token)
+        except InvalidToken:
+            raise self._broken(
+                'cannot be decrypted with the key from %s: it is damaged or '
+                'truncated, or was encrypted with another key'
+                % self.key_chain.describe(), _Undecryptable) from None
+        try:
+            return Credentials.from_bytes(plaintext)
+        except (ValueError, UnicodeDecodeError):
+            raise self._broken('was decrypted but its content is not a '
+                               'credentials document') from None
+
+    # -- writing -------------------------------------------------------------
+
+    def _ensure_dir(self) -> None:
+        try:
+            fileio.ensure_private_dir(self.config_dir)
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot create the config directory %s: %s'
+                % (self.config_dir, exc.strerror or exc),
+                'Check the path and its permissions, or pass --config-dir.'
+            ) from None
+
+    def _write(self, credentials: Credentials) -> None:
+        fernet = multi_fernet(self.key_chain.keys(create=True))
+        self._write_token(fernet.encrypt(credentials.to_bytes()))
+
+    def _write_token(self, token: bytes) -> None:
+        try:
+            fileio.atomic_write(self.path, token, 0o600)
+        except OSError as exc:
+            raise CredentialStoreError(
+                'Cannot write the credentials file %s: %s'
+                % (self.path, exc.strerror or exc),
+                'Check the free space and permissions of %s; the previous '
+                'credentials are unchanged.' % self.config_dir,
+                details={'path': self.path}) from None
+
+    def _lock(self, timeout: float | None) -> fileio.FileLock:
+        self._ensure_dir()
+        return fileio.FileLock(self.lock_path, timeout, 'the credentials')
+
+    @contextlib.contextmanager
+    def transaction(self, timeout: float | None = 30
+                    ) -> Iterator[Credentials]:
+        """Lock, read, and yield the credentials for a read-modify-write.
+
+        ``credentials.commit()`` writes at once, lock still held; changes
+        left uncommitted are written on normal exit, none on an exception.
+        """
+        with self._lock(timeout):
+            raw = self._read_raw()
+            credentials = Credentials() if raw is None else self._decode(raw)
+            written = [credentials.to_bytes()]
+
+            def commit() -> None:
+                self._write(credentials)
+                written[0] = credentials.to_bytes()
+
+            credentials._committer = commit
+            try:
+                yield credentials
+                if credentials.to_bytes() != written[0]:
+                    commit()
+            finally:
+                credentials._committer = None
+
+    # -- maintenance ---------------------------------------------------------
+
+    def rotate_key(self, timeout: float | None = 30) -> KeyRotation:
+        """Re-encrypt the credentials under a new primary key.
+
+        Order: add the new key (old ones still decrypt), rewrite the file
+        under it, then retire the old keys. Stopped at any point, every key
+        the file may be encrypted with is still kept.
+        """
+        with self._lock(timeout):
+            raw = self._read_raw()
+            if raw is not None:
+                self._decode(raw)  # refuse to rotate what we cannot read
+            self.key_chain.rotate()
+            if raw is not None:
+                fernet = multi_fernet(self.key_chain.keys())
+                self._write_token(fernet.rotate(raw.strip()))
+            retired = self.key_chain.retire_old_keys()
+        advice = None
+        if self.key_chain.source == 'env':
+            advice = ('The credentials are now encrypted with the first key '
+                      'of NTCLI_KEY; the other keys can be removed from it.')
+        return KeyRotation(self.key_chain.source, self.describe_key(),
+                           raw is not None, retired, advice)
+
+    def quarantine(self, timeout: float | None = 30) -> str | None:
+        """Move the credentials file aside (never delete it) and return its
+        new path; None when there is no file."""
+        with self._lock(timeout):
+            if not os.path.exists(self.path):
+                return None
+            stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
+            target = '%s.bad-%s' % (self.path, stamp)
+            counter = 1
+            while os.path.exists(target):
+                target = '%s.bad-%s-%d' % (self.path, stamp, counter)
+                counter += 1
+            try:
+                os.replace(self.path, target)
+            except OSError as exc:
+                raise CredentialStoreError(
+                    'Cannot move the credentials file %s aside: %s'
+                    % (self.path, exc.strerror or exc),
+                    'Move or remove it by hand.',
+                    details={'path': self.path}) from None
+        LOG.warning('Moved the credentials file aside to %s', target)
+        return target
