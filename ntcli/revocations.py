@@ -19,7 +19,11 @@ def revoke_quietly(endpoint: Any, bearer: str | None, workspace_id: str,
     A token the endpoint already considers dead (revoked, expired, unknown)
     counts as revoked: there is nothing left to do for it.
     """
+    from ntcli import faults
     try:
+        if faults.should_fail('revoke'):
+            raise errors.EndpointUnreachable('Injected fault: the endpoint '
+                                             'could not be reached')
         revocation = endpoint.revoke_token(bearer, workspace_id, jti)
     except (errors.TokenRevoked, errors.TokenExpired, errors.TokenNotFound,
             errors.WorkspaceNotFound):

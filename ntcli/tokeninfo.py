@@ -55,7 +55,7 @@ def describe_current(context: Any) -> dict[str, Any]:
         verified = True  # nothing to ask: it cannot be decoded
     days = None
     if expires is not None:
-        days = max(0, (int(expires) - now) // 86400)
+        days = max(0, -(-(int(expires) - now) // 86400))  # rounded up
     message = MESSAGES[status] if note is None else \
         f'{note}. Showing what is stored locally.'
     return {
