@@ -1,0 +1,165 @@
+"""The embedded endpoint: a token authority inside the CLI process.
+
+It keeps its state in ``<data_dir>/authority.db`` and trusts the local
+user, so it needs no server and no login: the credential argument of every
+call is ignored. The authority (and PyJWT with it) is imported on first
+use, not when this module is, to keep the CLI's start-up fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import typing
+
+from ntcli import errors
+from ntcli.endpoints import (Endpoint, EndpointOptions, IssuedToken,
+                             Revocation, TokenRecord, Validation, Workspace)
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.authority import Authority
+
+DATABASE_NAME = 'authority.db'
+DEFAULT_WORKSPACE = 'default'
+
+_T = typing.TypeVar('_T')
+
+
+def _translated(method: typing.Callable[..., _T]) -> typing.Callable[..., _T]:
+    """Raise the authority's errors as the ntcli.errors classes."""
+    @functools.wraps(method)
+    def wrapper(*args: typing.Any, **kwargs: typing.Any) -> _T:
+        from ntcli_server.errors import AuthorityError
+        try:
+            return method(*args, **kwargs)
+        except AuthorityError as exc:
+            raise errors.from_api_error(exc.code, exc.message,
+                                        exc.details) from exc
+    return wrapper
+
+
+def _workspace(ws: typing.Any) -> Workspace:
+    return Workspace(id=ws.id, name=ws.name, created_at=ws.created_at)
+
+
+class LocalEndpoint(Endpoint):
+    """The embedded token authority on a SQLite database."""
+
+    embedded = True
+
+    def __init__(self, url: str, options: EndpointOptions) -> None:
+        super().__init__(url, options)
+        self._authority: Authority | None = None
+
+    @property
+    def key(self) -> str:
+        return 'local'
+
+    @property
+    def database_path(self) -> str:
+        """Where the authority database lives."""
+        from ntcli import paths
+        directory = self.options.data_dir or paths.data_dir()
+        return os.path.join(directory, DATABASE_NAME)
+
+    @property
+    def authority(self) -> 'Authority':
+        """The authority, opened (and its database created) on first use."""
+        if self._authority is None:
+            self._authority = self._open()
+        return self._authority
+
+    @_translated
+    def _open(self) -> 'Authority':
+        from ntcli_server.authority import Authority
+        path = self.database_path
+        directory = os.path.dirname(path)
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise errors.EndpointError(
+                f'Cannot create the data directory {directory}: '
+                f'{exc.strerror}',
+                'Check its permissions, or set NTCLI_DATA_DIR.') from exc
+        return Authority.open(path)
+
+    # -- workspaces -------------------------------------------------------
+    @_translated
+    def create_workspace(self, credential: str | None, name: str,
+                         description: str | None = None) -> Workspace:
+        return _workspace(self.authority.create_workspace(name, description))
+
+    @_translated
+    def list_workspaces(self, credential: str | None) -> list[Workspace]:
+        return [_workspace(ws) for ws in self.authority.list_workspaces()]
+
+    @_translated
+    def delete_workspace(self, credential: str | None,
+                         workspace_id: str) -> None:
+        self.authority.delete_workspace(workspace_id)
+
+    @_translated
+    def default_workspace(self) -> Workspace | None:
+        from ntcli_server.errors import WorkspaceExists, WorkspaceNotFound
+        try:
+            return _workspace(self.authority.get_workspace(DEFAULT_WORKSPACE))
+        except WorkspaceNotFound:
+            pass
+        try:
+            return _workspace(
+                self.authority.create_workspace(DEFAULT_WORKSPACE))
+        except WorkspaceExists:
+            # Another process created it between our two calls.
+            return _workspace(self.authority.get_workspace(DEFAULT_WORKSPACE))
+
+    # -- tokens -----------------------------------------------------------
+    @_translated
+    def issue_token(self, credential: str | None, workspace_id: str, *,
+                    expires_in: int | None = None,
+                    expires_at: int | None = None,
+                    description: str | None = None,
+                    idempotency_key: str | None = None) -> IssuedToken:
+        issued = self.authority.issue(
+            workspace_id, expires_in=expires_in, expires_at=expires_at,
+            description=description, idempotency_key=idempotency_key)
+        return IssuedToken(token=issued.token, jti=issued.jti,
+                           workspace_id=issued.workspace_id,
+                           expires_at=issued.expires_at,
+                           created_at=issued.created_at, scope=issued.scope)
+
+    @_translated
+    def list_tokens_page(self, credential: str | None, workspace_id: str, *,
+                         include_expired: bool = False,
+                         include_revoked: bool = False,
+                         limit: int = 100,
+                         cursor: str | None = None,
+                         ) -> tuple[list[TokenRecord], str | None]:
+        page = self.authority.list_tokens(
+            workspace_id, include_expired=include_expired,
+            include_revoked=include_revoked, limit=limit, cursor=cursor)
+        records = [TokenRecord(jti=t.jti, created_at=t.created_at,
+                               expires_at=t.expires_at, status=t.status,
+                               description=t.description,
+                               revoked_at=t.revoked_at)
+                   for t in page.tokens]
+        return records, page.next_cursor
+
+    @_translated
+    def revoke_token(self, credential: str | None, workspace_id: str,
+                     jti: str) -> Revocation:
+        result = self.authority.revoke(workspace_id, jti)
+        return Revocation(jti=result.token.jti,
+                          workspace_id=result.token.workspace_id,
+                          revoked_at=result.revoked_at,
+                          already_revoked=result.already_revoked)
+
+    @_translated
+    def validate_token(self, token: str) -> Validation:
+        valid = self.authority.validate(token)
+        return Validation(jti=valid.jti, workspace_id=valid.workspace_id,
+                          expires_at=valid.expires_at)
+
+    def close(self) -> None:
+        if self._authority is not None:
+            self._authority.close()
+            self._authority = None

@@ -1,0 +1,295 @@
+"""Tests of the SQLite TokenStore: files, schema migrations, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import sqlite3
+import stat
+import uuid
+
+import fixtures
+import testtools
+
+from ntcli_server import errors
+from ntcli_server.models import SigningKey, Workspace
+from ntcli_server.storage import ALL_OWNERS, open_store, sqlite
+from tests.unit.server import base
+
+# Version 1 of the schema, written out by hand as an old ntcli made it.
+SCHEMA_V1 = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE workspaces (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    description TEXT, owner TEXT, created_at INTEGER NOT NULL);
+CREATE TABLE tokens (jti TEXT PRIMARY KEY, workspace_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER,
+    description TEXT, kid TEXT NOT NULL);
+CREATE INDEX tokens_by_workspace ON tokens (workspace_id, created_at, jti);
+CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, private_key TEXT,
+    public_key TEXT NOT NULL, created_at INTEGER NOT NULL,
+    is_primary INTEGER NOT NULL DEFAULT 0, retired_at INTEGER);
+CREATE UNIQUE INDEX signing_keys_one_primary ON signing_keys (is_primary)
+    WHERE is_primary = 1;
+"""
+
+
+class TestFiles(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def test_private_file_and_directory(self):
+        path = os.path.join(self.dir, 'new', 'authority.db')
+        store = open_store(path)
+        self.addCleanup(store.close)
+        store.create_workspace(Workspace('id', 'abc', base.START))
+        self.assertEqual(0o700, stat.S_IMODE(os.stat(os.path.dirname(path))
+                                             .st_mode))
+        for name in os.listdir(os.path.dirname(path)):
+            mode = os.stat(os.path.join(self.dir, 'new', name)).st_mode
+            self.assertEqual(0o600, stat.S_IMODE(mode), name)
+
+    def test_wal_and_busy_timeout(self):
+        path = os.path.join(self.dir, 'a.db')
+        store = open_store('sqlite://' + path)
+        self.addCleanup(store.close)
+        self.assertIsInstance(store, sqlite.SQLiteTokenStore)
+        conn = store._conn
+        self.assertEqual('wal',
+                         conn.execute('PRAGMA journal_mode').fetchone()[0])
+        self.assertGreaterEqual(
+            conn.execute('PRAGMA busy_timeout').fetchone()[0], 10000)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+
+    def test_memory(self):
+        store = open_store(':memory:')
+        self.addCleanup(store.close)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+
+    def test_not_a_database(self):
+        path = os.path.join(self.dir, 'a.db')
+        with open(path, 'wb') as f:
+            f.write(b'this is not sqlite' * 100)
+        error = self.assertRaises(errors.StorageUnavailable, open_store, path)
+        self.assertIn(path, str(error))
+
+    def test_newer_schema_refused(self):
+        path = os.path.join(self.dir, 'a.db')
+        open_store(path).close()
+        conn = sqlite3.connect(path)
+        conn.execute('UPDATE schema_version SET version = 99')
+        conn.commit()
+        conn.close()
+        self.assertRaises(errors.StorageUnavailable, open_store, path)
+
+
+class TestMigration(testtools.TestCase):
+
+    def test_from_version_1(self):
+        path = self.useFixture(fixtures.TempDir()).join('old.db')
+        conn = sqlite3.connect(path)
+        conn.executescript(SCHEMA_V1)
+        conn.execute("INSERT INTO workspaces VALUES "
+                     "('ws-1', 'old-one', NULL, NULL, 100)")
+        conn.execute("INSERT INTO tokens VALUES "
+                     "('jti_1', 'ws-1', 100, NULL, NULL, 'kept', 'k1')")
+        conn.execute("INSERT INTO signing_keys VALUES "
+                     "('k1', 'plain:x', 'pub', 100, 1, NULL)")
+        conn.commit()
+        conn.close()
+
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual('old-one', store.get_workspace('ws-1').name)
+        token = store.get_token('jti_1')
+        self.assertEqual('kept', token.description)
+        self.assertEqual('workspace', token.scope)
+        self.assertEqual('k1', store.get_primary_signing_key().kid)
+        # Version 2 tables work.
+        from ntcli_server.models import User
+        store.create_user(User('u1', 'alice', 100, 'h'))
+        self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+
+    def test_reopening_changes_nothing(self):
+        path = self.useFixture(fixtures.TempDir()).join('a.db')
+        open_store(path).close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        rows = store._conn.execute(
+            'SELECT COUNT(*) FROM schema_version').fetchone()[0]
+        self.assertEqual(1, rows)
+
+    def test_failed_migration_rolls_back(self):
+        path = self.useFixture(fixtures.TempDir()).join('a.db')
+        broken = sqlite.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+                                       'THIS IS NOT SQL')]
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.storage.sqlite.MIGRATIONS', broken))
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.storage.sqlite.SCHEMA_VERSION', len(broken)))
+        self.assertRaises(errors.StorageUnavailable, open_store, path)
+        conn = sqlite3.connect(path)
+        self.addCleanup(conn.close)
+        self.assertEqual(len(broken) - 1, conn.execute(
+            'SELECT version FROM schema_version').fetchone()[0])
+        self.assertIsNone(conn.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone())
+
+
+class TestStore(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.store = open_store(self.useFixture(fixtures.TempDir())
+                                .join('a.db'))
+        self.addCleanup(self.store.close)
+
+    def key(self, kid):
+        return SigningKey(kid=kid, public_key='pub', created_at=base.START,
+                          private_key='plain:x')
+
+    def test_ensure_primary_keeps_first(self):
+        first = self.store.ensure_primary_signing_key(self.key('a'))
+        second = self.store.ensure_primary_signing_key(self.key('b'))
+        self.assertEqual('a', first.kid)
+        self.assertTrue(first.is_primary)
+        self.assertEqual('a', second.kid)
+        self.assertEqual(['a'],
+                         [k.kid for k in self.store.list_signing_keys()])
+
+    def test_one_primary_at_a_time(self):
+        self.store.ensure_primary_signing_key(self.key('a'))
+        self.store.add_primary_signing_key(self.key('b'))
+        self.assertEqual('b', self.store.get_primary_signing_key().kid)
+        self.assertFalse(self.store.get_signing_key('a').is_primary)
+        self.assertRaises(sqlite3.IntegrityError, self.store._conn.execute,
+                          "UPDATE signing_keys SET is_primary = 1")
+
+    def test_list_workspaces_by_owner(self):
+        self.store.create_workspace(Workspace('1', 'bbb', 1, owner='u'))
+        self.store.create_workspace(Workspace('2', 'aaa', 1))
+        self.assertEqual(['aaa', 'bbb'], [w.name for w in
+                                          self.store.list_workspaces()])
+        self.assertEqual(['aaa', 'bbb'], [w.name for w in self.store
+                                          .list_workspaces(ALL_OWNERS)])
+        self.assertEqual(['bbb'], [w.name for w in
+                                   self.store.list_workspaces('u')])
+        self.assertEqual(['aaa'], [w.name for w in
+                                   self.store.list_workspaces(None)])
+
+    def test_failed_transaction_leaves_nothing(self):
+        ws = Workspace('1', 'aaa', 1)
+        self.store.create_workspace(ws)
+        from ntcli_server.models import TokenRecord
+        records = [TokenRecord('jti_a', '1', 1, None, 'k'),
+                   TokenRecord('jti_a', '1', 1, None, 'k')]
+        self.assertRaises(sqlite3.IntegrityError, self.store.add_tokens,
+                          records)
+        self.assertIsNone(self.store.get_token('jti_a'))
+
+
+# -- concurrency ------------------------------------------------------------
+
+def _worker(path, workspace_id, shared_jtis, seed, barrier, results):
+    """Issue 25 tokens and revoke 25 shared ones, in a random order."""
+    from ntcli_server.authority import Authority
+
+    outcome = {'issued': [], 'first_revocations': [], 'errors': []}
+    try:
+        authority = Authority.open(path)
+        rng = random.Random(seed)
+        jobs = [('issue', None)] * 25 + [('revoke', j) for j in shared_jtis]
+        rng.shuffle(jobs)
+        barrier.wait(timeout=60)
+        for kind, jti in jobs:
+            if kind == 'issue':
+                issued = authority.issue(workspace_id, expires_in=3600)
+                authority.validate(issued.token, workspace_id)
+                outcome['issued'].append(issued.jti)
+            else:
+                if not authority.revoke(workspace_id, jti).already_revoked:
+                    outcome['first_revocations'].append(jti)
+        authority.close()
+    except Exception as exc:  # reported to the parent, which fails the test
+        outcome['errors'].append(repr(exc))
+    results.put(outcome)
+
+
+def _opener(path, barrier, results):
+    """Open a fresh database and issue at once, as four CLIs would."""
+    from ntcli_server.authority import Authority
+
+    outcome = {'errors': [], 'kid': None}
+    try:
+        barrier.wait(timeout=60)
+        authority = Authority.open(path)
+        ws = None
+        try:
+            ws = authority.create_workspace('default')
+        except errors.WorkspaceExists:
+            ws = authority.get_workspace('default')
+        outcome['kid'] = authority.issue(ws.id).kid
+        authority.close()
+    except Exception as exc:
+        outcome['errors'].append(repr(exc))
+    results.put(outcome)
+
+
+class TestConcurrency(testtools.TestCase):
+
+    PROCESSES = 4
+
+    def run_processes(self, target, args_for):
+        ctx = multiprocessing.get_context('spawn')
+        barrier = ctx.Barrier(self.PROCESSES)
+        results = ctx.Queue()
+        procs = [ctx.Process(target=target,
+                             args=args_for(i) + (barrier, results))
+                 for i in range(self.PROCESSES)]
+        for proc in procs:
+            proc.start()
+        outcomes = [results.get(timeout=120) for _ in procs]
+        for proc in procs:
+            proc.join(timeout=30)
+            self.assertEqual(0, proc.exitcode)
+        for outcome in outcomes:
+            self.assertEqual([], outcome['errors'])
+        return outcomes
+
+    def test_issue_and_revoke_from_several_processes(self):
+        fx = self.useFixture(base.AuthorityFixture())
+        ws = fx.authority.create_workspace('shared')
+        shared = [fx.authority.issue(ws.id).jti for _ in range(25)]
+        outcomes = self.run_processes(
+            _worker, lambda i: (fx.path, ws.id, shared, i))
+
+        issued = [j for o in outcomes for j in o['issued']]
+        self.assertEqual(self.PROCESSES * 25, len(set(issued)))
+        firsts = [j for o in outcomes for j in o['first_revocations']]
+        # Each shared token was revoked first by exactly one process.
+        self.assertEqual(sorted(shared), sorted(firsts))
+        fx.clock.now = fx.authority.now()
+        listed = fx.authority.list_tokens(ws.id, include_revoked=True,
+                                          limit=1000).tokens
+        self.assertEqual(len(shared) + len(issued), len(listed))
+        status = {t.jti: t.status for t in listed}
+        self.assertTrue(all(status[j] == 'revoked' for j in shared))
+        self.assertTrue(all(status[j] == 'active' for j in issued))
+
+    def test_fresh_database_opened_by_several_processes(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'data', 'authority.db')
+        outcomes = self.run_processes(_opener, lambda i: (path,))
+        self.assertEqual(1, len({o['kid'] for o in outcomes}))
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(1, len(store.list_signing_keys()))
+        self.assertEqual(1, len(store.list_workspaces()))
+        self.assertEqual(self.PROCESSES, len(store.list_tokens(
+            store.list_workspaces()[0].id, now=0, limit=100)))
