@@ -17,6 +17,7 @@ import tempfile
 import time
 import types
 
+from ntcli import faults
 from ntcli.errors import LockTimeout
 
 LOG = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ def _write_temp(path: str, data: bytes, mode: int) -> str:
                 os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
+            if faults.should_fail('write'):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             os.fsync(handle.fileno())
     except BaseException:
         _remove_quietly(tmp)

@@ -75,6 +75,9 @@ class PendingRevocation:
     since: int
     attempts: int = 0
     last_error: str | None = None
+    # the revoked token itself: a workspace token may revoke itself on a
+    # remote endpoint when no user credential is stored
+    token: str | None = dataclasses.field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,7 +88,8 @@ class PendingRevocation:
                    workspace_id=data.get('workspace_id') or '',
                    jti=data['jti'], since=int(data.get('since') or 0),
                    attempts=int(data.get('attempts') or 0),
-                   last_error=data.get('last_error'))
+                   last_error=data.get('last_error'),
+                   token=data.get('token'))
 
 
 class Credentials:

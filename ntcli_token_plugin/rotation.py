@@ -50,7 +50,7 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
             expires_at=expiry.expires_at,
             idempotency_key=str(uuid.uuid4()))
         faults.checkpoint('after-issue')
-        _store_new_token(context, creds, new, bearer)        # 2. store
+        _store_new_token(context, creds, new, old, bearer)   # 2. store
         faults.checkpoint('after-store')
         revoked_at, failure = None, None
         if old is not None:                                  # 3. revoke
@@ -59,8 +59,7 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
                 creds.get_user_credential(endpoint.key) or old.token)
             revoked_at, failure = revocations.revoke_quietly(
                 endpoint, revoke_bearer, workspace.id, old.jti)
-            if failure is not None:
-                _remember_revocation(context, creds, old, failure)
+            _settle_revocation(context, creds, old, failure)
         faults.checkpoint('after-revoke')
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
@@ -86,14 +85,21 @@ def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
     return bearer
 
 
-def _store_new_token(context: Any, creds: Any, new: Any,
+def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
                      bearer: str | None) -> None:
-    """Step 2; if it fails the old token stays and the new one is revoked."""
-    from ntcli.store import StoredToken
+    """Step 2: store the new token and, in the same write, the intent to
+    revoke the old one, so that a crash before step 3 completes is finished
+    by the next command. If the write fails, the old token stays stored and
+    the new one is revoked."""
+    from ntcli.store import PendingRevocation, StoredToken
     endpoint = context.endpoint
     creds.set_token(endpoint.key, new.workspace_id, StoredToken(
         token=new.token, jti=new.jti, workspace_id=new.workspace_id,
         created_at=new.created_at, expires_at=new.expires_at))
+    if old is not None:
+        creds.add_pending_revocation(PendingRevocation(
+            endpoint=endpoint.key, workspace_id=old.workspace_id,
+            jti=old.jti, since=context.now(), token=old.token))
     try:
         creds.commit()
     except Exception as exc:
@@ -113,19 +119,24 @@ def _store_new_token(context: Any, creds: Any, new: Any,
             'ntcli token refresh again.') from exc
 
 
-def _remember_revocation(context: Any, creds: Any, old: Any,
-                         failure: str) -> None:
-    """Step 3 failed: keep the new token, retry the revocation later."""
-    from ntcli.store import PendingRevocation
+def _settle_revocation(context: Any, creds: Any, old: Any,
+                       failure: str | None) -> None:
+    """Step 3 done: drop the pending revocation, or keep it for a retry."""
     endpoint = context.endpoint
-    creds.add_pending_revocation(PendingRevocation(
-        endpoint=endpoint.key, workspace_id=old.workspace_id, jti=old.jti,
-        since=context.now(), attempts=1, last_error=failure,
-        token=old.token))
+    if failure is None:
+        creds.remove_pending_revocation(endpoint.key, old.jti)
+    else:
+        for pending in creds.pending_revocations(endpoint.key):
+            if pending.jti == old.jti:
+                pending.attempts += 1
+                pending.last_error = failure
+                creds.update_pending_revocation(pending)
+        context.warn(f'the old token {old.jti} could not be revoked '
+                     f'({failure}); the new token is stored and the '
+                     'revocation will be retried by the next ntcli command.')
     try:
         creds.commit()
-    except errors.NtcliError:
-        pass  # the new token is stored; the warning below still applies
-    context.warn(f'the old token {old.jti} could not be revoked ({failure}); '
-                 'the new token is stored and the revocation will be retried '
-                 'by the next ntcli command.')
+    except errors.NtcliError as exc:
+        # the new token is stored; the revocation is retried or was done
+        context.warn(f'could not update the pending revocations: '
+                     f'{exc.message}')
