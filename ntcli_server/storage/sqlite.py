@@ -9,6 +9,7 @@ timeout); together with the busy timeout, concurrent writers simply queue.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sqlite3
 import threading
@@ -129,7 +130,11 @@ class SQLiteTokenStore(TokenStore):
         except (sqlite3.Error, OSError) as exc:
             raise errors.StorageUnavailable(
                 f'Cannot open the token database {path}: {exc}') from exc
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- plumbing ---------------------------------------------------------
     @contextlib.contextmanager
@@ -237,7 +242,7 @@ class SQLiteTokenStore(TokenStore):
             if row:
                 return _key(row)
             self._insert_key(conn, candidate)
-        return SigningKey(**{**candidate.__dict__, 'is_primary': True})
+        return dataclasses.replace(candidate, is_primary=True)
 
     def add_primary_signing_key(self, key: SigningKey) -> None:
         with self._write() as conn:
@@ -411,7 +416,7 @@ class SQLiteTokenStore(TokenStore):
                 return record, True
             conn.execute('UPDATE tokens SET revoked_at = ? WHERE jti = ?',
                          (now, jti))
-        return TokenRecord(**{**record.__dict__, 'revoked_at': now}), False
+        return dataclasses.replace(record, revoked_at=now), False
 
     def purge_idempotency_keys(self, before: int) -> int:
         with self._write() as conn:

@@ -212,7 +212,8 @@ class TestValidate(AuthorityTestCase):
         self.assertInvalid(other.issue(ws.id).token)
 
     def test_tampered_payload(self):
-        for change in ({'sub': self.other_ws.id}, {'exp': base.START + 10 * DAY},
+        for change in ({'sub': self.other_ws.id},
+                       {'exp': base.START + 10 * DAY},
                        {'jti': 'jti_' + '0' * 32}, {'scope': 'admin'}):
             self.assertInvalid(base.forge(self.header,
                                           dict(self.claims, **change),
@@ -343,8 +344,8 @@ class TestWorkspaces(AuthorityTestCase):
         user = self.authority.create_user('alice').user
         owned = self.authority.create_workspace('owned', owner=user.id)
         self.assertEqual([owned], self.authority.list_workspaces(user.id))
-        self.assertEqual(['alpha', 'beta'],
-                         [w.name for w in self.authority.list_workspaces(None)])
+        local = self.authority.list_workspaces(None)
+        self.assertEqual(['alpha', 'beta'], [w.name for w in local])
 
     def test_delete_revokes_tokens(self):
         tokens = [self.authority.issue(self.ws.id) for _ in range(3)]

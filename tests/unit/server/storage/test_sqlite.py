@@ -7,7 +7,6 @@ import os
 import random
 import sqlite3
 import stat
-import uuid
 
 import fixtures
 import testtools
