@@ -105,8 +105,8 @@ class ShowToken(command.ShowOne):
 
 
 class CreateToken(command.ShowOne):
-    """Create an extra token for CI or automation; it is printed once and
-    not stored."""
+    """Create an extra token for CI or automation (printed once, not stored).
+    """
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
