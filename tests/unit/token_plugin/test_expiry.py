@@ -1,0 +1,59 @@
+"""Lifetime options of token refresh and token create."""
+
+import argparse
+
+import testtools
+
+from ntcli import errors
+from ntcli_token_plugin import expiry
+
+NOW = 1_800_000_000
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    expiry.add_arguments(parser)
+    return expiry.from_args(parser.parse_args(list(argv)), NOW)
+
+
+class TestExpiry(testtools.TestCase):
+
+    def test_default_is_one_year(self):
+        self.assertEqual(expiry.Expiry(expires_in=31536000), parse())
+
+    def test_seconds_and_units(self):
+        self.assertEqual(86400, parse('--expires-in', '86400').expires_in)
+        for text, seconds in (('90s', 90), ('15m', 900), ('24h', 86400),
+                              ('30d', 2592000), ('2w', 1209600),
+                              ('1y', 31536000), ('10y', 315360000)):
+            self.assertEqual(seconds, parse('--expires-in', text).expires_in)
+
+    def test_expires_at_iso_and_unix(self):
+        self.assertEqual(NOW + 60,
+                         parse('--expires-at', str(NOW + 60)).expires_at)
+        self.assertEqual(1893456000, parse(
+            '--expires-at', '2030-01-01T00:00:00Z').expires_at)
+        self.assertEqual(1893456000, parse(
+            '--expires-at', '2030-01-01T01:00:00+01:00').expires_at)
+        self.assertEqual(1893456000, parse(
+            '--expires-at', '2030-01-01T00:00:00').expires_at)
+
+    def test_no_expiry(self):
+        self.assertTrue(parse('--no-expiry').never)
+
+    def test_invalid_values(self):
+        for argv in (('--expires-in', '0'), ('--expires-in', '-1'),
+                     ('--expires-in', 'soon'), ('--expires-in', '1.5'),
+                     ('--expires-in', '11y'),
+                     ('--expires-in', str(expiry.MAX_LIFETIME + 1)),
+                     ('--expires-at', str(NOW)),
+                     ('--expires-at', '1999-01-01T00:00:00Z'),
+                     ('--expires-at', 'tomorrow'),
+                     ('--expires-at', str(NOW + expiry.MAX_LIFETIME + 1)),
+                     ('--expires-in', '60', '--expires-at', str(NOW + 9)),
+                     ('--expires-at', str(NOW + 9), '--no-expiry')):
+            err = self.assertRaises(errors.InvalidExpiration, parse, *argv)
+            self.assertTrue(err.message.startswith('Invalid expiration time'),
+                            argv)
+            self.assertEqual(2, err.exit_code)
+            self.assertTrue(err.hint)
