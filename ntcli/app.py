@@ -231,6 +231,16 @@ class NtcliApp(cliff_app.App):
         if self.context is not None:
             self.context.close()
 
+    def interact(self) -> None:
+        super().interact()
+        self.interacted = True
+
+    def run(self, argv: list[str]) -> int:
+        self.interacted = False
+        code = super().run(argv)
+        # cliff reports 1 after a normal end of the interactive shell
+        return 0 if self.interacted else code
+
     def run_subcommand(self, argv: list[str]) -> int:
         try:
             self.command_manager.find_command(argv)
