@@ -28,8 +28,12 @@ class RotateKey(command.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         context = self.context
-        context.store.rotate_key()
+        rotation = context.store.rotate_key()
         context.history.record('rotate-key', jti=None, outcome='rotated')
-        self.app.stdout.write('Credentials re-encrypted under a new key '
-                              f'({context.store.describe_key()}).\n')
+        what = 'Credentials re-encrypted' if rotation.reencrypted else \
+            'No credentials stored yet; new key in place'
+        self.app.stdout.write(f'{what} under a new key '
+                              f'({rotation.key_description}).\n')
+        if rotation.advice:
+            self.app.stderr.write(rotation.advice + '\n')
         return 0
