@@ -153,14 +153,24 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'WORKSPACE_EXISTS': Conflict,
     'USER_EXISTS': Conflict,
     'USER_NOT_FOUND': NotFound,
+    'PAYLOAD_TOO_LARGE': InvalidRequest,
+    'UNSUPPORTED_MEDIA_TYPE': InvalidRequest,
+    'METHOD_NOT_ALLOWED': EndpointError,
     'STORAGE_UNAVAILABLE': EndpointError,
+    'INTERNAL_ERROR': EndpointError,
 }
 
 
 def from_api_error(code: str, message: str | None,
                    details: object = None) -> NtcliError:
-    """Build the ntcli error for an error code of the token API."""
+    """Build the ntcli error for an error code of the token API.
+
+    A missing credential is reported with the message the user's documents
+    name, whatever the endpoint's wording.
+    """
     cls = API_ERRORS.get(code, EndpointError)
+    if cls is AuthenticationRequired:
+        message = None
     err = cls(message or None, details=details)
     err.code = code
     return err

@@ -1,0 +1,403 @@
+"""The HTTP endpoint: a remote token API (``ntcli-server`` or NimbleTools).
+
+This module is imported only when an ``http(s)://`` endpoint is used, so
+``requests`` stays off the CLI's start-up path for the embedded endpoint.
+
+Retries are made where repeating a call cannot do harm:
+
+* a connection that could not be made at all (refused, unresolved, timed
+  out connecting: nothing was sent) is retried with a backoff for every
+  call, by urllib3;
+* 502/503/504 answers are retried for the idempotent GET and DELETE;
+* a call whose answer was lost (connection reset after sending) is repeated
+  when it is idempotent: GET, DELETE, and the POST that issues a token,
+  which carries an ``Idempotency-Key`` so the server answers a repeat with
+  the same token instead of a second one.
+
+A server that accepts the call and then says nothing is not asked again:
+once the read timeout (``--timeout``) has passed, the user has waited
+enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import typing
+import urllib.parse
+import uuid
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError
+from urllib3.util.retry import Retry
+
+import ntcli
+from ntcli import errors, redact, timefmt
+from ntcli.endpoints import (Endpoint, EndpointOptions, IssuedToken,
+                             Revocation, TokenRecord, Validation, Workspace)
+
+LOG = logging.getLogger('ntcli.http')
+
+IDEMPOTENT_METHODS = frozenset({'GET', 'DELETE'})
+RETRY_STATUSES = frozenset({502, 503, 504})
+CONNECT_RETRIES = 2
+LOST_ANSWER_RETRIES = 2
+BACKOFF_SECONDS = 0.2
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+
+
+def normalize_url(url: str) -> str:
+    """``scheme://host[:port][/path]``: lower-case scheme and host, no
+    default port, no trailing slash; credentials stay out of URLs."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
+            or not parts.hostname):
+        raise errors.UsageError(f"Invalid endpoint URL '{url}'",
+                                'Give http(s)://HOST[:PORT][/PATH].')
+    if parts.username or parts.password:
+        raise errors.UsageError(
+            'The endpoint URL must not contain credentials',
+            "Log in with 'ntcli auth login' instead.")
+    scheme = parts.scheme.lower()
+    host = parts.hostname.lower()
+    netloc = f'[{host}]' if ':' in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f':{port}'
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _unix(value: object) -> int | None:
+    """Unix seconds from the API's ISO-8601 or integer times."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return timefmt.parse_iso(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise TypeError(f'not a time: {value!r}')
+
+
+def _causes(exc: BaseException) -> typing.Iterator[BaseException]:
+    """``exc`` and every exception it wraps (urllib3 nests them deeply)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for inner in (getattr(current, 'reason', None), current.__cause__,
+                      current.__context__, *current.args):
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def _not_connected(exc: BaseException) -> bool:
+    """True when no connection was made, so nothing was sent."""
+    return any(isinstance(e, ConnectTimeoutError) for e in _causes(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong with a connection, in a few words."""
+    import socket
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(cause, socket.gaierror) or \
+                type(cause).__name__ == 'NameResolutionError':
+            return 'the host name could not be resolved'
+    if _not_connected(exc):
+        return 'no connection could be made'
+    return 'the connection was closed before an answer came'
+
+
+class HTTPEndpoint(Endpoint):
+    """A token API reached over HTTP(S) with a bearer credential."""
+
+    def __init__(self, url: str, options: EndpointOptions) -> None:
+        super().__init__(normalize_url(url), options)
+        if options.ca_bundle and not os.path.exists(options.ca_bundle):
+            raise errors.UsageError(
+                f'CA bundle {options.ca_bundle} not found',
+                'Give the path of a PEM file with --ca-bundle.')
+        # An explicit bundle beats REQUESTS_CA_BUNDLE, which requests
+        # applies itself when verify is True.
+        self._verify: bool | str = options.ca_bundle or True
+        self._session: requests.Session | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session, made on first use."""
+        if self._session is None:
+            retry = Retry(
+                total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=0,
+                status=CONNECT_RETRIES, other=0,
+                backoff_factor=BACKOFF_SECONDS,
+                status_forcelist=RETRY_STATUSES,
+                allowed_methods=IDEMPOTENT_METHODS, raise_on_status=False)
+            if not self.options.debug:
+                # urllib3 warns on stderr at each retry; the outcome is ours
+                # to report (--debug keeps the warnings).
+                logging.getLogger('urllib3.connectionpool').setLevel(
+                    logging.ERROR)
+            session = requests.Session()
+            adapter = HTTPAdapter(max_retries=retry)
+            session.mount('http://', adapter)
+            session.mount('https://', adapter)
+            session.headers['User-Agent'] = f'ntcli/{ntcli.__version__}'
+            session.headers['Accept'] = 'application/json'
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- workspaces -------------------------------------------------------
+    def create_workspace(self, credential: str | None, name: str,
+                         description: str | None = None) -> Workspace:
+        body: dict[str, object] = {'name': name}
+        if description is not None:
+            body['description'] = description
+        answer = self._call('POST', '/v1/workspaces', credential, json=body)
+        with self._reading('workspace'):
+            return self._workspace(answer)
+
+    def list_workspaces(self, credential: str | None) -> list[Workspace]:
+        answer = self._call('GET', '/v1/workspaces', credential)
+        with self._reading('workspace list'):
+            return [self._workspace(w) for w in answer['workspaces']]
+
+    def delete_workspace(self, credential: str | None,
+                         workspace_id: str) -> None:
+        self._call('DELETE', f'/v1/workspaces/{_quote(workspace_id)}',
+                   credential)
+
+    # -- tokens -----------------------------------------------------------
+    def issue_token(self, credential: str | None, workspace_id: str, *,
+                    expires_in: int | None = None,
+                    expires_at: int | None = None,
+                    description: str | None = None,
+                    idempotency_key: str | None = None) -> IssuedToken:
+        body: dict[str, object] = {}
+        if expires_in is not None:
+            body['expires_in'] = expires_in
+        if expires_at is not None:
+            body['expires_at'] = timefmt.iso(expires_at)
+        if not body:
+            body['expires_in'] = None     # explicitly: never expires
+        if description is not None:
+            body['description'] = description
+        answer = self._call(
+            'POST', f'/v1/workspaces/{_quote(workspace_id)}/tokens',
+            credential, json=body,
+            idempotency_key=idempotency_key or str(uuid.uuid4()))
+        with self._reading('issued token'):
+            return IssuedToken(
+                token=answer['access_token'], jti=answer['jti'],
+                workspace_id=answer.get('workspace_id') or workspace_id,
+                expires_at=_unix(answer.get('expires_at')),
+                created_at=_unix(answer.get('created_at')),
+                scope=answer.get('scope'))
+
+    def list_tokens_page(self, credential: str | None, workspace_id: str, *,
+                         include_expired: bool = False,
+                         include_revoked: bool = False,
+                         limit: int = 100,
+                         cursor: str | None = None,
+                         ) -> tuple[list[TokenRecord], str | None]:
+        params = {'include_expired': str(include_expired).lower(),
+                  'include_revoked': str(include_revoked).lower(),
+                  'limit': str(limit)}
+        if cursor:
+            params['cursor'] = cursor
+        answer = self._call(
+            'GET', f'/v1/workspaces/{_quote(workspace_id)}/tokens',
+            credential, params=params)
+        with self._reading('token list'):
+            records = [TokenRecord(
+                jti=t['jti'], created_at=_unix(t.get('created_at')),
+                expires_at=_unix(t.get('expires_at')), status=t['status'],
+                description=t.get('description'),
+                revoked_at=_unix(t.get('revoked_at')))
+                for t in answer['tokens']]
+            return records, answer.get('next_cursor') or None
+
+    def revoke_token(self, credential: str | None, workspace_id: str,
+                     jti: str) -> Revocation:
+        answer = self._call(
+            'DELETE',
+            f'/v1/workspaces/{_quote(workspace_id)}/tokens/{_quote(jti)}',
+            credential)
+        with self._reading('revocation'):
+            return Revocation(
+                jti=answer.get('token_jti') or jti,
+                workspace_id=answer.get('workspace_id') or workspace_id,
+                revoked_at=typing.cast(int, _unix(answer['revoked_at'])),
+                already_revoked=bool(answer.get('already_revoked', False)))
+
+    def validate_token(self, token: str) -> Validation:
+        answer, headers = self._call('GET', '/v1/token_auth', token,
+                                     with_headers=True)
+        with self._reading('token check'):
+            workspace_id = (answer.get('workspace_id')
+                            or headers['X-Workspace-Id'])
+            jti = answer.get('jti') or headers.get('X-Token-Jti')
+            if not jti:
+                from ntcli.context import token_claims
+                jti = token_claims(token)['jti']
+            return Validation(jti=jti, workspace_id=workspace_id,
+                              expires_at=_unix(answer.get('expires_at')))
+
+    # -- plumbing ---------------------------------------------------------
+    @staticmethod
+    def _workspace(item: dict) -> Workspace:
+        return Workspace(id=item['workspace_id'], name=item['workspace_name'],
+                         created_at=_unix(item.get('created')))
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> typing.Iterator[None]:
+        """Turn a body of the wrong shape into one clear error."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise errors.EndpointError(
+                f'The endpoint at {self.url} answered a {what} this ntcli '
+                'does not understand',
+                'Check that the endpoint is a compatible token API; run '
+                'with --debug for details.') from exc
+
+    def _call(self, method: str, path: str, credential: str | None, *,
+              json: object = None, params: dict[str, str] | None = None,
+              idempotency_key: str | None = None,
+              with_headers: bool = False) -> typing.Any:
+        """Send one API call (repeated where that is safe, see the module
+        doc) and return its JSON body, or raise its error."""
+        headers = {}
+        if credential:
+            headers['Authorization'] = f'Bearer {credential}'
+        if idempotency_key:
+            headers['Idempotency-Key'] = idempotency_key
+        repeatable = method in IDEMPOTENT_METHODS or bool(idempotency_key)
+        attempt = 0
+        while True:
+            attempt += 1
+            last = not repeatable or attempt > LOST_ANSWER_RETRIES
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method, self.url + path, json=json, params=params,
+                    headers=headers, verify=self._verify,
+                    timeout=self.options.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                self._trace(method, self.url + path, type(exc).__name__,
+                            started, headers)
+                if last or not isinstance(
+                        exc, requests.ConnectionError) or isinstance(
+                        exc, requests.Timeout) or _not_connected(exc):
+                    raise self._unreachable(exc) from exc
+            else:
+                self._trace(method, response.url, response.status_code,
+                            started, headers)
+                # urllib3 already retried these for GET and DELETE
+                if last or method in IDEMPOTENT_METHODS or \
+                        response.status_code not in RETRY_STATUSES:
+                    body = self._answer(response)
+                    return (body, response.headers) if with_headers \
+                        else body
+            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+
+    def _answer(self, response: requests.Response) -> dict:
+        """The JSON object of a 2xx answer; the error of any other."""
+        status = response.status_code
+        media = response.headers.get('Content-Type', '').split(';')[0] \
+            .strip().lower()
+        body: object = None
+        if media == 'application/json' or media.endswith('+json'):
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+        if 200 <= status < 300 and body is None and not response.content:
+            return {}              # e.g. token_auth behind some proxies
+        if 300 <= status < 400 and response.headers.get('Location'):
+            raise errors.EndpointError(
+                f'The endpoint at {self.url} redirects (HTTP {status}) to '
+                f"{response.headers['Location']}",
+                'Use the URL it redirects to as the endpoint.')
+        if not isinstance(body, dict):
+            raise self._not_the_api(status, media)
+        if 200 <= status < 300:
+            return body
+        error = body.get('error')
+        if not isinstance(error, dict) or not isinstance(
+                error.get('code'), str):
+            raise self._not_the_api(status, media)
+        code = error['code']
+        message = error.get('message')
+        message = message if isinstance(message, str) else None
+        if self.options.debug:
+            LOG.debug(redact.redact(f'error answer: {code}: {message}'))
+        if errors.API_ERRORS.get(code, errors.EndpointError) is \
+                errors.EndpointError:
+            message = (f'The endpoint at {self.url} failed: '
+                       f'{message or code} (HTTP {status})')
+        raise errors.from_api_error(code, message, error.get('details'))
+
+    def _not_the_api(self, status: int, media: str) -> errors.NtcliError:
+        hint = ('A proxy or gateway in front of the token API may be '
+                'failing; try again later.' if status >= 500 else
+                'Check the endpoint URL (--endpoint): it must be the base '
+                'URL of a token API such as ntcli-server.')
+        return errors.EndpointError(
+            f'The endpoint at {self.url} answered something that is not '
+            f'the token API (HTTP {status}, {media or "no content type"})',
+            hint + ' Run with --debug to see the exchange.')
+
+    def _unreachable(self, exc: requests.RequestException
+                     ) -> errors.NtcliError:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return errors.EndpointUnreachable(
+                f'The TLS connection to {self.url} failed: the certificate '
+                'could not be verified',
+                'For a private CA give --ca-bundle PATH (or set '
+                'REQUESTS_CA_BUNDLE).')
+        if isinstance(exc, requests.Timeout) and not _not_connected(exc):
+            return errors.EndpointUnreachable(
+                f'The endpoint at {self.url} did not answer within '
+                f'{self.options.timeout:g} seconds',
+                'The server may be overloaded or stuck. Try again, or '
+                'give a longer --timeout.')
+        if isinstance(exc, requests.ConnectionError):
+            return errors.EndpointUnreachable(
+                f'Cannot reach the endpoint at {self.url}: {_reason(exc)}',
+                'Check the URL, your network, and that the server is '
+                'running; then try again.')
+        return errors.EndpointError(
+            f'The request to {self.url} failed: {type(exc).__name__}')
+
+    def _trace(self, method: str, url: str, outcome: object,
+               started: float, headers: dict[str, str]) -> None:
+        """One debug line per exchange; no secret is ever in it."""
+        if self.options.debug:
+            elapsed = (time.monotonic() - started) * 1000
+            sent = ''.join(
+                f', {name}: {"Bearer ***" if name == "Authorization" else value}'
+                for name, value in headers.items())
+            LOG.debug(redact.redact(
+                f'HTTP {method} {url} -> {outcome} ({elapsed:.0f} ms)'
+                f'{sent}'))
+
+
+def _quote(segment: str) -> str:
+    """One path segment, so that an id can never change the path."""
+    return urllib.parse.quote(str(segment), safe='')

@@ -1,0 +1,265 @@
+"""``ntcli-server``: serve the token API and administer its database.
+
+    ntcli-server [--db PATH|DSN] serve [--bind 127.0.0.1:8080] [--workers 2]
+    ntcli-server [--db PATH|DSN] user create NAME | user list
+    ntcli-server [--db PATH|DSN] workspace create NAME --owner USER
+    ntcli-server [--db PATH|DSN] workspace list
+    ntcli-server [--db PATH|DSN] keys rotate | keys list
+
+The database is ``--db``, else ``NTCLI_SERVER_DB``, else
+``./ntcli-server.db``: a SQLite path or a ``postgresql://`` DSN. Admin
+commands work on the database directly (whoever can open it is the admin),
+so they work while the server runs. Failures are one line on stderr: exit
+status 2 for bad usage, 1 for a failed operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import typing
+
+DEFAULT_DB = 'ntcli-server.db'
+DEFAULT_BIND = '127.0.0.1:8080'
+# No request header goes into the access log: Authorization is a secret.
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.authority import Authority
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f'{self.prog}: {message} (see {self.prog} --help)\n')
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive "
+                                         'integer')
+    return value
+
+
+def _open(args: argparse.Namespace) -> 'Authority':
+    from ntcli_server.authority import Authority
+    return Authority.open(args.db)
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print('  '.join(cell.ljust(width)
+                        for cell, width in zip(row, widths)).rstrip())
+
+
+def _when(ts: int | None) -> str:
+    from ntcli import timefmt
+    return timefmt.iso(ts) or '-'
+
+
+# -- commands -------------------------------------------------------------
+def _run_gunicorn(target: str, settings: dict[str, object]) -> None:
+    """Serve ``create_app(target)`` under gunicorn until it is stopped."""
+    from gunicorn.app.base import BaseApplication
+
+    class TokenServer(BaseApplication):
+        """gunicorn with our settings and app, and no config file."""
+
+        def load_config(self) -> None:
+            for name, value in settings.items():
+                if name in self.cfg.settings:   # some are version-specific
+                    self.cfg.set(name, value)
+
+        def load(self) -> typing.Any:
+            # Called in each worker (no preload): one connection each.
+            from ntcli_server import wsgi
+            return wsgi.create_app(target)
+
+    TokenServer().run()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the token API under gunicorn."""
+    try:
+        import falcon  # noqa: F401
+        import gunicorn  # noqa: F401
+    except ImportError as exc:
+        print(f"ntcli-server: serve needs {exc.name}: pip install "
+              "'ntcli[server]'", file=sys.stderr)
+        return 1
+    with _open(args) as authority:
+        # Migrate and tidy up once, here, before the workers start.
+        authority.purge_idempotency_keys()
+    _configure_logging(args.log_level)
+    _run_gunicorn(args.db, {
+        'bind': [args.bind],
+        'workers': args.workers,
+        'timeout': args.timeout,
+        'accesslog': args.access_log,
+        'access_log_format': ACCESS_LOG_FORMAT,
+        'errorlog': '-',
+        'loglevel': args.log_level,
+        'preload_app': False,      # each worker opens its own connection
+        'proc_name': 'ntcli-server',
+        # gunicorn >= 23's control socket has one default path per user,
+        # which several servers on a machine would fight over.
+        'control_socket_disable': True,
+    })
+    return 0
+
+
+def user_create(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        new = authority.create_user(args.name)
+    print(new.credential)
+    print(f"User '{new.user.name}' created ({new.user.id}). Its credential "
+          'is printed above and will not be shown again: keep it safe.',
+          file=sys.stderr)
+    return 0
+
+
+def user_list(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        users = authority.list_users()
+    _table([('ID', 'NAME', 'CREATED')]
+           + [(u.id, u.name, _when(u.created_at)) for u in users])
+    return 0
+
+
+def workspace_create(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        owner = authority.get_user(args.owner)
+        workspace = authority.create_workspace(
+            args.name, args.description, owner=owner.id)
+    print(workspace.id)
+    print(f"Workspace '{workspace.name}' created for user '{owner.name}'.",
+          file=sys.stderr)
+    return 0
+
+
+def workspace_list(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        names = {u.id: u.name for u in authority.list_users()}
+        workspaces = authority.list_workspaces()
+    _table([('ID', 'NAME', 'OWNER', 'CREATED')]
+           + [(w.id, w.name, names.get(w.owner or '', '-'),
+               _when(w.created_at)) for w in workspaces])
+    return 0
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        kid = authority.rotate_signing_key()
+    print(kid)
+    print('New primary signing key created; tokens signed by older keys '
+          'stay valid. A running server signs with it within a minute.',
+          file=sys.stderr)
+    return 0
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        keys = authority.list_signing_keys()
+    _table([('KID', 'CREATED', 'PRIMARY', 'RETIRED')]
+           + [(k.kid, _when(k.created_at), 'yes' if k.is_primary else '',
+               _when(k.retired_at) if k.retired_at else '') for k in keys])
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    from ntcli import redact
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        '[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s'))
+    handler.addFilter(redact.RedactingFilter())
+    logger = logging.getLogger('ntcli_server')
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+
+
+# -- parser ----------------------------------------------------------------
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog='ntcli-server',
+        description='Serve the ntcli token API and administer its database.')
+    parser.add_argument(
+        '--db', metavar='PATH|DSN',
+        default=os.environ.get('NTCLI_SERVER_DB') or DEFAULT_DB,
+        help='SQLite database path or postgresql:// DSN (env '
+             f'NTCLI_SERVER_DB; default ./{DEFAULT_DB}).')
+    commands = parser.add_subparsers(metavar='COMMAND', required=True,
+                                     parser_class=ArgumentParser)
+
+    run = commands.add_parser('serve', help='Serve the token API.')
+    run.add_argument('--bind', metavar='HOST:PORT', default=DEFAULT_BIND,
+                     help=f'Address to listen on (default {DEFAULT_BIND}).')
+    run.add_argument('--workers', metavar='N', type=_positive, default=2,
+                     help='Worker processes (default 2).')
+    run.add_argument('--timeout', metavar='SECONDS', type=_positive,
+                     default=30,
+                     help='Restart a worker silent for this long '
+                          '(default 30).')
+    run.add_argument('--access-log', metavar='PATH', default='-',
+                     help="Access log file, '-' for stdout (default).")
+    run.add_argument('--log-level', metavar='LEVEL', default='info',
+                     choices=['debug', 'info', 'warning', 'error'],
+                     help='debug, info (default), warning or error.')
+    run.set_defaults(func=serve)
+
+    user = commands.add_parser('user', help='Manage users.').add_subparsers(
+        metavar='ACTION', required=True, parser_class=ArgumentParser)
+    create = user.add_parser(
+        'create', help='Create a user and print its credential once.')
+    create.add_argument('name', metavar='NAME', help='User name.')
+    create.set_defaults(func=user_create)
+    user.add_parser('list', help='List the users.').set_defaults(
+        func=user_list)
+
+    workspace = commands.add_parser(
+        'workspace', help='Manage workspaces.').add_subparsers(
+        metavar='ACTION', required=True, parser_class=ArgumentParser)
+    create = workspace.add_parser(
+        'create', help='Create a workspace and print its id.')
+    create.add_argument('name', metavar='NAME', help='Workspace name.')
+    create.add_argument('--owner', metavar='USER', required=True,
+                        help='Name or id of the user who owns it.')
+    create.add_argument('--description', metavar='TEXT', default=None,
+                        help='What the workspace is for.')
+    create.set_defaults(func=workspace_create)
+    workspace.add_parser('list', help='List every workspace.').set_defaults(
+        func=workspace_list)
+
+    keys = commands.add_parser(
+        'keys', help='Manage signing keys.').add_subparsers(
+        metavar='ACTION', required=True, parser_class=ArgumentParser)
+    keys.add_parser(
+        'rotate', help='Make a new primary signing key (live tokens stay '
+                       'valid).').set_defaults(func=keys_rotate)
+    keys.add_parser('list', help='List the signing keys.').set_defaults(
+        func=keys_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ntcli-server`` command."""
+    from ntcli_server.errors import AuthorityError
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AuthorityError as exc:
+        print(f'ntcli-server: {exc.message}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""The token API over HTTP (SPEC section 6): a Falcon WSGI app.
+
+Each handler is thin: parse the request, authenticate and authorize the
+caller, make one authority call, serialize the result. Every failure leaves
+as the envelope ``{"error": {"code", "message", "details"?}}``; an
+unexpected exception becomes a 500 ``INTERNAL_ERROR`` whose details stay in
+the server log, never in the answer.
+
+Wire decisions (the NimbleTools management API's shapes):
+
+* ``POST .../tokens`` without ``expires_in`` and ``expires_at`` issues a
+  token for one year; a non-expiring token is asked for explicitly with
+  ``"expires_in": null`` (or ``"expires_at": null``). ``expires_at`` may be
+  Unix seconds or an ISO-8601 time.
+* Malformed JSON is ``400 INVALID_REQUEST``; a body that is JSON but does
+  not fit the request (unknown field, wrong type, missing field) is
+  ``422 VALIDATION_ERROR``; a value the authority refuses (a bad name, a
+  lifetime out of range) is ``400 INVALID_REQUEST``.
+* Times are ISO-8601 UTC with ``Z``, except ``created_at`` in a token
+  listing, which is Unix seconds as in the NimbleTools API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+import typing
+
+import falcon
+
+from ntcli import redact, timefmt
+from ntcli_server import errors
+from ntcli_server.access import Action, Principal
+from ntcli_server.authority import Authority
+from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, TokenInfo,
+                                 Workspace)
+
+LOG = logging.getLogger('ntcli_server.wsgi')
+
+MAX_BODY = 64 * 1024
+DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
+DEFAULT_PAGE = 100
+
+AuthorityFactory = typing.Callable[[], Authority]
+Fields = typing.Mapping[str, typing.Tuple[type, ...]]
+
+_NULL = type(None)
+_TRUE = frozenset({'true', '1', 'yes'})
+_FALSE = frozenset({'false', '0', 'no'})
+# Codes for the errors Falcon itself raises (unknown route, bad method...).
+_HTTP_CODES = {400: 'INVALID_REQUEST', 401: 'AUTHENTICATION_REQUIRED',
+               403: 'FORBIDDEN', 404: 'NOT_FOUND',
+               405: 'METHOD_NOT_ALLOWED', 413: 'PAYLOAD_TOO_LARGE',
+               415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'VALIDATION_ERROR'}
+
+
+def validation_error(message: str, **details: object) -> errors.AuthorityError:
+    """A request body or query that does not fit the API (422)."""
+    return errors.AuthorityError('VALIDATION_ERROR', message, 422,
+                                 details or None)
+
+
+# -- request parsing ------------------------------------------------------
+def _check_type(name: str, value: object, types: tuple[type, ...]) -> None:
+    if isinstance(value, bool) and bool not in types:
+        ok = False               # JSON true is not a number of seconds
+    else:
+        ok = isinstance(value, types)
+    if not ok:
+        wanted = ' or '.join('null' if t is _NULL else
+                             {'int': 'integer', 'str': 'string'}.get(
+                                 t.__name__, t.__name__) for t in types)
+        raise validation_error(f"Field '{name}' must be {wanted}",
+                               field=name)
+
+
+def read_body(req: falcon.Request, fields: Fields,
+              required: typing.Collection[str] = ()) -> dict:
+    """The request's JSON object, checked against ``fields``; an empty
+    body is an empty object."""
+    raw = req.bounded_stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise errors.AuthorityError(
+            'PAYLOAD_TOO_LARGE',
+            f'The request body is larger than {MAX_BODY} bytes', 413)
+    data: object = {}
+    if raw.strip():
+        media = (req.content_type or '').split(';')[0].strip().lower()
+        if media != 'application/json' and not media.endswith('+json'):
+            raise errors.AuthorityError(
+                'UNSUPPORTED_MEDIA_TYPE',
+                'The request body must be JSON (Content-Type: '
+                'application/json)', 415)
+        try:
+            data = json.loads(raw.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            raise errors.InvalidRequest(
+                'The request body is not valid JSON') from None
+    if not isinstance(data, dict):
+        raise validation_error('The request body must be a JSON object')
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise validation_error(f"Unknown field(s): {', '.join(unknown)}",
+                               fields=unknown)
+    for name in required:
+        if name not in data:
+            raise validation_error(f"Field '{name}' is required",
+                                   field=name)
+    for name, value in data.items():
+        _check_type(name, value, fields[name])
+    return data
+
+
+def query_flag(req: falcon.Request, name: str) -> bool:
+    """A true/false query parameter (absent: false)."""
+    value = req.get_param(name)
+    if value is None or value.lower() in _FALSE:
+        return False
+    if value.lower() in _TRUE:
+        return True
+    raise validation_error(f"Query parameter '{name}' must be true or false",
+                           field=name)
+
+
+def query_int(req: falcon.Request, name: str, default: int) -> int:
+    """An integer query parameter."""
+    value = req.get_param(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise validation_error(f"Query parameter '{name}' must be an "
+                               'integer', field=name) from None
+
+
+def unix_time(name: str, value: object) -> int | None:
+    """Unix seconds from an integer or an ISO-8601 string (None stays)."""
+    if not isinstance(value, str):
+        return typing.cast('int | None', value)
+    try:
+        return timefmt.parse_iso(value)
+    except ValueError:
+        raise validation_error(f"Field '{name}' must be Unix seconds or an "
+                               'ISO-8601 time', field=name) from None
+
+
+def bearer(req: falcon.Request) -> str:
+    """The credential of ``Authorization: Bearer …``."""
+    scheme, _, value = (req.get_header('Authorization') or '').partition(' ')
+    if scheme.lower() != 'bearer' or not value.strip():
+        raise errors.AuthenticationRequired(
+            'Authentication required: no usable credential in the '
+            'Authorization header (expected the "Bearer" scheme)')
+    return value.strip()
+
+
+# -- serialization --------------------------------------------------------
+def workspace_json(workspace: Workspace, *, full: bool = False) -> dict:
+    body = {'workspace_id': workspace.id, 'workspace_name': workspace.name,
+            'created': timefmt.iso(workspace.created_at)}
+    if full:
+        body['description'] = workspace.description
+    return body
+
+
+def issued_json(issued: IssuedToken) -> dict:
+    lifetime = None if issued.expires_at is None else \
+        issued.expires_at - issued.created_at
+    return {'access_token': issued.token, 'token_type': 'Bearer',
+            'expires_in': lifetime,
+            'expires_at': timefmt.iso(issued.expires_at),
+            'scope': issued.scope, 'jti': issued.jti,
+            'workspace_id': issued.workspace_id,
+            'created_at': timefmt.iso(issued.created_at)}
+
+
+def token_json(info: TokenInfo) -> dict:
+    return {'jti': info.jti, 'created_at': info.created_at,
+            'expires_at': timefmt.iso(info.expires_at),
+            'status': info.status, 'description': info.description,
+            'revoked_at': timefmt.iso(info.revoked_at)}
+
+
+# -- the API ----------------------------------------------------------------
+class TokenAPI:
+    """What every resource shares: the authority of this process."""
+
+    def __init__(self, factory: AuthorityFactory) -> None:
+        self._factory = factory
+        self._authority: Authority | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def authority(self) -> Authority:
+        """The authority, opened on first use (so, in each worker)."""
+        with self._lock:
+            if self._authority is None:
+                self._authority = self._factory()
+            return self._authority
+
+    def caller(self, req: falcon.Request) -> Principal:
+        """The authenticated principal of the request."""
+        return self.authority.authenticate(bearer(req))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._authority is not None:
+                self._authority.close()
+                self._authority = None
+
+
+class _Resource:
+    def __init__(self, api: TokenAPI) -> None:
+        self.api = api
+
+
+class WorkspacesResource(_Resource):
+    """``/v1/workspaces``: create and list workspaces (users only)."""
+
+    FIELDS: Fields = {'name': (str,), 'description': (str, _NULL)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        principal = self.api.caller(req)
+        body = read_body(req, self.FIELDS, required=('name',))
+        authority = self.api.authority
+        authority.authorize(principal, Action.CREATE_WORKSPACE)
+        workspace = authority.create_workspace(
+            body['name'], body.get('description'), owner=principal.user_id)
+        resp.status = falcon.HTTP_201
+        resp.media = workspace_json(workspace, full=True)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.LIST_WORKSPACES)
+        workspaces = authority.list_workspaces(owner=principal.user_id)
+        resp.media = {'workspaces': [workspace_json(w) for w in workspaces],
+                      'total': len(workspaces)}
+
+
+class WorkspaceResource(_Resource):
+    """``/v1/workspaces/{id}``: delete a workspace and revoke its tokens."""
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response,
+                  workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
+        revoked = authority.delete_workspace(workspace_id)
+        resp.media = {'workspace_id': workspace_id, 'status': 'deleted',
+                      'tokens_revoked': revoked}
+
+
+class TokensResource(_Resource):
+    """``/v1/workspaces/{id}/tokens``: issue and list tokens."""
+
+    FIELDS: Fields = {'expires_in': (int, _NULL),
+                      'expires_at': (int, str, _NULL),
+                      'scope': (str, _NULL), 'description': (str, _NULL)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response,
+                workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        body = read_body(req, self.FIELDS)
+        authority = self.api.authority
+        authority.authorize(principal, Action.ISSUE_TOKEN, workspace_id)
+        if 'expires_in' in body or 'expires_at' in body:
+            expires_in = body.get('expires_in')
+            expires_at = unix_time('expires_at', body.get('expires_at'))
+        else:
+            expires_in, expires_at = DEFAULT_LIFETIME, None
+        issued = authority.issue(
+            workspace_id, expires_in=expires_in, expires_at=expires_at,
+            description=body.get('description'),
+            scope=body.get('scope') or DEFAULT_SCOPE,
+            idempotency_key=req.get_header('Idempotency-Key'))
+        resp.status = falcon.HTTP_201
+        if issued.replayed:
+            resp.set_header('Idempotent-Replayed', 'true')
+        resp.media = issued_json(issued)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        include_expired = query_flag(req, 'include_expired')
+        include_revoked = query_flag(req, 'include_revoked')
+        limit = query_int(req, 'limit', DEFAULT_PAGE)
+        authority = self.api.authority
+        authority.authorize(principal, Action.LIST_TOKENS, workspace_id)
+        page = authority.list_tokens(
+            workspace_id, include_expired=include_expired,
+            include_revoked=include_revoked, limit=limit,
+            cursor=req.get_param('cursor') or None)
+        resp.media = {'workspace_id': workspace_id,
+                      'tokens': [token_json(t) for t in page.tokens],
+                      'count': len(page.tokens),
+                      'next_cursor': page.next_cursor}
+
+
+class TokenResource(_Resource):
+    """``/v1/workspaces/{id}/tokens/{jti}``: revoke a token (idempotent)."""
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response,
+                  workspace_id: str, jti: str) -> None:
+        principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
+                            jti=jti)
+        result = authority.revoke(workspace_id, jti)
+        resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
+                      'status': 'revoked',
+                      'revoked_at': timefmt.iso(result.revoked_at),
+                      'already_revoked': result.already_revoked}
+
+
+class TokenAuthResource(_Resource):
+    """``/v1/token_auth``: 200 for a valid bearer token, 401 otherwise
+    (for an ingress ``auth_request``)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        valid = self.api.authority.validate(bearer(req))
+        resp.set_header('X-Workspace-Id', valid.workspace_id)
+        resp.set_header('X-Token-Jti', valid.jti)
+        resp.media = {'valid': True, 'workspace_id': valid.workspace_id,
+                      'jti': valid.jti, 'scope': valid.scope,
+                      'expires_at': timefmt.iso(valid.expires_at)}
+
+    on_post = on_get
+
+
+class HealthResource(_Resource):
+    """``/healthz``: 200 while the database answers, 503 otherwise."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self.api.authority.store.schema_version()
+        resp.media = {'status': 'ok'}
+
+
+# -- errors -----------------------------------------------------------------
+def _send_error(resp: falcon.Response, error: errors.AuthorityError) -> None:
+    resp.status = falcon.code_to_http_status(error.http_status)
+    resp.media = error.to_dict()
+    if error.http_status == 401:
+        resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+
+
+def handle_authority_error(req: falcon.Request, resp: falcon.Response,
+                           ex: errors.AuthorityError, params: dict) -> None:
+    if ex.http_status >= 500:
+        # The real cause (a path, a driver message) is for the server log.
+        LOG.error('%s %s failed: %s: %s', req.method, req.path, ex.code,
+                  redact.redact(ex.message))
+        generic = getattr(type(ex), 'default_message',
+                          'The token server failed')
+        ex = errors.AuthorityError(ex.code, generic, ex.http_status)
+    _send_error(resp, ex)
+
+
+def handle_http_error(req: falcon.Request, resp: falcon.Response,
+                      ex: falcon.HTTPError, params: dict) -> None:
+    status = ex.status_code
+    message = ex.description or f'{ex.title}: {req.method} {req.path}'
+    _send_error(resp, errors.AuthorityError(
+        _HTTP_CODES.get(status, 'HTTP_ERROR'), message, status))
+    for name, value in (ex.headers or {}).items():
+        resp.set_header(name, value)
+
+
+def handle_unexpected(req: falcon.Request, resp: falcon.Response,
+                      ex: Exception, params: dict) -> None:
+    LOG.error('%s %s failed unexpectedly:\n%s', req.method, req.path,
+              redact.redact(''.join(traceback.format_exception(ex))))
+    _send_error(resp, errors.AuthorityError(
+        'INTERNAL_ERROR', 'The token server failed unexpectedly', 500))
+
+
+class BodyLimit:
+    """Refuse a declared body over MAX_BODY before anything reads it."""
+
+    def process_request(self, req: falcon.Request,
+                        resp: falcon.Response) -> None:
+        if req.content_length is not None and req.content_length > MAX_BODY:
+            raise errors.AuthorityError(
+                'PAYLOAD_TOO_LARGE',
+                f'The request body is larger than {MAX_BODY} bytes', 413)
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response,
+                         resource: object, req_succeeded: bool) -> None:
+        # Answers may carry tokens: no cache keeps them.
+        resp.set_header('Cache-Control', 'no-store')
+
+
+def create_app(target: str | AuthorityFactory) -> falcon.App:
+    """The token API on an authority: a database target (SQLite path or
+    PostgreSQL DSN) or a factory called once per process."""
+    factory: AuthorityFactory = (
+        (lambda: Authority.open(target)) if isinstance(target, str)
+        else target)
+    api = TokenAPI(factory)
+    app = falcon.App(middleware=[BodyLimit()])
+    app.add_route('/healthz', HealthResource(api))
+    app.add_route('/v1/token_auth', TokenAuthResource(api))
+    app.add_route('/v1/workspaces', WorkspacesResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}', WorkspaceResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/tokens',
+                  TokensResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/tokens/{jti}',
+                  TokenResource(api))
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(falcon.HTTPError, handle_http_error)
+    app.add_error_handler(errors.AuthorityError, handle_authority_error)
+    return app
