@@ -1,0 +1,333 @@
+"""The endpoint contract: one set of scenarios every endpoint must pass.
+
+The embedded endpoint and the HTTP endpoint (against a real ntcli-server)
+run the same tests, so that a command behaves the same whichever endpoint
+it talks to. Nothing here is mocked. Access rules are checked only where
+the endpoint has them: the embedded one trusts its local user.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from ntcli import errors
+
+JTI = re.compile(r'^jti_[0-9a-f]{32}$')
+UNKNOWN_WORKSPACE = '00000000-0000-4000-8000-000000000000'
+
+
+def unique_name(prefix: str = 'ws') -> str:
+    return f'{prefix}-{uuid.uuid4().hex[:12]}'
+
+
+def wait_until_past(ts: int) -> None:
+    """Sleep until the Unix second ``ts`` has passed."""
+    delay = ts + 0.05 - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+class EndpointContract:
+    """Scenarios for one endpoint; mix into a testtools.TestCase that
+    provides :meth:`make_endpoint`, :meth:`rotate_signing_key`,
+    ``credential`` (the user's bearer, None for the embedded endpoint)
+    and ``embedded``."""
+
+    embedded: bool
+    credential: str | None = None
+
+    def make_endpoint(self):
+        raise NotImplementedError
+
+    def rotate_signing_key(self) -> None:
+        raise NotImplementedError
+
+    def setUp(self):
+        super().setUp()
+        self.endpoint = self.make_endpoint()
+        self.addCleanup(self.endpoint.close)
+        self.workspace = self.endpoint.create_workspace(
+            self.credential, unique_name())
+
+    # -- helpers ----------------------------------------------------------
+    def issue(self, **kwargs):
+        kwargs.setdefault('expires_in', 3600)
+        return self.endpoint.issue_token(self.credential, self.workspace.id,
+                                         **kwargs)
+
+    def listed(self, **kwargs):
+        return {r.jti: r for r in self.endpoint.list_tokens(
+            self.credential, self.workspace.id, **kwargs)}
+
+    def needs_access_rules(self):
+        if self.embedded:
+            self.skipTest('the embedded endpoint trusts its local user')
+
+    # -- workspaces -------------------------------------------------------
+    def test_create_list_and_delete_a_workspace(self):
+        name = unique_name()
+        before = int(time.time())
+        created = self.endpoint.create_workspace(self.credential, name,
+                                                 'for the contract')
+        self.assertEqual(name, created.name)
+        self.assertRegex(created.id, r'^[0-9a-f-]{36}$')
+        self.assertAlmostEqual(before, created.created_at, delta=5)
+        listed = {w.id: w for w in self.endpoint.list_workspaces(
+            self.credential)}
+        self.assertEqual(created, listed[created.id])
+        token = self.endpoint.issue_token(self.credential, created.id)
+        self.endpoint.delete_workspace(self.credential, created.id)
+        self.assertNotIn(created.id, [w.id for w in
+                                      self.endpoint.list_workspaces(
+                                          self.credential)])
+        # its tokens died with it
+        self.assertRaises(errors.TokenRevoked,
+                          self.endpoint.validate_token, token.token)
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.endpoint.delete_workspace, self.credential,
+                          created.id)
+
+    def test_workspace_names_are_checked_and_unique(self):
+        for bad in ('Bad', 'ab', '9lives', 'x' * 33, 'under_score'):
+            self.assertRaises(errors.InvalidRequest,
+                              self.endpoint.create_workspace,
+                              self.credential, bad)
+        exc = self.assertRaises(errors.Conflict,
+                                self.endpoint.create_workspace,
+                                self.credential, self.workspace.name)
+        self.assertIn('already exists', exc.message)
+
+    # -- issue ------------------------------------------------------------
+    def test_issue_an_expiring_token(self):
+        before = int(time.time())
+        issued = self.issue(expires_in=86400, description='ci')
+        self.assertTrue(issued.token.startswith('wst_'))
+        self.assertRegex(issued.jti, JTI)
+        self.assertEqual(self.workspace.id, issued.workspace_id)
+        self.assertAlmostEqual(before, issued.created_at, delta=5)
+        self.assertEqual(issued.created_at + 86400, issued.expires_at)
+        self.assertEqual('workspace', issued.scope)
+        record = self.listed()[issued.jti]
+        self.assertEqual(('active', issued.created_at, issued.expires_at,
+                          'ci', None),
+                         (record.status, record.created_at,
+                          record.expires_at, record.description,
+                          record.revoked_at))
+
+    def test_issue_a_non_expiring_token(self):
+        issued = self.issue(expires_in=None)
+        self.assertIsNone(issued.expires_at)
+        self.assertIsNone(self.endpoint.validate_token(issued.token)
+                          .expires_at)
+        self.assertIsNone(self.listed()[issued.jti].expires_at)
+
+    def test_issue_with_an_expiry_time(self):
+        at = int(time.time()) + 7200
+        issued = self.issue(expires_in=None, expires_at=at)
+        self.assertEqual(at, issued.expires_at)
+        self.assertEqual(at, self.endpoint.validate_token(issued.token)
+                         .expires_at)
+
+    def test_invalid_expiries_are_refused(self):
+        now = int(time.time())
+        for kwargs in ({'expires_in': 0}, {'expires_in': -5},
+                       {'expires_in': 11 * 366 * 86400},
+                       {'expires_in': None, 'expires_at': now - 10},
+                       {'expires_in': 60, 'expires_at': now + 60}):
+            exc = self.assertRaises(errors.InvalidRequest, self.issue,
+                                    **kwargs)
+            self.assertIn('xpir', exc.message, kwargs)
+        self.assertEqual({}, self.listed())
+
+    def test_same_idempotency_key_gives_the_same_token(self):
+        first = self.issue(idempotency_key='refresh-1')
+        again = self.issue(idempotency_key='refresh-1')
+        other = self.issue(idempotency_key='refresh-2')
+        self.assertEqual(first, again)
+        self.assertNotEqual(first.jti, other.jti)
+        self.assertEqual({first.jti, other.jti}, set(self.listed()))
+
+    # -- list -------------------------------------------------------------
+    def test_pages_give_every_token_exactly_once(self):
+        issued = [self.issue().jti for _ in range(25)]
+        seen, cursor, pages = [], None, 0
+        while True:
+            page, cursor = self.endpoint.list_tokens_page(
+                self.credential, self.workspace.id, limit=10,
+                cursor=cursor)
+            pages += 1
+            self.assertLessEqual(len(page), 10)
+            seen.extend(r.jti for r in page)
+            if not cursor:
+                break
+        self.assertEqual(3, pages)
+        self.assertEqual(sorted(issued), sorted(seen))
+        self.assertEqual(len(seen), len(set(seen)))
+        # list_tokens follows the pages itself
+        self.assertEqual(set(issued), set(self.listed()))
+
+    def test_listing_shows_expired_and_revoked_only_on_request(self):
+        live = self.issue()
+        dead = self.issue()
+        short = self.issue(expires_in=1)
+        self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                   dead.jti)
+        wait_until_past(short.expires_at)
+        self.assertEqual({live.jti}, set(self.listed()))
+        everything = self.listed(include_expired=True, include_revoked=True)
+        self.assertEqual({live.jti: 'active', dead.jti: 'revoked',
+                          short.jti: 'expired'},
+                         {j: r.status for j, r in everything.items()})
+        self.assertEqual({live.jti, short.jti},
+                         set(self.listed(include_expired=True)))
+        self.assertEqual({live.jti, dead.jti},
+                         set(self.listed(include_revoked=True)))
+        self.assertRaises(errors.TokenExpired,
+                          self.endpoint.validate_token, short.token)
+
+    def test_bad_list_arguments_are_refused(self):
+        self.assertRaises(errors.InvalidRequest,
+                          self.endpoint.list_tokens_page, self.credential,
+                          self.workspace.id, cursor='not-a-cursor')
+        self.assertRaises(errors.InvalidRequest,
+                          self.endpoint.list_tokens_page, self.credential,
+                          self.workspace.id, limit=0)
+
+    # -- revoke -----------------------------------------------------------
+    def test_revoke_is_idempotent(self):
+        token = self.issue()
+        before = int(time.time())
+        first = self.endpoint.revoke_token(self.credential,
+                                           self.workspace.id, token.jti)
+        self.assertEqual((token.jti, self.workspace.id, False),
+                         (first.jti, first.workspace_id,
+                          first.already_revoked))
+        self.assertAlmostEqual(before, first.revoked_at, delta=5)
+        again = self.endpoint.revoke_token(self.credential,
+                                           self.workspace.id, token.jti)
+        self.assertTrue(again.already_revoked)
+        self.assertEqual(first.revoked_at, again.revoked_at)
+        self.assertRaises(errors.TokenRevoked,
+                          self.endpoint.validate_token, token.token)
+        record = self.listed(include_revoked=True)[token.jti]
+        self.assertEqual(('revoked', first.revoked_at),
+                         (record.status, record.revoked_at))
+
+    def test_revoke_an_unknown_token(self):
+        exc = self.assertRaises(errors.TokenNotFound,
+                                self.endpoint.revoke_token, self.credential,
+                                self.workspace.id, 'jti_' + '0' * 32)
+        self.assertEqual(f"Token with JTI 'jti_{'0' * 32}' not found",
+                         exc.message)
+
+    def test_a_token_of_another_workspace_is_not_found_here(self):
+        token = self.issue()
+        other = self.endpoint.create_workspace(self.credential,
+                                               unique_name())
+        self.assertRaises(errors.TokenNotFound, self.endpoint.revoke_token,
+                          self.credential, other.id, token.jti)
+        self.endpoint.validate_token(token.token)
+
+    def test_unknown_workspace(self):
+        for call in (
+                lambda: self.endpoint.issue_token(self.credential,
+                                                  UNKNOWN_WORKSPACE),
+                lambda: self.endpoint.list_tokens(self.credential,
+                                                  UNKNOWN_WORKSPACE),
+                lambda: self.endpoint.revoke_token(
+                    self.credential, UNKNOWN_WORKSPACE, 'jti_' + '0' * 32),
+                lambda: self.endpoint.delete_workspace(self.credential,
+                                                       UNKNOWN_WORKSPACE)):
+            self.assertRaises(errors.WorkspaceNotFound, call)
+
+    # -- validate ---------------------------------------------------------
+    def test_validate_an_active_token(self):
+        token = self.issue()
+        valid = self.endpoint.validate_token(token.token)
+        self.assertEqual((token.jti, self.workspace.id, token.expires_at),
+                         (valid.jti, valid.workspace_id, valid.expires_at))
+
+    def test_validate_rejects_garbage_and_forgeries(self):
+        token = self.issue().token
+        head, body, signature = token.split('.')
+        forged = '.'.join([head, body, signature[::-1]])
+        for bad in ('garbage', 'wst_', 'wst_a.b.c', forged,
+                    token.replace('wst_', 'xyz_')):
+            self.assertRaises(errors.TokenInvalid,
+                              self.endpoint.validate_token, bad)
+
+    def test_old_tokens_survive_a_signing_key_rotation(self):
+        old = self.issue()
+        self.rotate_signing_key()
+        new = self.issue()
+        self.assertEqual(old.jti, self.endpoint.validate_token(old.token).jti)
+        self.assertEqual(new.jti, self.endpoint.validate_token(new.token).jti)
+
+    # -- access (endpoints with credentials) ------------------------------
+    def test_no_credential(self):
+        self.needs_access_rules()
+        for call in (
+                lambda: self.endpoint.list_workspaces(None),
+                lambda: self.endpoint.issue_token(None, self.workspace.id),
+                lambda: self.endpoint.list_tokens(None, self.workspace.id),
+                lambda: self.endpoint.validate_token('')):
+            exc = self.assertRaises(errors.AuthenticationRequired, call)
+            self.assertEqual('Authentication required. Try running ntcli '
+                             'token refresh', exc.message)
+
+    def test_unknown_user_credential(self):
+        self.needs_access_rules()
+        self.assertRaises(errors.AuthenticationRequired,
+                          self.endpoint.list_workspaces, 'ntu_' + 'x' * 43)
+
+    def test_workspace_token_works_in_its_own_workspace(self):
+        self.needs_access_rules()
+        bearer = self.issue()
+        issued = self.endpoint.issue_token(bearer.token, self.workspace.id,
+                                           expires_in=60)
+        self.assertIn(issued.jti, {r.jti for r in self.endpoint.list_tokens(
+            bearer.token, self.workspace.id)})
+        # and revokes itself, the last step of a refresh
+        revoked = self.endpoint.revoke_token(bearer.token, self.workspace.id,
+                                             bearer.jti)
+        self.assertEqual(bearer.jti, revoked.jti)
+        self.assertRaises(errors.TokenRevoked, self.endpoint.list_tokens,
+                          bearer.token, self.workspace.id)
+
+    def test_workspace_token_may_not_revoke_another_token(self):
+        self.needs_access_rules()
+        bearer = self.issue()
+        victim = self.issue()
+        self.assertRaises(errors.Forbidden, self.endpoint.revoke_token,
+                          bearer.token, self.workspace.id, victim.jti)
+        self.endpoint.validate_token(victim.token)
+
+    def test_workspace_token_may_not_touch_another_workspace(self):
+        self.needs_access_rules()
+        bearer = self.issue()
+        other = self.endpoint.create_workspace(self.credential,
+                                               unique_name())
+        theirs = self.endpoint.issue_token(self.credential, other.id)
+        for call in (
+                lambda: self.endpoint.issue_token(bearer.token, other.id),
+                lambda: self.endpoint.list_tokens(bearer.token, other.id),
+                lambda: self.endpoint.revoke_token(bearer.token, other.id,
+                                                   theirs.jti),
+                lambda: self.endpoint.issue_token(bearer.token,
+                                                  UNKNOWN_WORKSPACE),
+                lambda: self.endpoint.list_workspaces(bearer.token),
+                lambda: self.endpoint.create_workspace(bearer.token,
+                                                       unique_name()),
+                lambda: self.endpoint.delete_workspace(bearer.token,
+                                                       self.workspace.id)):
+            self.assertRaises(errors.Forbidden, call)
+
+    def test_a_revoked_token_is_no_credential(self):
+        self.needs_access_rules()
+        bearer = self.issue()
+        self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                   bearer.jti)
+        self.assertRaises(errors.TokenRevoked, self.endpoint.issue_token,
+                          bearer.token, self.workspace.id)

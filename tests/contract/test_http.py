@@ -1,0 +1,57 @@
+"""The endpoint contract on the HTTP endpoint and a real ntcli-server.
+
+One server serves the whole class; every test works in a workspace of its
+own, so the tests do not see each other.
+"""
+
+import testtools
+
+from ntcli import errors
+from ntcli.endpoints import EndpointOptions
+from ntcli.endpoints.http import HTTPEndpoint
+from ntcli_server.testing import ServerFixture
+from tests.contract import base
+
+
+class TestHTTPEndpoint(base.EndpointContract, testtools.TestCase):
+
+    embedded = False
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = ServerFixture(workspace=None)
+        cls.server.setUp()
+        cls.addClassCleanup(cls.server.cleanUp)
+        cls.credential = cls.server.credential
+
+    def make_endpoint(self):
+        return HTTPEndpoint(self.server.url, EndpointOptions(timeout=10))
+
+    def rotate_signing_key(self):
+        self.server.admin('keys', 'rotate')
+
+    def test_a_user_may_not_touch_another_users_workspace(self):
+        stranger = self.server.admin('user', 'create',
+                                     base.unique_name('user')).strip()
+        token = self.issue()
+        self.assertNotIn(self.workspace.id, [
+            w.id for w in self.endpoint.list_workspaces(stranger)])
+        for call in (
+                lambda: self.endpoint.issue_token(stranger,
+                                                  self.workspace.id),
+                lambda: self.endpoint.list_tokens(stranger,
+                                                  self.workspace.id),
+                lambda: self.endpoint.revoke_token(
+                    stranger, self.workspace.id, token.jti),
+                lambda: self.endpoint.delete_workspace(stranger,
+                                                       self.workspace.id)):
+            self.assertRaises(errors.Forbidden, call)
+        self.endpoint.validate_token(token.token)
+
+    def test_the_key_is_the_normalized_url(self):
+        port = self.server.port
+        for given in (f'HTTP://127.0.0.1:{port}/', f'http://127.0.0.1:{port}',
+                      f'http://127.0.0.1:{port}//'):
+            self.assertEqual(f'http://127.0.0.1:{port}',
+                             HTTPEndpoint(given, EndpointOptions()).key)
