@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Start-up time of ntcli against a minimal cliff application.
+
+Usage (with the Python of the virtualenv ntcli is installed in)::
+
+    python benchmarks/cli_startup.py [--runs N] [--warmup N] [--json FILE]
+
+Every command is a whole new process, timed from ``fork`` to exit. All of
+them run interleaved in one loop, in a rotated order on each iteration, so
+that a noisy neighbour or a CPU frequency change hits them alike; the
+figures are medians (and 90th percentiles) over ``--runs`` iterations after
+``--warmup`` untimed ones.
+
+The yardstick is a typical minimal cliff application built in a temporary
+directory from the same virtualenv: an ``App``, a ``CommandManager`` over an
+entry point namespace (declared by a throwaway ``.dist-info`` on
+PYTHONPATH) and one ``ShowOne`` command, started through a console script
+like ntcli's and run with ``-f json``. The targets are ratios to it.
+
+ntcli runs with HOME and the XDG directories in the temporary directory, so
+the user's own files, keyring and config are never touched, and with the
+embedded endpoint. The stevedore entry point cache (``XDG_CACHE_HOME``) is
+warmed before timing, as it is for a user after the first command; note
+that stevedore never writes it when ``sys.executable`` starts with /tmp.
+
+The exit status is 1 when a command fails or the set-up is broken, and 0
+otherwise, whether or not the targets are met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+BASELINE = 'cliff baseline'
+# command label -> (arguments after the console script, target ratio)
+TARGETS = {
+    'ntcli --version': 1.1,
+    'ntcli token show': 1.3,
+    'ntcli token refresh': 1.6,
+}
+
+BASELINE_MODULE = '''\
+"""A minimal cliff application: the yardstick for start-up time."""
+
+import sys
+
+from cliff.app import App
+from cliff.commandmanager import CommandManager
+from cliff.show import ShowOne
+
+
+class ShowThing(ShowOne):
+    """Show one thing."""
+
+    def take_action(self, parsed_args):
+        return ('name', 'size'), ('baseline', 42)
+
+
+class BaselineApp(App):
+    def __init__(self):
+        super().__init__(
+            description='cliff start-up baseline', version='1.0',
+            command_manager=CommandManager('cliff_baseline.commands'),
+            deferred_help=True)
+
+
+def main(argv=None):
+    return BaselineApp().run(sys.argv[1:] if argv is None else argv)
+'''
+
+# The same shape as the console script pip writes for ntcli.
+CONSOLE_SCRIPT = '''\
+#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+'''
+
+# Settings that would make ntcli leave the sandbox or change its path.
+SCRUBBED_ENV = ('NTCLI_CONFIG_DIR', 'NTCLI_DATA_DIR', 'NTCLI_ENDPOINT',
+                'NTCLI_KEY', 'NTCLI_TOKEN', 'NTCLI_WORKSPACE',
+                'NTCLI_TIMEOUT', 'NTCLI_FAULTS', 'DBUS_SESSION_BUS_ADDRESS',
+                'PYTHONPROFILEIMPORTTIME', 'PYTHONDEVMODE',
+                'PYTHONDONTWRITEBYTECODE', 'PYTHONTRACEMALLOC',
+                'PYTHONASYNCIODEBUG', 'PYTHONWARNINGS', 'PYTHONSTARTUP',
+                'PYTHONINSPECT', 'PYTHONVERBOSE')
+
+
+class BenchmarkError(Exception):
+    """The benchmark cannot run or a command failed."""
+
+
+def write_baseline(root: str, python: str) -> str:
+    """Install the baseline app under ``root``; return its console script."""
+    site = os.path.join(root, 'site')
+    dist_info = os.path.join(site, 'cliff_baseline-1.0.dist-info')
+    os.makedirs(dist_info)
+    with open(os.path.join(site, 'cliff_baseline.py'), 'w') as handle:
+        handle.write(BASELINE_MODULE)
+    with open(os.path.join(dist_info, 'METADATA'), 'w') as handle:
+        handle.write('Metadata-Version: 2.1\nName: cliff-baseline\n'
+                     'Version: 1.0\n')
+    with open(os.path.join(dist_info, 'entry_points.txt'), 'w') as handle:
+        handle.write('[console_scripts]\n'
+                     'cliff-baseline = cliff_baseline:main\n\n'
+                     '[cliff_baseline.commands]\n'
+                     'thing_show = cliff_baseline:ShowThing\n')
+    with open(os.path.join(dist_info, 'top_level.txt'), 'w') as handle:
+        handle.write('cliff_baseline\n')
+    script = os.path.join(root, 'bin', 'cliff-baseline')
+    os.makedirs(os.path.dirname(script))
+    with open(script, 'w') as handle:
+        handle.write(CONSOLE_SCRIPT.format(python=python,
+                                           module='cliff_baseline'))
+    os.chmod(script, 0o755)
+    return script
+
+
+def sandbox_env(root: str) -> dict[str, str]:
+    """The environment of every timed process."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    for name in ('home', 'config', 'data', 'cache', 'state'):
+        os.makedirs(os.path.join(root, name), mode=0o700)
+    env.update(HOME=os.path.join(root, 'home'),
+               XDG_CONFIG_HOME=os.path.join(root, 'config'),
+               XDG_DATA_HOME=os.path.join(root, 'data'),
+               XDG_CACHE_HOME=os.path.join(root, 'cache'),
+               XDG_STATE_HOME=os.path.join(root, 'state'),
+               # every process sees the same sys.path, the baseline's
+               # distribution included, so they share one stevedore cache
+               PYTHONPATH=os.path.join(root, 'site'),
+               LC_ALL='C.UTF-8', NO_COLOR='1')
+    return env
+
+
+def run_once(argv: list[str], env: dict[str, str], cwd: str) -> float:
+    """Run one command; return its wall time in seconds."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise BenchmarkError(
+            '%s exited with %d: %s' % (' '.join(argv[1:]) or argv[0],
+                                       proc.returncode,
+                                       proc.stderr.decode(errors='replace')
+                                       .strip()[-800:]))
+    return elapsed
+
+
+def check_output(argv: list[str], env: dict[str, str], cwd: str) -> str:
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchmarkError('%s failed (%d): %s' % (
+            ' '.join(argv), proc.returncode, proc.stderr.strip()[-800:]))
+    return proc.stdout
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = min(max(1, math.ceil(fraction * len(ordered))), len(ordered))
+    return ordered[rank - 1]
+
+
+def find_ntcli(python: str) -> str:
+    candidate = os.path.join(os.path.dirname(python), 'ntcli')
+    if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate
+    found = shutil.which('ntcli')
+    if found is None:
+        raise BenchmarkError('No ntcli console script next to %s; install '
+                             'ntcli into this virtualenv (pip install -e .)'
+                             % python)
+    return found
+
+
+def machine() -> dict[str, str]:
+    model = 'unknown'
+    try:
+        with open('/proc/cpuinfo') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {'cpus': str(os.cpu_count()), 'cpu': model,
+            'python': sys.version.split()[0], 'executable': sys.executable}
+
+
+def benchmark(runs: int, warmup: int, keep: bool) -> dict:
+    python = sys.executable
+    ntcli = find_ntcli(python)
+    root = tempfile.mkdtemp(prefix='ntcli-bench-')
+    try:
+        baseline = write_baseline(root, python)
+        env = sandbox_env(root)
+        commands = {
+            BASELINE: [baseline, 'thing', 'show', '-f', 'json'],
+            'ntcli --version': [ntcli, '--version'],
+            'ntcli token show': [ntcli, 'token', 'show'],
+            'ntcli token refresh': [ntcli, 'token', 'refresh'],
+        }
+        home = env['HOME']
+        # A first refresh creates the default workspace, the key file and
+        # the stored token: the timed refreshes and shows are warm ones.
+        check_output(commands['ntcli token refresh'], env, home)
+        shown = check_output(commands['ntcli token show'], env, home)
+        if 'Status:      Active' not in shown:
+            raise BenchmarkError('token show did not report an active '
+                                 'token:\n' + shown)
+        for _ in range(warmup):
+            for argv in commands.values():
+                run_once(argv, env, home)
+        cache = os.path.join(env['XDG_CACHE_HOME'], 'python-entrypoints')
+        cached = os.path.isdir(cache) and bool(os.listdir(cache))
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        names = list(commands)
+        for iteration in range(runs):
+            shift = iteration % len(names)
+            for name in names[shift:] + names[:shift]:
+                samples[name].append(run_once(commands[name], env, home))
+        return {'machine': machine(), 'runs': runs, 'warmup': warmup,
+                'stevedore_cache': cached, 'ntcli': ntcli,
+                'samples_ms': {name: [round(s * 1000, 2) for s in values]
+                               for name, values in samples.items()}}
+    finally:
+        if keep:
+            print('Sandbox kept in', root, file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def report(result: dict) -> None:
+    info = result['machine']
+    print('Python %s on %s CPU(s): %s' % (info['python'], info['cpus'],
+                                          info['cpu']))
+    print('%d interleaved runs after %d warm-up; stevedore cache %s'
+          % (result['runs'], result['warmup'],
+             'warm' if result['stevedore_cache'] else
+             'NOT written (is the venv under /tmp?)'))
+    samples = result['samples_ms']
+    base = statistics.median(samples[BASELINE])
+    print()
+    print('%-22s %9s %9s %9s %7s %7s  %s' % ('command', 'median', 'p90',
+                                            'min', 'ratio', 'target',
+                                            'result'))
+    result['summary'] = {}
+    for name, values in samples.items():
+        median = statistics.median(values)
+        p90 = percentile(values, 0.9)
+        ratio = median / base
+        target = TARGETS.get(name)
+        verdict = '' if target is None else (
+            'PASS' if ratio <= target else 'MISS')
+        print('%-22s %7.1fms %7.1fms %7.1fms %6.2fx %7s  %s'
+              % (name, median, p90, min(values), ratio,
+                 '' if target is None else '<=%.1fx' % target, verdict))
+        result['summary'][name] = {
+            'median_ms': round(median, 1), 'p90_ms': round(p90, 1),
+            'min_ms': round(min(values), 1), 'ratio': round(ratio, 3),
+            'target': target, 'verdict': verdict or None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=textwrap.dedent(__doc__.split('\n\n')[0]))
+    parser.add_argument('--runs', type=int, default=30, metavar='N',
+                        help='timed iterations (default 30)')
+    parser.add_argument('--warmup', type=int, default=3, metavar='N',
+                        help='untimed iterations first (default 3)')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write every sample and the summary here')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep the temporary sandbox for inspection')
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.warmup < 0:
+        parser.error('--runs must be at least 1 and --warmup at least 0')
+    if sys.executable.startswith('/tmp'):
+        print('Warning: this Python lives under /tmp, where stevedore does '
+              'not cache entry points; the figures are pessimistic.',
+              file=sys.stderr)
+    try:
+        result = benchmark(args.runs, args.warmup, args.keep)
+    except (BenchmarkError, OSError) as exc:
+        print('benchmark failed: %s' % exc, file=sys.stderr)
+        return 1
+    report(result)
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(result, handle, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
