@@ -4,13 +4,15 @@ Commands come only from the ``ntcli.commands`` entry point namespace, the
 core's own included. Entry points are read without importing them; only the
 command that runs is imported. Every failure is turned into one or two lines
 on stderr and an exit status here, and nowhere else.
+
+The ``ntcli`` command starts in :func:`ntcli.app.main`, which imports this
+module (and cliff) only when it has more to do than print the version.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Any, TextIO
 
 from cliff import app as cliff_app
@@ -288,23 +290,3 @@ class NtcliApp(cliff_app.App):
             self.stderr.write('Hint: Re-run with --debug to see the '
                               'traceback, and report it if it persists.\n')
         return 1
-
-
-def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
-    """Entry point of the ``ntcli`` command."""
-    if argv is None:
-        argv = sys.argv[1:]
-    app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
-    try:
-        return app.run(argv)
-    except SystemExit as exc:  # --help, --version, argparse errors
-        if exc.code is None or isinstance(exc.code, int):
-            return exc.code or 0
-        return 1
-    except Exception as exc:  # raised by cliff itself under --debug
-        return app.report_error(exc)
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The ``ntcli`` command: its entry point and its exit status.
+
+The cliff application itself (global options, plugin discovery, errors) is
+:mod:`ntcli.application`; its names are reachable from here as well
+(``ntcli.app.NtcliApp``). This module imports neither it nor cliff at
+module level, so that ``ntcli --version`` can answer without them: they
+cost about 60 ms of a 90 ms ``--version`` (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import ntcli
+
+# typing is left out at run time: importing it is a tenth of --version
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+
+def __getattr__(name: str) -> Any:
+    # ntcli.app.NtcliApp, ntcli.app.CommandManager... as before the split
+    if name.startswith('__'):
+        raise AttributeError(name)
+    from ntcli import application
+    try:
+        return getattr(application, name)
+    except AttributeError:
+        raise AttributeError(
+            f"module 'ntcli.app' has no attribute '{name}'") from None
+
+
+def _program_name() -> str:
+    """The name cliff prints before the version: ``cliff.app.App.NAME``."""
+    cliff_app = sys.modules.get('cliff.app')
+    if cliff_app is not None:
+        return cliff_app.App.NAME
+    # cliff's own rule, applied to the same sys.argv[0]
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    if name == '__main__':
+        name = os.path.split(os.path.dirname(sys.argv[0]))[-1]
+    return name
+
+
+def _print_version() -> None:
+    """Print what cliff's ``--version`` prints, and raise SystemExit(0).
+
+    The same argparse action formats it, so the text is the same byte for
+    byte; only the application, its command manager and the entry point
+    scan are skipped.
+    """
+    import argparse
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('--version', action='version',
+                        version=f'{_program_name()} {ntcli.__version__}')
+    parser.parse_args(['--version'])
+
+
+def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Entry point of the ``ntcli`` command."""
+    if argv is None:
+        argv = sys.argv[1:]
+    app = None
+    try:
+        if argv == ['--version']:
+            _print_version()
+        from ntcli.application import NtcliApp
+        app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
+        return app.run(argv)
+    except SystemExit as exc:  # --help, --version, argparse errors
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return 1
+    except Exception as exc:  # raised by cliff itself under --debug
+        if app is None:
+            raise
+        return app.report_error(exc)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
