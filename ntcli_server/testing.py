@@ -271,6 +271,7 @@ class FaultProxy(fixtures.Fixture):
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         thread = threading.Thread(target=self._server.serve_forever,
+                                  kwargs={'poll_interval': 0.05},
                                   daemon=True)
         thread.start()
         self.addCleanup(self._shutdown)

@@ -224,9 +224,9 @@ class WorkspacesResource(_Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self.api.caller(req)
-        body = read_body(req, self.FIELDS, required=('name',))
         authority = self.api.authority
         authority.authorize(principal, Action.CREATE_WORKSPACE)
+        body = read_body(req, self.FIELDS, required=('name',))
         workspace = authority.create_workspace(
             body['name'], body.get('description'), owner=principal.user_id)
         resp.status = falcon.HTTP_201
@@ -264,9 +264,9 @@ class TokensResource(_Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response,
                 workspace_id: str) -> None:
         principal = self.api.caller(req)
-        body = read_body(req, self.FIELDS)
         authority = self.api.authority
         authority.authorize(principal, Action.ISSUE_TOKEN, workspace_id)
+        body = read_body(req, self.FIELDS)
         if 'expires_in' in body or 'expires_at' in body:
             expires_in = body.get('expires_in')
             expires_at = unix_time('expires_at', body.get('expires_at'))
@@ -285,11 +285,11 @@ class TokensResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response,
                workspace_id: str) -> None:
         principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.LIST_TOKENS, workspace_id)
         include_expired = query_flag(req, 'include_expired')
         include_revoked = query_flag(req, 'include_revoked')
         limit = query_int(req, 'limit', DEFAULT_PAGE)
-        authority = self.api.authority
-        authority.authorize(principal, Action.LIST_TOKENS, workspace_id)
         page = authority.list_tokens(
             workspace_id, include_expired=include_expired,
             include_revoked=include_revoked, limit=limit,

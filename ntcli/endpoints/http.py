@@ -31,7 +31,7 @@ import uuid
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 import ntcli
@@ -105,6 +105,13 @@ def _not_connected(exc: BaseException) -> bool:
     return any(isinstance(e, ConnectTimeoutError) for e in _causes(exc))
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """True when the server accepted the call but said nothing in time."""
+    return not _not_connected(exc) and any(
+        isinstance(e, (requests.Timeout, ReadTimeoutError, TimeoutError))
+        for e in _causes(exc))
+
+
 def _reason(exc: BaseException) -> str:
     """What went wrong with a connection, in a few words."""
     import socket
@@ -138,7 +145,9 @@ class HTTPEndpoint(Endpoint):
         """The HTTP session, made on first use."""
         if self._session is None:
             retry = Retry(
-                total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=0,
+                # read=False: a read error is raised as it is (a timeout
+                # stays a timeout); lost answers are repeated in _call
+                total=CONNECT_RETRIES, connect=CONNECT_RETRIES, read=False,
                 status=CONNECT_RETRIES, other=0,
                 backoff_factor=BACKOFF_SECONDS,
                 status_forcelist=RETRY_STATUSES,
@@ -301,9 +310,8 @@ class HTTPEndpoint(Endpoint):
             except requests.RequestException as exc:
                 self._trace(method, self.url + path, type(exc).__name__,
                             started, headers)
-                if last or not isinstance(
-                        exc, requests.ConnectionError) or isinstance(
-                        exc, requests.Timeout) or _not_connected(exc):
+                if last or not isinstance(exc, requests.ConnectionError) \
+                        or _timed_out(exc) or _not_connected(exc):
                     raise self._unreachable(exc) from exc
             else:
                 self._trace(method, response.url, response.status_code,
@@ -371,10 +379,11 @@ class HTTPEndpoint(Endpoint):
                 'could not be verified',
                 'For a private CA give --ca-bundle PATH (or set '
                 'REQUESTS_CA_BUNDLE).')
-        if isinstance(exc, requests.Timeout) and not _not_connected(exc):
+        if _timed_out(exc):
+            seconds = self.options.timeout
             return errors.EndpointUnreachable(
                 f'The endpoint at {self.url} did not answer within '
-                f'{self.options.timeout:g} seconds',
+                f'{seconds:g} second{"" if seconds == 1 else "s"}',
                 'The server may be overloaded or stuck. Try again, or '
                 'give a longer --timeout.')
         if isinstance(exc, requests.ConnectionError):

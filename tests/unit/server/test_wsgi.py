@@ -1,0 +1,444 @@
+"""Tests of ntcli_server.wsgi: the token API's wire format, validation,
+limits, error envelopes and access rules, through Falcon's test client."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import fixtures
+import testtools
+from falcon import testing
+
+from ntcli_server import errors, wsgi
+from tests.unit.server import base
+
+YEAR = 31536000
+ISO = r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$'
+
+
+class APITestCase(testtools.TestCase):
+    """A test client on an authority with a fake clock, a user ``alice``
+    owning workspace ``main``, and a user ``bob``."""
+
+    def setUp(self):
+        super().setUp()
+        self.fx = self.useFixture(base.AuthorityFixture())
+        self.authority = self.fx.authority
+        self.clock = self.fx.clock
+        self.client = testing.TestClient(
+            wsgi.create_app(lambda: self.authority))
+        alice = self.authority.create_user('alice')
+        self.alice = alice.credential
+        self.bob = self.authority.create_user('bob').credential
+        self.ws = self.authority.create_workspace('main', owner=alice.user.id)
+        self.logs = self.useFixture(fixtures.FakeLogger(
+            name='ntcli_server', level=logging.DEBUG))
+
+    def call(self, method, path, credential=None, **kwargs):
+        headers = kwargs.pop('headers', {})
+        if credential:
+            headers['Authorization'] = f'Bearer {credential}'
+        return self.client.simulate_request(method, path, headers=headers,
+                                            **kwargs)
+
+    def tokens_path(self, ws_id=None):
+        return f'/v1/workspaces/{ws_id or self.ws.id}/tokens'
+
+    def issue(self, credential=None, ws_id=None, **body):
+        result = self.call('POST', self.tokens_path(ws_id),
+                           credential or self.alice, json=body)
+        self.assertEqual(201, result.status_code, result.text)
+        return result.json
+
+    def assertError(self, result, status, code):
+        self.assertEqual(status, result.status_code, result.text)
+        self.assertEqual('application/json', result.headers['content-type'])
+        body = result.json
+        self.assertEqual({'error'}, set(body))
+        self.assertEqual(code, body['error']['code'])
+        self.assertIsInstance(body['error']['message'], str)
+        self.assertLessEqual(set(body['error']),
+                             {'code', 'message', 'details'})
+        return body['error']
+
+
+class TestWorkspaces(APITestCase):
+
+    def test_create(self):
+        result = self.call('POST', '/v1/workspaces', self.alice,
+                           json={'name': 'ci-builds', 'description': 'builds'})
+        self.assertEqual(201, result.status_code)
+        body = result.json
+        self.assertEqual({'workspace_id', 'workspace_name', 'description',
+                          'created'}, set(body))
+        self.assertEqual(('ci-builds', 'builds'),
+                         (body['workspace_name'], body['description']))
+        self.assertRegex(body['created'], ISO)
+
+    def test_list_shows_only_the_callers_workspaces(self):
+        self.call('POST', '/v1/workspaces', self.bob, json={'name': 'bobs'})
+        body = self.call('GET', '/v1/workspaces', self.alice).json
+        self.assertEqual(1, body['total'])
+        self.assertEqual([{'workspace_id': self.ws.id,
+                           'workspace_name': 'main',
+                           'created': '2023-11-14T22:13:20Z'}],
+                         body['workspaces'])
+
+    def test_bad_and_duplicate_names(self):
+        self.assertError(self.call('POST', '/v1/workspaces', self.alice,
+                                   json={'name': 'Main'}),
+                         400, 'INVALID_REQUEST')
+        error = self.assertError(
+            self.call('POST', '/v1/workspaces', self.alice,
+                      json={'name': 'main'}), 409, 'WORKSPACE_EXISTS')
+        self.assertIn('already exists', error['message'])
+
+    def test_delete_revokes_its_tokens(self):
+        token = self.issue()
+        result = self.call('DELETE', f'/v1/workspaces/{self.ws.id}',
+                           self.alice)
+        self.assertEqual({'workspace_id': self.ws.id, 'status': 'deleted',
+                          'tokens_revoked': 1}, result.json)
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+        self.assertError(self.call('DELETE', f'/v1/workspaces/{self.ws.id}',
+                                   self.alice), 404, 'WORKSPACE_NOT_FOUND')
+
+
+class TestRequestValidation(APITestCase):
+
+    def test_malformed_json_is_400(self):
+        result = self.call('POST', '/v1/workspaces', self.alice,
+                           body='{"name": ',
+                           headers={'Content-Type': 'application/json'})
+        self.assertError(result, 400, 'INVALID_REQUEST')
+
+    def test_invalid_utf8_is_400(self):
+        result = self.call('POST', '/v1/workspaces', self.alice,
+                           body=b'{"name": "\xff"}',
+                           headers={'Content-Type': 'application/json'})
+        self.assertError(result, 400, 'INVALID_REQUEST')
+
+    def test_body_that_is_not_json_is_415(self):
+        result = self.call('POST', '/v1/workspaces', self.alice,
+                           body='name=ci',
+                           headers={'Content-Type':
+                                    'application/x-www-form-urlencoded'})
+        self.assertError(result, 415, 'UNSUPPORTED_MEDIA_TYPE')
+
+    def test_json_with_a_charset_is_fine(self):
+        result = self.call('POST', '/v1/workspaces', self.alice,
+                           body='{"name": "ci-builds"}',
+                           headers={'Content-Type':
+                                    'application/json; charset=utf-8'})
+        self.assertEqual(201, result.status_code)
+
+    def test_schema_errors_are_422(self):
+        cases = [
+            ('/v1/workspaces', []),
+            ('/v1/workspaces', 'main'),
+            ('/v1/workspaces', {}),
+            ('/v1/workspaces', {'name': 5}),
+            ('/v1/workspaces', {'name': 'ok-name', 'owner': 'me'}),
+            (self.tokens_path(), {'expires_in': '3600'}),
+            (self.tokens_path(), {'expires_in': 3600.5}),
+            (self.tokens_path(), {'expires_in': True}),
+            (self.tokens_path(), {'expires_at': 'next tuesday'}),
+            (self.tokens_path(), {'scope': ['a']}),
+            (self.tokens_path(), {'ttl': 60}),
+        ]
+        for path, body in cases:
+            self.assertError(self.call('POST', path, self.alice, json=body),
+                             422, 'VALIDATION_ERROR')
+
+    def test_values_the_authority_refuses_are_400(self):
+        for body in ({'expires_in': 0}, {'expires_in': 11 * 366 * 86400},
+                     {'expires_in': 60, 'expires_at': 1_800_000_000},
+                     {'expires_at': 1}, {'scope': 'no spaces'},
+                     {'description': 'x' * 300}):
+            error = self.assertError(
+                self.call('POST', self.tokens_path(), self.alice, json=body),
+                400, 'INVALID_REQUEST')
+            self.assertIn('field', error['details'])
+
+    def test_bodies_over_64_kib_are_413(self):
+        big = json.dumps({'name': 'x' * 70000})
+        self.assertError(
+            self.call('POST', '/v1/workspaces', self.alice, body=big,
+                      headers={'Content-Type': 'application/json'}),
+            413, 'PAYLOAD_TOO_LARGE')
+
+    def test_bad_query_parameters(self):
+        path = self.tokens_path()
+        self.assertError(self.call('GET', path, self.alice,
+                                   params={'include_expired': 'maybe'}),
+                         422, 'VALIDATION_ERROR')
+        self.assertError(self.call('GET', path, self.alice,
+                                   params={'limit': 'ten'}),
+                         422, 'VALIDATION_ERROR')
+        self.assertError(self.call('GET', path, self.alice,
+                                   params={'limit': '0'}),
+                         400, 'INVALID_REQUEST')
+        self.assertError(self.call('GET', path, self.alice,
+                                   params={'cursor': '!!'}),
+                         400, 'INVALID_REQUEST')
+
+
+class TestIssue(APITestCase):
+
+    def test_default_lifetime_is_one_year(self):
+        body = self.issue()
+        self.assertEqual({'access_token', 'token_type', 'expires_in',
+                          'expires_at', 'scope', 'jti', 'workspace_id',
+                          'created_at'}, set(body))
+        self.assertEqual(('Bearer', YEAR, 'workspace', self.ws.id),
+                         (body['token_type'], body['expires_in'],
+                          body['scope'], body['workspace_id']))
+        self.assertTrue(body['access_token'].startswith('wst_'))
+        self.assertEqual('2024-11-13T22:13:20Z', body['expires_at'])
+        self.assertEqual('2023-11-14T22:13:20Z', body['created_at'])
+
+    def test_explicit_null_means_never(self):
+        for body in ({'expires_in': None}, {'expires_at': None},
+                     {'expires_in': None, 'expires_at': None}):
+            issued = self.issue(**body)
+            self.assertEqual((None, None),
+                             (issued['expires_in'], issued['expires_at']))
+
+    def test_expiry_as_seconds_or_a_time(self):
+        self.assertEqual(3600, self.issue(expires_in=3600)['expires_in'])
+        at = self.issue(expires_at='2024-01-01T00:00:00Z')
+        self.assertEqual('2024-01-01T00:00:00Z', at['expires_at'])
+        at = self.issue(expires_at=base.START + 60)
+        self.assertEqual(60, at['expires_in'])
+
+    def test_scope_and_description(self):
+        issued = self.issue(scope='read:tokens', description='ci')
+        self.assertEqual('read:tokens', issued['scope'])
+        listed = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual('ci', listed['tokens'][0]['description'])
+
+    def test_empty_body_without_content_type(self):
+        result = self.call('POST', self.tokens_path(), self.alice)
+        self.assertEqual(201, result.status_code)
+
+    def test_idempotency_key_replays_the_same_token(self):
+        headers = {'Idempotency-Key': 'k-1'}
+        first = self.call('POST', self.tokens_path(), self.alice, json={},
+                          headers=dict(headers))
+        again = self.call('POST', self.tokens_path(), self.alice, json={},
+                          headers=dict(headers))
+        self.assertEqual(first.json, again.json)
+        self.assertNotIn('idempotent-replayed', first.headers)
+        self.assertEqual('true', again.headers['idempotent-replayed'])
+        self.assertError(
+            self.call('POST', self.tokens_path(), self.alice, json={},
+                      headers={'Idempotency-Key': 'k' * 200}),
+            400, 'INVALID_REQUEST')
+
+    def test_answers_are_not_cached(self):
+        result = self.call('POST', self.tokens_path(), self.alice, json={})
+        self.assertEqual('no-store', result.headers['cache-control'])
+
+
+class TestListAndRevoke(APITestCase):
+
+    def test_list_shape_and_filters(self):
+        live = self.issue(description='live')
+        dead = self.issue(expires_in=None)
+        short = self.issue(expires_in=10)
+        self.call('DELETE', f"{self.tokens_path()}/{dead['jti']}",
+                  self.alice)
+        self.clock.advance(20)
+        body = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual({'workspace_id', 'tokens', 'count', 'next_cursor'},
+                         set(body))
+        self.assertEqual((self.ws.id, 1, None),
+                         (body['workspace_id'], body['count'],
+                          body['next_cursor']))
+        self.assertEqual({'jti': live['jti'], 'created_at': base.START,
+                          'expires_at': live['expires_at'],
+                          'status': 'active', 'description': 'live',
+                          'revoked_at': None}, body['tokens'][0])
+        body = self.call('GET', self.tokens_path(), self.alice,
+                         params={'include_expired': 'true',
+                                 'include_revoked': '1'}).json
+        statuses = {t['jti']: (t['status'], t['revoked_at'])
+                    for t in body['tokens']}
+        self.assertEqual({live['jti']: ('active', None),
+                          dead['jti']: ('revoked', '2023-11-14T22:13:20Z'),
+                          short['jti']: ('expired', None)}, statuses)
+
+    def test_pagination(self):
+        jtis = {self.issue()['jti'] for _ in range(5)}
+        seen, cursor = [], None
+        while True:
+            params = {'limit': '2'}
+            if cursor:
+                params['cursor'] = cursor
+            body = self.call('GET', self.tokens_path(), self.alice,
+                             params=params).json
+            self.assertLessEqual(body['count'], 2)
+            seen += [t['jti'] for t in body['tokens']]
+            cursor = body['next_cursor']
+            if not cursor:
+                break
+        self.assertEqual(5, len(seen))
+        self.assertEqual(jtis, set(seen))
+
+    def test_revoke_twice(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}"
+        first = self.call('DELETE', path, self.alice)
+        self.assertEqual(200, first.status_code)
+        self.assertEqual({'workspace_id': self.ws.id,
+                          'token_jti': token['jti'], 'status': 'revoked',
+                          'revoked_at': '2023-11-14T22:13:20Z',
+                          'already_revoked': False}, first.json)
+        self.clock.advance(100)
+        again = self.call('DELETE', path, self.alice)
+        self.assertEqual(200, again.status_code)
+        self.assertTrue(again.json['already_revoked'])
+        self.assertEqual(first.json['revoked_at'], again.json['revoked_at'])
+
+    def test_revoke_unknown(self):
+        self.assertError(self.call('DELETE', f'{self.tokens_path()}/jti_x',
+                                   self.alice), 404, 'TOKEN_NOT_FOUND')
+        self.assertError(
+            self.call('DELETE', '/v1/workspaces/nope/tokens/jti_x',
+                      self.alice), 404, 'WORKSPACE_NOT_FOUND')
+
+
+class TestTokenAuth(APITestCase):
+
+    def test_valid_token(self):
+        token = self.issue()
+        for method in ('GET', 'POST'):
+            result = self.call(method, '/v1/token_auth',
+                               token['access_token'])
+            self.assertEqual(200, result.status_code)
+            self.assertEqual(self.ws.id, result.headers['x-workspace-id'])
+            self.assertEqual(token['jti'], result.headers['x-token-jti'])
+            self.assertEqual({'valid': True, 'workspace_id': self.ws.id,
+                              'jti': token['jti'], 'scope': 'workspace',
+                              'expires_at': token['expires_at']},
+                             result.json)
+
+    def test_invalid_tokens_are_401(self):
+        expiring = self.issue(expires_in=10)['access_token']
+        revoked = self.issue()
+        self.call('DELETE', f"{self.tokens_path()}/{revoked['jti']}",
+                  self.alice)
+        self.clock.advance(11)
+        for bearer, code in ((expiring, 'TOKEN_EXPIRED'),
+                             (revoked['access_token'], 'TOKEN_REVOKED'),
+                             ('garbage', 'TOKEN_INVALID'),
+                             (self.alice, 'TOKEN_INVALID'),
+                             (None, 'AUTHENTICATION_REQUIRED')):
+            result = self.call('GET', '/v1/token_auth', bearer)
+            self.assertError(result, 401, code)
+            self.assertNotIn('x-workspace-id', result.headers)
+            self.assertIn('Bearer', result.headers['www-authenticate'])
+
+
+class TestAuthorization(APITestCase):
+
+    def test_no_or_unknown_credentials(self):
+        for headers in ({}, {'Authorization': 'Basic YWxpY2U6cHc='},
+                        {'Authorization': 'Bearer'},
+                        {'Authorization': 'Bearer ntu_unknown'}):
+            self.assertError(
+                self.call('GET', '/v1/workspaces', headers=headers),
+                401, 'AUTHENTICATION_REQUIRED')
+
+    def test_workspace_token_in_its_own_workspace(self):
+        bearer = self.issue()
+        issued = self.issue(bearer['access_token'])
+        listed = self.call('GET', self.tokens_path(), bearer['access_token'])
+        self.assertEqual(200, listed.status_code)
+        self.assertEqual(2, listed.json['count'])
+        self.assertError(
+            self.call('DELETE', f"{self.tokens_path()}/{issued['jti']}",
+                      bearer['access_token']), 403, 'FORBIDDEN')
+        own = self.call('DELETE', f"{self.tokens_path()}/{bearer['jti']}",
+                        bearer['access_token'])
+        self.assertEqual(200, own.status_code)
+
+    def test_workspace_token_elsewhere(self):
+        bearer = self.issue()['access_token']
+        other = self.authority.create_workspace('other')
+        for method, path in (
+                ('POST', self.tokens_path(other.id)),
+                ('GET', self.tokens_path(other.id)),
+                ('POST', self.tokens_path('no-such-workspace')),
+                ('GET', '/v1/workspaces'),
+                ('POST', '/v1/workspaces'),
+                ('DELETE', f'/v1/workspaces/{self.ws.id}')):
+            self.assertError(self.call(method, path, bearer, json={}),
+                             403, 'FORBIDDEN')
+
+    def test_another_users_workspace(self):
+        token = self.issue()
+        for method, path in (
+                ('POST', self.tokens_path()), ('GET', self.tokens_path()),
+                ('DELETE', f"{self.tokens_path()}/{token['jti']}"),
+                ('DELETE', f'/v1/workspaces/{self.ws.id}')):
+            self.assertError(self.call(method, path, self.bob, json={}),
+                             403, 'FORBIDDEN')
+
+    def test_access_is_checked_before_the_body(self):
+        self.assertError(self.call('POST', self.tokens_path(), None,
+                                   json={'bogus': 1}),
+                         401, 'AUTHENTICATION_REQUIRED')
+        self.assertError(self.call('POST', self.tokens_path(), self.bob,
+                                   json={'bogus': 1}),
+                         403, 'FORBIDDEN')
+
+
+class TestFailures(APITestCase):
+
+    def test_unknown_route_and_method(self):
+        self.assertError(self.call('GET', '/v2/nothing'), 404, 'NOT_FOUND')
+        result = self.call('PUT', '/v1/workspaces', self.alice)
+        self.assertError(result, 405, 'METHOD_NOT_ALLOWED')
+        self.assertIn('POST', result.headers['allow'])
+
+    def test_unexpected_exception_is_a_bare_500(self):
+        token = self.issue()['access_token']
+
+        def boom(*args, **kwargs):
+            raise RuntimeError(f'bug while handling {token}')
+        self.authority.list_workspaces = boom
+        error = self.assertError(self.call('GET', '/v1/workspaces',
+                                           self.alice),
+                                 500, 'INTERNAL_ERROR')
+        self.assertNotIn('details', error)
+        self.assertNotIn('bug', error['message'])
+        log = self.logs.output
+        self.assertIn('RuntimeError', log)
+        self.assertNotIn(token, log)
+        self.assertNotIn(token[:40], log)
+
+    def test_storage_failure_is_503_without_its_cause(self):
+        def down(*args, **kwargs):
+            raise errors.StorageUnavailable(
+                'The token database /srv/secret/path.db failed: disk I/O')
+        self.authority.list_workspaces = down
+        error = self.assertError(self.call('GET', '/v1/workspaces',
+                                           self.alice),
+                                 503, 'STORAGE_UNAVAILABLE')
+        self.assertNotIn('/srv', error['message'])
+        self.assertIn('/srv/secret/path.db', self.logs.output)
+
+    def test_health(self):
+        self.assertEqual({'status': 'ok'},
+                         self.call('GET', '/healthz').json)
+
+    def test_health_when_the_database_cannot_be_opened(self):
+        def cannot_open():
+            raise errors.StorageUnavailable('Cannot open /x.db')
+        client = testing.TestClient(wsgi.create_app(cannot_open))
+        result = client.simulate_get('/healthz')
+        self.assertError(result, 503, 'STORAGE_UNAVAILABLE')
