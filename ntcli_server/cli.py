@@ -109,8 +109,8 @@ def serve(args: argparse.Namespace) -> int:
         'loglevel': args.log_level,
         'preload_app': False,      # each worker opens its own connection
         'proc_name': 'ntcli-server',
-        # gunicorn >= 23's control socket has one default path per user,
-        # which several servers on a machine would fight over.
+        # Recent gunicorn's control socket has one default path per user,
+        # which several servers on one machine would fight over.
         'control_socket_disable': True,
     })
     return 0
@@ -160,7 +160,7 @@ def keys_rotate(args: argparse.Namespace) -> int:
         kid = authority.rotate_signing_key()
     print(kid)
     print('New primary signing key created; tokens signed by older keys '
-          'stay valid. A running server signs with it within a minute.',
+          'stay valid. Running servers sign with it within a minute.',
           file=sys.stderr)
     return 0
 

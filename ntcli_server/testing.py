@@ -23,6 +23,7 @@ import http.server
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -66,17 +67,21 @@ class ServerFixture(fixtures.Fixture):
     ``db``: a SQLite path or PostgreSQL DSN (default: a new SQLite file in
     a temporary directory). ``user`` and ``workspace``: names to create with
     the admin CLI; ``user=None`` creates neither (for a second server on a
-    shared database). After setUp: ``url``, ``port``, ``db``,
-    ``credential`` (the user's, or None), ``workspace_id``, ``log_path``.
+    shared database). ``env``: extra environment for the server and the
+    admin commands (``NTCLI_SERVER_SECRET``...). After setUp: ``url``,
+    ``port``, ``db``, ``credential`` (the user's, or None),
+    ``workspace_id``, ``log_path``.
     """
 
     def __init__(self, db: str | None = None, *,
                  user: str | None = 'tester',
                  workspace: str | None = 'main', workers: int = 1,
                  port: int | None = None,
+                 env: dict[str, str] | None = None,
                  start_timeout: float = 30.0) -> None:
         super().__init__()
         self.db = db
+        self.extra_env = dict(env or {})
         self.user = user
         self.workspace = workspace if user else None
         self.workers = workers
@@ -104,11 +109,16 @@ class ServerFixture(fixtures.Fixture):
     def url(self) -> str:
         return f'http://{HOST}:{self.port}'
 
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of the server and the admin commands."""
+        return {**os.environ, **self.extra_env}
+
     def admin(self, *args: str, check: bool = True) -> str:
         """Run ``ntcli-server --db DB ARGS``; return its stdout."""
         proc = subprocess.run(
             server_command() + ['--db', self.db, *args], capture_output=True,
-            text=True, stdin=subprocess.DEVNULL, timeout=60)
+            text=True, stdin=subprocess.DEVNULL, env=self.env, timeout=60)
         if check and proc.returncode != 0:
             raise RuntimeError(f'ntcli-server {" ".join(args)} failed '
                                f'({proc.returncode}): {proc.stderr}')
@@ -137,6 +147,7 @@ class ServerFixture(fixtures.Fixture):
                         '--bind', f'{HOST}:{self.port}',
                         '--workers', str(self.workers)],
                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                    env=self.env,
                     # its own process group: kill() takes the workers too
                     start_new_session=True)
             if self._wait_healthy():
@@ -171,11 +182,13 @@ class ServerFixture(fixtures.Fixture):
         """Kill the server and its workers at once, as a crash would."""
         if self.process is None:
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+        if self.process.returncode is None:
+            # Not reaped yet, so its id is still its process group's.
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
         # the workers die with the group; wait until the port is free
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -233,6 +246,7 @@ class Seen:
 class FaultProxy(fixtures.Fixture):
     """An HTTP server in a thread that forwards to ``upstream`` or fails.
 
+    With ``ssl_context`` it serves HTTPS.
     ``proxy.fail(HANG, method='POST', times=1)`` makes the next POST hang;
     rules are tried newest first; ``proxy.clear()`` removes them.
     ``before_forward`` (a callable of method and path) runs before each
@@ -240,9 +254,11 @@ class FaultProxy(fixtures.Fixture):
     ``seen`` lists every request received.
     """
 
-    def __init__(self, upstream: str | None = None) -> None:
+    def __init__(self, upstream: str | None = None, *,
+                 ssl_context: 'ssl.SSLContext | None' = None) -> None:
         super().__init__()
         self.upstream = upstream
+        self.ssl_context = ssl_context
         self.before_forward: typing.Callable[[str, str], None] | None = None
         self.seen: list[Seen] = []
         self._rules: list[_Rule] = []
@@ -269,6 +285,10 @@ class FaultProxy(fixtures.Fixture):
 
         self._server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
         self._server.daemon_threads = True
+        self._server.handle_error = lambda *args: None   # quiet
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(
+                self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         thread = threading.Thread(target=self._server.serve_forever,
                                   kwargs={'poll_interval': 0.05},
@@ -283,7 +303,8 @@ class FaultProxy(fixtures.Fixture):
 
     @property
     def url(self) -> str:
-        return f'http://{HOST}:{self.port}'
+        scheme = 'https' if self.ssl_context is not None else 'http'
+        return f'{scheme}://{HOST}:{self.port}'
 
     def fail(self, action: Fault, *, method: str | None = None,
              path: str | None = None, times: int | None = None) -> None:

@@ -56,7 +56,8 @@ _HTTP_CODES = {400: 'INVALID_REQUEST', 401: 'AUTHENTICATION_REQUIRED',
                415: 'UNSUPPORTED_MEDIA_TYPE', 422: 'VALIDATION_ERROR'}
 
 
-def validation_error(message: str, **details: object) -> errors.AuthorityError:
+def validation_error(message: str,
+                     **details: object) -> errors.AuthorityError:
     """A request body or query that does not fit the API (422)."""
     return errors.AuthorityError('VALIDATION_ERROR', message, 422,
                                  details or None)
@@ -204,12 +205,6 @@ class TokenAPI:
     def caller(self, req: falcon.Request) -> Principal:
         """The authenticated principal of the request."""
         return self.authority.authenticate(bearer(req))
-
-    def close(self) -> None:
-        with self._lock:
-            if self._authority is not None:
-                self._authority.close()
-                self._authority = None
 
 
 class _Resource:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 import typing
 import urllib.parse
@@ -114,7 +115,6 @@ def _timed_out(exc: BaseException) -> bool:
 
 def _reason(exc: BaseException) -> str:
     """What went wrong with a connection, in a few words."""
-    import socket
     for cause in _causes(exc):
         if isinstance(cause, ConnectionRefusedError):
             return 'connection refused'
@@ -131,10 +131,6 @@ class HTTPEndpoint(Endpoint):
 
     def __init__(self, url: str, options: EndpointOptions) -> None:
         super().__init__(normalize_url(url), options)
-        if options.ca_bundle and not os.path.exists(options.ca_bundle):
-            raise errors.UsageError(
-                f'CA bundle {options.ca_bundle} not found',
-                'Give the path of a PEM file with --ca-bundle.')
         # An explicit bundle beats REQUESTS_CA_BUNDLE, which requests
         # applies itself when verify is True.
         self._verify: bool | str = options.ca_bundle or True
@@ -144,6 +140,11 @@ class HTTPEndpoint(Endpoint):
     def session(self) -> requests.Session:
         """The HTTP session, made on first use."""
         if self._session is None:
+            bundle = self.options.ca_bundle
+            if bundle and not os.path.exists(bundle):
+                raise errors.UsageError(
+                    f'CA bundle {bundle} not found',
+                    'Give the path of a PEM file with --ca-bundle.')
             retry = Retry(
                 # read=False: a read error is raised as it is (a timeout
                 # stays a timeout); lost answers are repeated in _call
@@ -399,9 +400,10 @@ class HTTPEndpoint(Endpoint):
         """One debug line per exchange; no secret is ever in it."""
         if self.options.debug:
             elapsed = (time.monotonic() - started) * 1000
-            sent = ''.join(
-                f', {name}: {"Bearer ***" if name == "Authorization" else value}'
-                for name, value in headers.items())
+            shown = {**headers, 'Authorization': 'Bearer ***'} \
+                if 'Authorization' in headers else headers
+            sent = ''.join(f', {name}: {value}'
+                           for name, value in shown.items())
             LOG.debug(redact.redact(
                 f'HTTP {method} {url} -> {outcome} ({elapsed:.0f} ms)'
                 f'{sent}'))

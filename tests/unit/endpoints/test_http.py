@@ -4,8 +4,12 @@ behind a fault proxy for the retry of a lost issue answer."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import logging
+import os
+import ssl
 import time
 
 import fixtures
@@ -67,9 +71,10 @@ class TestURLs(testtools.TestCase):
         self.assertNotIn('secret', exc.message)
 
     def test_missing_ca_bundle(self):
-        exc = self.assertRaises(
-            errors.UsageError, HTTPEndpoint, 'https://example.com',
-            EndpointOptions(ca_bundle='/nonexistent/ca.pem'))
+        endpoint = HTTPEndpoint('https://example.com', EndpointOptions(
+            ca_bundle='/nonexistent/ca.pem'))
+        exc = self.assertRaises(errors.UsageError, endpoint.list_workspaces,
+                                'ntu_x')
         self.assertIn('/nonexistent/ca.pem', exc.message)
 
 
@@ -299,6 +304,88 @@ class TestRequests(CannedTestCase):
         self.assertIn('Authorization: Bearer ***', output)
         self.assertIn('FORBIDDEN', output)
         self.assertNotIn('secret123', output)
+
+
+def write_private_ca(directory):
+    """A CA and a certificate for 127.0.0.1 signed by it; return the paths
+    of the CA certificate and of the server's certificate and key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject, issuer, key, signing_key, ca):
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(
+                       NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(
+                       NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca,
+                                                        path_length=None),
+                                  critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate('ntcli test CA', 'ntcli test CA', ca_key, ca_key,
+                          True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = certificate('127.0.0.1', 'ntcli test CA', key, ca_key, False)
+    paths = [os.path.join(directory, n)
+             for n in ('ca.pem', 'server.pem', 'server.key')]
+    pem = serialization.Encoding.PEM
+    for path, data in zip(paths, (
+            ca_cert.public_bytes(pem), cert.public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))):
+        with open(path, 'wb') as f:
+            f.write(data)
+    return paths
+
+
+class TestTLS(testtools.TestCase):
+    """HTTPS with a private CA: refused until the CA bundle is given."""
+
+    def setUp(self):
+        super().setUp()
+        directory = self.useFixture(fixtures.TempDir()).path
+        self.ca, cert, key = write_private_ca(directory)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server = self.useFixture(testing.FaultProxy(
+            ssl_context=context))
+        self.server.fail(ok({'workspaces': [], 'total': 0}))
+        for name in ('REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE'):
+            self.useFixture(fixtures.EnvironmentVariable(name))
+
+    def list_with(self, **options):
+        endpoint = HTTPEndpoint(self.server.url, EndpointOptions(
+            timeout=5, **options))
+        self.addCleanup(endpoint.close)
+        return endpoint.list_workspaces('ntu_x')
+
+    def test_unknown_ca_is_refused(self):
+        exc = self.assertRaises(errors.EndpointUnreachable, self.list_with)
+        self.assertIn('certificate could not be verified', exc.message)
+        self.assertIn('--ca-bundle', exc.hint)
+        self.assertEqual([], self.server.seen)
+
+    def test_ca_bundle_option(self):
+        self.assertEqual([], self.list_with(ca_bundle=self.ca))
+
+    def test_requests_ca_bundle_variable(self):
+        self.useFixture(fixtures.EnvironmentVariable('REQUESTS_CA_BUNDLE',
+                                                     self.ca))
+        self.assertEqual([], self.list_with())
 
 
 class TestAgainstTheServer(testtools.TestCase):
