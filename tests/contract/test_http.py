@@ -55,3 +55,23 @@ class TestHTTPEndpoint(base.EndpointContract, testtools.TestCase):
                       f'http://127.0.0.1:{port}//'):
             self.assertEqual(f'http://127.0.0.1:{port}',
                              HTTPEndpoint(given, EndpointOptions()).key)
+
+
+class TestTwoServersOneDatabase(testtools.TestCase):
+    """Two ntcli-server nodes on one database see the same tokens (how the
+    PostgreSQL multi-node tests use ServerFixture, here on SQLite)."""
+
+    def test_issue_on_one_node_revoke_on_the_other(self):
+        first = self.useFixture(ServerFixture())
+        second = self.useFixture(ServerFixture(first.db, user=None))
+        self.assertNotEqual(first.port, second.port)
+        a, b = (HTTPEndpoint(s.url, EndpointOptions(timeout=10))
+                for s in (first, second))
+        credential, ws = first.credential, first.workspace_id
+        token = a.issue_token(credential, ws, expires_in=60,
+                              idempotency_key='once')
+        self.assertEqual(token, b.issue_token(credential, ws, expires_in=60,
+                                              idempotency_key='once'))
+        self.assertEqual(token.jti, b.validate_token(token.token).jti)
+        b.revoke_token(credential, ws, token.jti)
+        self.assertRaises(errors.TokenRevoked, a.validate_token, token.token)
