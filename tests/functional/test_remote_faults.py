@@ -126,6 +126,8 @@ class TestServerKilledBeforeRevoke(FaultTest):
 class TestMisbehavingServer(FaultTest):
     """A hang, an HTML 502 and garbage, between ntcli and the server."""
 
+    server_per_test = False          # the proxy misbehaves, not the server
+
     def endpoint_url(self):
         self.proxy = self.useFixture(testing.FaultProxy(self.server.url))
         return self.proxy.url
