@@ -18,7 +18,7 @@ import time
 import typing
 import uuid
 
-from ntcli_server import access, errors, signing
+from ntcli_server import access, errors, jws as jws_impl, signing
 from ntcli_server.access import Action, Principal
 from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, NewUser,
                                  Revocation, SigningKey, TokenInfo,
@@ -27,6 +27,7 @@ from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, NewUser,
 from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
 
 Clock = typing.Callable[[], int]
+JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
 
 NAME_PATTERN = re.compile(r'[a-z][a-z0-9-]{2,31}')
 SCOPE_PATTERN = re.compile(r'[A-Za-z0-9:._-]{1,64}')
@@ -80,16 +81,19 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 class Authority:
     """Issues, validates, lists and revokes workspace tokens."""
 
-    def __init__(self, store: TokenStore, *,
-                 clock: Clock | None = None) -> None:
+    def __init__(self, store: TokenStore, *, clock: Clock | None = None,
+                 jws: JWS = jws_impl.PYJWT) -> None:
         self.store = store
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
+        # how tokens are signed and verified (see ntcli_server.jws)
+        self.jws = jws
 
     @classmethod
-    def open(cls, target: str, *, clock: Clock | None = None) -> 'Authority':
+    def open(cls, target: str, *, clock: Clock | None = None,
+             jws: JWS = jws_impl.PYJWT) -> 'Authority':
         """An authority on the store at ``target`` (SQLite path or DSN)."""
-        return cls(open_store(target), clock=clock)
+        return cls(open_store(target), clock=clock, jws=jws)
 
     def close(self) -> None:
         self.store.close()
@@ -195,7 +199,8 @@ class Authority:
                     'This idempotency key can no longer be replayed',
                     {'field': 'idempotency_key'})
         return IssuedToken(
-            token=signing.encode_token(stored, private_key), jti=stored.jti,
+            token=signing.encode_token(stored, private_key, self.jws),
+            jti=stored.jti,
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=stored.scope, kid=stored.kid,
             replayed=replayed)
@@ -204,7 +209,8 @@ class Authority:
                  workspace_id: str | None = None) -> ValidatedToken:
         """Accept a token or raise TokenInvalid / TokenRevoked /
         TokenExpired, or Forbidden when it is not for ``workspace_id``."""
-        kid, claims = signing.decode_token(token, self.keys.public_key)
+        kid, claims = signing.decode_token(token, self.keys.public_key,
+                                           self.jws)
         record = self.store.get_token(claims['jti'])
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.

@@ -2,8 +2,11 @@
 
 It keeps its state in ``<data_dir>/authority.db`` and trusts the local
 user, so it needs no server and no login: the credential argument of every
-call is ignored. The authority (and PyJWT with it) is imported on first
-use, not when this module is, to keep the CLI's start-up fast.
+call is ignored. The authority is imported on first use, not when this
+module is, and signs and verifies tokens with cryptography's Ed25519
+directly rather than through PyJWT (whose import costs about 40 ms of every
+``token show`` and ``token refresh``; see ntcli_server.jws), to keep the
+CLI's start-up fast.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ class LocalEndpoint(Endpoint):
 
     @_translated
     def _open(self) -> 'Authority':
+        from ntcli_server import jws
         from ntcli_server.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)
@@ -81,7 +85,7 @@ class LocalEndpoint(Endpoint):
                 f'Cannot create the data directory {directory}: '
                 f'{exc.strerror}',
                 'Check its permissions, or set NTCLI_DATA_DIR.') from exc
-        return Authority.open(path)
+        return Authority.open(path, jws=jws.ED25519)
 
     # -- workspaces -------------------------------------------------------
     @_translated

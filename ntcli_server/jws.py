@@ -1,0 +1,223 @@
+"""Compact JWS with EdDSA (Ed25519), through PyJWT or through cryptography.
+
+:data:`PYJWT` goes through PyJWT, a maintained and widely reviewed JWT
+library: the server uses it. :data:`ED25519` signs and verifies with
+``cryptography``'s Ed25519 directly. It exists for the CLI's embedded
+authority, which signs or verifies a token on almost every run: importing
+PyJWT costs about 40 ms there (it loads every algorithm cryptography offers
+and its JWKS client), a quarter of a whole ``ntcli token show``.
+
+Both make the same token, byte for byte, from the same claims and key, and
+both accept exactly the tokens the other makes: the header is JSON with
+sorted keys, the payload JSON in claim order, both without spaces, every
+segment unpadded base64url (tests/unit/server/test_jws.py checks this
+against PyJWT). What a token must contain (prefix, algorithm, key id,
+claims) is checked once, by :func:`ntcli_server.signing.decode_token`,
+whichever implementation parses and verifies it.
+
+Each implementation offers three operations on the raw JWS (the token
+without its ``wst_`` prefix) and raises TokenInvalid with one of two
+messages: :data:`MALFORMED` when it cannot be parsed, :data:`BAD_SIGNATURE`
+when its signature, or the payload it signs, does not hold up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import typing
+
+from ntcli_server import errors
+
+ALGORITHM = 'EdDSA'
+MALFORMED = 'The token is malformed'
+BAD_SIGNATURE = 'The token signature is not valid'
+
+# Claims whose times the authority checks against its own clock.
+_PYJWT_OPTIONS = {'verify_exp': False, 'verify_iat': False,
+                  'verify_nbf': False, 'verify_aud': False,
+                  'verify_iss': False}
+
+
+class PyJWT:
+    """JWS through PyJWT (imported on first use)."""
+
+    def sign(self, claims: dict, kid: str, private_key: typing.Any) -> str:
+        import jwt
+        return jwt.encode(claims, private_key, algorithm=ALGORITHM,
+                          headers={'kid': kid})
+
+    def unverified_header(self, raw: str) -> dict:
+        import jwt
+        try:
+            return jwt.get_unverified_header(raw)
+        except jwt.PyJWTError:
+            raise errors.TokenInvalid(MALFORMED) from None
+
+    def verified_claims(self, raw: str, public_key: typing.Any) -> dict:
+        import jwt
+        try:
+            return jwt.decode(raw, public_key, algorithms=[ALGORITHM],
+                              options=_PYJWT_OPTIONS)
+        except jwt.PyJWTError:
+            raise errors.TokenInvalid(BAD_SIGNATURE) from None
+
+
+_B64URL_ALPHABET = frozenset(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu'
+                             b'vwxyz0123456789-_')
+# The JWS header parameters a verifier may be asked to understand ("crit").
+_KNOWN_CRITICAL = frozenset({'b64'})
+
+
+def _b64encode(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b'=')
+
+
+def _b64decode(segment: bytes) -> bytes:
+    """Strict base64url: the alphabet only, canonical, padding optional."""
+    stripped = segment.rstrip(b'=')
+    padding = len(segment) - len(stripped)
+    if (padding > 2 or (padding and len(segment) % 4)
+            or len(stripped) % 4 == 1
+            or not _B64URL_ALPHABET.issuperset(stripped)):
+        raise errors.TokenInvalid(MALFORMED)
+    decoded = base64.urlsafe_b64decode(stripped + b'=' * (-len(stripped) % 4))
+    if _b64encode(decoded) != stripped:  # unused bits set: not canonical
+        raise errors.TokenInvalid(MALFORMED)
+    return decoded
+
+
+class _Parsed(typing.NamedTuple):
+    header: dict
+    payload: bytes
+    signing_input: bytes
+    signature: bytes
+
+
+def _parse(raw: str) -> _Parsed:
+    """Split and decode a compact JWS; raise TokenInvalid(MALFORMED)."""
+    data = raw.encode('utf-8')
+    try:
+        signing_input, signature_segment = data.rsplit(b'.', 1)
+        header_segment, payload_segment = signing_input.split(b'.', 1)
+    except ValueError:
+        raise errors.TokenInvalid(MALFORMED) from None
+    try:
+        header = json.loads(_b64decode(header_segment))
+    except (ValueError, RecursionError):
+        raise errors.TokenInvalid(MALFORMED) from None
+    if not isinstance(header, dict):
+        raise errors.TokenInvalid(MALFORMED)
+    if header.get('b64', True) is False:
+        # an unencoded, detached payload (RFC 7797): never one of ours
+        if payload_segment:
+            raise errors.TokenInvalid(MALFORMED)
+        payload = b''
+    else:
+        payload = _b64decode(payload_segment)
+    signature = _b64decode(signature_segment)
+    if 'kid' in header and not isinstance(header['kid'], str):
+        raise errors.TokenInvalid(MALFORMED)
+    if 'crit' in header:
+        crit = header['crit']
+        if (not isinstance(crit, list) or not crit
+                or not all(isinstance(name, str) and name in _KNOWN_CRITICAL
+                           and name in header for name in crit)):
+            raise errors.TokenInvalid(MALFORMED)
+    return _Parsed(header, payload, signing_input, signature)
+
+
+class Ed25519:
+    """JWS with cryptography's Ed25519 alone; Ed25519 keys only."""
+
+    def sign(self, claims: dict, kid: str, private_key: typing.Any) -> str:
+        header = json.dumps({'alg': ALGORITHM, 'kid': kid, 'typ': 'JWT'},
+                            separators=(',', ':'), sort_keys=True)
+        payload = json.dumps(claims, separators=(',', ':'))
+        signing_input = (_b64encode(header.encode()) + b'.'
+                         + _b64encode(payload.encode('utf-8')))
+        signature = private_key.sign(signing_input)
+        return (signing_input + b'.' + _b64encode(signature)).decode('utf-8')
+
+    def unverified_header(self, raw: str) -> dict:
+        return _parse(raw).header
+
+    def verified_claims(self, raw: str, public_key: typing.Any) -> dict:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        try:
+            parsed = _parse(raw)
+        except errors.TokenInvalid:
+            raise errors.TokenInvalid(BAD_SIGNATURE) from None
+        if parsed.header.get('b64', True) is False:
+            raise errors.TokenInvalid(BAD_SIGNATURE)
+        if parsed.header.get('alg') != ALGORITHM:
+            raise errors.TokenInvalid(BAD_SIGNATURE)
+        if isinstance(public_key, ed25519.Ed25519PrivateKey):
+            public_key = public_key.public_key()
+        if not isinstance(public_key, ed25519.Ed25519PublicKey):
+            raise errors.TokenInvalid(BAD_SIGNATURE)
+        try:
+            public_key.verify(parsed.signature, parsed.signing_input)
+        except InvalidSignature:
+            raise errors.TokenInvalid(BAD_SIGNATURE) from None
+        try:
+            claims = json.loads(parsed.payload)
+        except (ValueError, RecursionError):
+            raise errors.TokenInvalid(BAD_SIGNATURE) from None
+        if not isinstance(claims, dict):
+            raise errors.TokenInvalid(BAD_SIGNATURE)
+        # PyJWT's registered-claim type checks, kept for the same verdicts
+        for name in ('sub', 'jti'):
+            if name in claims and not isinstance(claims[name], str):
+                raise errors.TokenInvalid(BAD_SIGNATURE)
+        return claims
+
+
+PYJWT = PyJWT()
+ED25519 = Ed25519()
+
+# The DER prefixes of the two key encodings signing.generate_signing_key
+# writes (SubjectPublicKeyInfo, unencrypted PKCS#8) for Ed25519; the raw
+# 32-byte key follows.
+_SPKI_PREFIX = bytes.fromhex('302a300506032b6570032100')
+_PKCS8_PREFIX = bytes.fromhex('302e020100300506032b657004220420')
+
+
+def _raw_key(pem: str, label: str, prefix: bytes) -> bytes | None:
+    lines = pem.strip().splitlines()
+    if (len(lines) < 3 or lines[0] != f'-----BEGIN {label}-----'
+            or lines[-1] != f'-----END {label}-----'):
+        return None
+    try:
+        der = base64.b64decode(''.join(lines[1:-1]), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(der) != len(prefix) + 32 or not der.startswith(prefix):
+        return None
+    return der[len(prefix):]
+
+
+def ed25519_public_key(pem: str) -> typing.Any:
+    """The key of an Ed25519 SubjectPublicKeyInfo PEM, else None.
+
+    Reading the raw key skips ``cryptography...serialization``, whose import
+    (every key type and the SSH formats) costs about 10 ms; a PEM of any
+    other shape is left to it.
+    """
+    raw = _raw_key(pem, 'PUBLIC KEY', _SPKI_PREFIX)
+    if raw is None:
+        return None
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+
+
+def ed25519_private_key(pem: str) -> typing.Any:
+    """The key of an unencrypted Ed25519 PKCS#8 PEM, else None."""
+    raw = _raw_key(pem, 'PRIVATE KEY', _PKCS8_PREFIX)
+    if raw is None:
+        return None
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    return ed25519.Ed25519PrivateKey.from_private_bytes(raw)

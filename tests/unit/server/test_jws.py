@@ -1,0 +1,214 @@
+"""Tests of ntcli_server.jws: the Ed25519 implementation against PyJWT.
+
+The CLI's embedded authority signs and verifies with jws.ED25519, the
+server with jws.PYJWT; a token must mean the same to both.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import fixtures
+import testtools
+
+from ntcli_server import errors, jws, signing
+from tests.unit.server import base, test_signing
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip('=')
+
+
+def _verdict(impl, token: str, public_key_for) -> tuple:
+    """What decode_token makes of a token: its claims or its error."""
+    try:
+        return ('ok',) + signing.decode_token(token, public_key_for, impl)
+    except errors.TokenInvalid as exc:
+        return ('invalid', exc.message)
+
+
+class TestEncodingWithEd25519(test_signing.TestEncoding):
+    """signing's own encoding tests, with jws.ED25519 both ways."""
+
+    def setUp(self):
+        super().setUp()
+        encode, decode = signing.encode_token, signing.decode_token
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.signing.encode_token',
+            lambda record, key: encode(record, key, jws.ED25519)))
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.signing.decode_token',
+            lambda token, keys: decode(token, keys, jws.ED25519)))
+
+
+class TestSameTokens(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.key = signing.generate_signing_key(base.START)
+        self.private = signing.load_private_key(self.key)
+        self.public = signing.load_public_key(self.key)
+
+    def keys(self, kid):
+        return self.public if kid == self.key.kid else None
+
+    def test_byte_for_byte(self):
+        for changes in ({}, {'expires_at': None}, {'scope': 'ci:deploy'},
+                        {'workspace_id': 'ws-\u00e9\u4e2d'},
+                        {'created_at': 0, 'expires_at': 2 ** 40}):
+            record = test_signing._record(self.key.kid, **changes)
+            self.assertEqual(
+                signing.encode_token(record, self.private, jws.PYJWT),
+                signing.encode_token(record, self.private, jws.ED25519))
+
+    def test_each_accepts_the_other(self):
+        record = test_signing._record(self.key.kid)
+        for signer in (jws.PYJWT, jws.ED25519):
+            token = signing.encode_token(record, self.private, signer)
+            for verifier in (jws.PYJWT, jws.ED25519):
+                kid, claims = signing.decode_token(token, self.keys, verifier)
+                self.assertEqual(self.key.kid, kid)
+                self.assertEqual(signing.claims_of(record), claims)
+
+    def signed(self, header: dict, payload: bytes | str,
+               header_text: str | None = None) -> str:
+        """A token with these parts and a genuine signature over them."""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        if header_text is None:
+            header_text = json.dumps(header)
+        signing_input = (_b64(header_text.encode()) + '.' + _b64(payload))
+        signature = self.private.sign(signing_input.encode())
+        return 'wst_' + signing_input + '.' + _b64(signature)
+
+    def test_same_verdicts(self):
+        good = signing.encode_token(test_signing._record(self.key.kid),
+                                    self.private)
+        head, body, sig = good[len('wst_'):].split('.')
+        claims = dict(signing.claims_of(test_signing._record(self.key.kid)))
+        kid = self.key.kid
+        std = {'alg': 'EdDSA', 'kid': kid, 'typ': 'JWT'}
+        tokens = [
+            good, good + '=', good + '==', good + '===', good + 'A',
+            good[:-1], good + '.', 'wst_' + head + '.' + body,
+            'wst_' + head + '==.' + body + '.' + sig,
+            'wst_' + head + '.' + body + '=.' + sig,
+            'wst_' + head + '.' + body + '.' + sig + '!',
+            'wst_' + head + '.' + body + '.' + body,
+            'wst_' + head + '..' + sig, 'wst_..', 'wst_a.b.c.d',
+            'wst_' + head + '.' + body + '.' + sig + '.' + sig,
+            'wst_' + head.replace('J', '*', 1) + '.' + body + '.' + sig,
+            'wst_\u00e9.' + body + '.' + sig,
+            self.signed(std, json.dumps(claims)),
+            self.signed(std, json.dumps(claims, indent=2)),
+            self.signed(std, '[1, 2]'), self.signed(std, 'not json'),
+            self.signed(std, json.dumps(dict(claims, sub=7))),
+            self.signed(std, json.dumps(dict(claims, jti=None))),
+            self.signed(std, json.dumps(dict(claims, exp='soon'))),
+            self.signed(std, json.dumps(claims).encode('utf-16')),
+            self.signed(dict(std, kid=7), json.dumps(claims)),
+            self.signed(dict(std, crit=['b64']), json.dumps(claims)),
+            self.signed(dict(std, crit=[]), json.dumps(claims)),
+            self.signed(dict(std, crit='b64'), json.dumps(claims)),
+            self.signed(dict(std, crit=['exp']), json.dumps(claims)),
+            self.signed(dict(std, b64=True), json.dumps(claims)),
+            self.signed(dict(std, b64=True, crit=['b64']),
+                        json.dumps(claims)),
+            self.signed({'alg': 'EdDSA'}, json.dumps(claims)),
+            self.signed(dict(std, b64=False), ''),
+            self.signed(dict(std, b64=False, crit=['b64']), ''),
+            self.signed(dict(std, b64=False), json.dumps(claims)),
+            self.signed(dict(std, alg='EdDSA '), json.dumps(claims)),
+            self.signed(std, json.dumps(claims), header_text='[1]'),
+            self.signed(std, json.dumps(claims), header_text='{"alg":'),
+            self.signed(std, json.dumps(claims),
+                        header_text='{"alg":"EdDSA","alg":"none","kid":"%s"}'
+                        % kid),
+            self.signed(std, json.dumps(claims),
+                        header_text='{"kid":"%s","alg":"EdDSA"}' % kid),
+        ]
+        for token in tokens:
+            self.assertEqual(_verdict(jws.PYJWT, token, self.keys),
+                             _verdict(jws.ED25519, token, self.keys), token)
+
+    def test_same_verdicts_on_flipped_characters(self):
+        token = signing.encode_token(test_signing._record(self.key.kid),
+                                     self.private)
+        alphabet = 'AQgw_-.=x'
+        for position in range(4, len(token)):
+            for char in alphabet:
+                if token[position] == char:
+                    continue
+                forged = token[:position] + char + token[position + 1:]
+                self.assertEqual(_verdict(jws.PYJWT, forged, self.keys),
+                                 _verdict(jws.ED25519, forged, self.keys),
+                                 forged)
+
+    def test_a_key_of_another_type_is_refused(self):
+        from cryptography.hazmat.primitives.asymmetric import ed448
+        token = signing.encode_token(test_signing._record(self.key.kid),
+                                     self.private, jws.ED25519)
+        other = ed448.Ed448PrivateKey.generate().public_key()
+        self.assertRaises(errors.TokenInvalid, signing.decode_token, token,
+                          lambda kid: other, jws.ED25519)
+
+
+class TestKeyLoading(testtools.TestCase):
+
+    def test_our_keys_load_as_serialization_loads_them(self):
+        from cryptography.hazmat.primitives import serialization
+        key = signing.generate_signing_key(base.START)
+        private = jws.ed25519_private_key(signing.unseal(key.private_key))
+        public = jws.ed25519_public_key(key.public_key)
+        raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        expected = serialization.load_pem_public_key(key.public_key.encode())
+        self.assertEqual(expected.public_bytes(*raw), public.public_bytes(*raw))
+        self.assertEqual(expected.public_bytes(*raw),
+                         private.public_key().public_bytes(*raw))
+        self.assertEqual(type(expected), type(signing.load_public_key(key)))
+
+    def test_other_shapes_are_left_to_serialization(self):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed448
+        other = ed448.Ed448PrivateKey.generate()
+        pem = other.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        self.assertIsNone(jws.ed25519_public_key(pem))
+        ours = signing.generate_signing_key(base.START).public_key
+        for variant in (ours.replace('PUBLIC KEY', 'PRIVATE KEY'),
+                        ours.replace('\n', '\n\n', 1) + 'trailer',
+                        ours[:40] + '!' + ours[41:], ''):
+            self.assertIsNone(jws.ed25519_public_key(variant))
+        key = signing.generate_signing_key(base.START)
+        key = key.__class__(kid='k', public_key=pem, created_at=base.START)
+        self.assertIsInstance(signing.load_public_key(key),
+                              ed448.Ed448PublicKey)
+
+
+class TestImports(testtools.TestCase):
+
+    def test_ed25519_needs_neither_pyjwt_nor_serialization(self):
+        key = signing.generate_signing_key(base.START)
+        code = (
+            'import json, sys\n'
+            'from ntcli_server import jws, signing\n'
+            'from ntcli_server.models import SigningKey, TokenRecord\n'
+            'key = SigningKey(**json.load(sys.stdin))\n'
+            'record = TokenRecord("jti_1", "ws", 1, None, key.kid)\n'
+            'token = signing.encode_token(\n'
+            '    record, signing.load_private_key(key), jws.ED25519)\n'
+            'public = signing.load_public_key(key)\n'
+            'signing.decode_token(token, lambda kid: public, jws.ED25519)\n'
+            'print(sorted(m for m in sys.modules if m == "jwt" or\n'
+            '             m.endswith("primitives.serialization")))\n')
+        fields = {'kid': key.kid, 'public_key': key.public_key,
+                  'private_key': key.private_key,
+                  'created_at': key.created_at}
+        out = subprocess.run([sys.executable, '-c', code], check=True,
+                             input=json.dumps(fields), capture_output=True,
+                             text=True).stdout
+        self.assertEqual('[]', out.strip())
