@@ -10,8 +10,30 @@ isolates a whole ntcli installation; ``NTCLI_DATA_DIR`` moves the data alone.
 from __future__ import annotations
 
 import os
+import sys
 
 APP_NAME = 'ntcli'
+
+
+def _linux_xdg_home(env_var: str, default: str) -> str | None:
+    """The XDG base directory platformdirs would choose on Linux, or None.
+
+    Importing platformdirs costs about 3 ms of every command. In the common
+    case its answer is plain XDG, so it is computed here; every other case
+    (another system, Android, a relative or padded variable, a HOME that is
+    not absolute) is None, and left to platformdirs.
+    """
+    if (not sys.platform.startswith('linux')
+            or hasattr(sys, 'getandroidapilevel')
+            or 'ANDROID_DATA' in os.environ):
+        return None
+    value = os.environ.get(env_var, '')
+    if value:
+        return value if value.startswith('/') and value == value.strip() \
+            else None
+    if not os.environ.get('HOME', '').startswith('/'):
+        return None
+    return os.path.expanduser(default)
 
 
 def config_dir(override: str | None = None) -> str:
@@ -20,6 +42,9 @@ def config_dir(override: str | None = None) -> str:
     chosen = override or os.environ.get('NTCLI_CONFIG_DIR')
     if chosen:
         return os.path.abspath(os.path.expanduser(chosen))
+    base = _linux_xdg_home('XDG_CONFIG_HOME', '~/.config')
+    if base is not None:
+        return os.path.join(base, APP_NAME)
     import platformdirs
     return platformdirs.user_config_dir(APP_NAME, appauthor=False,
                                         roaming=True)
@@ -33,5 +58,8 @@ def data_dir(config_override: str | None = None) -> str:
     explicit = config_override or os.environ.get('NTCLI_CONFIG_DIR')
     if explicit:
         return os.path.join(config_dir(explicit), 'data')
+    base = _linux_xdg_home('XDG_DATA_HOME', '~/.local/share')
+    if base is not None:
+        return os.path.join(base, APP_NAME)
     import platformdirs
     return platformdirs.user_data_dir(APP_NAME, appauthor=False)
