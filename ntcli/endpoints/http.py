@@ -113,6 +113,13 @@ def _timed_out(exc: BaseException) -> bool:
         for e in _causes(exc))
 
 
+def _answer_lost(exc: BaseException) -> bool:
+    """True when the call may have reached the server but its answer was
+    lost (a reset or closed connection): worth asking again if safe."""
+    return isinstance(exc, requests.ConnectionError) and not (
+        _timed_out(exc) or _not_connected(exc))
+
+
 def _reason(exc: BaseException) -> str:
     """What went wrong with a connection, in a few words."""
     for cause in _causes(exc):
@@ -298,32 +305,41 @@ class HTTPEndpoint(Endpoint):
         if idempotency_key:
             headers['Idempotency-Key'] = idempotency_key
         repeatable = method in IDEMPOTENT_METHODS or bool(idempotency_key)
-        attempt = 0
-        while True:
-            attempt += 1
-            last = not repeatable or attempt > LOST_ANSWER_RETRIES
-            started = time.monotonic()
+        attempts = 1 + LOST_ANSWER_RETRIES if repeatable else 1
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+            final = attempt == attempts - 1
             try:
-                response = self.session.request(
-                    method, self.url + path, json=json, params=params,
-                    headers=headers, verify=self._verify,
-                    timeout=self.options.timeout, allow_redirects=False)
+                response = self._send(method, path, headers, json, params)
             except requests.RequestException as exc:
-                self._trace(method, self.url + path, type(exc).__name__,
-                            started, headers)
-                if last or not isinstance(exc, requests.ConnectionError) \
-                        or _timed_out(exc) or _not_connected(exc):
+                if final or not _answer_lost(exc):
                     raise self._unreachable(exc) from exc
-            else:
-                self._trace(method, response.url, response.status_code,
-                            started, headers)
-                # urllib3 already retried these for GET and DELETE
-                if last or method in IDEMPOTENT_METHODS or \
-                        response.status_code not in RETRY_STATUSES:
-                    body = self._answer(response)
-                    return (body, response.headers) if with_headers \
-                        else body
-            time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+                continue
+            # urllib3 has already retried the gateway errors of GET, DELETE
+            if final or method in IDEMPOTENT_METHODS or \
+                    response.status_code not in RETRY_STATUSES:
+                body = self._answer(response)
+                return (body, response.headers) if with_headers else body
+        raise AssertionError('the last attempt returns or raises')
+
+    def _send(self, method: str, path: str, headers: dict[str, str],
+              json: object, params: dict[str, str] | None
+              ) -> requests.Response:
+        """One HTTP exchange, traced under --debug."""
+        url = self.url + path
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, json=json, params=params, headers=headers,
+                verify=self._verify, timeout=self.options.timeout,
+                allow_redirects=False)
+        except requests.RequestException as exc:
+            self._trace(method, url, type(exc).__name__, started, headers)
+            raise
+        self._trace(method, response.url, response.status_code, started,
+                    headers)
+        return response
 
     def _answer(self, response: requests.Response) -> dict:
         """The JSON object of a 2xx answer; the error of any other."""
