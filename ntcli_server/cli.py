@@ -121,7 +121,8 @@ def user_create(args: argparse.Namespace) -> int:
         new = authority.create_user(args.name)
     print(new.credential)
     print(f"User '{new.user.name}' created ({new.user.id}). Its credential "
-          'is printed above and will not be shown again: keep it safe.',
+          'went to standard output and will not be shown again: keep it '
+          'safe.',
           file=sys.stderr)
     return 0
 
@@ -186,6 +187,28 @@ def _configure_logging(level: str) -> None:
 
 
 # -- parser ----------------------------------------------------------------
+_DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
+            f'default ./{DEFAULT_DB}).')
+
+
+def _group(commands: typing.Any, name: str, help: str) -> typing.Any:
+    """A command with actions of its own (``user create``...)."""
+    return commands.add_parser(name, help=help).add_subparsers(
+        metavar='ACTION', required=True, parser_class=ArgumentParser)
+
+
+def _action(actions: typing.Any, name: str, help: str,
+            func: typing.Callable[[argparse.Namespace], int]
+            ) -> ArgumentParser:
+    """A command that runs ``func``; ``--db`` may also follow it."""
+    db = ArgumentParser(add_help=False)
+    db.add_argument('--db', metavar='PATH|DSN', default=argparse.SUPPRESS,
+                    help=_DB_HELP)
+    parser = actions.add_parser(name, help=help, parents=[db])
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog='ntcli-server',
@@ -193,12 +216,11 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         '--db', metavar='PATH|DSN',
         default=os.environ.get('NTCLI_SERVER_DB') or DEFAULT_DB,
-        help='SQLite database path or postgresql:// DSN (env '
-             f'NTCLI_SERVER_DB; default ./{DEFAULT_DB}).')
+        help=_DB_HELP)
     commands = parser.add_subparsers(metavar='COMMAND', required=True,
                                      parser_class=ArgumentParser)
 
-    run = commands.add_parser('serve', help='Serve the token API.')
+    run = _action(commands, 'serve', 'Serve the token API.', serve)
     run.add_argument('--bind', metavar='HOST:PORT', default=DEFAULT_BIND,
                      help=f'Address to listen on (default {DEFAULT_BIND}).')
     run.add_argument('--workers', metavar='N', type=_positive, default=2,
@@ -212,39 +234,30 @@ def build_parser() -> ArgumentParser:
     run.add_argument('--log-level', metavar='LEVEL', default='info',
                      choices=['debug', 'info', 'warning', 'error'],
                      help='debug, info (default), warning or error.')
-    run.set_defaults(func=serve)
 
-    user = commands.add_parser('user', help='Manage users.').add_subparsers(
-        metavar='ACTION', required=True, parser_class=ArgumentParser)
-    create = user.add_parser(
-        'create', help='Create a user and print its credential once.')
+    user = _group(commands, 'user', 'Manage users.')
+    create = _action(user, 'create',
+                     'Create a user and print its credential once.',
+                     user_create)
     create.add_argument('name', metavar='NAME', help='User name.')
-    create.set_defaults(func=user_create)
-    user.add_parser('list', help='List the users.').set_defaults(
-        func=user_list)
+    _action(user, 'list', 'List the users.', user_list)
 
-    workspace = commands.add_parser(
-        'workspace', help='Manage workspaces.').add_subparsers(
-        metavar='ACTION', required=True, parser_class=ArgumentParser)
-    create = workspace.add_parser(
-        'create', help='Create a workspace and print its id.')
+    workspace = _group(commands, 'workspace', 'Manage workspaces.')
+    create = _action(workspace, 'create',
+                     'Create a workspace and print its id.',
+                     workspace_create)
     create.add_argument('name', metavar='NAME', help='Workspace name.')
     create.add_argument('--owner', metavar='USER', required=True,
                         help='Name or id of the user who owns it.')
     create.add_argument('--description', metavar='TEXT', default=None,
                         help='What the workspace is for.')
-    create.set_defaults(func=workspace_create)
-    workspace.add_parser('list', help='List every workspace.').set_defaults(
-        func=workspace_list)
+    _action(workspace, 'list', 'List every workspace.', workspace_list)
 
-    keys = commands.add_parser(
-        'keys', help='Manage signing keys.').add_subparsers(
-        metavar='ACTION', required=True, parser_class=ArgumentParser)
-    keys.add_parser(
-        'rotate', help='Make a new primary signing key (live tokens stay '
-                       'valid).').set_defaults(func=keys_rotate)
-    keys.add_parser('list', help='List the signing keys.').set_defaults(
-        func=keys_list)
+    keys = _group(commands, 'keys', 'Manage signing keys.')
+    _action(keys, 'rotate',
+            'Make a new primary signing key (live tokens stay valid).',
+            keys_rotate)
+    _action(keys, 'list', 'List the signing keys.', keys_list)
     return parser
 
 

@@ -94,6 +94,9 @@ class TestAdminCommands(testtools.TestCase):
         self.assertTrue(os.path.exists(other))
         code, out, err = self.run_cli('user', 'list')
         self.assertNotIn('alice', out)
+        # --db may follow the command too (ntcli-server serve --db ...)
+        code, out, err = self.run_cli('user', 'list', '--db', other)
+        self.assertIn('alice', out)
 
     def test_usage_errors_are_one_line_and_exit_2(self):
         for argv in ([], ['bogus'], ['user'], ['serve', '--workers', '0'],
