@@ -91,8 +91,6 @@ class IsolatedHome(fixtures.Fixture):
 
     def _setUp(self) -> None:
         self.path = self.useFixture(fixtures.TempDir()).path
-        self.config_dir = os.path.join(self.path, '.config', 'ntcli')
-        self.data_dir = os.path.join(self.path, '.local', 'share', 'ntcli')
         values = {
             'HOME': self.path,
             'XDG_CONFIG_HOME': os.path.join(self.path, '.config'),
@@ -110,6 +108,10 @@ class IsolatedHome(fixtures.Fixture):
         for name, value in values.items():
             self.useFixture(fixtures.EnvironmentVariable(name, value))
         self.useFixture(fixtures.MonkeyPatch('tempfile.tempdir', None))
+        # where ntcli itself will look, on this platform, in this home
+        from ntcli import paths
+        self.config_dir = paths.config_dir()
+        self.data_dir = paths.data_dir()
 
     @property
     def env(self) -> dict[str, str]:

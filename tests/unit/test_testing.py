@@ -63,6 +63,9 @@ class TestIsolatedHome(testtools.TestCase):
             self.assertNotIn('NTCLI_ENDPOINT', os.environ)
             self.assertEqual(home.config_dir, paths.config_dir())
             self.assertEqual(home.data_dir, paths.data_dir())
+            self.assertEqual(os.path.join(home.path, '.config', 'ntcli'),
+                             home.config_dir)
+            self.assertTrue(home.data_dir.startswith(home.path + os.sep))
             self.assertEqual(home.path, home.env['HOME'])
             self.assertTrue(os.path.isdir(os.environ['TMPDIR']))
             path = home.path
