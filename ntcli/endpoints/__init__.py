@@ -169,6 +169,8 @@ def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
         mgr = driver.DriverManager('ntcli.endpoints', scheme,
                                    invoke_on_load=True,
                                    invoke_args=(url, options))
+    except errors.NtcliError:
+        raise  # the plugin's own verdict on the URL or options
     except Exception as exc:
         if 'No ' in str(exc) and scheme in str(exc):
             raise errors.UsageError(
