@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import time
 import typing
 
@@ -29,22 +30,93 @@ TOKEN_PREFIX = 'wst_'
 ALGORITHM = 'EdDSA'
 MAX_TOKEN_LENGTH = 4096
 
+#: The environment variable holding the node secret: one or more Fernet
+#: keys, comma-separated; the first seals, all of them unseal.
+SECRET_ENV = 'NTCLI_SERVER_SECRET'
+
 _SEAL_PLAIN = 'plain:'
+_SEAL_FERNET = 'fernet:'
+
+
+def _secret_keys() -> list[str]:
+    """The Fernet keys of NTCLI_SERVER_SECRET, first (sealing) first."""
+    value = os.environ.get(SECRET_ENV, '')
+    return [part.strip() for part in value.split(',') if part.strip()]
+
+
+def _multi_fernet(keys: list[str]):
+    from cryptography.fernet import Fernet, MultiFernet
+
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except (ValueError, TypeError):
+            # The value itself is a secret: never echo it.
+            raise errors.StorageUnavailable(
+                f'{SECRET_ENV} is not valid: key {position} of {len(keys)} '
+                'is not a Fernet key (32 url-safe base64-encoded bytes, '
+                'see docs/multi-node.md)') from None
+    return MultiFernet(fernets)
+
+
+def has_secret() -> bool:
+    """Whether a node secret is configured (private keys are encrypted)."""
+    return bool(_secret_keys())
+
+
+def check_secret(required: bool = False) -> None:
+    """Raise StorageUnavailable when NTCLI_SERVER_SECRET is malformed, or
+    missing although ``required`` (a store shared by several nodes)."""
+    keys = _secret_keys()
+    if not keys:
+        if required:
+            raise errors.StorageUnavailable(
+                f'{SECRET_ENV} is not set: a PostgreSQL store keeps the '
+                'signing keys of every node, so they must be encrypted; '
+                'give every node the same Fernet key in '
+                f'{SECRET_ENV} (see docs/multi-node.md)')
+        return
+    _multi_fernet(keys)
 
 
 def seal(private_pem: str) -> str:
     """Prepare a private key PEM for storage.
 
-    The one place to add encryption at rest (e.g. with a node secret) later;
-    the scheme prefix lets sealed values of several schemes coexist.
+    With a node secret (NTCLI_SERVER_SECRET) the PEM is encrypted with
+    Fernet under its first key; without one it is stored as is, which is
+    only fit for a single node whose database file is private. The scheme
+    prefix lets values of both schemes coexist in one store.
     """
-    return _SEAL_PLAIN + private_pem
+    keys = _secret_keys()
+    if not keys:
+        return _SEAL_PLAIN + private_pem
+    token = _multi_fernet(keys).encrypt(private_pem.encode('ascii'))
+    return _SEAL_FERNET + token.decode('ascii')
 
 
 def unseal(sealed: str) -> str:
     """The private key PEM of a value made by :func:`seal`."""
     if sealed.startswith(_SEAL_PLAIN):
         return sealed[len(_SEAL_PLAIN):]
+    if sealed.startswith(_SEAL_FERNET):
+        from cryptography.fernet import InvalidToken
+
+        keys = _secret_keys()
+        if not keys:
+            raise errors.StorageUnavailable(
+                f'A signing key is encrypted, but {SECRET_ENV} is not set: '
+                'give this node the secret the other nodes use')
+        try:
+            pem = _multi_fernet(keys).decrypt(
+                sealed[len(_SEAL_FERNET):].encode('ascii'))
+        except InvalidToken:
+            raise errors.StorageUnavailable(
+                'A signing key is encrypted under a secret that is not in '
+                f'{SECRET_ENV}: give this node the secret the other nodes '
+                'use (keep old secrets after the first one while keys '
+                'sealed under them are in use)') from None
+        return pem.decode('ascii')
     raise errors.StorageUnavailable('A signing key is sealed by an unknown '
                                     'scheme')
 

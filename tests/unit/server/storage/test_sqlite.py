@@ -12,9 +12,10 @@ import fixtures
 import testtools
 
 from ntcli_server import errors
-from ntcli_server.models import SigningKey, Workspace
-from ntcli_server.storage import ALL_OWNERS, open_store, sqlite
+from ntcli_server.models import Workspace
+from ntcli_server.storage import open_store, sqlite
 from tests.unit.server import base
+from tests.unit.server.storage import base as storage_base
 
 # Version 1 of the schema, written out by hand as an old ntcli made it.
 SCHEMA_V1 = """
@@ -140,56 +141,22 @@ class TestMigration(testtools.TestCase):
             "SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone())
 
 
-class TestStore(testtools.TestCase):
+class TestStore(storage_base.StoreTests, testtools.TestCase):
+    """The store contract (tests/unit/server/storage/base.py) on SQLite."""
 
-    def setUp(self):
-        super().setUp()
-        self.store = open_store(self.useFixture(fixtures.TempDir())
-                                .join('a.db'))
-        self.addCleanup(self.store.close)
+    integrity_error = sqlite3.IntegrityError
+    schema_version = sqlite.SCHEMA_VERSION
 
-    def key(self, kid):
-        return SigningKey(kid=kid, public_key='pub', created_at=base.START,
-                          private_key='plain:x')
-
-    def test_ensure_primary_keeps_first(self):
-        first = self.store.ensure_primary_signing_key(self.key('a'))
-        second = self.store.ensure_primary_signing_key(self.key('b'))
-        self.assertEqual('a', first.kid)
-        self.assertTrue(first.is_primary)
-        self.assertEqual('a', second.kid)
-        self.assertEqual(['a'],
-                         [k.kid for k in self.store.list_signing_keys()])
+    def open_store(self):
+        if not hasattr(self, 'path'):
+            self.path = self.useFixture(fixtures.TempDir()).join('a.db')
+        return open_store(self.path)
 
     def test_one_primary_at_a_time(self):
-        self.store.ensure_primary_signing_key(self.key('a'))
-        self.store.add_primary_signing_key(self.key('b'))
-        self.assertEqual('b', self.store.get_primary_signing_key().kid)
-        self.assertFalse(self.store.get_signing_key('a').is_primary)
+        self.store.ensure_primary_signing_key(storage_base.signing_key('a'))
+        self.store.add_primary_signing_key(storage_base.signing_key('b'))
         self.assertRaises(sqlite3.IntegrityError, self.store._conn.execute,
                           "UPDATE signing_keys SET is_primary = 1")
-
-    def test_list_workspaces_by_owner(self):
-        self.store.create_workspace(Workspace('1', 'bbb', 1, owner='u'))
-        self.store.create_workspace(Workspace('2', 'aaa', 1))
-        self.assertEqual(['aaa', 'bbb'], [w.name for w in
-                                          self.store.list_workspaces()])
-        self.assertEqual(['aaa', 'bbb'], [w.name for w in self.store
-                                          .list_workspaces(ALL_OWNERS)])
-        self.assertEqual(['bbb'], [w.name for w in
-                                   self.store.list_workspaces('u')])
-        self.assertEqual(['aaa'], [w.name for w in
-                                   self.store.list_workspaces(None)])
-
-    def test_failed_transaction_leaves_nothing(self):
-        ws = Workspace('1', 'aaa', 1)
-        self.store.create_workspace(ws)
-        from ntcli_server.models import TokenRecord
-        records = [TokenRecord('jti_a', '1', 1, None, 'k'),
-                   TokenRecord('jti_a', '1', 1, None, 'k')]
-        self.assertRaises(sqlite3.IntegrityError, self.store.add_tokens,
-                          records)
-        self.assertIsNone(self.store.get_token('jti_a'))
 
 
 # -- concurrency ------------------------------------------------------------

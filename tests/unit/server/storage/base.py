@@ -1,0 +1,321 @@
+"""Behaviour every TokenStore must show, run against each backend.
+
+A backend's test case mixes :class:`StoreTests` in and provides
+``open_store()`` (a new store object on the test's database: another
+process, or another server node) and ``integrity_error`` (the driver's
+exception for a duplicate primary key, which stores let through).
+"""
+
+from __future__ import annotations
+
+from ntcli_server import errors
+from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
+from ntcli_server.storage import ALL_OWNERS, TokenStore
+from tests.unit.server import base
+
+WS = 'ws-1'
+NOW = base.START
+
+
+def signing_key(kid: str, created_at: int = base.START) -> SigningKey:
+    return SigningKey(kid=kid, public_key='pub-' + kid,
+                      created_at=created_at, private_key='plain:x')
+
+
+def token(jti: str, workspace_id: str = WS, created_at: int = NOW,
+          **changes) -> TokenRecord:
+    values = dict(jti=jti, workspace_id=workspace_id, created_at=created_at,
+                  expires_at=None, kid='k')
+    values.update(changes)
+    return TokenRecord(**values)
+
+
+class StoreTests:
+    """The TokenStore contract; mixed into a testtools.TestCase."""
+
+    integrity_error: type = Exception
+    schema_version: int = 0
+
+    def open_store(self) -> TokenStore:
+        raise NotImplementedError
+
+    def setUp(self):
+        super().setUp()
+        self.store = self.open_store()
+        self.addCleanup(self.store.close)
+
+    def add_workspace(self, workspace_id: str = WS, name: str = 'alpha',
+                      owner: str | None = None) -> Workspace:
+        workspace = Workspace(workspace_id, name, NOW, owner=owner)
+        self.store.create_workspace(workspace)
+        return workspace
+
+    # -- schema -----------------------------------------------------------
+    def test_schema_version(self):
+        self.assertEqual(self.schema_version, self.store.schema_version())
+
+    # -- signing keys -----------------------------------------------------
+    def test_ensure_primary_keeps_first(self):
+        first = self.store.ensure_primary_signing_key(signing_key('a'))
+        second = self.store.ensure_primary_signing_key(signing_key('b'))
+        self.assertEqual('a', first.kid)
+        self.assertTrue(first.is_primary)
+        self.assertEqual('a', second.kid)
+        self.assertEqual(['a'],
+                         [k.kid for k in self.store.list_signing_keys()])
+
+    def test_add_primary_demotes_previous(self):
+        self.assertIsNone(self.store.get_primary_signing_key())
+        self.store.ensure_primary_signing_key(signing_key('a'))
+        self.store.add_primary_signing_key(signing_key('b', base.START + 1))
+        self.assertEqual('b', self.store.get_primary_signing_key().kid)
+        old = self.store.get_signing_key('a')
+        self.assertFalse(old.is_primary)
+        self.assertEqual('plain:x', old.private_key)
+        self.assertEqual('pub-a', old.public_key)
+        self.assertEqual([('a', False), ('b', True)],
+                         [(k.kid, k.is_primary)
+                          for k in self.store.list_signing_keys()])
+        self.assertIsNone(self.store.get_signing_key('nope'))
+
+    def test_retire_unused_signing_keys(self):
+        self.add_workspace()
+        self.store.ensure_primary_signing_key(signing_key('old'))
+        self.store.add_tokens([
+            token('jti_live', kid='old', expires_at=NOW + 10),
+            token('jti_gone', kid='older', revoked_at=NOW)])
+        self.store.add_primary_signing_key(signing_key('older', NOW - 1))
+        self.store.add_primary_signing_key(signing_key('new', NOW + 1))
+        # 'older' signed only a revoked token; 'old' a live one.
+        self.assertEqual(['older'],
+                         self.store.retire_unused_signing_keys(NOW))
+        retired = self.store.get_signing_key('older')
+        self.assertIsNone(retired.private_key)
+        self.assertEqual(NOW, retired.retired_at)
+        self.assertEqual('pub-older', retired.public_key)
+        self.assertEqual(['old'],
+                         self.store.retire_unused_signing_keys(NOW + 10))
+        self.assertEqual([], self.store.retire_unused_signing_keys(NOW + 99))
+        self.assertEqual('plain:x',
+                         self.store.get_signing_key('new').private_key)
+
+    # -- workspaces -------------------------------------------------------
+    def test_workspaces(self):
+        ws = Workspace('ws-1', 'alpha', NOW, description='first', owner='u')
+        self.store.create_workspace(ws)
+        self.assertEqual(ws, self.store.get_workspace('ws-1'))
+        self.assertEqual(ws, self.store.get_workspace_by_name('alpha'))
+        self.assertIsNone(self.store.get_workspace('alpha'))
+        self.assertIsNone(self.store.get_workspace_by_name('beta'))
+        error = self.assertRaises(errors.WorkspaceExists,
+                                  self.store.create_workspace,
+                                  Workspace('ws-2', 'alpha', NOW))
+        self.assertEqual({'workspace_name': 'alpha'}, error.details)
+        self.assertIsNone(self.store.get_workspace('ws-2'))
+
+    def test_list_workspaces_by_owner(self):
+        self.store.create_workspace(Workspace('1', 'bbb', 1, owner='u'))
+        self.store.create_workspace(Workspace('2', 'aaa', 1))
+        self.assertEqual(['aaa', 'bbb'], [w.name for w in
+                                          self.store.list_workspaces()])
+        self.assertEqual(['aaa', 'bbb'], [w.name for w in self.store
+                                          .list_workspaces(ALL_OWNERS)])
+        self.assertEqual(['bbb'], [w.name for w in
+                                   self.store.list_workspaces('u')])
+        self.assertEqual(['aaa'], [w.name for w in
+                                   self.store.list_workspaces(None)])
+
+    def test_names_sort_bytewise(self):
+        for i, name in enumerate(['b-b', 'bb', 'a-z', 'ab1', 'ab']):
+            self.store.create_workspace(Workspace(str(i), name, 1))
+        self.assertEqual(['a-z', 'ab', 'ab1', 'b-b', 'bb'],
+                         [w.name for w in self.store.list_workspaces()])
+
+    def test_delete_workspace(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_tokens([token('jti_a'), token('jti_b'),
+                               token('jti_old', revoked_at=NOW - 5),
+                               token('jti_other', 'ws-2')])
+        self.store.add_token(token('jti_c'), 'key-1')
+        self.assertEqual(3, self.store.delete_workspace(WS, NOW + 1))
+        self.assertIsNone(self.store.get_workspace(WS))
+        # Token rows stay, revoked; an earlier revocation keeps its time.
+        self.assertEqual(NOW + 1, self.store.get_token('jti_a').revoked_at)
+        self.assertEqual(NOW - 5, self.store.get_token('jti_old').revoked_at)
+        self.assertIsNone(self.store.get_token('jti_other').revoked_at)
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.store.delete_workspace, WS, NOW + 2)
+        # The idempotency key went with it: a new workspace with the same
+        # id (not that ids are reused) replays nothing.
+        self.add_workspace(name='alpha-again')
+        _, replayed = self.store.add_token(token('jti_d'), 'key-1')
+        self.assertFalse(replayed)
+
+    # -- tokens -----------------------------------------------------------
+    def test_add_and_get_token(self):
+        self.add_workspace()
+        record = token('jti_a', expires_at=NOW + 60, scope='read',
+                       description='CI', kid='kid-1')
+        self.assertEqual((record, False), self.store.add_token(record))
+        self.assertEqual(record, self.store.get_token('jti_a'))
+        self.assertIsNone(self.store.get_token('jti_b'))
+
+    def test_add_token_unknown_workspace(self):
+        self.assertRaises(errors.WorkspaceNotFound, self.store.add_token,
+                          token('jti_a'))
+        self.assertRaises(errors.WorkspaceNotFound, self.store.add_token,
+                          token('jti_a'), 'key')
+        self.assertIsNone(self.store.get_token('jti_a'))
+
+    def test_duplicate_jti(self):
+        self.add_workspace()
+        self.store.add_token(token('jti_a'))
+        self.assertRaises(self.integrity_error, self.store.add_token,
+                          token('jti_a', description='again'))
+        self.assertIsNone(self.store.get_token('jti_a').description)
+
+    def test_failed_transaction_leaves_nothing(self):
+        ws = Workspace('1', 'aaa', 1)
+        self.store.create_workspace(ws)
+        records = [TokenRecord('jti_a', '1', 1, None, 'k'),
+                   TokenRecord('jti_a', '1', 1, None, 'k')]
+        self.assertRaises(self.integrity_error, self.store.add_tokens,
+                          records)
+        self.assertIsNone(self.store.get_token('jti_a'))
+
+    def test_idempotency_key(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        first, replayed = self.store.add_token(token('jti_a'), 'k',
+                                               idempotency_since=NOW - 10)
+        self.assertFalse(replayed)
+        again, replayed = self.store.add_token(
+            token('jti_b', created_at=NOW + 5), 'k',
+            idempotency_since=NOW - 5)
+        self.assertTrue(replayed)
+        self.assertEqual(first, again)
+        self.assertIsNone(self.store.get_token('jti_b'))
+        # Another workspace, another key: independent.
+        self.assertFalse(self.store.add_token(token('jti_c', 'ws-2'), 'k')[1])
+        self.assertFalse(self.store.add_token(token('jti_d'), 'k2')[1])
+        # Once stale, the key is taken over by the next issuance...
+        later, replayed = self.store.add_token(
+            token('jti_e', created_at=NOW + 100), 'k',
+            idempotency_since=NOW + 1)
+        self.assertFalse(replayed)
+        self.assertEqual('jti_e', later.jti)
+        # ...which is replayed from then on.
+        replay, replayed = self.store.add_token(
+            token('jti_f', created_at=NOW + 101), 'k',
+            idempotency_since=NOW + 1)
+        self.assertEqual(('jti_e', True), (replay.jti, replayed))
+
+    def test_purge_idempotency_keys(self):
+        self.add_workspace()
+        self.store.add_token(token('jti_a', created_at=NOW), 'old')
+        self.store.add_token(token('jti_b', created_at=NOW + 10), 'new')
+        self.assertEqual(1, self.store.purge_idempotency_keys(NOW + 10))
+        self.assertEqual(0, self.store.purge_idempotency_keys(NOW + 10))
+        self.assertFalse(self.store.add_token(token('jti_c'), 'old')[1])
+        self.assertTrue(self.store.add_token(token('jti_d'), 'new')[1])
+
+    def test_list_tokens(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_tokens([
+            token('jti_active'), token('jti_forever', expires_at=None),
+            token('jti_expired', expires_at=NOW + 5),
+            token('jti_revoked', revoked_at=NOW + 1),
+            token('jti_both', expires_at=NOW + 5, revoked_at=NOW + 1),
+            token('jti_other', 'ws-2')])
+
+        def jtis(**kwargs):
+            return {r.jti for r in self.store.list_tokens(WS, now=NOW + 5,
+                                                          **kwargs)}
+
+        active = {'jti_active', 'jti_forever'}
+        self.assertEqual(active, jtis())
+        self.assertEqual(active | {'jti_expired'},
+                         jtis(include_expired=True))
+        self.assertEqual(active | {'jti_revoked', 'jti_both'},
+                         jtis(include_revoked=True))
+        self.assertEqual(5, len(jtis(include_expired=True,
+                                     include_revoked=True)))
+        self.assertEqual([], self.store.list_tokens('ws-3', now=NOW))
+
+    def test_list_tokens_pages_in_created_then_jti_order(self):
+        self.add_workspace()
+        # Ties on created_at, and JTIs whose order depends on byte-wise
+        # comparison (upper case sorts before lower case).
+        records = [token(jti, created_at=created)
+                   for jti, created in [('jti_b', NOW), ('jti_B', NOW),
+                                        ('jti_a', NOW), ('jti_0', NOW + 1),
+                                        ('jti_Z', NOW + 1), ('jti_z', NOW)]]
+        self.store.add_tokens(records)
+        expected = ['jti_B', 'jti_a', 'jti_b', 'jti_z', 'jti_0', 'jti_Z']
+        listed = self.store.list_tokens(WS, now=NOW, limit=100)
+        self.assertEqual(expected, [r.jti for r in listed])
+        seen, after = [], None
+        while True:
+            page = self.store.list_tokens(WS, now=NOW, after=after, limit=2)
+            if not page:
+                break
+            self.assertLessEqual(len(page), 2)
+            seen.extend(r.jti for r in page)
+            after = (page[-1].created_at, page[-1].jti)
+        self.assertEqual(expected, seen)
+
+    def test_revoke_token(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_tokens([token('jti_a'), token('jti_other', 'ws-2')])
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW + 1)
+        self.assertFalse(already)
+        self.assertEqual(NOW + 1, record.revoked_at)
+        self.assertEqual('jti_a', record.jti)
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW + 9)
+        self.assertTrue(already)
+        self.assertEqual(NOW + 1, record.revoked_at)
+        self.assertEqual(NOW + 1, self.store.get_token('jti_a').revoked_at)
+        for jti in ('jti_none', 'jti_other'):
+            error = self.assertRaises(errors.TokenNotFound,
+                                      self.store.revoke_token, WS, jti, NOW)
+            self.assertEqual({'jti': jti}, error.details)
+        self.assertIsNone(self.store.get_token('jti_other').revoked_at)
+        self.assertRaises(errors.WorkspaceNotFound, self.store.revoke_token,
+                          'ws-9', 'jti_a', NOW)
+
+    # -- users ------------------------------------------------------------
+    def test_users(self):
+        alice = User('u1', 'alice', NOW, 'hash-a')
+        bob = User('u2', 'bob', NOW, 'hash-b')
+        self.store.create_user(bob)
+        self.store.create_user(alice)
+        self.assertEqual(alice, self.store.get_user('u1'))
+        self.assertEqual(alice, self.store.get_user_by_name('alice'))
+        self.assertEqual(bob, self.store.get_user_by_credential_hash('hash-b'))
+        self.assertIsNone(self.store.get_user('alice'))
+        self.assertIsNone(self.store.get_user_by_name('carol'))
+        self.assertIsNone(self.store.get_user_by_credential_hash('hash-c'))
+        self.assertEqual([alice, bob], self.store.list_users())
+        error = self.assertRaises(errors.UserExists, self.store.create_user,
+                                  User('u3', 'alice', NOW, 'hash-c'))
+        self.assertEqual({'user_name': 'alice'}, error.details)
+        self.assertEqual(2, len(self.store.list_users()))
+
+    # -- several store objects on one database ----------------------------
+    def test_changes_are_seen_by_another_store(self):
+        other = self.open_store()
+        self.addCleanup(other.close)
+        self.add_workspace()
+        self.store.add_token(token('jti_a'))
+        self.assertEqual('alpha', other.get_workspace(WS).name)
+        other.revoke_token(WS, 'jti_a', NOW + 1)
+        self.assertEqual(NOW + 1, self.store.get_token('jti_a').revoked_at)
+        self.store.ensure_primary_signing_key(signing_key('a'))
+        self.assertEqual('a', other.ensure_primary_signing_key(
+            signing_key('b')).kid)
+        other.add_primary_signing_key(signing_key('c'))
+        self.assertEqual('c', self.store.get_primary_signing_key().kid)
+        self.assertEqual(self.schema_version, other.schema_version())
