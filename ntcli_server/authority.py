@@ -16,15 +16,20 @@ import re
 import secrets
 import time
 import typing
-import uuid
 
-from ntcli_server import access, errors, jws as jws_impl, signing
-from ntcli_server.access import Action, Principal
+from ntcli_server import errors, jws as jws_impl, signing
 from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, NewUser,
                                  Revocation, SigningKey, TokenInfo,
                                  TokenPage, TokenRecord, User,
                                  ValidatedToken, Workspace)
 from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.access import Action, Principal
+
+# uuid (which imports platform) and access are imported where they are
+# used: the CLI's embedded endpoint opens an authority on every 'token show'
+# and needs neither there (about 3.5 ms of its start-up).
 
 Clock = typing.Callable[[], int]
 JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
@@ -136,6 +141,7 @@ class Authority:
         """Create a workspace; ``owner`` None is the local owner."""
         _check_name('workspace', name)
         self._check_description(description)
+        import uuid
         workspace = Workspace(id=str(uuid.uuid4()), name=name,
                               created_at=self.now(),
                               description=description, owner=owner)
@@ -280,6 +286,7 @@ class Authority:
         """Create a user; its credential is returned now and never again."""
         _check_name('user', name)
         credential = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+        import uuid
         user = User(id=str(uuid.uuid4()), name=name, created_at=self.now(),
                     credential_hash=_hash_credential(credential))
         self.store.create_user(user)
@@ -304,18 +311,20 @@ class Authority:
         token a ``workspace`` one; a bad workspace token raises its token
         error, anything else AuthenticationRequired.
         """
+        from ntcli_server import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
         if bearer.startswith(signing.TOKEN_PREFIX):
             valid = self.validate(bearer)
-            return Principal(access.PRINCIPAL_WORKSPACE,
-                             workspace_id=valid.workspace_id, jti=valid.jti)
+            return access.Principal(access.PRINCIPAL_WORKSPACE,
+                                    workspace_id=valid.workspace_id,
+                                    jti=valid.jti)
         if bearer.startswith(USER_CREDENTIAL_PREFIX):
             user = self.store.get_user_by_credential_hash(
                 _hash_credential(bearer))
             if user is not None:
-                return Principal(access.PRINCIPAL_USER, user_id=user.id,
-                                 user_name=user.name)
+                return access.Principal(access.PRINCIPAL_USER,
+                                        user_id=user.id, user_name=user.name)
         raise errors.AuthenticationRequired('Unknown credential')
 
     def authorize(self, principal: Principal, action: Action | str,
@@ -323,6 +332,7 @@ class Authority:
                   jti: str | None = None) -> Workspace | None:
         """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
         take ``action`` on ``workspace_id``; return that workspace."""
+        from ntcli_server import access
         workspace = None
         if workspace_id is not None:
             workspace = self.store.get_workspace(workspace_id)
