@@ -277,3 +277,8 @@ class ServerSecret(fixtures.Fixture):
     def _setUp(self) -> None:
         self.useFixture(fixtures.EnvironmentVariable(SERVER_SECRET_ENV,
                                                      self.secret))
+
+
+def password_of(dsn: str) -> str | None:
+    """The password in a DSN URL, if any (to check it is never shown)."""
+    return urllib.parse.urlsplit(dsn).password
