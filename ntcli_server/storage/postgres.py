@@ -28,10 +28,15 @@ import dataclasses
 import threading
 import typing
 
-import psycopg
-from psycopg import conninfo, errors as pg_errors
-
 from ntcli_server import errors, signing
+
+try:
+    import psycopg
+    from psycopg import conninfo, errors as pg_errors
+except ImportError as exc:      # the 'postgres' extra is not installed
+    raise errors.StorageUnavailable(
+        "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
+    ) from exc
 from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
 from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
 

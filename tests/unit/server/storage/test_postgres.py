@@ -27,7 +27,8 @@ from tests.unit.server.storage import test_sqlite
 try:
     import psycopg
     from ntcli_server.storage import postgres
-except ImportError:  # the tests skip, saying why (tests/postgres.py)
+except (ImportError, errors.StorageUnavailable):
+    # No psycopg: the tests skip, saying why (tests/postgres.py).
     psycopg = postgres = None
 
 NOW = storage_base.NOW
