@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sqlite3
 import threading
+import time
 import typing
 
 from ntcli_server import errors
@@ -124,7 +125,7 @@ class SQLiteTokenStore(TokenStore):
                 check_same_thread=False)
             self._conn.execute(
                 f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}')
-            self._conn.execute('PRAGMA journal_mode = WAL')
+            self._enable_wal()
             # Durable commits: a revocation must survive a power cut.
             self._conn.execute('PRAGMA synchronous = FULL')
         except (sqlite3.Error, OSError) as exc:
@@ -135,6 +136,20 @@ class SQLiteTokenStore(TokenStore):
         except BaseException:
             self._conn.close()
             raise
+
+    def _enable_wal(self) -> None:
+        # Switching a brand-new file to WAL can fail at once with "database
+        # is locked" (no busy wait) when several processes open it together;
+        # retry within the busy timeout instead of failing the user.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self._conn.execute('PRAGMA journal_mode = WAL')
+                return
+            except sqlite3.OperationalError as exc:
+                if 'locked' not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- plumbing ---------------------------------------------------------
     @contextlib.contextmanager
