@@ -38,7 +38,7 @@ except ImportError as exc:      # the 'postgres' extra is not installed
         "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
     ) from exc
 from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
-from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
+from ntcli_server.storage import ALL_OWNERS, Position, TokenStore, tables
 
 CONNECT_TIMEOUT_SECONDS = 10
 #: How long a statement waits for a row or advisory lock before the
@@ -106,26 +106,11 @@ MIGRATIONS: list[tuple[str, ...]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_TOKEN_COLUMNS = ('jti, workspace_id, created_at, expires_at, kid, scope, '
-                  'description, revoked_at')
-_KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
-                'retired_at')
-_WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
-_USER_COLUMNS = 'id, name, created_at, credential_hash'
 
 Cursor = psycopg.Cursor
 T = typing.TypeVar('T')
 
 
-def _token(row: tuple) -> TokenRecord:
-    return TokenRecord(*row)
-
-
-def _key(row: tuple) -> SigningKey:
-    kid, public, created, private, primary, retired = row
-    return SigningKey(kid=kid, public_key=public, created_at=created,
-                      private_key=private, is_primary=bool(primary),
-                      retired_at=retired)
 
 
 def describe_dsn(dsn: str) -> str:
@@ -315,10 +300,10 @@ class PostgresTokenStore(TokenStore):
     def _select_key(self, where: str, params: tuple = ()
                     ) -> SigningKey | None:
         def work(cur: Cursor) -> tuple | None:
-            return cur.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            return cur.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                                f'WHERE {where}', params).fetchone()
         row = self._transaction(work)
-        return _key(row) if row else None
+        return tables.signing_key(row) if row else None
 
     def get_signing_key(self, kid: str) -> SigningKey | None:
         return self._select_key('kid = %s', (kid,))
@@ -328,9 +313,9 @@ class PostgresTokenStore(TokenStore):
 
     def list_signing_keys(self) -> list[SigningKey]:
         rows = self._transaction(lambda cur: cur.execute(
-            f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
             'ORDER BY created_at, kid').fetchall())
-        return [_key(row) for row in rows]
+        return [tables.signing_key(row) for row in rows]
 
     @staticmethod
     def _lock_keys(cur: Cursor) -> None:
@@ -351,19 +336,19 @@ class PostgresTokenStore(TokenStore):
     def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
         def work(cur: Cursor) -> SigningKey:
             self._lock_keys(cur)
-            row = cur.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            row = cur.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                               'WHERE is_primary').fetchone()
             if row:
-                return _key(row)
+                return tables.signing_key(row)
             # ON CONFLICT: safe even against a writer that skips the lock.
             if self._insert_primary(cur, candidate, if_none=True):
                 return dataclasses.replace(candidate, is_primary=True)
-            row = cur.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            row = cur.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                               'WHERE is_primary').fetchone()
             if row is None:
                 raise errors.StorageUnavailable(
                     'No primary signing key could be stored')
-            return _key(row)
+            return tables.signing_key(row)
         return self._transaction(work)
 
     def add_primary_signing_key(self, key: SigningKey) -> None:
@@ -392,7 +377,7 @@ class PostgresTokenStore(TokenStore):
     def create_workspace(self, workspace: Workspace) -> None:
         try:
             self._transaction(lambda cur: cur.execute(
-                f'INSERT INTO workspaces ({_WORKSPACE_COLUMNS}) '
+                f'INSERT INTO workspaces ({tables.WORKSPACE_COLUMNS}) '
                 'VALUES (%s, %s, %s, %s, %s)',
                 (workspace.id, workspace.name, workspace.created_at,
                  workspace.description, workspace.owner)))
@@ -404,7 +389,7 @@ class PostgresTokenStore(TokenStore):
     def _select_workspace(self, column: str,
                           value: str) -> Workspace | None:
         row = self._transaction(lambda cur: cur.execute(
-            f'SELECT {_WORKSPACE_COLUMNS} FROM workspaces '
+            f'SELECT {tables.WORKSPACE_COLUMNS} FROM workspaces '
             f'WHERE {column} = %s', (value,)).fetchone())
         return Workspace(*row) if row else None
 
@@ -415,7 +400,7 @@ class PostgresTokenStore(TokenStore):
         return self._select_workspace('name', name)
 
     def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
-        query = f'SELECT {_WORKSPACE_COLUMNS} FROM workspaces'
+        query = f'SELECT {tables.WORKSPACE_COLUMNS} FROM workspaces'
         params: tuple = ()
         if owner is None:
             query += ' WHERE owner IS NULL'
@@ -455,7 +440,7 @@ class PostgresTokenStore(TokenStore):
     @staticmethod
     def _insert_token(cur: Cursor, record: TokenRecord) -> None:
         cur.execute(
-            f'INSERT INTO tokens ({_TOKEN_COLUMNS}) '
+            f'INSERT INTO tokens ({tables.TOKEN_COLUMNS}) '
             'VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
             (record.jti, record.workspace_id, record.created_at,
              record.expires_at, record.kid, record.scope, record.description,
@@ -498,12 +483,12 @@ class PostgresTokenStore(TokenStore):
         if claimed:
             return None
         row = cur.execute(
-            f'SELECT {_TOKEN_COLUMNS} FROM tokens WHERE jti = ('
+            f'SELECT {tables.TOKEN_COLUMNS} FROM tokens WHERE jti = ('
             ' SELECT jti FROM idempotency_keys'
             ' WHERE workspace_id = %(ws)s AND idempotency_key = %(key)s)',
             params).fetchone()
         if row:
-            return _token(row)
+            return tables.token(row)
         # The key names a token that is gone: claim it for this one.
         cur.execute('UPDATE idempotency_keys SET jti = %(jti)s, '
                     'created_at = %(created)s WHERE workspace_id = %(ws)s '
@@ -515,7 +500,7 @@ class PostgresTokenStore(TokenStore):
 
         def work(cur: Cursor) -> int:
             cur.executemany(
-                f'INSERT INTO tokens ({_TOKEN_COLUMNS}) '
+                f'INSERT INTO tokens ({tables.TOKEN_COLUMNS}) '
                 'VALUES (%s, %s, %s, %s, %s, %s, %s, %s)',
                 [(r.jti, r.workspace_id, r.created_at, r.expires_at, r.kid,
                   r.scope, r.description, r.revoked_at) for r in records])
@@ -524,23 +509,19 @@ class PostgresTokenStore(TokenStore):
 
     def get_token(self, jti: str) -> TokenRecord | None:
         row = self._transaction(lambda cur: cur.execute(
-            f'SELECT {_TOKEN_COLUMNS} FROM tokens WHERE jti = %s',
+            f'SELECT {tables.TOKEN_COLUMNS} FROM tokens WHERE jti = %s',
             (jti,)).fetchone())
-        return _token(row) if row else None
+        return tables.token(row) if row else None
 
     def list_tokens(self, workspace_id: str, *, now: int,
                     include_expired: bool = False,
                     include_revoked: bool = False,
                     after: Position | None = None,
                     limit: int = 100) -> list[TokenRecord]:
-        wanted = ['(revoked_at IS NULL AND (expires_at IS NULL '
-                  'OR expires_at > %(now)s))']
-        if include_expired:
-            wanted.append('(revoked_at IS NULL AND expires_at <= %(now)s)')
-        if include_revoked:
-            wanted.append('(revoked_at IS NOT NULL)')
-        query = (f'SELECT {_TOKEN_COLUMNS} FROM tokens '
-                 f'WHERE workspace_id = %(ws)s AND ({" OR ".join(wanted)})')
+        wanted = tables.status_filter(include_expired, include_revoked,
+                                    lambda name: f'%({name})s')
+        query = (f'SELECT {tables.TOKEN_COLUMNS} FROM tokens '
+                 f'WHERE workspace_id = %(ws)s AND {wanted}')
         params: dict = {'ws': workspace_id, 'now': now, 'limit': limit}
         if after is not None:
             # Keyset pagination, as in the SQLite store.
@@ -550,7 +531,7 @@ class PostgresTokenStore(TokenStore):
         query += ' ORDER BY created_at, jti LIMIT %(limit)s'
         rows = self._transaction(
             lambda cur: cur.execute(query, params).fetchall())
-        return [_token(row) for row in rows]
+        return [tables.token(row) for row in rows]
 
     def revoke_token(self, workspace_id: str, jti: str,
                      now: int) -> tuple[TokenRecord, bool]:
@@ -561,18 +542,18 @@ class PostgresTokenStore(TokenStore):
             row = cur.execute(
                 f'UPDATE tokens SET revoked_at = %s WHERE jti = %s '
                 f'AND workspace_id = %s AND revoked_at IS NULL '
-                f'RETURNING {_TOKEN_COLUMNS}',
+                f'RETURNING {tables.TOKEN_COLUMNS}',
                 (now, jti, workspace_id)).fetchone()
             if row:
-                return _token(row), False
+                return tables.token(row), False
             row = cur.execute(
-                f'SELECT {_TOKEN_COLUMNS} FROM tokens '
+                f'SELECT {tables.TOKEN_COLUMNS} FROM tokens '
                 'WHERE jti = %s AND workspace_id = %s',
                 (jti, workspace_id)).fetchone()
             if row is None:
                 raise errors.TokenNotFound(
                     f"Token with JTI '{jti}' not found", {'jti': jti})
-            return _token(row), True
+            return tables.token(row), True
         return self._transaction(work)
 
     def purge_idempotency_keys(self, before: int) -> int:
@@ -584,7 +565,7 @@ class PostgresTokenStore(TokenStore):
     def create_user(self, user: User) -> None:
         try:
             self._transaction(lambda cur: cur.execute(
-                f'INSERT INTO users ({_USER_COLUMNS}) '
+                f'INSERT INTO users ({tables.USER_COLUMNS}) '
                 'VALUES (%s, %s, %s, %s)',
                 (user.id, user.name, user.created_at,
                  user.credential_hash)))
@@ -595,7 +576,7 @@ class PostgresTokenStore(TokenStore):
 
     def _one_user(self, column: str, value: str) -> User | None:
         row = self._transaction(lambda cur: cur.execute(
-            f'SELECT {_USER_COLUMNS} FROM users WHERE {column} = %s',
+            f'SELECT {tables.USER_COLUMNS} FROM users WHERE {column} = %s',
             (value,)).fetchone())
         return User(*row) if row else None
 
@@ -611,6 +592,6 @@ class PostgresTokenStore(TokenStore):
 
     def list_users(self) -> list[User]:
         rows = self._transaction(lambda cur: cur.execute(
-            f'SELECT {_USER_COLUMNS} FROM users '
+            f'SELECT {tables.USER_COLUMNS} FROM users '
             'ORDER BY name').fetchall())
         return [User(*row) for row in rows]

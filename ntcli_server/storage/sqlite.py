@@ -18,7 +18,7 @@ import typing
 
 from ntcli_server import errors
 from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
-from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
+from ntcli_server.storage import ALL_OWNERS, Position, TokenStore, tables
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -77,23 +77,8 @@ MIGRATIONS: list[tuple[str, ...]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_TOKEN_COLUMNS = ('jti, workspace_id, created_at, expires_at, kid, scope, '
-                  'description, revoked_at')
-_KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
-                'retired_at')
-_WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
-_USER_COLUMNS = 'id, name, created_at, credential_hash'
 
 
-def _token(row: tuple) -> TokenRecord:
-    return TokenRecord(*row)
-
-
-def _key(row: tuple) -> SigningKey:
-    kid, public, created, private, primary, retired = row
-    return SigningKey(kid=kid, public_key=public, created_at=created,
-                      private_key=private, is_primary=bool(primary),
-                      retired_at=retired)
 
 
 def _create_private_file(path: str) -> None:
@@ -227,21 +212,21 @@ class SQLiteTokenStore(TokenStore):
     # -- signing keys -----------------------------------------------------
     def get_signing_key(self, kid: str) -> SigningKey | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            row = conn.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                                'WHERE kid = ?', (kid,)).fetchone()
-        return _key(row) if row else None
+        return tables.signing_key(row) if row else None
 
     def get_primary_signing_key(self) -> SigningKey | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            row = conn.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                                'WHERE is_primary = 1').fetchone()
-        return _key(row) if row else None
+        return tables.signing_key(row) if row else None
 
     def list_signing_keys(self) -> list[SigningKey]:
         with self._read() as conn:
-            rows = conn.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            rows = conn.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                                 'ORDER BY created_at, kid').fetchall()
-        return [_key(row) for row in rows]
+        return [tables.signing_key(row) for row in rows]
 
     def _insert_key(self, conn: sqlite3.Connection, key: SigningKey) -> None:
         conn.execute(
@@ -252,10 +237,10 @@ class SQLiteTokenStore(TokenStore):
 
     def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
         with self._write() as conn:
-            row = conn.execute(f'SELECT {_KEY_COLUMNS} FROM signing_keys '
+            row = conn.execute(f'SELECT {tables.KEY_COLUMNS} FROM signing_keys '
                                'WHERE is_primary = 1').fetchone()
             if row:
-                return _key(row)
+                return tables.signing_key(row)
             self._insert_key(conn, candidate)
         return dataclasses.replace(candidate, is_primary=True)
 
@@ -284,7 +269,7 @@ class SQLiteTokenStore(TokenStore):
         try:
             with self._write() as conn:
                 conn.execute(
-                    f'INSERT INTO workspaces ({_WORKSPACE_COLUMNS}) '
+                    f'INSERT INTO workspaces ({tables.WORKSPACE_COLUMNS}) '
                     'VALUES (?, ?, ?, ?, ?)',
                     (workspace.id, workspace.name, workspace.created_at,
                      workspace.description, workspace.owner))
@@ -295,18 +280,18 @@ class SQLiteTokenStore(TokenStore):
 
     def get_workspace(self, workspace_id: str) -> Workspace | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_WORKSPACE_COLUMNS} FROM workspaces '
+            row = conn.execute(f'SELECT {tables.WORKSPACE_COLUMNS} FROM workspaces '
                                'WHERE id = ?', (workspace_id,)).fetchone()
         return Workspace(*row) if row else None
 
     def get_workspace_by_name(self, name: str) -> Workspace | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_WORKSPACE_COLUMNS} FROM workspaces '
+            row = conn.execute(f'SELECT {tables.WORKSPACE_COLUMNS} FROM workspaces '
                                'WHERE name = ?', (name,)).fetchone()
         return Workspace(*row) if row else None
 
     def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
-        query = f'SELECT {_WORKSPACE_COLUMNS} FROM workspaces'
+        query = f'SELECT {tables.WORKSPACE_COLUMNS} FROM workspaces'
         params: tuple = ()
         if owner is None:
             query += ' WHERE owner IS NULL'
@@ -336,7 +321,7 @@ class SQLiteTokenStore(TokenStore):
     def _insert_token(self, conn: sqlite3.Connection,
                       record: TokenRecord) -> None:
         conn.execute(
-            f'INSERT INTO tokens ({_TOKEN_COLUMNS}) '
+            f'INSERT INTO tokens ({tables.TOKEN_COLUMNS}) '
             'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             (record.jti, record.workspace_id, record.created_at,
              record.expires_at, record.kid, record.scope, record.description,
@@ -352,14 +337,14 @@ class SQLiteTokenStore(TokenStore):
                     details={'workspace_id': record.workspace_id})
             if idempotency_key is not None:
                 row = conn.execute(
-                    f'SELECT {_TOKEN_COLUMNS} FROM tokens WHERE jti = ('
+                    f'SELECT {tables.TOKEN_COLUMNS} FROM tokens WHERE jti = ('
                     ' SELECT jti FROM idempotency_keys'
                     ' WHERE workspace_id = ? AND idempotency_key = ?'
                     ' AND created_at >= ?)',
                     (record.workspace_id, idempotency_key,
                      idempotency_since)).fetchone()
                 if row:
-                    return _token(row), True
+                    return tables.token(row), True
                 conn.execute(
                     'DELETE FROM idempotency_keys WHERE workspace_id = ? '
                     'AND idempotency_key = ?',
@@ -383,23 +368,19 @@ class SQLiteTokenStore(TokenStore):
 
     def get_token(self, jti: str) -> TokenRecord | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_TOKEN_COLUMNS} FROM tokens '
+            row = conn.execute(f'SELECT {tables.TOKEN_COLUMNS} FROM tokens '
                                'WHERE jti = ?', (jti,)).fetchone()
-        return _token(row) if row else None
+        return tables.token(row) if row else None
 
     def list_tokens(self, workspace_id: str, *, now: int,
                     include_expired: bool = False,
                     include_revoked: bool = False,
                     after: Position | None = None,
                     limit: int = 100) -> list[TokenRecord]:
-        wanted = ['(revoked_at IS NULL AND (expires_at IS NULL '
-                  'OR expires_at > :now))']
-        if include_expired:
-            wanted.append('(revoked_at IS NULL AND expires_at <= :now)')
-        if include_revoked:
-            wanted.append('(revoked_at IS NOT NULL)')
-        query = (f'SELECT {_TOKEN_COLUMNS} FROM tokens '
-                 f'WHERE workspace_id = :ws AND ({" OR ".join(wanted)})')
+        wanted = tables.status_filter(include_expired, include_revoked,
+                                    lambda name: f':{name}')
+        query = (f'SELECT {tables.TOKEN_COLUMNS} FROM tokens '
+                 f'WHERE workspace_id = :ws AND {wanted}')
         params: dict = {'ws': workspace_id, 'now': now, 'limit': limit}
         if after is not None:
             # Keyset pagination: constant cost per page, stable under
@@ -410,7 +391,7 @@ class SQLiteTokenStore(TokenStore):
         query += ' ORDER BY created_at, jti LIMIT :limit'
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [_token(row) for row in rows]
+        return [tables.token(row) for row in rows]
 
     def revoke_token(self, workspace_id: str, jti: str,
                      now: int) -> tuple[TokenRecord, bool]:
@@ -420,13 +401,13 @@ class SQLiteTokenStore(TokenStore):
                 raise errors.WorkspaceNotFound(
                     details={'workspace_id': workspace_id})
             row = conn.execute(
-                f'SELECT {_TOKEN_COLUMNS} FROM tokens '
+                f'SELECT {tables.TOKEN_COLUMNS} FROM tokens '
                 'WHERE jti = ? AND workspace_id = ?',
                 (jti, workspace_id)).fetchone()
             if row is None:
                 raise errors.TokenNotFound(
                     f"Token with JTI '{jti}' not found", {'jti': jti})
-            record = _token(row)
+            record = tables.token(row)
             if record.revoked_at is not None:
                 return record, True
             conn.execute('UPDATE tokens SET revoked_at = ? WHERE jti = ?',
@@ -443,7 +424,7 @@ class SQLiteTokenStore(TokenStore):
         try:
             with self._write() as conn:
                 conn.execute(
-                    f'INSERT INTO users ({_USER_COLUMNS}) '
+                    f'INSERT INTO users ({tables.USER_COLUMNS}) '
                     'VALUES (?, ?, ?, ?)',
                     (user.id, user.name, user.created_at,
                      user.credential_hash))
@@ -454,7 +435,7 @@ class SQLiteTokenStore(TokenStore):
 
     def _one_user(self, where: str, value: str) -> User | None:
         with self._read() as conn:
-            row = conn.execute(f'SELECT {_USER_COLUMNS} FROM users '
+            row = conn.execute(f'SELECT {tables.USER_COLUMNS} FROM users '
                                f'WHERE {where} = ?', (value,)).fetchone()
         return User(*row) if row else None
 
@@ -470,6 +451,6 @@ class SQLiteTokenStore(TokenStore):
 
     def list_users(self) -> list[User]:
         with self._read() as conn:
-            rows = conn.execute(f'SELECT {_USER_COLUMNS} FROM users '
+            rows = conn.execute(f'SELECT {tables.USER_COLUMNS} FROM users '
                                 'ORDER BY name').fetchall()
         return [User(*row) for row in rows]
