@@ -18,7 +18,7 @@ import time
 import types
 
 from ntcli import faults
-from ntcli.errors import LockTimeout
+from ntcli.errors import CredentialStoreError, LockTimeout
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +48,19 @@ def ensure_private_dir(path: str) -> None:
             LOG.warning('Directory %s belongs to another user and is '
                         'accessible to others (mode %04o).',
                         path, stat.S_IMODE(st.st_mode))
+
+
+def ensure_config_dir(path: str) -> None:
+    """ensure_private_dir for ntcli's config directory, failing with a
+    CredentialStoreError that says what to do."""
+    try:
+        ensure_private_dir(path)
+    except OSError as exc:
+        raise CredentialStoreError(
+            'Cannot create the config directory %s: %s'
+            % (path, exc.strerror or exc),
+            'Check the path and its permissions, or pass --config-dir.'
+        ) from None
 
 
 def tighten_file(path: str, mode: int = 0o600) -> bool:

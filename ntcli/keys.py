@@ -277,7 +277,7 @@ class KeyChain:
         if self.source == 'keyring':
             self._save_keys([key])
             return [key]
-        self._ensure_dir()
+        fileio.ensure_config_dir(self.config_dir)
         if fileio.atomic_create(self.key_file, self._key_file_bytes([key])):
             LOG.info('Created the key file %s', self.key_file)
             return [key]
@@ -295,7 +295,7 @@ class KeyChain:
                 lambda: self._backend.set_password(
                     KEYRING_SERVICE, self.keyring_username, text))
             return
-        self._ensure_dir()
+        fileio.ensure_config_dir(self.config_dir)
         try:
             fileio.atomic_write(self.key_file, self._key_file_bytes(keys))
         except OSError as exc:
@@ -315,15 +315,6 @@ class KeyChain:
                 'Unlock the keyring and try again, or set NTCLI_KEY.'
             ) from None
 
-    def _ensure_dir(self) -> None:
-        try:
-            fileio.ensure_private_dir(self.config_dir)
-        except OSError as exc:
-            raise CredentialStoreError(
-                'Cannot create the config directory %s: %s'
-                % (self.config_dir, exc.strerror or exc),
-                'Check the path and its permissions, or pass --config-dir.'
-            ) from None
 
     def fernet(self, create: bool = False) -> Any:
         """A ``cryptography.fernet.MultiFernet`` over the keys.

@@ -346,15 +346,6 @@ class CredentialStore:
 
     # -- writing -------------------------------------------------------------
 
-    def _ensure_dir(self) -> None:
-        try:
-            fileio.ensure_private_dir(self.config_dir)
-        except OSError as exc:
-            raise CredentialStoreError(
-                'Cannot create the config directory %s: %s'
-                % (self.config_dir, exc.strerror or exc),
-                'Check the path and its permissions, or pass --config-dir.'
-            ) from None
 
     def _write(self, credentials: Credentials) -> None:
         fernet = multi_fernet(self.key_chain.keys(create=True))
@@ -372,7 +363,7 @@ class CredentialStore:
                 details={'path': self.path}) from None
 
     def _lock(self, timeout: float | None) -> fileio.FileLock:
-        self._ensure_dir()
+        fileio.ensure_config_dir(self.config_dir)
         return fileio.FileLock(self.lock_path, timeout, 'the credentials')
 
     @contextlib.contextmanager
