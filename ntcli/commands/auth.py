@@ -155,7 +155,9 @@ class Logout(command.Command):
         if parsed_args.revoke:
             self._revoke_stored(context, endpoint)
         with context.store.transaction() as creds:
-            creds.forget_endpoint(endpoint.key)
+            # a pending revocation still carries its own token and is
+            # retried later: logging out must not let an old token live on
+            creds.forget_endpoint(endpoint.key, keep_pending_revocations=True)
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
         self.app.stdout.write(f'Logged out of {endpoint.url}: local '
