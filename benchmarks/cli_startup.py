@@ -41,8 +41,17 @@ import tempfile
 import textwrap
 import time
 
+try:
+    import resource
+except ImportError:  # not on Windows: no CPU times there
+    resource = None  # type: ignore[assignment]
+
 BASELINE = 'cliff baseline'
-# command label -> (arguments after the console script, target ratio)
+# The same app with get_epilog overridden, as ntcli's commands do: cliff's
+# default epilog scans every installed distribution (packages_distributions)
+# on each run. Shown for reference, as the floor of a cliff application.
+LEAN_BASELINE = 'cliff baseline, lean'
+# command -> the most its median may be, as a multiple of the baseline's
 TARGETS = {
     'ntcli --version': 1.1,
     'ntcli token show': 1.3,
@@ -64,6 +73,13 @@ class ShowThing(ShowOne):
 
     def take_action(self, parsed_args):
         return ('name', 'size'), ('baseline', 42)
+
+
+class LeanShowThing(ShowThing):
+    """Show one thing, without cliff's "provided by" epilog."""
+
+    def get_epilog(self):
+        return ''
 
 
 class BaselineApp(App):
@@ -118,7 +134,8 @@ def write_baseline(root: str, python: str) -> str:
         handle.write('[console_scripts]\n'
                      'cliff-baseline = cliff_baseline:main\n\n'
                      '[cliff_baseline.commands]\n'
-                     'thing_show = cliff_baseline:ShowThing\n')
+                     'thing_show = cliff_baseline:ShowThing\n'
+                     'lean_show = cliff_baseline:LeanShowThing\n')
     with open(os.path.join(dist_info, 'top_level.txt'), 'w') as handle:
         handle.write('cliff_baseline\n')
     script = os.path.join(root, 'bin', 'cliff-baseline')
@@ -147,19 +164,29 @@ def sandbox_env(root: str) -> dict[str, str]:
     return env
 
 
-def run_once(argv: list[str], env: dict[str, str], cwd: str) -> float:
-    """Run one command; return its wall time in seconds."""
+def _children_cpu() -> float:
+    if resource is None:
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: list[str], env: dict[str, str],
+             cwd: str) -> tuple[float, float]:
+    """Run one command; return its wall and CPU (user + system) seconds."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if proc.returncode != 0:
         raise BenchmarkError(
             '%s exited with %d: %s' % (' '.join(argv[1:]) or argv[0],
                                        proc.returncode,
                                        proc.stderr.decode(errors='replace')
                                        .strip()[-800:]))
-    return elapsed
+    return elapsed, cpu
 
 
 def check_output(argv: list[str], env: dict[str, str], cwd: str) -> str:
@@ -204,7 +231,8 @@ def machine() -> dict[str, str]:
             'python': sys.version.split()[0], 'executable': sys.executable}
 
 
-def benchmark(runs: int, warmup: int, keep: bool) -> dict:
+def benchmark(runs: int, warmup: int, keep: bool,
+              others: dict[str, str]) -> dict:
     python = sys.executable
     ntcli = find_ntcli(python)
     root = tempfile.mkdtemp(prefix='ntcli-bench-')
@@ -213,10 +241,17 @@ def benchmark(runs: int, warmup: int, keep: bool) -> dict:
         env = sandbox_env(root)
         commands = {
             BASELINE: [baseline, 'thing', 'show', '-f', 'json'],
+            LEAN_BASELINE: [baseline, 'lean', 'show', '-f', 'json'],
             'ntcli --version': [ntcli, '--version'],
             'ntcli token show': [ntcli, 'token', 'show'],
             'ntcli token refresh': [ntcli, 'token', 'refresh'],
         }
+        for label, script in others.items():
+            # another ntcli (e.g. an older commit's venv) in the same sandbox
+            commands['%s: --version' % label] = [script, '--version']
+            commands['%s: token show' % label] = [script, 'token', 'show']
+            commands['%s: token refresh' % label] = [script, 'token',
+                                                    'refresh']
         home = env['HOME']
         # A first refresh creates the default workspace, the key file and
         # the stored token: the timed refreshes and shows are warm ones.
@@ -231,15 +266,20 @@ def benchmark(runs: int, warmup: int, keep: bool) -> dict:
         cache = os.path.join(env['XDG_CACHE_HOME'], 'python-entrypoints')
         cached = os.path.isdir(cache) and bool(os.listdir(cache))
         samples: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         names = list(commands)
         for iteration in range(runs):
             shift = iteration % len(names)
             for name in names[shift:] + names[:shift]:
-                samples[name].append(run_once(commands[name], env, home))
+                wall, used = run_once(commands[name], env, home)
+                samples[name].append(wall)
+                cpu[name].append(used)
         return {'machine': machine(), 'runs': runs, 'warmup': warmup,
                 'stevedore_cache': cached, 'ntcli': ntcli,
                 'samples_ms': {name: [round(s * 1000, 2) for s in values]
-                               for name, values in samples.items()}}
+                               for name, values in samples.items()},
+                'cpu_ms': {name: [round(s * 1000, 2) for s in values]
+                           for name, values in cpu.items()}}
     finally:
         if keep:
             print('Sandbox kept in', root, file=sys.stderr)
@@ -255,27 +295,42 @@ def report(result: dict) -> None:
           % (result['runs'], result['warmup'],
              'warm' if result['stevedore_cache'] else
              'NOT written (is the venv under /tmp?)'))
-    samples = result['samples_ms']
+    samples, cpu = result['samples_ms'], result['cpu_ms']
     base = statistics.median(samples[BASELINE])
+    lean = statistics.median(samples[LEAN_BASELINE])
+    cpu_base = statistics.median(cpu[BASELINE]) or 1.0
     print()
-    print('%-22s %9s %9s %9s %7s %7s  %s' % ('command', 'median', 'p90',
-                                            'min', 'ratio', 'target',
-                                            'result'))
+    width = max(len(name) for name in samples)
+    print('%-*s %7s %7s %7s %6s %7s %6s  %-6s %7s %6s' % (
+        width,
+        'wall clock, ms', 'median', 'p90', 'min', 'ratio', 'target',
+        'x lean', 'result', 'cpu', 'ratio'))
     result['summary'] = {}
     for name, values in samples.items():
         median = statistics.median(values)
         p90 = percentile(values, 0.9)
         ratio = median / base
+        cpu_median = statistics.median(cpu[name])
         target = TARGETS.get(name)
         verdict = '' if target is None else (
             'PASS' if ratio <= target else 'MISS')
-        print('%-22s %7.1fms %7.1fms %7.1fms %6.2fx %7s  %s'
-              % (name, median, p90, min(values), ratio,
-                 '' if target is None else '<=%.1fx' % target, verdict))
+        print('%-*s %7.1f %7.1f %7.1f %5.2fx %7s %5.2fx  %-6s %7.1f %5.2fx'
+              % (width, name, median, p90, min(values), ratio,
+                 '' if target is None else '<=%.1fx' % target,
+                 median / lean, verdict, cpu_median,
+                 cpu_median / cpu_base))
         result['summary'][name] = {
             'median_ms': round(median, 1), 'p90_ms': round(p90, 1),
             'min_ms': round(min(values), 1), 'ratio': round(ratio, 3),
-            'target': target, 'verdict': verdict or None}
+            'ratio_to_lean': round(median / lean, 3), 'target': target,
+            'verdict': verdict or None, 'cpu_median_ms': round(cpu_median, 1),
+            'cpu_ratio': round(cpu_median / cpu_base, 3)}
+    print()
+    print('ratio: median to the cliff baseline\'s (the targets are on it); '
+          'x lean: to the\nsame app without cliff\'s per-run scan of '
+          'installed distributions (its\n"provided by" epilog); cpu: median '
+          'user+system CPU time of the process,\nless disturbed than wall '
+          'time by other load on the machine.')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +344,17 @@ def main(argv: list[str] | None = None) -> int:
                         help='also write every sample and the summary here')
     parser.add_argument('--keep', action='store_true',
                         help='keep the temporary sandbox for inspection')
+    parser.add_argument('--also', action='append', default=[],
+                        metavar='LABEL=SCRIPT',
+                        help='also time another ntcli console script (for '
+                             'before/after comparisons), in the same runs')
     args = parser.parse_args(argv)
+    others = {}
+    for item in args.also:
+        label, _, script = item.partition('=')
+        if not label or not os.path.isfile(script):
+            parser.error('--also takes LABEL=PATH of an ntcli script')
+        others[label] = script
     if args.runs < 1 or args.warmup < 0:
         parser.error('--runs must be at least 1 and --warmup at least 0')
     if sys.executable.startswith('/tmp'):
@@ -297,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
               'not cache entry points; the figures are pessimistic.',
               file=sys.stderr)
     try:
-        result = benchmark(args.runs, args.warmup, args.keep)
+        result = benchmark(args.runs, args.warmup, args.keep, others)
     except (BenchmarkError, OSError) as exc:
         print('benchmark failed: %s' % exc, file=sys.stderr)
         return 1

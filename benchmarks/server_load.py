@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""Throughput and latency of ``ntcli-server serve``, and how they scale.
+
+Usage (with the Python of the virtualenv ntcli[server] is installed in)::
+
+    python benchmarks/server_load.py [--duration S] [--concurrency N]
+        [--workers N] [--sizes 100,1000,10000,100000] [--json FILE]
+
+It starts ``ntcli-server serve`` (gunicorn) on 127.0.0.1 with a fresh
+SQLite database in a temporary directory, and measures:
+
+1. Load: requests per second and p50/p99 latency of ``/v1/token_auth``
+   (validating a workspace token) and of ``POST /v1/workspaces/{id}/tokens``
+   (issuing one), each for ``--duration`` seconds after one second of
+   warm-up. The load comes from a second process (this script, run with
+   ``_drive``): ``--concurrency`` threads, each with its own http.client
+   connection, reused as long as the server keeps it open.
+2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
+   store in bulk (as tests/unit/server/test_authority.py does), then the
+   latency of one validation and of one page of the listing (the first, and
+   one in the middle through its cursor), over HTTP one request at a time
+   and in-process through the authority.
+
+Everything stops by itself: each load run ends after its duration, and the
+server is stopped (SIGTERM, then SIGKILL to its process group) when the
+script ends, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Iterator
+
+DRIVER = '_drive'
+READY_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 10.0
+
+
+class BenchmarkError(Exception):
+    """The benchmark cannot run or the server misbehaved."""
+
+
+# -- statistics -------------------------------------------------------------
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = min(max(1, math.ceil(fraction * len(ordered))), len(ordered))
+    return ordered[rank - 1]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {'p50_ms': float('nan'), 'p99_ms': float('nan')}
+    return {'p50_ms': round(percentile(seconds, 0.5) * 1000, 2),
+            'p99_ms': round(percentile(seconds, 0.99) * 1000, 2),
+            'max_ms': round(max(seconds) * 1000, 2)}
+
+
+# -- HTTP -------------------------------------------------------------------
+class Client:
+    """One http.client connection, reopened when the server closes it."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection(
+            '127.0.0.1', port, timeout=REQUEST_TIMEOUT)
+        self.connects = 0
+
+    def call(self, method: str, path: str, headers: dict[str, str],
+             body: bytes | None = None) -> tuple[int, bytes]:
+        if self.connection.sock is None:
+            self.connects += 1
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()  # reopened by the next request
+            raise
+        if response.will_close:
+            self.connection.close()
+        return response.status, data
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def call_json(port: int, method: str, path: str, credential: str,
+              payload: dict | None = None) -> dict:
+    client = Client(port)
+    try:
+        headers = {'Authorization': 'Bearer ' + credential}
+        body = None
+        if payload is not None:
+            headers['Content-Type'] = 'application/json'
+            body = json.dumps(payload).encode()
+        status, data = client.call(method, path, headers, body)
+    finally:
+        client.close()
+    if status >= 300:
+        raise BenchmarkError('%s %s: HTTP %d %s' % (method, path, status,
+                                                      data[:300]))
+    return json.loads(data)
+
+
+# -- the load generator (a second process) ----------------------------------
+def drive(spec: dict) -> dict:
+    """Run ``spec['concurrency']`` threads against one request for
+    ``spec['duration']`` seconds after ``spec['warmup']``; summarise."""
+    body = spec['body'].encode() if spec.get('body') is not None else None
+    cpu_start = time.process_time()
+    start = time.monotonic()
+    measure_from = start + spec['warmup']
+    stop_at = measure_from + spec['duration']
+    latencies: list[list[float]] = []
+    failures: list[int] = []
+    connects: list[int] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def worker() -> None:
+        client = Client(spec['port'])
+        mine: list[float] = []
+        failed = 0
+        seen: dict[int, int] = {}
+        try:
+            while True:
+                begin = time.monotonic()
+                if begin >= stop_at:
+                    break
+                try:
+                    status, _ = client.call(spec['method'], spec['path'],
+                                            spec['headers'], body)
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                end = time.monotonic()
+                if begin < measure_from:
+                    continue
+                seen[status] = seen.get(status, 0) + 1
+                if 200 <= status < 300:
+                    mine.append(end - begin)
+                else:
+                    failed += 1
+        finally:
+            client.close()
+            with lock:
+                connects.append(client.connects)
+                latencies.append(mine)
+                failures.append(failed)
+                for status, count in seen.items():
+                    statuses[status] = statuses.get(status, 0) + count
+
+    threads = [threading.Thread(target=worker, daemon=True)
+               for _ in range(spec['concurrency'])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(spec['warmup'] + spec['duration'] + REQUEST_TIMEOUT + 5)
+    ok = [value for chunk in latencies for value in chunk]
+    elapsed = time.monotonic() - start
+    result = {'requests': len(ok), 'failed': sum(failures),
+              # how busy the load generator itself was (1.0 = one core)
+              'generator_cpu': round((time.process_time() - cpu_start)
+                                     / elapsed, 2),
+              'statuses': {str(k): v for k, v in sorted(statuses.items())},
+              'duration_s': spec['duration'],
+              # gunicorn's sync workers close every connection: one
+              # connection per request, warm-up included
+              'connections': sum(connects),
+              'rps': round(len(ok) / spec['duration'], 1)}
+    result.update(latency_summary(ok))
+    return result
+
+
+def run_driver(spec: dict) -> dict:
+    """The load generator in a process of its own, so that its CPU time is
+    not the server's and its GIL not ours."""
+    limit = spec['warmup'] + spec['duration'] + REQUEST_TIMEOUT + 30
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__),
+                           DRIVER], input=json.dumps(spec), text=True,
+                          capture_output=True, timeout=limit)
+    if proc.returncode != 0:
+        raise BenchmarkError('the load generator failed: '
+                             + proc.stderr.strip()[-800:])
+    return json.loads(proc.stdout)
+
+
+# -- the server -------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def server_command() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), 'ntcli-server')
+    if os.path.exists(script):
+        return [script]
+    found = shutil.which('ntcli-server')
+    if found is None:
+        raise BenchmarkError("No ntcli-server next to %s: install "
+                             "'ntcli[server]' into this virtualenv"
+                             % sys.executable)
+    return [found]
+
+
+@contextlib.contextmanager
+def running_server(db: str, root: str, workers: int) -> Iterator[int]:
+    """``ntcli-server serve`` on a free port, stopped on exit."""
+    port = free_port()
+    log = open(os.path.join(root, 'server.log'), 'wb')
+    proc = subprocess.Popen(
+        server_command() + ['--db', db, 'serve',
+                            '--bind', '127.0.0.1:%d' % port,
+                            '--workers', str(workers),
+                            '--access-log', os.path.join(root, 'access.log'),
+                            '--log-level', 'warning'],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                log.flush()
+                with open(log.name, 'rb') as handle:
+                    tail = handle.read()[-1500:].decode(errors='replace')
+                raise BenchmarkError('ntcli-server exited with %d:\n%s'
+                                     % (proc.returncode, tail))
+            try:
+                status, _ = Client(port).call('GET', '/healthz', {})
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchmarkError('ntcli-server did not answer within '
+                                     '%.0f s' % READY_TIMEOUT)
+            time.sleep(0.1)
+        yield port
+    finally:
+        stop_server(proc)
+        log.close()
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)   # gunicorn stops its workers
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    # whatever is left of the process group we started
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+# -- scenarios --------------------------------------------------------------
+def setup(db: str) -> tuple[str, str]:
+    """A user (its credential) and the id of a workspace it owns."""
+    from ntcli_server.authority import Authority
+    with Authority.open(db) as authority:
+        user = authority.create_user('bench')
+        workspace = authority.create_workspace('bench', owner=user.user.id)
+    return user.credential, workspace.id
+
+
+def load(port: int, credential: str, workspace_id: str, duration: float,
+         concurrency: int) -> dict[str, dict]:
+    issued = call_json(port, 'POST',
+                       '/v1/workspaces/%s/tokens' % workspace_id,
+                       credential, {'expires_in': 86400})
+    base = {'port': port, 'duration': duration, 'warmup': 1.0,
+            'concurrency': concurrency}
+    results = {}
+    results['validate GET /v1/token_auth'] = run_driver(dict(
+        base, method='GET', path='/v1/token_auth', body=None,
+        headers={'Authorization': 'Bearer ' + issued['access_token']}))
+    results['issue POST /v1/workspaces/{id}/tokens'] = run_driver(dict(
+        base, method='POST', path='/v1/workspaces/%s/tokens' % workspace_id,
+        body=json.dumps({'expires_in': 86400}),
+        headers={'Authorization': 'Bearer ' + credential,
+                 'Content-Type': 'application/json'}))
+    return results
+
+
+def fill_workspace(db: str, owner: str, name: str,
+                   count: int) -> tuple[str, str, str]:
+    """A workspace of ``count`` tokens: one issued for real (returned, to
+    validate), the rest inserted in bulk. Returns (workspace id, token,
+    cursor of the middle of the listing)."""
+    from ntcli_server import authority as authority_mod
+    from ntcli_server.models import TokenRecord
+    with authority_mod.Authority.open(db) as authority:
+        user = authority.get_user(owner)
+        workspace = authority.create_workspace(name, owner=user.id)
+        key, _ = authority.keys.primary()
+        now = authority.now()
+        # oldest first: spread over the past, a hundred per second
+        bulk = [TokenRecord(jti='jti_%08x%024x' % (count, i),
+                            workspace_id=workspace.id,
+                            created_at=now - 86400 + i // 100,
+                            expires_at=now + 86400, kid=key.kid)
+                for i in range(count - 1)]
+        authority.store.add_tokens(bulk)
+        real = authority.issue(workspace.id, expires_in=86400)
+        middle = bulk[len(bulk) // 2] if bulk else None
+        cursor = authority_mod.encode_cursor(middle) if middle else ''
+    return workspace.id, real.token, cursor
+
+
+def timed(call: Any, repeat: int) -> dict[str, float]:
+    call()  # warm: connection, caches, pages
+    seconds = []
+    for _ in range(repeat):
+        begin = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - begin)
+    return latency_summary(seconds)
+
+
+def scale(port: int, db: str, credential: str, sizes: list[int],
+          repeat: int) -> list[dict]:
+    from ntcli_server.authority import Authority
+    rows = []
+    for size in sizes:
+        began = time.perf_counter()
+        workspace_id, token, cursor = fill_workspace(db, 'bench',
+                                                     'scale-%d' % size, size)
+        filled = time.perf_counter() - began
+        client = Client(port)
+        auth = {'Authorization': 'Bearer ' + token}
+        user = {'Authorization': 'Bearer ' + credential}
+        listing = '/v1/workspaces/%s/tokens?limit=100' % workspace_id
+
+        def get(path: str, headers: dict[str, str]) -> None:
+            status, data = client.call('GET', path, headers)
+            if status != 200:
+                raise BenchmarkError('GET %s: HTTP %d %s' % (path, status,
+                                                             data[:200]))
+
+        row = {'tokens': size, 'fill_s': round(filled, 2)}
+        try:
+            row['http validate'] = timed(
+                lambda: get('/v1/token_auth', auth), repeat)
+            row['http first page'] = timed(lambda: get(listing, user),
+                                           repeat)
+            if cursor:
+                row['http middle page'] = timed(
+                    lambda: get(listing + '&cursor=' + cursor, user), repeat)
+        finally:
+            client.close()
+        with Authority.open(db) as authority:
+            row['in-process validate'] = timed(
+                lambda: authority.validate(token), repeat)
+            row['in-process first page'] = timed(
+                lambda: authority.list_tokens(workspace_id, limit=100),
+                repeat)
+            if cursor:
+                row['in-process middle page'] = timed(
+                    lambda: authority.list_tokens(workspace_id, limit=100,
+                                                  cursor=cursor), repeat)
+        rows.append(row)
+    return rows
+
+
+# -- report -----------------------------------------------------------------
+def machine() -> dict[str, str]:
+    model = 'unknown'
+    with contextlib.suppress(OSError):
+        with open('/proc/cpuinfo') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    return {'cpus': str(os.cpu_count()), 'cpu': model,
+            'python': sys.version.split()[0]}
+
+
+def report(result: dict) -> None:
+    info = result['machine']
+    print('Python %s on %s CPU(s): %s' % (info['python'], info['cpus'],
+                                          info['cpu']))
+    print('ntcli-server serve: gunicorn, %d workers, SQLite; load: %d '
+          'threads in another process, %.0f s each' % (
+              result['workers'], result['concurrency'], result['duration']))
+    print()
+    print('%-40s %8s %8s %8s %7s %9s %6s' % (
+        'load', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'requests',
+        'gen cpu'))
+    for name, row in result['load'].items():
+        print('%-40s %8.1f %8.2f %8.2f %7d %9d %6.2f' % (
+            name, row['rps'], row['p50_ms'], row['p99_ms'], row['failed'],
+            row['requests'], row['generator_cpu']))
+    print('(gen cpu: cores the load generator itself kept busy; the server '
+          'and it share\nthe machine)')
+    print()
+    print('scale (one request at a time, %d each; p50 / p99 ms)'
+          % result['repeat'])
+    columns = ['http validate', 'http first page', 'http middle page',
+               'in-process validate', 'in-process first page',
+               'in-process middle page']
+    print('%8s  %s' % ('tokens', '  '.join('%-18s' % c.replace('in-process',
+                                                              'in-proc')
+                                           for c in columns)))
+    for row in result['scale']:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            cells.append('%-18s' % ('-' if value is None else '%.2f / %.2f'
+                                    % (value['p50_ms'], value['p99_ms'])))
+        print('%8d  %s' % (row['tokens'], '  '.join(cells)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [DRIVER]:
+        print(json.dumps(drive(json.load(sys.stdin))))
+        return 0
+    parser = argparse.ArgumentParser(
+        description='Throughput and latency of ntcli-server serve.')
+    parser.add_argument('--duration', type=float, default=10.0, metavar='S',
+                        help='seconds of load per scenario (default 10)')
+    parser.add_argument('--concurrency', type=int, default=4, metavar='N',
+                        help='load generator threads (default 4)')
+    parser.add_argument('--workers', type=int, default=2, metavar='N',
+                        help='gunicorn workers (default 2, as serve)')
+    parser.add_argument('--sizes', default='100,1000,10000,100000',
+                        metavar='N,N...',
+                        help='workspace sizes for the scaling part')
+    parser.add_argument('--repeat', type=int, default=200, metavar='N',
+                        help='requests per measurement in the scaling part')
+    parser.add_argument('--json', metavar='FILE',
+                        help='also write the results here')
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(size) for size in args.sizes.split(',') if size]
+    except ValueError:
+        parser.error('--sizes takes whole numbers separated by commas')
+    if (args.duration <= 0 or args.concurrency < 1 or args.workers < 1
+            or args.repeat < 1 or any(size < 1 for size in sizes)):
+        parser.error('durations, counts and sizes must be positive')
+    root = tempfile.mkdtemp(prefix='ntcli-server-bench-')
+    db = os.path.join(root, 'server.db')
+    try:
+        credential, workspace_id = setup(db)
+        with running_server(db, root, args.workers) as port:
+            loaded = load(port, credential, workspace_id, args.duration,
+                          args.concurrency)
+            scaled = scale(port, db, credential, sizes, args.repeat)
+    except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
+        print('benchmark failed: %s' % exc, file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    result = {'machine': machine(), 'workers': args.workers,
+              'concurrency': args.concurrency, 'duration': args.duration,
+              'repeat': args.repeat, 'load': loaded, 'scale': scaled}
+    report(result)
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(result, handle, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

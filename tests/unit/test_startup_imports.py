@@ -1,0 +1,58 @@
+"""What the start-up path imports (benchmarks/RESULTS.md says why).
+
+No timings here: each module named below cost the measured milliseconds
+that benchmarks/cli_startup.py reports, and these tests keep them off the
+paths that do not need them.
+"""
+
+import json
+import subprocess
+import sys
+
+import testtools
+
+from ntcli import testing
+
+PROBE = '''
+import io, json, sys
+from ntcli.app import main
+code = main(sys.argv[1:], stdout=io.StringIO(), stderr=io.StringIO())
+print(json.dumps([code, sorted(sys.modules)]))
+'''
+
+# Costly modules the embedded token commands do without (ms measured on the
+# benchmark machine): PyJWT ~40, cryptography's serialization ~5-10,
+# uuid with platform ~2.5, platformdirs ~2.5, ntcli_server.access ~1.2.
+NOT_ON_TOKEN_PATHS = ('jwt', 'cryptography.hazmat.primitives.serialization',
+                      'uuid', 'platform', 'platformdirs',
+                      'ntcli_server.access', 'requests')
+
+
+class TestStartupImports(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.home = self.useFixture(testing.IsolatedHome())
+
+    def modules_after(self, *args):
+        proc = subprocess.run([sys.executable, '-c', PROBE, *args],
+                              env=self.home.env, capture_output=True,
+                              text=True, check=True)
+        code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+        self.assertEqual(0, code, proc.stderr)
+        return set(modules)
+
+    def test_version_imports_no_cliff(self):
+        modules = self.modules_after('--version')
+        self.assertNotIn('cliff.app', modules)
+        self.assertNotIn('ntcli.application', modules)
+        self.assertNotIn('stevedore', modules)
+
+    def test_token_commands_on_the_embedded_endpoint(self):
+        self.modules_after('token', 'refresh')   # the first one makes keys
+        for command in (('token', 'refresh'), ('token', 'show')):
+            modules = self.modules_after(*command)
+            self.assertEqual(set(), modules.intersection(NOT_ON_TOKEN_PATHS),
+                             command)
+        self.assertNotIn('ntcli_token_plugin.expiry',
+                         self.modules_after('token', 'show'))
