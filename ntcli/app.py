@@ -1,8 +1,7 @@
 """The ``ntcli`` command: its entry point and its exit status.
 
 The cliff application itself (global options, plugin discovery, errors) is
-:mod:`ntcli.application`; its names are reachable from here as well
-(``ntcli.app.NtcliApp``). This module imports neither it nor cliff at
+:mod:`ntcli.application`. This module imports neither it nor cliff at
 module level, so that ``ntcli --version`` can answer without them: they
 cost about 60 ms of a 90 ms ``--version`` (benchmarks/RESULTS.md).
 """
@@ -17,19 +16,7 @@ import ntcli
 # typing is left out at run time: importing it is a tenth of --version
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TextIO
-
-
-def __getattr__(name: str) -> Any:
-    # ntcli.app.NtcliApp, ntcli.app.CommandManager... as before the split
-    if name.startswith('__'):
-        raise AttributeError(name)
-    from ntcli import application
-    try:
-        return getattr(application, name)
-    except AttributeError:
-        raise AttributeError(
-            f"module 'ntcli.app' has no attribute '{name}'") from None
+    from typing import TextIO
 
 
 def _program_name() -> str:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from cliff import app as cliff_app
 from cliff import commandmanager
+from cliff import complete as cliff_complete
 from cliff import help as cliff_help
 
 import ntcli
@@ -27,6 +28,8 @@ COMMAND_NAMESPACE = 'ntcli.commands'
 # Distributions whose commands are built in: a third-party plugin cannot
 # silently replace one of these.
 BUILTIN_MODULES = ('ntcli.', 'ntcli_token_plugin.')
+# Commands cliff itself adds to every app; no plugin may take their names.
+RESERVED_COMMANDS = ('help', 'complete')
 
 LOG = logging.getLogger(__name__)
 
@@ -60,8 +63,11 @@ class CommandManager(commandmanager.CommandManager):
         for ep in _entry_points(namespace):
             name = ep.name.replace('_', ' ')
             current = self.commands.get(name)
-            if current is not None and _is_builtin(current) \
-                    and not _is_builtin(ep):
+            if current is not None and current.value == ep.value:
+                continue  # the same plugin seen twice on sys.path
+            if name in RESERVED_COMMANDS or (
+                    current is not None and _is_builtin(current)
+                    and not _is_builtin(ep)):
                 self.conflicts[name] = ep.value
                 continue
             if current is not None and not _is_builtin(current):
@@ -107,6 +113,8 @@ class HelpAction(cliff_help.HelpAction):
         parser.print_help(out)
         groups: dict[str, list[tuple[str, str]]] = {}
         manager = app.command_manager
+        # a one-word command joins the group of commands sharing its word
+        topics = {name.split(' ')[0] for name, _ep in manager if ' ' in name}
         for name, _ep in sorted(manager):
             try:
                 factory = manager.load(name)
@@ -117,7 +125,8 @@ class HelpAction(cliff_help.HelpAction):
             except Exception as exc:
                 app.stderr.write(f'Warning: {redact.redact(str(exc))}\n')
                 continue
-            topic = name.split(' ')[0] if ' ' in name else 'other'
+            first = name.split(' ')[0]
+            topic = first if first in topics else 'other'
             groups.setdefault(topic, []).append((name, summary))
         out.write('\nCommands:\n')
         for topic in sorted(groups, key=lambda t: (t == 'other', t)):
@@ -138,6 +147,41 @@ class HelpCommand(cliff_help.HelpCommand):
         return super().take_action(parsed_args)
 
 
+class CompleteCommand(cliff_complete.CompleteCommand):
+    """Print bash completion for ntcli and every installed plugin."""
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        # cliff's version stops at the first plugin that fails to load and
+        # loses commands that are both a command and a group (``hello`` and
+        # ``hello tokens``); this one skips the broken and keeps both.
+        name = parsed_args.name or self.app.NAME
+        try:
+            shell_factory = self._formatters[parsed_args.shell].plugin
+        except KeyError:
+            raise errors.UsageError(
+                f"Unknown shell '{parsed_args.shell}'") from None
+        words: dict[tuple[str, ...], list[str]] = {}
+        for command_name in sorted(n for n, _ep in self.app.command_manager):
+            path = tuple(command_name.split())
+            try:
+                actions = self.get_actions(list(path))
+            except Exception as exc:
+                self.app.stderr.write(
+                    f'Warning: {redact.redact(str(exc))}\n')
+                continue
+            for depth in range(1, len(path)):
+                following = words.setdefault(path[:depth], [])
+                if path[depth] not in following:
+                    following.append(path[depth])
+            words.setdefault(path, []).extend(
+                opt for action in actions for opt in action.option_strings)
+        shell = shell_factory(name, self.app.stdout)
+        shell.write(' '.join(sorted({path[0] for path in words})),
+                    sorted(('_'.join(path), ' '.join(values))
+                           for path, values in words.items()))
+        return 0
+
+
 class NtcliApp(cliff_app.App):
     """The ntcli application."""
 
@@ -155,6 +199,7 @@ class NtcliApp(cliff_app.App):
             stdin=stdin, stdout=stdout, stderr=stderr,
             deferred_help=True)
         self.command_manager.add_command('help', HelpCommand)
+        self.command_manager.add_command('complete', CompleteCommand)
         self.context: Any = None
 
     def build_option_parser(self, description: str | None,
@@ -184,6 +229,8 @@ class NtcliApp(cliff_app.App):
             '--ca-bundle', metavar='PATH', default=None,
             help='CA bundle for https endpoints with a private CA '
                  '(env REQUESTS_CA_BUNDLE).')
+        from ntcli.command import brief_usage_errors
+        brief_usage_errors(parser, self.stderr)
         for action in parser._actions:
             if '--debug' in action.option_strings:
                 action.help = ('Show tracebacks and HTTP traces, with every '

@@ -9,7 +9,7 @@ per-command scan of installed distributions (about 15 ms on every run).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TextIO
 
 from cliff import command
 from cliff import lister
@@ -19,10 +19,26 @@ SHOW_FORMATTERS = 'ntcli.formatter.show'
 LIST_FORMATTERS = 'ntcli.formatter.list'
 
 
+def brief_usage_errors(parser: argparse.ArgumentParser,
+                       stderr: TextIO) -> None:
+    """Make ``parser`` report bad usage in two lines on ``stderr`` instead
+    of argparse's full usage block: what is wrong, and where the help is."""
+    def error(message: str) -> None:
+        stderr.write(f'{parser.prog}: error: {message}\n'
+                     f"Hint: See '{parser.prog} --help'.\n")
+        raise SystemExit(2)
+    parser.error = error  # type: ignore[method-assign]
+
+
 class _NtcliCommand:
     """What every ntcli command shares."""
 
     _epilog: str | None = None
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)  # type: ignore[misc]
+        brief_usage_errors(parser, self.app.stderr)  # type: ignore
+        return parser
 
     def get_epilog(self) -> str:
         # cliff computes "provided by the X plugin" by scanning every

@@ -5,7 +5,7 @@ import json
 
 import testtools
 
-from ntcli import app as ntcli_app
+from ntcli import application as ntcli_app
 from ntcli import command
 from ntcli import context as ntcli_context
 from ntcli import errors
@@ -153,7 +153,7 @@ class TestErrorMapping(testtools.TestCase):
     def run_raising(self, exc, *extra):
         _Raiser.exc = exc
         app_fixture = testing.fixtures.MonkeyPatch(
-            'ntcli.app.CommandManager.load_commands',
+            'ntcli.application.CommandManager.load_commands',
             lambda self, ns: (self.group_list.append(ns),
                               self.add_command('boom', _Raiser)))
         self.useFixture(app_fixture)
@@ -253,3 +253,44 @@ class TestInstalledHelp(testtools.TestCase):
         self.assertIn('token refresh', result.stdout)
         self.assertIn('--endpoint', result.stdout)
         self.assertEqual('', result.stderr)
+
+
+class TestCommandNames(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.runner = self.useFixture(testing.CLIRunner())
+
+    def test_plugin_cannot_take_cliffs_own_commands(self):
+        self.useFixture(testing.PluginDistribution(
+            'grabby-plugin', {'ntcli.commands': {
+                'help': 'no_such_module_xyz:Help'}}))
+        result = self.runner.run('help', 'token', 'show')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('--show-token', result.stdout)
+        self.assertIn("the plugin command 'help'", result.stderr)
+
+    def test_the_same_entry_point_twice_is_no_conflict(self):
+        self.useFixture(testing.PluginDistribution(
+            'ntcli-again', {'ntcli.commands': {
+                'token_show': 'ntcli_token_plugin.commands:ShowToken'}}))
+        result = self.runner.run('--help')
+        self.assertEqual(0, result.returncode)
+        self.assertEqual('', result.stderr)
+
+
+class TestUsageErrors(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(testing.IsolatedHome())
+
+    def test_two_lines(self):
+        for argv in (('token', 'list', '--bogus'), ('token', 'revoke'),
+                     ('--timeout', 'soon', 'token', 'show')):
+            result = testing.run_in_process(*argv)
+            self.assertEqual(2, result.returncode, argv)
+            lines = result.stderr.splitlines()
+            self.assertEqual(2, len(lines), result.stderr)
+            self.assertIn('error:', lines[0])
+            self.assertTrue(lines[1].startswith('Hint: See'))
