@@ -80,6 +80,12 @@ class Login(command.Command):
         for workspace in workspaces:
             context.config.remember_workspace(endpoint.key, workspace.id,
                                               workspace.name)
+        selected = context.config.active_workspace(endpoint.key)
+        chosen = None
+        if selected is None and len(workspaces) == 1:
+            chosen = selected = workspaces[0].id
+            context.config.select_workspace(endpoint.key, chosen,
+                                            workspaces[0].name)
         context.config.save()
         context.history.record('login', jti=None,
                                outcome='user credential stored',
@@ -87,8 +93,10 @@ class Login(command.Command):
         self.app.stdout.write(
             f'Logged in to {endpoint.url} with a user credential '
             f'({len(workspaces)} workspace(s) visible).\n')
-        if len(workspaces) and not context.config.active_workspace(
-                endpoint.key):
+        if chosen is not None:
+            self.app.stdout.write(
+                f"Workspace '{workspaces[0].name}' selected.\n")
+        elif workspaces and selected is None:
             self.app.stdout.write("Select one with 'ntcli workspace select "
                                   "NAME'.\n")
         return 0

@@ -281,3 +281,26 @@ class TestWorkspaceTokenLogin(RemoteTest):
         self.assertIn('Authentication required', bad.stderr)
         self.assertNotIn('not-a-real-one', bad.stderr)
         self.assertIsNone(self.credentials().get_user_credential(self.url))
+
+
+class TestWorkspaceSelection(RemoteTest):
+    """What login selects, on a server of this test's own."""
+
+    server_per_test = True
+
+    def test_the_only_workspace_is_selected_at_login(self):
+        result = self.login()
+        self.assertIn(f"Workspace '{self.workspace.name}' selected.",
+                      result.stdout)
+        self.ntcli('token', 'refresh')
+        self.assertEqual('active', self.json('token', 'show')['status'])
+
+    def test_no_workspace_selected(self):
+        self.api.create_workspace(self.credential, 'second-space')
+        result = self.login()
+        self.assertIn("Select one with 'ntcli workspace select NAME'",
+                      result.stdout)
+        result = self.ntcli('token', 'refresh', expect=1)
+        self.assertIn('No workspace selected', result.stderr)
+        self.assertIn('ntcli workspace select', result.stderr)
+        self.assertIsNone(self.stored())
