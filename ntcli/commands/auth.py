@@ -53,7 +53,14 @@ class Login(command.Command):
                                     'Pipe it on stdin or type it at the '
                                     'prompt.')
         if secret.startswith('wst_'):
-            checked = endpoint.validate_token(secret)
+            try:
+                checked = endpoint.validate_token(secret)
+            except errors.TokenRejected as exc:
+                raise errors.AuthenticationRequired(
+                    f'The workspace token was not accepted by {endpoint.url}:'
+                    f' {exc.message.lower()}',
+                    'Get a valid token, or log in with a user credential.'
+                ) from exc
             from ntcli.context import token_claims
             claims = token_claims(secret)
             with context.store.transaction() as creds:
@@ -74,7 +81,13 @@ class Login(command.Command):
                 f'Logged in to {endpoint.url} with a token of workspace '
                 f'{checked.workspace_id}.\n')
             return 0
-        workspaces = endpoint.list_workspaces(secret)
+        try:
+            workspaces = endpoint.list_workspaces(secret)
+        except errors.AuthenticationRequired as exc:
+            raise errors.AuthenticationRequired(
+                f'The credential was not accepted by {endpoint.url}',
+                'Check it, or ask the administrator of the server for a new '
+                'one (ntcli-server user create).') from exc
         with context.store.transaction() as creds:
             creds.set_user_credential(endpoint.key, secret)
         for workspace in workspaces:

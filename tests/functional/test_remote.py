@@ -278,7 +278,7 @@ class TestWorkspaceTokenLogin(RemoteTest):
                          'refresh', result.stderr.splitlines()[0])
         bad = self.ntcli('auth', 'login', input='ntu_not-a-real-one\n',
                          expect=1)
-        self.assertIn('Authentication required', bad.stderr)
+        self.assertIn('The credential was not accepted', bad.stderr)
         self.assertNotIn('not-a-real-one', bad.stderr)
         self.assertIsNone(self.credentials().get_user_credential(self.url))
 
@@ -304,3 +304,23 @@ class TestWorkspaceSelection(RemoteTest):
         self.assertIn('No workspace selected', result.stderr)
         self.assertIn('ntcli workspace select', result.stderr)
         self.assertIsNone(self.stored())
+
+
+class TestLoginRefused(RemoteTest):
+
+    def test_wrong_user_credential(self):
+        result = self.ntcli('auth', 'login', input='ntu_not-a-real-one\n',
+                            expect=1)
+        self.assertIn(f'The credential was not accepted by {self.url}',
+                      result.stderr)
+        self.assertNotIn('ntu_not-a-real-one', result.stderr)
+        self.assertIsNone(self.credentials().get_user_credential(self.url))
+
+    def test_revoked_workspace_token(self):
+        issued = self.api.issue_token(self.credential, self.workspace.id)
+        self.api.revoke_token(self.credential, self.workspace.id, issued.jti)
+        result = self.ntcli('auth', 'login', input=issued.token + '\n',
+                            expect=1)
+        self.assertIn('The workspace token was not accepted', result.stderr)
+        self.assertIn('revoked', result.stderr)
+        self.assertNoSecrets(result.stderr)
