@@ -24,6 +24,34 @@ VERSION = 1
 SECRET_MARKERS = ('wst_', 'ntu_')
 
 
+def _problem(data: Any) -> str | None:
+    """What is wrong with the shape of a config document, if anything."""
+    if not isinstance(data, dict):
+        return 'not a JSON object'
+    for key in ('endpoint', 'ca_bundle'):
+        if key in data and not isinstance(data[key], str):
+            return f"'{key}' must be a string"
+    if 'timeout' in data and (isinstance(data['timeout'], bool) or
+                              not isinstance(data['timeout'], (int, float))):
+        return "'timeout' must be a number of seconds"
+    endpoints = data.get('endpoints', {})
+    if not isinstance(endpoints, dict):
+        return "'endpoints' must be an object"
+    for name, entry in endpoints.items():
+        if not isinstance(entry, dict):
+            return f"endpoint '{name}' must be an object"
+        workspaces = entry.get('workspaces', {})
+        if not isinstance(workspaces, dict) or not all(
+                isinstance(k, str) and isinstance(v, str)
+                for k, v in workspaces.items()):
+            return f"'workspaces' of endpoint '{name}' must map names to ids"
+        active = entry.get('active_workspace')
+        if active is not None and not isinstance(active, str):
+            return (f"'active_workspace' of endpoint '{name}' must be a "
+                    'workspace id')
+    return None
+
+
 class Config:
     """The settings in ``<config_dir>/config.json``."""
 
@@ -57,12 +85,10 @@ class Config:
                      if isinstance(exc, json.JSONDecodeError) else '')
             raise ConfigError('The configuration file %s is not valid '
                               'JSON%s' % (path, where), hint) from None
-        if not isinstance(data, dict) or not isinstance(
-                data.get('endpoints', {}), dict) or not all(
-                isinstance(entry, dict)
-                for entry in data.get('endpoints', {}).values()):
+        problem = _problem(data)
+        if problem:
             raise ConfigError('The configuration file %s does not hold '
-                              'ntcli settings' % path, hint)
+                              'ntcli settings: %s' % (path, problem), hint)
         return cls(config_dir, data)
 
     def save(self) -> None:

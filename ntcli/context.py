@@ -8,12 +8,13 @@ as flag, then environment variable, then config file, then default.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
 import re
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from ntcli import errors
 
@@ -60,6 +61,15 @@ class Context:
     def config(self) -> Any:
         from ntcli import config
         return config.Config.load(self.config_dir)
+
+    @contextlib.contextmanager
+    def update_config(self) -> Iterator[Any]:
+        """Change config.json under its lock, so that concurrent ntcli
+        commands never lose each other's changes."""
+        from ntcli import config
+        with config.Config.update(self.config_dir) as updated:
+            yield updated
+        self.__dict__['config'] = updated  # later reads see the change
 
     def setting(self, flag: Any, env: str, key: str, default: Any) -> Any:
         """Resolve one setting: flag, environment, config file, default."""
@@ -210,9 +220,9 @@ class Context:
             return Workspace(id=known[wanted], name=wanted)
         for workspace in endpoint.list_workspaces(self.admin_bearer()):
             if workspace.name == wanted:
-                self.config.remember_workspace(endpoint.key, workspace.id,
-                                               workspace.name)
-                self.config.save()
+                with self.update_config() as config:
+                    config.remember_workspace(endpoint.key, workspace.id,
+                                              workspace.name)
                 return workspace
         raise errors.WorkspaceNotFound(
             f"Workspace '{wanted}' not found",

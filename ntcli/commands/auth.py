@@ -64,15 +64,23 @@ class Login(command.Command):
             from ntcli.context import token_claims
             claims = token_claims(secret)
             with context.store.transaction() as creds:
+                replaced = creds.get_token(endpoint.key, checked.workspace_id)
                 creds.set_token(endpoint.key, checked.workspace_id,
                                 StoredToken(secret, checked.jti,
                                             checked.workspace_id,
                                             claims.get('iat'),
                                             checked.expires_at))
-            context.config.select_workspace(endpoint.key,
-                                            checked.workspace_id,
-                                            checked.workspace_id)
-            context.config.save()
+            if replaced is not None and replaced.jti != checked.jti:
+                context.warn(f'this replaces the stored token {replaced.jti}, '
+                             'which stays valid: revoke it with ntcli token '
+                             f'revoke {replaced.jti} if nothing else uses '
+                             'it.')
+            with context.update_config() as config:
+                known = {v: k for k, v in config.known_workspaces(
+                    endpoint.key).items()}
+                config.select_workspace(
+                    endpoint.key, checked.workspace_id,
+                    known.get(checked.workspace_id, checked.workspace_id))
             context.history.record('login', jti=checked.jti,
                                    outcome='workspace token stored',
                                    workspace_id=checked.workspace_id,
@@ -90,16 +98,16 @@ class Login(command.Command):
                 'one (ntcli-server user create).') from exc
         with context.store.transaction() as creds:
             creds.set_user_credential(endpoint.key, secret)
-        for workspace in workspaces:
-            context.config.remember_workspace(endpoint.key, workspace.id,
-                                              workspace.name)
-        selected = context.config.active_workspace(endpoint.key)
         chosen = None
-        if selected is None and len(workspaces) == 1:
-            chosen = selected = workspaces[0].id
-            context.config.select_workspace(endpoint.key, chosen,
-                                            workspaces[0].name)
-        context.config.save()
+        with context.update_config() as config:
+            for workspace in workspaces:
+                config.remember_workspace(endpoint.key, workspace.id,
+                                          workspace.name)
+            selected = config.active_workspace(endpoint.key)
+            if selected is None and len(workspaces) == 1:
+                chosen = selected = workspaces[0].id
+                config.select_workspace(endpoint.key, chosen,
+                                        workspaces[0].name)
         context.history.record('login', jti=None,
                                outcome='user credential stored',
                                endpoint=endpoint.key)

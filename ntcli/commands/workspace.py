@@ -41,12 +41,12 @@ class CreateWorkspace(command.ShowOne):
         endpoint = context.endpoint
         workspace = endpoint.create_workspace(
             context.admin_bearer(), name, parsed_args.description)
-        context.config.remember_workspace(endpoint.key, workspace.id,
-                                          workspace.name)
-        if parsed_args.select:
-            context.config.select_workspace(endpoint.key, workspace.id,
-                                            workspace.name)
-        context.config.save()
+        with context.update_config() as config:
+            config.remember_workspace(endpoint.key, workspace.id,
+                                      workspace.name)
+            if parsed_args.select:
+                config.select_workspace(endpoint.key, workspace.id,
+                                        workspace.name)
         from ntcli import timefmt
         return (('workspace_id', 'workspace_name', 'created'),
                 (workspace.id, workspace.name,
@@ -65,10 +65,12 @@ class ListWorkspaces(command.Lister):
         if selected is None:
             default = endpoint.default_workspace()
             selected = default.id if default else None
-        for workspace in workspaces:
-            context.config.remember_workspace(endpoint.key, workspace.id,
+        known = context.config.known_workspaces(endpoint.key)
+        if any(known.get(w.name) != w.id for w in workspaces):
+            with context.update_config() as config:
+                for workspace in workspaces:
+                    config.remember_workspace(endpoint.key, workspace.id,
                                               workspace.name)
-        context.config.save()
         return (('ID', 'Name', 'Created', 'Selected'),
                 [(w.id, w.name, TimeColumn(w.created_at),
                   CheckColumn(w.id == selected)) for w in workspaces])
@@ -86,9 +88,9 @@ class SelectWorkspace(command.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         workspace = context.resolve_workspace(parsed_args.name)
-        context.config.select_workspace(context.endpoint.key, workspace.id,
-                                        workspace.name)
-        context.config.save()
+        with context.update_config() as config:
+            config.select_workspace(context.endpoint.key, workspace.id,
+                                    workspace.name)
         return (('workspace_id', 'workspace_name'),
                 (workspace.id, workspace.name))
 
@@ -119,8 +121,8 @@ class DeleteWorkspace(command.Command):
         endpoint.delete_workspace(context.admin_bearer(), workspace.id)
         with context.store.transaction() as creds:
             creds.remove_token(endpoint.key, workspace.id)
-        context.config.forget_workspace(endpoint.key, workspace.id)
-        context.config.save()
+        with context.update_config() as config:
+            config.forget_workspace(endpoint.key, workspace.id)
         context.history.record('workspace delete', jti=None,
                                outcome='deleted', workspace_id=workspace.id,
                                endpoint=endpoint.key)

@@ -51,3 +51,40 @@ class TestConfigCommands(base.FunctionalTest):
                                                     'authority.db')))
         self.assertEqual(0o700, os.stat(other).st_mode & 0o777)
         self.ntcli('token', 'show', expect=1)
+
+
+class TestConfigFile(base.FunctionalTest):
+
+    def config_path(self):
+        return os.path.join(self.home.config_dir, 'config.json')
+
+    def test_concurrent_commands_keep_every_change(self):
+        import json
+        import subprocess
+
+        from ntcli import testing
+        self.ntcli('workspace', 'list')
+        procs = [subprocess.Popen(
+            testing.ntcli_command() + ['workspace', 'create', f'race-{n}'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=self.home.env, stdin=subprocess.DEVNULL) for n in range(8)]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=120)
+            self.assertEqual(0, proc.returncode, err)
+        with open(self.config_path()) as f:
+            known = json.load(f)['endpoints']['local']['workspaces']
+        for n in range(8):
+            self.assertIn(f'race-{n}', known)
+
+    def test_wrong_types_are_reported_with_the_file(self):
+        self.ntcli('token', 'refresh')
+        for document in ('{"endpoints": {"local": {"workspaces": "abc"}}}',
+                         '{"endpoints": {"local": {"active_workspace": 5}}}',
+                         '{"timeout": "soon"}', '[1, 2]', '{"endpoint": 7}'):
+            with open(self.config_path(), 'w') as f:
+                f.write(document)
+            result = self.ntcli('token', 'show', expect=1)
+            self.assertIn(self.config_path(), result.stderr, document)
+            self.assertNotIn('Unexpected error', result.stderr)
+            with open(self.config_path()) as f:
+                self.assertEqual(document, f.read())
