@@ -30,6 +30,26 @@ def brief_usage_errors(parser: argparse.ArgumentParser,
     parser.error = error  # type: ignore[method-assign]
 
 
+# Formats that show a nested object as it is; the others (table, value,
+# shell) get one column per field: new_token_jti, new_token_expires_at...
+NESTED_FORMATS = ('json', 'yaml', 'text')
+
+
+def flatten(column_names: Any, data: Any) -> tuple[list[str], list[Any]]:
+    """Columns whose values are dicts become one column per key."""
+    names: list[str] = []
+    values: list[Any] = []
+    for name, value in zip(column_names, data):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                names.append(f'{name}_{key}')
+                values.append(item)
+        else:
+            names.append(name)
+            values.append(value)
+    return names, values
+
+
 class _NtcliCommand:
     """What every ntcli command shares."""
 
@@ -73,6 +93,12 @@ class ShowOne(_NtcliCommand, show.ShowOne):
         parser = super().get_parser(prog_name)
         parser.set_defaults(text_layout=self.format_text)
         return parser
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: Any, data: Any) -> int:
+        if parsed_args.formatter not in NESTED_FORMATS:
+            column_names, data = flatten(column_names, data)
+        return super().produce_output(parsed_args, column_names, data)
 
 
 class Lister(_NtcliCommand, lister.Lister):

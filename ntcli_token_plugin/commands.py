@@ -210,6 +210,7 @@ class RevokeToken(command.ShowOne):
         stored = context.stored_token(workspace.id)
         self._results: list[dict[str, Any]] = []
         self._failed: list[errors.NtcliError] = []
+        self._already: set[str] = set()
         for jti in jtis:
             try:
                 revocation = context.endpoint.revoke_token(
@@ -225,7 +226,8 @@ class RevokeToken(command.ShowOne):
                 endpoint=context.endpoint.key,
                 outcome='already revoked' if revocation.already_revoked
                 else 'revoked')
-            if revocation.already_revoked:
+            if revocation.already_revoked and \
+                    parsed_args.formatter != 'text':
                 context.app.stderr.write(f'Token {jti} was already revoked.\n')
             if stored is not None and stored.jti == jti:
                 context.warn('this was the stored token of the workspace; '
@@ -233,6 +235,8 @@ class RevokeToken(command.ShowOne):
             self._results.append({
                 'jti': jti, 'revoked_at': timefmt.iso(revocation.revoked_at),
                 'status': 'revoked'})
+            if revocation.already_revoked:
+                self._already.add(jti)
         if not self._results:
             raise self._failed[0] if len(self._failed) == 1 else \
                 errors.TokenNotFound('; '.join(e.message for e in self._failed))
@@ -260,4 +264,7 @@ class RevokeToken(command.ShowOne):
         return 1 if self._failed else code
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
+        if data['jti'] in self._already:
+            return [f"Token {data['jti']} was already revoked "
+                    f"(at {data['revoked_at']})."]
         return [f"Token {data['jti']} revoked successfully."]

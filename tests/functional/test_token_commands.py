@@ -291,6 +291,9 @@ class TestRevoke(base.FunctionalTest):
         result = self.ntcli('token', 'revoke', jti, '--force', '-f', 'json')
         self.assertEqual(first, json.loads(result.stdout))
         self.assertIn('already revoked', result.stderr)
+        text = self.ntcli('token', 'revoke', jti, '--force')
+        self.assertEqual(f"Token {jti} was already revoked "
+                         f"(at {first['revoked_at']}).\n", text.stdout)
 
     def test_revoking_the_stored_token_warns(self):
         jti = self.json('token', 'refresh')['new_token']['jti']
@@ -385,3 +388,19 @@ class TestNoPlaintextOnDisk(base.FunctionalTest):
         self.assertFalse(re.search(r'wst_', ''.join(
             open(p, errors='replace').read()
             for p in self.files_under_home())))
+
+
+class TestFlatFormats(base.FunctionalTest):
+
+    def test_refresh_in_shell_and_value_formats(self):
+        self.ntcli('token', 'refresh')
+        old = self.json('token', 'show')['jti']
+        out = self.ntcli('token', 'refresh', '-f', 'shell').stdout
+        values = dict(line.split('=', 1) for line in out.splitlines())
+        self.assertEqual(f'"{old}"', values['old_token_jti'])
+        self.assertRegex(values['new_token_jti'], rf'^"{JTI}"$')
+        self.assertRegex(values['new_token_expires_at'], rf'^"{ISO}"$')
+        self.assertNotIn('{', out)
+        jti = self.ntcli('token', 'refresh', '-f', 'value', '-c',
+                         'new_token_jti').stdout.strip()
+        self.assertEqual(jti, self.json('token', 'show')['jti'])
