@@ -56,8 +56,13 @@ def describe_current(context: Any) -> dict[str, Any]:
     days = None
     if expires is not None:
         days = max(0, -(-(int(expires) - now) // 86400))  # rounded up
-    message = MESSAGES[status] if note is None else \
-        f'{note}. Showing what is stored locally.'
+    if note is not None:
+        message = f'{note}. Showing what is stored locally.'
+    elif source == 'stored' or status == 'active':
+        message = MESSAGES[status]
+    else:
+        message = (f'The token in NTCLI_TOKEN is {status}: unset NTCLI_TOKEN '
+                   'to use the stored token, or set a valid one.')
     return {
         'jti': jti,
         'created_at': timefmt.iso(created),

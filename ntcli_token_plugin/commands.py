@@ -89,17 +89,21 @@ class ShowToken(command.ShowOne):
         return tuple(info), tuple(info.values())
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
-        def human(value: str | None) -> str:
+        decoded = data['jti'] is not None
+
+        def human(value: str | None, missing: str) -> str:
+            if not decoded:
+                return 'unknown'          # nothing could be read from it
             return timefmt.human(timefmt.parse_iso(value)) if value \
-                else 'Never'
+                else missing
         title = 'Workspace Token Information'
         status = STATUS_TEXT.get(data['status'], data['status'])
         if not data['verified']:
             status += ' (not verified)'
         lines = [title, '─' * len(title),
                  f"JTI:         {data['jti'] or 'unknown'}",
-                 f"Created:     {human(data['created_at']) if data['created_at'] else 'unknown'}",
-                 f"Expires:     {human(data['expires_at'])}",
+                 f"Created:     {human(data['created_at'], 'unknown')}",
+                 f"Expires:     {human(data['expires_at'], 'Never')}",
                  f'Status:      {status}',
                  f"Workspace:   {data['workspace_id']}"]
         if 'token' in data:

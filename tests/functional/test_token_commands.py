@@ -404,3 +404,18 @@ class TestFlatFormats(base.FunctionalTest):
         jti = self.ntcli('token', 'refresh', '-f', 'value', '-c',
                          'new_token_jti').stdout.strip()
         self.assertEqual(jti, self.json('token', 'show')['jti'])
+
+
+class TestUndecodableToken(base.FunctionalTest):
+
+    def test_garbage_env_token(self):
+        self.ntcli('token', 'refresh')
+        env = {'NTCLI_TOKEN': 'wst_garbage'}
+        lines = self.ntcli('token', 'show', env=env).stdout.splitlines()
+        self.assertEqual('JTI:         unknown', lines[2])
+        self.assertEqual('Created:     unknown', lines[3])
+        self.assertEqual('Expires:     unknown', lines[4])
+        self.assertEqual('Status:      Invalid', lines[5])
+        self.assertIn('NTCLI_TOKEN', lines[-1])
+        out = self.json('token', 'show', env=env)
+        self.assertEqual(('invalid', False), (out['status'], out['is_valid']))
