@@ -127,15 +127,27 @@ class Status(command.ShowOne):
     """Show the endpoint, workspace, token status and where secrets live."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli import tokeninfo
         context = self.context
         endpoint = context.endpoint
-        data = {
-            'endpoint': endpoint.url,
-            'embedded': endpoint.embedded,
-            'user_credential': 'not needed' if endpoint.embedded else
-            ('stored' if context.user_credential() else 'none'),
-        }
+        data = {'endpoint': endpoint.url, 'embedded': endpoint.embedded}
+        try:
+            data.update(self._secrets(context, endpoint))
+        except errors.CredentialStoreError as exc:
+            # the diagnostic command still says where everything is
+            context.warn(exc.message + (f' ({exc.hint})' if exc.hint else ''))
+            data.update(user_credential='unknown (credentials unreadable)',
+                        token_status='unknown (credentials unreadable)')
+        data['credentials_file'] = context.store.path
+        data['key_source'] = context.store.describe_key()
+        data['config_dir'] = context.config_dir
+        return tuple(data), tuple(data.values())
+
+    @staticmethod
+    def _secrets(context, endpoint) -> dict:
+        """Who is logged in, the workspace and its token's status."""
+        from ntcli import tokeninfo
+        data = {'user_credential': 'not needed' if endpoint.embedded else
+                ('stored' if context.user_credential() else 'none')}
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name
@@ -153,10 +165,7 @@ class Status(command.ShowOne):
                 data['token_jti'] = None
                 data['token_status'] = 'no token (run ntcli token refresh)'
                 data['token_source'] = None
-        data['credentials_file'] = context.store.path
-        data['key_source'] = context.store.describe_key()
-        data['config_dir'] = context.config_dir
-        return tuple(data), tuple(data.values())
+        return data
 
 
 class Logout(command.Command):

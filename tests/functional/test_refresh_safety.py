@@ -183,3 +183,18 @@ class TestDamagedCredentials(base.FunctionalTest):
         result = self.ntcli('token', 'show', expect=1,
                             env={'NTCLI_KEY': Fernet.generate_key().decode()})
         self.assertIn('credentials.enc', result.stderr)
+
+
+class TestStatusWithDamagedCredentials(base.FunctionalTest):
+
+    def test_status_still_says_where_things_are(self):
+        self.ntcli('token', 'refresh')
+        path = os.path.join(self.home.config_dir, 'credentials.enc')
+        with open(path, 'wb') as f:
+            f.write(b'not fernet')
+        result = self.ntcli('auth', 'status', '-f', 'json')
+        import json
+        out = json.loads(result.stdout)
+        self.assertEqual(path, out['credentials_file'])
+        self.assertIn('unreadable', out['token_status'])
+        self.assertIn(path, result.stderr)
