@@ -34,7 +34,8 @@ class Expiry:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The three mutually exclusive lifetime options."""
-    group = parser.add_argument_group('token lifetime')
+    group = parser.add_argument_group(
+        'token lifetime', 'Give at most one of these options.')
     group.add_argument(
         '--expires-in', metavar='SECONDS', default=None,
         help='Lifetime in seconds (default 31536000, one year); a duration '
@@ -71,8 +72,9 @@ def parse_time(text: str) -> int:
 
 def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
     """Validate the lifetime options; raise InvalidExpiration (exit 2)."""
+    # an empty --expires-in "" counts as given (and is then invalid)
     given = [name for name in ('expires_in', 'expires_at', 'no_expiry')
-             if getattr(parsed_args, name)]
+             if getattr(parsed_args, name) not in (None, False)]
     if len(given) > 1:
         options = ', '.join('--' + n.replace('_', '-') for n in given)
         raise errors.InvalidExpiration(

@@ -51,7 +51,9 @@ class TestExpiry(testtools.TestCase):
                      ('--expires-at', 'tomorrow'),
                      ('--expires-at', str(NOW + expiry.MAX_LIFETIME + 1)),
                      ('--expires-in', '60', '--expires-at', str(NOW + 9)),
-                     ('--expires-at', str(NOW + 9), '--no-expiry')):
+                     ('--expires-at', str(NOW + 9), '--no-expiry'),
+                     ('--expires-in', '', '--no-expiry'),
+                     ('--expires-in', ''), ('--expires-at', '')):
             err = self.assertRaises(errors.InvalidExpiration, parse, *argv)
             self.assertTrue(err.message.startswith('Invalid expiration time'),
                             argv)
