@@ -30,9 +30,28 @@ def _owned_by_us(st: os.stat_result) -> bool:
     return getuid is None or st.st_uid == getuid()
 
 
+def _make_dirs_private(path: str) -> None:
+    # os.makedirs gives only the last directory the mode; a parent it
+    # creates (the config dir, when the data dir inside it comes first)
+    # would be 0755 for a moment and then be "tightened" with a warning.
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+
+
 def ensure_private_dir(path: str) -> None:
     """Create ``path`` (and its parents) with mode 0700, or tighten it."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    _make_dirs_private(path)
     if not _POSIX:
         return  # Windows: the profile directory's ACLs already protect it
     st = os.stat(path)

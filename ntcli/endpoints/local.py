@@ -75,11 +75,12 @@ class LocalEndpoint(Endpoint):
     @_translated
     def _open(self) -> 'Authority':
         from ntcli_server import jws
+        from ntcli import fileio
         from ntcli_server.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+            fileio.ensure_private_dir(directory)
         except OSError as exc:
             raise errors.EndpointError(
                 f'Cannot create the data directory {directory}: '

@@ -44,7 +44,8 @@ class TestConfigCommands(base.FunctionalTest):
 
     def test_config_dir_option_isolates_everything(self):
         other = os.path.join(self.home.path, 'elsewhere')
-        self.ntcli('--config-dir', other, 'token', 'refresh')
+        result = self.ntcli('--config-dir', other, 'token', 'refresh')
+        self.assertNotIn('tightened', result.stderr)
         self.assertTrue(os.path.exists(os.path.join(other,
                                                     'credentials.enc')))
         self.assertTrue(os.path.exists(os.path.join(other, 'data',
