@@ -61,17 +61,17 @@ class TestAuditLog(testtools.TestCase):
         self.assertEqual(0o700, stat.S_IMODE(os.stat(self.home.config_dir)
                                              .st_mode))
 
-    def test_refuses_secrets(self) -> None:
+    def test_redacts_secrets_and_never_raises(self) -> None:
         for field in ('detail', 'jti', 'endpoint'):
             kwargs = {'jti': 'j', 'outcome': 'ok',
                       field: 'leaked wst_abc.def.ghi'}
-            err = self.assertRaises(ValueError, self.log.record, 'refresh',
-                                    **kwargs)
-            self.assertNotIn('wst_abc', str(err))
-        self.assertRaises(ValueError, self.log.record, 'login', jti=None,
-                          outcome='ntu_secret')
-        self.assertEqual([], self.log.entries())
-        self.assertFalse(os.path.exists(self.log.path))
+            self.log.record('refresh', **kwargs)
+        self.log.record('login', jti=None, outcome='ntu_secret')
+        with open(self.log.path) as handle:
+            text = handle.read()
+        self.assertNotIn('wst_abc', text)
+        self.assertNotIn('ntu_secret', text)
+        self.assertEqual(4, len(self.log.entries()))
 
     def test_malformed_lines_skipped(self) -> None:
         self.log.record('refresh', jti='j1', outcome='ok')
