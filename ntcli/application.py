@@ -251,9 +251,11 @@ class NtcliApp(cliff_app.App):
                     and not isinstance(handler, logging.FileHandler):
                 handler.setLevel(logging.DEBUG)
         if not self.options.debug:
-            # third-party chatter stays out of the user's terminal
-            for name in ('stevedore', 'urllib3', 'cliff'):
-                logging.getLogger(name).setLevel(logging.WARNING)
+            # third-party chatter stays out of the user's terminal: ntcli
+            # reports plugin failures and retries in its own words
+            for name in ('stevedore', 'urllib3'):
+                logging.getLogger(name).setLevel(logging.ERROR)
+            logging.getLogger('cliff').setLevel(logging.WARNING)
 
     def initialize_app(self, argv: list[str]) -> None:
         from ntcli import context

@@ -211,6 +211,11 @@ class Context:
                 sub = token_claims(token).get('sub')
                 if sub:
                     return Workspace(id=sub, name=sub)
+            if not self.store.read().get_user_credential(endpoint.key):
+                raise errors.NoWorkspaceSelected(
+                    hint=f"Log in to {endpoint.url} first with 'ntcli auth "
+                         "login', then select a workspace with 'ntcli "
+                         "workspace select NAME'.")
             raise errors.NoWorkspaceSelected()
         if UUID_RE.match(wanted):
             names = {v: k for k, v in known.items()}

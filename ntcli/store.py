@@ -436,5 +436,5 @@ class CredentialStore:
                     % (self.path, exc.strerror or exc),
                     'Move or remove it by hand.',
                     details={'path': self.path}) from None
-        LOG.warning('Moved the credentials file aside to %s', target)
+        LOG.debug('Moved the credentials file aside to %s', target)
         return target
