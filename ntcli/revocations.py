@@ -37,19 +37,18 @@ def retry_pending(context: Any) -> None:
     """Retry every pending revocation of the context's endpoint."""
     endpoint = context.endpoint
     try:
-        pending = context.store.read().pending_revocations(endpoint.key)
+        if not context.store.read().pending_revocations(endpoint.key):
+            return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
-    if not pending:
-        return
-    creds_user = None
-    if not endpoint.embedded:
-        creds_user = context.store.read().get_user_credential(endpoint.key)
     with context.store.transaction() as creds:
+        user = None if endpoint.embedded else \
+            creds.get_user_credential(endpoint.key)
         for item in creds.pending_revocations(endpoint.key):
-            bearer = creds_user or getattr(item, 'token', None)
-            revoked_at, failure = revoke_quietly(
-                endpoint, bearer, item.workspace_id, item.jti)
+            # the user may revoke any token; a token may revoke itself
+            bearer = user or item.token
+            _, failure = revoke_quietly(endpoint, bearer, item.workspace_id,
+                                        item.jti)
             if failure is None:
                 creds.remove_pending_revocation(endpoint.key, item.jti)
                 context.history.record(
