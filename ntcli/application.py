@@ -299,7 +299,10 @@ class NtcliApp(cliff_app.App):
             self.stderr.write(
                 f"ntcli: '{' '.join(argv)}' is not an ntcli command. "
                 "See 'ntcli --help'.\n")
-            matches = self.get_fuzzy_matches(argv[0])
+            # 'ntcli token' names a group: offer its commands
+            group = sorted(name for name, _ep in self.command_manager
+                           if name.startswith(argv[0] + ' '))
+            matches = group or self.get_fuzzy_matches(argv[0])
             if matches:
                 self.stderr.write('Did you mean one of these?\n')
                 for match in matches[:8]:
