@@ -8,6 +8,13 @@ Three kinds of principal exist:
   owns and may create and list (its own) workspaces;
 * ``workspace``: a workspace token; it may issue and list tokens of its own
   workspace and revoke itself (the last step of a refresh), nothing else.
+  The tokens it issues must expire (:func:`check_expiry`), so that a thief
+  of a workspace token cannot mint one that lives for good.
+
+:func:`check` rules on who may act on what, before the request is read;
+:func:`check_expiry` on the lifetime an issue asks for, once it is.
+Every token's lifetime is capped at ten years whoever asks (the
+authority's own argument check).
 """
 
 from __future__ import annotations
@@ -93,3 +100,14 @@ def check(principal: Principal, action: Action,
                 'use a user credential')
         return
     raise errors.Forbidden('Unknown kind of caller')
+
+
+def check_expiry(principal: Principal, expires: bool) -> None:
+    """Raise Forbidden unless ``principal`` may issue a token that expires
+    (``expires``) or one that never does: only a workspace token may not.
+    """
+    if principal.kind == PRINCIPAL_WORKSPACE and not expires:
+        raise errors.Forbidden(
+            'A workspace token cannot issue a token that never expires: '
+            'that needs a user credential. Ask for a token that expires '
+            '(within ten years) instead.')

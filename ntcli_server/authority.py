@@ -96,9 +96,11 @@ class Authority:
 
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
-             jws: JWS = jws_impl.PYJWT) -> 'Authority':
-        """An authority on the store at ``target`` (SQLite path or DSN)."""
-        return cls(open_store(target), clock=clock, jws=jws)
+             jws: JWS = jws_impl.PYJWT, create: bool = True) -> 'Authority':
+        """An authority on the store at ``target`` (SQLite path or DSN);
+        ``create=False`` refuses a missing SQLite database
+        (:class:`ntcli_server.storage.DatabaseMissing`)."""
+        return cls(open_store(target, create=create), clock=clock, jws=jws)
 
     def close(self) -> None:
         self.store.close()

@@ -11,6 +11,13 @@ The database is ``--db``, else ``NTCLI_SERVER_DB``, else
 commands work on the database directly (whoever can open it is the admin),
 so they work while the server runs. Failures are one line on stderr: exit
 status 2 for bad usage, 1 for a failed operation.
+
+A missing SQLite database is created only by the commands that can start
+an authority (``user create``, ``keys rotate``), which say so; the others
+refuse it, so that a mistyped ``--db`` cannot quietly start a new
+authority whose signing key no client token matches. (``workspace create``
+refuses it too: its ``--owner`` must be a user, which a new database has
+not.)
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 import typing
 
@@ -48,9 +56,21 @@ def _positive(text: str) -> int:
     return value
 
 
-def _open(args: argparse.Namespace) -> 'Authority':
+def _open(args: argparse.Namespace, *, create: bool = False
+          ) -> 'Authority':
+    """The authority on ``--db``; only with ``create`` may a missing SQLite
+    database be created (and the user is told)."""
     from ntcli_server.authority import Authority
-    return Authority.open(args.db)
+    authority = Authority.open(args.db, create=create)
+    if authority.store.created:
+        print(f'Created a new token database at {args.db}', file=sys.stderr)
+    return authority
+
+
+def _no_database(db: str) -> str:
+    """The one line for a SQLite database that is not there."""
+    return (f'No token database at {db}. Create one with: ntcli-server '
+            f'--db {shlex.quote(db)} user create NAME')
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:
@@ -80,6 +100,7 @@ def _run_gunicorn(target: str, settings: dict[str, object]) -> None:
 
         def load(self) -> typing.Any:
             # Called in each worker (no preload): one connection each.
+            # create_app never creates a missing database.
             from ntcli_server import wsgi
             return wsgi.create_app(target)
 
@@ -117,7 +138,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def user_create(args: argparse.Namespace) -> int:
-    with _open(args) as authority:
+    with _open(args, create=True) as authority:
         new = authority.create_user(args.name)
     print(new.credential)
     print(f"User '{new.user.name}' created ({new.user.id}). Its credential "
@@ -136,6 +157,7 @@ def user_list(args: argparse.Namespace) -> int:
 
 
 def workspace_create(args: argparse.Namespace) -> int:
+    # Not create=True: a new database has no user to own the workspace.
     with _open(args) as authority:
         owner = authority.get_user(args.owner)
         workspace = authority.create_workspace(
@@ -157,7 +179,7 @@ def workspace_list(args: argparse.Namespace) -> int:
 
 
 def keys_rotate(args: argparse.Namespace) -> int:
-    with _open(args) as authority:
+    with _open(args, create=True) as authority:
         kid = authority.rotate_signing_key()
     print(kid)
     print('New primary signing key created; tokens signed by older keys '
@@ -264,9 +286,13 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ntcli-server`` command."""
     from ntcli_server.errors import AuthorityError
+    from ntcli_server.storage import DatabaseMissing
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except DatabaseMissing:
+        print(f'ntcli-server: {_no_database(args.db)}', file=sys.stderr)
+        return 1
     except AuthorityError as exc:
         print(f'ntcli-server: {exc.message}', file=sys.stderr)
         return 1

@@ -67,9 +67,10 @@ class ServerFixture(fixtures.Fixture):
     ``db``: a SQLite path or PostgreSQL DSN (default: a new SQLite file in
     a temporary directory). ``user`` and ``workspace``: names to create with
     the admin CLI; ``user=None`` creates neither (for a second server on a
-    shared database). ``env``: extra environment for the server and the
-    admin commands (``NTCLI_SERVER_SECRET``...). After setUp: ``url``,
-    ``port``, ``db``, ``credential`` (the user's, or None),
+    shared database; with no ``db`` it just creates the database, which
+    ``serve`` would refuse to do). ``env``: extra environment for the
+    server and the admin commands (``NTCLI_SERVER_SECRET``...). After
+    setUp: ``url``, ``port``, ``db``, ``credential`` (the user's, or None),
     ``workspace_id``, ``log_path``.
     """
 
@@ -93,11 +94,15 @@ class ServerFixture(fixtures.Fixture):
 
     def _setUp(self) -> None:
         self.dir = self.useFixture(fixtures.TempDir()).path
+        fresh = not self.db
         self.db = self.db or os.path.join(self.dir, 'server.db')
         self.log_path = os.path.join(self.dir, 'server.log')
         if self.user:
             self.credential = self.admin('user', 'create',
                                          self.user).strip()
+        elif fresh:
+            # serve refuses a missing database: make one (and its key).
+            self.admin('keys', 'rotate')
         if self.workspace:
             self.workspace_id = self.admin(
                 'workspace', 'create', self.workspace,

@@ -10,8 +10,9 @@ Wire decisions (the NimbleTools management API's shapes):
 
 * ``POST .../tokens`` without ``expires_in`` and ``expires_at`` issues a
   token for one year; a non-expiring token is asked for explicitly with
-  ``"expires_in": null`` (or ``"expires_at": null``). ``expires_at`` may be
-  Unix seconds or an ISO-8601 time.
+  ``"expires_in": null`` (or ``"expires_at": null``), and only a user may
+  (a workspace token gets ``403 FORBIDDEN``). ``expires_at`` may be Unix
+  seconds or an ISO-8601 time.
 * Malformed JSON is ``400 INVALID_REQUEST``; a body that is JSON but does
   not fit the request (unknown field, wrong type, missing field) is
   ``422 VALIDATION_ERROR``; a value the authority refuses (a bad name, a
@@ -31,7 +32,7 @@ import typing
 import falcon
 
 from ntcli import redact, timefmt
-from ntcli_server import errors
+from ntcli_server import access, errors
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
 from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, TokenInfo,
@@ -267,11 +268,17 @@ class TokensResource(_Resource):
             expires_at = unix_time('expires_at', body.get('expires_at'))
         else:
             expires_in, expires_at = DEFAULT_LIFETIME, None
+        access.check_expiry(principal, expires_in is not None
+                            or expires_at is not None)
         issued = authority.issue(
             workspace_id, expires_in=expires_in, expires_at=expires_at,
             description=body.get('description'),
             scope=body.get('scope') or DEFAULT_SCOPE,
             idempotency_key=req.get_header('Idempotency-Key'))
+        if issued.replayed:
+            # A replay returns the token first issued under this key,
+            # whatever this request asked for: that token must pass too.
+            access.check_expiry(principal, issued.expires_at is not None)
         resp.status = falcon.HTTP_201
         if issued.replayed:
             resp.set_header('Idempotent-Replayed', 'true')
@@ -390,10 +397,15 @@ class BodyLimit:
 
 def create_app(target: str | AuthorityFactory) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
-    PostgreSQL DSN) or a factory called once per process."""
+    PostgreSQL DSN) or a factory called once per process.
+
+    A target must exist: a missing SQLite file is not created (requests
+    fail with 503), lest a mistyped path or a deleted file quietly start a
+    new authority whose signing key no client token matches.
+    """
     factory: AuthorityFactory = (
-        (lambda: Authority.open(target)) if isinstance(target, str)
-        else target)
+        (lambda: Authority.open(target, create=False))
+        if isinstance(target, str) else target)
     api = TokenAPI(factory)
     app = falcon.App(middleware=[BodyLimit()])
     app.add_route('/healthz', HealthResource(api))

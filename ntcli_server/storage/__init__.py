@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import typing
 
+from ntcli_server import errors
 from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
 
 #: ``list_workspaces`` owner filter meaning "every owner".
@@ -24,8 +25,19 @@ ALL_OWNERS = object()
 Position = typing.Tuple[int, str]
 
 
+class DatabaseMissing(errors.StorageUnavailable):
+    """``open_store(..., create=False)`` found no database at ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f'No token database at {path}', {'path': path})
+        self.path = path
+
+
 class TokenStore(abc.ABC):
     """The persistence interface of the token authority."""
+
+    #: Whether opening this store created its database (a new SQLite file).
+    created: bool = False
 
     @abc.abstractmethod
     def schema_version(self) -> int:
@@ -153,14 +165,18 @@ class TokenStore(abc.ABC):
         """Every user, by name."""
 
 
-def open_store(target: str) -> TokenStore:
+def open_store(target: str, *, create: bool = True) -> TokenStore:
     """Open the store at ``target``: a PostgreSQL DSN
     (``postgresql://…``), or a SQLite path (``sqlite:///path`` or a plain
-    path, ``:memory:`` for a throw-away database)."""
+    path, ``:memory:`` for a throw-away database).
+
+    ``create=False`` refuses a missing SQLite file (DatabaseMissing)
+    instead of creating it; a PostgreSQL database must exist anyway.
+    """
     if target.startswith(('postgresql://', 'postgres://')):
         from ntcli_server.storage import postgres
         return postgres.PostgresTokenStore(target)
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
     from ntcli_server.storage import sqlite
-    return sqlite.SQLiteTokenStore(target)
+    return sqlite.SQLiteTokenStore(target, create=create)

@@ -18,7 +18,8 @@ import typing
 
 from ntcli_server import errors
 from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
-from ntcli_server.storage import ALL_OWNERS, Position, TokenStore, tables
+from ntcli_server.storage import (ALL_OWNERS, DatabaseMissing, Position,
+                                  TokenStore, tables)
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -78,36 +79,59 @@ MIGRATIONS: list[tuple[str, ...]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-
-
-
-def _create_private_file(path: str) -> None:
-    """Create the database file 0600 (its directory 0700) if missing."""
+def _create_private_file(path: str) -> bool:
+    """Create the database file 0600 (its directory 0700) if missing;
+    return whether it was created."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o700, exist_ok=True)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return
+        return False
     os.close(fd)
+    return True
+
+
+def _is_missing(path: str) -> bool:
+    """Whether nothing at all is at ``path`` (a permission problem is not
+    "missing": opening reports it)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class SQLiteTokenStore(TokenStore):
     """A TokenStore on a SQLite database file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, create: bool = True) -> None:
+        """Open (``create``: or create) the database file at ``path``;
+        ``create=False`` raises DatabaseMissing when there is none."""
         self.path = path
         # One connection per store, shared by threads under a lock.
         self._lock = threading.RLock()
+        target, uri = path, False
+        if path != ':memory:' and not create:
+            if _is_missing(path):
+                raise DatabaseMissing(path)
+            # mode=rw: should the file vanish meanwhile, SQLite fails
+            # instead of making an empty database there.
+            import urllib.parse
+            target = ('file:' + urllib.parse.quote(os.path.abspath(path))
+                      + '?mode=rw')
+            uri = True
         try:
-            if path != ':memory:':
+            if path != ':memory:' and create:
                 # SQLite gives the -wal and -shm files the mode of the
                 # database file, so they are private too.
-                _create_private_file(path)
+                self.created = _create_private_file(path)
             self._conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                check_same_thread=False)
+                target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                check_same_thread=False, uri=uri)
             self._conn.execute(
                 f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}')
             self._enable_wal()

@@ -304,6 +304,26 @@ class EndpointContract:
                           bearer.token, self.workspace.id, victim.jti)
         self.endpoint.validate_token(victim.token)
 
+    def test_workspace_token_may_not_issue_a_non_expiring_token(self):
+        # Else a stolen workspace token could mint a permanent one.
+        self.needs_access_rules()
+        bearer = self.issue()
+        error = self.assertRaises(errors.Forbidden, self.endpoint.issue_token,
+                                  bearer.token, self.workspace.id)
+        self.assertIn('needs a user credential', error.message)
+        self.assertEqual({bearer.jti}, set(self.listed()))
+        # one that expires, up to ten years, it may issue
+        ten_years = 10 * 366 * 86400
+        issued = self.endpoint.issue_token(bearer.token, self.workspace.id,
+                                           expires_in=ten_years)
+        self.assertEqual(ten_years, issued.expires_at - issued.created_at)
+        self.assertRaises(errors.InvalidRequest, self.endpoint.issue_token,
+                          bearer.token, self.workspace.id,
+                          expires_in=ten_years + 1)
+        # the user still may issue a non-expiring one
+        self.assertIsNone(self.endpoint.issue_token(
+            self.credential, self.workspace.id).expires_at)
+
     def test_workspace_token_may_not_touch_another_workspace(self):
         self.needs_access_rules()
         bearer = self.issue()

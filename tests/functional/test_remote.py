@@ -324,3 +324,43 @@ class TestLoginRefused(RemoteTest):
         self.assertIn('The workspace token was not accepted', result.stderr)
         self.assertIn('revoked', result.stderr)
         self.assertNoSecrets(result.stderr)
+
+
+class TestRefreshWithoutExpiryNeedsAUser(RemoteTest):
+    """A workspace token may not mint a non-expiring token, even for its
+    own refresh: the server says FORBIDDEN, the CLI says why and what to
+    do, and the stored token is left as it was."""
+
+    def test_refresh_no_expiry_with_only_a_workspace_token(self):
+        issued = self.api.issue_token(self.credential, self.workspace.id,
+                                      expires_in=3600)
+        self.login(issued.token, quick=True)
+        self.assertIsNone(self.credentials().get_user_credential(self.url))
+        before = self.stored()
+        result = self.ntcli('token', 'refresh', '--no-expiry', expect=1)
+        self.assertEqual('', result.stdout)
+        error = result.stderr.splitlines()[-1]
+        self.assertIn('A workspace token cannot issue a token that never '
+                      'expires', error)
+        self.assertIn('needs a user credential', error)
+        self.assertIn('expires (within ten years)', error)
+        self.assertNotIn('Traceback', result.stderr)
+        self.assertNoSecrets(result.stdout + result.stderr)
+        # nothing changed: the same token is stored, still valid, and
+        # the server issued nothing; no revocation is pending
+        self.assertEqual(before, self.stored())
+        self.assertEqual(200, self.token_auth(issued.token).status_code)
+        self.assertEqual({issued.jti: 'active'}, self.server_statuses())
+        self.assertEqual([], self.credentials().pending_revocations())
+        # a refresh with an expiry is what the message asks for: it works
+        out = self.json('token', 'refresh', '--expires-in', '30d')
+        self.assertEqual(issued.jti, out['old_token']['jti'])
+        self.assertRegex(out['new_token']['expires_at'], ISO)
+        self.assertEqual({issued.jti: 'revoked',
+                          out['new_token']['jti']: 'active'},
+                         self.server_statuses())
+
+    def test_a_user_credential_may_refresh_without_expiry(self):
+        self.login_and_select()
+        self.quick('token', 'refresh', '--no-expiry')
+        self.assertIsNone(self.stored().expires_at)

@@ -55,6 +55,19 @@ class TestCheck(testtools.TestCase):
                                       action, ws, jti=jti)
             self.assertEqual(403, error.http_status)
 
+    def test_a_workspace_token_issues_only_tokens_that_expire(self):
+        access.check_expiry(TOKEN, True)
+        error = self.assertRaises(errors.Forbidden, access.check_expiry,
+                                  TOKEN, False)
+        self.assertEqual(403, error.http_status)
+        self.assertIn('never expires', error.message)
+        self.assertIn('needs a user credential', error.message)
+
+    def test_users_and_local_may_issue_non_expiring_tokens(self):
+        for principal in (USER, Principal.local()):
+            access.check_expiry(principal, True)
+            access.check_expiry(principal, False)
+
     def test_workspace_action_needs_workspace(self):
         self.assertRaises(errors.InvalidRequest, access.check, USER,
                           Action.ISSUE_TOKEN, None)

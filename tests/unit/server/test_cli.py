@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 
@@ -10,6 +11,7 @@ import testtools
 
 from ntcli_server import cli
 from ntcli_server.authority import Authority
+from tests import postgres as pg_fixture
 
 
 class TestAdminCommands(testtools.TestCase):
@@ -66,6 +68,7 @@ class TestAdminCommands(testtools.TestCase):
         self.assertEqual([workspace_id, 'main', 'alice'], row.split()[:3])
 
     def test_workspace_needs_a_known_owner(self):
+        self.run_cli('keys', 'rotate')
         code, out, err = self.run_cli('workspace', 'create', 'main',
                                       '--owner', 'nobody')
         self.assertEqual(1, code)
@@ -92,7 +95,9 @@ class TestAdminCommands(testtools.TestCase):
         other = os.path.join(self.dir, 'other.db')
         self.run_cli('--db', other, 'user', 'create', 'alice')
         self.assertTrue(os.path.exists(other))
+        self.run_cli('keys', 'rotate')          # creates $NTCLI_SERVER_DB
         code, out, err = self.run_cli('user', 'list')
+        self.assertEqual(0, code, err)
         self.assertNotIn('alice', out)
         # --db may follow the command too (ntcli-server serve --db ...)
         code, out, err = self.run_cli('user', 'list', '--db', other)
@@ -109,10 +114,102 @@ class TestAdminCommands(testtools.TestCase):
     def test_unusable_database_is_one_line_and_exit_1(self):
         blocker = os.path.join(self.dir, 'file')
         open(blocker, 'w').close()
-        for argv in (['user', 'list'], ['serve', '--bind', '127.0.0.1:1']):
+        for argv in (['user', 'create', 'alice'], ['keys', 'rotate']):
             code, out, err = self.run_cli(
                 '--db', os.path.join(blocker, 'sub', 'x.db'), *argv)
             self.assertEqual(1, code)
             self.assertEqual(1, len(err.splitlines()), err)
             self.assertIn('Cannot open the token database', err)
             self.assertNotIn('Traceback', err)
+        # a directory where the file should be
+        for argv in (['user', 'list'], ['serve', '--bind', '127.0.0.1:1']):
+            code, out, err = self.run_cli('--db', self.dir, *argv)
+            self.assertEqual(1, code)
+            self.assertEqual(1, len(err.splitlines()), err)
+            self.assertIn('Cannot open the token database', err)
+            self.assertNotIn('Traceback', err)
+
+    # -- a missing SQLite database ----------------------------------------
+    def test_read_commands_and_serve_refuse_a_missing_database(self):
+        missing = os.path.join(self.dir, 'typo', 'x.db')
+        for argv in (['user', 'list'], ['workspace', 'list'],
+                     ['keys', 'list'], ['serve', '--bind', '127.0.0.1:1']):
+            code, out, err = self.run_cli('--db', missing, *argv)
+            self.assertEqual((1, ''), (code, out), argv)
+            self.assertEqual(
+                [f'ntcli-server: No token database at {missing}. Create '
+                 f'one with: ntcli-server --db {missing} user create NAME'],
+                err.splitlines(), argv)
+            # nothing was created, not even the directory
+            self.assertFalse(os.path.exists(os.path.dirname(missing)))
+
+    def test_missing_database_from_the_environment_or_default(self):
+        code, out, err = self.run_cli('user', 'list')
+        self.assertEqual(1, code)
+        self.assertIn(f'No token database at {self.db}.', err)
+        self.assertFalse(os.path.exists(self.db))
+        self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_DB'))
+        cwd = self.useFixture(fixtures.TempDir()).path
+        self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(cwd)
+        code, out, err = self.run_cli('keys', 'list')
+        self.assertEqual(
+            (1, ['ntcli-server: No token database at ntcli-server.db. '
+                 'Create one with: ntcli-server --db ntcli-server.db user '
+                 'create NAME']), (code, err.splitlines()))
+        self.assertEqual([], os.listdir(cwd))
+
+    def test_the_hint_quotes_a_path_for_the_shell(self):
+        missing = os.path.join(self.dir, 'my dir', 'x.db')
+        code, out, err = self.run_cli('--db', missing, 'workspace', 'list')
+        self.assertEqual(1, code)
+        self.assertIn(f"ntcli-server --db '{missing}' user create NAME", err)
+
+    def test_creating_commands_create_it_and_say_so(self):
+        for n, argv in enumerate((['user', 'create', 'alice'],
+                                  ['keys', 'rotate'])):
+            db = os.path.join(self.dir, f'new-{n}', 'x.db')
+            code, out, err = self.run_cli('--db', db, *argv)
+            self.assertEqual(0, code, err)
+            self.assertEqual(f'Created a new token database at {db}',
+                             err.splitlines()[0])
+            self.assertTrue(os.path.exists(db))
+            self.assertEqual(0o600, os.stat(db).st_mode & 0o777)
+            # once: the next command finds it
+            code, out, err = self.run_cli('--db', db, *argv[:1] + ['list'])
+            self.assertEqual(0, code, err)
+            self.assertNotIn('Created', err)
+            code, out, err = self.run_cli('--db', db, 'keys', 'rotate')
+            self.assertNotIn('Created', err)
+
+    def test_workspace_create_refuses_a_missing_database(self):
+        # Its owner must be a user, which a new database has not: creating
+        # one would only leave an empty database behind a typo.
+        db = os.path.join(self.dir, 'fresh.db')
+        code, out, err = self.run_cli('--db', db, 'workspace', 'create',
+                                      'main', '--owner', 'alice')
+        self.assertEqual((1, ''), (code, out))
+        self.assertEqual([f'ntcli-server: No token database at {db}. '
+                          f'Create one with: ntcli-server --db {db} user '
+                          'create NAME'], err.splitlines())
+        self.assertFalse(os.path.exists(db))
+
+    def test_an_existing_database_is_used_as_it_is(self):
+        self.run_cli('user', 'create', 'alice')
+        for argv in (['user', 'list'], ['workspace', 'list'],
+                     ['keys', 'list']):
+            code, out, err = self.run_cli(*argv)
+            self.assertEqual((0, ''), (code, err), argv)
+
+    def test_a_postgresql_dsn_is_not_checked_as_a_path(self):
+        # No file test for a DSN: it fails (no server there) as a
+        # database that cannot be reached, not as a missing file.
+        if importlib.util.find_spec('psycopg') is None:
+            self.skipTest('psycopg is not installed')
+        self.useFixture(fixtures.EnvironmentVariable(
+            pg_fixture.SERVER_SECRET_ENV, pg_fixture.TEST_SERVER_SECRET))
+        dsn = 'postgresql://nobody@127.0.0.1:1/none?connect_timeout=1'
+        code, out, err = self.run_cli('--db', dsn, 'user', 'list')
+        self.assertEqual(1, code)
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn('Cannot connect to the token database', err)

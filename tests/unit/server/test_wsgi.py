@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import fixtures
 import testtools
@@ -388,6 +389,58 @@ class TestAuthorization(APITestCase):
             self.assertError(self.call(method, path, self.bob, json={}),
                              403, 'FORBIDDEN')
 
+    def test_workspace_token_cannot_issue_a_non_expiring_token(self):
+        bearer = self.issue()['access_token']
+        for body in ({'expires_in': None}, {'expires_at': None},
+                     {'expires_in': None, 'expires_at': None}):
+            error = self.assertError(
+                self.call('POST', self.tokens_path(), bearer, json=body),
+                403, 'FORBIDDEN')
+            self.assertIn('needs a user credential', error['message'])
+        # nothing was issued
+        listed = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual(1, listed['count'])
+        # tokens that expire it may issue: the default year, or any
+        # lifetime up to the ten years every token is capped at
+        self.assertEqual(YEAR, self.issue(bearer)['expires_in'])
+        ten_years = 10 * 366 * 86400
+        self.assertEqual(ten_years,
+                         self.issue(bearer, expires_in=ten_years)
+                         ['expires_in'])
+        self.assertError(
+            self.call('POST', self.tokens_path(), bearer,
+                      json={'expires_in': ten_years + 1}),
+            400, 'INVALID_REQUEST')
+        self.assertError(
+            self.call('POST', self.tokens_path(), bearer,
+                      json={'expires_at': base.START + ten_years + 1}),
+            400, 'INVALID_REQUEST')
+        # a user still may
+        self.assertIsNone(self.issue(expires_in=None)['expires_at'])
+
+    def test_workspace_token_cannot_replay_a_non_expiring_token(self):
+        # An idempotency key a user issued a permanent token under must
+        # not hand that token to a workspace token asking for a day.
+        key = {'Idempotency-Key': 'k-1'}
+        bearer = self.issue()['access_token']
+        permanent = self.call('POST', self.tokens_path(), self.alice,
+                              json={'expires_in': None}, headers=dict(key))
+        self.assertEqual(201, permanent.status_code)
+        result = self.call('POST', self.tokens_path(), bearer,
+                           json={'expires_in': 86400}, headers=dict(key))
+        error = self.assertError(result, 403, 'FORBIDDEN')
+        self.assertNotIn(permanent.json['access_token'], result.text)
+        self.assertIn('never expires', error['message'])
+        # an expiring one under its own key replays as before
+        first = self.call('POST', self.tokens_path(), bearer,
+                          json={'expires_in': 60},
+                          headers={'Idempotency-Key': 'k-2'})
+        again = self.call('POST', self.tokens_path(), bearer,
+                          json={'expires_in': 60},
+                          headers={'Idempotency-Key': 'k-2'})
+        self.assertEqual(first.json['jti'], again.json['jti'])
+        self.assertEqual('true', again.headers['idempotent-replayed'])
+
     def test_access_is_checked_before_the_body(self):
         self.assertError(self.call('POST', self.tokens_path(), None,
                                    json={'bogus': 1}),
@@ -435,6 +488,17 @@ class TestFailures(APITestCase):
     def test_health(self):
         self.assertEqual({'status': 'ok'},
                          self.call('GET', '/healthz').json)
+
+    def test_a_missing_database_is_not_created(self):
+        # create_app on a path (as serve's workers have it): a database
+        # deleted or mistyped is a 503, never a new authority.
+        missing = self.fx.dir + '/gone/server.db'
+        client = testing.TestClient(wsgi.create_app(missing))
+        self.assertError(client.simulate_get('/healthz'), 503,
+                         'STORAGE_UNAVAILABLE')
+        self.assertFalse(os.path.exists(os.path.dirname(missing)))
+        client = testing.TestClient(wsgi.create_app(self.fx.path))
+        self.assertEqual(200, client.simulate_get('/healthz').status_code)
 
     def test_health_when_the_database_cannot_be_opened(self):
         def cannot_open():

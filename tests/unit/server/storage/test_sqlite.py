@@ -13,6 +13,7 @@ import testtools
 
 from ntcli_server import errors
 from ntcli_server.models import Workspace
+from ntcli_server import storage
 from ntcli_server.storage import open_store, sqlite
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
@@ -84,6 +85,76 @@ class TestFiles(testtools.TestCase):
         conn.commit()
         conn.close()
         self.assertRaises(errors.StorageUnavailable, open_store, path)
+
+
+class TestCreateOrNot(testtools.TestCase):
+    """open_store(create=False): a missing file is refused, not made."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+
+    def test_missing_file_is_refused_and_nothing_is_made(self):
+        path = os.path.join(self.dir, 'typo', 'a.db')
+        error = self.assertRaises(storage.DatabaseMissing, open_store, path,
+                                  create=False)
+        self.assertIsInstance(error, errors.StorageUnavailable)
+        self.assertEqual(path, error.path)
+        self.assertEqual(f'No token database at {path}', error.message)
+        self.assertEqual([], os.listdir(self.dir))
+        # with a sqlite:// target too
+        self.assertRaises(storage.DatabaseMissing, open_store,
+                          'sqlite://' + path, create=False)
+        self.assertEqual([], os.listdir(self.dir))
+
+    def test_existing_file_opens(self):
+        path = os.path.join(self.dir, 'odd name?#%.db')
+        store = open_store(path)
+        self.assertTrue(store.created)
+        store.create_workspace(Workspace('id', 'abc', base.START))
+        store.close()
+        store = open_store(path, create=False)
+        self.addCleanup(store.close)
+        self.assertFalse(store.created)
+        self.assertEqual('abc', store.get_workspace('id').name)
+        self.assertEqual(['odd name?#%.db'],
+                         [n for n in os.listdir(self.dir)
+                          if not n.endswith(('-wal', '-shm'))])
+
+    def test_created_only_once(self):
+        path = os.path.join(self.dir, 'a.db')
+        first = open_store(path)
+        self.addCleanup(first.close)
+        second = open_store(path)
+        self.addCleanup(second.close)
+        self.assertEqual((True, False), (first.created, second.created))
+
+    def test_a_file_that_vanishes_is_not_recreated(self):
+        # Between the check and the connection: SQLite's mode=rw refuses.
+        path = os.path.join(self.dir, 'a.db')
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.storage.sqlite._is_missing', lambda path: False))
+        error = self.assertRaises(errors.StorageUnavailable, open_store,
+                                  path, create=False)
+        self.assertNotIsInstance(error, storage.DatabaseMissing)
+        self.assertFalse(os.path.exists(path))
+
+    def test_memory_needs_no_file(self):
+        store = open_store(':memory:', create=False)
+        self.addCleanup(store.close)
+        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+
+    def test_authority_open_creates_by_default(self):
+        # The embedded endpoint relies on it: first use makes the file.
+        from ntcli_server.authority import Authority
+        path = os.path.join(self.dir, 'sub', 'local.db')
+        with Authority.open(path) as authority:
+            self.assertTrue(authority.store.created)
+        self.assertTrue(os.path.exists(path))
+        with Authority.open(path, create=False) as authority:
+            self.assertFalse(authority.store.created)
+        self.assertRaises(storage.DatabaseMissing, Authority.open,
+                          os.path.join(self.dir, 'other.db'), create=False)
 
 
 class TestMigration(testtools.TestCase):
