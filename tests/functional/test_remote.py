@@ -167,7 +167,7 @@ class TestUserLogin(RemoteTest):
         self.assertEqual(f"Token {created['jti']} revoked successfully.\n",
                          result.stdout)
         again = self.ntcli('token', 'revoke', created['jti'], '--force')
-        self.assertIn('already revoked', again.stderr)
+        self.assertIn('already revoked', again.stdout)
         self.assertEqual(401, self.token_auth(created['token']).status_code)
         table = self.ntcli('token', 'list', '--show-expired').stdout
         self.assertRegex(table, rf"{created['jti']} .*\| Revoked")
