@@ -40,8 +40,8 @@ class RefreshToken(command.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli_token_plugin import expiry, rotation
         lifetime = expiry.from_args(parsed_args, self.context.now())
-        _warn_no_expiry(self.context, lifetime)
         result = rotation.rotate_token(self.context, lifetime)
+        _warn_no_expiry(self.context, lifetime)
         old = None
         if result.old_jti:
             old = {'jti': result.old_jti,
@@ -132,12 +132,12 @@ class CreateToken(command.ShowOne):
         from ntcli_token_plugin import expiry
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
-        _warn_no_expiry(context, lifetime)
         workspace = context.workspace
         issued = context.endpoint.issue_token(
             context.workspace_bearer(workspace.id), workspace.id,
             expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
             description=parsed_args.description)
+        _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',
                                workspace_id=workspace.id,
                                endpoint=context.endpoint.key)
