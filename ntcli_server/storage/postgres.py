@@ -12,9 +12,11 @@ stricter isolation level that would make callers retry:
   same key waits for the first and returns its token;
 * a partial unique index allows one primary signing key, and key changes
   are serialized by a transaction-scoped advisory lock;
-* issuing and revoking take a KEY SHARE lock on the workspace row and
-  deleting a workspace a FOR UPDATE lock first, so no token is added to a
-  workspace being deleted (and the lock order rules out deadlocks).
+* issuing and revoking take a KEY SHARE lock on the workspace row, and
+  deleting a workspace deletes that row before it revokes the workspace's
+  tokens: the DELETE waits for every issue and revoke in flight there,
+  and those that come later find the workspace gone (see
+  delete_workspace for why it is the DELETE, not a FOR UPDATE lock).
 
 A connection found dead is replaced and the transaction retried once; a
 failure after COMMIT was sent is not retried, since its outcome is unknown.
@@ -412,27 +414,40 @@ class PostgresTokenStore(TokenStore):
         return [Workspace(*row) for row in rows]
 
     @staticmethod
-    def _lock_workspace(cur: Cursor, workspace_id: str,
-                        mode: str = 'KEY SHARE') -> None:
-        """Lock the workspace row (raise WorkspaceNotFound): KEY SHARE
-        keeps it from being deleted until COMMIT, UPDATE to delete it."""
-        if not cur.execute(f'SELECT 1 FROM workspaces WHERE id = %s '
-                           f'FOR {mode}', (workspace_id,)).fetchone():
+    def _lock_workspace(cur: Cursor, workspace_id: str) -> None:
+        """KEY SHARE lock the workspace row until COMMIT, so that it cannot
+        be deleted meanwhile (raise WorkspaceNotFound)."""
+        if not cur.execute('SELECT 1 FROM workspaces WHERE id = %s '
+                           'FOR KEY SHARE', (workspace_id,)).fetchone():
             raise errors.WorkspaceNotFound(
                 details={'workspace_id': workspace_id})
 
     def delete_workspace(self, workspace_id: str, now: int) -> int:
         def work(cur: Cursor) -> int:
-            # Waits for issues and revokes in flight in this workspace;
-            # those that come later find it gone.
-            self._lock_workspace(cur, workspace_id, 'UPDATE')
+            # The DELETE comes first: it waits for every issue and revoke
+            # holding the workspace row (KEY SHARE); those that come later
+            # wait for this transaction and then find the row gone. Only
+            # then are the tokens revoked, by a statement whose snapshot
+            # sees every token those issues committed.
+            #
+            # Not 'SELECT ... FOR UPDATE' first, as this once did:
+            # PostgreSQL (seen on 15.18) can grant FOR KEY SHARE to an
+            # issue that read the row while other issues held it, just as
+            # a waiting FOR UPDATE takes it, and both then hold the row:
+            # heap_lock_tuple's KEY SHARE fast path re-checks for an
+            # update or delete, not for a new FOR UPDATE lock. That issue
+            # inserted its token after the revoking UPDATE below, leaving
+            # it live in a deleted workspace. A DELETE is what the
+            # re-check does catch, as foreign keys rely on.
+            if cur.execute('DELETE FROM workspaces WHERE id = %s',
+                           (workspace_id,)).rowcount != 1:
+                raise errors.WorkspaceNotFound(
+                    details={'workspace_id': workspace_id})
             revoked = cur.execute(
                 'UPDATE tokens SET revoked_at = %s WHERE workspace_id = %s '
                 'AND revoked_at IS NULL', (now, workspace_id)).rowcount
             cur.execute('DELETE FROM idempotency_keys '
                         'WHERE workspace_id = %s', (workspace_id,))
-            cur.execute('DELETE FROM workspaces WHERE id = %s',
-                        (workspace_id,))
             return revoked
         return self._transaction(work)
 

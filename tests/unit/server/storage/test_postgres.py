@@ -8,7 +8,6 @@ throwaway cluster; without PostgreSQL these tests are skipped, saying why.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 
@@ -124,8 +123,9 @@ class PostgresTestCase(testtools.TestCase):
 
         return get
 
-    def blocked_store_pids(self, conn, exclude=(), timeout=10.0):
-        """Pids of store connections waiting for a lock, once there are."""
+    def blocked_store_pids(self, conn, exclude=(), timeout=10.0, count=1):
+        """Pids of store connections waiting for a lock, once there are
+        ``count`` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = [row[0] for row in conn.execute(
@@ -134,7 +134,7 @@ class PostgresTestCase(testtools.TestCase):
                 "AND application_name = 'ntcli-server' "
                 "AND wait_event_type = 'Lock'").fetchall()
                 if row[0] not in exclude]
-            if pids:
+            if len(pids) >= count:
                 return pids
             time.sleep(0.02)
         self.fail('no store connection is waiting for a lock')
@@ -463,6 +463,13 @@ class TestNodes(PostgresTestCase):
         self.assertEqual(1, [k.is_primary for k in keys].count(True))
 
     def test_delete_workspace_races_issues(self):
+        # A stress test. While several issues held the workspace row,
+        # PostgreSQL could grant one more issue its KEY SHARE lock just as
+        # the delete took the row FOR UPDATE (as it then did), and that
+        # issue's token was inserted after the delete had revoked the
+        # workspace's tokens: once in thousands of rounds (see
+        # delete_workspace).
+        admin = self.raw()
         for round_ in range(self.ROUNDS):
             ws = f'ws-r{round_}'
             self.nodes[0].create_workspace(Workspace(ws, f'r{round_}', NOW))
@@ -482,12 +489,100 @@ class TestNodes(PostgresTestCase):
                 + [lambda node=node, i=i: issue(node, i)
                    for i, node in enumerate(self.nodes[1:])])
             self.assertNoErrors(results)
-            added = [jti for jtis in results[1:] for jti in jtis]
+            added = sorted(jti for jtis in results[1:] for jti in jtis)
+            # Every token stored in the workspace is one an issue reported,
+            # and the delete revoked each of them: none stayed live.
+            rows = admin.execute(
+                'SELECT jti, revoked_at FROM tokens WHERE workspace_id = %s '
+                'ORDER BY jti', (ws,)).fetchall()
+            self.assertEqual([(jti, NOW + 1) for jti in added], rows)
             self.assertEqual(len(added), results[0])
-            # No token stayed live in the deleted workspace.
-            for jti in added:
-                self.assertEqual(NOW + 1,
-                                 self.nodes[0].get_token(jti).revoked_at)
+            # Issues after the delete find the workspace gone.
+            self.assertIsNone(self.nodes[1].get_workspace(ws))
+            self.assertRaises(errors.WorkspaceNotFound,
+                              self.nodes[1].add_token,
+                              token(f'jti_{ws}_late', ws))
+
+    def hold_workspace(self, jti='jti_held'):
+        """Another session in the middle of an issue: it holds the
+        workspace row (KEY SHARE, as add_token does) and has inserted a
+        token, not yet committed."""
+        holder = self.raw()
+        holder.execute('BEGIN')
+        holder.execute('SELECT 1 FROM workspaces WHERE id = %s '
+                       'FOR KEY SHARE', (WS,))
+        holder.execute("INSERT INTO tokens (jti, workspace_id, created_at, "
+                       "kid) VALUES (%s, %s, %s, 'k')", (jti, WS, NOW))
+        return holder
+
+    def test_delete_waits_for_an_issue_in_flight(self):
+        holder = self.hold_workspace()
+        outcome = self.start(
+            lambda: self.nodes[1].delete_workspace(WS, NOW + 1))
+        self.blocked_store_pids(self.raw())
+        # An issue meanwhile may get in ahead of the waiting delete
+        # (PostgreSQL does not queue KEY SHARE behind it), and is then
+        # revoked with the rest; or else it finds the workspace gone.
+        meanwhile = self.start(
+            lambda: self.nodes[2].add_token(token('jti_meanwhile')))
+        time.sleep(0.2)
+        holder.execute('COMMIT')
+        issued, deleted = meanwhile(), outcome()
+        record = self.nodes[0].get_token('jti_meanwhile')
+        if 'error' in issued:
+            self.assertIsInstance(issued['error'], errors.WorkspaceNotFound)
+            self.assertIsNone(record)
+            self.assertEqual({'result': 1}, deleted)
+        else:
+            self.assertEqual(NOW + 1, record.revoked_at)
+            self.assertEqual({'result': 2}, deleted)
+        self.assertEqual(NOW + 1,
+                         self.nodes[0].get_token('jti_held').revoked_at)
+
+    def test_issue_waits_for_a_delete_in_flight(self):
+        self.nodes[0].add_tokens([token('jti_a')])
+        # The delete has deleted the workspace row, then waits for this
+        # lock on a token row before it can revoke the tokens.
+        holder = self.raw()
+        holder.execute('BEGIN')
+        holder.execute("SELECT 1 FROM tokens WHERE jti = 'jti_a' FOR UPDATE")
+        outcome = self.start(
+            lambda: self.nodes[1].delete_workspace(WS, NOW + 1))
+        admin = self.raw()
+        [deleting] = self.blocked_store_pids(admin)
+        issued = self.start(lambda: self.nodes[2].add_token(token('jti_b')))
+        revoked = self.start(
+            lambda: self.nodes[3].revoke_token(WS, 'jti_a', NOW + 2))
+        self.assertEqual(2, len(self.blocked_store_pids(
+            admin, exclude=(deleting,), count=2)))
+        holder.execute('COMMIT')
+        self.assertEqual({'result': 1}, outcome())
+        self.assertIsInstance(issued().get('error'), errors.WorkspaceNotFound)
+        self.assertIsInstance(revoked().get('error'),
+                              errors.WorkspaceNotFound)
+        self.assertIsNone(self.nodes[0].get_token('jti_b'))
+        self.assertEqual(NOW + 1, self.nodes[0].get_token('jti_a').revoked_at)
+
+    def test_delete_after_an_aborted_issue(self):
+        holder = self.hold_workspace()
+        outcome = self.start(
+            lambda: self.nodes[1].delete_workspace(WS, NOW + 1))
+        self.blocked_store_pids(self.raw())
+        holder.execute('ROLLBACK')
+        self.assertEqual({'result': 0}, outcome())
+        self.assertIsNone(self.nodes[0].get_workspace(WS))
+        self.assertIsNone(self.nodes[0].get_token('jti_held'))
+
+    def test_concurrent_deletes_of_one_workspace(self):
+        self.nodes[0].add_tokens([token('jti_a'), token('jti_b')])
+        results = self.run_together([
+            lambda node=node: node.delete_workspace(WS, NOW + 1)
+            for node in self.nodes])
+        # One deletes it and revokes both tokens; the others wait for it,
+        # then find the workspace gone.
+        self.assertEqual([2], [r for r in results if isinstance(r, int)])
+        self.assertEqual(self.NODES - 1, len([
+            r for r in results if isinstance(r, errors.WorkspaceNotFound)]))
 
 
 class TestAuthorities(PostgresTestCase):
