@@ -333,6 +333,17 @@ class TokenAuthResource(_Resource):
     on_post = on_get
 
 
+class WhoAmIResource(_Resource):
+    """``/v1/whoami``: who the bearer credential stands for."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        principal = self.api.caller(req)
+        resp.media = {'kind': principal.kind, 'user_id': principal.user_id,
+                      'user_name': principal.user_name,
+                      'workspace_id': principal.workspace_id,
+                      'jti': principal.jti}
+
+
 class HealthResource(_Resource):
     """``/healthz``: 200 while the database answers, 503 otherwise."""
 
@@ -410,6 +421,7 @@ def create_app(target: str | AuthorityFactory) -> falcon.App:
     app = falcon.App(middleware=[BodyLimit()])
     app.add_route('/healthz', HealthResource(api))
     app.add_route('/v1/token_auth', TokenAuthResource(api))
+    app.add_route('/v1/whoami', WhoAmIResource(api))
     app.add_route('/v1/workspaces', WorkspacesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}', WorkspaceResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/tokens',

@@ -143,11 +143,30 @@ class Status(command.ShowOne):
         return tuple(data), tuple(data.values())
 
     @staticmethod
+    def _who(context, endpoint) -> str:
+        """Whom the endpoint sees: the user, or the workspace token."""
+        if endpoint.embedded:
+            return endpoint.whoami(None)
+        try:
+            bearer = context.env_token() or context.user_credential()
+            if not bearer:
+                workspace_id = context.config.active_workspace(endpoint.key)
+                stored = context.stored_token(workspace_id) \
+                    if workspace_id else None
+                bearer = stored.token if stored else None
+            if not bearer:
+                return 'nobody (run ntcli auth login)'
+            return endpoint.whoami(bearer)
+        except errors.NtcliError as exc:
+            return f'unknown ({exc.message})'
+
+    @staticmethod
     def _secrets(context, endpoint) -> dict:
         """Who is logged in, the workspace and its token's status."""
         from ntcli import tokeninfo
         data = {'user_credential': 'not needed' if endpoint.embedded else
                 ('stored' if context.user_credential() else 'none')}
+        data['who'] = Status._who(context, endpoint)
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name

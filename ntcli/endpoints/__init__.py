@@ -155,6 +155,10 @@ class Endpoint(abc.ABC):
     def validate_token(self, token: str) -> Validation:
         """Check a token; raise TokenExpired/TokenRevoked/TokenInvalid."""
 
+    def whoami(self, credential: str | None) -> str:
+        """Who ``credential`` stands for, in words (for ``auth status``)."""
+        return 'unknown'
+
     def close(self) -> None:
         """Release connections; the endpoint is not used afterwards."""
 

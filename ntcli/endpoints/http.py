@@ -275,6 +275,14 @@ class HTTPEndpoint(Endpoint):
             return Validation(jti=jti, workspace_id=workspace_id,
                               expires_at=_unix(answer.get('expires_at')))
 
+    def whoami(self, credential: str | None) -> str:
+        answer = self._call('GET', '/v1/whoami', credential)
+        with self._reading('identity'):
+            if answer['kind'] == 'user':
+                return f"user {answer['user_name']}"
+            return (f"workspace token {answer['jti']} of workspace "
+                    f"{answer['workspace_id']}")
+
     # -- plumbing ---------------------------------------------------------
     @staticmethod
     def _workspace(item: dict) -> Workspace:

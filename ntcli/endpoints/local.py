@@ -164,6 +164,13 @@ class LocalEndpoint(Endpoint):
         return Validation(jti=valid.jti, workspace_id=valid.workspace_id,
                           expires_at=valid.expires_at)
 
+    def whoami(self, credential: str | None) -> str:
+        import getpass
+        try:
+            return f'local user {getpass.getuser()}'
+        except Exception:  # no user name in this environment
+            return 'local user'
+
     def close(self) -> None:
         if self._authority is not None:
             self._authority.close()

@@ -109,6 +109,7 @@ class TestUserLogin(RemoteTest):
                          f'({self.workspace.id}).\n', result.stdout)
         self.quick('token', 'refresh')
         status = self.json('auth', 'status')
+        self.assertEqual('user tester', status['who'])
         self.assertEqual((self.url, False, 'stored', self.workspace.name,
                           self.workspace.id, 'active', self.stored().jti),
                          (status['endpoint'], status['embedded'],
@@ -245,6 +246,8 @@ class TestWorkspaceTokenLogin(RemoteTest):
         self.assertEqual(('none', self.workspace.id, 'active', new.jti),
                          (status['user_credential'], status['workspace_id'],
                           status['token_status'], status['token_jti']))
+        self.assertEqual(f'workspace token {new.jti} of workspace '
+                         f'{self.workspace.id}', status['who'])
         # the stored token lists its workspace
         rows = json.loads(self.quick('token', 'list', '--show-expired',
                                      '-f', 'json').stdout)

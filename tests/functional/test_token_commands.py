@@ -339,6 +339,7 @@ class TestAuthAndHistory(base.FunctionalTest):
         self.ntcli('token', 'refresh')
         out = self.json('auth', 'status')
         self.assertEqual('local', out['endpoint'])
+        self.assertTrue(out['who'].startswith('local user'))
         self.assertEqual('active', out['token_status'])
         self.assertIn('credentials.key', out['key_source'])
         self.assertTrue(out['credentials_file'].endswith('credentials.enc'))

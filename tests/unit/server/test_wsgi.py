@@ -344,6 +344,30 @@ class TestTokenAuth(APITestCase):
             self.assertIn('Bearer', result.headers['www-authenticate'])
 
 
+class TestWhoAmI(APITestCase):
+
+    def test_user(self):
+        result = self.call('GET', '/v1/whoami', self.alice)
+        self.assertEqual(200, result.status_code)
+        self.assertEqual(('user', 'alice', None),
+                         (result.json['kind'], result.json['user_name'],
+                          result.json['workspace_id']))
+
+    def test_workspace_token(self):
+        token = self.issue()
+        result = self.call('GET', '/v1/whoami', token['access_token'])
+        self.assertEqual(('workspace', self.ws.id, token['jti']),
+                         (result.json['kind'], result.json['workspace_id'],
+                          result.json['jti']))
+        self.assertNotIn(token['access_token'], result.text)
+
+    def test_nobody(self):
+        self.assertError(self.call('GET', '/v1/whoami'), 401,
+                         'AUTHENTICATION_REQUIRED')
+        self.assertError(self.call('GET', '/v1/whoami', 'ntu_nope'), 401,
+                         'AUTHENTICATION_REQUIRED')
+
+
 class TestAuthorization(APITestCase):
 
     def test_no_or_unknown_credentials(self):
