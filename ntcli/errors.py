@@ -73,6 +73,8 @@ class TokenNotFound(NotFound):
 class WorkspaceNotFound(NotFound):
     """A workspace name or id that the endpoint does not know."""
 
+    hint = "Run 'ntcli workspace list' to see the workspaces."
+
 
 class TokenRejected(NtcliError):
     """The endpoint refused a token: expired, revoked or malformed."""
@@ -171,6 +173,11 @@ def from_api_error(code: str, message: str | None,
     cls = API_ERRORS.get(code, EndpointError)
     if cls is AuthenticationRequired:
         message = None
+    named = details.get('workspace_id') if isinstance(details, dict) \
+        else None
+    if cls is WorkspaceNotFound and named and message \
+            and named not in message:
+        message = f'{message}: {named}'
     err = cls(message or None, details=details)
     err.code = code
     return err

@@ -420,3 +420,13 @@ class TestUndecodableToken(base.FunctionalTest):
         self.assertIn('NTCLI_TOKEN', lines[-1])
         out = self.json('token', 'show', env=env)
         self.assertEqual(('invalid', False), (out['status'], out['is_valid']))
+
+
+class TestUnknownWorkspaceId(base.FunctionalTest):
+
+    def test_unknown_id_is_named_with_a_hint(self):
+        self.ntcli('token', 'refresh')
+        missing = '6f45d1f9-3a90-436e-b2dd-796220c43c92'
+        result = self.ntcli('-w', missing, 'token', 'list', expect=1)
+        self.assertIn(f'Workspace not found: {missing}', result.stderr)
+        self.assertIn('ntcli workspace list', result.stderr)
