@@ -183,7 +183,7 @@ def keys_rotate(args: argparse.Namespace) -> int:
         kid = authority.rotate_signing_key()
     print(kid)
     print('New primary signing key created; tokens signed by older keys '
-          'stay valid. Running servers sign with it within a minute.',
+          'stay valid. Running servers sign with it within about 30 seconds.',
           file=sys.stderr)
     return 0
 
