@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     """Entry point of the ``ntcli`` command."""
     if argv is None:
         argv = sys.argv[1:]
+    # started with stdout or stderr closed (cron, '>&-'): the work must not
+    # fail after the fact for want of somewhere to print
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, 'w')
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, 'w')
     app = None
     try:
         if argv == ['--version']:

@@ -198,3 +198,17 @@ class TestStatusWithDamagedCredentials(base.FunctionalTest):
         self.assertEqual(path, out['credentials_file'])
         self.assertIn('unreadable', out['token_status'])
         self.assertIn(path, result.stderr)
+
+
+class TestClosedStdout(base.FunctionalTest):
+
+    def test_refresh_with_stdout_closed_succeeds(self):
+        self.ntcli('token', 'refresh')
+        old = self.stored()['jti']
+        proc = subprocess.run(
+            testing.ntcli_command() + ['token', 'refresh'],
+            stdout=None, stderr=subprocess.PIPE, text=True,
+            env=self.home.env, stdin=subprocess.DEVNULL,
+            close_fds=True, preexec_fn=lambda: os.close(1))
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertNotEqual(old, self.stored()['jti'])
