@@ -9,6 +9,7 @@ import json
 import os
 
 import fixtures
+import testtools
 
 from ntcli_server.authority import Authority
 
@@ -72,3 +73,18 @@ def forge_hs256(header: dict, claims: dict, secret: bytes) -> str:
                                    b64(json.dumps(claims).encode()))
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return 'wst_' + signing_input + '.' + b64(mac)
+
+
+class SigningKeyTestCase(testtools.TestCase):
+    """A test with one fresh signing key: ``key``, its ``private`` and
+    ``public`` halves, and ``keys(kid)``, the look-up decode_token takes."""
+
+    def setUp(self):
+        super().setUp()
+        from ntcli_server import signing
+        self.key = signing.generate_signing_key(START)
+        self.private = signing.load_private_key(self.key)
+        self.public = signing.load_public_key(self.key)
+
+    def keys(self, kid):
+        return self.public if kid == self.key.kid else None

@@ -44,16 +44,7 @@ class TestEncodingWithEd25519(test_signing.TestEncoding):
             lambda token, keys: decode(token, keys, jws.ED25519)))
 
 
-class TestSameTokens(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.key = signing.generate_signing_key(base.START)
-        self.private = signing.load_private_key(self.key)
-        self.public = signing.load_public_key(self.key)
-
-    def keys(self, kid):
-        return self.public if kid == self.key.kid else None
+class TestSameTokens(base.SigningKeyTestCase):
 
     def test_byte_for_byte(self):
         for changes in ({}, {'expires_at': None}, {'scope': 'ci:deploy'},

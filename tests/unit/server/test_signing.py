@@ -43,16 +43,7 @@ class TestKeys(testtools.TestCase):
         self.assertNotEqual(one.kid, two.kid)
 
 
-class TestEncoding(testtools.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.key = signing.generate_signing_key(base.START)
-        self.private = signing.load_private_key(self.key)
-        self.public = signing.load_public_key(self.key)
-
-    def keys(self, kid):
-        return self.public if kid == self.key.kid else None
+class TestEncoding(base.SigningKeyTestCase):
 
     def test_round_trip(self):
         token = signing.encode_token(_record(self.key.kid), self.private)
