@@ -108,7 +108,8 @@ class TestRequestIdsAndJSONLogs(testtools.TestCase):
                 if entry['log'] == 'access':
                     entries.append(entry)
             return entries
-        self.assertTrue(wait_for(lambda: len(access_lines()) >= 2))
+        self.assertTrue(wait_for(lambda: {'edge-1234', generated} <= {
+            e['request_id'] for e in access_lines()}))
         by_id = {e['request_id']: e for e in access_lines()}
         self.assertEqual((200, 'GET', '/v1/workspaces'),
                          (by_id['edge-1234']['status'],
