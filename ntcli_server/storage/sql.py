@@ -361,15 +361,20 @@ class SQLTokenStore(TokenStore):
 
     # -- workspaces -------------------------------------------------------
     def create_workspace(self, workspace: Workspace) -> None:
-        try:
-            self._write(lambda tx: tx.execute(
-                f'INSERT INTO workspaces ({WORKSPACE_COLUMNS}) '
-                'VALUES (:id, :name, :created_at, :description, :owner)',
-                **dataclasses.asdict(workspace)))
-        except self.dialect.unique_violation:
-            raise errors.WorkspaceExists(
+        self._insert_new(
+            f'INSERT INTO workspaces ({WORKSPACE_COLUMNS}) '
+            'VALUES (:id, :name, :created_at, :description, :owner)',
+            dataclasses.asdict(workspace), errors.WorkspaceExists(
                 f"A workspace named '{workspace.name}' already exists",
-                {'workspace_name': workspace.name}) from None
+                {'workspace_name': workspace.name}))
+
+    def _insert_new(self, statement: str, row: dict,
+                    taken: errors.AuthorityError) -> None:
+        """Insert ``row``; raise ``taken`` when a unique value is taken."""
+        try:
+            self._write(lambda tx: tx.execute(statement, **row))
+        except self.dialect.unique_violation:
+            raise taken from None
 
     def _select_workspace(self, column: str,
                           value: str) -> Workspace | None:
@@ -547,15 +552,12 @@ class SQLTokenStore(TokenStore):
 
     # -- users ------------------------------------------------------------
     def create_user(self, user: User) -> None:
-        try:
-            self._write(lambda tx: tx.execute(
-                f'INSERT INTO users ({USER_COLUMNS}) '
-                'VALUES (:id, :name, :created_at, :credential_hash)',
-                **dataclasses.asdict(user)))
-        except self.dialect.unique_violation:
-            raise errors.UserExists(
+        self._insert_new(
+            f'INSERT INTO users ({USER_COLUMNS}) '
+            'VALUES (:id, :name, :created_at, :credential_hash)',
+            dataclasses.asdict(user), errors.UserExists(
                 f"A user named '{user.name}' already exists",
-                {'user_name': user.name}) from None
+                {'user_name': user.name}))
 
     def _one_user(self, column: str, value: str) -> User | None:
         row = self._read(lambda tx: tx.one(
