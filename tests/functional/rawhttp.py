@@ -8,7 +8,9 @@ import socket
 import ssl
 import typing
 
-from ntcli_server.testing import HOST
+import testtools
+
+from ntcli_server.testing import HOST, ServerFixture
 
 
 class Answer(typing.NamedTuple):
@@ -77,3 +79,31 @@ def parse(received: bytes) -> Answer:
             body = rest[size + 2:]
         body = decoded
     return Answer(status, headers, body)
+
+
+class LiveServerTest(testtools.TestCase):
+    """One ``ntcli-server`` (a user, a workspace) for the whole class."""
+
+    server_options: dict[str, typing.Any] = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = ServerFixture(**cls.server_options)
+        cls.server.setUp()
+        cls.addClassCleanup(cls.server.cleanUp)
+
+    @property
+    def tokens_path(self) -> str:
+        return f'/v1/workspaces/{self.server.workspace_id}/tokens'
+
+    def call(self, method: str, path: str, headers: dict[str, str] | None
+             = None, body: bytes = b'', **kwargs: typing.Any) -> Answer:
+        """One request as the user, with a Content-Length unless the
+        headers give a framing."""
+        headers = {'Authorization': f'Bearer {self.server.credential}',
+                   **(headers or {})}
+        if 'Transfer-Encoding' not in headers:
+            headers.setdefault('Content-Length', str(len(body)))
+        return exchange(self.server.port,
+                        request_bytes(method, path, headers, body), **kwargs)

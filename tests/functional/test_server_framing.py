@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import json
 
-import testtools
-
 from ntcli_server import wsgi
-from ntcli_server.testing import ServerFixture
 from tests.functional import rawhttp
 
 
-class TestBodyFraming(testtools.TestCase):
+class TestBodyFraming(rawhttp.LiveServerTest):
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = ServerFixture()
-        cls.server.setUp()
-        cls.addClassCleanup(cls.server.cleanUp)
-
-    def post(self, body: bytes, framing: str, **headers: str):
-        headers = {'Authorization': f'Bearer {self.server.credential}',
-                   'Content-Type': 'application/json', **headers}
-        if framing == 'length':
-            headers['Content-Length'] = str(len(body))
-        else:
+    def post(self, body: bytes, framing: str):
+        headers = {'Content-Type': 'application/json'}
+        if framing == 'chunked':
             headers['Transfer-Encoding'] = 'chunked'
             body = rawhttp.chunked(body)
-        path = f'/v1/workspaces/{self.server.workspace_id}/tokens'
-        return rawhttp.exchange(self.server.port, rawhttp.request_bytes(
-            'POST', path, headers, body))
+        return self.call('POST', self.tokens_path, headers, body)
 
     def assertEnvelope(self, answer, status, code):
         self.assertEqual(status, answer.status, answer.body)
@@ -64,12 +49,10 @@ class TestBodyFraming(testtools.TestCase):
             self.assertEnvelope(self.post(big, framing),
                                 413, 'PAYLOAD_TOO_LARGE')
         # chunks of any size add up to the same limit
-        headers = {'Authorization': f'Bearer {self.server.credential}',
-                   'Content-Type': 'application/json',
-                   'Transfer-Encoding': 'chunked'}
-        path = f'/v1/workspaces/{self.server.workspace_id}/tokens'
-        answer = rawhttp.exchange(self.server.port, rawhttp.request_bytes(
-            'POST', path, headers, rawhttp.chunked(big, 4096)))
+        answer = self.call('POST', self.tokens_path,
+                           {'Content-Type': 'application/json',
+                            'Transfer-Encoding': 'chunked'},
+                           rawhttp.chunked(big, 4096))
         self.assertEnvelope(answer, 413, 'PAYLOAD_TOO_LARGE')
 
     def test_an_empty_chunked_body_is_an_empty_object(self):
@@ -78,29 +61,24 @@ class TestBodyFraming(testtools.TestCase):
         self.assertEqual(31536000, answer.json()['expires_in'])
 
     def test_conflicting_or_broken_framing_is_refused(self):
-        path = f'/v1/workspaces/{self.server.workspace_id}/tokens'
-        auth = {'Authorization': f'Bearer {self.server.credential}',
-                'Content-Type': 'application/json'}
+        json_body = {'Content-Type': 'application/json'}
         body = b'{"expires_in": 60}'
         cases = [
             # both lengths: a request-smuggling shape
-            ({**auth, 'Content-Length': '5',
-              'Transfer-Encoding': 'chunked'}, rawhttp.chunked(body)),
-            ({**auth, 'Transfer-Encoding': 'chunked'}, b'zz\r\n{}\r\n0\r\n\r\n'),
-            ({**auth, 'Content-Length': 'ten'}, body),
-            ({**auth, 'Content-Length': '-1'}, body),
-            ({**auth, 'Transfer-Encoding': 'gzip'}, body),
+            ({'Content-Length': '5', 'Transfer-Encoding': 'chunked'},
+             rawhttp.chunked(body)),
+            ({'Transfer-Encoding': 'chunked'}, b'zz\r\n{}\r\n0\r\n\r\n'),
+            ({'Content-Length': 'ten'}, body),
+            ({'Content-Length': '-1'}, body),
+            ({'Transfer-Encoding': 'gzip'}, body),
         ]
         before = self.count_tokens()
         for headers, data in cases:
-            answer = rawhttp.exchange(self.server.port, rawhttp.request_bytes(
-                'POST', path, headers, data))
+            answer = self.call('POST', self.tokens_path,
+                               {**json_body, **headers}, data)
             self.assertIn(answer.status, (400, 411, 501), (headers, answer))
         self.assertEqual(before, self.count_tokens())
 
     def count_tokens(self):
-        path = f'/v1/workspaces/{self.server.workspace_id}/tokens'
-        answer = rawhttp.exchange(self.server.port, rawhttp.request_bytes(
-            'GET', path + '?limit=1000', {
-                'Authorization': f'Bearer {self.server.credential}'}))
+        answer = self.call('GET', self.tokens_path + '?limit=1000')
         return answer.json()['count']

@@ -8,10 +8,8 @@ import base64
 import json
 import urllib.parse
 
-import testtools
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ntcli_server.testing import ServerFixture
 from tests.functional import rawhttp
 
 # Every route with the methods it answers.
@@ -107,24 +105,13 @@ def requests(draw, server, token, spare):
     return method, path, rawhttp.request_bytes(method, path, headers, data)
 
 
-class TestNoServerErrors(testtools.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = ServerFixture()
-        cls.server.setUp()
-        cls.addClassCleanup(cls.server.cleanUp)
-        answer = rawhttp.exchange(cls.server.port, rawhttp.request_bytes(
-            'POST', f'/v1/workspaces/{cls.server.workspace_id}/tokens',
-            {'Authorization': f'Bearer {cls.server.credential}',
-             'Content-Length': '0'}))
-        cls.token = answer.json()['access_token']
-        cls.spare = cls.server.admin('workspace', 'create', 'spare',
-                                     '--owner', cls.server.user).strip()
+class TestNoServerErrors(rawhttp.LiveServerTest):
 
     def test_generated_requests(self):
-        server, token, spare = self.server, self.token, self.spare
+        server = self.server
+        token = self.call('POST', self.tokens_path).json()['access_token']
+        spare = server.admin('workspace', 'create', 'spare',
+                             '--owner', server.user).strip()
 
         # Bounded: a fixed number of requests, each with a socket timeout.
         @settings(max_examples=300, deadline=None, database=None,
