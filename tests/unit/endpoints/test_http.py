@@ -228,6 +228,20 @@ class TestTimeoutsAndRetries(CannedTestCase):
         self.assertEqual(1, len(set(keys)))
         self.assertIsNotNone(keys[0])
 
+    def test_a_server_failure_names_its_request_id(self):
+        body = {'error': {'code': 'STORAGE_UNAVAILABLE', 'message': 'down',
+                          'request_id': 'edge-77'}}
+        self.answer(testing.Answer(503, json.dumps(body).encode()))
+        exc = self.assertRaises(errors.EndpointError,
+                                self.endpoint.list_workspaces, 'ntu_x')
+        self.assertIn('(HTTP 503, request id edge-77)', exc.message)
+        self.server.clear()
+        body['error']['request_id'] = 'x\x1b[31m'
+        self.answer(testing.Answer(503, json.dumps(body).encode()))
+        exc = self.assertRaises(errors.EndpointError,
+                                self.endpoint.list_workspaces, 'ntu_x')
+        self.assertIn('(HTTP 503)', exc.message)
+
     def test_lost_answers_of_reads_are_asked_again(self):
         self.answer(ok({'workspaces': [], 'total': 0}))
         self.server.fail(testing.CLOSE, times=2)

@@ -60,7 +60,9 @@ class APITestCase(testtools.TestCase):
         self.assertEqual(code, body['error']['code'])
         self.assertIsInstance(body['error']['message'], str)
         self.assertLessEqual(set(body['error']),
-                             {'code', 'message', 'details'})
+                             {'code', 'message', 'details', 'request_id'})
+        self.assertEqual(result.headers['x-request-id'],
+                         body['error']['request_id'])
         return body['error']
 
 
