@@ -81,15 +81,63 @@ def _check_type(name: str, value: object, types: tuple[type, ...]) -> None:
                                field=name)
 
 
+def body_bytes(req: falcon.Request) -> bytes:
+    """The raw request body, whatever its framing, at most MAX_BODY bytes.
+
+    With Content-Length, Falcon's bounded stream reads exactly that much.
+    A chunked body has no length: the server de-chunks it, and reading to
+    the end is safe only where it says so (``wsgi.input_terminated``);
+    elsewhere the request is refused (411) rather than read as empty.
+    """
+    if req.content_length is not None:
+        stream: typing.Any = req.bounded_stream
+    elif req.get_header('Transfer-Encoding'):
+        if not req.env.get('wsgi.input_terminated'):
+            raise errors.AuthorityError(
+                'LENGTH_REQUIRED', 'This server needs a Content-Length '
+                'for a request body', 411)
+        stream = req.stream
+    else:
+        return b''
+    chunks, size = [], 0
+    while size <= MAX_BODY:
+        try:
+            chunk = stream.read(MAX_BODY + 1 - size)
+        except Exception:       # noqa: BLE001 - each server has its own
+            # A broken chunk size, a truncated body, a dropped connection.
+            raise errors.InvalidRequest(
+                'The request body could not be read (broken framing or a '
+                'closed connection)') from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > MAX_BODY:
+        raise errors.AuthorityError(
+            'PAYLOAD_TOO_LARGE',
+            f'The request body is larger than {MAX_BODY} bytes', 413)
+    return b''.join(chunks)
+
+
+def _json_document(raw: bytes) -> object:
+    """JSON text to a value; malformed, too deep or not UTF-8 (a lone
+    surrogate escape included) is a 400."""
+    try:
+        data = json.loads(raw.decode('utf-8'))
+        # '"\\ud800"' is valid JSON for a string no UTF-8 can hold (nor
+        # the database): refuse it here rather than fail later.
+        json.dumps(data, ensure_ascii=False).encode('utf-8')
+    except (UnicodeError, ValueError, RecursionError):
+        raise errors.InvalidRequest(
+            'The request body is not valid JSON in UTF-8') from None
+    return data
+
+
 def read_body(req: falcon.Request, fields: Fields,
               required: typing.Collection[str] = ()) -> dict:
     """The request's JSON object, checked against ``fields``; an empty
     body is an empty object."""
-    raw = req.bounded_stream.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise errors.AuthorityError(
-            'PAYLOAD_TOO_LARGE',
-            f'The request body is larger than {MAX_BODY} bytes', 413)
+    raw = body_bytes(req)
     data: object = {}
     if raw.strip():
         media = (req.content_type or '').split(';')[0].strip().lower()
@@ -98,11 +146,7 @@ def read_body(req: falcon.Request, fields: Fields,
                 'UNSUPPORTED_MEDIA_TYPE',
                 'The request body must be JSON (Content-Type: '
                 'application/json)', 415)
-        try:
-            data = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
-            raise errors.InvalidRequest(
-                'The request body is not valid JSON') from None
+        data = _json_document(raw)
     if not isinstance(data, dict):
         raise validation_error('The request body must be a JSON object')
     unknown = sorted(set(data) - set(fields))
