@@ -14,7 +14,7 @@ DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
 MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
           'y': 31536000}
-_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I)
+_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I | re.ASCII)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
