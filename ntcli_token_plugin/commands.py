@@ -440,18 +440,26 @@ class ExecToken(command.Command):
                 f'{timefmt.iso(result.new_expires_at) or "never"}.\n')
 
     def _token(self) -> str:
-        """NTCLI_TOKEN, else the stored token unless it has expired."""
+        """NTCLI_TOKEN, else the stored token; not one known to have
+        expired, which the program could only fail with."""
+        from ntcli.context import token_claims
         context = self.context
         token = context.env_token()
         if token:
-            return token
-        stored = context.stored_token(context.workspace.id)
-        if stored is None:
-            raise errors.NoStoredToken()
-        if stored.expires_at is not None and \
-                stored.expires_at <= context.now():
-            raise errors.TokenExpired(
-                f'The stored token {stored.jti} has expired',
+            try:
+                expires_at = token_claims(token).get('exp')
+            except errors.TokenInvalid:
+                expires_at = None     # the endpoint will judge it
+            what, hint = 'The token in NTCLI_TOKEN', \
+                'Set NTCLI_TOKEN to a valid token, or unset it.'
+        else:
+            stored = context.stored_token(context.workspace.id)
+            if stored is None:
+                raise errors.NoStoredToken()
+            token, expires_at = stored.token, stored.expires_at
+            what, hint = f'The stored token {stored.jti}', (
                 'Run ntcli token refresh, or add '
                 '--refresh-if-expires-within DURATION.')
-        return stored.token
+        if isinstance(expires_at, int) and expires_at <= context.now():
+            raise errors.TokenExpired(f'{what} has expired', hint)
+        return token

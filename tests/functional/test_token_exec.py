@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 from ntcli import testing
 from tests.functional import base
@@ -146,13 +147,19 @@ class TestEnvironment(ExecTest):
 
     def test_an_expired_stored_token_is_not_handed_out(self):
         self.store_issued(expires_in=1)
-        import time
         time.sleep(2)
         result = self.ntcli('token', 'exec', '--', 'true', expect=1)
         self.assertIn('has expired', result.stderr)
         self.assertIn('--refresh-if-expires-within', result.stderr)
         # with a refresh, it is replaced first
         self.probe('--refresh-if-expires-within', '1h')
+
+    def test_an_expired_env_token_is_not_handed_out(self):
+        expired = self.authority.issue_token(expires_in=1).token
+        time.sleep(2)
+        result = self.ntcli('token', 'exec', '--', 'true', expect=1,
+                            env={'NTCLI_TOKEN': expired})
+        self.assertIn('The token in NTCLI_TOKEN has expired', result.stderr)
 
 
 class TestRefreshFirst(ExecTest):
