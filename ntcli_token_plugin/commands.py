@@ -426,7 +426,8 @@ class ExecToken(command.Command):
             self._refresh(lifetime, window)
         env = launch.child_environment(os.environ, name, self._token())
         context.close()
-        launch.replace_process(program, parsed_args.command, env)
+        launch.replace_process(program, parsed_args.command, env,
+                               (self.app.stdout, self.app.stderr))
         return 1  # not reached: replace_process returns only by raising
 
     def _refresh(self, lifetime: expiry.Expiry, window: int) -> None:

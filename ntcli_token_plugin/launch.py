@@ -19,11 +19,13 @@ when the program starts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TextIO
 
 from ntcli import errors
 from ntcli.keys import ENV_VAR as KEY_ENV_VAR
@@ -101,13 +103,17 @@ def child_environment(environ: Mapping[str, str], name: str,
 
 
 def replace_process(program: str, argv: Sequence[str],
-                    env: Mapping[str, str]) -> None:
-    """Become ``program``; return only by raising CommandNot*."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
+                    env: Mapping[str, str],
+                    streams: Sequence[TextIO] = ()) -> None:
+    """Become ``program``; return only by raising CommandNot*.
+
+    What ntcli wrote to ``streams`` (and to sys.stdout and sys.stderr) is
+    flushed first: exec discards whatever is still buffered.
+    """
+    for stream in (*streams, sys.stdout, sys.stderr):
+        # closed or broken: nothing is left to lose
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass        # closed or broken: nothing left to lose
     restored = {}
     for signame in _RESTORED_SIGNALS:
         if hasattr(signal, signame):
