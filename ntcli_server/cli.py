@@ -30,6 +30,14 @@ import typing
 
 DEFAULT_DB = 'ntcli-server.db'
 DEFAULT_BIND = '127.0.0.1:8080'
+# gevent workers: a connection waiting for a slow client's bytes holds a
+# greenlet, not the worker, so clients that dribble their headers delay
+# nobody. Measured (benchmarks/RESULTS.md): 50 clients sending headers at
+# 1 byte/s stalled sync workers completely (2 of 2 probes timed out in 12 s)
+# and gthread ones too (a thread per connection); with gevent the probes
+# kept a 7 ms median, 22 ms worst. waitress did as well and faster, but
+# cannot serve TLS without a thread per handshake.
+SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
@@ -129,6 +137,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the token API under gunicorn."""
     try:
         import falcon  # noqa: F401
+        import gevent  # noqa: F401
         import gunicorn  # noqa: F401
     except ImportError as exc:
         print(f"ntcli-server: serve needs {exc.name}: pip install "
@@ -151,6 +160,7 @@ def serve(args: argparse.Namespace) -> int:
         **settings,
         'bind': [args.bind],
         'workers': args.workers,
+        **SLOW_CLIENT_SAFE,
         'timeout': args.timeout,
         'accesslog': args.access_log,
         # No request header goes into the access log: Authorization is a
