@@ -81,7 +81,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _when(ts: int | None) -> str:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.iso(ts) or '-'
 
 
@@ -198,7 +198,7 @@ def keys_list(args: argparse.Namespace) -> int:
 
 
 def _configure_logging(level: str) -> None:
-    from ntcli import redact
+    from ntcli_core import redact
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(
         '[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s'))

@@ -31,7 +31,8 @@ import typing
 
 import falcon
 
-from ntcli import redact, timefmt
+from ntcli_core import redact, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_server import access, errors
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
@@ -41,7 +42,6 @@ from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, TokenInfo,
 LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
-DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
 DEFAULT_PAGE = 100
 
 AuthorityFactory = typing.Callable[[], Authority]

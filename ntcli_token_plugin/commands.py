@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli_token_plugin import expiry
