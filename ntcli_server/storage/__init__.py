@@ -22,7 +22,7 @@ from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
 ALL_OWNERS = object()
 
 #: A keyset pagination position: (created_at, jti) of the last row seen.
-Position = typing.Tuple[int, str]
+Position = tuple[int, str]
 
 
 class DatabaseMissing(errors.StorageUnavailable):

@@ -13,13 +13,16 @@ import os
 
 import testtools
 
-#: Layers by module prefix; a module belongs to its longest prefix.
+#: Layers by module prefix; a module belongs to its longest prefix. The
+#: authority's modules are named; the rest of ntcli_server (wsgi, cli,
+#: logs, metrics...) is the HTTP server, so a new module there may not be
+#: used by the authority until it is named here.
 LAYERS = {
     'ntcli_core': 'core',
-    'ntcli_server': 'authority',
-    'ntcli_server.wsgi': 'server',
-    'ntcli_server.cli': 'server',
-    'ntcli_server.testing': 'server',
+    'ntcli_server': 'server',
+    **{f'ntcli_server.{name}': 'authority'
+       for name in ('access', 'authority', 'errors', 'jws', 'models',
+                    'signing', 'storage')},
     'ntcli': 'cli',
     'ntcli_token_plugin': 'plugin',
 }
@@ -40,9 +43,9 @@ def layer_of(module: str) -> str | None:
     """The layer of a module name; None outside the product."""
     best = None
     for prefix in LAYERS:
-        if module == prefix or module.startswith(prefix + '.'):
-            if best is None or len(prefix) > len(best):
-                best = prefix
+        inside = module == prefix or module.startswith(prefix + '.')
+        if inside and (best is None or len(prefix) > len(best)):
+            best = prefix
     return LAYERS[best] if best else None
 
 
