@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -395,8 +396,6 @@ class ExecToken(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        import os
-
         from ntcli_token_plugin import expiry, launch
         context = self.context
         if getattr(self.app, 'interactive_mode', False):

@@ -376,7 +376,7 @@ def write_private_ca(directory):
     for path, data in zip(paths, (
             ca_cert.public_bytes(pem), cert.public_bytes(pem),
             key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))):
+                              serialization.NoEncryption())), strict=True):
         with open(path, 'wb') as f:
             f.write(data)
     return paths
