@@ -86,7 +86,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _when(ts: int | None) -> str:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.iso(ts) or '-'
 
 
@@ -330,7 +330,7 @@ AUDIT_FORMATS = ('table', 'json', 'csv')
 
 def audit_list(args: argparse.Namespace) -> int:
     """The audit trail, oldest first, filtered."""
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     from ntcli_server.errors import AuthorityError
     with _open(args) as authority:
         workspace_id = None
@@ -375,7 +375,7 @@ def _emit(fmt: str, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 
 def _time(text: str) -> int:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     if text.isdigit() and len(text) <= 12:
         return int(text)
     try:
