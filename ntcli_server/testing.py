@@ -54,9 +54,10 @@ def server_command() -> list[str]:
     return [sys.executable, '-m', 'ntcli_server.cli']
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, context: 'ssl.SSLContext | None' = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2,
+                                    context=context) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
@@ -71,7 +72,9 @@ class ServerFixture(fixtures.Fixture):
     shared database; with no ``db`` it just creates the database, which
     ``serve`` would refuse to do). ``env``: extra environment for the
     server and the admin commands (``NTCLI_SERVER_SECRET``...).
-    ``serve_args``: more options of ``serve`` (``--metrics``...). After
+    ``serve_args``: more options of ``serve`` (``--metrics``...); with
+    ``ssl_context`` (a client context that trusts the server's CA) the
+    server is reached over HTTPS (give ``--certfile``...). After
     setUp: ``url``, ``port``, ``db``, ``credential`` (the user's, or None),
     ``workspace_id``, ``log_path``.
     """
@@ -82,6 +85,7 @@ class ServerFixture(fixtures.Fixture):
                  port: int | None = None,
                  env: dict[str, str] | None = None,
                  serve_args: typing.Sequence[str] = (),
+                 ssl_context: 'ssl.SSLContext | None' = None,
                  start_timeout: float = 30.0) -> None:
         super().__init__()
         self.db = db or ''          # a fresh database in _setUp if empty
@@ -91,6 +95,7 @@ class ServerFixture(fixtures.Fixture):
         self.workers = workers
         self.port = port
         self.serve_args = list(serve_args)
+        self.ssl_context = ssl_context
         self.start_timeout = start_timeout
         self.credential: str | None = None
         self.workspace_id: str | None = None
@@ -116,7 +121,8 @@ class ServerFixture(fixtures.Fixture):
 
     @property
     def url(self) -> str:
-        return f'http://{HOST}:{self.port}'
+        scheme = 'https' if self.ssl_context else 'http'
+        return f'{scheme}://{HOST}:{self.port}'
 
     @property
     def env(self) -> dict[str, str]:
@@ -173,7 +179,7 @@ class ServerFixture(fixtures.Fixture):
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 return False
-            if _answers(self.url + '/healthz'):
+            if _answers(self.url + '/healthz', self.ssl_context):
                 return True
             time.sleep(0.05)
         return False
