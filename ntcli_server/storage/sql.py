@@ -182,13 +182,19 @@ def one_line(exc: BaseException) -> str:
     return '; '.join(lines) or type(exc).__name__
 
 
-class Cursor(typing.Protocol):
-    """What a transaction needs of a DB-API cursor (or sqlite3 connection):
-    ``execute`` returns an object with fetchone, fetchall and rowcount."""
+if typing.TYPE_CHECKING:
+    # For type checkers only: creating a Protocol class costs about as
+    # much as the rest of this module's import.
+    class Cursor(typing.Protocol):
+        """What a transaction needs of a DB-API cursor (or a sqlite3
+        connection): ``execute`` returns an object with fetchone,
+        fetchall and rowcount."""
 
-    def execute(self, sql: str, params: typing.Any, /) -> typing.Any: ...
+        def execute(self, sql: str, params: typing.Any, /) -> typing.Any:
+            ...
 
-    def executemany(self, sql: str, params: typing.Any, /) -> typing.Any: ...
+        def executemany(self, sql: str, params: typing.Any, /
+                        ) -> typing.Any: ...
 
 
 class Transaction:
