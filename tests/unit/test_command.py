@@ -5,6 +5,7 @@ import testtools
 
 from ntcli import application
 from ntcli import testing
+from ntcli.commands.complete import CompleteCommand
 
 
 def registered_commands():
@@ -13,7 +14,7 @@ def registered_commands():
     manager = application.CommandManager()
     found = {name: ep.load() for name, ep in manager}
     found.update(help=application.HelpCommand,
-                 complete=application.CompleteCommand)
+                 complete=CompleteCommand)
     return found
 
 
