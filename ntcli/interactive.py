@@ -114,7 +114,8 @@ class InteractiveShell(cmd.Cmd):
     do_quit = do_exit
 
     def do_EOF(self, arg: str) -> bool:  # noqa: N802 (cmd's name for Ctrl-D)
-        self.stdout.write('\n')
+        if self.use_rawinput:
+            self.stdout.write('\n')   # the prompt's line ends
         return True
 
     # -- completion -------------------------------------------------------
@@ -124,6 +125,10 @@ class InteractiveShell(cmd.Cmd):
                 self.matches = self.candidates(text)
             except Exception:
                 self.matches = []
+            # Python's readline appends nothing to a completed word
+            if len(self.matches) == 1 and not self.matches[0].endswith('/'):
+                self.matches[0] += ' '
+
         return self.matches[state] if state < len(self.matches) else None
 
     def candidates(self, text: str) -> list[str]:

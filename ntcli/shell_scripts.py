@@ -42,19 +42,25 @@ ZSH = r'''#compdef ntcli
 # (after compinit), or save it as _ntcli in a directory of $fpath.
 _ntcli() {
     local -a reply candidates
-    local line
+    local line value option
     reply=("${(@f)$(command ntcli complete --query -- \
         "${(@Q)words[2,CURRENT]}" 2>/dev/null </dev/null)}")
+    # --option=value: the value alone is offered, after the option
+    if [[ $PREFIX == --*=* ]]; then
+        option=${PREFIX%%=*}=
+        compset -P "${(b)option}"
+    fi
     case ${reply[1]} in
     files) _files ;;
     dirs) _files -/ ;;
     words)
         for line in "${(@)reply[2,-1]}"; do
             [[ -n $line ]] || continue
+            value=${${line%%$'\t'*}#"$option"}
             if [[ $line == *$'\t'* ]]; then
-                candidates+=("${${line%%$'\t'*}//:/\\:}:${line#*$'\t'}")
+                candidates+=("${value//:/\\:}:${line#*$'\t'}")
             else
-                candidates+=("${line//:/\\:}")
+                candidates+=("${value//:/\\:}")
             fi
         done
         (( ${#candidates} )) && _describe -t values ntcli candidates ;;
