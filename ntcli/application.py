@@ -104,7 +104,9 @@ class CommandManager(commandmanager.CommandManager):
                 continue
             if current is not None and not _is_builtin(current):
                 self.conflicts[name] = current.value
-            self.commands[name] = PluginEntryPoint(name, ep)
+            # cliff only calls load() and reads value
+            self.commands[name] = PluginEntryPoint(  # type: ignore[assignment]
+                name, ep)
 
 
 class HelpAction(cliff_help.HelpAction):
@@ -178,7 +180,9 @@ class NtcliApp(cliff_app.App):
             version=ntcli.__version__,
             command_manager=CommandManager(),
             stdin=stdin, stdout=stdout, stderr=stderr,
-            deferred_help=True, interactive_app_factory=_interactive_shell)
+            deferred_help=True,
+            # called as InteractiveApp is: (app, manager, stdin, stdout)
+            interactive_app_factory=_interactive_shell)  # type: ignore[arg-type]
         self.command_manager.add_command('help', HelpCommand)
         from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)

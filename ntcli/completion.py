@@ -5,10 +5,10 @@ SHELL`` prints (:mod:`ntcli.shell_scripts`) runs ``ntcli complete --query``
 on each Tab and offers what it prints, and the interactive mode asks the
 engine in-process. The engine knows the commands of every installed plugin
 from the command manager, their options from their parsers, and these
-values: the choices of an option (``-f``), the columns of a command
-(``-c``), workspace names (``-w``, ``workspace select|delete``), the JTIs of
-the workspace (``token revoke``, from the endpoint with a short timeout) and
-the endpoints already used (``--endpoint``).
+values: the choices of an option (``-f``), workspace names (``-w``,
+``workspace select|delete``), the JTIs of the workspace (``token revoke``,
+from the endpoint with a short timeout) and the endpoints already used
+(``--endpoint``).
 
 Completion never prints an error, never asks for input and changes nothing:
 a value that cannot be found is simply not offered.
@@ -21,7 +21,7 @@ import io
 import os
 import shlex
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 # Seconds that a value lookup may spend on the endpoint; the whole answer is
 # cut off after DEADLINE seconds (a keyring or a server that does not
@@ -190,7 +190,7 @@ def _split(app: Any, before: list[str]) -> _Line:
 def _parse_known(parser: argparse.ArgumentParser,
                  args: list[str]) -> argparse.Namespace:
     """What ``parser`` makes of ``args``, errors ignored."""
-    def quiet(message: str) -> None:
+    def quiet(message: str) -> NoReturn:
         raise ValueError(message)
     error = parser.error
     parser.error = quiet  # type: ignore[method-assign]
@@ -203,16 +203,13 @@ def _parse_known(parser: argparse.ArgumentParser,
 
 
 def _values(app: Any, command_name: str | None, action: argparse.Action,
-            global_args: list[str], word: str,
-            cmd: Any = None, cmd_args: list[str] | None = None) -> Completion:
+            global_args: list[str], word: str) -> Completion:
     """The values of ``action``, an option or positional argument."""
     kind = PATH_DESTS.get(action.dest)
     if kind is not None:
         return Completion(kind, word, [])
     if action.choices:
         found = [Candidate(str(c)) for c in action.choices]
-    elif action.dest == 'columns' and cmd is not None:
-        found = _columns(cmd, cmd_args or [])
     else:
         source = VALUES.get((command_name, action.dest)) or VALUES.get(
             (None, action.dest) if action.option_strings else ('', ''))
@@ -225,14 +222,6 @@ def _values(app: Any, command_name: str | None, action: argparse.Action,
             found = []
     return Completion(WORDS, word,
                       [c for c in found if c.value.startswith(word)])
-
-
-def _columns(cmd: Any, args: list[str]) -> list[Candidate]:
-    """The names ``-c`` takes for this command line."""
-    from ntcli import command
-    parsed = _parse_known(cmd.get_parser('ntcli'), args)
-    fields = cmd.declared_fields(parsed)
-    return [Candidate(name) for name in command.column_choices(fields or {})]
 
 
 def _command_summary(app: Any, name: str) -> str:
@@ -291,12 +280,12 @@ def complete(app: Any, words: list[str]) -> Completion:
         parser = cmd.get_parser(f'ntcli {command_name}')
     except Exception:
         return Completion(WORDS, word, candidates)
-    found = _command_values(app, command_name, cmd, parser, line.global_args,
+    found = _command_values(app, command_name, parser, line.global_args,
                             cmd_args, word)
     return found._replace(candidates=candidates + found.candidates)
 
 
-def _command_values(app: Any, command_name: str, cmd: Any,
+def _command_values(app: Any, command_name: str,
                     parser: argparse.ArgumentParser, global_args: list[str],
                     args: list[str], word: str) -> Completion:
     options = _options(parser)
@@ -305,8 +294,7 @@ def _command_values(app: Any, command_name: str, cmd: Any,
         option, eq, value = word.partition('=')
         action = options.get(option)
         if eq and action is not None:
-            found = _values(app, command_name, action, global_args, value,
-                            cmd, args)
+            found = _values(app, command_name, action, global_args, value)
             return found._replace(word=word, candidates=[
                 Candidate(f'{option}={c.value}') for c in found.candidates])
         return Completion(WORDS, word, _option_candidates(parser, word))
@@ -336,7 +324,7 @@ def _command_values(app: Any, command_name: str, cmd: Any,
             index += 1
     if waiting is not None:
         name = None if waiting.dest in global_dests else command_name
-        return _values(app, name, waiting, global_args, word, cmd, args)
+        return _values(app, name, waiting, global_args, word)
     if not positionals:
         return Completion(WORDS, word, [])
     position = positionals[min(index, len(positionals) - 1)]
@@ -388,7 +376,7 @@ def answer(app: Any, words: list[str], *, line: bool = False,
     try:
         result = (complete_line(app, words[0] if words else '') if line
                   else complete(app, words))
-    except _Deadline:
+    except (Exception, _Deadline):   # nothing to offer, nothing to say
         result = Completion(WORDS, words[-1] if words else '', [])
     finally:
         signal.alarm(0)

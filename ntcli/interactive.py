@@ -78,14 +78,14 @@ class InteractiveShell(cmd.Cmd):
         self.remember(line)
         return line
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> None:
         try:
             argv = shlex.split(line)
         except ValueError as exc:
             self.app.stderr.write(f'ntcli: {exc}\n')
-            return False
+            return
         if not argv:
-            return False
+            return
         # run as 'ntcli LINE' runs: cliff would turn a usage error in its
         # interactive mode into cmd2's exception, importing cmd2
         self.app.interactive_mode = False
@@ -97,7 +97,6 @@ class InteractiveShell(cmd.Cmd):
             self.app.stderr.write('Interrupted.\n')
         finally:
             self.app.interactive_mode = True
-        return False
 
     def do_help(self, arg: str) -> bool:
         """List the commands, or show the help of one."""
@@ -119,7 +118,9 @@ class InteractiveShell(cmd.Cmd):
         return True
 
     # -- completion -------------------------------------------------------
-    def complete(self, text: str, state: int) -> str | None:
+    # readline's completer: one match per call, None after the last
+    def complete(  # type: ignore[override]
+            self, text: str, state: int) -> str | None:
         if state == 0:
             try:
                 self.matches = self.candidates(text)

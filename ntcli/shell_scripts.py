@@ -72,7 +72,8 @@ if [[ $funcstack[1] == _ntcli ]]; then
 elif (( $+functions[compdef] )); then
     compdef _ntcli ntcli
 else
-    print -u2 'ntcli completion needs compinit: add "autoload -Uz compinit && compinit" to ~/.zshrc first.'
+    print -u2 'ntcli completion needs compinit first; in ~/.zshrc:' \
+        'autoload -Uz compinit && compinit'
 fi
 '''
 

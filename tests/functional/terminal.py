@@ -1,5 +1,6 @@
 """A program on a pseudo-terminal, typed at as a person would."""
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -44,10 +45,8 @@ class Terminal(fixtures.Fixture):
 
     def _stop(self):
         if self.status is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             os.waitpid(self.pid, 0)
         os.close(self.fd)
 

@@ -4,8 +4,7 @@ import os
 import stat
 
 from ntcli import testing
-from tests.functional import base
-from tests.functional import terminal
+from tests.functional import base, terminal
 from tests.functional.test_shell_completion import NOISE
 
 PROMPT = r'\(ntcli\) '

@@ -10,10 +10,8 @@ import re
 import shutil
 import subprocess
 
-from ntcli import config
-from ntcli import testing
-from tests.functional import base
-from tests.functional import terminal
+from ntcli import config, testing
+from tests.functional import base, terminal
 
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
 ENDPOINT = 'https://tokens.example.com'
@@ -151,7 +149,8 @@ class TestFish(ShellTest):
         self.assertEqual(['default', 'team-a', 'team-b'],
                          self.offered('ntcli workspace select '))
         self.assertEqual(['team-a', 'team-b'], self.offered('ntcli -w team'))
-        self.assertEqual(self.jtis, sorted(self.offered('ntcli token revoke ')))
+        self.assertEqual(self.jtis,
+                         sorted(self.offered('ntcli token revoke ')))
         self.assertEqual([ENDPOINT], self.offered('ntcli --endpoint https'))
         self.assertEqual(['confdir-x/'],
                          self.offered('ntcli --config-dir confd'))

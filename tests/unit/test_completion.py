@@ -12,10 +12,7 @@ import socket
 
 import testtools
 
-from ntcli import application
-from ntcli import completion
-from ntcli import config
-from ntcli import testing
+from ntcli import application, completion, config, testing
 
 BASH_BREAKS = ' \t\n"\'><=;|&(:'
 
@@ -90,7 +87,8 @@ class TestValues(CompletionTest):
         authority.workspace()
         for name in ('team-a', 'team-b'):
             authority.create_workspace(name)
-        self.assertEqual(['default', 'team-a', 'team-b'], self.offered('-w', ''))
+        self.assertEqual(['default', 'team-a', 'team-b'],
+                         self.offered('-w', ''))
         self.assertEqual(['team-a', 'team-b'],
                          self.offered('workspace', 'select', 'te'))
         self.assertEqual(['team-b'],
