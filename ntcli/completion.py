@@ -187,17 +187,20 @@ def _split(app: Any, before: list[str]) -> _Line:
     return _Line(global_args, path, words, None)
 
 
-def _parse_known(parser: argparse.ArgumentParser,
-                 args: list[str]) -> argparse.Namespace:
-    """What ``parser`` makes of ``args``, errors ignored."""
+def _parse_known(parser: argparse.ArgumentParser, args: list[str],
+                 base: argparse.Namespace | None = None) -> argparse.Namespace:
+    """What ``parser`` makes of ``args`` over ``base``, errors ignored."""
     def quiet(message: str) -> NoReturn:
         raise ValueError(message)
+
+    def start() -> argparse.Namespace:
+        return argparse.Namespace(**vars(base or argparse.Namespace()))
     error = parser.error
     parser.error = quiet  # type: ignore[method-assign]
     try:
-        return parser.parse_known_args(args)[0]
+        return parser.parse_known_args(args, start())[0]
     except (ValueError, SystemExit):
-        return parser.parse_known_args([])[0]
+        return parser.parse_known_args([], start())[0]
     finally:
         parser.error = error  # type: ignore[method-assign]
 
@@ -215,7 +218,10 @@ def _values(app: Any, command_name: str | None, action: argparse.Action,
             (None, action.dest) if action.option_strings else ('', ''))
         if source is None:
             return Completion(WORDS, word, [])
-        options = _parse_known(app.parser, global_args)
+        # the line's global options over those ntcli was started with (the
+        # interactive mode's)
+        options = _parse_known(app.parser, global_args,
+                               getattr(app, 'options', None))
         try:
             found = source(_lookup_context(app, options))
         except (Exception, _Deadline):
@@ -363,10 +369,10 @@ def for_bash(result: Completion, breaks: str) -> Completion:
         if len(c.value) >= cut])
 
 
-def answer(app: Any, words: list[str], *, line: bool = False,
-           breaks: str | None = None) -> str:
-    """The text ``ntcli complete --query`` prints: the kind, then one
-    candidate per line with its description after a tab."""
+def complete_in_time(app: Any, words: list[str], *,
+                     line: bool = False) -> Completion:
+    """:func:`complete` (or :func:`complete_line` for ``words[0]``), with
+    nothing offered on any failure or after DEADLINE seconds."""
     import signal
 
     def expired(signum: int, frame: Any) -> None:
@@ -374,13 +380,20 @@ def answer(app: Any, words: list[str], *, line: bool = False,
     previous = signal.signal(signal.SIGALRM, expired)
     signal.alarm(DEADLINE)
     try:
-        result = (complete_line(app, words[0] if words else '') if line
-                  else complete(app, words))
+        return (complete_line(app, words[0] if words else '') if line
+                else complete(app, words))
     except (Exception, _Deadline):   # nothing to offer, nothing to say
-        result = Completion(WORDS, words[-1] if words else '', [])
+        return Completion(WORDS, words[-1] if words else '', [])
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def answer(app: Any, words: list[str], *, line: bool = False,
+           breaks: str | None = None) -> str:
+    """The text ``ntcli complete --query`` prints: the kind, then one
+    candidate per line with its description after a tab."""
+    result = complete_in_time(app, words, line=line)
     if breaks is not None:
         result = for_bash(result, breaks)
     lines = [result.kind]

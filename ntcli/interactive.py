@@ -137,7 +137,8 @@ class InteractiveShell(cmd.Cmd):
         from ntcli import completion
         assert self.readline is not None
         line = self.readline.get_line_buffer()[:self.readline.get_endidx()]
-        result = completion.complete_line(self.app, f'ntcli {line}')
+        result = completion.complete_in_time(self.app, [f'ntcli {line}'],
+                                             line=True)
         if result.kind != completion.WORDS:
             found = sorted(glob.glob(glob.escape(text) + '*'))
             return [p + '/' if os.path.isdir(p) else p for p in found

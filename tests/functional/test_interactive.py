@@ -20,10 +20,10 @@ class TestInteractive(base.FunctionalTest):
         self.jti = self.authority.issue_token().jti
         self.history = os.path.join(self.home.config_dir, 'shell_history')
 
-    def start(self):
+    def start(self, *options):
         env = dict(self.home.env, TERM='dumb', INPUTRC='/dev/null')
         self.term = self.useFixture(terminal.Terminal(
-            testing.ntcli_command(), env, cwd=self.home.path))
+            testing.ntcli_command() + list(options), env, cwd=self.home.path))
         self.term.expect(PROMPT)
 
     def type(self, line, pattern=PROMPT):
@@ -62,6 +62,13 @@ class TestInteractive(base.FunctionalTest):
         self.term.send('\x15exit\r')
         self.assertEqual(0, self.term.wait())
         self.assertIsNone(NOISE.search(self.term.output), self.term.output)
+
+    def test_values_follow_the_options_it_was_started_with(self):
+        other = self.authority.issue_token('team-a').jti
+        self.start('-w', 'team-a')
+        self.type('token revoke \t', rf'token revoke {other} ')
+        self.term.send('\x15exit\r')
+        self.assertEqual(0, self.term.wait())
 
     def test_ctrl_c_gives_a_new_prompt(self):
         self.start()
