@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import cmd
 import glob
+import logging
 import os
 import shlex
 from typing import Any, TextIO
@@ -23,6 +24,18 @@ from typing import Any, TextIO
 HISTORY_FILE = 'shell_history'
 HISTORY_LENGTH = 1000
 SHELL_COMMANDS = ('exit', 'quit')
+
+
+class _ReportedUsageError(logging.Filter):
+    """Drops the empty line cliff logs after a usage error at the prompt.
+
+    In its interactive mode cliff turns the parser's exit into cmd2's
+    Cmd2ArgparseError and logs it (it has no message); ntcli has already
+    said what was wrong, with a hint.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return type(record.msg).__name__ != 'Cmd2ArgparseError'
 
 
 def _readline() -> Any:
@@ -47,6 +60,7 @@ class InteractiveShell(cmd.Cmd):
         self.prompt = '(ntcli) ' if interactive else ''
         self.readline = _readline() if interactive else None
         self.matches: list[str] = []
+        parent_app.LOG.addFilter(_ReportedUsageError())
 
     # -- the loop -------------------------------------------------------
     def cmdloop(self, intro: Any = None) -> None:
@@ -86,17 +100,12 @@ class InteractiveShell(cmd.Cmd):
             return
         if not argv:
             return
-        # run as 'ntcli LINE' runs: cliff would turn a usage error in its
-        # interactive mode into cmd2's exception, importing cmd2
-        self.app.interactive_mode = False
         try:
             self.app.run_subcommand(argv)
         except SystemExit:        # a usage error, already reported
             pass
         except KeyboardInterrupt:
             self.app.stderr.write('Interrupted.\n')
-        finally:
-            self.app.interactive_mode = True
 
     def do_help(self, arg: str) -> bool:
         """List the commands, or show the help of one."""
