@@ -20,8 +20,7 @@ from cliff import commandmanager
 from cliff import help as cliff_help
 
 import ntcli
-from ntcli import command
-from ntcli import errors
+from ntcli import command, errors
 from ntcli_core import redact
 
 COMMAND_NAMESPACE = 'ntcli.commands'

@@ -114,7 +114,7 @@ def token_jtis(lookup: Any) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
     if _embedded_database_missing(lookup):
         return []
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     endpoint = lookup.endpoint
     workspace = lookup.workspace
     records = endpoint.list_tokens(lookup.workspace_bearer(workspace.id),

@@ -164,7 +164,7 @@ class InteractiveShell(cmd.Cmd):
 
     def remember(self, line: str) -> None:
         """Add ``line`` to the history unless it holds a secret."""
-        from ntcli import redact
+        from ntcli_core import redact
         if self.readline is None or not line.strip():
             return
         if redact.redact(line) == line:
