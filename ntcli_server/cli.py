@@ -101,7 +101,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _when(ts: int | None) -> str:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.iso(ts) or '-'
 
 
@@ -372,7 +372,7 @@ AUDIT_FORMATS = ('table', 'json', 'csv')
 
 def audit_list(args: argparse.Namespace) -> int:
     """The audit trail, oldest first, filtered."""
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     from ntcli_server.errors import AuthorityError
     with _open(args) as authority:
         workspace_id = None
@@ -417,7 +417,7 @@ def _emit(fmt: str, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 
 def _time(text: str) -> int:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     if text.isdigit() and len(text) <= 12:
         return int(text)
     try:
@@ -425,6 +425,20 @@ def _time(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not an ISO-8601 time or Unix seconds") from None
+
+
+def db_copy(args: argparse.Namespace) -> int:
+    """Copy one token database into another, then check the copy."""
+    from ntcli_server import dbcopy
+    report = dbcopy.copy_database(args.source, args.target,
+                                  replace=args.force)
+    _table([('TABLE', 'ROWS')]
+           + [(table, str(count)) for table, count in report.counts.items()])
+    print(f'Copied and checked: every row count matches, and '
+          f'{report.validated} of {report.live_tokens} live tokens '
+          '(a sample) validate on the copy with the same signature.',
+          file=sys.stderr)
+    return 0
 
 
 # -- parser ----------------------------------------------------------------
@@ -526,6 +540,22 @@ def build_parser() -> ArgumentParser:
                          default=AUDIT_FORMATS[0], choices=AUDIT_FORMATS,
                          help='table (default), json or csv.')
 
+    db = _group(commands, 'db', 'Move a token database.')
+    copy = _action(db, 'copy',
+                   'Copy every user, workspace, token, signing key, '
+                   'idempotency key and audit event into another database '
+                   '(SQLite to PostgreSQL: from one node to several).',
+                   db_copy)
+    copy.add_argument('--from', metavar='PATH|DSN', dest='source',
+                      required=True,
+                      help='The database to copy (it is only read).')
+    copy.add_argument('--to', metavar='DSN|PATH', dest='target',
+                      required=True,
+                      help='The database to copy into: a postgresql:// DSN '
+                           '(or a SQLite path). It must be empty.')
+    copy.add_argument('--force', action='store_true',
+                      help='Replace whatever the target holds.')
+
     keys = _group(commands, 'keys', 'Manage signing keys.')
     _action(keys, 'rotate',
             'Make a new primary signing key (live tokens stay valid).',
@@ -536,13 +566,21 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ntcli-server`` command."""
-    from ntcli_server.errors import AuthorityError
+    from ntcli_server.errors import AuthorityError, DatabaseNotEmpty
     from ntcli_server.storage import DatabaseMissing
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DatabaseMissing:
-        print(f'ntcli-server: {_no_database(args.db)}', file=sys.stderr)
+    except DatabaseMissing as exc:
+        print(f'ntcli-server: {_no_database(exc.path)}', file=sys.stderr)
+        return 1
+    except DatabaseNotEmpty as exc:
+        held = ', '.join(f'{count} {table}'
+                         for table, count in (exc.details or {}).items()
+                         if count)
+        print(f'ntcli-server: The target database is not empty ({held}): '
+              'nothing was copied.\nHint: Copy into a new, empty database, '
+              'or give --force to replace what it holds.', file=sys.stderr)
         return 1
     except AuthorityError as exc:
         print(f'ntcli-server: {exc.message}', file=sys.stderr)

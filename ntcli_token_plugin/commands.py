@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli_token_plugin import expiry
@@ -442,7 +442,7 @@ class ExecToken(command.Command):
     def _token(self) -> str:
         """NTCLI_TOKEN, else the stored token; not one known to have
         expired, which the program could only fail with."""
-        from ntcli.context import token_claims
+        from ntcli.tokeninfo import token_claims
         context = self.context
         token = context.env_token()
         if token:
