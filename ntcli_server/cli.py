@@ -4,7 +4,10 @@
     ntcli-server [--db PATH|DSN] user create NAME | user list
     ntcli-server [--db PATH|DSN] workspace create NAME --owner USER
     ntcli-server [--db PATH|DSN] workspace list
-    ntcli-server [--db PATH|DSN] keys rotate | keys list
+    ntcli-server [--db PATH|DSN] keys rotate | keys list | keys retire
+    ntcli-server [--db PATH|DSN] audit list [--workspace W] [--since T]
+                                            [--action A] [-f FORMAT]
+    ntcli-server db copy --from PATH|DSN --to DSN|PATH [--force]
 
 The database is ``--db``, else ``NTCLI_SERVER_DB``, else
 ``./ntcli-server.db``: a SQLite path or a ``postgresql://`` DSN. Admin
@@ -356,6 +359,18 @@ def keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def keys_retire(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        kids = authority.retire_signing_keys()
+    for kid in kids:
+        print(kid)
+    print(f'{len(kids)} signing key(s) retired: their private halves are '
+          'destroyed; their public halves stay to name the tokens they '
+          'signed.' if kids else 'No signing key to retire: every older key '
+          'still signed a live token.', file=sys.stderr)
+    return 0
+
+
 def keys_list(args: argparse.Namespace) -> int:
     with _open(args) as authority:
         keys = authority.list_signing_keys()
@@ -561,6 +576,9 @@ def build_parser() -> ArgumentParser:
             'Make a new primary signing key (live tokens stay valid).',
             keys_rotate)
     _action(keys, 'list', 'List the signing keys.', keys_list)
+    _action(keys, 'retire',
+            'Destroy the private keys that signed no live token.',
+            keys_retire)
     return parser
 
 
