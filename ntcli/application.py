@@ -46,6 +46,33 @@ def _is_builtin(entry_point: Any) -> bool:
     return entry_point.value.startswith(BUILTIN_MODULES)
 
 
+def _safe(text: str) -> str:
+    """Redacted, with control characters escaped, for stderr."""
+    from ntcli.terminal import escape
+    return escape(redact.redact(text))
+
+
+def _log_file_handler(path: str, fmt: str) -> logging.Handler:
+    """A handler appending to ``path``: created 0600, never through a
+    symlink; a bad path is a usage error."""
+    import os
+    from ntcli import fileio
+    try:
+        fd = fileio.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except errors.UnsafePath as exc:
+        raise errors.UsageError(exc.message, exc.hint) from None
+    except OSError as exc:
+        from ntcli.terminal import quoted
+        raise errors.UsageError(
+            f'Cannot open the log file {quoted(path)}: '
+            f'{exc.strerror or exc}',
+            'Give --log-file the path of a file in a directory you can '
+            'write to.') from None
+    handler = logging.StreamHandler(os.fdopen(fd, 'a', encoding='utf-8'))
+    handler.setFormatter(logging.Formatter(fmt))
+    return handler
+
+
 class CommandManager(commandmanager.CommandManager):
     """Finds commands through entry points and imports only the one used.
 
@@ -144,7 +171,13 @@ class HelpCommand(cliff_help.HelpCommand):
         if not parsed_args.cmd:
             HelpAction([], dest=argparse.SUPPRESS, default=self.app)(
                 self.app.parser, self.app.options, None, None)
-        return super().take_action(parsed_args)
+        try:
+            return super().take_action(parsed_args)
+        except ValueError:      # cliff's "Unknown command" without a match
+            from ntcli.terminal import quoted
+            raise errors.UsageError(
+                f"Unknown command {quoted(' '.join(parsed_args.cmd))}",
+                "See 'ntcli --help' for the commands.") from None
 
 
 class CompleteCommand(cliff_complete.CompleteCommand):
@@ -201,6 +234,7 @@ class NtcliApp(cliff_app.App):
         self.command_manager.add_command('help', HelpCommand)
         self.command_manager.add_command('complete', CompleteCommand)
         self.context: Any = None
+        self.startup_error: errors.NtcliError | None = None
 
     def build_option_parser(self, description: str | None,
                             version: str | None,
@@ -243,7 +277,20 @@ class NtcliApp(cliff_app.App):
                 self.parser, self.options, None, None)
 
     def configure_logging(self) -> None:
+        log_file = self.options.log_file
+        if log_file:
+            # cliff's FileHandler would follow a symlink, create the file
+            # with the umask's mode (0644) and fail on a directory with a
+            # bare OSError; the log is opened here instead, 0600
+            self.options.log_file = None
         super().configure_logging()
+        if log_file:
+            try:
+                logging.getLogger('').addHandler(_log_file_handler(
+                    log_file, self.LOG_FILE_MESSAGE_FORMAT))
+            except errors.UsageError as exc:
+                # reported by the command's run, where errors are reported
+                self.startup_error = exc
         root = logging.getLogger('')
         for handler in root.handlers:
             handler.addFilter(redact.RedactingFilter())
@@ -268,6 +315,11 @@ class NtcliApp(cliff_app.App):
 
         def guarded_run(parsed_args: argparse.Namespace) -> int:
             try:
+                if self.startup_error is not None:
+                    raise self.startup_error
+                if cmd.cmd_name not in RESERVED_COMMANDS:
+                    # every setting is checked before the command acts
+                    self.context.check_settings()
                 return run(parsed_args)
             except cliff_help.HelpExit:
                 raise
@@ -324,21 +376,29 @@ class NtcliApp(cliff_app.App):
     def report_error(self, exc: BaseException) -> int:
         """Print ``exc`` for the user and return the exit status."""
         debug = bool(getattr(self, 'options', None) and self.options.debug)
+        lines = []
         if debug:
             import traceback
-            self.stderr.write(redact.redact(''.join(
+            lines.append(redact.redact(''.join(
                 traceback.format_exception(exc))))
         if isinstance(exc, errors.NtcliError):
-            self.stderr.write(f'{redact.redact(exc.message)}\n')
+            lines.append(f'{_safe(exc.message)}\n')
             if exc.hint:
-                self.stderr.write(f'Hint: {redact.redact(exc.hint)}\n')
-            return exc.exit_code
-        if isinstance(exc, BrokenPipeError):
-            return 141
-        detail = redact.redact(str(exc)) or type(exc).__name__
-        self.stderr.write(f'Unexpected error: {type(exc).__name__}: '
-                          f'{detail}\n')
-        if not debug:
-            self.stderr.write('Hint: Re-run with --debug to see the '
-                              'traceback, and report it if it persists.\n')
-        return 1
+                lines.append(f'Hint: {_safe(exc.hint)}\n')
+            code = exc.exit_code
+        elif isinstance(exc, BrokenPipeError):
+            code = 141
+        else:
+            detail = _safe(str(exc)) or type(exc).__name__
+            lines.append(f'Unexpected error: {type(exc).__name__}: '
+                         f'{detail}\n')
+            if not debug:
+                lines.append('Hint: Re-run with --debug to see the '
+                             'traceback, and report it if it persists.\n')
+            code = 1
+        try:
+            self.stderr.write(''.join(lines))
+            self.stderr.flush()
+        except (OSError, ValueError):
+            pass        # stderr is gone too: the exit status still tells
+        return code

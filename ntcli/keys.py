@@ -249,17 +249,15 @@ class KeyChain:
 
     def _read_key_file(self) -> list[bytes] | None:
         try:
-            fileio.tighten_file(self.key_file)
-            with open(self.key_file, 'rb') as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            return None
+            raw = fileio.read_private(self.key_file)
         except OSError as exc:
             raise CredentialStoreError(
                 'Cannot read the key file %s: %s'
                 % (self.key_file, exc.strerror or exc),
                 'Check its owner and permissions (it should be yours, '
                 'mode 0600).') from None
+        if raw is None:
+            return None
         try:
             return parse_keys(raw.decode('ascii'), None)
         except (UnicodeDecodeError, ValueError) as exc:

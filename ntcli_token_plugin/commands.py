@@ -29,6 +29,10 @@ class RefreshToken(command.ShowOne):
     failure at any point leaves a stored token that works.
     """
 
+    fields = {'new_token': ('jti', 'expires_at'),
+              'old_token': ('jti', 'revoked_at', 'revocation_pending'),
+              'message': None}
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
@@ -69,6 +73,16 @@ class RefreshToken(command.ShowOne):
 
 class ShowToken(command.ShowOne):
     """Show the stored token of the workspace and whether it is valid."""
+
+    fields = dict.fromkeys((
+        'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
+        'is_valid', 'days_until_expiry', 'verified', 'source', 'message'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_token:
+            return dict(self.fields, token=None)
+        return self.fields
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -117,6 +131,8 @@ class CreateToken(command.ShowOne):
     """Create an extra token for CI or automation (printed once, not stored).
     """
 
+    fields = dict.fromkeys(('token', 'jti', 'expires_at'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
@@ -156,6 +172,14 @@ class CreateToken(command.ShowOne):
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
 
+    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_expired:
+            return dict(self.fields, Status=None)
+        return self.fields
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(
@@ -192,6 +216,8 @@ class ListTokens(command.Lister):
 
 class RevokeToken(command.ShowOne):
     """Revoke one or more tokens by JTI (asks first unless --force)."""
+
+    fields = dict.fromkeys(('jti', 'revoked_at', 'status'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

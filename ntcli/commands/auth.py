@@ -124,7 +124,15 @@ class Login(command.Command):
 
 
 class Status(command.ShowOne):
-    """Show the endpoint, workspace, token status and where secrets live."""
+    """Show the endpoint, workspace, token status and where secrets live.
+
+    Exits 1 when the stored credentials cannot be read.
+    """
+
+    fields = dict.fromkeys((
+        'endpoint', 'embedded', 'user_credential', 'who', 'workspace',
+        'workspace_id', 'token_jti', 'token_status', 'token_source',
+        'credentials_file', 'key_source', 'config_dir'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context

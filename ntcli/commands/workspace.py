@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from ntcli import command
 from ntcli import errors
-
-NAME_RE = re.compile(r'^[a-z][a-z0-9-]{2,31}$')
+from ntcli import validate
 
 
 def check_name(name: str) -> str:
     """Workspace names: lowercase letters, digits, hyphens, 3-32 chars,
     starting with a letter."""
-    if not NAME_RE.match(name):
+    if not validate.is_workspace_name(name):
+        from ntcli.terminal import quoted
         raise errors.UsageError(
-            f"Invalid workspace name '{name}'",
+            f'Invalid workspace name {quoted(name)}',
             'Use 3 to 32 lowercase letters, digits or hyphens, starting '
             'with a letter.')
     return name
@@ -24,6 +23,8 @@ def check_name(name: str) -> str:
 
 class CreateWorkspace(command.ShowOne):
     """Create a workspace."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name', 'created'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -56,6 +57,8 @@ class CreateWorkspace(command.ShowOne):
 class ListWorkspaces(command.Lister):
     """List the workspaces (✓ marks the selected one)."""
 
+    fields = dict.fromkeys(('ID', 'Name', 'Created', 'Selected'))
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import CheckColumn, TimeColumn
         context = self.context
@@ -78,6 +81,8 @@ class ListWorkspaces(command.Lister):
 
 class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
