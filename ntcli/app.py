@@ -86,6 +86,8 @@ def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
     try:
         if argv == ['--version']:
             _print_version()
+        from ntcli import faults
+        faults.checkpoint('start')      # a signal while importing cliff
         from ntcli.application import NtcliApp
         app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
         return app.run(argv)

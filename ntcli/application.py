@@ -46,6 +46,15 @@ def _is_builtin(entry_point: Any) -> bool:
     return entry_point.value.startswith(BUILTIN_MODULES)
 
 
+def _timeout_option(text: str) -> float:
+    """--timeout: checked as NTCLI_TIMEOUT and the config setting are."""
+    from ntcli import validate
+    try:
+        return validate.check_timeout(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _safe(text: str) -> str:
     """Redacted, with control characters escaped, for stderr."""
     from ntcli.terminal import escape
@@ -256,7 +265,7 @@ class NtcliApp(cliff_app.App):
                  '(env NTCLI_CONFIG_DIR; default: the platform config '
                  'directory, e.g. ~/.config/ntcli).')
         parser.add_argument(
-            '--timeout', metavar='SECONDS', type=float, default=None,
+            '--timeout', metavar='SECONDS', type=_timeout_option, default=None,
             help='Network timeout for endpoint calls (env NTCLI_TIMEOUT; '
                  'default 30).')
         parser.add_argument(

@@ -52,6 +52,10 @@ def deferred() -> Iterator[None]:
     _State.depth += 1
     try:
         yield
+    except BaseException:
+        if _State.depth == 1:
+            _State.pending = None   # the block failed: its error is reported
+        raise
     finally:
         _State.depth -= 1
     if _State.depth == 0 and _State.pending is not None:

@@ -28,6 +28,13 @@ def escape(text: str) -> str:
     return _UNSAFE.sub(_escaped, text)
 
 
+# An echoed value is for recognising, not for reading back in full.
+QUOTE_LIMIT = 64
+
+
 def quoted(text: str) -> str:
-    """``'text'``, escaped, for echoing a value in a message."""
+    """``'text'``, escaped and cut to QUOTE_LIMIT characters, for echoing a
+    value in a message."""
+    if len(text) > QUOTE_LIMIT:
+        text = text[:QUOTE_LIMIT] + '…'
     return f"'{escape(text)}'"

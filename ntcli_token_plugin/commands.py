@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
+from ntcli import faults
 from ntcli import timefmt
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class RefreshToken(command.ShowOne):
         from ntcli_token_plugin import expiry, rotation
         lifetime = expiry.from_args(parsed_args, self.context.now())
         result = rotation.rotate_token(self.context, lifetime)
+        self._done = result
         _warn_no_expiry(self.context, lifetime)
         old = None
         if result.old_jti:
@@ -56,6 +58,19 @@ class RefreshToken(command.ShowOne):
                 ({'jti': result.new_jti,
                   'expires_at': timefmt.iso(result.new_expires_at)},
                  old, 'Token refreshed successfully'))
+
+    def done_summary(self) -> str | None:
+        result = getattr(self, '_done', None)
+        if result is None:
+            return None
+        if result.old_jti is None:
+            old = 'no old token to revoke'
+        elif result.revocation_pending:
+            old = f'revocation of old token {result.old_jti} pending'
+        else:
+            old = f'old token {result.old_jti} revoked'
+        return (f'Token refreshed and stored (new token {result.new_jti}; '
+                f'{old})')
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         old = data['old_token']
@@ -144,15 +159,43 @@ class CreateToken(command.ShowOne):
             help='What the token is for (shown by token list).')
         return parser
 
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        super().check_arguments(parsed_args)
+        from ntcli import output
+        if output.is_closed(self.app.stdout):
+            raise errors.UsageError(
+                'Refusing to create a token: standard output is closed, so '
+                'nobody would ever see it',
+                'Run it with standard output open (a terminal, a file or a '
+                'pipe).')
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        # Output is part of the operation: a token that was not delivered
+        # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
+        from ntcli_token_plugin import delivery
+        self._issued: Any = None
+        self._bearer: str | None = None
+        try:
+            return super().run(parsed_args)
+        except BaseException as exc:
+            if self._issued is None:
+                raise
+            raise delivery.revoke_undelivered(
+                self.context, self._issued, self._bearer, exc) from None
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli import interrupt
         from ntcli_token_plugin import expiry
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
         workspace = context.workspace
-        issued = context.endpoint.issue_token(
-            context.workspace_bearer(workspace.id), workspace.id,
-            expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
-            description=parsed_args.description)
+        self._bearer = context.workspace_bearer(workspace.id)
+        with interrupt.deferred():  # a token issued is a token we know of
+            self._issued = issued = context.endpoint.issue_token(
+                self._bearer, workspace.id, expires_in=lifetime.expires_in,
+                expires_at=lifetime.expires_at,
+                description=parsed_args.description)
+        faults.checkpoint('after-create')
         _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',
                                workspace_id=workspace.id,
@@ -286,6 +329,10 @@ class RevokeToken(command.ShowOne):
                 super().produce_output(parsed_args, column_names,
                                        tuple(result.values()))
         return 0
+
+    def done_summary(self) -> str | None:
+        done = [r['jti'] for r in getattr(self, '_results', [])]
+        return f"Revoked {', '.join(done)}" if done else None
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         code = super().run(parsed_args)

@@ -9,12 +9,17 @@ import re
 
 from ntcli import errors
 from ntcli import timefmt
+from ntcli import validate
+from ntcli.terminal import quoted
 
 DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
 MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
           'y': 31536000}
-_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I)
+# ASCII digits only (int() would take '١٢٣'), and no more of them than
+# any accepted lifetime needs: a 5000-digit number is refused, not converted
+_DURATION = re.compile(r' *([0-9]{1,%d}) *([smhdwy]?) *' % validate.MAX_DIGITS,
+                       re.ASCII | re.IGNORECASE)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
@@ -50,24 +55,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.match(text)
+    """Seconds from ``86400`` or ``24h``/``30d``/``1y`` (ASCII digits)."""
+    match = _DURATION.fullmatch(text)
     if not match:
         raise errors.InvalidExpiration(
-            f"Invalid expiration time: '{text}' is not a number of seconds",
-            HINT)
+            f'Invalid expiration time: {quoted(text)} is not a number of '
+            'seconds', HINT)
     return int(match.group(1)) * _UNITS[(match.group(2) or 's').lower()]
 
 
 def parse_time(text: str) -> int:
-    value = text.strip()
-    if re.fullmatch(r'\d+(\.\d+)?', value):
-        return int(float(value))
-    try:
-        return timefmt.parse_iso(value)
-    except (ValueError, OverflowError):
-        raise errors.InvalidExpiration(
-            f"Invalid expiration time: '{text}' is not an ISO-8601 time or "
-            'Unix timestamp', HINT) from None
+    """Unix seconds from an ISO-8601 time or a Unix timestamp."""
+    value = text.strip(' ')
+    if value.isascii() and value[:1].isdigit() and '-' not in value \
+            and ':' not in value:
+        try:
+            return int(validate.decimal(value))
+        except ValueError:
+            pass                # reported below
+    elif value.isascii():
+        try:
+            return timefmt.parse_iso(value)
+        except (ValueError, OverflowError):
+            pass
+    raise errors.InvalidExpiration(
+        f'Invalid expiration time: {quoted(text)} is not an ISO-8601 time '
+        'or Unix timestamp', HINT)
 
 
 def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
@@ -86,7 +99,7 @@ def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
         if at <= now:
             raise errors.InvalidExpiration(
                 'Invalid expiration time: '
-                f"'{parsed_args.expires_at}' is in the past", HINT)
+                f'{quoted(parsed_args.expires_at)} is in the past', HINT)
         if at - now > MAX_LIFETIME:
             raise errors.InvalidExpiration(
                 'Invalid expiration time: more than ten years ahead', HINT)

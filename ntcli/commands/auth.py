@@ -134,6 +134,12 @@ class Status(command.ShowOne):
         'workspace_id', 'token_jti', 'token_status', 'token_source',
         'credentials_file', 'key_source', 'config_dir'))
 
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        self._unreadable = False
+        code = super().run(parsed_args)
+        # everything was shown, but no command can use these credentials
+        return 1 if self._unreadable and code == 0 else code
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         endpoint = context.endpoint
@@ -142,6 +148,7 @@ class Status(command.ShowOne):
             data.update(self._secrets(context, endpoint))
         except errors.CredentialStoreError as exc:
             # the diagnostic command still says where everything is
+            self._unreadable = True
             context.warn(exc.message + (f' ({exc.hint})' if exc.hint else ''))
             data.update(user_credential='unknown (credentials unreadable)',
                         token_status='unknown (credentials unreadable)')
