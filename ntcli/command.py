@@ -2,16 +2,24 @@
 
 They are cliff's ``Command``, ``ShowOne`` and ``Lister`` with ntcli's
 formatter namespaces, the ``text`` format as the default for single objects,
-access to the shared :class:`ntcli.context.Context`, and without cliff's
-per-command scan of installed distributions (about 15 ms on every run).
+access to the shared :class:`ntcli.context.Context`, errors reported with
+their hint and exit status, and without cliff's per-command scan of
+installed distributions (about 15 ms on every run). Every cliff method they
+override is named in :class:`CommandMixin` and the classes below, each with
+its reason.
+
+A command's parser builds without an application (``app`` None), as
+cliff's Sphinx extension builds it for the command reference.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, TextIO
 
 from cliff import command
+from cliff import help as cliff_help
 from cliff import lister
 from cliff import show
 
@@ -131,14 +139,22 @@ def escaped(value: Any) -> Any:
     return value
 
 
-class _NtcliCommand:
-    """What every ntcli command shares."""
+class CommandMixin:
+    """What every ntcli command shares; cliff's methods it overrides:
+
+    ``get_parser``: usage errors in two lines (see brief_usage_errors).
+    ``get_epilog``: cliff's default scans every installed distribution.
+    ``run``: cliff logs a command's exception as one bare line and exits 1;
+    ntcli's errors carry a hint and their own exit status (2 for bad usage),
+    and the app reports them, redacted, in one place.
+    """
 
     _epilog: str | None = None
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)  # type: ignore[misc]
-        brief_usage_errors(parser, self.app.stderr)  # type: ignore
+        app = self.app  # type: ignore[attr-defined]
+        brief_usage_errors(parser, sys.stderr if app is None else app.stderr)
         return parser
 
     def get_epilog(self) -> str:
@@ -146,16 +162,46 @@ class _NtcliCommand:
         # installed distribution; ntcli's help groups commands instead.
         return self._epilog or ''
 
-    @property
-    def context(self) -> Any:
-        """The :class:`ntcli.context.Context` of this run."""
-        return self.app.context  # type: ignore[attr-defined]
+    #: whether the app's settings are checked before the command runs
+    checks_settings = True
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        try:
+            return self.run_checked(parsed_args)
+        except cliff_help.HelpExit:
+            raise
+        except Exception as exc:
+            return self.app.report_error(exc)  # type: ignore[attr-defined]
+
+    def run_checked(self, parsed_args: argparse.Namespace) -> int:
+        """Check everything, act, and deliver the output.
+
+        Every setting and argument is checked before the command does
+        anything; the output is flushed (and synced to a file) before the
+        command counts as done, and a failure to write it is reported
+        with what was done all the same.
+        """
+        from ntcli import output
+        app = self.app  # type: ignore[attr-defined]
+        if app.startup_error is not None:
+            raise app.startup_error
+        if self.checks_settings:
+            app.context.check_settings()
+        self.check_arguments(parsed_args)
+        try:
+            code = super().run(parsed_args)  # type: ignore[misc]
+            output.deliver(app.stdout)
+        except (OSError, ValueError) as exc:
+            if not output.is_undelivered(exc, app.stdout):
+                raise
+            raise self.undelivered(exc) from None
+        return code
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         """Check the arguments before anything is done; raise UsageError.
 
-        Commands add their own checks; this one checks -c and
-        --sort-column against the declared columns.
+        Commands add their own checks; display commands check -c and
+        --sort-column against their declared columns.
         """
 
     def done_summary(self) -> str | None:
@@ -176,25 +222,17 @@ class _NtcliCommand:
             f'output: {output.reason(exc)}',
             'That part is done and stored; nothing needs to be repeated.')
 
-    def run(self, parsed_args: argparse.Namespace) -> int:
-        from ntcli import output
-        self.check_arguments(parsed_args)
-        stdout = self.app.stdout  # type: ignore[attr-defined]
-        try:
-            code = super().run(parsed_args)  # type: ignore[misc]
-            output.deliver(stdout)
-        except (OSError, ValueError) as exc:
-            if not output.is_undelivered(exc, stdout):
-                raise
-            raise self.undelivered(exc) from None
-        return code
+    @property
+    def context(self) -> Any:
+        """The :class:`ntcli.context.Context` of this run."""
+        return self.app.context  # type: ignore[attr-defined]
 
 
-class Command(_NtcliCommand, command.Command):
+class Command(CommandMixin, command.Command):
     """A command that prints nothing or only text of its own."""
 
 
-class _Display(_NtcliCommand):
+class _Display(CommandMixin):
     """What ShowOne and Lister share: declared columns."""
 
     #: the columns of every format (see Fields); None: not declared
@@ -221,8 +259,6 @@ class ShowOne(_Display, show.ShowOne):
 
     Override :meth:`format_text` to give the ``text`` format a layout of
     its own; without it, ``text`` prints an aligned ``Label:  value`` block.
-    Declare ``fields`` so that ``-c`` is checked before the command acts
-    and takes the same names in every format.
     """
 
     formatter_namespace = SHOW_FORMATTERS
@@ -251,6 +287,7 @@ class ShowOne(_Display, show.ShowOne):
                                         parsed_args.columns, nested, fields)
             # selected here, in the command's own names: cliff's own
             # selection would know only the names of this format
+            parsed_args = argparse.Namespace(**vars(parsed_args))
             parsed_args.columns = []
             parsed_args.text_layout = None
         if not nested:
@@ -258,6 +295,41 @@ class ShowOne(_Display, show.ShowOne):
         if parsed_args.formatter not in ESCAPING_FORMATS:
             data = [escaped(value) for value in data]
         return super().produce_output(parsed_args, column_names, data)
+
+
+class ShowEach(ShowOne):
+    """A command that acts on several items and shows one object for each.
+
+    ``take_action`` returns the column names and one row per item. One row
+    is shown as :class:`ShowOne` shows an object; several rows go to the
+    formats that can list (json, yaml, table, value) as one list, and to
+    the others (text, shell) one object after another.
+    """
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: Any, data: Any) -> int:
+        # ShowOne shows one object; here data holds one row per item
+        from cliff.formatters import base
+        rows = list(data)
+        if len(rows) == 1 or not isinstance(self.formatter,
+                                            base.ListFormatter):
+            for row in rows:
+                super().produce_output(parsed_args, column_names, row)
+            return 0
+        names = column_names
+        if parsed_args.formatter not in NESTED_FORMATS:
+            fields = self.declared_fields(parsed_args)
+            flat = [flatten(column_names, row, fields) for row in rows]
+            names, rows = flat[0][0], [values for _names, values in flat]
+        # -c picks columns as ShowOne's -c does, in the command's order
+        wanted = parsed_args.columns or names
+        keep = [i for i, name in enumerate(names) if name in wanted]
+        if parsed_args.formatter not in ESCAPING_FORMATS:
+            rows = [[escaped(value) for value in row] for row in rows]
+        self.formatter.emit_list(
+            [names[i] for i in keep], [[row[i] for i in keep] for row in rows],
+            self.app.stdout, parsed_args)
+        return 0
 
 
 class Lister(_Display, lister.Lister):

@@ -52,6 +52,15 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_utf8(text: str) -> bool:
+    """False for a string with a lone surrogate (no database stores it)."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise errors.InvalidRequest(
@@ -75,9 +84,11 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         padded = cursor + '=' * (-len(cursor) % 4)
         created_at, jti = json.loads(base64.urlsafe_b64decode(padded))
-        if _is_int(created_at) and isinstance(jti, str):
+        # What the database can compare: a 64-bit time, UTF-8 text.
+        if (_is_int(created_at) and -2 ** 63 <= created_at < 2 ** 63
+                and isinstance(jti, str) and _is_utf8(jti)):
             return created_at, jti
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     raise errors.InvalidRequest('Invalid pagination cursor',
                                 {'field': 'cursor'})
@@ -377,7 +388,8 @@ class Authority:
     def _check_description(description: object) -> None:
         if description is not None and (
                 not isinstance(description, str)
-                or len(description) > MAX_DESCRIPTION):
+                or len(description) > MAX_DESCRIPTION
+                or not _is_utf8(description)):
             raise errors.InvalidRequest(
-                f'description must be text of at most {MAX_DESCRIPTION} '
+                f'description must be UTF-8 text of at most {MAX_DESCRIPTION} '
                 'characters', {'field': 'description'})

@@ -173,10 +173,12 @@ def open_store(target: str, *, create: bool = True) -> TokenStore:
     ``create=False`` refuses a missing SQLite file (DatabaseMissing)
     instead of creating it; a PostgreSQL database must exist anyway.
     """
+    from ntcli_server.storage.sql import SQLTokenStore
+
     if target.startswith(('postgresql://', 'postgres://')):
         from ntcli_server.storage import postgres
-        return postgres.PostgresTokenStore(target)
+        return SQLTokenStore(postgres.PostgresDialect(target))
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
     from ntcli_server.storage import sqlite
-    return sqlite.SQLiteTokenStore(target, create=create)
+    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create))
