@@ -22,7 +22,7 @@ import time
 import typing
 
 from ntcli_server import errors, jws as jws_impl
-from ntcli_server.models import SigningKey, TokenRecord
+from ntcli_server.models import AuditEvent, SigningKey, TokenRecord
 
 if typing.TYPE_CHECKING:
     from ntcli_server.storage import TokenStore
@@ -293,10 +293,12 @@ class KeyRing:
             self._public[kid] = load_public_key(key)
         return self._public[kid]
 
-    def rotate(self) -> SigningKey:
-        """Make a new primary key; the old ones keep verifying."""
+    def rotate(self, audit: AuditEvent | None = None) -> SigningKey:
+        """Make a new primary key; the old ones keep verifying. ``audit``
+        is recorded with the new kid as detail."""
         key = generate_signing_key(self._clock())
-        self._store.add_primary_signing_key(key)
+        self._store.add_primary_signing_key(
+            key, audit.but(detail=key.kid) if audit else None)
         self._primary = key
         self._primary_loaded = time.monotonic()
         return key

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 import traceback
 import typing
@@ -36,14 +37,15 @@ from ntcli import redact, timefmt
 from ntcli_server import access, errors, request_ids, signing
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
-from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, TokenInfo,
-                                 Workspace)
+from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, IssuedToken,
+                                 Origin, TokenInfo, Workspace)
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
 DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
 DEFAULT_PAGE = 100
+MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
 AuthorityFactory = typing.Callable[[], Authority]
 Fields = typing.Mapping[str, typing.Tuple[type, ...]]
@@ -183,6 +185,18 @@ def query_int(req: falcon.Request, name: str, default: int) -> int:
                                'integer', field=name) from None
 
 
+def query_time(name: str, value: str) -> int:
+    """A time query parameter: Unix seconds or ISO-8601."""
+    if value.isdigit() and len(value) <= 12:
+        return int(value)
+    try:
+        return timefmt.parse_iso(value)
+    except ValueError:
+        raise validation_error(f"Query parameter '{name}' must be Unix "
+                               'seconds or an ISO-8601 time',
+                               field=name) from None
+
+
 def unix_time(name: str, value: object) -> int | None:
     """Unix seconds from an integer or an ISO-8601 string (None stays)."""
     if not isinstance(value, str):
@@ -231,6 +245,52 @@ def token_json(info: TokenInfo) -> dict:
             'revoked_at': timefmt.iso(info.revoked_at)}
 
 
+def event_json(event: AuditEvent) -> dict:
+    return {'id': event.id, 'time': timefmt.iso(event.at),
+            'action': event.action, 'outcome': event.outcome,
+            'actor': event.actor, 'workspace_id': event.workspace_id,
+            'target_jti': event.target_jti, 'client': event.client,
+            'request_id': event.request_id, 'user_agent': event.user_agent,
+            'detail': event.detail}
+
+
+# -- the audit trail's view of a request -----------------------------------
+_REFUSALS = (errors.AuthenticationRequired, errors.TokenInvalid,
+             errors.TokenExpired, errors.TokenRevoked)
+_SANE_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')
+
+
+def _printable(text: str | None, limit: int) -> str | None:
+    """``text`` without control characters, cut to ``limit``."""
+    if text is None:
+        return None
+    return ''.join(c for c in text if c.isprintable())[:limit] or None
+
+
+class AuditContext:
+    """Falcon middleware: note the workspace a request names, so that a
+    refused credential is recorded against it."""
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response,
+                         resource: object, params: dict) -> None:
+        workspace_id = params.get('workspace_id')
+        # A client chooses this string: only an id-shaped one is kept.
+        req.context.workspace_id = (
+            workspace_id if isinstance(workspace_id, str)
+            and _SANE_ID.fullmatch(workspace_id) else None)
+
+
+def origin(req: falcon.Request, principal: Principal | None = None
+           ) -> Origin:
+    """What the audit trail records of who sent ``req`` and from where."""
+    actor = None
+    if principal is not None:
+        actor = principal.user_id or principal.jti
+    return Origin(actor=actor, client=_printable(req.remote_addr, 64),
+                  request_id=getattr(req.context, 'request_id', None),
+                  user_agent=_printable(req.user_agent, MAX_USER_AGENT))
+
+
 # -- the API ----------------------------------------------------------------
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
@@ -273,12 +333,19 @@ class TokenAPI:
             return self._authority
 
     def caller(self, req: falcon.Request) -> Principal:
-        """The authenticated principal of the request."""
-        credential = bearer(req)
-        if not credential.startswith(signing.TOKEN_PREFIX):
-            return self.authority.authenticate(credential)
-        with self.validation():
-            return self.authority.authenticate(credential)
+        """The authenticated principal of the request; a refused
+        credential is recorded in the audit trail."""
+        try:
+            credential = bearer(req)
+            if not credential.startswith(signing.TOKEN_PREFIX):
+                return self.authority.authenticate(credential)
+            with self.validation():
+                return self.authority.authenticate(credential)
+        except _REFUSALS as exc:
+            self.authority.record_refusal(
+                exc, origin=origin(req),
+                workspace_id=getattr(req.context, 'workspace_id', None))
+            raise
 
     @contextlib.contextmanager
     def validation(self) -> typing.Iterator[None]:
@@ -309,7 +376,8 @@ class WorkspacesResource(_Resource):
         authority.authorize(principal, Action.CREATE_WORKSPACE)
         body = read_body(req, self.FIELDS, required=('name',))
         workspace = authority.create_workspace(
-            body['name'], body.get('description'), owner=principal.user_id)
+            body['name'], body.get('description'), owner=principal.user_id,
+            origin=origin(req, principal))
         resp.status = falcon.HTTP_201
         resp.media = workspace_json(workspace, full=True)
 
@@ -330,7 +398,8 @@ class WorkspaceResource(_Resource):
         principal = self.api.caller(req)
         authority = self.api.authority
         authority.authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
-        revoked = authority.delete_workspace(workspace_id)
+        revoked = authority.delete_workspace(workspace_id,
+                                             origin=origin(req, principal))
         resp.media = {'workspace_id': workspace_id, 'status': 'deleted',
                       'tokens_revoked': revoked}
 
@@ -359,7 +428,8 @@ class TokensResource(_Resource):
             workspace_id, expires_in=expires_in, expires_at=expires_at,
             description=body.get('description'),
             scope=body.get('scope') or DEFAULT_SCOPE,
-            idempotency_key=req.get_header('Idempotency-Key'))
+            idempotency_key=req.get_header('Idempotency-Key'),
+            origin=origin(req, principal))
         if issued.replayed:
             # A replay returns the token first issued under this key,
             # whatever this request asked for: that token must pass too.
@@ -397,12 +467,36 @@ class TokenResource(_Resource):
         authority = self.api.authority
         authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
                             jti=jti)
-        result = authority.revoke(workspace_id, jti)
+        result = authority.revoke(workspace_id, jti,
+                                  origin=origin(req, principal))
         self.api.metrics.token_revoked(result.already_revoked)
         resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
                       'status': 'revoked',
                       'revoked_at': timefmt.iso(result.revoked_at),
                       'already_revoked': result.already_revoked}
+
+
+class EventsResource(_Resource):
+    """``/v1/workspaces/{id}/events``: the workspace's audit trail, oldest
+    first, paged (its owner only)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.READ_EVENTS, workspace_id)
+        since = req.get_param('since')
+        actions = req.get_param_as_list('action') or ()
+        page = authority.list_events(
+            workspace_id,
+            since=None if since is None else query_time('since', since),
+            actions=tuple(actions),
+            limit=query_int(req, 'limit', DEFAULT_PAGE),
+            cursor=req.get_param('cursor') or None)
+        resp.media = {'workspace_id': workspace_id,
+                      'events': [event_json(e) for e in page.events],
+                      'count': len(page.events),
+                      'next_cursor': page.next_cursor}
 
 
 class TokenAuthResource(_Resource):
@@ -520,7 +614,7 @@ def create_app(target: str | AuthorityFactory, *,
         recorder = prometheus.PrometheusMetrics()
         middleware.append(prometheus.RequestMetrics(recorder))
     api = TokenAPI(factory, recorder)
-    app = falcon.App(middleware=[*middleware, BodyLimit()])
+    app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
     if recorder is not None:
         app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
     app.add_route('/healthz', HealthResource(api))
@@ -532,6 +626,8 @@ def create_app(target: str | AuthorityFactory, *,
                   TokensResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/tokens/{jti}',
                   TokenResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/events',
+                  EventsResource(api))
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

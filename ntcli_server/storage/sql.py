@@ -33,7 +33,9 @@ import dataclasses
 import typing
 
 from ntcli_server import errors
-from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
+from ntcli_server.models import (OUTCOME_UNCHANGED, AUDIT_TOKEN_REPLAY,
+                                 AuditEvent, SigningKey, TokenRecord, User,
+                                 Workspace)
 from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
 
 T = typing.TypeVar('T')
@@ -92,6 +94,24 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """CREATE INDEX idempotency_keys_by_age
                ON idempotency_keys (created_at)""",
     ),
+    # 3: the audit trail. No column holds a token, credential or key.
+    (
+        """CREATE TABLE audit_events (
+               id {serial_key},
+               at {timestamp} NOT NULL,
+               action TEXT NOT NULL,
+               outcome TEXT NOT NULL,
+               actor TEXT,
+               workspace_id TEXT,
+               target_jti TEXT,
+               client TEXT,
+               request_id TEXT,
+               user_agent TEXT,
+               detail TEXT)""",
+        """CREATE INDEX audit_events_by_workspace
+               ON audit_events (workspace_id, id)""",
+        "CREATE INDEX audit_events_by_time ON audit_events (at)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -102,6 +122,8 @@ KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
                'retired_at')
 WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
 USER_COLUMNS = 'id, name, created_at, credential_hash'
+EVENT_COLUMNS = ('at, action, outcome, actor, workspace_id, target_jti, '
+                 'client, request_id, user_agent, detail')
 
 #: Names of the dialect's cross-process locks (Dialect.lock).
 MIGRATION_LOCK = 'migrations'
@@ -121,6 +143,22 @@ def _signing_key(row: tuple) -> SigningKey:
 
 def _token_params(record: TokenRecord) -> dict:
     return dataclasses.asdict(record)
+
+
+def _event(row: tuple) -> AuditEvent:
+    """An AuditEvent from a row of ``id, EVENT_COLUMNS``."""
+    return AuditEvent(*row[1:], id=row[0])
+
+
+def _record(tx: Transaction, event: AuditEvent | None) -> None:
+    """Add ``event`` to the audit trail, in the transaction of the change
+    it records."""
+    if event is None:
+        return
+    params = dataclasses.asdict(event)
+    del params['id']
+    tx.execute(f'INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ('
+               + ', '.join(f':{name}' for name in params) + ')', **params)
 
 
 def one_line(exc: BaseException) -> str:
@@ -186,7 +224,8 @@ class Dialect(abc.ABC):
     #: whole database).
     share_lock: str
     #: The words MIGRATIONS use: timestamp, flag, false, is_primary (the
-    #: primary-key index predicate), bytewise_text.
+    #: primary-key index predicate), bytewise_text, serial_key (an integer
+    #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
 
     def sql(self, statement: str) -> str:
@@ -334,15 +373,19 @@ class SQLTokenStore(TokenStore):
             return _signing_key(row)
         return self._write(work)
 
-    def add_primary_signing_key(self, key: SigningKey) -> None:
+    def add_primary_signing_key(self, key: SigningKey,
+                                audit: AuditEvent | None = None) -> None:
         def work(tx: Transaction) -> None:
             self.dialect.lock(tx, SIGNING_KEY_LOCK)
             tx.execute('UPDATE signing_keys SET is_primary = :no '
                        'WHERE is_primary', no=False)
             self._insert_primary(tx, key)
+            _record(tx, audit)
         self._write(work)
 
-    def retire_unused_signing_keys(self, now: int) -> list[str]:
+    def retire_unused_signing_keys(self, now: int,
+                                   audit: AuditEvent | None = None
+                                   ) -> list[str]:
         def work(tx: Transaction) -> list[str]:
             self.dialect.lock(tx, SIGNING_KEY_LOCK)
             kids = [row[0] for row in tx.all(
@@ -356,23 +399,31 @@ class SQLTokenStore(TokenStore):
                 tx.execute('UPDATE signing_keys SET private_key = NULL, '
                            'retired_at = :now WHERE kid = :kid',
                            now=now, kid=kid)
+                if audit is not None:
+                    _record(tx, audit.but(detail=kid))
             return kids
         return self._write(work)
 
     # -- workspaces -------------------------------------------------------
-    def create_workspace(self, workspace: Workspace) -> None:
+    def create_workspace(self, workspace: Workspace,
+                         audit: AuditEvent | None = None) -> None:
         self._insert_new(
             f'INSERT INTO workspaces ({WORKSPACE_COLUMNS}) '
             'VALUES (:id, :name, :created_at, :description, :owner)',
             dataclasses.asdict(workspace), errors.WorkspaceExists(
                 f"A workspace named '{workspace.name}' already exists",
-                {'workspace_name': workspace.name}))
+                {'workspace_name': workspace.name}), audit)
 
     def _insert_new(self, statement: str, row: dict,
-                    taken: errors.AuthorityError) -> None:
-        """Insert ``row``; raise ``taken`` when a unique value is taken."""
+                    taken: errors.AuthorityError,
+                    audit: AuditEvent | None) -> None:
+        """Insert ``row`` and record ``audit``; raise ``taken`` when a
+        unique value is taken."""
+        def work(tx: Transaction) -> None:
+            tx.execute(statement, **row)
+            _record(tx, audit)
         try:
-            self._write(lambda tx: tx.execute(statement, **row))
+            self._write(work)
         except self.dialect.unique_violation:
             raise taken from None
 
@@ -409,7 +460,8 @@ class SQLTokenStore(TokenStore):
             raise errors.WorkspaceNotFound(
                 details={'workspace_id': workspace_id})
 
-    def delete_workspace(self, workspace_id: str, now: int) -> int:
+    def delete_workspace(self, workspace_id: str, now: int,
+                         audit: AuditEvent | None = None) -> int:
         def work(tx: Transaction) -> int:
             # The DELETE comes first: it waits for every issue and revoke
             # holding the workspace row (KEY SHARE); those that come later
@@ -436,6 +488,8 @@ class SQLTokenStore(TokenStore):
                 now=now, ws=workspace_id)
             tx.execute('DELETE FROM idempotency_keys WHERE workspace_id = :ws',
                        ws=workspace_id)
+            if audit is not None:
+                _record(tx, audit.but(detail=f'tokens_revoked={revoked}'))
             return revoked
         return self._write(work)
 
@@ -446,15 +500,21 @@ class SQLTokenStore(TokenStore):
 
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
-                  idempotency_since: int = 0) -> tuple[TokenRecord, bool]:
+                  idempotency_since: int = 0,
+                  audit: AuditEvent | None = None
+                  ) -> tuple[TokenRecord, bool]:
         def work(tx: Transaction) -> tuple[TokenRecord, bool]:
             self._hold_workspace(tx, record.workspace_id)
             if idempotency_key is not None:
                 replayed = self._claim_idempotency_key(
                     tx, record, idempotency_key, idempotency_since)
                 if replayed is not None:
+                    if audit is not None:
+                        _record(tx, audit.but(action=AUDIT_TOKEN_REPLAY,
+                                              target_jti=replayed.jti))
                     return replayed, True
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
+            _record(tx, audit)
             return record, False
         return self._write(work)
 
@@ -526,8 +586,9 @@ class SQLTokenStore(TokenStore):
         rows = self._read(lambda tx: tx.all(query, **params))
         return [_token(row) for row in rows]
 
-    def revoke_token(self, workspace_id: str, jti: str,
-                     now: int) -> tuple[TokenRecord, bool]:
+    def revoke_token(self, workspace_id: str, jti: str, now: int,
+                     audit: AuditEvent | None = None
+                     ) -> tuple[TokenRecord, bool]:
         def work(tx: Transaction) -> tuple[TokenRecord, bool]:
             self._hold_workspace(tx, workspace_id)
             # One conditional UPDATE: of concurrent revokes exactly one
@@ -542,6 +603,9 @@ class SQLTokenStore(TokenStore):
             if row is None:
                 raise errors.TokenNotFound(
                     f"Token with JTI '{jti}' not found", {'jti': jti})
+            if audit is not None:
+                _record(tx, audit if changed == 1
+                        else audit.but(outcome=OUTCOME_UNCHANGED))
             return _token(row), changed != 1
         return self._write(work)
 
@@ -551,13 +615,14 @@ class SQLTokenStore(TokenStore):
             before=before))
 
     # -- users ------------------------------------------------------------
-    def create_user(self, user: User) -> None:
+    def create_user(self, user: User,
+                    audit: AuditEvent | None = None) -> None:
         self._insert_new(
             f'INSERT INTO users ({USER_COLUMNS}) '
             'VALUES (:id, :name, :created_at, :credential_hash)',
             dataclasses.asdict(user), errors.UserExists(
                 f"A user named '{user.name}' already exists",
-                {'user_name': user.name}))
+                {'user_name': user.name}), audit)
 
     def _one_user(self, column: str, value: str) -> User | None:
         row = self._read(lambda tx: tx.one(
@@ -579,3 +644,39 @@ class SQLTokenStore(TokenStore):
         rows = self._read(lambda tx: tx.all(
             f'SELECT {USER_COLUMNS} FROM users ORDER BY name'))
         return [User(*row) for row in rows]
+
+    # -- the audit trail --------------------------------------------------
+    def record_event(self, event: AuditEvent) -> None:
+        self._write(lambda tx: _record(tx, event))
+
+    def list_events(self, *, workspace_id: str | None = None,
+                    since: int | None = None,
+                    actions: typing.Collection[str] = (),
+                    after_id: int | None = None,
+                    limit: int = 100) -> list[AuditEvent]:
+        where, params = [], {'limit': limit}
+        if workspace_id is not None:
+            where.append('workspace_id = :ws')
+            params['ws'] = workspace_id
+        if since is not None:
+            where.append('at >= :since')
+            params['since'] = since
+        if actions:
+            names = [f'action{i}' for i in range(len(actions))]
+            where.append(f'action IN ({", ".join(":" + n for n in names)})')
+            params.update(zip(names, actions))
+        if after_id is not None:
+            where.append('id > :after')
+            params['after'] = after_id
+        query = (f'SELECT id, {EVENT_COLUMNS} FROM audit_events'
+                 + (' WHERE ' + ' AND '.join(where) if where else '')
+                 + ' ORDER BY id LIMIT :limit')
+        rows = self._read(lambda tx: tx.all(query, **params))
+        return [_event(row) for row in rows]
+
+    def purge_events(self, before: int, limit: int) -> int:
+        # A bounded batch: a short write lock, however old the trail.
+        return self._write(lambda tx: tx.count(
+            'DELETE FROM audit_events WHERE id IN ('
+            ' SELECT id FROM audit_events WHERE at < :before'
+            ' ORDER BY id LIMIT :limit)', before=before, limit=limit))

@@ -60,7 +60,8 @@ class SQLiteDialect(Dialect):
     share_lock = ''
     # SQLite's INTEGER is 64-bit, and its default collation byte-wise.
     ddl = {'timestamp': 'INTEGER', 'flag': 'INTEGER', 'false': '0',
-           'is_primary': 'is_primary = 1', 'bytewise_text': 'TEXT'}
+           'is_primary': 'is_primary = 1', 'bytewise_text': 'TEXT',
+           'serial_key': 'INTEGER PRIMARY KEY AUTOINCREMENT'}
 
     def __init__(self, path: str, *, create: bool = True) -> None:
         """Open (``create``: or create) the database file at ``path``;

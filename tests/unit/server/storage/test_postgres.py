@@ -283,11 +283,20 @@ class TestMigration(PostgresTestCase):
         # migration history makes the same schema.
         self.raw().execute(SCHEMA_V1 + SCHEMA_V2_ADDED)
         before = self.schema(self.dsn)
-        self.assertEqual(2, self.open_store().schema_version())
-        self.assertEqual(before, self.schema(self.dsn))
         fresh = self.server.create_database()
+        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:2]):
+            self.assertEqual(2, self.open_store().schema_version())
+            self.assertEqual(before, self.schema(self.dsn))
+            self.open_store(fresh)
+            self.assertEqual(before, self.schema(fresh))
+        # and later migrations bring both to the same schema again
+        self.open_store()
         self.open_store(fresh)
-        self.assertEqual(before, self.schema(fresh))
+        newest = self.server.create_database()
+        self.open_store(newest)
+        self.assertEqual(self.schema(newest), self.schema(self.dsn))
+        self.assertEqual(self.schema(newest), self.schema(fresh))
 
     def test_failed_migration_rolls_back(self):
         self.open_store().close()

@@ -222,12 +222,21 @@ class TestMigration(testtools.TestCase):
         conn.executescript(SCHEMA_V1 + SCHEMA_V2_ADDED)
         conn.close()
         before = schema(old)
-        store = open_store(old)
-        self.assertEqual(2, store.schema_version())
-        store.close()
-        self.assertEqual(before, schema(old))
+        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:2]):
+            store = open_store(old)
+            self.assertEqual(2, store.schema_version())
+            store.close()
+            self.assertEqual(before, schema(old))
+            open_store(tmp.join('new.db')).close()
+            self.assertEqual(before, schema(tmp.join('new.db')))
+        # and later migrations bring both to the same schema again
+        open_store(old).close()
         open_store(tmp.join('new.db')).close()
-        self.assertEqual(before, schema(tmp.join('new.db')))
+        open_store(tmp.join('newest.db')).close()
+        self.assertEqual(schema(tmp.join('newest.db')), schema(old))
+        self.assertEqual(schema(tmp.join('newest.db')),
+                         schema(tmp.join('new.db')))
 
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
