@@ -130,6 +130,12 @@ class ConfigError(NtcliError):
     """The local configuration cannot be read or written."""
 
 
+class KeyUnavailable(CredentialStoreError):
+    """The key of the credentials is kept somewhere that cannot be used
+    now (a locked or stopped keyring): the credentials themselves are
+    intact and must not be moved aside."""
+
+
 class UnsafePath(CredentialStoreError):
     """A file of ntcli's is a symlink or special file, or a directory for
     secrets is writable by others: refused, never followed or changed."""

@@ -216,6 +216,8 @@ class Logout(command.Command):
         context = self.context
         try:
             context.store.read()
+        except errors.KeyUnavailable:
+            raise       # intact credentials whose key is locked away
         except errors.CredentialStoreError as exc:
             moved = context.store.quarantine()
             context.warn(exc.message)
