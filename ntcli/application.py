@@ -23,7 +23,7 @@ from cliff import help as cliff_help
 import ntcli
 from ntcli import command
 from ntcli import errors
-from ntcli import redact
+from ntcli_core import redact
 
 COMMAND_NAMESPACE = 'ntcli.commands'
 # Distributions whose commands are built in: a third-party plugin cannot
@@ -59,7 +59,7 @@ def _timeout_option(text: str) -> float:
 
 def _safe(text: str) -> str:
     """Redacted, with control characters escaped, for stderr."""
-    from ntcli.terminal import escape
+    from ntcli_core.terminal import escape
     return escape(redact.redact(text))
 
 
@@ -73,7 +73,7 @@ def _log_file_handler(path: str, fmt: str) -> logging.Handler:
     except errors.UnsafePath as exc:
         raise errors.UsageError(exc.message, exc.hint) from None
     except OSError as exc:
-        from ntcli.terminal import quoted
+        from ntcli_core.terminal import quoted
         raise errors.UsageError(
             f'Cannot open the log file {quoted(path)}: '
             f'{exc.strerror or exc}',
@@ -190,7 +190,7 @@ class HelpCommand(command.CommandMixin, cliff_help.HelpCommand):
         try:
             return super().take_action(parsed_args)
         except ValueError:      # cliff's "Unknown command" without a match
-            from ntcli.terminal import quoted
+            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f"Unknown command {quoted(' '.join(parsed_args.cmd))}",
                 "See 'ntcli --help' for the commands.") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cliff import columns
 
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 
 class TimeColumn(columns.FormattableColumn[int | None]):

@@ -70,7 +70,7 @@ def check_columns(wanted: list[str] | None, choices: list[str],
     for name in wanted or ():
         if _normalized(name) not in known:
             from ntcli import errors
-            from ntcli.terminal import quoted
+            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f'Unknown column {quoted(name)} for {option}',
                 f"The columns are: {', '.join(choices)}.")
@@ -132,7 +132,7 @@ def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
 def escaped(value: Any) -> Any:
     """``value`` with control characters escaped, if it is text."""
     if isinstance(value, str):
-        from ntcli.terminal import escape
+        from ntcli_core.terminal import escape
         return escape(value)
     if isinstance(value, dict):
         return {k: escaped(v) for k, v in value.items()}

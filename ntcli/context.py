@@ -7,10 +7,8 @@ as flag, then environment variable, then config file, then default.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
 import os
 import time
 from typing import Any, Iterator
@@ -18,20 +16,6 @@ from typing import Any, Iterator
 from ntcli import errors
 
 DEFAULT_ENDPOINT = 'local'
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The unverified claims of a ``wst_`` token (for local display only)."""
-    try:
-        body = token[4:] if token.startswith('wst_') else token
-        payload = body.split('.')[1]
-        padded = payload + '=' * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except Exception as exc:
-        raise errors.TokenInvalid('The token cannot be decoded') from exc
-    if not isinstance(claims, dict):
-        raise errors.TokenInvalid('The token cannot be decoded')
-    return claims
 
 
 class Context:
@@ -90,7 +74,7 @@ class Context:
         try:
             return validate.check_timeout(value)
         except ValueError as exc:
-            from ntcli.terminal import quoted
+            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f'Invalid timeout {quoted(str(value))}: it {exc}',
                 'Give --timeout, NTCLI_TIMEOUT or the config setting '
@@ -108,7 +92,7 @@ class Context:
         wanted = self.options.workspace or os.environ.get('NTCLI_WORKSPACE')
         if wanted and not (validate.is_workspace_name(wanted)
                            or validate.is_uuid(wanted)):
-            from ntcli.terminal import quoted
+            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f'Invalid workspace {quoted(wanted)}',
                 'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
@@ -136,8 +120,8 @@ class Context:
 
     def warn(self, message: str) -> None:
         """A warning line on stderr (never on stdout)."""
-        from ntcli import redact
-        from ntcli.terminal import escape
+        from ntcli_core import redact
+        from ntcli_core.terminal import escape
         try:
             self.app.stderr.write(
                 f'Warning: {escape(redact.redact(message))}\n')
@@ -237,6 +221,7 @@ class Context:
                 return default
             token = self.env_token()
             if token:
+                from ntcli.tokeninfo import token_claims
                 sub = token_claims(token).get('sub')
                 if sub:
                     return Workspace(id=sub, name=sub)
@@ -259,7 +244,7 @@ class Context:
                     config.remember_workspace(endpoint.key, workspace.id,
                                               workspace.name)
                 return workspace
-        from ntcli.terminal import quoted
+        from ntcli_core.terminal import quoted
         raise errors.WorkspaceNotFound(
             f'Workspace {quoted(wanted)} not found',
             "Run 'ntcli workspace list' to see the workspaces.")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import re
 
+from ntcli_core.names import is_valid_name
+
 DEFAULT_TIMEOUT = 30.0
 # A day: a larger network timeout is a mistake, and past about 9.2e9 s
 # (threading.TIMEOUT_MAX) the socket layer itself raises OverflowError.
@@ -23,7 +25,6 @@ MAX_DIGITS = 20
 
 _DECIMAL = re.compile(r'[0-9]{1,%d}(\.[0-9]{1,9})?' % MAX_DIGITS, re.ASCII)
 _WHOLE = re.compile(r'[0-9]{1,%d}' % MAX_DIGITS, re.ASCII)
-WORKSPACE_NAME = re.compile(r'[a-z][a-z0-9-]{2,31}', re.ASCII)
 UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                   r'[0-9a-f]{12}', re.ASCII | re.IGNORECASE)
 
@@ -62,9 +63,8 @@ def check_timeout(value: object) -> float:
 
 
 def is_workspace_name(text: str) -> bool:
-    """Lowercase letters, digits, hyphens, 3-32 chars, starting with a
-    letter."""
-    return WORKSPACE_NAME.fullmatch(text) is not None
+    """A valid workspace name (ntcli_core.names)."""
+    return is_valid_name(text)
 
 
 def is_uuid(text: str) -> bool:

@@ -17,6 +17,10 @@ import secrets
 import time
 import typing
 
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_RULE, is_valid_name
+from ntcli_core.tokens import (JTI_PREFIX, TOKEN_PREFIX,
+                               USER_CREDENTIAL_PREFIX)
 from ntcli_server import errors, jws as jws_impl, signing
 from ntcli_server import models
 from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, EventPage,
@@ -36,14 +40,11 @@ if typing.TYPE_CHECKING:
 Clock = typing.Callable[[], int]
 JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
 
-NAME_PATTERN = re.compile(r'[a-z][a-z0-9-]{2,31}')
 SCOPE_PATTERN = re.compile(r'[A-Za-z0-9:._-]{1,64}')
-MAX_LIFETIME = 10 * 366 * 86400      # ten years, leap days included
 MAX_DESCRIPTION = 256
 MAX_IDEMPOTENCY_KEY = 128
 MAX_PAGE = 1000
 IDEMPOTENCY_WINDOW = 24 * 3600       # how long an idempotency key replays
-USER_CREDENTIAL_PREFIX = 'ntu_'
 LOCAL = Origin()                     # whoever holds the database
 
 
@@ -65,10 +66,9 @@ def _is_utf8(text: str) -> bool:
 
 
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise errors.InvalidRequest(
-            f'Invalid {kind} name: use 3-32 lowercase letters, digits or '
-            'hyphens, starting with a letter', {'field': 'name'})
+    if not is_valid_name(name):
+        raise errors.InvalidRequest(f'Invalid {kind} name: use {NAME_RULE}',
+                                    {'field': 'name'})
     return name
 
 
@@ -184,7 +184,7 @@ class Authority:
         workspace = None
         if isinstance(ref, str):
             workspace = self.store.get_workspace(ref)
-            if workspace is None and NAME_PATTERN.fullmatch(ref):
+            if workspace is None and is_valid_name(ref):
                 workspace = self.store.get_workspace_by_name(ref)
         if workspace is None:
             raise errors.WorkspaceNotFound(
@@ -224,7 +224,7 @@ class Authority:
                                         {'field': 'idempotency_key'})
         key, private_key = self.keys.primary()
         record = TokenRecord(
-            jti='jti_' + secrets.token_hex(16), workspace_id=workspace_id,
+            jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
             created_at=now, expires_at=expiry, kid=key.kid, scope=scope,
             description=description)
         stored, replayed = self.store.add_token(
@@ -355,7 +355,7 @@ class Authority:
         from ntcli_server import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
-        if bearer.startswith(signing.TOKEN_PREFIX):
+        if bearer.startswith(TOKEN_PREFIX):
             valid = self.validate(bearer)
             return access.Principal(access.PRINCIPAL_WORKSPACE,
                                     workspace_id=valid.workspace_id,

@@ -30,6 +30,14 @@ import typing
 
 DEFAULT_DB = 'ntcli-server.db'
 DEFAULT_BIND = '127.0.0.1:8080'
+# gevent workers: a connection waiting for a slow client's bytes holds a
+# greenlet, not the worker, so clients that dribble their headers delay
+# nobody. Measured (benchmarks/RESULTS.md): 50 clients sending headers at
+# 1 byte/s stalled sync workers completely (2 of 2 probes timed out in 12 s)
+# and gthread ones too (a thread per connection); with gevent the probes
+# kept a 7 ms median, 22 ms worst. waitress did as well and faster, but
+# cannot serve TLS without a thread per handshake.
+SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
@@ -78,7 +86,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _when(ts: int | None) -> str:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.iso(ts) or '-'
 
 
@@ -105,7 +113,7 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
     TokenServer().run()
 
 
-def _metrics_settings() -> dict[str, object]:
+def _metrics_settings() -> dict[str, typing.Callable[..., None]]:
     """gunicorn hooks keeping prometheus-client's multiprocess directory:
     emptied now, told of each worker that exits, removed at exit if made
     here. Runs before anything imports prometheus-client."""
@@ -125,10 +133,90 @@ def _metrics_settings() -> dict[str, object]:
     return {'child_exit': child_exit, 'on_exit': on_exit}
 
 
+class TLSError(Exception):
+    """TLS options that cannot serve (one line for the user)."""
+
+
+def _tls_settings(args: argparse.Namespace) -> dict[str, object]:
+    """gunicorn's TLS settings for --certfile/--keyfile/--client-ca, checked
+    now (a bad file is one line, not a worker crash loop)."""
+    if not (args.certfile or args.keyfile or args.client_ca):
+        return {}
+    if not (args.certfile and args.keyfile):
+        raise TLSError('--certfile and --keyfile go together')
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.certfile, args.keyfile)
+        if args.client_ca:
+            context.load_verify_locations(args.client_ca)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        given = ', '.join(path for path in (args.certfile, args.keyfile,
+                                            args.client_ca) if path)
+        raise TLSError(f'Cannot use the TLS files ({given}): a missing '
+                       f'file, or not a PEM certificate and its key ({exc})'
+                       ) from None
+    settings: dict[str, object] = {'certfile': args.certfile,
+                                   'keyfile': args.keyfile}
+    if args.client_ca:
+        settings.update(ca_certs=args.client_ca,
+                        cert_reqs=ssl.CERT_REQUIRED)
+    return settings
+
+
+def _add_tls_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument('--certfile', metavar='PATH', default=None,
+                     help='Serve HTTPS with this PEM certificate (chain).')
+    run.add_argument('--keyfile', metavar='PATH', default=None,
+                     help="The certificate's PEM private key.")
+    run.add_argument('--client-ca', metavar='PATH', default=None,
+                     help='Also require a client certificate signed by a CA '
+                          'of this PEM bundle.')
+
+
+def _combined(hooks: list[dict[str, typing.Callable[..., None]]]
+              ) -> dict[str, typing.Callable[..., None]]:
+    """gunicorn server hooks: one function per hook that calls each given
+    one in turn."""
+    by_name: dict[str, list[typing.Callable[..., None]]] = {}
+    for group in hooks:
+        for name, hook in group.items():
+            by_name.setdefault(name, []).append(hook)
+
+    def chain(calls: list[typing.Callable[..., None]]
+              ) -> typing.Callable[..., None]:
+        if len(calls) == 1:
+            return calls[0]
+
+        # gunicorn checks a hook's arity: these take the server only.
+        def hook(server: object) -> None:
+            for call in calls:
+                call(server)
+        return hook
+    return {name: chain(calls) for name, calls in by_name.items()}
+
+
+def _retention_settings(target: str, days: int
+                        ) -> dict[str, typing.Callable[..., None]]:
+    """gunicorn hooks running audit retention in a thread of the master
+    process (the workers, forked from it, do not inherit the thread)."""
+    from ntcli_server.retention import AuditRetention
+    retention = AuditRetention(target, days)
+
+    def when_ready(server: object) -> None:
+        retention.start()
+
+    def on_exit(server: object) -> None:
+        retention.stop()
+
+    return {'when_ready': when_ready, 'on_exit': on_exit}
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the token API under gunicorn."""
     try:
         import falcon  # noqa: F401
+        import gevent  # noqa: F401
         import gunicorn  # noqa: F401
     except ImportError as exc:
         print(f"ntcli-server: serve needs {exc.name}: pip install "
@@ -141,16 +229,23 @@ def serve(args: argparse.Namespace) -> int:
         print("ntcli-server: --metrics needs prometheus-client: pip install "
               "'ntcli[server]'", file=sys.stderr)
         return 1
+    tls = _tls_settings(args)
     with _open(args) as authority:
         # Migrate and tidy up once, here, before the workers start.
         authority.purge_idempotency_keys()
     from ntcli_server import logs
     logs.configure(args.log_level, args.log_format)
-    settings = _metrics_settings() if args.metrics else {}
+    hooks = []
+    if args.metrics:
+        hooks.append(_metrics_settings())
+    if args.audit_retention_days:
+        hooks.append(_retention_settings(args.db, args.audit_retention_days))
     _run_gunicorn(args.db, {
-        **settings,
+        **_combined(hooks),
         'bind': [args.bind],
         'workers': args.workers,
+        **SLOW_CLIENT_SAFE,
+        **tls,
         'timeout': args.timeout,
         'accesslog': args.access_log,
         # No request header goes into the access log: Authorization is a
@@ -228,6 +323,68 @@ def keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+AUDIT_COLUMNS = ('time', 'action', 'outcome', 'actor', 'workspace_id',
+                 'target_jti', 'client', 'request_id', 'user_agent', 'detail')
+AUDIT_FORMATS = ('table', 'json', 'csv')
+
+
+def audit_list(args: argparse.Namespace) -> int:
+    """The audit trail, oldest first, filtered."""
+    from ntcli_core import timefmt
+    from ntcli_server.errors import AuthorityError
+    with _open(args) as authority:
+        workspace_id = None
+        if args.workspace:
+            try:
+                workspace_id = authority.get_workspace(args.workspace).id
+            except AuthorityError:
+                # a deleted workspace's trail stays: its id still works
+                workspace_id = args.workspace
+        events, cursor = [], None
+        while True:
+            page = authority.list_events(
+                workspace_id, since=args.since, actions=args.actions,
+                limit=1000, cursor=cursor)
+            events += page.events
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    rows = [{**{name: getattr(e, name, None) for name in AUDIT_COLUMNS},
+             'time': timefmt.iso(e.at)} for e in events]
+    _emit(args.format, AUDIT_COLUMNS, rows)
+    return 0
+
+
+def _emit(fmt: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Rows as a table (control characters escaped), JSON or CSV."""
+    if fmt == 'json':
+        import json
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == 'csv':
+        import csv
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator='\n')
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        def cell(value: object) -> str:
+            text = '-' if value is None else str(value)
+            return ''.join(c if c.isprintable() else repr(c)[1:-1]
+                           for c in text)
+        _table([tuple(c.upper() for c in columns)]
+               + [tuple(cell(row[c]) for c in columns) for row in rows])
+
+
+def _time(text: str) -> int:
+    from ntcli_core import timefmt
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    try:
+        return timefmt.parse_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO-8601 time or Unix seconds") from None
+
+
 # -- parser ----------------------------------------------------------------
 _DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
             f'default ./{DEFAULT_DB}).')
@@ -281,9 +438,14 @@ def build_parser() -> ArgumentParser:
                      default=logs.FORMATS[0], choices=logs.FORMATS,
                      help='text (default), or json: one JSON object per '
                           'line in the access and error logs.')
+    run.add_argument('--audit-retention-days', metavar='DAYS',
+                     type=_positive, default=None,
+                     help='Delete audit events older than DAYS, in the '
+                          'background (default: keep them all).')
     run.add_argument('--metrics', action='store_true',
                      help='Serve Prometheus metrics at GET /metrics '
                           '(needs prometheus-client).')
+    _add_tls_options(run)
 
     user = _group(commands, 'user', 'Manage users.')
     create = _action(user, 'create',
@@ -302,6 +464,24 @@ def build_parser() -> ArgumentParser:
     create.add_argument('--description', metavar='TEXT', default=None,
                         help='What the workspace is for.')
     _action(workspace, 'list', 'List every workspace.', workspace_list)
+
+    audit = _group(commands, 'audit', 'Read the audit trail.')
+    listing = _action(audit, 'list',
+                      'List audit events, oldest first: every change and '
+                      'every refused credential.', audit_list)
+    listing.add_argument('--workspace', metavar='NAME|ID', default=None,
+                         help='Only the events of this workspace.')
+    listing.add_argument('--since', metavar='TIME', type=_time, default=None,
+                         help='Only events at or after TIME (ISO-8601 or '
+                              'Unix seconds).')
+    from ntcli_server.models import AUDIT_ACTIONS
+    listing.add_argument('--action', metavar='ACTION', action='append',
+                         default=[], dest='actions', choices=AUDIT_ACTIONS,
+                         help=f"Only this action ({', '.join(AUDIT_ACTIONS)})"
+                              '; may be repeated.')
+    listing.add_argument('-f', '--format', metavar='FORMAT',
+                         default=AUDIT_FORMATS[0], choices=AUDIT_FORMATS,
+                         help='table (default), json or csv.')
 
     keys = _group(commands, 'keys', 'Manage signing keys.')
     _action(keys, 'rotate',
@@ -323,6 +503,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except AuthorityError as exc:
         print(f'ntcli-server: {exc.message}', file=sys.stderr)
+        return 1
+    except TLSError as exc:
+        print(f'ntcli-server: {exc}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -9,7 +9,7 @@ line is one object, so that a log shipper needs no parser of its own:
   "request_id", "message"}`` (plus ``"exception"`` with a traceback).
 
 No request header but the user agent is logged (``Authorization`` is a
-secret), and every message goes through :func:`ntcli.redact.redact`.
+secret), and every message goes through :func:`ntcli_core.redact.redact`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 
-from ntcli import redact
+from ntcli_core import redact
 from ntcli_server import request_ids
 
 FORMATS = ('text', 'json')

@@ -33,8 +33,10 @@ import typing
 
 import falcon
 
-from ntcli import redact, timefmt
-from ntcli_server import access, errors, request_ids, signing
+from ntcli_core import redact, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME
+from ntcli_core.tokens import TOKEN_PREFIX
+from ntcli_server import access, errors, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
 from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, IssuedToken,
@@ -43,7 +45,6 @@ from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, IssuedToken,
 LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
-DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
 DEFAULT_PAGE = 100
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
@@ -337,7 +338,7 @@ class TokenAPI:
         credential is recorded in the audit trail."""
         try:
             credential = bearer(req)
-            if not credential.startswith(signing.TOKEN_PREFIX):
+            if not credential.startswith(TOKEN_PREFIX):
                 return self.authority.authenticate(credential)
             with self.validation():
                 return self.authority.authenticate(credential)

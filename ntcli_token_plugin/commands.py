@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
 from ntcli import faults
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli_token_plugin import expiry
@@ -477,8 +478,6 @@ class ExecToken(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        import os
-
         from ntcli_token_plugin import expiry, launch
         context = self.context
         if getattr(self.app, 'interactive_mode', False):
@@ -525,7 +524,7 @@ class ExecToken(command.Command):
     def _token(self) -> str:
         """NTCLI_TOKEN, else the stored token; not one known to have
         expired, which the program could only fail with."""
-        from ntcli.context import token_claims
+        from ntcli.tokeninfo import token_claims
         context = self.context
         token = context.env_token()
         if token:

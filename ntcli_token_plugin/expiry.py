@@ -8,14 +8,12 @@ import dataclasses
 import re
 
 from ntcli import errors
-from ntcli import timefmt
 from ntcli import validate
-from ntcli.terminal import quoted
+from ntcli_core.terminal import quoted
+from ntcli_core import timefmt
+from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
 
-DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
-MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
-_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
-          'y': 31536000}
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
 # ASCII digits only (int() would take '١٢٣'), and no more of them than
 # any accepted lifetime needs: a 5000-digit number is refused, not converted
 _DURATION = re.compile(r' *([0-9]{1,%d}) *([smhdwy]?) *' % validate.MAX_DIGITS,
@@ -43,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'token lifetime', 'Give at most one of these options.')
     group.add_argument(
         '--expires-in', metavar='SECONDS', default=None,
-        help='Lifetime in seconds (default 31536000, one year); a duration '
-             'such as 24h, 30d or 1y is accepted too.')
+        help=f'Lifetime in seconds (default {DEFAULT_LIFETIME}, one year); '
+             'a duration such as 24h, 30d or 1y is accepted too.')
     group.add_argument(
         '--expires-at', metavar='TIME', default=None,
         help='Expiry as an ISO-8601 time (2026-01-31T12:00:00Z) or a Unix '

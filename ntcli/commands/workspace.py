@@ -6,18 +6,15 @@ import argparse
 
 from ntcli import command
 from ntcli import errors
-from ntcli import validate
+from ntcli_core.names import NAME_RULE, is_valid_name
 
 
 def check_name(name: str) -> str:
-    """Workspace names: lowercase letters, digits, hyphens, 3-32 chars,
-    starting with a letter."""
-    if not validate.is_workspace_name(name):
-        from ntcli.terminal import quoted
-        raise errors.UsageError(
-            f'Invalid workspace name {quoted(name)}',
-            'Use 3 to 32 lowercase letters, digits or hyphens, starting '
-            'with a letter.')
+    """A valid workspace name (ntcli_core.names), or UsageError."""
+    if not is_valid_name(name):
+        from ntcli_core.terminal import quoted
+        raise errors.UsageError(f'Invalid workspace name {quoted(name)}',
+                                f'Use {NAME_RULE}.')
     return name
 
 
@@ -48,7 +45,7 @@ class CreateWorkspace(command.ShowOne):
             if parsed_args.select:
                 config.select_workspace(endpoint.key, workspace.id,
                                         workspace.name)
-        from ntcli import timefmt
+        from ntcli_core import timefmt
         return (('workspace_id', 'workspace_name', 'created'),
                 (workspace.id, workspace.name,
                  timefmt.iso(workspace.created_at)))
@@ -185,7 +182,7 @@ class ListEvents(command.Lister):
 
 
 def _since(text: str) -> int:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     if text.isdigit() and len(text) <= 12:
         return int(text)
     try:

@@ -169,13 +169,12 @@ def one_line(exc: BaseException) -> str:
 
 
 class Cursor(typing.Protocol):
-    """What a transaction needs of a DB-API cursor (or sqlite3 connection)."""
+    """What a transaction needs of a DB-API cursor (or sqlite3 connection):
+    ``execute`` returns an object with fetchone, fetchall and rowcount."""
 
-    rowcount: int
+    def execute(self, sql: str, params: typing.Any, /) -> typing.Any: ...
 
-    def execute(self, sql: str, params: typing.Any = ...) -> typing.Any: ...
-
-    def executemany(self, sql: str, params: typing.Any) -> typing.Any: ...
+    def executemany(self, sql: str, params: typing.Any, /) -> typing.Any: ...
 
 
 class Transaction:
