@@ -324,8 +324,11 @@ class NtcliApp(cliff_app.App):
             self.context.close()
 
     def interact(self) -> None:
-        # noted for run(), below
-        super().interact()
+        # noted for run(), below; at the prompt Ctrl-C is the shell's
+        # KeyboardInterrupt (a new prompt), not the end of ntcli
+        from ntcli import interrupt
+        with interrupt.as_keyboard_interrupt():
+            super().interact()
         self.interacted = True
 
     def run(self, argv: list[str]) -> int:

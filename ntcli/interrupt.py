@@ -20,6 +20,13 @@ NAMES = {signal.SIGINT: 'Interrupted', signal.SIGTERM: 'Terminated'}
 class _State:
     depth = 0                   # nesting of deferred() blocks
     pending: int | None = None  # a signal that arrived meanwhile
+    keyboard = False            # the interactive shell: KeyboardInterrupt
+
+
+def _interrupted(signum: int) -> BaseException:
+    if _State.keyboard and signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return Interrupted(signum, NAMES.get(signum, f'Signal {signum}'))
 
 
 def _raise(signum: int, frame: Any) -> None:
@@ -27,7 +34,18 @@ def _raise(signum: int, frame: Any) -> None:
         _State.pending = signum  # finish the block first
         return
     _State.pending = None
-    raise Interrupted(signum, NAMES.get(signum, f'Signal {signum}'))
+    raise _interrupted(signum)
+
+
+@contextlib.contextmanager
+def as_keyboard_interrupt() -> Iterator[None]:
+    """Within the block (the interactive shell), SIGINT raises
+    KeyboardInterrupt, which the shell answers with a new prompt."""
+    _State.keyboard = True
+    try:
+        yield
+    finally:
+        _State.keyboard = False
 
 
 @contextlib.contextmanager
@@ -60,4 +78,4 @@ def deferred() -> Iterator[None]:
         _State.depth -= 1
     if _State.depth == 0 and _State.pending is not None:
         signum, _State.pending = _State.pending, None
-        raise Interrupted(signum, NAMES.get(signum, f'Signal {signum}'))
+        raise _interrupted(signum)
