@@ -109,7 +109,7 @@ class CommandMixin:
         return getattr(parsed_args, 'db', None) or self.app.options.db
 
     def open_authority(self, parsed_args: argparse.Namespace, *,
-                       create: bool = False) -> 'Authority':
+                       create: bool = False) -> Authority:
         """The authority on the database; only with ``create`` may a
         missing SQLite database be created (and the user is told)."""
         from ntcli_server.authority import Authority
@@ -139,7 +139,7 @@ class ShowOne(CommandMixin, show.ShowOne):
     value_columns: tuple[str, ...] = ()
 
     @property
-    def formatter_default(self) -> str:  # type: ignore[override]
+    def formatter_default(self) -> str:
         return 'value'
 
     def produce_output(self, parsed_args: argparse.Namespace,

@@ -37,7 +37,7 @@ class RetireKeys(base.Lister):
     """Destroy the private keys that signed no live token."""
 
     @property
-    def formatter_default(self) -> str:  # type: ignore[override]
+    def formatter_default(self) -> str:
         return 'value'                  # one kid a line
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:

@@ -176,47 +176,48 @@ class Serve(base.Command):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument('--bind', metavar='HOST:PORT', default=DEFAULT_BIND,
-                         help=f'Address to listen on (default {DEFAULT_BIND}).')
-        parser.add_argument('--workers', metavar='N', type=base.positive, default=2,
-                         help='Worker processes (default 2).')
-        parser.add_argument('--timeout', metavar='SECONDS', type=base.positive,
-                         default=30,
-                         help='Restart a worker silent for this long '
-                              '(default 30).')
+        parser.add_argument('--bind', metavar='HOST:PORT',
+                            default=DEFAULT_BIND,
+                            help='Address to listen on (default '
+                                 f'{DEFAULT_BIND}).')
+        parser.add_argument('--workers', metavar='N', type=base.positive,
+                            default=2,
+                            help='Worker processes (default 2).')
+        parser.add_argument('--timeout', metavar='SECONDS',
+                            type=base.positive,
+                            default=30,
+                            help='Restart a worker silent for this long '
+                                 '(default 30).')
         parser.add_argument('--access-log', metavar='PATH', default='-',
-                         help="Access log file, '-' for stdout (default).")
+                            help="Access log file, '-' for stdout (default).")
         parser.add_argument('--log-level', metavar='LEVEL', default='info',
-                         choices=['debug', 'info', 'warning', 'error'],
-                         help='debug, info (default), warning or error.')
+                            choices=['debug', 'info', 'warning', 'error'],
+                            help='debug, info (default), warning or error.')
         from ntcli_server import logs
         parser.add_argument('--log-format', metavar='FORMAT',
-                         default=logs.FORMATS[0], choices=logs.FORMATS,
-                         help='text (default), or json: one JSON object per '
-                              'line in the access and error logs.')
+                            default=logs.FORMATS[0], choices=logs.FORMATS,
+                            help='text (default), or json: one JSON object '
+                                 'per line in the access and error logs.')
         parser.add_argument('--audit-retention-days', metavar='DAYS',
-                         type=base.positive, default=None,
-                         help='Delete audit events older than DAYS, in the '
-                              'background (default: keep them all).')
+                            type=base.positive, default=None,
+                            help='Delete audit events older than DAYS, in the '
+                                 'background (default: keep them all).')
         parser.add_argument('--metrics', action='store_true',
-                         help='Serve Prometheus metrics at GET /metrics '
-                              '(needs prometheus-client).')
+                            help='Serve Prometheus metrics at GET /metrics '
+                                 '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         args = parsed_args
-        try:
-            import falcon  # noqa: F401
-            import gevent  # noqa: F401
-            import gunicorn  # noqa: F401
-        except ImportError as exc:
-            raise base.CommandFailed(f'serve needs {exc.name}',
-                                     "pip install 'ntcli[server]'") from None
+        import importlib.util
+        for needed in ('falcon', 'gevent', 'gunicorn'):
+            if importlib.util.find_spec(needed) is None:
+                raise base.CommandFailed(f'serve needs {needed}',
+                                         "pip install 'ntcli[server]'")
         # Not imported here: prometheus-client must first see the directory
         # its values go to (see ntcli_server.multiproc).
-        import importlib.util
         if (args.metrics
                 and importlib.util.find_spec('prometheus_client') is None):
             raise base.CommandFailed('--metrics needs prometheus-client',
