@@ -5,28 +5,11 @@ from __future__ import annotations
 import argparse
 import typing
 
+from ntcli_core import timefmt
 from ntcli_server.commands import base
 
 COLUMNS = ('time', 'action', 'outcome', 'actor', 'workspace_id',
            'target_jti', 'client', 'request_id', 'user_agent', 'detail')
-
-
-def _time(text: str) -> int:
-    from ntcli_core import timefmt
-    if text.isdigit() and len(text) <= 12:
-        return int(text)
-    try:
-        return timefmt.parse_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO-8601 time or Unix seconds") from None
-
-
-def _printable(value: object) -> object:
-    """Control characters escaped: an event's text comes from clients."""
-    if not isinstance(value, str):
-        return value
-    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
 class ListEvents(base.Lister):
@@ -37,7 +20,8 @@ class ListEvents(base.Lister):
         parser = super().get_parser(prog_name)
         parser.add_argument('--workspace', metavar='NAME|ID', default=None,
                             help='Only the events of this workspace.')
-        parser.add_argument('--since', metavar='TIME', type=_time,
+        parser.add_argument('--since', metavar='TIME',
+                            type=timefmt.time_argument,
                             default=None,
                             help='Only events at or after TIME (ISO-8601 or '
                                  'Unix seconds).')
@@ -51,7 +35,7 @@ class ListEvents(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
-        from ntcli_core import timefmt
+        from ntcli_core.redact import printable
         from ntcli_server.errors import AuthorityError
         with self.open_authority(parsed_args) as authority:
             workspace_id = None
@@ -76,5 +60,6 @@ class ListEvents(base.Lister):
         for event in events:
             row = [timefmt.iso(event.at)] + [getattr(event, name, None)
                                              for name in COLUMNS[1:]]
-            rows.append([_printable(v) for v in row] if escape else row)
+            rows.append([printable(v) if isinstance(v, str) else v
+                         for v in row] if escape else row)
         return COLUMNS, rows
