@@ -201,9 +201,13 @@ def _parse_known(parser: argparse.ArgumentParser, args: list[str],
     error = parser.error
     parser.error = quiet  # type: ignore[method-assign]
     try:
-        return parser.parse_known_args(args, start())[0]
-    except (ValueError, SystemExit):
-        return parser.parse_known_args([], start())[0]
+        # without its last word: an option still waiting for its value
+        for attempt in (args, args[:-1], []):
+            try:
+                return parser.parse_known_args(attempt, start())[0]
+            except (ValueError, SystemExit):
+                continue
+        return start()
     finally:
         parser.error = error  # type: ignore[method-assign]
 
