@@ -2,9 +2,7 @@
 one line: no token is left alive that nobody holds."""
 
 import os
-import signal
 import subprocess
-import time
 
 import testtools
 
