@@ -226,7 +226,8 @@ class TestTerminal(testtools.TestCase):
         self.assertIsNone(UNSAFE.search(shown))
         if UNSAFE.search(text) is None:
             self.assertEqual(text, shown)
-        self.assertLessEqual(len(quoted(text)), 70)
+        # at most QUOTE_LIMIT characters, each at worst a 6-character escape
+        self.assertLessEqual(len(quoted(text)), 64 * 6 + 3)
 
     @SETTINGS
     @given(st.text(alphabet=st.characters(categories=['Cc'])))
