@@ -56,6 +56,7 @@ class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}
     _shown: ClassVar[tuple[str, ...]] = ()
+    _fieldset: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -82,30 +83,34 @@ class Record:
             if name not in fields:
                 fields.append(name)
         cls._fields = tuple(fields)
+        cls._fieldset = frozenset(fields)
         cls._defaults = defaults
         cls._shown = tuple(name for name in fields if name not in hidden)
         cls.__match_args__ = cls._fields
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The server builds two records per validation: dict operations,
+        # not a setattr per field (8 us against 13 on the loaded benchmark
+        # machine; a dataclass's generated __init__ took 6).
         fields = self._fields
-        if len(args) > len(fields):
-            raise TypeError(f'{type(self).__name__}() takes '
-                            f'{len(fields)} arguments, {len(args)} given')
-        values = dict(zip(fields, args))
-        for name, value in kwargs.items():
-            if name in values or name not in fields:
-                raise TypeError(f'{type(self).__name__}() got an unexpected '
-                                f'or repeated argument {name!r}')
-            values[name] = value
-        setter = object.__setattr__
-        for name in fields:
-            value = values.get(name, _MISSING)
-            if value is _MISSING:
-                value = self._defaults.get(name, _MISSING)
-                if value is _MISSING:
-                    raise TypeError(f'{type(self).__name__}() missing '
-                                    f'argument {name!r}')
-            setter(self, name, value)
+        if args:
+            if len(args) > len(fields):
+                raise TypeError(f'{type(self).__name__}() takes '
+                                f'{len(fields)} arguments, {len(args)} '
+                                'given')
+            positional = dict(zip(fields, args))
+            if not positional.keys().isdisjoint(kwargs):
+                raise TypeError(f'{type(self).__name__}() got '
+                                'an argument twice')
+            kwargs.update(positional)
+        if len(kwargs) != len(fields):
+            kwargs = {**self._defaults, **kwargs}
+        if kwargs.keys() != self._fieldset:
+            unexpected = sorted(set(kwargs).difference(fields))
+            missing = [name for name in fields if name not in kwargs]
+            raise TypeError(f'{type(self).__name__}(): unexpected '
+                            f'{unexpected}, missing {missing}')
+        self.__dict__.update(kwargs)
 
     def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
