@@ -62,15 +62,16 @@ class SecretService:
     @classmethod
     def connect(cls) -> SecretService | None:
         """The Secret Service of the session bus, or None if there is none
-        (or secretstorage is not installed)."""
+        (or secretstorage is not installed): keyring is asked then, as it
+        may know another backend (KWallet)."""
         try:
             import secretstorage
         except ImportError:
             return None
         try:
             connection = secretstorage.dbus_init()
-        except secretstorage.SecretServiceNotAvailableException:
-            return None
+        except (secretstorage.SecretServiceNotAvailableException, OSError):
+            return None   # no bus at that address (a stale variable)
         if not secretstorage.check_service_availability(connection):
             connection.close()
             return None
