@@ -245,6 +245,9 @@ class Dialect(abc.ABC):
     #: primary-key index predicate), bytewise_text, serial_key (an integer
     #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
+    #: What refreshes the query planner's statistics of the tokens table
+    #: after a bulk import, or '' where the planner needs none.
+    analyze_tokens: str = ''
 
     def sql(self, statement: str) -> str:
         """``statement`` with this driver's placeholders."""
@@ -572,7 +575,13 @@ class SQLTokenStore(TokenStore):
 
     def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:
         rows = [_token_params(record) for record in records]
-        self._write(lambda tx: tx.many(self._INSERT_TOKEN, rows))
+
+        def work(tx: Transaction) -> None:
+            tx.many(self._INSERT_TOKEN, rows)
+            if self.dialect.analyze_tokens:
+                tx.execute(self.dialect.analyze_tokens)
+
+        self._write(work)
         return len(rows)
 
     def get_token(self, jti: str) -> TokenRecord | None:
