@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cli_startup  # noqa: E402  (the sandbox and the timing)
+import server_load  # noqa: E402  (stopping a process group)
 
 
 def start_session(root: str, env: dict[str, str]) -> list[subprocess.Popen]:
@@ -54,17 +54,6 @@ def start_session(root: str, env: dict[str, str]) -> list[subprocess.Popen]:
     keyring.stdin.write(b'benchmark')   # the login keyring's password
     keyring.stdin.close()
     return [keyring, bus]
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'benchmark failed: {exc}', file=sys.stderr)
         return 1
     finally:
-        stop(processes)
+        for proc in processes:
+            server_load.stop_server(proc)
         shutil.rmtree(root, ignore_errors=True)
     base = statistics.median(samples['key file'])
     base_cpu = statistics.median(cpu['key file'])

@@ -1,4 +1,4 @@
-"""The freedesktop Secret Service (GNOME Keyring, KeePassXC...) without keyring.
+"""The freedesktop Secret Service (GNOME Keyring, KeePassXC...), directly.
 
 On Linux, ``keyring`` keeps secrets in the Secret Service through
 ``secretstorage``. Importing ``keyring`` and letting it rank its backends

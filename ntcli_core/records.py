@@ -18,7 +18,8 @@ assignment. :meth:`Record.but` and :meth:`Record.as_dict` stand in for
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 if sys.version_info >= (3, 11):
     from typing import dataclass_transform
@@ -86,7 +87,7 @@ class Record:
         cls._fieldset = frozenset(fields)
         cls._defaults = defaults
         cls._shown = tuple(name for name in fields if name not in hidden)
-        cls.__match_args__ = cls._fields
+        setattr(cls, '__match_args__', cls._fields)  # noqa: B010
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # The server builds two records per validation: dict operations,
@@ -98,7 +99,7 @@ class Record:
                 raise TypeError(f'{type(self).__name__}() takes '
                                 f'{len(fields)} arguments, {len(args)} '
                                 'given')
-            positional = dict(zip(fields, args))
+            positional = dict(zip(fields, args, strict=False))
             if not positional.keys().isdisjoint(kwargs):
                 raise TypeError(f'{type(self).__name__}() got '
                                 'an argument twice')
@@ -118,7 +119,7 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
         return hash(self._values())
