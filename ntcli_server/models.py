@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from ntcli import scopes
+
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
 STATUS_REVOKED = 'revoked'
 
-DEFAULT_SCOPE = 'workspace'
+
+
+def held_scopes(stored: str) -> scopes.Scopes:
+    """The scopes a stored ``scope`` value grants; a value that cannot be
+    read grants nothing (fail closed)."""
+    try:
+        return scopes.from_claim(stored)
+    except scopes.ScopeError:
+        return ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +46,9 @@ class TokenRecord:
     created_at: int                  # the token's iat
     expires_at: int | None           # the token's exp
     kid: str                         # the key that signed it
-    scope: str = DEFAULT_SCOPE
+    # the scope claim: space-separated (see ntcli.scopes), or the legacy
+    # 'workspace' of tokens issued before scopes, which holds them all
+    scope: str = scopes.LEGACY
     description: str | None = None
     revoked_at: int | None = None
 
@@ -59,7 +71,7 @@ class TokenInfo:
     expires_at: int | None
     revoked_at: int | None
     status: str
-    scope: str
+    scope: scopes.Scopes
     description: str | None = None
 
     @classmethod
@@ -68,7 +80,8 @@ class TokenInfo:
                    created_at=record.created_at,
                    expires_at=record.expires_at,
                    revoked_at=record.revoked_at,
-                   status=record.status_at(now), scope=record.scope,
+                   status=record.status_at(now),
+                   scope=held_scopes(record.scope),
                    description=record.description)
 
 
@@ -81,7 +94,7 @@ class IssuedToken:
     workspace_id: str
     created_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
     replayed: bool = False           # True when an idempotency key matched
 
@@ -94,7 +107,7 @@ class ValidatedToken:
     workspace_id: str
     issued_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
 
 

@@ -29,10 +29,17 @@ class Rotation:
     old_revoked_at: int | None
     revocation_pending: bool = False
     revocation_error: str | None = None
+    new_scope: tuple[str, ...] | None = None
 
 
-def rotate_token(context: Any, expiry: Expiry) -> Rotation:
-    """Issue a new token, store it, revoke the old one; see module doc."""
+def rotate_token(context: Any, expiry: Expiry,
+                 scope: tuple[str, ...] | None = None) -> Rotation:
+    """Issue a new token, store it, revoke the old one; see module doc.
+
+    The new token gets ``scope``, else the old token's scopes, else (the
+    first token ntcli keeps for itself) every scope, so that it can
+    refresh itself.
+    """
     if context.env_token():
         raise errors.NtcliError(
             'The token in NTCLI_TOKEN is not the stored token and is not '
@@ -44,11 +51,12 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
     with context.store.transaction() as creds:
         old = creds.get_token(endpoint.key, workspace.id)
         bearer = _issue_bearer(context, creds, old)
+        wanted = scope or _scopes_to_keep(old)
         faults.checkpoint('before-issue')
         new = endpoint.issue_token(                          # 1. issue
             bearer, workspace.id, expires_in=expiry.expires_in,
             expires_at=expiry.expires_at,
-            idempotency_key=_random_uuid())
+            idempotency_key=_random_uuid(), scope=wanted)
         faults.checkpoint('after-issue')
         _store_new_token(context, creds, new, old, bearer)   # 2. store
         faults.checkpoint('after-store')
@@ -68,7 +76,16 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
         else 'rotated' if old else 'first token',
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
-                    revoked_at, failure is not None, failure)
+                    revoked_at, failure is not None, failure, new.scope)
+
+
+def _scopes_to_keep(old: Any) -> tuple[str, ...]:
+    """The old token's scopes; every scope when there is none, or when
+    nothing says which it held."""
+    from ntcli import scopes, tokeninfo
+    if old is None:
+        return scopes.FULL
+    return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
 
 
 def _random_uuid() -> str:
@@ -109,7 +126,8 @@ def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
     endpoint = context.endpoint
     creds.set_token(endpoint.key, new.workspace_id, StoredToken(
         token=new.token, jti=new.jti, workspace_id=new.workspace_id,
-        created_at=new.created_at, expires_at=new.expires_at))
+        created_at=new.created_at, expires_at=new.expires_at,
+        scope=new.scope))
     if old is not None:
         creds.add_pending_revocation(PendingRevocation(
             endpoint=endpoint.key, workspace_id=old.workspace_id,

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import typing
+
+#: Scopes as an endpoint reports them (see ntcli.scopes); None: not said.
+ScopeList = typing.Optional[typing.Tuple[str, ...]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +44,7 @@ class IssuedToken:
     workspace_id: str
     expires_at: int | None
     created_at: int | None = None
-    scope: str | None = None
+    scope: ScopeList = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +57,7 @@ class TokenRecord:
     status: str                      # active, expired or revoked
     description: str | None = None
     revoked_at: int | None = None
+    scope: ScopeList = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +82,8 @@ class Endpoint(abc.ABC):
 
     ``credential`` is the bearer for the call: a user credential or a
     workspace token. The embedded endpoint trusts its local user and accepts
-    ``None``. Errors are raised as :mod:`ntcli.errors` classes.
+    ``None``; given a workspace token, it applies the same access rules as
+    a server. Errors are raised as :mod:`ntcli.errors` classes.
     """
 
     #: True when the endpoint runs in this process (no network, no login).
@@ -117,10 +123,13 @@ class Endpoint(abc.ABC):
                     expires_in: int | None = None,
                     expires_at: int | None = None,
                     description: str | None = None,
-                    idempotency_key: str | None = None) -> IssuedToken:
+                    idempotency_key: str | None = None,
+                    scope: typing.Sequence[str] | None = None
+                    ) -> IssuedToken:
         """Issue a token; neither expiry given means a non-expiring token.
 
-        Retrying with the same ``idempotency_key`` returns the same token.
+        ``scope`` None asks for the endpoint's default scopes. Retrying
+        with the same ``idempotency_key`` returns the same token.
         """
 
     @abc.abstractmethod
