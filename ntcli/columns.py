@@ -42,3 +42,17 @@ class TextColumn(columns.FormattableColumn[str | None]):
 
     def human_readable(self) -> str:
         return self._value or ''
+
+
+class RevocationColumn(columns.FormattableColumn[bool]):
+    """A revocation's status, the value being whether it was done before.
+
+    Machines get ``revoked`` either way, so that repeating a revoke gives
+    the same document; people get ``already revoked`` for an earlier one.
+    """
+
+    def human_readable(self) -> str:
+        return 'already revoked' if self._value else 'revoked'
+
+    def machine_readable(self) -> str:  # type: ignore[override]
+        return 'revoked'

@@ -23,7 +23,6 @@ not.)
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shlex
 import sys
@@ -31,8 +30,6 @@ import typing
 
 DEFAULT_DB = 'ntcli-server.db'
 DEFAULT_BIND = '127.0.0.1:8080'
-# No request header goes into the access log: Authorization is a secret.
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
@@ -86,7 +83,8 @@ def _when(ts: int | None) -> str:
 
 
 # -- commands -------------------------------------------------------------
-def _run_gunicorn(target: str, settings: dict[str, object]) -> None:
+def _run_gunicorn(target: str, settings: dict[str, object], *,
+                  metrics: bool = False) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -102,9 +100,29 @@ def _run_gunicorn(target: str, settings: dict[str, object]) -> None:
             # Called in each worker (no preload): one connection each.
             # create_app never creates a missing database.
             from ntcli_server import wsgi
-            return wsgi.create_app(target)
+            return wsgi.create_app(target, metrics=metrics)
 
     TokenServer().run()
+
+
+def _metrics_settings() -> dict[str, object]:
+    """gunicorn hooks keeping prometheus-client's multiprocess directory:
+    emptied now, told of each worker that exits, removed at exit if made
+    here. Runs before anything imports prometheus-client."""
+    from ntcli_server import multiproc
+    path, made = multiproc.prepare(os.environ.get(multiproc.ENV) or None)
+    import logging
+    logging.getLogger('ntcli_server.cli').info(
+        'Metrics at GET /metrics; the workers keep their values in %s', path)
+
+    def child_exit(server: object, worker: typing.Any) -> None:
+        multiproc.worker_exited(worker.pid, path)
+
+    def on_exit(server: object) -> None:
+        if made:
+            multiproc.remove(path)
+
+    return {'child_exit': child_exit, 'on_exit': on_exit}
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -116,16 +134,29 @@ def serve(args: argparse.Namespace) -> int:
         print(f"ntcli-server: serve needs {exc.name}: pip install "
               "'ntcli[server]'", file=sys.stderr)
         return 1
+    # Not imported here: prometheus-client must first see the directory
+    # its values go to (see ntcli_server.multiproc).
+    import importlib.util
+    if args.metrics and importlib.util.find_spec('prometheus_client') is None:
+        print("ntcli-server: --metrics needs prometheus-client: pip install "
+              "'ntcli[server]'", file=sys.stderr)
+        return 1
     with _open(args) as authority:
         # Migrate and tidy up once, here, before the workers start.
         authority.purge_idempotency_keys()
-    _configure_logging(args.log_level)
+    from ntcli_server import logs
+    logs.configure(args.log_level, args.log_format)
+    settings = _metrics_settings() if args.metrics else {}
     _run_gunicorn(args.db, {
+        **settings,
         'bind': [args.bind],
         'workers': args.workers,
         'timeout': args.timeout,
         'accesslog': args.access_log,
-        'access_log_format': ACCESS_LOG_FORMAT,
+        # No request header goes into the access log: Authorization is a
+        # secret.
+        'access_log_format': logs.ACCESS_TEXT,
+        'logger_class': logs.gunicorn_logger(args.log_format),
         'errorlog': '-',
         'loglevel': args.log_level,
         'preload_app': False,      # each worker opens its own connection
@@ -133,7 +164,7 @@ def serve(args: argparse.Namespace) -> int:
         # Recent gunicorn's control socket has one default path per user,
         # which several servers on one machine would fight over.
         'control_socket_disable': True,
-    })
+    }, metrics=args.metrics)
     return 0
 
 
@@ -197,17 +228,6 @@ def keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_logging(level: str) -> None:
-    from ntcli import redact
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        '[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s'))
-    handler.addFilter(redact.RedactingFilter())
-    logger = logging.getLogger('ntcli_server')
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-
-
 # -- parser ----------------------------------------------------------------
 _DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
             f'default ./{DEFAULT_DB}).')
@@ -256,6 +276,14 @@ def build_parser() -> ArgumentParser:
     run.add_argument('--log-level', metavar='LEVEL', default='info',
                      choices=['debug', 'info', 'warning', 'error'],
                      help='debug, info (default), warning or error.')
+    from ntcli_server import logs
+    run.add_argument('--log-format', metavar='FORMAT',
+                     default=logs.FORMATS[0], choices=logs.FORMATS,
+                     help='text (default), or json: one JSON object per '
+                          'line in the access and error logs.')
+    run.add_argument('--metrics', action='store_true',
+                     help='Serve Prometheus metrics at GET /metrics '
+                          '(needs prometheus-client).')
 
     user = _group(commands, 'user', 'Manage users.')
     create = _action(user, 'create',

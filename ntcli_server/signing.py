@@ -17,11 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 import typing
 
 from ntcli_server import errors, jws as jws_impl
-from ntcli_server.models import SigningKey, TokenRecord
+from ntcli_server.models import AuditEvent, SigningKey, TokenRecord
 
 if typing.TYPE_CHECKING:
     from ntcli_server.storage import TokenStore
@@ -29,6 +30,13 @@ if typing.TYPE_CHECKING:
 TOKEN_PREFIX = 'wst_'
 ALGORITHM = 'EdDSA'
 MAX_TOKEN_LENGTH = 4096
+# The one spelling of a token: three unpadded base64url segments (RFC 7515)
+# and a 64-byte Ed25519 signature in canonical form, whose last character
+# carries 2 bits and 4 zero bits. JWS libraries tolerate other spellings
+# (PyJWT before 2.14 any suffix, 2.15 a '==' padding), which would give one
+# token many accepted values; both verifiers are held to this one.
+CANONICAL_JWS = re.compile(
+    r'[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{85}[AQgw]')
 
 #: The environment variable holding the node secret: one or more Fernet
 #: keys, comma-separated; the first seals, all of them unseal.
@@ -215,6 +223,8 @@ def decode_token(token: str,
     public_key = public_key_for(kid)
     if public_key is None:
         raise errors.TokenInvalid('The token was signed by an unknown key')
+    if not CANONICAL_JWS.fullmatch(raw):
+        raise errors.TokenInvalid(jws_impl.MALFORMED)
     # Times are checked by the authority against its own clock.
     claims = jws.verified_claims(raw, public_key)
     _check_claims(claims)
@@ -283,10 +293,12 @@ class KeyRing:
             self._public[kid] = load_public_key(key)
         return self._public[kid]
 
-    def rotate(self) -> SigningKey:
-        """Make a new primary key; the old ones keep verifying."""
+    def rotate(self, audit: AuditEvent | None = None) -> SigningKey:
+        """Make a new primary key; the old ones keep verifying. ``audit``
+        is recorded with the new kid as detail."""
         key = generate_signing_key(self._clock())
-        self._store.add_primary_signing_key(key)
+        self._store.add_primary_signing_key(
+            key, audit.but(detail=key.kid) if audit else None)
         self._primary = key
         self._primary_loaded = time.monotonic()
         return key

@@ -69,7 +69,8 @@ class ServerFixture(fixtures.Fixture):
     the admin CLI; ``user=None`` creates neither (for a second server on a
     shared database; with no ``db`` it just creates the database, which
     ``serve`` would refuse to do). ``env``: extra environment for the
-    server and the admin commands (``NTCLI_SERVER_SECRET``...). After
+    server and the admin commands (``NTCLI_SERVER_SECRET``...).
+    ``serve_args``: more options of ``serve`` (``--metrics``...). After
     setUp: ``url``, ``port``, ``db``, ``credential`` (the user's, or None),
     ``workspace_id``, ``log_path``.
     """
@@ -79,6 +80,7 @@ class ServerFixture(fixtures.Fixture):
                  workspace: str | None = 'main', workers: int = 1,
                  port: int | None = None,
                  env: dict[str, str] | None = None,
+                 serve_args: typing.Sequence[str] = (),
                  start_timeout: float = 30.0) -> None:
         super().__init__()
         self.db = db
@@ -87,6 +89,7 @@ class ServerFixture(fixtures.Fixture):
         self.workspace = workspace if user else None
         self.workers = workers
         self.port = port
+        self.serve_args = list(serve_args)
         self.start_timeout = start_timeout
         self.credential: str | None = None
         self.workspace_id: str | None = None
@@ -150,7 +153,8 @@ class ServerFixture(fixtures.Fixture):
                     server_command() + [
                         '--db', self.db, 'serve',
                         '--bind', f'{HOST}:{self.port}',
-                        '--workers', str(self.workers)],
+                        '--workers', str(self.workers),
+                        *self.serve_args],
                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                     env=self.env,
                     # its own process group: kill() takes the workers too

@@ -225,8 +225,13 @@ class ListTokens(command.Lister):
         return columns, rows
 
 
-class RevokeToken(command.ShowOne):
-    """Revoke one or more tokens by JTI (asks first unless --force)."""
+class RevokeToken(command.ShowEach):
+    """Revoke one or more tokens by JTI (asks first unless --force).
+
+    Each JTI is revoked in turn; one that fails is reported and the others
+    go on, and the command then fails with the count, as
+    python-openstackclient's delete commands do.
+    """
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -240,6 +245,7 @@ class RevokeToken(command.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli import prompt
+        from ntcli.columns import RevocationColumn
         context = self.context
         jtis = list(dict.fromkeys(parsed_args.jti))
         if not parsed_args.force:
@@ -247,18 +253,22 @@ class RevokeToken(command.ShowOne):
         workspace = context.workspace
         bearer = context.admin_bearer()
         stored = context.stored_token(workspace.id)
-        self._results: list[dict[str, Any]] = []
-        self._failed: list[errors.NtcliError] = []
-        self._already: set[str] = set()
+        rows = []
+        failures: list[errors.NtcliError] = []
         for jti in jtis:
             try:
                 revocation = context.endpoint.revoke_token(
                     bearer, workspace.id, jti)
-            except errors.TokenNotFound:
-                self._failed.append(errors.TokenNotFound(
-                    f"Token with JTI '{jti}' not found",
-                    "Run 'ntcli token list --show-expired' to see the "
-                    'tokens of this workspace.'))
+            except errors.NtcliError as exc:
+                if isinstance(exc, errors.TokenNotFound):
+                    exc = errors.TokenNotFound(
+                        f"Token with JTI '{jti}' not found",
+                        "Run 'ntcli token list --show-expired' to see the "
+                        'tokens of this workspace.')
+                if len(jtis) > 1:
+                    self.app.report_error(errors.NtcliError(
+                        f"Failed to revoke token '{jti}': {exc.message}"))
+                failures.append(exc)
                 continue
             context.history.record(
                 'revoke', jti=jti, workspace_id=workspace.id,
@@ -271,39 +281,20 @@ class RevokeToken(command.ShowOne):
             if stored is not None and stored.jti == jti:
                 context.warn('this was the stored token of the workspace; '
                              "run 'ntcli token refresh' to get a new one.")
-            self._results.append({
-                'jti': jti, 'revoked_at': timefmt.iso(revocation.revoked_at),
-                'status': 'revoked'})
-            if revocation.already_revoked:
-                self._already.add(jti)
-        if not self._results:
-            raise self._failed[0] if len(self._failed) == 1 else \
-                errors.TokenNotFound('; '.join(e.message for e in self._failed))
-        first = self._results[0]
-        return tuple(first), tuple(first.values())
-
-    def produce_output(self, parsed_args: argparse.Namespace,
-                       column_names: Any, data: Any) -> int:
-        from cliff.formatters import base
-        if len(self._results) > 1 and isinstance(
-                self.formatter, base.ListFormatter):
-            self.formatter.emit_list(
-                column_names, [tuple(r.values()) for r in self._results],
-                self.app.stdout, parsed_args)
-        else:
-            for result in self._results:
-                super().produce_output(parsed_args, column_names,
-                                       tuple(result.values()))
-        return 0
-
-    def run(self, parsed_args: argparse.Namespace) -> int:
-        code = super().run(parsed_args)
-        for failure in self._failed:
-            self.app.report_error(failure)
-        return 1 if self._failed else code
+            rows.append((jti, timefmt.iso(revocation.revoked_at),
+                         RevocationColumn(revocation.already_revoked)))
+        if len(jtis) == 1 and failures:
+            raise failures[0]
+        if failures:
+            raise errors.NtcliError(
+                f'{len(failures)} of {len(jtis)} tokens failed to revoke',
+                f"The other {len(rows)} {'was' if len(rows) == 1 else 'were'}"
+                " revoked. Run 'ntcli token list --show-expired' to see the "
+                'tokens of this workspace.' if rows else None)
+        return ('jti', 'revoked_at', 'status'), rows
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
-        if data['jti'] in self._already:
+        if data['status'].human_readable() == 'already revoked':
             return [f"Token {data['jti']} was already revoked "
                     f"(at {data['revoked_at']})."]
         return [f"Token {data['jti']} revoked successfully."]

@@ -387,8 +387,13 @@ class HTTPEndpoint(Endpoint):
             LOG.debug(redact.redact(f'error answer: {code}: {message}'))
         if errors.API_ERRORS.get(code, errors.EndpointError) is \
                 errors.EndpointError:
+            # The request id lets the server's operator find the cause.
+            request_id = error.get('request_id')
+            reference = (f', request id {request_id}'
+                         if isinstance(request_id, str)
+                         and request_id.isprintable() else '')
             message = (f'The endpoint at {self.url} failed: '
-                       f'{message or code} (HTTP {status})')
+                       f'{message or code} (HTTP {status}{reference})')
         raise errors.from_api_error(code, message, error.get('details'))
 
     def _not_the_api(self, status: int, media: str) -> errors.NtcliError:

@@ -138,6 +138,40 @@ class TestSameTokens(base.SigningKeyTestCase):
                                  _verdict(jws.ED25519, forged, self.keys),
                                  forged)
 
+    def test_one_spelling_per_token(self):
+        # Whatever the JWS library tolerates, a token has one accepted
+        # value: no suffix, padding or re-encoding of its signature passes
+        # either verifier.
+        good = signing.encode_token(test_signing._record(self.key.kid),
+                                    self.private)
+        head, body, sig = good[len('wst_'):].split('.')
+        raw = base64.urlsafe_b64decode(sig + '==')
+        alphabet = ('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+                    '0123456789-_')
+        suffixes = ['=', '==', '===', '====', '!!!!', '~~~~', '.', ' ', '\n',
+                    '\x00', '%3D', 'A', 'AAAA'] + [c * n for c in '=!~'
+                                                  for n in range(1, 9)]
+        spellings = [good + suffix for suffix in suffixes]
+        # the signature in other base64 spellings of the same bytes
+        spellings += [
+            f'wst_{head}.{body}.{encoded}' for encoded in (
+                base64.b64encode(raw).decode(),
+                base64.b64encode(raw).decode().rstrip('='),
+                base64.urlsafe_b64encode(raw).decode(),
+                sig[:40] + '\n' + sig[40:], sig[:40] + '=' + sig[40:])]
+        # the same bytes with the unused low bits of the last character set
+        last = alphabet.index(sig[-1])
+        spellings += [f'wst_{head}.{body}.{sig[:-1]}{alphabet[last | bits]}'
+                      for bits in range(1, 16)]
+        for spelling in spellings:
+            self.assertNotEqual(good, spelling)
+            for verifier in (jws.PYJWT, jws.ED25519):
+                self.assertEqual('invalid', _verdict(verifier, spelling,
+                                                     self.keys)[0],
+                                 (verifier, spelling))
+        for verifier in (jws.PYJWT, jws.ED25519):
+            self.assertEqual('ok', _verdict(verifier, good, self.keys)[0])
+
     def test_a_key_of_another_type_is_refused(self):
         from cryptography.hazmat.primitives.asymmetric import ed448
         token = signing.encode_token(test_signing._record(self.key.kid),
