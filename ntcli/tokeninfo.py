@@ -42,7 +42,7 @@ def describe_current(context: Any) -> dict[str, Any]:
     if not token:
         stored = context.stored_token(workspace.id)
         if stored is None:
-            raise errors.AuthenticationRequired()
+            raise errors.NoStoredToken()
         token, recorded = stored.token, stored.scope
         source = 'stored'
     now = context.now()

@@ -105,7 +105,7 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
     TokenServer().run()
 
 
-def _metrics_settings() -> dict[str, object]:
+def _metrics_settings() -> dict[str, typing.Callable[..., None]]:
     """gunicorn hooks keeping prometheus-client's multiprocess directory:
     emptied now, told of each worker that exits, removed at exit if made
     here. Runs before anything imports prometheus-client."""
@@ -123,6 +123,44 @@ def _metrics_settings() -> dict[str, object]:
             multiproc.remove(path)
 
     return {'child_exit': child_exit, 'on_exit': on_exit}
+
+
+def _combined(hooks: list[dict[str, typing.Callable[..., None]]]
+              ) -> dict[str, typing.Callable[..., None]]:
+    """gunicorn server hooks: one function per hook that calls each given
+    one in turn."""
+    by_name: dict[str, list[typing.Callable[..., None]]] = {}
+    for group in hooks:
+        for name, hook in group.items():
+            by_name.setdefault(name, []).append(hook)
+
+    def chain(calls: list[typing.Callable[..., None]]
+              ) -> typing.Callable[..., None]:
+        if len(calls) == 1:
+            return calls[0]
+
+        # gunicorn checks a hook's arity: these take the server only.
+        def hook(server: object) -> None:
+            for call in calls:
+                call(server)
+        return hook
+    return {name: chain(calls) for name, calls in by_name.items()}
+
+
+def _retention_settings(target: str, days: int
+                        ) -> dict[str, typing.Callable[..., None]]:
+    """gunicorn hooks running audit retention in a thread of the master
+    process (the workers, forked from it, do not inherit the thread)."""
+    from ntcli_server.retention import AuditRetention
+    retention = AuditRetention(target, days)
+
+    def when_ready(server: object) -> None:
+        retention.start()
+
+    def on_exit(server: object) -> None:
+        retention.stop()
+
+    return {'when_ready': when_ready, 'on_exit': on_exit}
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -146,9 +184,13 @@ def serve(args: argparse.Namespace) -> int:
         authority.purge_idempotency_keys()
     from ntcli_server import logs
     logs.configure(args.log_level, args.log_format)
-    settings = _metrics_settings() if args.metrics else {}
+    hooks = []
+    if args.metrics:
+        hooks.append(_metrics_settings())
+    if args.audit_retention_days:
+        hooks.append(_retention_settings(args.db, args.audit_retention_days))
     _run_gunicorn(args.db, {
-        **settings,
+        **_combined(hooks),
         'bind': [args.bind],
         'workers': args.workers,
         'timeout': args.timeout,
@@ -228,6 +270,68 @@ def keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+AUDIT_COLUMNS = ('time', 'action', 'outcome', 'actor', 'workspace_id',
+                 'target_jti', 'client', 'request_id', 'user_agent', 'detail')
+AUDIT_FORMATS = ('table', 'json', 'csv')
+
+
+def audit_list(args: argparse.Namespace) -> int:
+    """The audit trail, oldest first, filtered."""
+    from ntcli import timefmt
+    from ntcli_server.errors import AuthorityError
+    with _open(args) as authority:
+        workspace_id = None
+        if args.workspace:
+            try:
+                workspace_id = authority.get_workspace(args.workspace).id
+            except AuthorityError:
+                # a deleted workspace's trail stays: its id still works
+                workspace_id = args.workspace
+        events, cursor = [], None
+        while True:
+            page = authority.list_events(
+                workspace_id, since=args.since, actions=args.actions,
+                limit=1000, cursor=cursor)
+            events += page.events
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    rows = [{**{name: getattr(e, name, None) for name in AUDIT_COLUMNS},
+             'time': timefmt.iso(e.at)} for e in events]
+    _emit(args.format, AUDIT_COLUMNS, rows)
+    return 0
+
+
+def _emit(fmt: str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Rows as a table (control characters escaped), JSON or CSV."""
+    if fmt == 'json':
+        import json
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif fmt == 'csv':
+        import csv
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator='\n')
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        def cell(value: object) -> str:
+            text = '-' if value is None else str(value)
+            return ''.join(c if c.isprintable() else repr(c)[1:-1]
+                           for c in text)
+        _table([tuple(c.upper() for c in columns)]
+               + [tuple(cell(row[c]) for c in columns) for row in rows])
+
+
+def _time(text: str) -> int:
+    from ntcli import timefmt
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    try:
+        return timefmt.parse_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO-8601 time or Unix seconds") from None
+
+
 # -- parser ----------------------------------------------------------------
 _DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
             f'default ./{DEFAULT_DB}).')
@@ -281,6 +385,10 @@ def build_parser() -> ArgumentParser:
                      default=logs.FORMATS[0], choices=logs.FORMATS,
                      help='text (default), or json: one JSON object per '
                           'line in the access and error logs.')
+    run.add_argument('--audit-retention-days', metavar='DAYS',
+                     type=_positive, default=None,
+                     help='Delete audit events older than DAYS, in the '
+                          'background (default: keep them all).')
     run.add_argument('--metrics', action='store_true',
                      help='Serve Prometheus metrics at GET /metrics '
                           '(needs prometheus-client).')
@@ -302,6 +410,24 @@ def build_parser() -> ArgumentParser:
     create.add_argument('--description', metavar='TEXT', default=None,
                         help='What the workspace is for.')
     _action(workspace, 'list', 'List every workspace.', workspace_list)
+
+    audit = _group(commands, 'audit', 'Read the audit trail.')
+    listing = _action(audit, 'list',
+                      'List audit events, oldest first: every change and '
+                      'every refused credential.', audit_list)
+    listing.add_argument('--workspace', metavar='NAME|ID', default=None,
+                         help='Only the events of this workspace.')
+    listing.add_argument('--since', metavar='TIME', type=_time, default=None,
+                         help='Only events at or after TIME (ISO-8601 or '
+                              'Unix seconds).')
+    from ntcli_server.models import AUDIT_ACTIONS
+    listing.add_argument('--action', metavar='ACTION', action='append',
+                         default=[], dest='actions', choices=AUDIT_ACTIONS,
+                         help=f"Only this action ({', '.join(AUDIT_ACTIONS)})"
+                              '; may be repeated.')
+    listing.add_argument('-f', '--format', metavar='FORMAT',
+                         default=AUDIT_FORMATS[0], choices=AUDIT_FORMATS,
+                         help='table (default), json or csv.')
 
     keys = _group(commands, 'keys', 'Manage signing keys.')
     _action(keys, 'rotate',

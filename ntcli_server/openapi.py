@@ -17,7 +17,7 @@ import copy
 import typing
 
 from ntcli import scopes
-from ntcli_server import authority
+from ntcli_server import authority, models
 
 OPENAPI_VERSION = '3.1.0'
 TITLE = 'ntcli token API'
@@ -163,6 +163,26 @@ SCHEMAS: dict[str, dict] = {
                        'user_name': nullable(_string()),
                        'workspace_id': nullable(_UUID),
                        'jti': nullable(_JTI)}},
+    'AuditEvent': {
+        'type': 'object',
+        'required': ['id', 'time', 'action', 'outcome', 'actor',
+                     'workspace_id', 'target_jti', 'client', 'request_id',
+                     'user_agent', 'detail'],
+        'properties': {
+            'id': {'type': 'integer'}, 'time': _TIME,
+            'action': _string(enum=list(models.AUDIT_ACTIONS)),
+            'outcome': _string(),
+            **{name: nullable(_string()) for name in (
+                'actor', 'workspace_id', 'target_jti', 'client',
+                'request_id', 'user_agent', 'detail')}}},
+    'EventList': {
+        'type': 'object',
+        'required': ['workspace_id', 'events', 'count', 'next_cursor'],
+        'properties': {
+            'workspace_id': _UUID,
+            'events': {'type': 'array', 'items': ref('AuditEvent')},
+            'count': {'type': 'integer', 'minimum': 0},
+            'next_cursor': nullable(_string())}},
     'HealthCheck': {
         'type': 'object',
         'required': ['status', 'version', 'service', 'timestamp'],
@@ -333,6 +353,22 @@ PATHS: dict[str, dict] = {
                 _query('cursor', _string(), 'next_cursor of the page '
                        'before')],
             operation_id='list_tokens')},
+    '/v1/workspaces/{workspace_id}/events': {
+        'parameters': [_WORKSPACE_ID],
+        'get': operation(
+            "The workspace's audit trail, oldest first, paged (its owner)",
+            (200, _json(ref('EventList'), 'Events')),
+            errors=_IN_WORKSPACE + _WITH_QUERY,
+            parameters=[
+                _query('since', _string(), 'Unix seconds or ISO-8601'),
+                _query('action', {'type': 'array', 'items': _string(
+                    enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
+                _query('limit', {'type': 'integer', 'minimum': 1,
+                                 'maximum': authority.MAX_PAGE},
+                       'Page size (default 100)'),
+                _query('cursor', _string(), 'next_cursor of the page '
+                       'before')],
+            operation_id='list_events')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'delete': operation(

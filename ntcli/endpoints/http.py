@@ -37,7 +37,7 @@ from urllib3.util.retry import Retry
 
 import ntcli
 from ntcli import errors, redact, scopes, timefmt
-from ntcli.endpoints import (Endpoint, EndpointOptions, IssuedToken,
+from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
                              Revocation, TokenRecord, Validation, Workspace)
 
 LOG = logging.getLogger('ntcli.http')
@@ -279,6 +279,31 @@ class HTTPEndpoint(Endpoint):
                 jti = token_claims(token)['jti']
             return Validation(jti=jti, workspace_id=workspace_id,
                               expires_at=_unix(answer.get('expires_at')))
+
+    def list_events_page(self, credential: str | None, workspace_id: str, *,
+                         since: int | None = None,
+                         actions: typing.Sequence[str] = (),
+                         limit: int = 100, cursor: str | None = None,
+                         ) -> tuple[list[Event], str | None]:
+        params: dict[str, typing.Any] = {'limit': str(limit)}
+        if since is not None:
+            params['since'] = str(since)
+        if actions:
+            params['action'] = list(actions)
+        if cursor:
+            params['cursor'] = cursor
+        answer = self._call(
+            'GET', f'/v1/workspaces/{_quote(workspace_id)}/events',
+            credential, params=params)
+        with self._reading('audit trail'):
+            events = [Event(
+                id=int(e['id']), time=typing.cast(int, _unix(e['time'])),
+                action=str(e['action']), outcome=str(e['outcome']),
+                actor=e.get('actor'), target_jti=e.get('target_jti'),
+                client=e.get('client'), request_id=e.get('request_id'),
+                user_agent=e.get('user_agent'), detail=e.get('detail'))
+                for e in answer['events']]
+            return events, answer.get('next_cursor') or None
 
     def whoami(self, credential: str | None) -> str:
         answer = self._call('GET', '/v1/whoami', credential)

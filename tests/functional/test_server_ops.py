@@ -8,6 +8,8 @@ import glob
 import json
 import os
 import re
+import sqlite3
+import subprocess
 import time
 import urllib.request
 
@@ -16,7 +18,8 @@ import requests
 import testtools
 from prometheus_client import multiprocess
 
-from ntcli_server.testing import ServerFixture
+from ntcli_server.authority import Authority
+from ntcli_server.testing import ServerFixture, server_command
 from tests.unit.server.test_metrics import samples
 
 
@@ -129,3 +132,83 @@ class TestRequestIdsAndJSONLogs(testtools.TestCase):
         self.assertTrue(wait_for(lambda: any(
             line.endswith(' edge-5678') and '"GET /healthz' in line
             for line in server.log().splitlines())))
+
+
+class TestAuditTrail(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.useFixture(ServerFixture())
+
+    def audit(self, *args):
+        return json.loads(self.server.admin('audit', 'list', '-f', 'json',
+                                            *args))
+
+    def test_issue_and_revoke_over_http_are_audited_exactly(self):
+        server = self.server
+        user_id = server.admin('user', 'list').splitlines()[1].split()[0]
+        before = self.audit('--workspace', 'main')
+        path = f'{server.url}/v1/workspaces/{server.workspace_id}/tokens'
+        auth = {'Authorization': f'Bearer {server.credential}',
+                'User-Agent': 'ops-test/1.0'}
+        issued = requests.post(path, json={}, timeout=10, headers={
+            **auth, 'X-Request-Id': 'issue-1'}).json()
+        requests.delete(f"{path}/{issued['jti']}", timeout=10, headers={
+            **auth, 'X-Request-Id': 'revoke-1'}).raise_for_status()
+        after = self.audit('--workspace', server.workspace_id)
+        self.assertEqual(['workspace.create'],
+                         [e['action'] for e in before])
+        self.assertEqual(before, after[:1])
+        common = {'outcome': 'success', 'actor': user_id,
+                  'workspace_id': server.workspace_id,
+                  'target_jti': issued['jti'], 'client': '127.0.0.1',
+                  'user_agent': 'ops-test/1.0', 'detail': None}
+        self.assertEqual(
+            [{**common, 'action': 'token.issue', 'request_id': 'issue-1'},
+             {**common, 'action': 'token.revoke', 'request_id': 'revoke-1'}],
+            [{k: v for k, v in e.items() if k != 'time'}
+             for e in after[1:]])
+        # no secret in any column of any row
+        conn = sqlite3.connect(server.db)
+        self.addCleanup(conn.close)
+        rows = repr(conn.execute('SELECT * FROM audit_events').fetchall())
+        for secret in (issued['access_token'],
+                       issued['access_token'].split('.')[-1],
+                       server.credential, server.credential[4:]):
+            self.assertNotIn(secret, rows)
+        # the filters
+        self.assertEqual(after[2:], self.audit('--action', 'token.revoke'))
+        self.assertEqual([], self.audit('--since', '2999-01-01T00:00:00Z'))
+        csv_out = server.admin('audit', 'list', '-f', 'csv')
+        self.assertEqual(len(self.audit()) + 1, len(csv_out.splitlines()))
+
+    def test_bad_usage(self):
+        for args in (('--action', 'token.steal'), ('--since', 'soon'),
+                     ('-f', 'xml')):
+            result = subprocess.run(
+                server_command() + ['--db', self.server.db, 'audit', 'list',
+                                    *args], capture_output=True, text=True)
+            self.assertEqual(2, result.returncode, result.stderr)
+            self.assertNotIn('Traceback', result.stderr)
+
+
+class TestAuditRetention(testtools.TestCase):
+
+    def test_old_events_go_while_the_server_serves(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        db = os.path.join(directory, 'server.db')
+        now = int(time.time())
+        with Authority.open(db, clock=lambda: now - 10 * 86400) as old:
+            old.create_user('ancient')
+        with Authority.open(db, clock=lambda: now - 2 * 86400) as recent:
+            recent.create_user('recent')
+        server = self.useFixture(ServerFixture(
+            db, user=None, serve_args=['--audit-retention-days', '5']))
+
+        def details():
+            return [e['detail'].split()[-1] for e in json.loads(
+                server.admin('audit', 'list', '-f', 'json'))]
+        self.assertTrue(wait_for(lambda: details() == ['recent']),
+                        details())
+        self.assertEqual(200, requests.get(server.url + '/healthz',
+                                           timeout=10).status_code)

@@ -163,8 +163,10 @@ class TestSameTokens(base.SigningKeyTestCase):
         last = alphabet.index(sig[-1])
         spellings += [f'wst_{head}.{body}.{sig[:-1]}{alphabet[last | bits]}'
                       for bits in range(1, 16)]
+        # A signature without '+' or '/' in standard base64 (about one in
+        # fifteen) is spelled the same there: that one is the good token.
+        spellings = [s for s in spellings if s != good]
         for spelling in spellings:
-            self.assertNotEqual(good, spelling)
             for verifier in (jws.PYJWT, jws.ED25519):
                 self.assertEqual('invalid', _verdict(verifier, spelling,
                                                      self.keys)[0],
