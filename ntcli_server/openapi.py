@@ -43,6 +43,22 @@ _TIME = _string(format='date-time')
 _UUID = _string(format='uuid')
 _JTI = _string(pattern=r'^jti_[0-9a-f]{32}$')
 
+
+
+def _page(items: str, schema: str) -> dict:
+    """A listing of a workspace's ``items`` (component ``schema``)."""
+    return {
+        'type': 'object',
+        'required': ['workspace_id', items, 'count', 'next_cursor'],
+        'properties': {
+            'workspace_id': _UUID,
+            items: {'type': 'array', 'items': ref(schema)},
+            'count': {'type': 'integer', 'minimum': 0,
+                      'description': f'The number of {items} in this '
+                                     'answer'},
+            'next_cursor': nullable(_string())}}
+
+
 SCHEMAS: dict[str, dict] = {
     'Error': {
         'type': 'object', 'required': ['error'],
@@ -132,15 +148,7 @@ SCHEMAS: dict[str, dict] = {
             'description': nullable(_string()),
             'revoked_at': nullable(_TIME),
             'scope': ref('ScopeList')}},
-    'TokenList': {
-        'type': 'object',
-        'required': ['workspace_id', 'tokens', 'count', 'next_cursor'],
-        'properties': {
-            'workspace_id': _UUID,
-            'tokens': {'type': 'array', 'items': ref('TokenInfo')},
-            'count': {'type': 'integer', 'minimum': 0,
-                      'description': 'The number of tokens in this answer'},
-            'next_cursor': nullable(_string())}},
+    'TokenList': _page('tokens', 'TokenInfo'),
     'TokenRevokeResponse': {
         'type': 'object',
         'required': ['workspace_id', 'token_jti', 'status', 'revoked_at',
@@ -175,14 +183,7 @@ SCHEMAS: dict[str, dict] = {
             **{name: nullable(_string()) for name in (
                 'actor', 'workspace_id', 'target_jti', 'client',
                 'request_id', 'user_agent', 'detail')}}},
-    'EventList': {
-        'type': 'object',
-        'required': ['workspace_id', 'events', 'count', 'next_cursor'],
-        'properties': {
-            'workspace_id': _UUID,
-            'events': {'type': 'array', 'items': ref('AuditEvent')},
-            'count': {'type': 'integer', 'minimum': 0},
-            'next_cursor': nullable(_string())}},
+    'EventList': _page('events', 'AuditEvent'),
     'HealthCheck': {
         'type': 'object',
         'required': ['status', 'version', 'service', 'timestamp'],
@@ -260,6 +261,13 @@ def _path_param(name: str, schema: dict) -> dict:
 def _query(name: str, schema: dict, description: str) -> dict:
     return {'name': name, 'in': 'query', 'required': False,
             'schema': schema, 'description': description}
+
+
+def _paging(limit: str) -> list[dict]:
+    """``limit`` (described as ``limit`` says) and ``cursor``."""
+    return [_query('limit', {'type': 'integer', 'minimum': 1,
+                             'maximum': authority.MAX_PAGE}, limit),
+            _query('cursor', _string(), 'next_cursor of the page before')]
 
 
 def _header(name: str, description: str) -> dict:
@@ -347,11 +355,7 @@ PATHS: dict[str, dict] = {
                        'Also expired tokens'),
                 _query('include_revoked', _BOOLEAN_TEXT,
                        'Also revoked tokens'),
-                _query('limit', {'type': 'integer', 'minimum': 1,
-                                 'maximum': authority.MAX_PAGE},
-                       'Page size; absent: every token'),
-                _query('cursor', _string(), 'next_cursor of the page '
-                       'before')],
+                *_paging('Page size; absent: every token')],
             operation_id='list_tokens')},
     '/v1/workspaces/{workspace_id}/events': {
         'parameters': [_WORKSPACE_ID],
@@ -363,11 +367,7 @@ PATHS: dict[str, dict] = {
                 _query('since', _string(), 'Unix seconds or ISO-8601'),
                 _query('action', {'type': 'array', 'items': _string(
                     enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
-                _query('limit', {'type': 'integer', 'minimum': 1,
-                                 'maximum': authority.MAX_PAGE},
-                       'Page size (default 100)'),
-                _query('cursor', _string(), 'next_cursor of the page '
-                       'before')],
+                *_paging('Page size (default 100)')],
             operation_id='list_events')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
