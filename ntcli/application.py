@@ -23,7 +23,7 @@ from cliff import help as cliff_help
 import ntcli
 from ntcli import command
 from ntcli import errors
-from ntcli import redact
+from ntcli_core import redact
 
 COMMAND_NAMESPACE = 'ntcli.commands'
 # Distributions whose commands are built in: a third-party plugin cannot

@@ -7,10 +7,8 @@ as flag, then environment variable, then config file, then default.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
 import os
 import re
 import time
@@ -22,20 +20,6 @@ DEFAULT_ENDPOINT = 'local'
 DEFAULT_TIMEOUT = 30.0
 UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                      r'[0-9a-f]{12}$', re.I)
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The unverified claims of a ``wst_`` token (for local display only)."""
-    try:
-        body = token[4:] if token.startswith('wst_') else token
-        payload = body.split('.')[1]
-        padded = payload + '=' * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except Exception as exc:
-        raise errors.TokenInvalid('The token cannot be decoded') from exc
-    if not isinstance(claims, dict):
-        raise errors.TokenInvalid('The token cannot be decoded')
-    return claims
 
 
 class Context:
@@ -112,7 +96,7 @@ class Context:
 
     def warn(self, message: str) -> None:
         """A warning line on stderr (never on stdout)."""
-        from ntcli import redact
+        from ntcli_core import redact
         self.app.stderr.write(f'Warning: {redact.redact(message)}\n')
 
     # -- endpoint ----------------------------------------------------------
@@ -208,6 +192,7 @@ class Context:
                 return default
             token = self.env_token()
             if token:
+                from ntcli.tokeninfo import token_claims
                 sub = token_claims(token).get('sub')
                 if sub:
                     return Workspace(id=sub, name=sub)

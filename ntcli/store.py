@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError
-from ntcli.keys import KeyChain, multi_fernet
+from ntcli.keys import KeyChain
+from ntcli_core.fernet import multi_fernet
 
 LOG = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class StoredToken:
     @classmethod
     def from_dict(cls, data: dict[str, Any],
                   workspace_id: str) -> StoredToken:
-        from ntcli import scopes
+        from ntcli_core import scopes
         return cls(token=data['token'], jti=data.get('jti') or '',
                    workspace_id=data.get('workspace_id') or workspace_id,
                    created_at=data.get('created_at'),

@@ -25,14 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import typing
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli_server import errors
 from ntcli_server.models import Workspace
-
-if typing.TYPE_CHECKING:
-    from ntcli_server.ingress import Target
 
 
 class Action(str, enum.Enum):
@@ -51,6 +47,16 @@ class Action(str, enum.Enum):
 PRINCIPAL_LOCAL = 'local'
 PRINCIPAL_USER = 'user'
 PRINCIPAL_WORKSPACE = 'workspace'
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A request a token wants to make behind an ingress (read from the
+    ingress's headers by ntcli_server.ingress)."""
+
+    workspace_id: str | None        # as written in the URL, folded
+    resource: str                   # folded; may be outside the vocabulary
+    action: str                     # scopes.READ or scopes.WRITE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,11 @@ import secrets
 import time
 import typing
 
-from ntcli import scopes
+from ntcli_core import scopes
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_RULE, is_valid_name
+from ntcli_core.tokens import (JTI_PREFIX, TOKEN_PREFIX,
+                               USER_CREDENTIAL_PREFIX)
 from ntcli_server import errors, jws as jws_impl, signing
 from ntcli_server import models
 from ntcli_server.models import (AuditEvent, EventPage, IssuedToken,
@@ -36,13 +40,10 @@ if typing.TYPE_CHECKING:
 Clock = typing.Callable[[], int]
 JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
 
-NAME_PATTERN = re.compile(r'[a-z][a-z0-9-]{2,31}')
-MAX_LIFETIME = 10 * 366 * 86400      # ten years, leap days included
 MAX_DESCRIPTION = 256
 MAX_IDEMPOTENCY_KEY = 128
 MAX_PAGE = 1000
 IDEMPOTENCY_WINDOW = 24 * 3600       # how long an idempotency key replays
-USER_CREDENTIAL_PREFIX = 'ntu_'
 LOCAL = Origin()                     # whoever holds the database
 
 
@@ -64,10 +65,9 @@ def _is_utf8(text: str) -> bool:
 
 
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise errors.InvalidRequest(
-            f'Invalid {kind} name: use 3-32 lowercase letters, digits or '
-            'hyphens, starting with a letter', {'field': 'name'})
+    if not is_valid_name(name):
+        raise errors.InvalidRequest(f'Invalid {kind} name: use {NAME_RULE}',
+                                    {'field': 'name'})
     return name
 
 
@@ -183,7 +183,7 @@ class Authority:
         workspace = None
         if isinstance(ref, str):
             workspace = self.store.get_workspace(ref)
-            if workspace is None and NAME_PATTERN.fullmatch(ref):
+            if workspace is None and is_valid_name(ref):
                 workspace = self.store.get_workspace_by_name(ref)
         if workspace is None:
             raise errors.WorkspaceNotFound(
@@ -208,7 +208,7 @@ class Authority:
         """Issue a token; no expiry given means a non-expiring token.
 
         ``scope`` is a list of scopes or one space-separated string (see
-        ntcli.scopes); None gives the default, ``workspace:read
+        ntcli_core.scopes); None gives the default, ``workspace:read
         servers:read``. A retry with the same ``idempotency_key`` for the
         same workspace within 24 hours returns the same token, re-signed
         from its stored claims (Ed25519 is deterministic, so the value is
@@ -225,7 +225,7 @@ class Authority:
                                         {'field': 'idempotency_key'})
         key, private_key = self.keys.primary()
         record = TokenRecord(
-            jti='jti_' + secrets.token_hex(16), workspace_id=workspace_id,
+            jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
             created_at=now, expires_at=expiry, kid=key.kid,
             scope=scopes.to_claim(granted), description=description)
         stored, replayed = self.store.add_token(
@@ -395,7 +395,7 @@ class Authority:
         from ntcli_server import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
-        if bearer.startswith(signing.TOKEN_PREFIX):
+        if bearer.startswith(TOKEN_PREFIX):
             valid = self.validate(bearer)
             return access.Principal(access.PRINCIPAL_WORKSPACE,
                                     workspace_id=valid.workspace_id,

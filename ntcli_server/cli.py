@@ -30,6 +30,14 @@ import typing
 
 DEFAULT_DB = 'ntcli-server.db'
 DEFAULT_BIND = '127.0.0.1:8080'
+# gevent workers: a connection waiting for a slow client's bytes holds a
+# greenlet, not the worker, so clients that dribble their headers delay
+# nobody. Measured (benchmarks/RESULTS.md): 50 clients sending headers at
+# 1 byte/s stalled sync workers completely (2 of 2 probes timed out in 12 s)
+# and gthread ones too (a thread per connection); with gevent the probes
+# kept a 7 ms median, 22 ms worst. waitress did as well and faster, but
+# cannot serve TLS without a thread per handshake.
+SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
@@ -78,7 +86,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
 
 
 def _when(ts: int | None) -> str:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.iso(ts) or '-'
 
 
@@ -125,6 +133,47 @@ def _metrics_settings() -> dict[str, typing.Callable[..., None]]:
     return {'child_exit': child_exit, 'on_exit': on_exit}
 
 
+class TLSError(Exception):
+    """TLS options that cannot serve (one line for the user)."""
+
+
+def _tls_settings(args: argparse.Namespace) -> dict[str, object]:
+    """gunicorn's TLS settings for --certfile/--keyfile/--client-ca, checked
+    now (a bad file is one line, not a worker crash loop)."""
+    if not (args.certfile or args.keyfile or args.client_ca):
+        return {}
+    if not (args.certfile and args.keyfile):
+        raise TLSError('--certfile and --keyfile go together')
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(args.certfile, args.keyfile)
+        if args.client_ca:
+            context.load_verify_locations(args.client_ca)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        given = ', '.join(path for path in (args.certfile, args.keyfile,
+                                            args.client_ca) if path)
+        raise TLSError(f'Cannot use the TLS files ({given}): a missing '
+                       f'file, or not a PEM certificate and its key ({exc})'
+                       ) from None
+    settings: dict[str, object] = {'certfile': args.certfile,
+                                   'keyfile': args.keyfile}
+    if args.client_ca:
+        settings.update(ca_certs=args.client_ca,
+                        cert_reqs=ssl.CERT_REQUIRED)
+    return settings
+
+
+def _add_tls_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument('--certfile', metavar='PATH', default=None,
+                     help='Serve HTTPS with this PEM certificate (chain).')
+    run.add_argument('--keyfile', metavar='PATH', default=None,
+                     help="The certificate's PEM private key.")
+    run.add_argument('--client-ca', metavar='PATH', default=None,
+                     help='Also require a client certificate signed by a CA '
+                          'of this PEM bundle.')
+
+
 def _combined(hooks: list[dict[str, typing.Callable[..., None]]]
               ) -> dict[str, typing.Callable[..., None]]:
     """gunicorn server hooks: one function per hook that calls each given
@@ -167,6 +216,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the token API under gunicorn."""
     try:
         import falcon  # noqa: F401
+        import gevent  # noqa: F401
         import gunicorn  # noqa: F401
     except ImportError as exc:
         print(f"ntcli-server: serve needs {exc.name}: pip install "
@@ -179,6 +229,7 @@ def serve(args: argparse.Namespace) -> int:
         print("ntcli-server: --metrics needs prometheus-client: pip install "
               "'ntcli[server]'", file=sys.stderr)
         return 1
+    tls = _tls_settings(args)
     with _open(args) as authority:
         # Migrate and tidy up once, here, before the workers start.
         authority.purge_idempotency_keys()
@@ -193,6 +244,8 @@ def serve(args: argparse.Namespace) -> int:
         **_combined(hooks),
         'bind': [args.bind],
         'workers': args.workers,
+        **SLOW_CLIENT_SAFE,
+        **tls,
         'timeout': args.timeout,
         'accesslog': args.access_log,
         # No request header goes into the access log: Authorization is a
@@ -277,7 +330,7 @@ AUDIT_FORMATS = ('table', 'json', 'csv')
 
 def audit_list(args: argparse.Namespace) -> int:
     """The audit trail, oldest first, filtered."""
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     from ntcli_server.errors import AuthorityError
     with _open(args) as authority:
         workspace_id = None
@@ -322,7 +375,7 @@ def _emit(fmt: str, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 
 def _time(text: str) -> int:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     if text.isdigit() and len(text) <= 12:
         return int(text)
     try:
@@ -330,6 +383,20 @@ def _time(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not an ISO-8601 time or Unix seconds") from None
+
+
+def db_copy(args: argparse.Namespace) -> int:
+    """Copy one token database into another, then check the copy."""
+    from ntcli_server import dbcopy
+    report = dbcopy.copy_database(args.source, args.target,
+                                  replace=args.force)
+    _table([('TABLE', 'ROWS')]
+           + [(table, str(count)) for table, count in report.counts.items()])
+    print(f'Copied and checked: every row count matches, and '
+          f'{report.validated} of {report.live_tokens} live tokens '
+          '(a sample) validate on the copy with the same signature.',
+          file=sys.stderr)
+    return 0
 
 
 # -- parser ----------------------------------------------------------------
@@ -392,6 +459,7 @@ def build_parser() -> ArgumentParser:
     run.add_argument('--metrics', action='store_true',
                      help='Serve Prometheus metrics at GET /metrics '
                           '(needs prometheus-client).')
+    _add_tls_options(run)
 
     user = _group(commands, 'user', 'Manage users.')
     create = _action(user, 'create',
@@ -429,6 +497,22 @@ def build_parser() -> ArgumentParser:
                          default=AUDIT_FORMATS[0], choices=AUDIT_FORMATS,
                          help='table (default), json or csv.')
 
+    db = _group(commands, 'db', 'Move a token database.')
+    copy = _action(db, 'copy',
+                   'Copy every user, workspace, token, signing key, '
+                   'idempotency key and audit event into another database '
+                   '(SQLite to PostgreSQL: from one node to several).',
+                   db_copy)
+    copy.add_argument('--from', metavar='PATH|DSN', dest='source',
+                      required=True,
+                      help='The database to copy (it is only read).')
+    copy.add_argument('--to', metavar='DSN|PATH', dest='target',
+                      required=True,
+                      help='The database to copy into: a postgresql:// DSN '
+                           '(or a SQLite path). It must be empty.')
+    copy.add_argument('--force', action='store_true',
+                      help='Replace whatever the target holds.')
+
     keys = _group(commands, 'keys', 'Manage signing keys.')
     _action(keys, 'rotate',
             'Make a new primary signing key (live tokens stay valid).',
@@ -439,16 +523,27 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ntcli-server`` command."""
-    from ntcli_server.errors import AuthorityError
+    from ntcli_server.errors import AuthorityError, DatabaseNotEmpty
     from ntcli_server.storage import DatabaseMissing
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DatabaseMissing:
-        print(f'ntcli-server: {_no_database(args.db)}', file=sys.stderr)
+    except DatabaseMissing as exc:
+        print(f'ntcli-server: {_no_database(exc.path)}', file=sys.stderr)
+        return 1
+    except DatabaseNotEmpty as exc:
+        held = ', '.join(f'{count} {table}'
+                         for table, count in (exc.details or {}).items()
+                         if count)
+        print(f'ntcli-server: The target database is not empty ({held}): '
+              'nothing was copied.\nHint: Copy into a new, empty database, '
+              'or give --force to replace what it holds.', file=sys.stderr)
         return 1
     except AuthorityError as exc:
         print(f'ntcli-server: {exc.message}', file=sys.stderr)
+        return 1
+    except TLSError as exc:
+        print(f'ntcli-server: {exc}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

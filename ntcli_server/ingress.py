@@ -23,12 +23,12 @@ check of an upstream that folds them.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import unicodedata
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli_server import errors
+from ntcli_server.access import Target
 
 #: The longest X-Original-URL looked at (nginx's own default header buffer
 #: is 8 KiB).
@@ -43,15 +43,6 @@ _ABSOLUTE = re.compile(r'https?://', re.I)
 _VISIBLE_ASCII = re.compile(r'[\x21-\x7e]+')
 _PERCENT = re.compile(r'%(?![0-9A-Fa-f]{2})')
 _FORBIDDEN_IN_SEGMENT = frozenset('/\\%;?#')
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """The request an ingress asks about."""
-
-    workspace_id: str | None        # as written in the URL, folded
-    resource: str                   # folded; may be outside the vocabulary
-    action: str                     # scopes.READ or scopes.WRITE
 
 
 def _refuse(message: str) -> errors.Forbidden:

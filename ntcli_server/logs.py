@@ -9,7 +9,7 @@ line is one object, so that a log shipper needs no parser of its own:
   "request_id", "message"}`` (plus ``"exception"`` with a traceback).
 
 No request header but the user agent is logged (``Authorization`` is a
-secret), and every message goes through :func:`ntcli.redact.redact`.
+secret), and every message goes through :func:`ntcli_core.redact.redact`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 import sys
 import time
 
-from ntcli import redact
+from ntcli_core import redact, timefmt
 from ntcli_server import request_ids
 
 FORMATS = ('text', 'json')
@@ -29,17 +29,11 @@ ERROR_TEXT = ('[%(asctime)s] [%(process)d] [%(levelname)s] '
               '[%(request_id)s] %(name)s: %(message)s')
 
 
-def _iso(seconds: float) -> str:
-    """UTC time with milliseconds and ``Z``."""
-    whole = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))
-    return f'{whole}.{int(seconds % 1 * 1000):03d}Z'
-
-
 class JSONFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {'time': _iso(record.created), 'log': 'error',
+        entry = {'time': timefmt.iso_millis(record.created), 'log': 'error',
                  'level': record.levelname.lower(), 'logger': record.name,
                  'pid': record.process,
                  'request_id': getattr(record, 'request_id',
@@ -105,7 +99,7 @@ def gunicorn_logger(fmt: str) -> type:
 
 def _access_entry(atoms: dict) -> dict:
     """An access log entry from gunicorn's atoms."""
-    return {'time': _iso(time.time()), 'log': 'access',
+    return {'time': timefmt.iso_millis(time.time()), 'log': 'access',
             'request_id': atoms.get('{x-request-id}o'),
             'remote': atoms['h'], 'method': atoms['m'], 'path': atoms['U'],
             'status': int(atoms['s']), 'bytes': atoms['B'],

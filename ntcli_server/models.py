@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ntcli import scopes
+from ntcli_core import scopes
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
@@ -46,7 +46,7 @@ class TokenRecord:
     created_at: int                  # the token's iat
     expires_at: int | None           # the token's exp
     kid: str                         # the key that signed it
-    # the scope claim: space-separated (see ntcli.scopes), or the legacy
+    # the scope claim: space-separated (see ntcli_core.scopes), or the legacy
     # 'workspace' of tokens issued before scopes, which holds them all
     scope: str = scopes.LEGACY
     description: str | None = None

@@ -16,7 +16,9 @@ from __future__ import annotations
 import copy
 import typing
 
-from ntcli import scopes
+from ntcli_core import scopes
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_PATTERN
 from ntcli_server import authority, models
 
 OPENAPI_VERSION = '3.1.0'
@@ -84,7 +86,7 @@ SCHEMAS: dict[str, dict] = {
         'type': 'object', 'required': ['name'],
         'additionalProperties': False,
         'properties': {
-            'name': _string(pattern=f'^{authority.NAME_PATTERN.pattern}$'),
+            'name': _string(pattern=f'^{NAME_PATTERN.pattern}$'),
             'description': nullable(_string(
                 maxLength=authority.MAX_DESCRIPTION))}},
     'WorkspaceCreated': {
@@ -111,7 +113,7 @@ SCHEMAS: dict[str, dict] = {
         'properties': {
             'expires_in': nullable({
                 'type': 'integer', 'minimum': 1,
-                'maximum': authority.MAX_LIFETIME}),
+                'maximum': MAX_LIFETIME}),
             'expires_at': {'anyOf': [
                 {'type': 'integer'}, _TIME, _NULL],
                 'description': 'Unix seconds or ISO-8601'},
@@ -385,12 +387,21 @@ PATHS: dict[str, dict] = {
 }
 
 
+def release() -> str:
+    """The version of the installed ntcli distribution (the server does
+    not import the CLI package that defines it)."""
+    from importlib import metadata
+    try:
+        return metadata.version('ntcli')
+    except metadata.PackageNotFoundError:
+        return 'unknown'
+
+
 def document() -> dict:
     """The OpenAPI document (a fresh copy: callers may change it)."""
-    import ntcli
     return copy.deepcopy({
         'openapi': OPENAPI_VERSION,
-        'info': {'title': TITLE, 'version': ntcli.__version__,
+        'info': {'title': TITLE, 'version': release(),
                  'description': 'Workspace tokens: issue, list, revoke, '
                                 'validate (also for an ingress).'},
         'paths': PATHS,

@@ -33,8 +33,10 @@ import typing
 
 import falcon
 
-from ntcli import redact, timefmt
-from ntcli_server import access, errors, ingress, request_ids, signing
+from ntcli_core import redact, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME
+from ntcli_core.tokens import TOKEN_PREFIX
+from ntcli_server import access, errors, ingress, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
 from ntcli_server.models import (AuditEvent, IssuedToken, Origin,
@@ -44,7 +46,6 @@ LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
 SERVICE_NAME = 'ntcli-server'
-DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
 DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
@@ -341,7 +342,7 @@ class TokenAPI:
         credential is recorded in the audit trail."""
         try:
             credential = bearer(req)
-            if not credential.startswith(signing.TOKEN_PREFIX):
+            if not credential.startswith(TOKEN_PREFIX):
                 return self.authority.authenticate(credential)
             with self.validation():
                 return self.authority.authenticate(credential)
@@ -567,10 +568,10 @@ class HealthCheckResource(_Resource):
     when; 503 (the error envelope) while the database does not answer."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        import ntcli
+        from ntcli_server.openapi import release
         authority = self.api.authority
         authority.store.schema_version()
-        resp.media = {'status': 'healthy', 'version': ntcli.__version__,
+        resp.media = {'status': 'healthy', 'version': release(),
                       'service': SERVICE_NAME,
                       'timestamp': timefmt.iso(authority.now())}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 VALID = 0            # OK
 EXPIRING = 10        # WARNING: valid, but expires within the duration

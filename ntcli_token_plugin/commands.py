@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli_token_plugin import expiry
@@ -25,7 +26,7 @@ def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
 
 def _warn_cannot_refresh_itself(context: Any,
                                 scope: tuple[str, ...] | None) -> None:
-    from ntcli import scopes
+    from ntcli_core import scopes
     if scope is None or scopes.allows(scope, 'tokens', scopes.WRITE) or \
             context.endpoint.embedded or context.user_credential():
         return
@@ -36,7 +37,7 @@ def _warn_cannot_refresh_itself(context: Any,
 
 def _scope_text(scope: list[str] | None) -> str:
     """Scopes for people: a write stands for its read too."""
-    from ntcli import scopes
+    from ntcli_core import scopes
     return ' '.join(scopes.compact(scope)) if scope is not None \
         else 'unknown'
 
@@ -222,7 +223,7 @@ class CreateToken(command.ShowOne):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
-        from ntcli import scopes
+        from ntcli_core import scopes
         from ntcli_token_plugin import expiry, scope_option
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
@@ -430,8 +431,6 @@ class ExecToken(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        import os
-
         from ntcli_token_plugin import expiry, launch
         context = self.context
         if getattr(self.app, 'interactive_mode', False):
@@ -478,7 +477,7 @@ class ExecToken(command.Command):
     def _token(self) -> str:
         """NTCLI_TOKEN, else the stored token; not one known to have
         expired, which the program could only fail with."""
-        from ntcli.context import token_claims
+        from ntcli.tokeninfo import token_claims
         context = self.context
         token = context.env_token()
         if token:

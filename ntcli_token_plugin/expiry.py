@@ -8,12 +8,10 @@ import dataclasses
 import re
 
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
+from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
 
-DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
-MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
-_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
-          'y': 31536000}
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
 _DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I | re.ASCII)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
@@ -38,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'token lifetime', 'Give at most one of these options.')
     group.add_argument(
         '--expires-in', metavar='SECONDS', default=None,
-        help='Lifetime in seconds (default 31536000, one year); a duration '
-             'such as 24h, 30d or 1y is accepted too.')
+        help=f'Lifetime in seconds (default {DEFAULT_LIFETIME}, one year); '
+             'a duration such as 24h, 30d or 1y is accepted too.')
     group.add_argument(
         '--expires-at', metavar='TIME', default=None,
         help='Expiry as an ISO-8601 time (2026-01-31T12:00:00Z) or a Unix '

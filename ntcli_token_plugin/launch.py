@@ -59,7 +59,8 @@ def find_program(name: str, search_path: str | None) -> str:
 
     A name with a slash is a path; any other is looked up in
     ``search_path`` (PATH). Raises CommandNotFound (127) or
-    CommandNotExecutable (126) with the shell's wording.
+    CommandNotExecutable (126) with the shell's wording. (shutil.which
+    skips a file it cannot run, so it cannot tell 126 from 127.)
     """
     if '/' in name:
         if os.path.isdir(name):

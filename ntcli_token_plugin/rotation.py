@@ -102,7 +102,8 @@ def rotate_token(context: Any, expiry: Expiry, *,
 def _scopes_to_keep(old: Any) -> tuple[str, ...]:
     """The old token's scopes; every scope when there is none, or when
     nothing says which it held."""
-    from ntcli import scopes, tokeninfo
+    from ntcli import tokeninfo
+    from ntcli_core import scopes
     if old is None:
         return scopes.FULL
     return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL

@@ -1,12 +1,12 @@
 """Token scopes from the command line: --scope, repeatable or
-comma-separated (the vocabulary is ntcli.scopes)."""
+comma-separated (the vocabulary is ntcli_core.scopes)."""
 
 from __future__ import annotations
 
 import argparse
 
 from ntcli import errors
-from ntcli import scopes
+from ntcli_core import scopes
 
 
 def add_argument(parser: argparse.ArgumentParser, default: str) -> None:

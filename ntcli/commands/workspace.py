@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from ntcli import command
 from ntcli import errors
-
-NAME_RE = re.compile(r'^[a-z][a-z0-9-]{2,31}$')
+from ntcli_core.names import NAME_RULE, is_valid_name
 
 
 def check_name(name: str) -> str:
-    """Workspace names: lowercase letters, digits, hyphens, 3-32 chars,
-    starting with a letter."""
-    if not NAME_RE.match(name):
-        raise errors.UsageError(
-            f"Invalid workspace name '{name}'",
-            'Use 3 to 32 lowercase letters, digits or hyphens, starting '
-            'with a letter.')
+    """A valid workspace name (ntcli_core.names), or UsageError."""
+    if not is_valid_name(name):
+        raise errors.UsageError(f"Invalid workspace name '{name}'",
+                                f'Use {NAME_RULE}.')
     return name
 
 
@@ -47,7 +42,7 @@ class CreateWorkspace(command.ShowOne):
             if parsed_args.select:
                 config.select_workspace(endpoint.key, workspace.id,
                                         workspace.name)
-        from ntcli import timefmt
+        from ntcli_core import timefmt
         return (('workspace_id', 'workspace_name', 'created'),
                 (workspace.id, workspace.name,
                  timefmt.iso(workspace.created_at)))
@@ -180,7 +175,7 @@ class ListEvents(command.Lister):
 
 
 def _since(text: str) -> int:
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     if text.isdigit() and len(text) <= 12:
         return int(text)
     try:

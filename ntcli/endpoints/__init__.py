@@ -14,7 +14,7 @@ import abc
 import dataclasses
 import typing
 
-#: Scopes as an endpoint reports them (see ntcli.scopes); None: not said.
+#: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
 ScopeList = typing.Optional[typing.Tuple[str, ...]]
 
 

@@ -36,9 +36,10 @@ from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 import ntcli
-from ntcli import errors, redact, scopes, timefmt
+from ntcli import errors
 from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
                              Revocation, TokenRecord, Validation, Workspace)
+from ntcli_core import redact, scopes, timefmt
 
 LOG = logging.getLogger('ntcli.http')
 
@@ -275,7 +276,7 @@ class HTTPEndpoint(Endpoint):
                             or headers['X-Workspace-Id'])
             jti = answer.get('jti') or headers.get('X-Token-Jti')
             if not jti:
-                from ntcli.context import token_claims
+                from ntcli.tokeninfo import token_claims
                 jti = token_claims(token)['jti']
             return Validation(jti=jti, workspace_id=workspace_id,
                               expires_at=_unix(answer.get('expires_at')))

@@ -28,7 +28,7 @@ from ntcli_server.models import (AuditEvent, SigningKey, TokenRecord, User,
 ALL_OWNERS = object()
 
 #: A keyset pagination position: (created_at, jti) of the last row seen.
-Position = typing.Tuple[int, str]
+Position = tuple[int, str]
 
 
 class DatabaseMissing(errors.StorageUnavailable):

@@ -13,6 +13,7 @@ failure after COMMIT was sent is not retried, since its outcome is unknown.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import threading
@@ -22,7 +23,8 @@ from ntcli_server import errors, signing
 
 try:
     import psycopg
-    from psycopg import conninfo, errors as pg_errors
+    from psycopg import conninfo
+    from psycopg import errors as pg_errors
 except ImportError as exc:      # the 'postgres' extra is not installed
     raise errors.StorageUnavailable(
         "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
@@ -97,7 +99,8 @@ class PostgresDialect(Dialect):
         try:
             # Autocommit: this class issues BEGIN/COMMIT itself, so that it
             # knows whether COMMIT was sent when a connection dies.
-            conn = psycopg.connect(**params, autocommit=True)
+            conn = psycopg.connect(conninfo.make_conninfo('', **params),
+                                   autocommit=True)
             conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
         except psycopg.Error as exc:
             raise errors.StorageUnavailable(
@@ -171,10 +174,8 @@ class PostgresDialect(Dialect):
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 conn.close()
-            except psycopg.Error:
-                pass
 
     def lock(self, tx: Transaction, name: str) -> None:
         # Released at COMMIT or ROLLBACK.

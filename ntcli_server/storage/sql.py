@@ -124,6 +124,20 @@ WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
 USER_COLUMNS = 'id, name, created_at, credential_hash'
 EVENT_COLUMNS = ('at, action, outcome, actor, workspace_id, target_jti, '
                  'client, request_id, user_agent, detail')
+IDEMPOTENCY_COLUMNS = 'workspace_id, idempotency_key, jti, created_at'
+
+#: What a copy of the database carries (:meth:`SQLTokenStore.dump`): each
+#: table, its columns and the order its rows are read and written in
+#: (audit events keep their order; their ids are the target's own).
+COPIED_TABLES = (
+    ('users', USER_COLUMNS, 'id'),
+    ('workspaces', WORKSPACE_COLUMNS, 'id'),
+    ('signing_keys', KEY_COLUMNS, 'created_at, kid'),
+    ('tokens', TOKEN_COLUMNS, 'created_at, jti'),
+    ('idempotency_keys', IDEMPOTENCY_COLUMNS,
+     'workspace_id, idempotency_key'),
+    ('audit_events', EVENT_COLUMNS, 'id'),
+)
 
 #: Names of the dialect's cross-process locks (Dialect.lock).
 MIGRATION_LOCK = 'migrations'
@@ -168,14 +182,19 @@ def one_line(exc: BaseException) -> str:
     return '; '.join(lines) or type(exc).__name__
 
 
-class Cursor(typing.Protocol):
-    """What a transaction needs of a DB-API cursor (or sqlite3 connection)."""
+if typing.TYPE_CHECKING:
+    # For type checkers only: creating a Protocol class costs about as
+    # much as the rest of this module's import.
+    class Cursor(typing.Protocol):
+        """What a transaction needs of a DB-API cursor (or a sqlite3
+        connection): ``execute`` returns an object with fetchone,
+        fetchall and rowcount."""
 
-    rowcount: int
+        def execute(self, sql: str, params: typing.Any, /) -> typing.Any:
+            ...
 
-    def execute(self, sql: str, params: typing.Any = ...) -> typing.Any: ...
-
-    def executemany(self, sql: str, params: typing.Any) -> typing.Any: ...
+        def executemany(self, sql: str, params: typing.Any, /
+                        ) -> typing.Any: ...
 
 
 class Transaction:
@@ -680,3 +699,50 @@ class SQLTokenStore(TokenStore):
             'DELETE FROM audit_events WHERE id IN ('
             ' SELECT id FROM audit_events WHERE at < :before'
             ' ORDER BY id LIMIT :limit)', before=before, limit=limit))
+
+    # -- copying a database -----------------------------------------------
+    def dump(self) -> dict[str, list[dict]]:
+        """Every row of every table of COPIED_TABLES, read in one
+        transaction (a consistent snapshot)."""
+        def work(tx: Transaction) -> dict[str, list[dict]]:
+            tables = {}
+            for table, columns, order in COPIED_TABLES:
+                names = columns.split(', ')
+                tables[table] = [
+                    dict(zip(names, row)) for row in tx.all(
+                        f'SELECT {columns} FROM {table} ORDER BY {order}')]
+            for row in tables['signing_keys']:
+                row['is_primary'] = bool(row['is_primary'])
+            return tables
+        return self._read(work)
+
+    def load(self, tables: typing.Mapping[str, list[dict]], *,
+             replace: bool = False) -> None:
+        """Write rows of :meth:`dump` in one transaction. Raises
+        DatabaseNotEmpty when this database holds anything, unless
+        ``replace``: then everything in it is deleted first."""
+        def work(tx: Transaction) -> None:
+            self.dialect.lock(tx, SIGNING_KEY_LOCK)
+            held = self._counts(tx)
+            if any(held.values()):
+                if not replace:
+                    raise errors.DatabaseNotEmpty(details=held)
+                for table, _, _ in reversed(COPIED_TABLES):
+                    tx.execute(f'DELETE FROM {table}')
+            for table, columns, _ in COPIED_TABLES:
+                rows = tables.get(table) or []
+                if rows:
+                    names = columns.split(', ')
+                    tx.many(f'INSERT INTO {table} ({columns}) VALUES ('
+                            + ', '.join(f':{n}' for n in names) + ')',
+                            [{n: row[n] for n in names} for row in rows])
+        self._write(work)
+
+    def row_counts(self) -> dict[str, int]:
+        """How many rows each table of COPIED_TABLES holds."""
+        return self._read(self._counts)
+
+    @staticmethod
+    def _counts(tx: Transaction) -> dict[str, int]:
+        return {table: tx.one(f'SELECT COUNT(*) FROM {table}')[0]
+                for table, _, _ in COPIED_TABLES}

@@ -17,7 +17,7 @@ import sys
 import fixtures
 import testtools
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
 from ntcli_server.testing import ServerFixture

@@ -24,7 +24,7 @@ import time
 import fixtures
 import testtools
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
 from ntcli_server.testing import HOST, ServerFixture, free_port

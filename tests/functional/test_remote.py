@@ -10,7 +10,7 @@ import uuid
 import fixtures
 import requests
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
 from ntcli.store import CredentialStore

@@ -8,7 +8,8 @@ import base64
 import json
 import urllib.parse
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.functional import rawhttp
 

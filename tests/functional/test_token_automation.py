@@ -6,7 +6,7 @@ import subprocess
 import time
 
 from ntcli import testing
-from ntcli import timefmt
+from ntcli_core import timefmt
 from tests.functional import base
 
 HOUR = 3600

@@ -16,7 +16,7 @@ ISO = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'
 
 
 def iso_to_unix(value):
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.parse_iso(value)
 
 

@@ -3,7 +3,7 @@ changing scopes, show and list, on the embedded endpoint and a server."""
 
 from __future__ import annotations
 
-from ntcli import scopes
+from ntcli_core import scopes
 from tests.functional import base
 from tests.functional.test_remote import RemoteTest
 

@@ -3,8 +3,7 @@ see them (cliff's Sphinx extension builds each parser with ``app`` None)."""
 
 import testtools
 
-from ntcli import application
-from ntcli import testing
+from ntcli import application, testing
 
 
 def registered_commands():

@@ -124,7 +124,7 @@ class TestEnvironmentKey(KeysTestCase):
     def test_several_keys_primary_first(self) -> None:
         new, old = Fernet.generate_key(), Fernet.generate_key()
         self.useFixture(fixtures.EnvironmentVariable(
-            'NTCLI_KEY', '%s, %s,' % (new.decode(), old.decode())))
+            'NTCLI_KEY', f'{new.decode()}, {old.decode()},'))
         fernet = self.chain().fernet()
         self.assertEqual(b'old', fernet.decrypt(Fernet(old).encrypt(b'old')))
         self.assertEqual(b'x', Fernet(new).decrypt(fernet.encrypt(b'x')))
@@ -153,8 +153,8 @@ class TestEnvironmentKey(KeysTestCase):
         self.assertIn('Prepend a new key to NTCLI_KEY', err.hint)
 
     def test_rotate_env_writes_nothing(self) -> None:
-        value = '%s,%s' % (Fernet.generate_key().decode(),
-                           Fernet.generate_key().decode())
+        first, second = Fernet.generate_key(), Fernet.generate_key()
+        value = f'{first.decode()},{second.decode()}'
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_KEY', value))
         chain = self.chain()
         chain.rotate()
@@ -178,7 +178,7 @@ class TestKeyFile(KeysTestCase):
                                                  .st_mode))
             self.assertEqual(0o700, stat.S_IMODE(os.stat(self.config_dir)
                                                  .st_mode))
-            self.assertEqual('key file %s (0600)' % self.key_file,
+            self.assertEqual(f'key file {self.key_file} (0600)',
                              chain.describe())
 
     def test_same_key_next_time(self) -> None:

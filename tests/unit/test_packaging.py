@@ -8,6 +8,7 @@ tree, so that the tree itself is left as it was.
 
 from __future__ import annotations
 
+import configparser
 import glob
 import os
 import shutil
@@ -23,11 +24,18 @@ import ntcli
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-PACKAGES = ('ntcli', 'ntcli_token_plugin', 'ntcli_server')
 # What a copy of the tree leaves behind: local environments and outputs.
 NOT_SOURCE = shutil.ignore_patterns(
     '.git', '.venv', 'venv', '.ci-venv', '.stestr', '.tox', 'build',
     'dist', '*.egg-info', '__pycache__', '.mypy_cache', '.ruff_cache')
+
+
+def product_packages() -> list[str]:
+    """The top-level packages that setup.cfg says the wheel installs."""
+    config = configparser.ConfigParser()
+    config.read(os.path.join(TOP, 'setup.cfg'))
+    include = config['options.packages.find']['include'].split()
+    return sorted({name.split('.')[0] for name in include})
 
 
 def source_files(package: str) -> set[str]:
@@ -80,12 +88,15 @@ class TestDistributions(testtools.TestCase):
         super().tearDownClass()
 
     def test_wheel_holds_only_the_product_packages(self) -> None:
-        dist_info = f'ntcli-{ntcli.__version__}.dist-info/'
+        packages = product_packages()
+        self.assertNotIn('tests', packages)
+        self.assertIn('ntcli', packages)
+        dist_info = f'ntcli-{ntcli.__version__}.dist-info'
         tops = {name.split('/')[0] for name in self.wheel_files}
-        self.assertEqual({*PACKAGES, dist_info.rstrip('/')}, tops)
+        self.assertEqual({*packages, dist_info}, tops)
 
     def test_wheel_holds_every_module(self) -> None:
-        for package in PACKAGES:
+        for package in product_packages():
             missing = source_files(package) - self.wheel_files
             self.assertEqual(set(), missing, package)
 
@@ -107,7 +118,7 @@ class TestDistributions(testtools.TestCase):
             self.assertTrue(
                 any(name.startswith(folder) for name in self.sdist_files),
                 folder)
-        for package in PACKAGES:
+        for package in product_packages():
             self.assertEqual(set(), source_files(package) - self.sdist_files)
 
     def test_sdist_holds_no_build_leftovers(self) -> None:

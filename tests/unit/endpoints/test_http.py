@@ -4,8 +4,6 @@ behind a fault proxy for the retry of a lost issue answer."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import logging
 import os
@@ -20,6 +18,7 @@ from ntcli import errors
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint, normalize_url
 from ntcli_server import testing
+from tests.certificates import write_private_ca
 
 WS = '11111111-2222-4333-8444-555555555555'
 
@@ -320,66 +319,6 @@ class TestRequests(CannedTestCase):
         self.assertIn('Authorization: Bearer ***', output)
         self.assertIn('FORBIDDEN', output)
         self.assertNotIn('secret123', output)
-
-
-def write_private_ca(directory):
-    """A CA and a certificate for 127.0.0.1 signed by it; return the paths
-    of the CA certificate and of the server's certificate and key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def certificate(subject, issuer, key, signing_key, ca):
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(
-                       NameOID.COMMON_NAME, subject)]))
-                   .issuer_name(x509.Name([x509.NameAttribute(
-                       NameOID.COMMON_NAME, issuer)]))
-                   .public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca,
-                                                        path_length=None),
-                                  critical=True)
-                   # key identifiers and the CA's key usage: Python 3.13
-                   # verifies strictly (VERIFY_X509_STRICT)
-                   .add_extension(
-                       x509.SubjectKeyIdentifier.from_public_key(
-                           key.public_key()), critical=False)
-                   .add_extension(
-                       x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                           signing_key.public_key()), critical=False))
-        if ca:
-            builder = builder.add_extension(x509.KeyUsage(
-                digital_signature=False, content_commitment=False,
-                key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), critical=True)
-        else:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                critical=False)
-        return builder.sign(signing_key, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = certificate('ntcli test CA', 'ntcli test CA', ca_key, ca_key,
-                          True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = certificate('127.0.0.1', 'ntcli test CA', key, ca_key, False)
-    paths = [os.path.join(directory, n)
-             for n in ('ca.pem', 'server.pem', 'server.key')]
-    pem = serialization.Encoding.PEM
-    for path, data in zip(paths, (
-            ca_cert.public_bytes(pem), cert.public_bytes(pem),
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))):
-        with open(path, 'wb') as f:
-            f.write(data)
-    return paths
 
 
 class TestTLS(testtools.TestCase):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import testtools
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli_server import access, errors, ingress
 from ntcli_server.access import Action, Principal
 from ntcli_server.models import Workspace

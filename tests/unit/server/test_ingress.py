@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import testtools
 
-from ntcli import scopes
+from ntcli_core import scopes
 from ntcli_server import errors, ingress
-from ntcli_server.ingress import Target
+from ntcli_server.access import Target
 
 WS = '0f0e0d0c-0b0a-4908-8706-050403020100'
 

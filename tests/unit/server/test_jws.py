@@ -116,10 +116,10 @@ class TestSameTokens(base.SigningKeyTestCase):
             self.signed(std, json.dumps(claims), header_text='[1]'),
             self.signed(std, json.dumps(claims), header_text='{"alg":'),
             self.signed(std, json.dumps(claims),
-                        header_text='{"alg":"EdDSA","alg":"none","kid":"%s"}'
-                        % kid),
+                        header_text='{"alg":"EdDSA","alg":"none",'
+                                    f'"kid":"{kid}"}}'),
             self.signed(std, json.dumps(claims),
-                        header_text='{"kid":"%s","alg":"EdDSA"}' % kid),
+                        header_text=f'{{"kid":"{kid}","alg":"EdDSA"}}'),
         ]
         for token in tokens:
             self.assertEqual(_verdict(jws.PYJWT, token, self.keys),
@@ -192,7 +192,8 @@ class TestKeyLoading(testtools.TestCase):
         public = jws.ed25519_public_key(key.public_key)
         raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         expected = serialization.load_pem_public_key(key.public_key.encode())
-        self.assertEqual(expected.public_bytes(*raw), public.public_bytes(*raw))
+        self.assertEqual(expected.public_bytes(*raw),
+                         public.public_bytes(*raw))
         self.assertEqual(expected.public_bytes(*raw),
                          private.public_key().public_bytes(*raw))
         self.assertEqual(type(expected), type(signing.load_public_key(key)))

@@ -5,7 +5,6 @@ tests.functional.test_server_ops)."""
 from __future__ import annotations
 
 import re
-
 import warnings
 
 from falcon import testing

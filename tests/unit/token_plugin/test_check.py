@@ -2,7 +2,7 @@
 
 import testtools
 
-from ntcli import timefmt
+from ntcli_core import timefmt
 from ntcli_token_plugin import check
 
 NOW = 1_800_000_000

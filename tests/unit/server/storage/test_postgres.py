@@ -25,6 +25,7 @@ from tests.unit.server.storage import test_sqlite
 
 try:
     import psycopg
+
     from ntcli_server.storage import postgres, sql
 except (ImportError, errors.StorageUnavailable):
     # No psycopg: the tests skip, saying why (tests/postgres.py).

@@ -12,9 +12,8 @@ import stat
 import fixtures
 import testtools
 
-from ntcli_server import errors
+from ntcli_server import errors, storage
 from ntcli_server.models import Workspace
-from ntcli_server import storage
 from ntcli_server.storage import open_store, sql, sqlite
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
@@ -277,7 +276,8 @@ class TestStore(storage_base.StoreTests, testtools.TestCase):
     def test_one_primary_at_a_time(self):
         self.store.ensure_primary_signing_key(storage_base.signing_key('a'))
         self.store.add_primary_signing_key(storage_base.signing_key('b'))
-        self.assertRaises(sqlite3.IntegrityError, self.store.dialect._conn.execute,
+        self.assertRaises(sqlite3.IntegrityError,
+                          self.store.dialect._conn.execute,
                           "UPDATE signing_keys SET is_primary = 1")
 
 
