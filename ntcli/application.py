@@ -17,12 +17,10 @@ from typing import Any, TextIO
 
 from cliff import app as cliff_app
 from cliff import commandmanager
-from cliff import complete as cliff_complete
 from cliff import help as cliff_help
 
 import ntcli
-from ntcli import command
-from ntcli import errors
+from ntcli import command, errors
 from ntcli_core import redact
 
 COMMAND_NAMESPACE = 'ntcli.commands'
@@ -105,7 +103,9 @@ class CommandManager(commandmanager.CommandManager):
                 continue
             if current is not None and not _is_builtin(current):
                 self.conflicts[name] = current.value
-            self.commands[name] = PluginEntryPoint(name, ep)
+            # cliff only calls load() and reads value
+            self.commands[name] = PluginEntryPoint(  # type: ignore[assignment]
+                name, ep)
 
 
 class HelpAction(cliff_help.HelpAction):
@@ -152,39 +152,10 @@ class HelpCommand(command.CommandMixin, cliff_help.HelpCommand):
         return super().take_action(parsed_args)
 
 
-class CompleteCommand(command.CommandMixin, cliff_complete.CompleteCommand):
-    """Print bash completion for ntcli and every installed plugin."""
-
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        # cliff's version stops at the first plugin that fails to load and
-        # loses commands that are both a command and a group (``hello`` and
-        # ``hello tokens``); this one skips the broken and keeps both.
-        name = parsed_args.name or self.app.NAME
-        try:
-            shell_factory = self._formatters[parsed_args.shell].plugin
-        except KeyError:
-            raise errors.UsageError(
-                f"Unknown shell '{parsed_args.shell}'") from None
-        words: dict[tuple[str, ...], list[str]] = {}
-        for command_name in sorted(n for n, _ep in self.app.command_manager):
-            path = tuple(command_name.split())
-            try:
-                actions = self.get_actions(list(path))
-            except Exception as exc:
-                self.app.stderr.write(
-                    f'Warning: {redact.redact(str(exc))}\n')
-                continue
-            for depth in range(1, len(path)):
-                following = words.setdefault(path[:depth], [])
-                if path[depth] not in following:
-                    following.append(path[depth])
-            words.setdefault(path, []).extend(
-                opt for action in actions for opt in action.option_strings)
-        shell = shell_factory(name, self.app.stdout)
-        shell.write(' '.join(sorted({path[0] for path in words})),
-                    sorted(('_'.join(path), ' '.join(values))
-                           for path, values in words.items()))
-        return 0
+def _interactive_shell(*args: Any) -> Any:
+    """ntcli's interactive mode (``ntcli`` alone), imported when used."""
+    from ntcli.interactive import InteractiveShell
+    return InteractiveShell(*args)
 
 
 class NtcliApp(cliff_app.App):
@@ -208,8 +179,11 @@ class NtcliApp(cliff_app.App):
             version=ntcli.__version__,
             command_manager=CommandManager(),
             stdin=stdin, stdout=stdout, stderr=stderr,
-            deferred_help=True)
+            deferred_help=True,
+            # called as InteractiveApp is: (app, manager, stdin, stdout)
+            interactive_app_factory=_interactive_shell)  # type: ignore[arg-type]
         self.command_manager.add_command('help', HelpCommand)
+        from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)
         self.context: Any = None
 

@@ -68,7 +68,7 @@ class CommandMixin:
     and the app reports them, redacted, in one place.
     """
 
-    _epilog: str | None = None
+    _epilog = None
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)  # type: ignore[misc]

@@ -29,6 +29,8 @@ class Context:
         self.app = app
         self.options = options
         self._endpoint: Any = None
+        # False for a look that must change nothing (shell completion)
+        self.retry_revocations = True
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -116,7 +118,8 @@ class Context:
                 endpoint = progress.SpinningEndpoint(endpoint,
                                                      self.app.stderr)
             self._endpoint = endpoint
-            self.retry_pending_revocations()
+            if self.retry_revocations:
+                self.retry_pending_revocations()
         return self._endpoint
 
     def retry_pending_revocations(self) -> None:

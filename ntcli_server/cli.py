@@ -4,7 +4,10 @@
     ntcli-server [--db PATH|DSN] user create NAME | user list
     ntcli-server [--db PATH|DSN] workspace create NAME --owner USER
     ntcli-server [--db PATH|DSN] workspace list
-    ntcli-server [--db PATH|DSN] keys rotate | keys list
+    ntcli-server [--db PATH|DSN] keys rotate | keys list | keys retire
+    ntcli-server [--db PATH|DSN] audit list [--workspace W] [--since T]
+                                            [--action A] [-f FORMAT]
+    ntcli-server db copy --from PATH|DSN --to DSN|PATH [--force]
 
 The database is ``--db``, else ``NTCLI_SERVER_DB``, else
 ``./ntcli-server.db``: a SQLite path or a ``postgresql://`` DSN. Admin
@@ -41,6 +44,7 @@ SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
+    from ntcli_server.ratelimit import FailureTable
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -59,6 +63,20 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a positive "
                                          'integer')
     return value
+
+
+def _between(low: int, high: int) -> typing.Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a whole number from {low} to {high}")
+        return value
+    return parse
 
 
 def _open(args: argparse.Namespace, *, create: bool = False
@@ -92,7 +110,8 @@ def _when(ts: int | None) -> str:
 
 # -- commands -------------------------------------------------------------
 def _run_gunicorn(target: str, settings: dict[str, object], *,
-                  metrics: bool = False) -> None:
+                  metrics: bool = False,
+                  auth_failures: 'FailureTable | None' = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -108,7 +127,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
             # Called in each worker (no preload): one connection each.
             # create_app never creates a missing database.
             from ntcli_server import wsgi
-            return wsgi.create_app(target, metrics=metrics)
+            return wsgi.create_app(target, metrics=metrics,
+                                   auth_failures=auth_failures)
 
     TokenServer().run()
 
@@ -162,6 +182,31 @@ def _tls_settings(args: argparse.Namespace) -> dict[str, object]:
         settings.update(ca_certs=args.client_ca,
                         cert_reqs=ssl.CERT_REQUIRED)
     return settings
+
+
+def _auth_failure_table(args: argparse.Namespace) -> 'FailureTable | None':
+    """The node's table of failed authentications, made before the fork
+    so that every worker shares it (None: no limit)."""
+    if not args.auth_failure_limit:
+        return None
+    from ntcli_server.ratelimit import FailureTable
+    return FailureTable(args.auth_failure_limit, args.auth_failure_window)
+
+
+def _add_auth_failure_options(run: argparse.ArgumentParser) -> None:
+    from ntcli_server import ratelimit
+    run.add_argument('--auth-failure-limit', metavar='N',
+                     type=_between(0, ratelimit.MAX_LIMIT),
+                     default=ratelimit.DEFAULT_LIMIT,
+                     help='Failed authentications one client address may '
+                          'make per window before it gets 429 until the '
+                          'window ends; 0: no limit (default '
+                          f'{ratelimit.DEFAULT_LIMIT}).')
+    run.add_argument('--auth-failure-window', metavar='SECONDS',
+                     type=_between(1, ratelimit.MAX_WINDOW),
+                     default=ratelimit.DEFAULT_WINDOW,
+                     help='The window of --auth-failure-limit (default '
+                          f'{ratelimit.DEFAULT_WINDOW}).')
 
 
 def _add_tls_options(run: argparse.ArgumentParser) -> None:
@@ -259,7 +304,7 @@ def serve(args: argparse.Namespace) -> int:
         # Recent gunicorn's control socket has one default path per user,
         # which several servers on one machine would fight over.
         'control_socket_disable': True,
-    }, metrics=args.metrics)
+    }, metrics=args.metrics, auth_failures=_auth_failure_table(args))
     return 0
 
 
@@ -311,6 +356,18 @@ def keys_rotate(args: argparse.Namespace) -> int:
     print('New primary signing key created; tokens signed by older keys '
           'stay valid. Running servers sign with it within about 30 seconds.',
           file=sys.stderr)
+    return 0
+
+
+def keys_retire(args: argparse.Namespace) -> int:
+    with _open(args) as authority:
+        kids = authority.retire_signing_keys()
+    for kid in kids:
+        print(kid)
+    print(f'{len(kids)} signing key(s) retired: their private halves are '
+          'destroyed; their public halves stay to name the tokens they '
+          'signed.' if kids else 'No signing key to retire: every older key '
+          'still signed a live token.', file=sys.stderr)
     return 0
 
 
@@ -460,6 +517,7 @@ def build_parser() -> ArgumentParser:
                      help='Serve Prometheus metrics at GET /metrics '
                           '(needs prometheus-client).')
     _add_tls_options(run)
+    _add_auth_failure_options(run)
 
     user = _group(commands, 'user', 'Manage users.')
     create = _action(user, 'create',
@@ -518,6 +576,9 @@ def build_parser() -> ArgumentParser:
             'Make a new primary signing key (live tokens stay valid).',
             keys_rotate)
     _action(keys, 'list', 'List the signing keys.', keys_list)
+    _action(keys, 'retire',
+            'Destroy the private keys that signed no live token.',
+            keys_retire)
     return parser
 
 

@@ -208,11 +208,14 @@ ERRORS: dict[int, str] = {
     413: 'Request body too large (PAYLOAD_TOO_LARGE)',
     415: 'Request body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
     422: 'The request does not fit this document (VALIDATION_ERROR)',
+    429: 'Too many failed authentications from this address '
+         '(TOO_MANY_REQUESTS; see Retry-After)',
     500: 'The server failed (INTERNAL_ERROR)',
     503: 'The database does not answer (STORAGE_UNAVAILABLE)',
 }
-# What every operation may answer, and what each kind of input adds.
-_ALWAYS = (500, 503)
+# What every operation may answer (an address that failed to authenticate
+# too often gets 429 for everything), and what each kind of input adds.
+_ALWAYS = (429, 500, 503)
 _AUTHENTICATED = (401, 403)
 _WITH_BODY = (400, 413, 415, 422)
 _WITH_QUERY = (400, 422)

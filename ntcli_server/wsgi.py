@@ -36,7 +36,7 @@ import falcon
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import access, errors, ingress, request_ids
+from ntcli_server import access, errors, ingress, ratelimit, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
 from ntcli_server.models import (AuditEvent, IssuedToken, Origin,
@@ -595,6 +595,8 @@ def _send_error(req: falcon.Request, resp: falcon.Response,
     resp.media = body
     if error.http_status == 401:
         resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+    for name, value in getattr(error, 'headers', {}).items():
+        resp.set_header(name, value)       # Retry-After of a 429
 
 
 def handle_authority_error(req: falcon.Request, resp: falcon.Response,
@@ -644,11 +646,14 @@ class BodyLimit:
 
 
 def create_app(target: str | AuthorityFactory, *,
-               metrics: bool = False) -> falcon.App:
+               metrics: bool = False,
+               auth_failures: ratelimit.FailureTable | None = None
+               ) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
-    prometheus-client).
+    prometheus-client). ``auth_failures`` limits failed authentications
+    per client address (:mod:`ntcli_server.ratelimit`).
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -658,6 +663,8 @@ def create_app(target: str | AuthorityFactory, *,
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
     middleware: list[object] = [request_ids.RequestIds()]
+    if auth_failures is not None:
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     recorder = None
     if metrics:
         from ntcli_server import metrics as prometheus

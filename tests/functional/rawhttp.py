@@ -41,9 +41,13 @@ def request_bytes(method: str, path: str, headers: dict[str, str],
 
 
 def exchange(port: int, data: bytes, *, timeout: float = 30,
-             context: ssl.SSLContext | None = None) -> Answer:
-    """Send ``data`` on a new connection and read the answer to the end."""
-    with socket.create_connection((HOST, port), timeout=timeout) as raw:
+             context: ssl.SSLContext | None = None,
+             source: str | None = None) -> Answer:
+    """Send ``data`` on a new connection (from the loopback address
+    ``source``) and read the answer to the end."""
+    with socket.create_connection(
+            (HOST, port), timeout=timeout,
+            source_address=(source, 0) if source else None) as raw:
         sock = (context.wrap_socket(raw, server_hostname=HOST)
                 if context else raw)
         sock.sendall(data)

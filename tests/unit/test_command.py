@@ -4,6 +4,7 @@ see them (cliff's Sphinx extension builds each parser with ``app`` None)."""
 import testtools
 
 from ntcli import application, testing
+from ntcli.commands.complete import CompleteCommand
 
 
 def registered_commands():
@@ -12,7 +13,7 @@ def registered_commands():
     manager = application.CommandManager()
     found = {name: ep.load() for name, ep in manager}
     found.update(help=application.HelpCommand,
-                 complete=application.CompleteCommand)
+                 complete=CompleteCommand)
     return found
 
 

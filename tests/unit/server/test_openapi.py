@@ -47,7 +47,7 @@ class TestDocument(testtools.TestCase):
         for path, item in self.document['paths'].items():
             for method in set(item) & set(METHODS):
                 answers = item[method]['responses']
-                for status in ('500', '503'):
+                for status in ('429', '500', '503'):
                     self.assertIn(status, answers, (path, method))
                 if item[method]['security']:
                     self.assertLessEqual({'401', '403'}, set(answers))
