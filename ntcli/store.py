@@ -290,7 +290,7 @@ class CredentialStore:
         return self.key_chain.describe()
 
     def exists(self) -> bool:
-        return os.path.exists(self.path)
+        return os.path.lexists(self.path)
 
     # -- reading -------------------------------------------------------------
 
@@ -309,11 +309,7 @@ class CredentialStore:
 
     def _read_raw(self) -> bytes | None:
         try:
-            fileio.tighten_file(self.path)
-            with open(self.path, 'rb') as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+            return fileio.read_private(self.path)
         except OSError as exc:
             raise CredentialStoreError(
                 'Cannot read the credentials file %s: %s'
@@ -428,7 +424,7 @@ class CredentialStore:
         """Move the credentials file aside (never delete it) and return its
         new path; None when there is no file."""
         with self._lock(timeout):
-            if not os.path.exists(self.path):
+            if not os.path.lexists(self.path):
                 return None
             stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
             target = '%s.bad-%s' % (self.path, stamp)

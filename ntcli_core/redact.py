@@ -30,14 +30,16 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts the formatted message of each record."""
+    """A logging filter that redacts the formatted message of each record
+    and escapes its control characters (it may echo a server's words)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a broken log call must not break the command
             return True
-        record.msg = redact(message)
+        from ntcli_core.terminal import escape
+        record.msg = escape(redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             import traceback

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
+from ntcli import faults
 from ntcli_core import timefmt
 
 if TYPE_CHECKING:
@@ -61,6 +62,18 @@ class RefreshToken(command.ShowOne):
     failure at any point leaves a stored token that works.
     """
 
+    fields = {'new_token': ('jti', 'expires_at'),
+              'old_token': ('jti', 'revoked_at', 'revocation_pending'),
+              'message': None}
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.if_expires_within is not None:
+            # the columns of a token kept as it is, too
+            return dict(self.fields, refreshed=None, jti=None,
+                        expires_at=None)
+        return self.fields
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
@@ -89,6 +102,7 @@ class RefreshToken(command.ShowOne):
                                        if_expires_within=window)
         if isinstance(result, rotation.Kept):
             return self._kept(result, window)
+        self._done = result
         _warn_no_expiry(self.context, lifetime)
         _warn_cannot_refresh_itself(self.context, result.new_scope)
         old = None
@@ -101,6 +115,19 @@ class RefreshToken(command.ShowOne):
                 ({'jti': result.new_jti,
                   'expires_at': timefmt.iso(result.new_expires_at)},
                  old, 'Token refreshed successfully'))
+
+    def done_summary(self) -> str | None:
+        result = getattr(self, '_done', None)
+        if result is None:
+            return None
+        if result.old_jti is None:
+            old = 'no old token to revoke'
+        elif result.revocation_pending:
+            old = f'revocation of old token {result.old_jti} pending'
+        else:
+            old = f'old token {result.old_jti} revoked'
+        return (f'Token refreshed and stored (new token {result.new_jti}; '
+                f'{old})')
 
     @staticmethod
     def _kept(kept: Any, window: int | None) -> tuple:
@@ -131,6 +158,16 @@ class RefreshToken(command.ShowOne):
 
 class ShowToken(command.ShowOne):
     """Show the stored token of the workspace and whether it is valid."""
+
+    fields = dict.fromkeys((
+        'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
+        'is_valid', 'days_until_expiry', 'verified', 'source', 'message'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_token:
+            return dict(self.fields, token=None)
+        return self.fields
 
     _check_status = 0
 
@@ -220,6 +257,8 @@ class CreateToken(command.ShowOne):
     """Create an extra token for CI or automation (printed once, not stored).
     """
 
+    fields = dict.fromkeys(('token', 'jti', 'expires_at'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
@@ -235,16 +274,44 @@ class CreateToken(command.ShowOne):
                     'read-only unless asked')
         return parser
 
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        super().check_arguments(parsed_args)
+        from ntcli import output
+        if output.is_closed(self.app.stdout):
+            raise errors.UsageError(
+                'Refusing to create a token: standard output is closed, so '
+                'nobody would ever see it',
+                'Run it with standard output open (a terminal, a file or a '
+                'pipe).')
+
+    def run_checked(self, parsed_args: argparse.Namespace) -> int:
+        # Output is part of the operation: a token that was not delivered
+        # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
+        from ntcli_token_plugin import delivery
+        self._issued: Any = None
+        self._bearer: str | None = None
+        try:
+            return super().run_checked(parsed_args)
+        except BaseException as exc:
+            if self._issued is None:
+                raise
+            raise delivery.revoke_undelivered(
+                self.context, self._issued, self._bearer, exc) from None
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli import interrupt
         from ntcli_token_plugin import expiry, scope_option
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
         wanted = scope_option.from_args(parsed_args)
         workspace = context.workspace
-        issued = context.endpoint.issue_token(
-            context.workspace_bearer(workspace.id), workspace.id,
-            expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
-            description=parsed_args.description, scope=wanted)
+        self._bearer = context.workspace_bearer(workspace.id)
+        with interrupt.deferred():  # a token issued is a token we know of
+            self._issued = issued = context.endpoint.issue_token(
+                self._bearer, workspace.id, expires_in=lifetime.expires_in,
+                expires_at=lifetime.expires_at,
+                description=parsed_args.description, scope=wanted)
+        faults.checkpoint('after-create')
         _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',
                                workspace_id=workspace.id,
@@ -266,6 +333,14 @@ class CreateToken(command.ShowOne):
 
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
+
+    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_expired:
+            return dict(self.fields, Status=None)
+        return self.fields
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -311,6 +386,8 @@ class RevokeToken(command.ShowEach):
     go on, and the command then fails with the count, as
     python-openstackclient's delete commands do.
     """
+
+    fields = dict.fromkeys(('jti', 'revoked_at', 'status'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -362,6 +439,7 @@ class RevokeToken(command.ShowEach):
                              "run 'ntcli token refresh' to get a new one.")
             rows.append((jti, timefmt.iso(revocation.revoked_at),
                          RevocationColumn(revocation.already_revoked)))
+        self._revoked = [row[0] for row in rows]
         if len(jtis) == 1 and failures:
             raise failures[0]
         if failures:
@@ -371,6 +449,10 @@ class RevokeToken(command.ShowEach):
                 " revoked. Run 'ntcli token list --show-expired' to see the "
                 'tokens of this workspace.' if rows else None)
         return ('jti', 'revoked_at', 'status'), rows
+
+    def done_summary(self) -> str | None:
+        done = getattr(self, '_revoked', None)
+        return f"Revoked {', '.join(done)}" if done else None
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         if data['status'].human_readable() == 'already revoked':

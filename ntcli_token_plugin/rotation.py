@@ -19,6 +19,7 @@ from typing import Any
 
 from ntcli import errors
 from ntcli import faults
+from ntcli import interrupt
 from ntcli import revocations
 from ntcli_token_plugin.expiry import Expiry
 
@@ -73,21 +74,33 @@ def rotate_token(context: Any, expiry: Expiry, *,
         bearer = _issue_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
         faults.checkpoint('before-issue')
-        new = endpoint.issue_token(                          # 1. issue
-            bearer, workspace.id, expires_in=expiry.expires_in,
-            expires_at=expiry.expires_at,
-            idempotency_key=_random_uuid(), scope=wanted)
-        faults.checkpoint('after-issue')
-        _store_new_token(context, creds, new, old, bearer)   # 2. store
+        # Ctrl-C and SIGTERM wait until the issued token is stored (or,
+        # failing that, revoked); a second signal does not wait
+        new = None
+        try:
+            with interrupt.deferred():
+                new = endpoint.issue_token(                  # 1. issue
+                    bearer, workspace.id, expires_in=expiry.expires_in,
+                    expires_at=expiry.expires_at,
+                    idempotency_key=_random_uuid(), scope=wanted)
+                _store_new_token(context, creds, new, old, bearer)  # 2.
+        except errors.Interrupted as exc:
+            if exc.detail is None and new is not None:
+                exc.detail = _stopped_after_store(new, old)
+            raise
         faults.checkpoint('after-store')
         revoked_at, failure = None, None
         if old is not None:                                  # 3. revoke
             # the user may revoke any token; a token may revoke itself
             revoke_bearer = None if endpoint.embedded else (
                 creds.get_user_credential(endpoint.key) or old.token)
-            revoked_at, failure = revocations.revoke_quietly(
-                endpoint, revoke_bearer, workspace.id, old.jti)
-            _settle_revocation(context, creds, old, failure)
+            try:
+                revoked_at, failure = revocations.revoke_quietly(
+                    endpoint, revoke_bearer, workspace.id, old.jti)
+                _settle_revocation(context, creds, old, failure)
+            except errors.Interrupted as exc:
+                exc.detail = _stopped_after_store(new, old)
+                raise
         faults.checkpoint('after-revoke')
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
@@ -107,6 +120,14 @@ def _scopes_to_keep(old: Any) -> tuple[str, ...]:
     if old is None:
         return scopes.FULL
     return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
+
+
+def _stopped_after_store(new: Any, old: Any) -> str:
+    """What a refresh stopped after step 2 leaves, for its one line."""
+    if old is None:
+        return f'the new token {new.jti} is stored.'
+    return (f'the new token {new.jti} is stored; the revocation of the old '
+            f'token {old.jti} will be finished by the next ntcli command.')
 
 
 def _outlives(context: Any, old: Any, window: int) -> bool:
@@ -158,35 +179,46 @@ def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
                      bearer: str | None) -> None:
     """Step 2: store the new token and, in the same write, the intent to
     revoke the old one, so that a crash before step 3 completes is finished
-    by the next command. If the write fails, the old token stays stored and
-    the new one is revoked."""
+    by the next command. If the write fails or the command is stopped
+    (Ctrl-C, SIGTERM) before it is done, the old token stays stored and the
+    new one is revoked."""
     from ntcli.store import PendingRevocation, StoredToken
     endpoint = context.endpoint
-    creds.set_token(endpoint.key, new.workspace_id, StoredToken(
-        token=new.token, jti=new.jti, workspace_id=new.workspace_id,
-        created_at=new.created_at, expires_at=new.expires_at,
-        scope=new.scope))
-    if old is not None:
-        creds.add_pending_revocation(PendingRevocation(
-            endpoint=endpoint.key, workspace_id=old.workspace_id,
-            jti=old.jti, since=context.now(), token=old.token))
     try:
-        creds.commit()
-    except Exception as exc:
-        # No orphan may live on: revoke the token nobody will ever see.
+        faults.checkpoint('after-issue')
+        creds.set_token(endpoint.key, new.workspace_id, StoredToken(
+            token=new.token, jti=new.jti, workspace_id=new.workspace_id,
+            created_at=new.created_at, expires_at=new.expires_at,
+            scope=new.scope))
+        if old is not None:
+            creds.add_pending_revocation(PendingRevocation(
+                endpoint=endpoint.key, workspace_id=old.workspace_id,
+                jti=old.jti, since=context.now(), token=old.token))
+        with interrupt.deferred():      # written entirely, or not at all
+            creds.commit()
+        return
+    except BaseException as exc:        # Ctrl-C and SIGTERM included
+        failure = exc
+    # No orphan may live on: revoke the token nobody will ever see.
+    with interrupt.deferred():
         revocations.revoke_quietly(endpoint, bearer or new.token,
                                    new.workspace_id, new.jti)
         context.history.record('refresh', jti=new.jti, outcome='failed: '
                                'new token could not be stored; revoked',
                                workspace_id=new.workspace_id,
                                endpoint=endpoint.key)
-        reason = exc.message if isinstance(exc, errors.NtcliError) \
-            else f'{type(exc).__name__}: {exc}'
-        raise errors.CredentialStoreError(
-            f'The new token could not be stored: {reason}',
-            'Your previous token is still stored and valid. Fix the problem '
-            f'(disk space, permissions of {context.config_dir}) and run '
-            'ntcli token refresh again.') from exc
+    if isinstance(failure, errors.Interrupted):
+        failure.detail = ('the new token was revoked; your previous token '
+                          'is still stored and valid.')
+    if not isinstance(failure, Exception):
+        raise failure
+    reason = failure.message if isinstance(failure, errors.NtcliError) \
+        else f'{type(failure).__name__}: {failure}'
+    raise errors.CredentialStoreError(
+        f'The new token could not be stored: {reason}',
+        'Your previous token is still stored and valid. Fix the problem '
+        f'(disk space, permissions of {context.config_dir}) and run '
+        'ntcli token refresh again.') from failure
 
 
 def _settle_revocation(context: Any, creds: Any, old: Any,

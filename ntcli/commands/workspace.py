@@ -12,13 +12,16 @@ from ntcli_core.names import NAME_RULE, is_valid_name
 def check_name(name: str) -> str:
     """A valid workspace name (ntcli_core.names), or UsageError."""
     if not is_valid_name(name):
-        raise errors.UsageError(f"Invalid workspace name '{name}'",
+        from ntcli_core.terminal import quoted
+        raise errors.UsageError(f'Invalid workspace name {quoted(name)}',
                                 f'Use {NAME_RULE}.')
     return name
 
 
 class CreateWorkspace(command.ShowOne):
     """Create a workspace."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name', 'created'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -51,6 +54,8 @@ class CreateWorkspace(command.ShowOne):
 class ListWorkspaces(command.Lister):
     """List the workspaces (✓ marks the selected one)."""
 
+    fields = dict.fromkeys(('ID', 'Name', 'Created', 'Selected'))
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import CheckColumn, TimeColumn
         context = self.context
@@ -73,6 +78,8 @@ class ListWorkspaces(command.Lister):
 
 class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)

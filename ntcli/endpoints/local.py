@@ -88,6 +88,8 @@ class LocalEndpoint(Endpoint):
                 f'Cannot create the data directory {directory}: '
                 f'{exc.strerror}',
                 'Check its permissions, or set NTCLI_DATA_DIR.') from exc
+        # the database holds the signing keys: never reached through a link
+        fileio.refuse_symlink(path)
         return Authority.open(path, jws=jws.ED25519)
 
     # The local user (no credential) may do everything: the access rules
