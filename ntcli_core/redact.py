@@ -48,3 +48,11 @@ class RedactingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
+
+
+def printable(text: str | None) -> str:
+    """Text from elsewhere (a user agent is whatever a client sent) made
+    safe for a terminal: control characters escaped; None is ''."""
+    if not text:
+        return ''
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)

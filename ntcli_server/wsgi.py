@@ -663,13 +663,14 @@ def create_app(target: str | AuthorityFactory, *,
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
     middleware: list[object] = [request_ids.RequestIds()]
-    if auth_failures is not None:
-        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     recorder = None
     if metrics:
+        # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
         recorder = prometheus.PrometheusMetrics()
         middleware.append(prometheus.RequestMetrics(recorder))
+    if auth_failures is not None:
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     api = TokenAPI(factory, recorder)
     app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
     if recorder is not None:

@@ -57,7 +57,8 @@ def describe_dsn(dsn: str) -> str:
 @functools.lru_cache(maxsize=512)
 def _pyformat(statement: str) -> str:
     """``:name`` placeholders as psycopg's ``%(name)s`` (``%`` doubled;
-    ``::type`` casts left alone)."""
+    ``::type`` casts left alone). String literals are not parsed: the
+    store's queries pass every value as a parameter, never as ':text'."""
     return re.sub(r'(?<![:\w]):([A-Za-z_]\w*)', r'%(\1)s',
                   statement.replace('%', '%%'))
 
