@@ -100,7 +100,7 @@ class Authority:
     """Issues, validates, lists and revokes workspace tokens."""
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
-                 jws: JWS = jws_impl.PYJWT) -> None:
+                 jws: JWS = jws_impl.ED25519) -> None:
         self.store = store
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
@@ -109,7 +109,8 @@ class Authority:
 
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
-             jws: JWS = jws_impl.PYJWT, create: bool = True) -> 'Authority':
+             jws: JWS = jws_impl.ED25519,
+             create: bool = True) -> 'Authority':
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
         (:class:`ntcli_server.storage.DatabaseMissing`)."""

@@ -13,7 +13,6 @@ stored, finds it good for long enough, and keeps it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -21,11 +20,11 @@ from ntcli import errors
 from ntcli import faults
 from ntcli import interrupt
 from ntcli import revocations
+from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
 
 
-@dataclasses.dataclass(frozen=True)
-class Rotation:
+class Rotation(Record):
     """What a refresh did."""
 
     new_jti: str
@@ -37,8 +36,7 @@ class Rotation:
     new_scope: tuple[str, ...] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Kept:
+class Kept(Record):
     """What a conditional refresh left alone: a stored token that is valid
     and does not expire within the window."""
 

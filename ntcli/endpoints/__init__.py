@@ -11,15 +11,15 @@ Every time is an integer of Unix seconds (UTC); ``None`` means "never".
 from __future__ import annotations
 
 import abc
-import dataclasses
 import typing
+
+from ntcli_core.records import Record
 
 #: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
 ScopeList = typing.Optional[typing.Tuple[str, ...]]
 
 
-@dataclasses.dataclass(frozen=True)
-class EndpointOptions:
+class EndpointOptions(Record):
     """Settings an endpoint is constructed with."""
 
     timeout: float = 30.0
@@ -28,15 +28,13 @@ class EndpointOptions:
     debug: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Workspace:
+class Workspace(Record):
     id: str
     name: str
     created_at: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(Record):
     """A token just issued: the only time its value is known."""
 
     token: str
@@ -47,8 +45,7 @@ class IssuedToken:
     scope: ScopeList = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(Record):
     """What an endpoint knows of a token (never its value)."""
 
     jti: str
@@ -60,16 +57,14 @@ class TokenRecord:
     scope: ScopeList = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Revocation:
+class Revocation(Record):
     jti: str
     workspace_id: str
     revoked_at: int
     already_revoked: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Validation:
+class Validation(Record):
     """A token the endpoint accepted."""
 
     jti: str
@@ -77,8 +72,7 @@ class Validation:
     expires_at: int | None
 
 
-@dataclasses.dataclass(frozen=True)
-class Event:
+class Event(Record):
     """An entry of the authority's audit trail for a workspace: what was
     done, by whom (a user id or a token's JTI), from where."""
 
