@@ -3,18 +3,27 @@
 
 Usage (with the Python of the virtualenv ntcli[server] is installed in)::
 
-    python benchmarks/server_load.py [--duration S] [--concurrency N]
-        [--workers N] [--sizes 100,1000,10000,100000] [--json FILE]
+    python benchmarks/server_load.py [--duration S] [--rounds N]
+        [--concurrency N] [--workers N] [--sizes 100,1000,10000,100000]
+        [--dsn postgresql://...] [--json FILE]
 
-It starts ``ntcli-server serve`` (gunicorn) on 127.0.0.1 with a fresh
-SQLite database in a temporary directory, and measures:
+It starts ``ntcli-server serve`` (gunicorn, with serve's own defaults:
+worker class, logging, hooks) on 127.0.0.1 with a fresh SQLite database,
+or the PostgreSQL database of ``--dsn`` (a throwaway one: it is written
+to), and next to it the same ``serve`` with a bare Falcon app in place of
+the token API, returning a constant JSON body of the size of a real
+answer: the floor of the framework and the server under the same settings.
+It measures:
 
-1. Load: requests per second and p50/p99 latency of ``/v1/token_auth``
-   (validating a workspace token) and of ``POST /v1/workspaces/{id}/tokens``
-   (issuing one), each for ``--duration`` seconds after one second of
-   warm-up. The load comes from a second process (this script, run with
-   ``_drive``): ``--concurrency`` threads, each with its own http.client
-   connection, reused as long as the server keeps it open.
+1. Load: requests per second and p50/p99 latency of the bare app, of
+   ``/v1/token_auth`` validating one token again and again (as an ingress's
+   ``auth_request`` does for one client) and validating 4,096 tokens in
+   turn (no signature is remembered), alternately in ``--rounds`` rounds
+   that share ``--duration`` seconds per scenario; then of ``POST
+   /v1/workspaces/{id}/tokens`` (issuing). The load comes from a second
+   process (this script, run with ``_drive``): ``--concurrency`` threads,
+   each with its own http.client connection, reused as long as the server
+   keeps it open.
 2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
    store in bulk (as tests/unit/server/test_authority.py does), then the
    latency of one validation and of one page of the listing (the first, and
