@@ -11,7 +11,6 @@ memory; a file that cannot be decrypted is reported, never replaced.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from ntcli import fileio
 from ntcli.errors import CredentialStoreError
 from ntcli.keys import KeyChain
 from ntcli_core.fernet import multi_fernet
+from ntcli_core.records import Record, field
 
 LOG = logging.getLogger(__name__)
 
@@ -38,11 +38,10 @@ RECOVERY_HINT = ("Restore it from a backup, set NTCLI_KEY to the key that "
                  "and start over.")
 
 
-@dataclasses.dataclass
-class StoredToken:
+class StoredToken(Record, frozen=False):
     """A workspace token kept in the store; its repr hides the value."""
 
-    token: str = dataclasses.field(repr=False)
+    token: str = field(repr=False)
     jti: str
     workspace_id: str
     created_at: int | None
@@ -55,7 +54,7 @@ class StoredToken:
                    self.expires_at))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any],
@@ -66,8 +65,7 @@ class StoredToken:
                    expires_at=data.get('expires_at'))
 
 
-@dataclasses.dataclass
-class PendingRevocation:
+class PendingRevocation(Record, frozen=False):
     """A revocation that failed and must be retried at ``endpoint``."""
 
     endpoint: str
@@ -78,10 +76,10 @@ class PendingRevocation:
     last_error: str | None = None
     # the revoked token itself: a workspace token may revoke itself on a
     # remote endpoint when no user credential is stored
-    token: str | None = dataclasses.field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingRevocation:
@@ -250,8 +248,7 @@ class Credentials:
         self._committer()
 
 
-@dataclasses.dataclass
-class KeyRotation:
+class KeyRotation(Record, frozen=False):
     """What :meth:`CredentialStore.rotate_key` did."""
 
     key_source: str
