@@ -9,6 +9,7 @@ per-command scan of installed distributions (about 15 ms on every run).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any, TextIO
 
 from cliff import command
@@ -57,7 +58,7 @@ class _NtcliCommand:
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)  # type: ignore[misc]
-        brief_usage_errors(parser, self.app.stderr)  # type: ignore
+        brief_usage_errors(parser, self.app.stderr if self.app else sys.stderr)  # type: ignore
         return parser
 
     def get_epilog(self) -> str:
