@@ -37,13 +37,13 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 DRIVER = '_drive'
 READY_TIMEOUT = 30.0
@@ -111,8 +111,8 @@ def call_json(port: int, method: str, path: str, credential: str,
     finally:
         client.close()
     if status >= 300:
-        raise BenchmarkError('%s %s: HTTP %d %s' % (method, path, status,
-                                                      data[:300]))
+        raise BenchmarkError(
+            f'{method} {path}: HTTP {status} {data[:300]!r}')
     return json.loads(data)
 
 
@@ -211,9 +211,8 @@ def server_command() -> list[str]:
         return [script]
     found = shutil.which('ntcli-server')
     if found is None:
-        raise BenchmarkError("No ntcli-server next to %s: install "
-                             "'ntcli[server]' into this virtualenv"
-                             % sys.executable)
+        raise BenchmarkError(f'No ntcli-server next to {sys.executable}: '
+                             "install 'ntcli[server]' into this virtualenv")
     return [found]
 
 
@@ -221,47 +220,47 @@ def server_command() -> list[str]:
 def running_server(db: str, root: str, workers: int) -> Iterator[int]:
     """``ntcli-server serve`` on a free port, stopped on exit."""
     port = free_port()
-    log = open(os.path.join(root, 'server.log'), 'wb')
-    proc = subprocess.Popen(
-        server_command() + ['--db', db, 'serve',
-                            '--bind', '127.0.0.1:%d' % port,
-                            '--workers', str(workers),
-                            '--access-log', os.path.join(root, 'access.log'),
-                            '--log-level', 'warning'],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                log.flush()
-                with open(log.name, 'rb') as handle:
-                    tail = handle.read()[-1500:].decode(errors='replace')
-                raise BenchmarkError('ntcli-server exited with %d:\n%s'
-                                     % (proc.returncode, tail))
-            try:
-                status, _ = Client(port).call('GET', '/healthz', {})
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchmarkError('ntcli-server did not answer within '
-                                     '%.0f s' % READY_TIMEOUT)
-            time.sleep(0.1)
-        yield port
-    finally:
-        stop_server(proc)
-        log.close()
+    with open(os.path.join(root, 'server.log'), 'wb') as log:
+        proc = subprocess.Popen(
+            server_command() + [
+                '--db', db, 'serve', '--bind', f'127.0.0.1:{port}',
+                '--workers', str(workers),
+                '--access-log', os.path.join(root, 'access.log'),
+                '--log-level', 'warning'],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            wait_until_ready(proc, port, log.name)
+            yield port
+        finally:
+            stop_server(proc)
+
+
+def wait_until_ready(proc: subprocess.Popen, port: int, log: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            with open(log, 'rb') as handle:
+                tail = handle.read()[-1500:].decode(errors='replace')
+            raise BenchmarkError(
+                f'ntcli-server exited with {proc.returncode}:\n{tail}')
+        try:
+            status, _ = Client(port).call('GET', '/healthz', {})
+            if status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise BenchmarkError('ntcli-server did not answer within '
+                                 f'{READY_TIMEOUT:.0f} s')
+        time.sleep(0.1)
 
 
 def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)   # gunicorn stops its workers
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(15)
-        except subprocess.TimeoutExpired:
-            pass
     # whatever is left of the process group we started
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -282,7 +281,7 @@ def setup(db: str) -> tuple[str, str]:
 def load(port: int, credential: str, workspace_id: str, duration: float,
          concurrency: int) -> dict[str, dict]:
     issued = call_json(port, 'POST',
-                       '/v1/workspaces/%s/tokens' % workspace_id,
+                       f'/v1/workspaces/{workspace_id}/tokens',
                        credential, {'expires_in': 86400})
     base = {'port': port, 'duration': duration, 'warmup': 1.0,
             'concurrency': concurrency}
@@ -291,7 +290,7 @@ def load(port: int, credential: str, workspace_id: str, duration: float,
         base, method='GET', path='/v1/token_auth', body=None,
         headers={'Authorization': 'Bearer ' + issued['access_token']}))
     results['issue POST /v1/workspaces/{id}/tokens'] = run_driver(dict(
-        base, method='POST', path='/v1/workspaces/%s/tokens' % workspace_id,
+        base, method='POST', path=f'/v1/workspaces/{workspace_id}/tokens',
         body=json.dumps({'expires_in': 86400}),
         headers={'Authorization': 'Bearer ' + credential,
                  'Content-Type': 'application/json'}))
@@ -311,7 +310,7 @@ def fill_workspace(db: str, owner: str, name: str,
         key, _ = authority.keys.primary()
         now = authority.now()
         # oldest first: spread over the past, a hundred per second
-        bulk = [TokenRecord(jti='jti_%08x%024x' % (count, i),
+        bulk = [TokenRecord(jti=f'jti_{count:08x}{i:024x}',
                             workspace_id=workspace.id,
                             created_at=now - 86400 + i // 100,
                             expires_at=now + 86400, kid=key.kid)
@@ -335,95 +334,93 @@ def timed(call: Any, repeat: int) -> dict[str, float]:
 
 def scale(port: int, db: str, credential: str, sizes: list[int],
           repeat: int) -> list[dict]:
+    return [scale_one(port, db, credential, size, repeat) for size in sizes]
+
+
+def scale_one(port: int, db: str, credential: str, size: int,
+              repeat: int) -> dict:
     from ntcli_server.authority import Authority
-    rows = []
-    for size in sizes:
-        began = time.perf_counter()
-        workspace_id, token, cursor = fill_workspace(db, 'bench',
-                                                     'scale-%d' % size, size)
-        filled = time.perf_counter() - began
-        client = Client(port)
-        auth = {'Authorization': 'Bearer ' + token}
-        user = {'Authorization': 'Bearer ' + credential}
-        listing = '/v1/workspaces/%s/tokens?limit=100' % workspace_id
+    began = time.perf_counter()
+    workspace_id, token, cursor = fill_workspace(db, 'bench',
+                                                 f'scale-{size}', size)
+    filled = time.perf_counter() - began
+    client = Client(port)
+    auth = {'Authorization': 'Bearer ' + token}
+    user = {'Authorization': 'Bearer ' + credential}
+    listing = f'/v1/workspaces/{workspace_id}/tokens?limit=100'
 
-        def get(path: str, headers: dict[str, str]) -> None:
-            status, data = client.call('GET', path, headers)
-            if status != 200:
-                raise BenchmarkError('GET %s: HTTP %d %s' % (path, status,
-                                                             data[:200]))
+    def get(path: str, headers: dict[str, str]) -> None:
+        status, data = client.call('GET', path, headers)
+        if status != 200:
+            raise BenchmarkError(f'GET {path}: HTTP {status} {data[:200]!r}')
 
-        row = {'tokens': size, 'fill_s': round(filled, 2)}
-        try:
-            row['http validate'] = timed(
-                lambda: get('/v1/token_auth', auth), repeat)
-            row['http first page'] = timed(lambda: get(listing, user),
-                                           repeat)
-            if cursor:
-                row['http middle page'] = timed(
-                    lambda: get(listing + '&cursor=' + cursor, user), repeat)
-        finally:
-            client.close()
-        with Authority.open(db) as authority:
-            row['in-process validate'] = timed(
-                lambda: authority.validate(token), repeat)
-            row['in-process first page'] = timed(
-                lambda: authority.list_tokens(workspace_id, limit=100),
-                repeat)
-            if cursor:
-                row['in-process middle page'] = timed(
-                    lambda: authority.list_tokens(workspace_id, limit=100,
-                                                  cursor=cursor), repeat)
-        rows.append(row)
-    return rows
+    row = {'tokens': size, 'fill_s': round(filled, 2)}
+    try:
+        row['http validate'] = timed(
+            lambda: get('/v1/token_auth', auth), repeat)
+        row['http first page'] = timed(lambda: get(listing, user), repeat)
+        if cursor:
+            row['http middle page'] = timed(
+                lambda: get(listing + '&cursor=' + cursor, user), repeat)
+    finally:
+        client.close()
+    with Authority.open(db) as authority:
+        row['in-process validate'] = timed(
+            lambda: authority.validate(token), repeat)
+        row['in-process first page'] = timed(
+            lambda: authority.list_tokens(workspace_id, limit=100), repeat)
+        if cursor:
+            row['in-process middle page'] = timed(
+                lambda: authority.list_tokens(workspace_id, limit=100,
+                                              cursor=cursor), repeat)
+    return row
 
 
 # -- report -----------------------------------------------------------------
 def machine() -> dict[str, str]:
     model = 'unknown'
-    with contextlib.suppress(OSError):
-        with open('/proc/cpuinfo') as handle:
-            for line in handle:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
+    with contextlib.suppress(OSError), open('/proc/cpuinfo') as handle:
+        for line in handle:
+            if line.startswith('model name'):
+                model = line.split(':', 1)[1].strip()
+                break
     return {'cpus': str(os.cpu_count()), 'cpu': model,
             'python': sys.version.split()[0]}
 
 
 def report(result: dict) -> None:
     info = result['machine']
-    print('Python %s on %s CPU(s): %s' % (info['python'], info['cpus'],
-                                          info['cpu']))
-    print('ntcli-server serve: gunicorn, %d workers, SQLite; load: %d '
-          'threads in another process, %.0f s each' % (
-              result['workers'], result['concurrency'], result['duration']))
+    print(f"Python {info['python']} on {info['cpus']} CPU(s): "
+          f"{info['cpu']}")
+    print(f"ntcli-server serve: gunicorn, {result['workers']} workers, "
+          f"SQLite; load: {result['concurrency']} threads in another "
+          f"process, {result['duration']:.0f} s each")
     print()
-    print('%-40s %8s %8s %8s %7s %9s %6s' % (
-        'load', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'requests',
-        'gen cpu'))
+    print(f"{'load':<40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'failed':>7} {'requests':>9} {'gen cpu':>6}")
     for name, row in result['load'].items():
-        print('%-40s %8.1f %8.2f %8.2f %7d %9d %6.2f' % (
-            name, row['rps'], row['p50_ms'], row['p99_ms'], row['failed'],
-            row['requests'], row['generator_cpu']))
+        print(f"{name:<40} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
+              f"{row['p99_ms']:8.2f} {row['failed']:7d} "
+              f"{row['requests']:9d} {row['generator_cpu']:6.2f}")
     print('(gen cpu: cores the load generator itself kept busy; the server '
           'and it share\nthe machine)')
     print()
-    print('scale (one request at a time, %d each; p50 / p99 ms)'
-          % result['repeat'])
+    print(f"scale (one request at a time, {result['repeat']} each; "
+          'p50 / p99 ms)')
     columns = ['http validate', 'http first page', 'http middle page',
                'in-process validate', 'in-process first page',
                'in-process middle page']
-    print('%8s  %s' % ('tokens', '  '.join('%-18s' % c.replace('in-process',
-                                                              'in-proc')
-                                           for c in columns)))
+    heads = '  '.join(f"{c.replace('in-process', 'in-proc'):<18}"
+                      for c in columns)
+    print(f"{'tokens':>8}  {heads}")
     for row in result['scale']:
         cells = []
         for column in columns:
             value = row.get(column)
-            cells.append('%-18s' % ('-' if value is None else '%.2f / %.2f'
-                                    % (value['p50_ms'], value['p99_ms'])))
-        print('%8d  %s' % (row['tokens'], '  '.join(cells)))
+            cell = ('-' if value is None else
+                    f"{value['p50_ms']:.2f} / {value['p99_ms']:.2f}")
+            cells.append(f'{cell:<18}')
+        print(f"{row['tokens']:8d}  {'  '.join(cells)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -463,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
                           args.concurrency)
             scaled = scale(port, db, credential, sizes, args.repeat)
     except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
-        print('benchmark failed: %s' % exc, file=sys.stderr)
+        print(f'benchmark failed: {exc}', file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(root, ignore_errors=True)

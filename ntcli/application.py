@@ -17,12 +17,11 @@ from typing import Any, TextIO
 
 from cliff import app as cliff_app
 from cliff import commandmanager
-from cliff import complete as cliff_complete
 from cliff import help as cliff_help
 
 import ntcli
-from ntcli import errors
-from ntcli import redact
+from ntcli import command, errors
+from ntcli_core import redact
 
 COMMAND_NAMESPACE = 'ntcli.commands'
 # Distributions whose commands are built in: a third-party plugin cannot
@@ -37,21 +36,53 @@ LOG = logging.getLogger(__name__)
 def _entry_points(namespace: str) -> list[Any]:
     """The entry points of a namespace, from stevedore's cache, unloaded."""
     import stevedore
-    probe = stevedore.ExtensionManager.make_test_instance(
-        [], namespace=namespace)
-    return probe.list_entry_points()
+    # a NamedExtensionManager imports only the extensions it is named:
+    # with none, it imports nothing and still lists them all
+    return stevedore.NamedExtensionManager(
+        namespace, names=()).list_entry_points()
 
 
 def _is_builtin(entry_point: Any) -> bool:
     return entry_point.value.startswith(BUILTIN_MODULES)
 
 
+class PluginEntryPoint:
+    """A command's entry point, imported only when the command is used.
+
+    cliff's CommandManager loads commands through ``load()``; an import
+    failure here names the command and the plugin instead of a bare
+    ImportError.
+    """
+
+    def __init__(self, name: str, entry_point: Any) -> None:
+        self.name = name
+        self.entry_point = entry_point
+
+    @property
+    def value(self) -> str:
+        """``module:Class``, as in the distribution's metadata."""
+        return self.entry_point.value
+
+    def load(self) -> Any:
+        """Import and return the command's class."""
+        try:
+            return self.entry_point.load()
+        except Exception as exc:
+            raise errors.PluginError(
+                f"The command '{self.name}' could not be loaded from "
+                f"'{self.value}': {type(exc).__name__}: {exc}",
+                'Reinstall or remove the plugin that provides it '
+                '(see pip list).') from exc
+
+
 class CommandManager(commandmanager.CommandManager):
     """Finds commands through entry points and imports only the one used.
 
-    A plugin that cannot be imported is reported when it is needed, and a
-    plugin command that collides with a built-in one is ignored with a
-    warning instead of replacing it.
+    Overrides ``load_commands`` (cliff's imports every command of the
+    namespace at start-up), so that a plugin that cannot be imported is
+    reported when it is needed, and a plugin command that collides with a
+    built-in one is ignored with a warning instead of replacing it. cliff's
+    ``find_command`` looks commands up and calls ``load()`` on the one found.
     """
 
     def __init__(self, namespace: str = COMMAND_NAMESPACE) -> None:
@@ -72,34 +103,9 @@ class CommandManager(commandmanager.CommandManager):
                 continue
             if current is not None and not _is_builtin(current):
                 self.conflicts[name] = current.value
-            self.commands[name] = ep
-
-    def find_command(self, argv: list[str]) -> tuple[Any, str, list[str]]:
-        # cliff's lookup, with an import failure turned into a PluginError
-        start = self._get_last_possible_command_index(argv)
-        for i in range(start, 0, -1):
-            name = ' '.join(argv[:i])
-            found = name if name in self.commands else None
-            if found is None:
-                candidates = commandmanager._get_commands_by_partial_name(
-                    argv[:i], list(self.commands))
-                if len(candidates) == 1:
-                    found = candidates[0]
-            if found:
-                return self.load(found), name, argv[i:]
-        raise ValueError(f'Unknown command {argv!r}')
-
-    def load(self, name: str) -> Any:
-        """Import the class of command ``name``."""
-        ep = self.commands[name]
-        try:
-            return ep.load()
-        except Exception as exc:
-            raise errors.PluginError(
-                f"The command '{name}' could not be loaded from "
-                f"'{ep.value}': {type(exc).__name__}: {exc}",
-                'Reinstall or remove the plugin that provides it '
-                '(see pip list).') from exc
+            # cliff only calls load() and reads value
+            self.commands[name] = PluginEntryPoint(  # type: ignore[assignment]
+                name, ep)
 
 
 class HelpAction(cliff_help.HelpAction):
@@ -115,10 +121,9 @@ class HelpAction(cliff_help.HelpAction):
         manager = app.command_manager
         # a one-word command joins the group of commands sharing its word
         topics = {name.split(' ')[0] for name, _ep in manager if ' ' in name}
-        for name, _ep in sorted(manager):
+        for name, entry_point in sorted(manager):
             try:
-                factory = manager.load(name)
-                cmd = factory(app, None)
+                cmd = entry_point.load()(app, None)
                 if getattr(cmd, 'deprecated', False):
                     continue
                 summary = cmd.get_description().split('\n')[0].rstrip('.')
@@ -137,7 +142,7 @@ class HelpAction(cliff_help.HelpAction):
         raise cliff_help.HelpExit()
 
 
-class HelpCommand(cliff_help.HelpCommand):
+class HelpCommand(command.CommandMixin, cliff_help.HelpCommand):
     """Print detailed help for another command."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -147,43 +152,20 @@ class HelpCommand(cliff_help.HelpCommand):
         return super().take_action(parsed_args)
 
 
-class CompleteCommand(cliff_complete.CompleteCommand):
-    """Print bash completion for ntcli and every installed plugin."""
-
-    def take_action(self, parsed_args: argparse.Namespace) -> int:
-        # cliff's version stops at the first plugin that fails to load and
-        # loses commands that are both a command and a group (``hello`` and
-        # ``hello tokens``); this one skips the broken and keeps both.
-        name = parsed_args.name or self.app.NAME
-        try:
-            shell_factory = self._formatters[parsed_args.shell].plugin
-        except KeyError:
-            raise errors.UsageError(
-                f"Unknown shell '{parsed_args.shell}'") from None
-        words: dict[tuple[str, ...], list[str]] = {}
-        for command_name in sorted(n for n, _ep in self.app.command_manager):
-            path = tuple(command_name.split())
-            try:
-                actions = self.get_actions(list(path))
-            except Exception as exc:
-                self.app.stderr.write(
-                    f'Warning: {redact.redact(str(exc))}\n')
-                continue
-            for depth in range(1, len(path)):
-                following = words.setdefault(path[:depth], [])
-                if path[depth] not in following:
-                    following.append(path[depth])
-            words.setdefault(path, []).extend(
-                opt for action in actions for opt in action.option_strings)
-        shell = shell_factory(name, self.app.stdout)
-        shell.write(' '.join(sorted({path[0] for path in words})),
-                    sorted(('_'.join(path), ' '.join(values))
-                           for path, values in words.items()))
-        return 0
+def _interactive_shell(*args: Any) -> Any:
+    """ntcli's interactive mode (``ntcli`` alone), imported when used."""
+    from ntcli.interactive import InteractiveShell
+    return InteractiveShell(*args)
 
 
 class NtcliApp(cliff_app.App):
-    """The ntcli application."""
+    """The ntcli application.
+
+    cliff's App, with these of its methods overridden, each for the reason
+    given where it is: ``build_option_parser``, ``print_help_if_requested``,
+    ``configure_logging``, ``initialize_app``, ``prepare_to_run_command``,
+    ``clean_up``, ``interact``, ``run`` and ``run_subcommand``.
+    """
 
     NAME = 'ntcli'
     LOG = logging.getLogger('ntcli')
@@ -197,8 +179,11 @@ class NtcliApp(cliff_app.App):
             version=ntcli.__version__,
             command_manager=CommandManager(),
             stdin=stdin, stdout=stdout, stderr=stderr,
-            deferred_help=True)
+            deferred_help=True,
+            # called as InteractiveApp is: (app, manager, stdin, stdout)
+            interactive_app_factory=_interactive_shell)  # type: ignore[arg-type]
         self.command_manager.add_command('help', HelpCommand)
+        from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)
         self.context: Any = None
 
@@ -206,6 +191,7 @@ class NtcliApp(cliff_app.App):
                             version: str | None,
                             argparse_kwargs: dict[str, Any] | None = None,
                             ) -> argparse.ArgumentParser:
+        # cliff's hook for an application's global options
         parser = super().build_option_parser(
             description, version, argparse_kwargs)
         parser.add_argument(
@@ -238,11 +224,14 @@ class NtcliApp(cliff_app.App):
         return parser
 
     def print_help_if_requested(self) -> None:
+        # cliff's HelpAction lists the commands in one flat list; ntcli's
+        # groups them by topic
         if self.deferred_help and self.options.deferred_help:
             HelpAction([], argparse.SUPPRESS, default=self)(
                 self.parser, self.options, None, None)
 
     def configure_logging(self) -> None:
+        # every log line is redacted, and --debug shows debug lines
         super().configure_logging()
         root = logging.getLogger('')
         for handler in root.handlers:
@@ -258,31 +247,24 @@ class NtcliApp(cliff_app.App):
             logging.getLogger('cliff').setLevel(logging.WARNING)
 
     def initialize_app(self, argv: list[str]) -> None:
+        # cliff's hook for the state every command shares
         from ntcli import context
         self.context = context.Context(self, self.options)
 
     def prepare_to_run_command(self, cmd: Any) -> None:
-        # Every command, a third party's included, reports its failures
-        # through report_error, so no traceback reaches a user by accident.
-        run = cmd.run
-
-        def guarded_run(parsed_args: argparse.Namespace) -> int:
-            try:
-                return run(parsed_args)
-            except cliff_help.HelpExit:
-                raise
-            except Exception as exc:
-                return self.report_error(exc)
-        cmd.run = guarded_run
+        # the warning for a plugin command shadowed by a built-in one comes
+        # only with the command concerned
         if cmd.cmd_name in self.command_manager.conflicts:
             self.report_conflicts(cmd.cmd_name)
 
     def clean_up(self, cmd: Any, result: int,
                  err: BaseException | None) -> None:
+        # cliff's hook after each command: release what the context holds
         if self.context is not None:
             self.context.close()
 
     def interact(self) -> None:
+        # noted for run(), below
         super().interact()
         self.interacted = True
 
@@ -293,6 +275,9 @@ class NtcliApp(cliff_app.App):
         return 0 if self.interacted else code
 
     def run_subcommand(self, argv: list[str]) -> int:
+        # cliff prints an unknown command's message on stdout and lets a
+        # plugin that fails to import escape; ntcli answers on stderr,
+        # offers the commands of a group, and reports the broken plugin
         try:
             self.command_manager.find_command(argv)
         except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cliff import columns
 
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 
 class TimeColumn(columns.FormattableColumn[int | None]):
@@ -23,3 +23,17 @@ class CheckColumn(columns.FormattableColumn[bool]):
 
     def human_readable(self) -> str:
         return '✓' if self._value else ''
+
+
+class RevocationColumn(columns.FormattableColumn[bool]):
+    """A revocation's status, the value being whether it was done before.
+
+    Machines get ``revoked`` either way, so that repeating a revoke gives
+    the same document; people get ``already revoked`` for an earlier one.
+    """
+
+    def human_readable(self) -> str:
+        return 'already revoked' if self._value else 'revoked'
+
+    def machine_readable(self) -> str:  # type: ignore[override]
+        return 'revoked'

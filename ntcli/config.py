@@ -15,13 +15,11 @@ from typing import Any, Iterator
 
 from ntcli import fileio
 from ntcli.errors import ConfigError
+from ntcli_core.tokens import SECRET_PREFIXES
 
 CONFIG_FILE = 'config.json'
 LOCK_FILE = 'config.lock'
 VERSION = 1
-
-# Prefixes of workspace tokens and user credentials: never in this file.
-SECRET_MARKERS = ('wst_', 'ntu_')
 
 
 def _problem(data: Any) -> str | None:
@@ -94,7 +92,8 @@ class Config:
     def save(self) -> None:
         """Write the config atomically (0600)."""
         data = json.dumps(self._data, indent=2, sort_keys=True) + '\n'
-        if any(marker in data for marker in SECRET_MARKERS):
+        # Tokens and user credentials never go into this file.
+        if any(marker in data for marker in SECRET_PREFIXES):
             # A bug upstream, never the user's doing; the text stays out of
             # the message because it is a secret.
             raise ConfigError('Refusing to write a secret into %s'

@@ -7,10 +7,8 @@ as flag, then environment variable, then config file, then default.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
 import os
 import re
 import time
@@ -24,20 +22,6 @@ UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                      r'[0-9a-f]{12}$', re.I)
 
 
-def token_claims(token: str) -> dict[str, Any]:
-    """The unverified claims of a ``wst_`` token (for local display only)."""
-    try:
-        body = token[4:] if token.startswith('wst_') else token
-        payload = body.split('.')[1]
-        padded = payload + '=' * (-len(payload) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except Exception as exc:
-        raise errors.TokenInvalid('The token cannot be decoded') from exc
-    if not isinstance(claims, dict):
-        raise errors.TokenInvalid('The token cannot be decoded')
-    return claims
-
-
 class Context:
     """Everything a command needs, built lazily."""
 
@@ -45,6 +29,8 @@ class Context:
         self.app = app
         self.options = options
         self._endpoint: Any = None
+        # False for a look that must change nothing (shell completion)
+        self.retry_revocations = True
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -112,7 +98,7 @@ class Context:
 
     def warn(self, message: str) -> None:
         """A warning line on stderr (never on stdout)."""
-        from ntcli import redact
+        from ntcli_core import redact
         self.app.stderr.write(f'Warning: {redact.redact(message)}\n')
 
     # -- endpoint ----------------------------------------------------------
@@ -132,7 +118,8 @@ class Context:
                 endpoint = progress.SpinningEndpoint(endpoint,
                                                      self.app.stderr)
             self._endpoint = endpoint
-            self.retry_pending_revocations()
+            if self.retry_revocations:
+                self.retry_pending_revocations()
         return self._endpoint
 
     def retry_pending_revocations(self) -> None:
@@ -208,6 +195,7 @@ class Context:
                 return default
             token = self.env_token()
             if token:
+                from ntcli.tokeninfo import token_claims
                 sub = token_claims(token).get('sub')
                 if sub:
                     return Workspace(id=sub, name=sub)

@@ -54,6 +54,10 @@ class AuthenticationRequired(NtcliError):
     message = 'Authentication required. Try running ntcli token refresh'
 
 
+class NoStoredToken(AuthenticationRequired):
+    """The workspace has no token: none stored and none in NTCLI_TOKEN."""
+
+
 class Forbidden(NtcliError):
     """The credential is valid but may not do this."""
 
@@ -135,6 +139,18 @@ class LockTimeout(NtcliError):
 
 class PluginError(NtcliError):
     """A plugin could not be loaded."""
+
+
+class CommandNotFound(NtcliError):
+    """A program to run does not exist; 127, as shells say it."""
+
+    exit_code = 127
+
+
+class CommandNotExecutable(NtcliError):
+    """A program to run exists but cannot be run; 126, as shells say it."""
+
+    exit_code = 126
 
 
 # Error codes of the token API (SPEC section 6) mapped to the classes above;

@@ -37,7 +37,7 @@ class TextFormatter(base.SingleFormatter):
         layout = getattr(parsed_args, 'text_layout', None)
         lines = None
         if layout is not None and not getattr(parsed_args, 'columns', None):
-            lines = layout(dict(zip(column_names, data)))
+            lines = layout(dict(zip(column_names, data, strict=False)))
         if lines is None:
             lines = self.generic_lines(column_names, data)
         for line in lines:
@@ -50,4 +50,4 @@ class TextFormatter(base.SingleFormatter):
         labels = [label_for(c) + ':' for c in column_names]
         width = max((len(label) for label in labels), default=0) + 1
         return [f'{label:<{width}} {_human(value)}'.rstrip()
-                for label, value in zip(labels, data)]
+                for label, value in zip(labels, data, strict=False)]

@@ -16,13 +16,11 @@ from typing import Any
 
 from ntcli import fileio
 from ntcli.errors import ConfigError
+from ntcli_core.tokens import SECRET_PREFIXES
 
 LOG = logging.getLogger(__name__)
 
 HISTORY_FILE = 'history.jsonl'
-
-# Prefixes of workspace tokens and user credentials.
-SECRET_MARKERS = ('wst_', 'ntu_')
 
 
 class AuditLog:
@@ -42,13 +40,13 @@ class AuditLog:
         an operation that already succeeded (a file that cannot be written
         is logged).
         """
-        from ntcli.redact import redact
+        from ntcli_core.redact import redact
         entry: dict[str, Any] = {
             'time': int(time.time()), 'action': action, 'jti': jti,
             'outcome': outcome, 'workspace_id': workspace_id,
             'endpoint': endpoint, 'detail': detail}
         line = json.dumps(entry, separators=(',', ':')) + '\n'
-        if any(marker in line for marker in SECRET_MARKERS):
+        if any(marker in line for marker in SECRET_PREFIXES):
             LOG.warning('A secret was redacted from the history entry of '
                         '%r; please report this as a bug.', action)
             line = redact(line)

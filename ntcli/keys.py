@@ -12,8 +12,6 @@ rotation never leaves data that no key can read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import sys
@@ -22,6 +20,7 @@ from typing import Any, Callable, TypeVar
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError
+from ntcli_core.fernet import generate_key, multi_fernet, parse_keys
 
 LOG = logging.getLogger(__name__)
 
@@ -35,50 +34,6 @@ GENERATE_HINT = ("Generate one with: python -c 'from cryptography.fernet "
                  "import Fernet; print(Fernet.generate_key().decode())'")
 
 T = TypeVar('T')
-
-
-def generate_key() -> bytes:
-    """A new random Fernet key (url-safe base64 of 32 bytes)."""
-    # Same format as Fernet.generate_key(), without importing cryptography.
-    return base64.urlsafe_b64encode(os.urandom(32))
-
-
-def _valid_key(text: str) -> bytes | None:
-    raw = text.strip().encode('ascii', 'replace')
-    try:
-        decoded = base64.urlsafe_b64decode(raw)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if len(decoded) == 32 else None
-
-
-def parse_keys(text: str, separator: str | None) -> list[bytes]:
-    """Keys in ``text``; raises ValueError naming the position of a bad one.
-
-    The message never contains key material.
-    """
-    if separator is None:
-        parts = [line for line in text.splitlines()
-                 if line.strip() and not line.lstrip().startswith('#')]
-    else:
-        # tolerate a trailing separator and spaces around keys
-        parts = [part for part in text.split(separator) if part.strip()]
-    keys = []
-    for number, part in enumerate(parts, 1):
-        key = _valid_key(part)
-        if key is None:
-            raise ValueError('entry %d of %d is not a Fernet key'
-                             % (number, len(parts)))
-        keys.append(key)
-    if not keys:
-        raise ValueError('it holds no key')
-    return keys
-
-
-def multi_fernet(keys: list[bytes]) -> Any:
-    """A ``MultiFernet`` encrypting with ``keys[0]``, decrypting with all."""
-    from cryptography.fernet import Fernet, MultiFernet
-    return MultiFernet([Fernet(key) for key in keys])
 
 
 def _call_with_timeout(func: Callable[[], T], timeout: float) -> T:

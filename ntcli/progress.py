@@ -30,7 +30,7 @@ class Spinner:
             i += 1
             self._done.wait(0.1)
 
-    def __enter__(self) -> 'Spinner':
+    def __enter__(self) -> Spinner:
         self._thread.start()
         return self
 

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError
-from ntcli.keys import KeyChain, multi_fernet
+from ntcli.keys import KeyChain
+from ntcli_core.fernet import multi_fernet
 
 LOG = logging.getLogger(__name__)
 

@@ -47,11 +47,13 @@ from typing import TYPE_CHECKING, Any
 
 import fixtures
 
+from ntcli_core.lifetimes import YEAR
+
 if TYPE_CHECKING:
     from ntcli.endpoints import (Endpoint, IssuedToken, Revocation,
                                  TokenRecord, Workspace)
 
-ONE_YEAR = 365 * 86400
+ONE_YEAR = YEAR
 
 
 @dataclasses.dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ntcli import errors
-from ntcli import timefmt
-from ntcli.context import token_claims
+from ntcli_core import timefmt
+from ntcli_core.tokens import unverified_claims
 
 MESSAGES = {
     'active': 'Token is valid and ready to use.',
@@ -16,6 +16,15 @@ MESSAGES = {
     'invalid': 'Token cannot be decoded or is not valid. Run ntcli token '
                'refresh to replace it.',
 }
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The unverified claims of a ``wst_`` token (for local display only);
+    raises TokenInvalid when it cannot be decoded."""
+    try:
+        return unverified_claims(token)
+    except ValueError as exc:
+        raise errors.TokenInvalid(str(exc)) from exc
 
 
 def describe_current(context: Any) -> dict[str, Any]:
@@ -28,7 +37,7 @@ def describe_current(context: Any) -> dict[str, Any]:
     if not token:
         stored = context.stored_token(workspace.id)
         if stored is None:
-            raise errors.AuthenticationRequired()
+            raise errors.NoStoredToken()
         token = stored.token
         source = 'stored'
     now = context.now()

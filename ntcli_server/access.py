@@ -36,6 +36,7 @@ class Action(str, enum.Enum):
     ISSUE_TOKEN = 'token:issue'
     LIST_TOKENS = 'token:list'
     REVOKE_TOKEN = 'token:revoke'
+    READ_EVENTS = 'workspace:events'      # its audit trail: owners only
 
 
 PRINCIPAL_LOCAL = 'local'

@@ -17,11 +17,17 @@ import secrets
 import time
 import typing
 
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_RULE, is_valid_name
+from ntcli_core.tokens import (JTI_PREFIX, TOKEN_PREFIX,
+                               USER_CREDENTIAL_PREFIX)
 from ntcli_server import errors, jws as jws_impl, signing
-from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, NewUser,
-                                 Revocation, SigningKey, TokenInfo,
-                                 TokenPage, TokenRecord, User,
-                                 ValidatedToken, Workspace)
+from ntcli_server import models
+from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, EventPage,
+                                 IssuedToken, NewUser, Origin, Revocation,
+                                 SigningKey, TokenInfo, TokenPage,
+                                 TokenRecord, User, ValidatedToken,
+                                 Workspace)
 from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
 
 if typing.TYPE_CHECKING:
@@ -34,14 +40,12 @@ if typing.TYPE_CHECKING:
 Clock = typing.Callable[[], int]
 JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
 
-NAME_PATTERN = re.compile(r'[a-z][a-z0-9-]{2,31}')
 SCOPE_PATTERN = re.compile(r'[A-Za-z0-9:._-]{1,64}')
-MAX_LIFETIME = 10 * 366 * 86400      # ten years, leap days included
 MAX_DESCRIPTION = 256
 MAX_IDEMPOTENCY_KEY = 128
 MAX_PAGE = 1000
 IDEMPOTENCY_WINDOW = 24 * 3600       # how long an idempotency key replays
-USER_CREDENTIAL_PREFIX = 'ntu_'
+LOCAL = Origin()                     # whoever holds the database
 
 
 def _system_clock() -> int:
@@ -52,11 +56,19 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_utf8(text: str) -> bool:
+    """False for a string with a lone surrogate (no database stores it)."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_name(kind: str, name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise errors.InvalidRequest(
-            f'Invalid {kind} name: use 3-32 lowercase letters, digits or '
-            'hyphens, starting with a letter', {'field': 'name'})
+    if not is_valid_name(name):
+        raise errors.InvalidRequest(f'Invalid {kind} name: use {NAME_RULE}',
+                                    {'field': 'name'})
     return name
 
 
@@ -75,9 +87,11 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         padded = cursor + '=' * (-len(cursor) % 4)
         created_at, jti = json.loads(base64.urlsafe_b64decode(padded))
-        if _is_int(created_at) and isinstance(jti, str):
+        # What the database can compare: a 64-bit time, UTF-8 text.
+        if (_is_int(created_at) and -2 ** 63 <= created_at < 2 ** 63
+                and isinstance(jti, str) and _is_utf8(jti)):
             return created_at, jti
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     raise errors.InvalidRequest('Invalid pagination cursor',
                                 {'field': 'cursor'})
@@ -116,17 +130,25 @@ class Authority:
         return int(self.clock())
 
     # -- signing keys -----------------------------------------------------
-    def rotate_signing_key(self) -> str:
+    def _event(self, origin: Origin | None, action: str,
+               **fields: object) -> AuditEvent:
+        """The audit event of ``action`` asked for by ``origin`` now."""
+        return AuditEvent.of(origin or LOCAL, self.now(), action, **fields)
+
+    def rotate_signing_key(self, *, origin: Origin | None = None) -> str:
         """Make a new primary signing key; return its kid.
 
         Tokens signed by the older keys stay valid until they expire or
         are revoked.
         """
-        return self.keys.rotate().kid
+        return self.keys.rotate(
+            self._event(origin, models.AUDIT_KEY_ROTATE)).kid
 
-    def retire_signing_keys(self) -> list[str]:
+    def retire_signing_keys(self, *, origin: Origin | None = None
+                            ) -> list[str]:
         """Destroy the private keys no live token needs; return their kids."""
-        kids = self.store.retire_unused_signing_keys(self.now())
+        kids = self.store.retire_unused_signing_keys(
+            self.now(), self._event(origin, models.AUDIT_KEY_RETIRE))
         self.keys.forget(kids)
         return kids
 
@@ -139,7 +161,8 @@ class Authority:
 
     # -- workspaces -------------------------------------------------------
     def create_workspace(self, name: str, description: str | None = None,
-                         owner: str | None = None) -> Workspace:
+                         owner: str | None = None, *,
+                         origin: Origin | None = None) -> Workspace:
         """Create a workspace; ``owner`` None is the local owner."""
         _check_name('workspace', name)
         self._check_description(description)
@@ -147,7 +170,9 @@ class Authority:
         workspace = Workspace(id=str(uuid.uuid4()), name=name,
                               created_at=self.now(),
                               description=description, owner=owner)
-        self.store.create_workspace(workspace)
+        self.store.create_workspace(workspace, self._event(
+            origin, models.AUDIT_WORKSPACE_CREATE, workspace_id=workspace.id,
+            detail=name))
         return workspace
 
     def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
@@ -159,23 +184,28 @@ class Authority:
         workspace = None
         if isinstance(ref, str):
             workspace = self.store.get_workspace(ref)
-            if workspace is None and NAME_PATTERN.fullmatch(ref):
+            if workspace is None and is_valid_name(ref):
                 workspace = self.store.get_workspace_by_name(ref)
         if workspace is None:
             raise errors.WorkspaceNotFound(
                 f"Workspace '{ref}' not found", {'workspace': ref})
         return workspace
 
-    def delete_workspace(self, workspace_id: str) -> int:
+    def delete_workspace(self, workspace_id: str, *,
+                         origin: Origin | None = None) -> int:
         """Revoke every token of the workspace and delete it, atomically;
         return the number of tokens revoked."""
-        return self.store.delete_workspace(workspace_id, self.now())
+        return self.store.delete_workspace(
+            workspace_id, self.now(), self._event(
+                origin, models.AUDIT_WORKSPACE_DELETE,
+                workspace_id=workspace_id))
 
     # -- tokens -----------------------------------------------------------
     def issue(self, workspace_id: str, *, expires_in: int | None = None,
               expires_at: int | None = None,
               description: str | None = None, scope: str = DEFAULT_SCOPE,
-              idempotency_key: str | None = None) -> IssuedToken:
+              idempotency_key: str | None = None,
+              origin: Origin | None = None) -> IssuedToken:
         """Issue a token; no expiry given means a non-expiring token.
 
         A retry with the same ``idempotency_key`` for the same workspace
@@ -194,12 +224,15 @@ class Authority:
                                         {'field': 'idempotency_key'})
         key, private_key = self.keys.primary()
         record = TokenRecord(
-            jti='jti_' + secrets.token_hex(16), workspace_id=workspace_id,
+            jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
             created_at=now, expires_at=expiry, kid=key.kid, scope=scope,
             description=description)
         stored, replayed = self.store.add_token(
             record, idempotency_key,
-            idempotency_since=now - IDEMPOTENCY_WINDOW)
+            idempotency_since=now - IDEMPOTENCY_WINDOW,
+            audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
+                              workspace_id=workspace_id,
+                              target_jti=record.jti))
         if replayed:
             private_key = self.keys.private_key(stored.kid)
             if private_key is None:
@@ -271,10 +304,14 @@ class Authority:
                                        {'jti': jti})
         return TokenInfo.from_record(record, self.now())
 
-    def revoke(self, workspace_id: str, jti: str) -> Revocation:
+    def revoke(self, workspace_id: str, jti: str, *,
+               origin: Origin | None = None) -> Revocation:
         """Revoke a token; revoking it again keeps the first revoked_at."""
         now = self.now()
-        record, already = self.store.revoke_token(workspace_id, jti, now)
+        record, already = self.store.revoke_token(
+            workspace_id, jti, now, self._event(
+                origin, models.AUDIT_TOKEN_REVOKE, workspace_id=workspace_id,
+                target_jti=jti))
         return Revocation(token=TokenInfo.from_record(record, now),
                           already_revoked=already)
 
@@ -284,14 +321,16 @@ class Authority:
             self.now() - IDEMPOTENCY_WINDOW)
 
     # -- users and access -------------------------------------------------
-    def create_user(self, name: str) -> NewUser:
+    def create_user(self, name: str, *,
+                    origin: Origin | None = None) -> NewUser:
         """Create a user; its credential is returned now and never again."""
         _check_name('user', name)
         credential = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
         import uuid
         user = User(id=str(uuid.uuid4()), name=name, created_at=self.now(),
                     credential_hash=_hash_credential(credential))
-        self.store.create_user(user)
+        self.store.create_user(user, self._event(
+            origin, models.AUDIT_USER_CREATE, detail=f'{user.id} {name}'))
         return NewUser(user=user, credential=credential)
 
     def get_user(self, ref: str) -> User:
@@ -316,7 +355,7 @@ class Authority:
         from ntcli_server import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
-        if bearer.startswith(signing.TOKEN_PREFIX):
+        if bearer.startswith(TOKEN_PREFIX):
             valid = self.validate(bearer)
             return access.Principal(access.PRINCIPAL_WORKSPACE,
                                     workspace_id=valid.workspace_id,
@@ -349,6 +388,65 @@ class Authority:
         access.check(principal, action, workspace, jti=jti)
         return workspace
 
+    # -- the audit trail -------------------------------------------------
+    def record_refusal(self, error: errors.AuthorityError, *,
+                       origin: Origin | None = None,
+                       workspace_id: str | None = None) -> None:
+        """Record a refused credential: its error code and, for a genuine
+        token, its JTI as the actor (never the credential itself)."""
+        jti = (error.details or {}).get('jti')
+        self.store.record_event(self._event(
+            (origin or LOCAL).but(actor=jti if isinstance(jti, str)
+                                  else None),
+            models.AUDIT_AUTH_REFUSED, outcome=models.OUTCOME_REFUSED,
+            workspace_id=workspace_id, detail=error.code))
+
+    def list_events(self, workspace_id: str | None = None, *,
+                    since: int | None = None,
+                    actions: typing.Collection[str] = (),
+                    limit: int = 100, cursor: str | None = None
+                    ) -> EventPage:
+        """One page of the audit trail, oldest first: of one workspace (it
+        must exist) or all, at or after ``since``, of some actions."""
+        if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
+            raise errors.InvalidRequest(
+                f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
+        unknown = sorted(set(actions) - set(models.AUDIT_ACTIONS))
+        if unknown:
+            raise errors.InvalidRequest(
+                f"Unknown action(s): {', '.join(unknown)} (known: "
+                f"{', '.join(models.AUDIT_ACTIONS)})", {'field': 'action'})
+        after = None
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 19:
+                raise errors.InvalidRequest('Invalid pagination cursor',
+                                            {'field': 'cursor'})
+            after = int(cursor)
+        if (workspace_id is not None
+                and self.store.get_workspace(workspace_id) is None):
+            raise errors.WorkspaceNotFound(
+                details={'workspace_id': workspace_id})
+        events = self.store.list_events(
+            workspace_id=workspace_id, since=since, actions=actions,
+            after_id=after, limit=limit + 1)
+        more = len(events) > limit
+        events = events[:limit]
+        return EventPage(events=events,
+                         next_cursor=str(events[-1].id) if more else None)
+
+    def purge_events(self, older_than_days: int, *,
+                     batch: int = 1000) -> int:
+        """Delete the events older than ``older_than_days``, a batch per
+        transaction so that requests wait for no long lock; return how
+        many."""
+        before = self.now() - older_than_days * 86400
+        total = 0
+        while True:
+            deleted = self.store.purge_events(before, batch)
+            total += deleted
+            if deleted < batch:
+                return total
+
     # -- argument checks --------------------------------------------------
     def _expiry(self, now: int, expires_in: object,
                 expires_at: object) -> int | None:
@@ -377,7 +475,8 @@ class Authority:
     def _check_description(description: object) -> None:
         if description is not None and (
                 not isinstance(description, str)
-                or len(description) > MAX_DESCRIPTION):
+                or len(description) > MAX_DESCRIPTION
+                or not _is_utf8(description)):
             raise errors.InvalidRequest(
-                f'description must be text of at most {MAX_DESCRIPTION} '
+                f'description must be UTF-8 text of at most {MAX_DESCRIPTION} '
                 'characters', {'field': 'description'})

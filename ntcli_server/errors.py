@@ -124,6 +124,14 @@ class UserExists(_CodedError):
     default_message = 'A user with this name already exists'
 
 
+class DatabaseNotEmpty(_CodedError):
+    """A database to copy into already holds data (details: row counts)."""
+
+    code = 'DATABASE_NOT_EMPTY'
+    http_status = 409
+    default_message = 'The target database is not empty'
+
+
 class StorageUnavailable(_CodedError):
     """The authority's database failed (disk, corruption, lock timeout)."""
 

@@ -28,9 +28,9 @@ import binascii
 import json
 import typing
 
+from ntcli_core.tokens import ALGORITHM
 from ntcli_server import errors
 
-ALGORITHM = 'EdDSA'
 MALFORMED = 'The token is malformed'
 BAD_SIGNATURE = 'The token signature is not valid'
 

@@ -146,3 +146,83 @@ class NewUser:
 
     user: User
     credential: str = dataclasses.field(repr=False)
+
+
+# -- the audit trail --------------------------------------------------------
+#: What an audit event records (``action``).
+AUDIT_WORKSPACE_CREATE = 'workspace.create'
+AUDIT_WORKSPACE_DELETE = 'workspace.delete'
+AUDIT_TOKEN_ISSUE = 'token.issue'
+AUDIT_TOKEN_REPLAY = 'token.replay'
+AUDIT_TOKEN_REVOKE = 'token.revoke'
+AUDIT_KEY_ROTATE = 'signing_key.rotate'
+AUDIT_KEY_RETIRE = 'signing_key.retire'
+AUDIT_USER_CREATE = 'user.create'
+AUDIT_AUTH_REFUSED = 'auth.refused'
+AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
+                 AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
+                 AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
+                 AUDIT_AUTH_REFUSED)
+#: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
+#: a credential refused.
+OUTCOME_SUCCESS = 'success'
+OUTCOME_UNCHANGED = 'unchanged'
+OUTCOME_REFUSED = 'refused'
+#: The actor of changes made by whoever holds the database: the embedded
+#: endpoint's user, the server's admin commands.
+LOCAL_ACTOR = 'local'
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Who asks for a change, and from where: what an audit event keeps of
+    the request. ``actor`` is a user id or a token's JTI, never a
+    credential."""
+
+    actor: str | None = LOCAL_ACTOR
+    client: str | None = None        # the peer's address
+    request_id: str | None = None
+    user_agent: str | None = None
+
+    def but(self, **changes: object) -> 'Origin':
+        """This origin with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditEvent:
+    """One entry of the server's audit trail. No field ever holds a token,
+    a credential or a key: only ids (workspace, JTI, kid, user id)."""
+
+    at: int
+    action: str
+    outcome: str
+    actor: str | None
+    workspace_id: str | None = None
+    target_jti: str | None = None
+    client: str | None = None
+    request_id: str | None = None
+    user_agent: str | None = None
+    detail: str | None = None        # a kid, an error code, a count...
+    id: int | None = None            # given by the store, in order
+
+    @classmethod
+    def of(cls, origin: Origin, at: int, action: str, *,
+           outcome: str = OUTCOME_SUCCESS, **fields: object) -> 'AuditEvent':
+        """The event of ``action`` asked for by ``origin``."""
+        return cls(at=at, action=action, outcome=outcome,
+                   actor=origin.actor, client=origin.client,
+                   request_id=origin.request_id,
+                   user_agent=origin.user_agent, **fields)
+
+    def but(self, **changes: object) -> 'AuditEvent':
+        """This event with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class EventPage:
+    """One page of audit events, oldest first, and where the next starts."""
+
+    events: list[AuditEvent]
+    next_cursor: str | None = None

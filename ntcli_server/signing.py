@@ -1,7 +1,8 @@
-"""Signing keys and the token format.
+"""Signing keys, and signing and verifying tokens.
 
 A token is ``wst_`` followed by a JWT signed with Ed25519 (``alg`` EdDSA)
-whose header names the signing key (``kid``). Ed25519 signatures are
+whose header names the signing key (``kid``); :mod:`ntcli_core.tokens`
+defines the format. Ed25519 signatures are
 deterministic, so the same claims signed by the same key always give the
 same token: idempotent issuance re-signs stored claims instead of storing
 token values.
@@ -17,18 +18,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import time
 import typing
 
+from ntcli_core import fernet
+from ntcli_core.tokens import (ALGORITHM, JTI_PREFIX, MAX_TOKEN_LENGTH,
+                               TOKEN_PREFIX)
 from ntcli_server import errors, jws as jws_impl
-from ntcli_server.models import SigningKey, TokenRecord
+from ntcli_server.models import AuditEvent, SigningKey, TokenRecord
 
 if typing.TYPE_CHECKING:
     from ntcli_server.storage import TokenStore
 
-TOKEN_PREFIX = 'wst_'
-ALGORITHM = 'EdDSA'
-MAX_TOKEN_LENGTH = 4096
+# The one spelling of a token: three unpadded base64url segments (RFC 7515)
+# and a 64-byte Ed25519 signature in canonical form, whose last character
+# carries 2 bits and 4 zero bits. JWS libraries tolerate other spellings
+# (PyJWT before 2.14 any suffix, 2.15 a '==' padding), which would give one
+# token many accepted values; both verifiers are held to this one.
+CANONICAL_JWS = re.compile(
+    r'[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{85}[AQgw]')
 
 #: The environment variable holding the node secret: one or more Fernet
 #: keys, comma-separated; the first seals, all of them unseal.
@@ -38,38 +47,32 @@ _SEAL_PLAIN = 'plain:'
 _SEAL_FERNET = 'fernet:'
 
 
-def _secret_keys() -> list[str]:
-    """The Fernet keys of NTCLI_SERVER_SECRET, first (sealing) first."""
-    value = os.environ.get(SECRET_ENV, '')
-    return [part.strip() for part in value.split(',') if part.strip()]
-
-
-def _multi_fernet(keys: list[str]):
-    from cryptography.fernet import Fernet, MultiFernet
-
-    fernets = []
-    for position, key in enumerate(keys, start=1):
-        try:
-            fernets.append(Fernet(key))
-        except (ValueError, TypeError):
-            # The value itself is a secret: never echo it.
-            raise errors.StorageUnavailable(
-                f'{SECRET_ENV} is not valid: key {position} of {len(keys)} '
-                'is not a Fernet key (32 url-safe base64-encoded bytes, '
-                'see docs/multi-node.md)') from None
-    return MultiFernet(fernets)
+def _secret() -> str:
+    return os.environ.get(SECRET_ENV, '')
 
 
 def has_secret() -> bool:
     """Whether a node secret is configured (private keys are encrypted)."""
-    return bool(_secret_keys())
+    return bool(_secret().replace(',', '').strip())
+
+
+def _multi_fernet() -> typing.Any:
+    """A MultiFernet over the node secret's keys (the first seals)."""
+    try:
+        keys = fernet.parse_keys(_secret(), ',')
+    except ValueError as exc:
+        # The value itself is a secret: never echo it.
+        raise errors.StorageUnavailable(
+            f'{SECRET_ENV} is not valid: {exc} (a Fernet key is 32 '
+            'url-safe base64-encoded bytes, see docs/multi-node.md)'
+        ) from None
+    return fernet.multi_fernet(keys)
 
 
 def check_secret(required: bool = False) -> None:
     """Raise StorageUnavailable when NTCLI_SERVER_SECRET is malformed, or
     missing although ``required`` (a store shared by several nodes)."""
-    keys = _secret_keys()
-    if not keys:
+    if not has_secret():
         if required:
             raise errors.StorageUnavailable(
                 f'{SECRET_ENV} is not set: a PostgreSQL store keeps the '
@@ -77,7 +80,7 @@ def check_secret(required: bool = False) -> None:
                 'give every node the same Fernet key in '
                 f'{SECRET_ENV} (see docs/multi-node.md)')
         return
-    _multi_fernet(keys)
+    _multi_fernet()
 
 
 def seal(private_pem: str) -> str:
@@ -88,10 +91,9 @@ def seal(private_pem: str) -> str:
     only fit for a single node whose database file is private. The scheme
     prefix lets values of both schemes coexist in one store.
     """
-    keys = _secret_keys()
-    if not keys:
+    if not has_secret():
         return _SEAL_PLAIN + private_pem
-    token = _multi_fernet(keys).encrypt(private_pem.encode('ascii'))
+    token = _multi_fernet().encrypt(private_pem.encode('ascii'))
     return _SEAL_FERNET + token.decode('ascii')
 
 
@@ -102,13 +104,12 @@ def unseal(sealed: str) -> str:
     if sealed.startswith(_SEAL_FERNET):
         from cryptography.fernet import InvalidToken
 
-        keys = _secret_keys()
-        if not keys:
+        if not has_secret():
             raise errors.StorageUnavailable(
                 f'A signing key is encrypted, but {SECRET_ENV} is not set: '
                 'give this node the secret the other nodes use')
         try:
-            pem = _multi_fernet(keys).decrypt(
+            pem = _multi_fernet().decrypt(
                 sealed[len(_SEAL_FERNET):].encode('ascii'))
         except InvalidToken:
             raise errors.StorageUnavailable(
@@ -215,6 +216,8 @@ def decode_token(token: str,
     public_key = public_key_for(kid)
     if public_key is None:
         raise errors.TokenInvalid('The token was signed by an unknown key')
+    if not CANONICAL_JWS.fullmatch(raw):
+        raise errors.TokenInvalid(jws_impl.MALFORMED)
     # Times are checked by the authority against its own clock.
     claims = jws.verified_claims(raw, public_key)
     _check_claims(claims)
@@ -227,7 +230,7 @@ def _is_int(value: object) -> bool:
 
 def _check_claims(claims: dict) -> None:
     if not (isinstance(claims.get('jti'), str)
-            and claims['jti'].startswith('jti_')
+            and claims['jti'].startswith(JTI_PREFIX)
             and isinstance(claims.get('sub'), str)
             and _is_int(claims.get('iat'))
             and ('exp' not in claims or _is_int(claims['exp']))
@@ -283,10 +286,12 @@ class KeyRing:
             self._public[kid] = load_public_key(key)
         return self._public[kid]
 
-    def rotate(self) -> SigningKey:
-        """Make a new primary key; the old ones keep verifying."""
+    def rotate(self, audit: AuditEvent | None = None) -> SigningKey:
+        """Make a new primary key; the old ones keep verifying. ``audit``
+        is recorded with the new kid as detail."""
         key = generate_signing_key(self._clock())
-        self._store.add_primary_signing_key(key)
+        self._store.add_primary_signing_key(
+            key, audit.but(detail=key.kid) if audit else None)
         self._primary = key
         self._primary_loaded = time.monotonic()
         return key

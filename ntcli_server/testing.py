@@ -17,6 +17,7 @@ Both are ``fixtures.Fixture`` objects::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import http.server
@@ -53,9 +54,10 @@ def server_command() -> list[str]:
     return [sys.executable, '-m', 'ntcli_server.cli']
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, context: 'ssl.SSLContext | None' = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2,
+                                    context=context) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
@@ -69,7 +71,10 @@ class ServerFixture(fixtures.Fixture):
     the admin CLI; ``user=None`` creates neither (for a second server on a
     shared database; with no ``db`` it just creates the database, which
     ``serve`` would refuse to do). ``env``: extra environment for the
-    server and the admin commands (``NTCLI_SERVER_SECRET``...). After
+    server and the admin commands (``NTCLI_SERVER_SECRET``...).
+    ``serve_args``: more options of ``serve`` (``--metrics``...); with
+    ``ssl_context`` (a client context that trusts the server's CA) the
+    server is reached over HTTPS (give ``--certfile``...). After
     setUp: ``url``, ``port``, ``db``, ``credential`` (the user's, or None),
     ``workspace_id``, ``log_path``.
     """
@@ -79,14 +84,18 @@ class ServerFixture(fixtures.Fixture):
                  workspace: str | None = 'main', workers: int = 1,
                  port: int | None = None,
                  env: dict[str, str] | None = None,
+                 serve_args: typing.Sequence[str] = (),
+                 ssl_context: 'ssl.SSLContext | None' = None,
                  start_timeout: float = 30.0) -> None:
         super().__init__()
-        self.db = db
+        self.db = db or ''          # a fresh database in _setUp if empty
         self.extra_env = dict(env or {})
         self.user = user
         self.workspace = workspace if user else None
         self.workers = workers
         self.port = port
+        self.serve_args = list(serve_args)
+        self.ssl_context = ssl_context
         self.start_timeout = start_timeout
         self.credential: str | None = None
         self.workspace_id: str | None = None
@@ -103,7 +112,7 @@ class ServerFixture(fixtures.Fixture):
         elif fresh:
             # serve refuses a missing database: make one (and its key).
             self.admin('keys', 'rotate')
-        if self.workspace:
+        if self.workspace and self.user:
             self.workspace_id = self.admin(
                 'workspace', 'create', self.workspace,
                 '--owner', self.user).strip()
@@ -112,7 +121,8 @@ class ServerFixture(fixtures.Fixture):
 
     @property
     def url(self) -> str:
-        return f'http://{HOST}:{self.port}'
+        scheme = 'https' if self.ssl_context else 'http'
+        return f'{scheme}://{HOST}:{self.port}'
 
     @property
     def env(self) -> dict[str, str]:
@@ -150,12 +160,13 @@ class ServerFixture(fixtures.Fixture):
                     server_command() + [
                         '--db', self.db, 'serve',
                         '--bind', f'{HOST}:{self.port}',
-                        '--workers', str(self.workers)],
+                        '--workers', str(self.workers),
+                        *self.serve_args],
                     stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                     env=self.env,
                     # its own process group: kill() takes the workers too
                     start_new_session=True)
-            if self._wait_healthy():
+            if self._wait_healthy(self.process):
                 return
             self.kill()
             if not chosen:
@@ -163,24 +174,23 @@ class ServerFixture(fixtures.Fixture):
             self.port = None       # someone took the port: pick another
         raise RuntimeError(f'ntcli-server did not start:\n{self.log()}')
 
-    def _wait_healthy(self) -> bool:
+    def _wait_healthy(self, process: subprocess.Popen) -> bool:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 return False
-            if _answers(self.url + '/healthz'):
+            if _answers(self.url + '/healthz', self.ssl_context):
                 return True
             time.sleep(0.05)
         return False
 
     def stop(self) -> None:
         """Shut the server down gracefully (SIGTERM), or kill it."""
-        if self.running:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(10)
         self.kill()
 
     def kill(self) -> None:
@@ -189,10 +199,8 @@ class ServerFixture(fixtures.Fixture):
             return
         if self.process.returncode is None:
             # Not reaped yet, so its id is still its process group's.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait()
         # the workers die with the group; wait until the port is free
         deadline = time.monotonic() + 5
@@ -227,7 +235,7 @@ LOSE_ANSWER = 'lose-answer'    # forward, then drop the upstream's answer
 HTML_502 = Answer(502, b'<html><body><h1>502 Bad Gateway</h1></body>'
                        b'</html>', 'text/html')
 
-Fault = typing.Union[Answer, str]
+Fault = Answer | str
 
 
 @dataclasses.dataclass
@@ -248,6 +256,16 @@ class Seen:
     body: bytes
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server that prints nothing when a client fails."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: typing.Any,
+                     client_address: typing.Any) -> None:
+        pass
+
+
 class FaultProxy(fixtures.Fixture):
     """An HTTP server in a thread that forwards to ``upstream`` or fails.
 
@@ -260,7 +278,7 @@ class FaultProxy(fixtures.Fixture):
     """
 
     def __init__(self, upstream: str | None = None, *,
-                 ssl_context: 'ssl.SSLContext | None' = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__()
         self.upstream = upstream
         self.ssl_context = ssl_context
@@ -277,7 +295,7 @@ class FaultProxy(fixtures.Fixture):
             def handle_one_request(self) -> None:
                 try:
                     super().handle_one_request()
-                except (ConnectionError, socket.timeout):
+                except (TimeoutError, ConnectionError):
                     self.close_connection = True
 
             def _handle(self) -> None:
@@ -288,9 +306,7 @@ class FaultProxy(fixtures.Fixture):
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
-        self._server.daemon_threads = True
-        self._server.handle_error = lambda *args: None   # quiet
+        self._server = _QuietServer((HOST, 0), Handler)
         if self.ssl_context is not None:
             self._server.socket = self.ssl_context.wrap_socket(
                 self._server.socket, server_side=True)
@@ -352,13 +368,14 @@ class FaultProxy(fixtures.Fixture):
         if isinstance(fault, Answer):
             self._send(handler, fault)
             return
-        if self.upstream is None:
+        upstream = self.upstream
+        if upstream is None:
             self._send(handler, Answer(404, b'{}'))
             return
         if self.before_forward is not None:
             self.before_forward(method, handler.path)
         try:
-            answer = self._forward(handler, body)
+            answer = self._forward(handler, body, upstream)
         except OSError:
             answer = HTML_502       # as a real gateway says it
         if fault == LOSE_ANSWER:
@@ -367,10 +384,10 @@ class FaultProxy(fixtures.Fixture):
         self._send(handler, answer)
 
     def _forward(self, handler: http.server.BaseHTTPRequestHandler,
-                 body: bytes) -> Answer:
-        target = urllib.parse.urlsplit(self.upstream)
-        conn = http.client.HTTPConnection(target.hostname, target.port,
-                                          timeout=60)
+                 body: bytes, upstream: str) -> Answer:
+        target = urllib.parse.urlsplit(upstream)
+        conn = http.client.HTTPConnection(target.hostname or HOST,
+                                          target.port, timeout=60)
         try:
             headers = {k: v for k, v in handler.headers.items()
                        if k.lower() not in ('host', 'connection')}

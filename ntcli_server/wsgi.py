@@ -23,26 +23,30 @@ Wire decisions (the NimbleTools management API's shapes):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import threading
 import traceback
 import typing
 
 import falcon
 
-from ntcli import redact, timefmt
-from ntcli_server import access, errors
+from ntcli_core import redact, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME
+from ntcli_core.tokens import TOKEN_PREFIX
+from ntcli_server import access, errors, ratelimit, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
-from ntcli_server.models import (DEFAULT_SCOPE, IssuedToken, TokenInfo,
-                                 Workspace)
+from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, IssuedToken,
+                                 Origin, TokenInfo, Workspace)
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
-DEFAULT_LIFETIME = 31536000          # one year, as the CLI's default
 DEFAULT_PAGE = 100
+MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
 AuthorityFactory = typing.Callable[[], Authority]
 Fields = typing.Mapping[str, typing.Tuple[type, ...]]
@@ -78,15 +82,63 @@ def _check_type(name: str, value: object, types: tuple[type, ...]) -> None:
                                field=name)
 
 
+def body_bytes(req: falcon.Request) -> bytes:
+    """The raw request body, whatever its framing, at most MAX_BODY bytes.
+
+    With Content-Length, Falcon's bounded stream reads exactly that much.
+    A chunked body has no length: the server de-chunks it, and reading to
+    the end is safe only where it says so (``wsgi.input_terminated``);
+    elsewhere the request is refused (411) rather than read as empty.
+    """
+    if req.content_length is not None:
+        stream: typing.Any = req.bounded_stream
+    elif req.get_header('Transfer-Encoding'):
+        if not req.env.get('wsgi.input_terminated'):
+            raise errors.AuthorityError(
+                'LENGTH_REQUIRED', 'This server needs a Content-Length '
+                'for a request body', 411)
+        stream = req.stream
+    else:
+        return b''
+    chunks, size = [], 0
+    while size <= MAX_BODY:
+        try:
+            chunk = stream.read(MAX_BODY + 1 - size)
+        except Exception:       # noqa: BLE001 - each server has its own
+            # A broken chunk size, a truncated body, a dropped connection.
+            raise errors.InvalidRequest(
+                'The request body could not be read (broken framing or a '
+                'closed connection)') from None
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > MAX_BODY:
+        raise errors.AuthorityError(
+            'PAYLOAD_TOO_LARGE',
+            f'The request body is larger than {MAX_BODY} bytes', 413)
+    return b''.join(chunks)
+
+
+def _json_document(raw: bytes) -> object:
+    """JSON text to a value; malformed, too deep or not UTF-8 (a lone
+    surrogate escape included) is a 400."""
+    try:
+        data = json.loads(raw.decode('utf-8'))
+        # '"\\ud800"' is valid JSON for a string no UTF-8 can hold (nor
+        # the database): refuse it here rather than fail later.
+        json.dumps(data, ensure_ascii=False).encode('utf-8')
+    except (UnicodeError, ValueError, RecursionError):
+        raise errors.InvalidRequest(
+            'The request body is not valid JSON in UTF-8') from None
+    return data
+
+
 def read_body(req: falcon.Request, fields: Fields,
               required: typing.Collection[str] = ()) -> dict:
     """The request's JSON object, checked against ``fields``; an empty
     body is an empty object."""
-    raw = req.bounded_stream.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise errors.AuthorityError(
-            'PAYLOAD_TOO_LARGE',
-            f'The request body is larger than {MAX_BODY} bytes', 413)
+    raw = body_bytes(req)
     data: object = {}
     if raw.strip():
         media = (req.content_type or '').split(';')[0].strip().lower()
@@ -95,11 +147,7 @@ def read_body(req: falcon.Request, fields: Fields,
                 'UNSUPPORTED_MEDIA_TYPE',
                 'The request body must be JSON (Content-Type: '
                 'application/json)', 415)
-        try:
-            data = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
-            raise errors.InvalidRequest(
-                'The request body is not valid JSON') from None
+        data = _json_document(raw)
     if not isinstance(data, dict):
         raise validation_error('The request body must be a JSON object')
     unknown = sorted(set(data) - set(fields))
@@ -136,6 +184,18 @@ def query_int(req: falcon.Request, name: str, default: int) -> int:
     except ValueError:
         raise validation_error(f"Query parameter '{name}' must be an "
                                'integer', field=name) from None
+
+
+def query_time(name: str, value: str) -> int:
+    """A time query parameter: Unix seconds or ISO-8601."""
+    if value.isdigit() and len(value) <= 12:
+        return int(value)
+    try:
+        return timefmt.parse_iso(value)
+    except ValueError:
+        raise validation_error(f"Query parameter '{name}' must be Unix "
+                               'seconds or an ISO-8601 time',
+                               field=name) from None
 
 
 def unix_time(name: str, value: object) -> int | None:
@@ -186,14 +246,84 @@ def token_json(info: TokenInfo) -> dict:
             'revoked_at': timefmt.iso(info.revoked_at)}
 
 
-# -- the API ----------------------------------------------------------------
-class TokenAPI:
-    """What every resource shares: the authority of this process."""
+def event_json(event: AuditEvent) -> dict:
+    return {'id': event.id, 'time': timefmt.iso(event.at),
+            'action': event.action, 'outcome': event.outcome,
+            'actor': event.actor, 'workspace_id': event.workspace_id,
+            'target_jti': event.target_jti, 'client': event.client,
+            'request_id': event.request_id, 'user_agent': event.user_agent,
+            'detail': event.detail}
 
-    def __init__(self, factory: AuthorityFactory) -> None:
+
+# -- the audit trail's view of a request -----------------------------------
+_REFUSALS = (errors.AuthenticationRequired, errors.TokenInvalid,
+             errors.TokenExpired, errors.TokenRevoked)
+_SANE_ID = re.compile(r'[A-Za-z0-9_-]{1,64}')
+
+
+def _printable(text: str | None, limit: int) -> str | None:
+    """``text`` without control characters, cut to ``limit``."""
+    if text is None:
+        return None
+    return ''.join(c for c in text if c.isprintable())[:limit] or None
+
+
+class AuditContext:
+    """Falcon middleware: note the workspace a request names, so that a
+    refused credential is recorded against it."""
+
+    def process_resource(self, req: falcon.Request, resp: falcon.Response,
+                         resource: object, params: dict) -> None:
+        workspace_id = params.get('workspace_id')
+        # A client chooses this string: only an id-shaped one is kept.
+        req.context.workspace_id = (
+            workspace_id if isinstance(workspace_id, str)
+            and _SANE_ID.fullmatch(workspace_id) else None)
+
+
+def origin(req: falcon.Request, principal: Principal | None = None
+           ) -> Origin:
+    """What the audit trail records of who sent ``req`` and from where."""
+    actor = None
+    if principal is not None:
+        actor = principal.user_id or principal.jti
+    return Origin(actor=actor, client=_printable(req.remote_addr, 64),
+                  request_id=getattr(req.context, 'request_id', None),
+                  user_agent=_printable(req.user_agent, MAX_USER_AGENT))
+
+
+# -- the API ----------------------------------------------------------------
+class NoMetrics:
+    """What the API tells its metrics; nothing when ``--metrics`` is off
+    (see :class:`ntcli_server.metrics.PrometheusMetrics`)."""
+
+    def token_issued(self, replayed: bool) -> None:
+        """A token was issued, or an earlier one replayed."""
+
+    def token_revoked(self, already: bool) -> None:
+        """A token was revoked (``already``: it had been before)."""
+
+    def validation(self, outcome: str) -> None:
+        """A workspace token was checked, with this outcome."""
+
+
+# The outcome label of each way a token check fails.
+_VALIDATION_OUTCOMES: dict[type, str] = {
+    errors.AuthenticationRequired: 'missing',
+    errors.TokenInvalid: 'invalid', errors.TokenExpired: 'expired',
+    errors.TokenRevoked: 'revoked', errors.Forbidden: 'forbidden'}
+
+
+class TokenAPI:
+    """What every resource shares: the authority of this process and the
+    metrics it feeds."""
+
+    def __init__(self, factory: AuthorityFactory,
+                 metrics: NoMetrics | None = None) -> None:
         self._factory = factory
         self._authority: Authority | None = None
         self._lock = threading.Lock()
+        self.metrics = metrics or NoMetrics()
 
     @property
     def authority(self) -> Authority:
@@ -204,8 +334,31 @@ class TokenAPI:
             return self._authority
 
     def caller(self, req: falcon.Request) -> Principal:
-        """The authenticated principal of the request."""
-        return self.authority.authenticate(bearer(req))
+        """The authenticated principal of the request; a refused
+        credential is recorded in the audit trail."""
+        try:
+            credential = bearer(req)
+            if not credential.startswith(TOKEN_PREFIX):
+                return self.authority.authenticate(credential)
+            with self.validation():
+                return self.authority.authenticate(credential)
+        except _REFUSALS as exc:
+            self.authority.record_refusal(
+                exc, origin=origin(req),
+                workspace_id=getattr(req.context, 'workspace_id', None))
+            raise
+
+    @contextlib.contextmanager
+    def validation(self) -> typing.Iterator[None]:
+        """Count the token check inside by its outcome."""
+        try:
+            yield
+        except errors.AuthorityError as exc:
+            outcome = _VALIDATION_OUTCOMES.get(type(exc))
+            if outcome is not None:
+                self.metrics.validation(outcome)
+            raise
+        self.metrics.validation('valid')
 
 
 class _Resource:
@@ -224,7 +377,8 @@ class WorkspacesResource(_Resource):
         authority.authorize(principal, Action.CREATE_WORKSPACE)
         body = read_body(req, self.FIELDS, required=('name',))
         workspace = authority.create_workspace(
-            body['name'], body.get('description'), owner=principal.user_id)
+            body['name'], body.get('description'), owner=principal.user_id,
+            origin=origin(req, principal))
         resp.status = falcon.HTTP_201
         resp.media = workspace_json(workspace, full=True)
 
@@ -245,7 +399,8 @@ class WorkspaceResource(_Resource):
         principal = self.api.caller(req)
         authority = self.api.authority
         authority.authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
-        revoked = authority.delete_workspace(workspace_id)
+        revoked = authority.delete_workspace(workspace_id,
+                                             origin=origin(req, principal))
         resp.media = {'workspace_id': workspace_id, 'status': 'deleted',
                       'tokens_revoked': revoked}
 
@@ -274,11 +429,13 @@ class TokensResource(_Resource):
             workspace_id, expires_in=expires_in, expires_at=expires_at,
             description=body.get('description'),
             scope=body.get('scope') or DEFAULT_SCOPE,
-            idempotency_key=req.get_header('Idempotency-Key'))
+            idempotency_key=req.get_header('Idempotency-Key'),
+            origin=origin(req, principal))
         if issued.replayed:
             # A replay returns the token first issued under this key,
             # whatever this request asked for: that token must pass too.
             access.check_expiry(principal, issued.expires_at is not None)
+        self.api.metrics.token_issued(issued.replayed)
         resp.status = falcon.HTTP_201
         if issued.replayed:
             resp.set_header('Idempotent-Replayed', 'true')
@@ -311,11 +468,36 @@ class TokenResource(_Resource):
         authority = self.api.authority
         authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
                             jti=jti)
-        result = authority.revoke(workspace_id, jti)
+        result = authority.revoke(workspace_id, jti,
+                                  origin=origin(req, principal))
+        self.api.metrics.token_revoked(result.already_revoked)
         resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
                       'status': 'revoked',
                       'revoked_at': timefmt.iso(result.revoked_at),
                       'already_revoked': result.already_revoked}
+
+
+class EventsResource(_Resource):
+    """``/v1/workspaces/{id}/events``: the workspace's audit trail, oldest
+    first, paged (its owner only)."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        authority = self.api.authority
+        authority.authorize(principal, Action.READ_EVENTS, workspace_id)
+        since = req.get_param('since')
+        actions = req.get_param_as_list('action') or ()
+        page = authority.list_events(
+            workspace_id,
+            since=None if since is None else query_time('since', since),
+            actions=tuple(actions),
+            limit=query_int(req, 'limit', DEFAULT_PAGE),
+            cursor=req.get_param('cursor') or None)
+        resp.media = {'workspace_id': workspace_id,
+                      'events': [event_json(e) for e in page.events],
+                      'count': len(page.events),
+                      'next_cursor': page.next_cursor}
 
 
 class TokenAuthResource(_Resource):
@@ -323,7 +505,8 @@ class TokenAuthResource(_Resource):
     (for an ingress ``auth_request``)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        valid = self.api.authority.validate(bearer(req))
+        with self.api.validation():
+            valid = self.api.authority.validate(bearer(req))
         resp.set_header('X-Workspace-Id', valid.workspace_id)
         resp.set_header('X-Token-Jti', valid.jti)
         resp.media = {'valid': True, 'workspace_id': valid.workspace_id,
@@ -353,11 +536,18 @@ class HealthResource(_Resource):
 
 
 # -- errors -----------------------------------------------------------------
-def _send_error(resp: falcon.Response, error: errors.AuthorityError) -> None:
+def _send_error(req: falcon.Request, resp: falcon.Response,
+                error: errors.AuthorityError) -> None:
     resp.status = falcon.code_to_http_status(error.http_status)
-    resp.media = error.to_dict()
+    req.context.error_code = error.code
+    body = error.to_dict()
+    # The id an operator finds this request by in the logs.
+    body['error']['request_id'] = getattr(req.context, 'request_id', None)
+    resp.media = body
     if error.http_status == 401:
         resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+    for name, value in getattr(error, 'headers', {}).items():
+        resp.set_header(name, value)       # Retry-After of a 429
 
 
 def handle_authority_error(req: falcon.Request, resp: falcon.Response,
@@ -369,14 +559,14 @@ def handle_authority_error(req: falcon.Request, resp: falcon.Response,
         generic = getattr(type(ex), 'default_message',
                           'The token server failed')
         ex = errors.AuthorityError(ex.code, generic, ex.http_status)
-    _send_error(resp, ex)
+    _send_error(req, resp, ex)
 
 
 def handle_http_error(req: falcon.Request, resp: falcon.Response,
                       ex: falcon.HTTPError, params: dict) -> None:
     status = ex.status_code
     message = ex.description or f'{ex.title}: {req.method} {req.path}'
-    _send_error(resp, errors.AuthorityError(
+    _send_error(req, resp, errors.AuthorityError(
         _HTTP_CODES.get(status, 'HTTP_ERROR'), message, status))
     for name, value in (ex.headers or {}).items():
         resp.set_header(name, value)
@@ -386,7 +576,7 @@ def handle_unexpected(req: falcon.Request, resp: falcon.Response,
                       ex: Exception, params: dict) -> None:
     LOG.error('%s %s failed unexpectedly:\n%s', req.method, req.path,
               redact.redact(''.join(traceback.format_exception(ex))))
-    _send_error(resp, errors.AuthorityError(
+    _send_error(req, resp, errors.AuthorityError(
         'INTERNAL_ERROR', 'The token server failed unexpectedly', 500))
 
 
@@ -406,9 +596,15 @@ class BodyLimit:
         resp.set_header('Cache-Control', 'no-store')
 
 
-def create_app(target: str | AuthorityFactory) -> falcon.App:
+def create_app(target: str | AuthorityFactory, *,
+               metrics: bool = False,
+               auth_failures: ratelimit.FailureTable | None = None
+               ) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
-    PostgreSQL DSN) or a factory called once per process.
+    PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
+    ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
+    prometheus-client). ``auth_failures`` limits failed authentications
+    per client address (:mod:`ntcli_server.ratelimit`).
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -417,8 +613,18 @@ def create_app(target: str | AuthorityFactory) -> falcon.App:
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
-    api = TokenAPI(factory)
-    app = falcon.App(middleware=[BodyLimit()])
+    middleware: list[object] = [request_ids.RequestIds()]
+    if auth_failures is not None:
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
+    recorder = None
+    if metrics:
+        from ntcli_server import metrics as prometheus
+        recorder = prometheus.PrometheusMetrics()
+        middleware.append(prometheus.RequestMetrics(recorder))
+    api = TokenAPI(factory, recorder)
+    app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
+    if recorder is not None:
+        app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
     app.add_route('/healthz', HealthResource(api))
     app.add_route('/v1/token_auth', TokenAuthResource(api))
     app.add_route('/v1/whoami', WhoAmIResource(api))
@@ -428,6 +634,8 @@ def create_app(target: str | AuthorityFactory) -> falcon.App:
                   TokensResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/tokens/{jti}',
                   TokenResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/events',
+                  EventsResource(api))
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

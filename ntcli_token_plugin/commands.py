@@ -1,13 +1,15 @@
-"""The ``token`` commands: refresh, show, create, list, revoke."""
+"""The ``token`` commands: refresh, show, create, list, revoke, exec."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli_token_plugin import expiry
@@ -20,6 +22,18 @@ def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
     if lifetime.never:
         context.warn('this token never expires; revoke it when it is no '
                      'longer needed.')
+
+
+def _refresh_window(text: str | None, option: str,
+                    lifetime: expiry.Expiry, now: int) -> int | None:
+    """The window of a conditional refresh, checked against the lifetime
+    of the token it would issue; None when ``option`` was not given."""
+    if text is None:
+        return None
+    from ntcli_token_plugin import expiry
+    window = expiry.parse_window(text, option)
+    expiry.check_outlasts(lifetime, window, option, now)
+    return window
 
 
 class RefreshToken(command.ShowOne):
@@ -35,12 +49,24 @@ class RefreshToken(command.ShowOne):
         from ntcli_token_plugin import expiry
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
+        parser.add_argument(
+            '--if-expires-within', metavar='DURATION', default=None,
+            help='Rotate only if the stored token expires within DURATION '
+                 '(as --expires-in: 604800, 7d) or is no longer valid; '
+                 'otherwise change nothing, say so, and exit 0. Safe to '
+                 'run from cron as often as you like.')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli_token_plugin import expiry, rotation
-        lifetime = expiry.from_args(parsed_args, self.context.now())
-        result = rotation.rotate_token(self.context, lifetime)
+        now = self.context.now()
+        lifetime = expiry.from_args(parsed_args, now)
+        window = _refresh_window(parsed_args.if_expires_within,
+                                 '--if-expires-within', lifetime, now)
+        result = rotation.rotate_token(self.context, lifetime,
+                                       if_expires_within=window)
+        if isinstance(result, rotation.Kept):
+            return self._kept(result, window)
         _warn_no_expiry(self.context, lifetime)
         old = None
         if result.old_jti:
@@ -53,7 +79,20 @@ class RefreshToken(command.ShowOne):
                   'expires_at': timefmt.iso(result.new_expires_at)},
                  old, 'Token refreshed successfully'))
 
+    @staticmethod
+    def _kept(kept: Any, window: int | None) -> tuple:
+        from ntcli_token_plugin import expiry
+        until = 'does not expire' if kept.expires_at is None else \
+            f'does not expire within {expiry.describe_window(window or 0)}'
+        return (('refreshed', 'jti', 'expires_at', 'message'),
+                (False, kept.jti, timefmt.iso(kept.expires_at),
+                 f'Token not refreshed: it is valid and {until}'))
+
     def format_text(self, data: dict[str, Any]) -> list[str]:
+        if 'refreshed' in data:
+            return [f"{data['message']}.",
+                    f"Token JTI: {data['jti']}",
+                    f"Token expires: {data['expires_at'] or 'never'}"]
         old = data['old_token']
         if old is None:
             old_line = 'No previous token was stored; there was none to revoke.'
@@ -70,23 +109,63 @@ class RefreshToken(command.ShowOne):
 class ShowToken(command.ShowOne):
     """Show the stored token of the workspace and whether it is valid."""
 
+    _check_status = 0
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        from ntcli_token_plugin import check
         parser = super().get_parser(prog_name)
         parser.add_argument(
             '--show-token', action='store_true', default=False,
             help='Also print the token value (it is secret: a warning goes '
                  'to stderr).')
+        parser.add_argument(
+            '--check', metavar='DURATION', nargs='?', const=True,
+            default=None,
+            help='Exit 0 only if the token is valid and, with DURATION '
+                 '(as --expires-in: 604800, 7d), does not expire within '
+                 f'it; else {check.EXPIRING} expiring, {check.EXPIRED} '
+                 f'expired, {check.REVOKED} revoked, {check.INVALID} '
+                 f'invalid, {check.NO_TOKEN} no token, {check.UNVERIFIED} '
+                 'endpoint unreachable (docs/automation.md). Write '
+                 '--check=DURATION or put it last.')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli import tokeninfo
-        info = tokeninfo.describe_current(self.context)
+        window = None
+        if isinstance(parsed_args.check, str):
+            from ntcli_token_plugin import expiry
+            window = expiry.parse_window(parsed_args.check, '--check')
+        try:
+            info = tokeninfo.describe_current(self.context)
+        except errors.NoStoredToken as exc:
+            if parsed_args.check is not None:
+                from ntcli_token_plugin import check
+                exc.exit_code = check.NO_TOKEN
+            raise
+        if parsed_args.check is not None:
+            self._check_status = self._check(info, window)
         if parsed_args.show_token:
             self.context.warn('the token below is a secret; do not share '
                               'it or paste it into logs.')
         else:
             info.pop('token', None)
         return tuple(info), tuple(info.values())
+
+    def _check(self, info: dict[str, Any], window: int | None) -> int:
+        from ntcli_token_plugin import check
+        status = check.exit_status(info, window, self.context.now())
+        if status == check.EXPIRING:
+            from ntcli_token_plugin import expiry
+            self.context.warn(
+                f'the token expires within '
+                f'{expiry.describe_window(window or 0)}, at '
+                f"{info['expires_at']}; run 'ntcli token refresh'.")
+        return status
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        # with --check, the output is as without it; the status tells
+        return super().run(parsed_args) or self._check_status
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         decoded = data['jti'] is not None
@@ -190,8 +269,13 @@ class ListTokens(command.Lister):
         return columns, rows
 
 
-class RevokeToken(command.ShowOne):
-    """Revoke one or more tokens by JTI (asks first unless --force)."""
+class RevokeToken(command.ShowEach):
+    """Revoke one or more tokens by JTI (asks first unless --force).
+
+    Each JTI is revoked in turn; one that fails is reported and the others
+    go on, and the command then fails with the count, as
+    python-openstackclient's delete commands do.
+    """
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -205,6 +289,7 @@ class RevokeToken(command.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli import prompt
+        from ntcli.columns import RevocationColumn
         context = self.context
         jtis = list(dict.fromkeys(parsed_args.jti))
         if not parsed_args.force:
@@ -212,18 +297,22 @@ class RevokeToken(command.ShowOne):
         workspace = context.workspace
         bearer = context.admin_bearer()
         stored = context.stored_token(workspace.id)
-        self._results: list[dict[str, Any]] = []
-        self._failed: list[errors.NtcliError] = []
-        self._already: set[str] = set()
+        rows = []
+        failures: list[errors.NtcliError] = []
         for jti in jtis:
             try:
                 revocation = context.endpoint.revoke_token(
                     bearer, workspace.id, jti)
-            except errors.TokenNotFound:
-                self._failed.append(errors.TokenNotFound(
-                    f"Token with JTI '{jti}' not found",
-                    "Run 'ntcli token list --show-expired' to see the "
-                    'tokens of this workspace.'))
+            except errors.NtcliError as exc:
+                if isinstance(exc, errors.TokenNotFound):
+                    exc = errors.TokenNotFound(
+                        f"Token with JTI '{jti}' not found",
+                        "Run 'ntcli token list --show-expired' to see the "
+                        'tokens of this workspace.')
+                if len(jtis) > 1:
+                    self.app.report_error(errors.NtcliError(
+                        f"Failed to revoke token '{jti}': {exc.message}"))
+                failures.append(exc)
                 continue
             context.history.record(
                 'revoke', jti=jti, workspace_id=workspace.id,
@@ -236,39 +325,141 @@ class RevokeToken(command.ShowOne):
             if stored is not None and stored.jti == jti:
                 context.warn('this was the stored token of the workspace; '
                              "run 'ntcli token refresh' to get a new one.")
-            self._results.append({
-                'jti': jti, 'revoked_at': timefmt.iso(revocation.revoked_at),
-                'status': 'revoked'})
-            if revocation.already_revoked:
-                self._already.add(jti)
-        if not self._results:
-            raise self._failed[0] if len(self._failed) == 1 else \
-                errors.TokenNotFound('; '.join(e.message for e in self._failed))
-        first = self._results[0]
-        return tuple(first), tuple(first.values())
-
-    def produce_output(self, parsed_args: argparse.Namespace,
-                       column_names: Any, data: Any) -> int:
-        from cliff.formatters import base
-        if len(self._results) > 1 and isinstance(
-                self.formatter, base.ListFormatter):
-            self.formatter.emit_list(
-                column_names, [tuple(r.values()) for r in self._results],
-                self.app.stdout, parsed_args)
-        else:
-            for result in self._results:
-                super().produce_output(parsed_args, column_names,
-                                       tuple(result.values()))
-        return 0
-
-    def run(self, parsed_args: argparse.Namespace) -> int:
-        code = super().run(parsed_args)
-        for failure in self._failed:
-            self.app.report_error(failure)
-        return 1 if self._failed else code
+            rows.append((jti, timefmt.iso(revocation.revoked_at),
+                         RevocationColumn(revocation.already_revoked)))
+        if len(jtis) == 1 and failures:
+            raise failures[0]
+        if failures:
+            raise errors.NtcliError(
+                f'{len(failures)} of {len(jtis)} tokens failed to revoke',
+                f"The other {len(rows)} {'was' if len(rows) == 1 else 'were'}"
+                " revoked. Run 'ntcli token list --show-expired' to see the "
+                'tokens of this workspace.' if rows else None)
+        return ('jti', 'revoked_at', 'status'), rows
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
-        if data['jti'] in self._already:
+        if data['status'].human_readable() == 'already revoked':
             return [f"Token {data['jti']} was already revoked "
                     f"(at {data['revoked_at']})."]
         return [f"Token {data['jti']} revoked successfully."]
+
+
+def _command_after_double_dash(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` leave everything after the first ``--`` unparsed, as
+    ``parsed_args.command`` (None without ``--``): the program's options
+    are its own, whatever argparse's version does with ``--``."""
+    parse_known_args = parser.parse_known_args
+
+    def parse(args: Any = None, namespace: Any = None) -> tuple:
+        args = list(sys.argv[1:] if args is None else args)
+        command_line = None
+        if '--' in args:
+            at = args.index('--')
+            args, command_line = args[:at], args[at + 1:]
+        parsed, extras = parse_known_args(args, namespace)
+        if extras and command_line is None:
+            parser.error(f"unrecognized arguments: {' '.join(extras)} "
+                         "(the command to run goes after '--')")
+        parsed.command = command_line
+        return parsed, extras
+    parser.parse_known_args = parse  # type: ignore[method-assign]
+
+
+class ExecToken(command.Command):
+    """Run a command with the workspace token in its environment.
+
+    ntcli becomes the command (exec): its stdin, stdout, stderr, signals
+    and exit status are the command's own. The token is in its environment
+    only (NTCLI_TOKEN, or --env NAME): never in argv, on disk or in
+    ntcli's output. NTCLI_KEY is removed from that environment. The
+    lifetime options apply to the token a refresh issues.
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        from ntcli_token_plugin import expiry, launch
+        parser = super().get_parser(prog_name)
+        parser.usage = (
+            '%(prog)s [-h] [--env NAME] [--refresh-if-expires-within '
+            'DURATION] [--expires-in SECONDS | --expires-at TIME | '
+            '--no-expiry] -- COMMAND [ARG ...]')
+        parser.add_argument(
+            '--env', metavar='NAME', default=launch.DEFAULT_ENV_NAME,
+            help='Environment variable that carries the token (default '
+                 f'{launch.DEFAULT_ENV_NAME}).')
+        parser.add_argument(
+            '--refresh-if-expires-within', metavar='DURATION', default=None,
+            help='First rotate the stored token if it expires within '
+                 'DURATION (as --expires-in: 604800, 7d) or is no longer '
+                 'valid, as token refresh --if-expires-within does.')
+        expiry.add_arguments(parser)
+        _command_after_double_dash(parser)
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli_token_plugin import expiry, launch
+        context = self.context
+        if getattr(self.app, 'interactive_mode', False):
+            raise errors.UsageError(
+                'token exec cannot run inside the interactive shell: the '
+                'command would replace it',
+                'Run it from your own shell: ntcli token exec -- COMMAND')
+        if not parsed_args.command:
+            raise errors.UsageError(
+                'No command to run',
+                'Give it after --: ntcli token exec -- COMMAND [ARG ...]')
+        name = launch.check_env_name(parsed_args.env)
+        now = context.now()
+        lifetime = expiry.from_args(parsed_args, now)
+        window = _refresh_window(parsed_args.refresh_if_expires_within,
+                                 '--refresh-if-expires-within', lifetime,
+                                 now)
+        if window is None and expiry.given_options(parsed_args):
+            raise errors.UsageError(
+                'The lifetime options apply only with '
+                '--refresh-if-expires-within',
+                'Add --refresh-if-expires-within DURATION, or drop them.')
+        # found before anything changes: a typo must not rotate a token
+        program = launch.find_program(parsed_args.command[0],
+                                      os.environ.get('PATH'))
+        if window is not None:
+            self._refresh(lifetime, window)
+        env = launch.child_environment(os.environ, name, self._token())
+        context.close()
+        launch.replace_process(program, parsed_args.command, env,
+                               (self.app.stdout, self.app.stderr))
+        return 1  # not reached: replace_process returns only by raising
+
+    def _refresh(self, lifetime: expiry.Expiry, window: int) -> None:
+        from ntcli_token_plugin import rotation
+        result = rotation.rotate_token(self.context, lifetime,
+                                       if_expires_within=window)
+        if isinstance(result, rotation.Rotation):
+            _warn_no_expiry(self.context, lifetime)
+            self.app.stderr.write(
+                f'Token refreshed: new token {result.new_jti} expires '
+                f'{timefmt.iso(result.new_expires_at) or "never"}.\n')
+
+    def _token(self) -> str:
+        """NTCLI_TOKEN, else the stored token; not one known to have
+        expired, which the program could only fail with."""
+        from ntcli.tokeninfo import token_claims
+        context = self.context
+        token = context.env_token()
+        if token:
+            try:
+                expires_at = token_claims(token).get('exp')
+            except errors.TokenInvalid:
+                expires_at = None     # the endpoint will judge it
+            what, hint = 'The token in NTCLI_TOKEN', \
+                'Set NTCLI_TOKEN to a valid token, or unset it.'
+        else:
+            stored = context.stored_token(context.workspace.id)
+            if stored is None:
+                raise errors.NoStoredToken()
+            token, expires_at = stored.token, stored.expires_at
+            what, hint = f'The stored token {stored.jti}', (
+                'Run ntcli token refresh, or add '
+                '--refresh-if-expires-within DURATION.')
+        if isinstance(expires_at, int) and expires_at <= context.now():
+            raise errors.TokenExpired(f'{what} has expired', hint)
+        return token

@@ -8,13 +8,11 @@ import dataclasses
 import re
 
 from ntcli import errors
-from ntcli import timefmt
+from ntcli_core import timefmt
+from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
 
-DEFAULT_LIFETIME = 31536000            # one year, as the user's document says
-MAX_LIFETIME = int(10 * 365.25 * 86400)  # ten years
-_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800,
-          'y': 31536000}
-_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I)
+_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
+_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I | re.ASCII)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
@@ -38,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'token lifetime', 'Give at most one of these options.')
     group.add_argument(
         '--expires-in', metavar='SECONDS', default=None,
-        help='Lifetime in seconds (default 31536000, one year); a duration '
-             'such as 24h, 30d or 1y is accepted too.')
+        help=f'Lifetime in seconds (default {DEFAULT_LIFETIME}, one year); '
+             'a duration such as 24h, 30d or 1y is accepted too.')
     group.add_argument(
         '--expires-at', metavar='TIME', default=None,
         help='Expiry as an ISO-8601 time (2026-01-31T12:00:00Z) or a Unix '
@@ -70,11 +68,16 @@ def parse_time(text: str) -> int:
             'Unix timestamp', HINT) from None
 
 
+def given_options(parsed_args: argparse.Namespace) -> list[str]:
+    """The lifetime options given (as attribute names)."""
+    # an empty --expires-in "" counts as given (and is then invalid)
+    return [name for name in ('expires_in', 'expires_at', 'no_expiry')
+            if getattr(parsed_args, name) not in (None, False)]
+
+
 def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
     """Validate the lifetime options; raise InvalidExpiration (exit 2)."""
-    # an empty --expires-in "" counts as given (and is then invalid)
-    given = [name for name in ('expires_in', 'expires_at', 'no_expiry')
-             if getattr(parsed_args, name) not in (None, False)]
+    given = given_options(parsed_args)
     if len(given) > 1:
         options = ', '.join('--' + n.replace('_', '-') for n in given)
         raise errors.InvalidExpiration(
@@ -101,3 +104,46 @@ def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
         raise errors.InvalidExpiration(
             'Invalid expiration time: more than ten years', HINT)
     return Expiry(expires_in=seconds)
+
+
+WINDOW_HINT = ('Give a number of seconds (604800) or a duration (7d, 12h, '
+               '1w), greater than zero and up to ten years.')
+
+
+def parse_window(text: str, option: str) -> int:
+    """A time window in seconds for ``option`` (--if-expires-within,
+    --check): the syntax and limits of --expires-in. Raises UsageError."""
+    try:
+        seconds = parse_duration(text)
+    except errors.InvalidExpiration:
+        seconds = 0
+    if not 0 < seconds <= MAX_LIFETIME:
+        raise errors.UsageError(f'Invalid duration for {option}: {text!r}',
+                                WINDOW_HINT)
+    return seconds
+
+
+def check_outlasts(lifetime: Expiry, window: int, option: str,
+                   now: int) -> None:
+    """Refuse a conditional refresh whose new token would expire within
+    its own window: every later run would rotate it again."""
+    if lifetime.never:
+        return
+    remaining = lifetime.expires_in if lifetime.expires_in is not None \
+        else lifetime.expires_at - now  # type: ignore[operator]
+    if remaining <= window:
+        raise errors.UsageError(
+            f'Invalid duration for {option}: the new token would expire '
+            'within it, and every run would rotate it again',
+            f'Give {option} a shorter duration than the new token\'s '
+            'lifetime (--expires-in, default one year).')
+
+
+def describe_window(seconds: int) -> str:
+    """``7 days``, ``1 year``, ``90 seconds``: the largest exact unit."""
+    for unit, size in (('year', _UNITS['y']), ('day', _UNITS['d']),
+                       ('hour', _UNITS['h']), ('minute', _UNITS['m'])):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"

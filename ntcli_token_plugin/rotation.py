@@ -5,6 +5,10 @@ only then revoke the old one. A crash or a network failure at any point
 leaves a stored token that works: the old one before the store step, the new
 one after it. The whole transaction holds the credentials lock, so
 concurrent refreshes on one machine run one after the other.
+
+A conditional refresh (``--if-expires-within``) decides under that same
+lock: of two runs started at once, the second sees the token the first
+stored, finds it good for long enough, and keeps it.
 """
 
 from __future__ import annotations
@@ -31,8 +35,23 @@ class Rotation:
     revocation_error: str | None = None
 
 
-def rotate_token(context: Any, expiry: Expiry) -> Rotation:
-    """Issue a new token, store it, revoke the old one; see module doc."""
+@dataclasses.dataclass(frozen=True)
+class Kept:
+    """What a conditional refresh left alone: a stored token that is valid
+    and does not expire within the window."""
+
+    jti: str
+    expires_at: int | None
+
+
+def rotate_token(context: Any, expiry: Expiry, *,
+                 if_expires_within: int | None = None) -> Rotation | Kept:
+    """Issue a new token, store it, revoke the old one; see module doc.
+
+    With ``if_expires_within`` (seconds), only when no token is stored, or
+    the stored one expires within that window or is rejected by the
+    endpoint; otherwise nothing changes and :class:`Kept` says so.
+    """
     if context.env_token():
         raise errors.NtcliError(
             'The token in NTCLI_TOKEN is not the stored token and is not '
@@ -43,6 +62,9 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
     workspace = context.workspace
     with context.store.transaction() as creds:
         old = creds.get_token(endpoint.key, workspace.id)
+        if if_expires_within is not None and old is not None and \
+                _outlives(context, old, if_expires_within):
+            return Kept(old.jti, old.expires_at)
         bearer = _issue_bearer(context, creds, old)
         faults.checkpoint('before-issue')
         new = endpoint.issue_token(                          # 1. issue
@@ -69,6 +91,23 @@ def rotate_token(context: Any, expiry: Expiry) -> Rotation:
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
                     revoked_at, failure is not None, failure)
+
+
+def _outlives(context: Any, old: Any, window: int) -> bool:
+    """True when the stored token does not expire within ``window`` seconds
+    (a non-expiring one never does) and the endpoint still accepts it.
+
+    An endpoint that cannot be reached raises: whether to rotate cannot be
+    decided, and rotating would need the endpoint anyway.
+    """
+    if old.expires_at is not None and \
+            old.expires_at - context.now() <= window:
+        return False
+    try:
+        context.endpoint.validate_token(old.token)
+    except errors.TokenRejected:
+        return False
+    return True
 
 
 def _random_uuid() -> str:

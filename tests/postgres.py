@@ -40,7 +40,7 @@ SERVER_SECRET_ENV = 'NTCLI_SERVER_SECRET'
 TEST_SERVER_SECRET = 'bnRjbGktdGVzdC1zZWNyZXQtbm90LWZvci11c2UhISE='
 
 _lock = threading.Lock()
-_server: '_Server | None' = None
+_server: _Server | None = None
 _failure: BaseException | None = None
 
 
@@ -199,7 +199,7 @@ def get_server() -> _Server:
         except ImportError:
             _failure = _skip('psycopg not installed: pip install '
                              "'ntcli[postgres]' to run the PostgreSQL tests")
-            raise _failure
+            raise _failure from None
         dsn = os.environ.get(DSN_ENV)
         if dsn:
             server = _Server(dsn)
@@ -209,7 +209,7 @@ def get_server() -> _Server:
                 _failure = RuntimeError(
                     f'{DSN_ENV} ({redact(dsn)}) is set but its server '
                     f'cannot be reached: {exc}')
-                raise _failure
+                raise _failure from exc
             _server = server
             return server
         bindir = _find_bindir()
@@ -229,7 +229,7 @@ def get_server() -> _Server:
             _failure = RuntimeError(
                 f'PostgreSQL is installed ({bindir}) but a test cluster '
                 f'could not be started: {exc}')
-            raise _failure
+            raise _failure from exc
         atexit.register(cluster.stop)
         _server = cluster
         return cluster

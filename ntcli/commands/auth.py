@@ -6,6 +6,7 @@ import argparse
 
 from ntcli import command
 from ntcli import errors
+from ntcli_core.tokens import TOKEN_PREFIX
 
 
 def read_secret(app, prompt: str) -> str:
@@ -52,7 +53,7 @@ class Login(command.Command):
             raise errors.UsageError('No credential given',
                                     'Pipe it on stdin or type it at the '
                                     'prompt.')
-        if secret.startswith('wst_'):
+        if secret.startswith(TOKEN_PREFIX):
             try:
                 checked = endpoint.validate_token(secret)
             except errors.TokenRejected as exc:
@@ -61,7 +62,7 @@ class Login(command.Command):
                     f' {exc.message.lower()}',
                     'Get a valid token, or log in with a user credential.'
                 ) from exc
-            from ntcli.context import token_claims
+            from ntcli.tokeninfo import token_claims
             claims = token_claims(secret)
             with context.store.transaction() as creds:
                 replaced = creds.get_token(endpoint.key, checked.workspace_id)

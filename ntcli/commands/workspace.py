@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from ntcli import command
 from ntcli import errors
-
-NAME_RE = re.compile(r'^[a-z][a-z0-9-]{2,31}$')
+from ntcli_core.names import NAME_RULE, is_valid_name
 
 
 def check_name(name: str) -> str:
-    """Workspace names: lowercase letters, digits, hyphens, 3-32 chars,
-    starting with a letter."""
-    if not NAME_RE.match(name):
-        raise errors.UsageError(
-            f"Invalid workspace name '{name}'",
-            'Use 3 to 32 lowercase letters, digits or hyphens, starting '
-            'with a letter.')
+    """A valid workspace name (ntcli_core.names), or UsageError."""
+    if not is_valid_name(name):
+        raise errors.UsageError(f"Invalid workspace name '{name}'",
+                                f'Use {NAME_RULE}.')
     return name
 
 
@@ -47,7 +42,7 @@ class CreateWorkspace(command.ShowOne):
             if parsed_args.select:
                 config.select_workspace(endpoint.key, workspace.id,
                                         workspace.name)
-        from ntcli import timefmt
+        from ntcli_core import timefmt
         return (('workspace_id', 'workspace_name', 'created'),
                 (workspace.id, workspace.name,
                  timefmt.iso(workspace.created_at)))
@@ -128,3 +123,63 @@ class DeleteWorkspace(command.Command):
                                endpoint=endpoint.key)
         self.app.stdout.write(f"Workspace '{workspace.name}' deleted.\n")
         return 0
+
+
+def _shown(text: str | None) -> str:
+    """A server's string made safe for a terminal: control characters
+    escaped (a user agent is whatever a client sent)."""
+    if not text:
+        return ''
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class ListEvents(command.Lister):
+    """Show what happened to a workspace's tokens: the endpoint's audit
+    trail (every machine, every user), oldest first."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', metavar='NAME|ID', nargs='?',
+                            default=None,
+                            help='Workspace name or id (default: the '
+                                 'selected one).')
+        parser.add_argument('--since', metavar='TIME', default=None,
+                            type=_since,
+                            help='Only events at or after TIME (ISO-8601 or '
+                                 'Unix seconds).')
+        parser.add_argument('--action', metavar='ACTION', action='append',
+                            default=[], dest='actions',
+                            help='Only this action (token.issue, '
+                                 'token.revoke, token.replay, auth.refused, '
+                                 '...); may be repeated.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple:
+        from ntcli.columns import TimeColumn
+        context = self.context
+        workspace = (context.resolve_workspace(parsed_args.name)
+                     if parsed_args.name else context.workspace)
+        events = context.endpoint.list_events(
+            context.admin_bearer(), workspace.id, since=parsed_args.since,
+            actions=parsed_args.actions)
+        return (('Time', 'Action', 'Outcome', 'Actor', 'JTI', 'Client',
+                 'User Agent', 'Request ID', 'Detail'),
+                [(TimeColumn(e.time), _shown(e.action), _shown(e.outcome),
+                  _shown(e.actor), _shown(e.target_jti), _shown(e.client),
+                  _shown(e.user_agent), _shown(e.request_id),
+                  _shown(e.detail)) for e in events])
+
+    @property
+    def need_sort_by_cliff(self) -> bool:
+        return False
+
+
+def _since(text: str) -> int:
+    from ntcli_core import timefmt
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    try:
+        return timefmt.parse_iso(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO-8601 time or Unix seconds") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import typing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,23 @@ class Validation:
     jti: str
     workspace_id: str
     expires_at: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """An entry of the authority's audit trail for a workspace: what was
+    done, by whom (a user id or a token's JTI), from where."""
+
+    id: int
+    time: int
+    action: str                      # token.issue, token.revoke...
+    outcome: str                     # success, unchanged or refused
+    actor: str | None = None
+    target_jti: str | None = None
+    client: str | None = None
+    request_id: str | None = None
+    user_agent: str | None = None
+    detail: str | None = None
 
 
 class Endpoint(abc.ABC):
@@ -154,6 +172,32 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def validate_token(self, token: str) -> Validation:
         """Check a token; raise TokenExpired/TokenRevoked/TokenInvalid."""
+
+    # -- the audit trail --------------------------------------------------
+    def list_events_page(self, credential: str | None, workspace_id: str, *,
+                         since: int | None = None,
+                         actions: typing.Sequence[str] = (),
+                         limit: int = 100, cursor: str | None = None,
+                         ) -> tuple[list[Event], str | None]:
+        """One page of the workspace's audit trail, oldest first, and the
+        cursor of the next. Endpoints without an audit trail say so."""
+        from ntcli import errors
+        raise errors.EndpointError(
+            f'The endpoint at {self.url} keeps no audit trail')
+
+    def list_events(self, credential: str | None, workspace_id: str, *,
+                    since: int | None = None,
+                    actions: typing.Sequence[str] = ()) -> list[Event]:
+        """Every event of the workspace's audit trail, following pages."""
+        events: list[Event] = []
+        cursor = None
+        while True:
+            page, cursor = self.list_events_page(
+                credential, workspace_id, since=since, actions=actions,
+                limit=500, cursor=cursor)
+            events.extend(page)
+            if not cursor:
+                return events
 
     def whoami(self, credential: str | None) -> str:
         """Who ``credential`` stands for, in words (for ``auth status``)."""

@@ -36,9 +36,10 @@ from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 import ntcli
-from ntcli import errors, redact, timefmt
-from ntcli.endpoints import (Endpoint, EndpointOptions, IssuedToken,
+from ntcli import errors
+from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
                              Revocation, TokenRecord, Validation, Workspace)
+from ntcli_core import redact, timefmt
 
 LOG = logging.getLogger('ntcli.http')
 
@@ -270,10 +271,35 @@ class HTTPEndpoint(Endpoint):
                             or headers['X-Workspace-Id'])
             jti = answer.get('jti') or headers.get('X-Token-Jti')
             if not jti:
-                from ntcli.context import token_claims
+                from ntcli.tokeninfo import token_claims
                 jti = token_claims(token)['jti']
             return Validation(jti=jti, workspace_id=workspace_id,
                               expires_at=_unix(answer.get('expires_at')))
+
+    def list_events_page(self, credential: str | None, workspace_id: str, *,
+                         since: int | None = None,
+                         actions: typing.Sequence[str] = (),
+                         limit: int = 100, cursor: str | None = None,
+                         ) -> tuple[list[Event], str | None]:
+        params: dict[str, typing.Any] = {'limit': str(limit)}
+        if since is not None:
+            params['since'] = str(since)
+        if actions:
+            params['action'] = list(actions)
+        if cursor:
+            params['cursor'] = cursor
+        answer = self._call(
+            'GET', f'/v1/workspaces/{_quote(workspace_id)}/events',
+            credential, params=params)
+        with self._reading('audit trail'):
+            events = [Event(
+                id=int(e['id']), time=typing.cast(int, _unix(e['time'])),
+                action=str(e['action']), outcome=str(e['outcome']),
+                actor=e.get('actor'), target_jti=e.get('target_jti'),
+                client=e.get('client'), request_id=e.get('request_id'),
+                user_agent=e.get('user_agent'), detail=e.get('detail'))
+                for e in answer['events']]
+            return events, answer.get('next_cursor') or None
 
     def whoami(self, credential: str | None) -> str:
         answer = self._call('GET', '/v1/whoami', credential)
@@ -382,8 +408,13 @@ class HTTPEndpoint(Endpoint):
             LOG.debug(redact.redact(f'error answer: {code}: {message}'))
         if errors.API_ERRORS.get(code, errors.EndpointError) is \
                 errors.EndpointError:
+            # The request id lets the server's operator find the cause.
+            request_id = error.get('request_id')
+            reference = (f', request id {request_id}'
+                         if isinstance(request_id, str)
+                         and request_id.isprintable() else '')
             message = (f'The endpoint at {self.url} failed: '
-                       f'{message or code} (HTTP {status})')
+                       f'{message or code} (HTTP {status}{reference})')
         raise errors.from_api_error(code, message, error.get('details'))
 
     def _not_the_api(self, status: int, media: str) -> errors.NtcliError:

@@ -16,7 +16,7 @@ import os
 import typing
 
 from ntcli import errors
-from ntcli.endpoints import (Endpoint, EndpointOptions, IssuedToken,
+from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
                              Revocation, TokenRecord, Validation, Workspace)
 
 if typing.TYPE_CHECKING:
@@ -163,6 +163,22 @@ class LocalEndpoint(Endpoint):
         valid = self.authority.validate(token)
         return Validation(jti=valid.jti, workspace_id=valid.workspace_id,
                           expires_at=valid.expires_at)
+
+    @_translated
+    def list_events_page(self, credential: str | None, workspace_id: str, *,
+                         since: int | None = None,
+                         actions: typing.Sequence[str] = (),
+                         limit: int = 100, cursor: str | None = None,
+                         ) -> tuple[list[Event], str | None]:
+        page = self.authority.list_events(workspace_id, since=since,
+                                          actions=actions, limit=limit,
+                                          cursor=cursor)
+        return [Event(id=e.id, time=e.at, action=e.action,
+                      outcome=e.outcome, actor=e.actor,
+                      target_jti=e.target_jti, client=e.client,
+                      request_id=e.request_id, user_agent=e.user_agent,
+                      detail=e.detail) for e in page.events], \
+            page.next_cursor
 
     def whoami(self, credential: str | None) -> str:
         import getpass

@@ -1,9 +1,14 @@
 """Where the authority keeps its state: the TokenStore interface.
 
 A store keeps workspaces, token metadata (never token values), signing
-keys, users and idempotency keys. Every method is one transaction, so a
-backend implements each with a single BEGIN/COMMIT; methods that change
-state take the current time from the caller (the authority's clock).
+keys, users, idempotency keys and the audit trail. Every method is one
+transaction, so a backend implements each with a single BEGIN/COMMIT;
+methods that change state take the current time from the caller (the
+authority's clock).
+
+Methods that change state take ``audit``, the event that records the
+change, and store it in the same transaction: if the event cannot be
+written, the change is not made either.
 
 Reads return None for a missing row; writes raise the
 :mod:`ntcli_server.errors` classes named in their docstrings; any backend
@@ -16,13 +21,14 @@ import abc
 import typing
 
 from ntcli_server import errors
-from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
+from ntcli_server.models import (AuditEvent, SigningKey, TokenRecord, User,
+                                 Workspace)
 
 #: ``list_workspaces`` owner filter meaning "every owner".
 ALL_OWNERS = object()
 
 #: A keyset pagination position: (created_at, jti) of the last row seen.
-Position = typing.Tuple[int, str]
+Position = tuple[int, str]
 
 
 class DatabaseMissing(errors.StorageUnavailable):
@@ -66,18 +72,23 @@ class TokenStore(abc.ABC):
         the primary (the candidate or the one another process stored)."""
 
     @abc.abstractmethod
-    def add_primary_signing_key(self, key: SigningKey) -> None:
+    def add_primary_signing_key(self, key: SigningKey,
+                                audit: AuditEvent | None = None) -> None:
         """Store ``key`` as the primary; the previous primary stays as a
         verifying key."""
 
     @abc.abstractmethod
-    def retire_unused_signing_keys(self, now: int) -> list[str]:
+    def retire_unused_signing_keys(self, now: int,
+                                   audit: AuditEvent | None = None
+                                   ) -> list[str]:
         """Destroy the private key of every non-primary key that signed no
-        token still live at ``now``; return their kids. Public keys stay."""
+        token still live at ``now``; return their kids. Public keys stay.
+        ``audit`` is recorded once per key, with its kid as detail."""
 
     # -- workspaces -------------------------------------------------------
     @abc.abstractmethod
-    def create_workspace(self, workspace: Workspace) -> None:
+    def create_workspace(self, workspace: Workspace,
+                         audit: AuditEvent | None = None) -> None:
         """Add a workspace. Raises WorkspaceExists for a taken name."""
 
     @abc.abstractmethod
@@ -94,9 +105,11 @@ class TokenStore(abc.ABC):
         ALL_OWNERS), by name."""
 
     @abc.abstractmethod
-    def delete_workspace(self, workspace_id: str, now: int) -> int:
+    def delete_workspace(self, workspace_id: str, now: int,
+                         audit: AuditEvent | None = None) -> int:
         """Revoke the workspace's live tokens (revoked_at = now), drop its
-        idempotency keys, delete it; return how many tokens were revoked.
+        idempotency keys, delete it; return how many tokens were revoked
+        (``audit`` is recorded with that number as detail).
         Token rows stay so that their tokens are reported as revoked.
         Raises WorkspaceNotFound."""
 
@@ -104,8 +117,11 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
-                  idempotency_since: int = 0) -> tuple[TokenRecord, bool]:
+                  idempotency_since: int = 0,
+                  audit: AuditEvent | None = None
+                  ) -> tuple[TokenRecord, bool]:
         """Store a newly issued token; return it and False.
+        ``audit`` is recorded for it, or as a replay of the token returned.
 
         With ``idempotency_key``: when the key was stored for this
         workspace at or after ``idempotency_since``, store nothing and
@@ -132,10 +148,12 @@ class TokenStore(abc.ABC):
         (not revoked, expires_at <= now) and revoked ones on request."""
 
     @abc.abstractmethod
-    def revoke_token(self, workspace_id: str, jti: str,
-                     now: int) -> tuple[TokenRecord, bool]:
+    def revoke_token(self, workspace_id: str, jti: str, now: int,
+                     audit: AuditEvent | None = None
+                     ) -> tuple[TokenRecord, bool]:
         """Set revoked_at = now unless already set; return the token and
-        whether it was already revoked. Raises WorkspaceNotFound, or
+        whether it was already revoked (then ``audit`` is recorded as
+        unchanged). Raises WorkspaceNotFound, or
         TokenNotFound when the workspace has no such token."""
 
     @abc.abstractmethod
@@ -144,7 +162,8 @@ class TokenStore(abc.ABC):
 
     # -- users ------------------------------------------------------------
     @abc.abstractmethod
-    def create_user(self, user: User) -> None:
+    def create_user(self, user: User,
+                    audit: AuditEvent | None = None) -> None:
         """Add a user. Raises UserExists for a taken name."""
 
     @abc.abstractmethod
@@ -164,6 +183,26 @@ class TokenStore(abc.ABC):
     def list_users(self) -> list[User]:
         """Every user, by name."""
 
+    # -- the audit trail --------------------------------------------------
+    @abc.abstractmethod
+    def record_event(self, event: AuditEvent) -> None:
+        """Record an event that goes with no change (a refused credential)."""
+
+    @abc.abstractmethod
+    def list_events(self, *, workspace_id: str | None = None,
+                    since: int | None = None,
+                    actions: typing.Collection[str] = (),
+                    after_id: int | None = None,
+                    limit: int = 100) -> list[AuditEvent]:
+        """Up to ``limit`` events in the order they were recorded, after
+        ``after_id``: of one workspace, at or after ``since``, of some
+        actions, as asked."""
+
+    @abc.abstractmethod
+    def purge_events(self, before: int, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events recorded before
+        ``before``; return how many."""
+
 
 def open_store(target: str, *, create: bool = True) -> TokenStore:
     """Open the store at ``target``: a PostgreSQL DSN
@@ -173,10 +212,12 @@ def open_store(target: str, *, create: bool = True) -> TokenStore:
     ``create=False`` refuses a missing SQLite file (DatabaseMissing)
     instead of creating it; a PostgreSQL database must exist anyway.
     """
+    from ntcli_server.storage.sql import SQLTokenStore
+
     if target.startswith(('postgresql://', 'postgres://')):
         from ntcli_server.storage import postgres
-        return postgres.PostgresTokenStore(target)
+        return SQLTokenStore(postgres.PostgresDialect(target))
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
     from ntcli_server.storage import sqlite
-    return sqlite.SQLiteTokenStore(target, create=create)
+    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create))

@@ -13,6 +13,7 @@ import time
 import uuid
 
 from ntcli import errors
+from ntcli_core.lifetimes import MAX_LIFETIME
 
 JTI = re.compile(r'^jti_[0-9a-f]{32}$')
 UNKNOWN_WORKSPACE = '00000000-0000-4000-8000-000000000000'
@@ -313,7 +314,7 @@ class EndpointContract:
         self.assertIn('needs a user credential', error.message)
         self.assertEqual({bearer.jti}, set(self.listed()))
         # one that expires, up to ten years, it may issue
-        ten_years = 10 * 366 * 86400
+        ten_years = MAX_LIFETIME
         issued = self.endpoint.issue_token(bearer.token, self.workspace.id,
                                            expires_in=ten_years)
         self.assertEqual(ten_years, issued.expires_at - issued.created_at)
@@ -350,4 +351,45 @@ class EndpointContract:
         self.endpoint.revoke_token(self.credential, self.workspace.id,
                                    bearer.jti)
         self.assertRaises(errors.TokenRevoked, self.endpoint.issue_token,
+                          bearer.token, self.workspace.id)
+
+    # -- the audit trail --------------------------------------------------
+    def test_the_audit_trail_tells_what_happened_to_the_tokens(self):
+        first = self.issue()
+        self.issue(idempotency_key='contract-key')
+        self.issue(idempotency_key='contract-key')
+        for _ in range(2):
+            self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                       first.jti)
+        events = self.endpoint.list_events(self.credential,
+                                           self.workspace.id)
+        self.assertEqual(
+            ['workspace.create', 'token.issue', 'token.issue',
+             'token.replay', 'token.revoke', 'token.revoke'],
+            [e.action for e in events])
+        self.assertEqual(['success'] * 5 + ['unchanged'],
+                         [e.outcome for e in events])
+        self.assertEqual(first.jti, events[1].target_jti)
+        self.assertEqual(first.jti, events[-1].target_jti)
+        ids = [e.id for e in events]
+        self.assertEqual(sorted(set(ids)), ids)
+        revokes = self.endpoint.list_events(
+            self.credential, self.workspace.id, actions=['token.revoke'],
+            since=events[0].time)
+        self.assertEqual(events[-2:], revokes)
+        page, cursor = self.endpoint.list_events_page(
+            self.credential, self.workspace.id, limit=4)
+        self.assertEqual(events[:4], page)
+        rest, end = self.endpoint.list_events_page(
+            self.credential, self.workspace.id, limit=4, cursor=cursor)
+        self.assertEqual((events[4:], None), (rest, end))
+
+    def test_the_audit_trail_of_an_unknown_workspace(self):
+        self.assertRaises(errors.WorkspaceNotFound, self.endpoint.list_events,
+                          self.credential, UNKNOWN_WORKSPACE)
+
+    def test_only_the_owner_reads_the_audit_trail(self):
+        self.needs_access_rules()
+        bearer = self.issue()
+        self.assertRaises(errors.Forbidden, self.endpoint.list_events,
                           bearer.token, self.workspace.id)

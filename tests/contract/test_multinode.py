@@ -96,6 +96,10 @@ class LoadBalancer(Endpoint):
     def validate_token(self, token):
         return self._next().validate_token(token)
 
+    def list_events_page(self, credential, workspace_id, **kwargs):
+        return self._next().list_events_page(credential, workspace_id,
+                                             **kwargs)
+
     def close(self) -> None:
         for node in self.nodes:
             node.close()

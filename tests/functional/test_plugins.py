@@ -67,10 +67,11 @@ def help_groups(text):
     return groups
 
 
-def completion_words(text):
-    """``ntcli complete --shell none`` as {variable: [words]}."""
-    return {name: value.split() for name, value in
-            re.findall(r"^\s*(cmds\w*)='([^']*)'$", text, re.M)}
+def completion_words(result):
+    """The words ``ntcli complete --query`` offers."""
+    kind, *lines = result.stdout.splitlines()
+    assert kind == 'words', result
+    return [line.split('\t')[0] for line in lines]
 
 
 class PluginTest(base.FunctionalTest):
@@ -134,29 +135,29 @@ class TestDiscovery(PluginTest):
         self.assertIn('--within DAYS', result.stdout)
         self.assertIn('{csv,json,table,value,yaml}', result.stdout)
 
-    def test_completion_includes_the_plugin_commands(self):
-        result = self.ntcli('complete', '--shell', 'none')
+    def completions(self, *words):
+        result = self.ntcli('complete', '--query', '--', *words)
         self.assertEqual('', result.stderr)
-        words = completion_words(result.stdout)
-        self.assertIn('hello', words['cmds'])
-        self.assertIn('tokens', words['cmds_hello'])
-        self.assertIn('--require-token', words['cmds_hello'])
-        self.assertIn('--within', words['cmds_hello_tokens'])
-        bash = self.ntcli('complete').stdout
-        self.assertIn("cmds_hello_tokens='", bash)
+        return completion_words(result)
+
+    def test_completion_includes_the_plugin_commands(self):
+        self.assertIn('hello', self.completions(''))
+        self.assertIn('tokens', self.completions('hello', ''))
+        self.assertIn('--require-token', self.completions('hello', '--'))
+        self.assertEqual(['--within'],
+                         self.completions('hello', 'tokens', '--wi'))
 
     def test_completion_of_a_command_that_is_also_a_group(self):
-        # cliff's own completion depends on the order of the entry points:
-        # 'hello tokens' before 'hello' loses 'hello tokens', and the other
-        # order adds 'hello_tokens' to the top-level words.
+        # cliff's own completion depended on the order of the entry points:
+        # 'hello tokens' before 'hello' lost 'hello tokens'
         self.useFixture(testing.PluginDistribution(
             'hello-reordered', {'ntcli.commands': {
                 'hello_tokens': 'ntcli_hello.commands:HelloTokens',
                 'hello': 'ntcli_hello.commands:Hello'}}))
-        result = self.ntcli('complete', '--shell', 'none')
-        words = completion_words(result.stdout)
-        self.assertNotIn('hello_tokens', words['cmds'])
-        self.assertIn('--within', words.get('cmds_hello_tokens', []))
+        self.assertNotIn('hello_tokens', self.completions(''))
+        self.assertEqual(['tokens'], self.completions('hello', 't'))
+        self.assertEqual(['--within'],
+                         self.completions('hello', 'tokens', '--wi'))
 
 
 class TestShowFormats(PluginTest):
@@ -355,13 +356,14 @@ class TestBrokenPlugin(PluginTest):
                       lines[0])
 
     def test_completion_still_works(self):
-        # cliff's own completion stops at the first command that fails to
-        # load; ntcli's skips it with one warning line
-        result = self.ntcli('complete', '--shell', 'none', expect=None)
-        self.assertEqual(0, result.returncode, str(result))
-        self.assertIn('hello', completion_words(result.stdout)['cmds'])
-        self.assertEqual(1, len([line for line in result.stderr.splitlines()
-                                 if 'hello_broken' in line]), result.stderr)
+        # cliff's own completion stopped at the first command that failed
+        # to load; ntcli's offers the rest, and says nothing at the prompt
+        result = self.ntcli('complete', '--query', '--', '')
+        self.assertEqual('', result.stderr)
+        self.assertIn('hello', completion_words(result))
+        result = self.ntcli('complete', '--query', '--', 'broken', 'hello',
+                            '-')
+        self.assertEqual(('words\n', ''), (result.stdout, result.stderr))
 
 
 class TestNameCollision(PluginTest):

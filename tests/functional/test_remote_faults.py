@@ -45,8 +45,11 @@ class TestServerKilled(FaultTest):
     def test_refresh_while_the_server_is_down(self):
         self.server.kill()
         started = time.monotonic()
-        result = self.ntcli('token', 'refresh', expect=None)
-        self.assertLess(time.monotonic() - started, 10)
+        result = self.ntcli('--timeout', '120', 'token', 'refresh',
+                            expect=None)
+        # refused at once, not after the timeout (bound wide for slow
+        # machines, still far below it)
+        self.assertLess(time.monotonic() - started, 60)
         self.assertOneClearError(
             result, f'Cannot reach the endpoint at {self.url}: '
                     'connection refused')
@@ -134,10 +137,15 @@ class TestMisbehavingServer(FaultTest):
 
     def test_a_hanging_server_times_out(self):
         self.proxy.fail(testing.HANG)
+        seen = len(self.proxy.seen)
         started = time.monotonic()
         result = self.ntcli('--timeout', '1', 'token', 'refresh',
                             expect=None)
-        self.assertLess(time.monotonic() - started, 8)
+        # The proxy hangs for 300 s: ending well before proves the 1-second
+        # timeout, with room for a slow machine; one request, no retry.
+        self.assertLess(time.monotonic() - started, 60)
+        self.assertEqual(1, len(self.proxy.seen) - seen,
+                         self.proxy.seen[seen:])
         self.assertOneClearError(
             result, f'The endpoint at {self.url} did not answer within 1 '
                     'second')

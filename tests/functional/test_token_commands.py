@@ -16,7 +16,7 @@ ISO = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ'
 
 
 def iso_to_unix(value):
-    from ntcli import timefmt
+    from ntcli_core import timefmt
     return timefmt.parse_iso(value)
 
 
@@ -270,6 +270,43 @@ class TestRevoke(base.FunctionalTest):
         three = self.json('token', 'create')['jti']
         out = self.json('token', 'revoke', two, three, '--force')
         self.assertEqual([two, three], [o['jti'] for o in out])
+
+    def test_several_in_text_and_table(self):
+        self.ntcli('token', 'refresh')
+        one, two = (self.json('token', 'create')['jti'] for _ in range(2))
+        text = self.ntcli('token', 'revoke', one, two, '--force')
+        self.assertEqual(f'Token {one} revoked successfully.\n'
+                         f'Token {two} revoked successfully.\n', text.stdout)
+        value = self.ntcli('token', 'revoke', one, two, '--force',
+                           '-f', 'value', '-c', 'jti', '-c', 'status')
+        self.assertEqual(f'{one} revoked\n{two} revoked\n', value.stdout)
+        table = self.ntcli('token', 'revoke', one, two, '--force',
+                           '-f', 'table').stdout
+        self.assertRegex(table, rf'{one} .*\| already revoked')
+        self.assertRegex(table, rf'{two} .*\| already revoked')
+
+    def test_each_failure_is_reported_and_counted(self):
+        self.ntcli('token', 'refresh')
+        one, two = (self.json('token', 'create')['jti'] for _ in range(2))
+        result = self.ntcli('token', 'revoke', one, 'jti_nope', two,
+                            'jti_gone', '--force', expect=1)
+        self.assertEqual('', result.stdout)
+        self.assertEqual(
+            ["Failed to revoke token 'jti_nope': Token with JTI 'jti_nope' "
+             'not found',
+             "Failed to revoke token 'jti_gone': Token with JTI 'jti_gone' "
+             'not found',
+             '2 of 4 tokens failed to revoke',
+             "Hint: The other 2 were revoked. Run 'ntcli token list "
+             "--show-expired' to see the tokens of this workspace."],
+            result.stderr.splitlines())
+        listed = [r['JTI'] for r in self.json('token', 'list')]
+        self.assertNotIn(one, listed)
+        self.assertNotIn(two, listed)
+        none = self.ntcli('token', 'revoke', 'jti_a', 'jti_b', '--force',
+                          expect=1)
+        self.assertEqual('2 of 2 tokens failed to revoke',
+                         none.stderr.splitlines()[-1])
 
     def test_non_interactive_without_force_fails_fast(self):
         self.ntcli('token', 'refresh')

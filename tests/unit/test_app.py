@@ -6,10 +6,8 @@ import json
 import testtools
 
 from ntcli import application as ntcli_app
-from ntcli import command
+from ntcli import command, errors, testing
 from ntcli import context as ntcli_context
-from ntcli import errors
-from ntcli import testing
 
 
 class TestConstruction(testtools.TestCase):

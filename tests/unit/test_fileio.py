@@ -134,13 +134,15 @@ class TestAtomicWrite(testtools.TestCase):
         self.assertEqual([], self.leftovers())
 
 
+# Holds the lock until its stdin is closed (not for a time that a slow
+# machine could outlast).
 HOLD_LOCK = '''
-import sys, time
+import sys
 from ntcli.fileio import FileLock
 lock = FileLock(sys.argv[1], timeout=5)
 lock.acquire()
 print('locked', flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.read()
 '''
 
 
@@ -151,12 +153,13 @@ class TestFileLock(testtools.TestCase):
         self.dir = self.useFixture(fixtures.TempDir()).path
         self.path = os.path.join(self.dir, 'x.lock')
 
-    def hold_in_subprocess(self, seconds: float) -> subprocess.Popen:
+    def hold_in_subprocess(self) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [sys.executable, '-c', HOLD_LOCK, self.path, str(seconds)],
-            stdout=subprocess.PIPE, text=True)
+            [sys.executable, '-c', HOLD_LOCK, self.path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.addCleanup(proc.wait)
         self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.stdin.close)     # releases the lock
         self.assertEqual('locked\n', proc.stdout.readline())
         return proc
 
@@ -187,16 +190,16 @@ class TestFileLock(testtools.TestCase):
         self.assertIn('the configuration', err.message)
 
     def test_other_process_holds_lock(self) -> None:
-        self.hold_in_subprocess(0.8)
+        holder = self.hold_in_subprocess()
         self.assertRaises(LockTimeout,
                           fileio.FileLock(self.path, timeout=0.1).acquire)
-        # The holder exits; we get the lock well within the timeout.
-        with fileio.FileLock(self.path, timeout=10):
+        holder.stdin.close()    # the holder exits; we get the lock
+        with fileio.FileLock(self.path, timeout=60):
             pass
 
     @testtools.skipUnless(POSIX, 'needs SIGKILL')
     def test_crashed_holder_leaves_no_stale_lock(self) -> None:
-        proc = self.hold_in_subprocess(60)
+        proc = self.hold_in_subprocess()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with fileio.FileLock(self.path, timeout=2):

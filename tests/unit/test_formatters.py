@@ -5,8 +5,7 @@ import io
 
 import testtools
 
-from ntcli import columns
-from ntcli import formatters
+from ntcli import columns, formatters
 
 
 class TestTextFormatter(testtools.TestCase):

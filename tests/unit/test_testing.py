@@ -9,9 +9,7 @@ import textwrap
 import fixtures
 import testtools
 
-from ntcli import errors
-from ntcli import paths
-from ntcli import testing
+from ntcli import errors, paths, testing
 
 GREET_MODULE = '''\
 from ntcli import command

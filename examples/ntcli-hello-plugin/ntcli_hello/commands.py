@@ -14,8 +14,7 @@ from typing import Any
 
 from cliff import columns
 
-from ntcli import command
-from ntcli import errors
+from ntcli import command, errors
 
 MAX_NAME_LENGTH = 64
 SECONDS_PER_DAY = 86400

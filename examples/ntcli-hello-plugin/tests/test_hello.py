@@ -10,9 +10,9 @@ import time
 
 import testtools
 import yaml
+from ntcli_hello import commands
 
 from ntcli import testing
-from ntcli_hello import commands
 
 DAY = 86400
 

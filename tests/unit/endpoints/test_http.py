@@ -4,8 +4,6 @@ behind a fault proxy for the retry of a lost issue answer."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import logging
 import os
@@ -20,6 +18,7 @@ from ntcli import errors
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint, normalize_url
 from ntcli_server import testing
+from tests.certificates import write_private_ca
 
 WS = '11111111-2222-4333-8444-555555555555'
 
@@ -170,19 +169,20 @@ class TestErrorMapping(CannedTestCase):
 
     def test_connection_refused(self):
         url = f'http://127.0.0.1:{testing.free_port()}'
-        endpoint = HTTPEndpoint(url, EndpointOptions(timeout=2))
+        endpoint = HTTPEndpoint(url, EndpointOptions(timeout=120))
         started = time.monotonic()
         exc = self.assertRaises(errors.EndpointUnreachable,
                                 endpoint.list_workspaces, 'ntu_x')
         self.assertEqual(f'Cannot reach the endpoint at {url}: connection '
                          'refused', exc.message)
         self.assertIn('server is running', exc.hint)
-        self.assertLess(time.monotonic() - started, 3)
+        # refused at once, not after the timeout (wide for slow machines)
+        self.assertLess(time.monotonic() - started, 60)
 
 
 class TestTimeoutsAndRetries(CannedTestCase):
 
-    timeout = 0.5
+    timeout = 2.0    # short for the hang, long for a loaded machine
 
     def test_a_hanging_server_times_out_once(self):
         self.answer(testing.HANG)
@@ -190,9 +190,10 @@ class TestTimeoutsAndRetries(CannedTestCase):
                      lambda: self.endpoint.issue_token('ntu_x', WS)):
             started = time.monotonic()
             exc = self.assertRaises(errors.EndpointUnreachable, call)
-            self.assertLess(time.monotonic() - started, 2)
+            # the server hangs for 300 s; one request each (counted below)
+            self.assertLess(time.monotonic() - started, 60)
             self.assertEqual(f'The endpoint at {self.server.url} did not '
-                             'answer within 0.5 seconds', exc.message)
+                             'answer within 2 seconds', exc.message)
             self.assertIn('--timeout', exc.hint)
         self.assertEqual(2, len(self.server.seen))
 
@@ -225,6 +226,20 @@ class TestTimeoutsAndRetries(CannedTestCase):
         self.assertEqual(3, len(keys))
         self.assertEqual(1, len(set(keys)))
         self.assertIsNotNone(keys[0])
+
+    def test_a_server_failure_names_its_request_id(self):
+        body = {'error': {'code': 'STORAGE_UNAVAILABLE', 'message': 'down',
+                          'request_id': 'edge-77'}}
+        self.answer(testing.Answer(503, json.dumps(body).encode()))
+        exc = self.assertRaises(errors.EndpointError,
+                                self.endpoint.list_workspaces, 'ntu_x')
+        self.assertIn('(HTTP 503, request id edge-77)', exc.message)
+        self.server.clear()
+        body['error']['request_id'] = 'x\x1b[31m'
+        self.answer(testing.Answer(503, json.dumps(body).encode()))
+        exc = self.assertRaises(errors.EndpointError,
+                                self.endpoint.list_workspaces, 'ntu_x')
+        self.assertIn('(HTTP 503)', exc.message)
 
     def test_lost_answers_of_reads_are_asked_again(self):
         self.answer(ok({'workspaces': [], 'total': 0}))
@@ -304,52 +319,6 @@ class TestRequests(CannedTestCase):
         self.assertIn('Authorization: Bearer ***', output)
         self.assertIn('FORBIDDEN', output)
         self.assertNotIn('secret123', output)
-
-
-def write_private_ca(directory):
-    """A CA and a certificate for 127.0.0.1 signed by it; return the paths
-    of the CA certificate and of the server's certificate and key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def certificate(subject, issuer, key, signing_key, ca):
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(
-                       NameOID.COMMON_NAME, subject)]))
-                   .issuer_name(x509.Name([x509.NameAttribute(
-                       NameOID.COMMON_NAME, issuer)]))
-                   .public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca,
-                                                        path_length=None),
-                                  critical=True))
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                critical=False)
-        return builder.sign(signing_key, hashes.SHA256())
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = certificate('ntcli test CA', 'ntcli test CA', ca_key, ca_key,
-                          True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = certificate('127.0.0.1', 'ntcli test CA', key, ca_key, False)
-    paths = [os.path.join(directory, n)
-             for n in ('ca.pem', 'server.pem', 'server.key')]
-    pem = serialization.Encoding.PEM
-    for path, data in zip(paths, (
-            ca_cert.public_bytes(pem), cert.public_bytes(pem),
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))):
-        with open(path, 'wb') as f:
-            f.write(data)
-    return paths
 
 
 class TestTLS(testtools.TestCase):

@@ -12,9 +12,15 @@ import fixtures
 import testtools
 
 from ntcli import errors
-from ntcli.endpoints import (EndpointOptions, IssuedToken, Revocation,
-                             TokenRecord, Validation, Workspace,
-                             load_endpoint)
+from ntcli.endpoints import (
+    EndpointOptions,
+    IssuedToken,
+    Revocation,
+    TokenRecord,
+    Validation,
+    Workspace,
+    load_endpoint,
+)
 from ntcli.endpoints.local import LocalEndpoint
 from ntcli.testing import IsolatedHome
 

@@ -62,15 +62,14 @@ def split(token: str) -> tuple[dict, dict, str]:
 
 def forge(header: dict, claims: dict, signature: str = '') -> str:
     """A wst_ token with the given parts and a chosen signature segment."""
-    return 'wst_{}.{}.{}'.format(
-        b64(json.dumps(header).encode()), b64(json.dumps(claims).encode()),
-        signature)
+    return (f'wst_{b64(json.dumps(header).encode())}.'
+            f'{b64(json.dumps(claims).encode())}.{signature}')
 
 
 def forge_hs256(header: dict, claims: dict, secret: bytes) -> str:
     """A correctly HMAC-signed token: the classic key-confusion attack."""
-    signing_input = '{}.{}'.format(b64(json.dumps(header).encode()),
-                                   b64(json.dumps(claims).encode()))
+    signing_input = (f'{b64(json.dumps(header).encode())}.'
+                     f'{b64(json.dumps(claims).encode())}')
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return 'wst_' + signing_input + '.' + b64(mac)
 

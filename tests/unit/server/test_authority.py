@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import fixtures
@@ -623,6 +622,3 @@ class TestOpen(testtools.TestCase):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         with authority_mod.Authority.open(path) as authority:
             self.assertEqual(1234, authority.now())
-
-    def test_name_pattern(self):
-        self.assertTrue(re.fullmatch(authority_mod.NAME_PATTERN, 'abc'))

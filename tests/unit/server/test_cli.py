@@ -91,6 +91,31 @@ class TestAdminCommands(testtools.TestCase):
         self.assertEqual([second.strip()], primary)
         self.assertNotEqual(first, second)
 
+    def test_keys_retire_and_their_audit_events(self):
+        self.run_cli('user', 'create', 'alice')
+        self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
+        with Authority.open(self.db) as authority:
+            ws = authority.get_workspace('main')
+            live = authority.issue(ws.id, expires_in=600)
+            first_kid = live.kid
+        code, second, _ = self.run_cli('keys', 'rotate')
+        code, out, err = self.run_cli('keys', 'retire')
+        self.assertEqual((0, ''), (code, out))       # the first signs `live`
+        self.assertIn('No signing key to retire', err)
+        with Authority.open(self.db) as authority:
+            authority.revoke(ws.id, live.jti)
+        code, out, err = self.run_cli('keys', 'retire')
+        self.assertEqual((0, first_kid), (code, out.strip()))
+        self.assertIn('1 signing key(s) retired', err)
+        code, out, err = self.run_cli('audit', 'list', '--action',
+                                      'signing_key.rotate', '--action',
+                                      'signing_key.retire', '-f', 'csv')
+        rows = [line.split(',') for line in out.splitlines()[1:]]
+        self.assertEqual([('signing_key.rotate', second.strip()),
+                          ('signing_key.retire', first_kid)],
+                         [(r[1], r[-1]) for r in rows])
+        self.assertEqual({'local'}, {r[3] for r in rows})
+
     def test_db_option_beats_the_environment(self):
         other = os.path.join(self.dir, 'other.db')
         self.run_cli('--db', other, 'user', 'create', 'alice')

@@ -116,10 +116,10 @@ class TestSameTokens(base.SigningKeyTestCase):
             self.signed(std, json.dumps(claims), header_text='[1]'),
             self.signed(std, json.dumps(claims), header_text='{"alg":'),
             self.signed(std, json.dumps(claims),
-                        header_text='{"alg":"EdDSA","alg":"none","kid":"%s"}'
-                        % kid),
+                        header_text='{"alg":"EdDSA","alg":"none",'
+                                    f'"kid":"{kid}"}}'),
             self.signed(std, json.dumps(claims),
-                        header_text='{"kid":"%s","alg":"EdDSA"}' % kid),
+                        header_text=f'{{"kid":"{kid}","alg":"EdDSA"}}'),
         ]
         for token in tokens:
             self.assertEqual(_verdict(jws.PYJWT, token, self.keys),
@@ -137,6 +137,42 @@ class TestSameTokens(base.SigningKeyTestCase):
                 self.assertEqual(_verdict(jws.PYJWT, forged, self.keys),
                                  _verdict(jws.ED25519, forged, self.keys),
                                  forged)
+
+    def test_one_spelling_per_token(self):
+        # Whatever the JWS library tolerates, a token has one accepted
+        # value: no suffix, padding or re-encoding of its signature passes
+        # either verifier.
+        good = signing.encode_token(test_signing._record(self.key.kid),
+                                    self.private)
+        head, body, sig = good[len('wst_'):].split('.')
+        raw = base64.urlsafe_b64decode(sig + '==')
+        alphabet = ('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+                    '0123456789-_')
+        suffixes = ['=', '==', '===', '====', '!!!!', '~~~~', '.', ' ', '\n',
+                    '\x00', '%3D', 'A', 'AAAA'] + [c * n for c in '=!~'
+                                                  for n in range(1, 9)]
+        spellings = [good + suffix for suffix in suffixes]
+        # the signature in other base64 spellings of the same bytes
+        spellings += [
+            f'wst_{head}.{body}.{encoded}' for encoded in (
+                base64.b64encode(raw).decode(),
+                base64.b64encode(raw).decode().rstrip('='),
+                base64.urlsafe_b64encode(raw).decode(),
+                sig[:40] + '\n' + sig[40:], sig[:40] + '=' + sig[40:])]
+        # the same bytes with the unused low bits of the last character set
+        last = alphabet.index(sig[-1])
+        spellings += [f'wst_{head}.{body}.{sig[:-1]}{alphabet[last | bits]}'
+                      for bits in range(1, 16)]
+        # A signature without '+' or '/' in standard base64 (about one in
+        # fifteen) is spelled the same there: that one is the good token.
+        spellings = [s for s in spellings if s != good]
+        for spelling in spellings:
+            for verifier in (jws.PYJWT, jws.ED25519):
+                self.assertEqual('invalid', _verdict(verifier, spelling,
+                                                     self.keys)[0],
+                                 (verifier, spelling))
+        for verifier in (jws.PYJWT, jws.ED25519):
+            self.assertEqual('ok', _verdict(verifier, good, self.keys)[0])
 
     def test_a_key_of_another_type_is_refused(self):
         from cryptography.hazmat.primitives.asymmetric import ed448
@@ -156,7 +192,8 @@ class TestKeyLoading(testtools.TestCase):
         public = jws.ed25519_public_key(key.public_key)
         raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         expected = serialization.load_pem_public_key(key.public_key.encode())
-        self.assertEqual(expected.public_bytes(*raw), public.public_bytes(*raw))
+        self.assertEqual(expected.public_bytes(*raw),
+                         public.public_bytes(*raw))
         self.assertEqual(expected.public_bytes(*raw),
                          private.public_key().public_bytes(*raw))
         self.assertEqual(type(expected), type(signing.load_public_key(key)))

@@ -11,6 +11,7 @@ import fixtures
 import testtools
 from falcon import testing
 
+from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_server import errors, wsgi
 from tests.unit.server import base
 
@@ -60,7 +61,9 @@ class APITestCase(testtools.TestCase):
         self.assertEqual(code, body['error']['code'])
         self.assertIsInstance(body['error']['message'], str)
         self.assertLessEqual(set(body['error']),
-                             {'code', 'message', 'details'})
+                             {'code', 'message', 'details', 'request_id'})
+        self.assertEqual(result.headers['x-request-id'],
+                         body['error']['request_id'])
         return body['error']
 
 
@@ -185,6 +188,91 @@ class TestRequestValidation(APITestCase):
         self.assertError(self.call('GET', path, self.alice,
                                    params={'cursor': '!!'}),
                          400, 'INVALID_REQUEST')
+
+    def test_chunked_body_where_the_server_cannot_end_it_is_411(self):
+        # A WSGI server that does not de-chunk into a terminated stream:
+        # reading to the end could block, reading nothing would drop the
+        # body; the request is refused instead.
+        import io
+        env = testing.create_environ(
+            method='POST', path=self.tokens_path(),
+            headers={'Authorization': f'Bearer {self.alice}',
+                     'Content-Type': 'application/json',
+                     'Transfer-Encoding': 'chunked'})
+        env['wsgi.input'] = io.BytesIO(b'{"expires_in": 60}')
+        env.pop('CONTENT_LENGTH', None)
+        env['wsgi.input_terminated'] = False
+        status = []
+        body = b''.join(wsgi.create_app(lambda: self.authority)(
+            env, lambda s, h, *a: status.append(s)))
+        self.assertEqual('411 Length Required', status[0])
+        self.assertEqual('LENGTH_REQUIRED', json.loads(body)['error']['code'])
+        env['wsgi.input'] = io.BytesIO(b'{"expires_in": 60}')
+        env['wsgi.input_terminated'] = True
+        body = b''.join(wsgi.create_app(lambda: self.authority)(
+            env, lambda s, h, *a: status.append(s)))
+        self.assertEqual('201 Created', status[1])
+        self.assertEqual(60, json.loads(body)['expires_in'])
+
+    def test_cursors_the_database_cannot_hold_are_400(self):
+        import base64
+        path = self.tokens_path()
+        for position in ([2 ** 63, 'x'], [-2 ** 70, 'x'], [2 ** 64, 'x'],
+                         [1, '\ud800'], [1, 'ok\udfff'], [[1], 'x'],
+                         '[' * 5000):
+            text = (position if isinstance(position, str)
+                    else json.dumps(position))
+            cursor = base64.urlsafe_b64encode(text.encode()).decode()
+            error = self.assertError(
+                self.call('GET', path, self.alice,
+                          params={'cursor': cursor.rstrip('=')}),
+                400, 'INVALID_REQUEST')
+            self.assertEqual({'field': 'cursor'}, error['details'])
+        # the edges of 64 bits are positions like any other
+        for edge in (2 ** 63 - 1, -2 ** 63):
+            cursor = base64.urlsafe_b64encode(
+                json.dumps([edge, 'jti_x']).encode()).decode()
+            result = self.call('GET', path, self.alice,
+                               params={'cursor': cursor})
+            self.assertEqual(200, result.status_code, result.text)
+
+    def test_lone_surrogates_are_400(self):
+        for path, body in (
+                ('/v1/workspaces', '{"name": "ok-name", '
+                                   '"description": "\\ud800"}'),
+                (self.tokens_path(), '{"description": "a\\udc00b"}'),
+                (self.tokens_path(), '{"\\ud800": 1}'),
+                (self.tokens_path(), '{"scope": "\\udfff"}')):
+            error = self.assertError(
+                self.call('POST', path, self.alice, body=body,
+                          headers={'Content-Type': 'application/json'}),
+                400, 'INVALID_REQUEST')
+            self.assertIn('UTF-8', error['message'])
+        self.assertEqual([], self.authority.list_tokens(self.ws.id).tokens)
+
+    def test_deep_nesting_is_400(self):
+        for body in ('[' * 32000, '{"a":' * 10000 + '1' + '}' * 10000,
+                     '[' * 900 + ']' * 900):
+            self.assertLess(len(body), wsgi.MAX_BODY)
+            result = self.call('POST', self.tokens_path(), self.alice,
+                               body=body,
+                               headers={'Content-Type': 'application/json'})
+            self.assertIn(result.status_code, (400, 422), result.text)
+            self.assertEqual({'error'}, set(result.json))
+
+    def test_huge_numbers_are_refused(self):
+        for text in ('1' * 5000, '1e400', '-1e400', '1' * 40, 'NaN',
+                     'Infinity'):
+            result = self.call(
+                'POST', self.tokens_path(), self.alice,
+                body='{"expires_in": %s}' % text,
+                headers={'Content-Type': 'application/json'})
+            self.assertIn(result.status_code, (400, 422), text)
+            self.assertEqual({'error'}, set(result.json))
+        for text in ('1' * 5000, '9' * 30, '-' + '9' * 30):
+            result = self.call('GET', self.tokens_path(), self.alice,
+                               params={'limit': text})
+            self.assertIn(result.status_code, (400, 422), text)
 
 
 class TestIssue(APITestCase):
@@ -427,7 +515,7 @@ class TestAuthorization(APITestCase):
         # tokens that expire it may issue: the default year, or any
         # lifetime up to the ten years every token is capped at
         self.assertEqual(YEAR, self.issue(bearer)['expires_in'])
-        ten_years = 10 * 366 * 86400
+        ten_years = MAX_LIFETIME
         self.assertEqual(ten_years,
                          self.issue(bearer, expires_in=ten_years)
                          ['expires_in'])

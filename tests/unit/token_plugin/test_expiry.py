@@ -59,3 +59,40 @@ class TestExpiry(testtools.TestCase):
                             argv)
             self.assertEqual(2, err.exit_code)
             self.assertTrue(err.hint)
+
+
+class TestWindow(testtools.TestCase):
+    """--if-expires-within and --check DURATION."""
+
+    def test_syntax_of_expires_in(self):
+        for text, seconds in (('604800', 604800), ('7d', 604800),
+                              ('12h', 43200), ('1w', 604800), (' 10y ',
+                                                                315360000)):
+            self.assertEqual(seconds, expiry.parse_window(text, '--x'))
+
+    def test_what_expires_in_refuses_is_refused(self):
+        for text in ('0', '0d', '-1', '', 'soon', '1.5d', '1e3', '11y',
+                     '\u0663d', '7\x1bd', '9' * 40):
+            exc = self.assertRaises(errors.UsageError, expiry.parse_window,
+                                    text, '--if-expires-within')
+            self.assertIn('--if-expires-within', exc.message)
+            self.assertNotIn('\x1b', exc.message)
+            self.assertEqual(2, exc.exit_code)
+
+    def test_the_new_token_must_outlast_the_window(self):
+        expiry.check_outlasts(expiry.Expiry(expires_in=86401), 86400, '--x',
+                              NOW)
+        expiry.check_outlasts(expiry.Expiry(), 10**9, '--x', NOW)
+        expiry.check_outlasts(expiry.Expiry(expires_at=NOW + 86401), 86400,
+                              '--x', NOW)
+        for lifetime in (expiry.Expiry(expires_in=86400),
+                         expiry.Expiry(expires_at=NOW + 86400)):
+            self.assertRaises(errors.UsageError, expiry.check_outlasts,
+                              lifetime, 86400, '--x', NOW)
+
+    def test_described_in_its_largest_exact_unit(self):
+        for seconds, words in ((1, '1 second'), (90, '90 seconds'),
+                               (120, '2 minutes'), (3600, '1 hour'),
+                               (604800, '7 days'), (31536000, '1 year'),
+                               (90061, '90061 seconds')):
+            self.assertEqual(words, expiry.describe_window(seconds))

@@ -9,7 +9,9 @@ exception for a duplicate primary key, which stores let through).
 from __future__ import annotations
 
 from ntcli_server import errors
-from ntcli_server.models import SigningKey, TokenRecord, User, Workspace
+from ntcli_server import models
+from ntcli_server.models import (AuditEvent, SigningKey, TokenRecord, User,
+                                 Workspace)
 from ntcli_server.storage import ALL_OWNERS, TokenStore
 from tests.unit.server import base
 
@@ -20,6 +22,12 @@ NOW = base.START
 def signing_key(kid: str, created_at: int = base.START) -> SigningKey:
     return SigningKey(kid=kid, public_key='pub-' + kid,
                       created_at=created_at, private_key='plain:x')
+
+
+def event(action: str = models.AUDIT_TOKEN_ISSUE, at: int = NOW,
+          **fields) -> AuditEvent:
+    return AuditEvent(at=at, action=action, outcome=models.OUTCOME_SUCCESS,
+                      actor='user-1', **fields)
 
 
 def token(jti: str, workspace_id: str = WS, created_at: int = NOW,
@@ -319,3 +327,108 @@ class StoreTests:
         other.add_primary_signing_key(signing_key('c'))
         self.assertEqual('c', self.store.get_primary_signing_key().kid)
         self.assertEqual(self.schema_version, other.schema_version())
+
+    # -- the audit trail --------------------------------------------------
+    def break_audit_trail(self):
+        """Make every audit write fail from now on."""
+        self.store.dialect.transaction(
+            lambda tx: tx.execute('DROP TABLE audit_events'), write=True)
+
+    def test_changes_record_their_event(self):
+        self.store.create_user(User('u1', 'alice', NOW, 'h'),
+                               event(models.AUDIT_USER_CREATE))
+        ws = Workspace(WS, 'alpha', NOW)
+        self.store.create_workspace(ws, event(models.AUDIT_WORKSPACE_CREATE,
+                                              workspace_id=WS))
+        self.store.add_token(token('jti_1'), 'key-1',
+                             audit=event(workspace_id=WS, target_jti='jti_1'))
+        # a replay is recorded as such, naming the token it returns
+        self.store.add_token(token('jti_2'), 'key-1',
+                             audit=event(workspace_id=WS, target_jti='jti_2'))
+        revoke = event(models.AUDIT_TOKEN_REVOKE, workspace_id=WS,
+                       target_jti='jti_1')
+        self.store.revoke_token(WS, 'jti_1', NOW + 1, revoke)
+        self.store.revoke_token(WS, 'jti_1', NOW + 2, revoke)
+        self.store.add_primary_signing_key(
+            signing_key('k2'), event(models.AUDIT_KEY_ROTATE, detail='k2'))
+        self.store.delete_workspace(WS, NOW + 3,
+                                    event(models.AUDIT_WORKSPACE_DELETE,
+                                          workspace_id=WS))
+        self.store.record_event(event(models.AUDIT_AUTH_REFUSED,
+                                      detail='TOKEN_REVOKED'))
+        found = self.store.list_events()
+        self.assertEqual(
+            [(models.AUDIT_USER_CREATE, None, None, None),
+             (models.AUDIT_WORKSPACE_CREATE, WS, None, None),
+             (models.AUDIT_TOKEN_ISSUE, WS, 'jti_1', None),
+             (models.AUDIT_TOKEN_REPLAY, WS, 'jti_1', None),
+             (models.AUDIT_TOKEN_REVOKE, WS, 'jti_1', None),
+             (models.AUDIT_TOKEN_REVOKE, WS, 'jti_1', None),
+             (models.AUDIT_KEY_ROTATE, None, None, 'k2'),
+             (models.AUDIT_WORKSPACE_DELETE, WS, None, 'tokens_revoked=0'),
+             (models.AUDIT_AUTH_REFUSED, None, None, 'TOKEN_REVOKED')],
+            [(e.action, e.workspace_id, e.target_jti, e.detail)
+             for e in found])
+        self.assertEqual(models.OUTCOME_UNCHANGED, found[5].outcome)
+        ids = [e.id for e in found]
+        self.assertEqual(sorted(set(ids)), ids)
+
+    def test_a_refused_change_records_nothing(self):
+        self.add_workspace()
+        self.assertRaises(errors.WorkspaceExists, self.store.create_workspace,
+                          Workspace('ws-2', 'alpha', NOW),
+                          event(models.AUDIT_WORKSPACE_CREATE))
+        self.assertRaises(errors.TokenNotFound, self.store.revoke_token, WS,
+                          'jti_none', NOW, event(models.AUDIT_TOKEN_REVOKE))
+        self.assertRaises(errors.WorkspaceNotFound, self.store.add_token,
+                          token('jti_1', 'ws-none'), audit=event())
+        self.assertEqual([], self.store.list_events())
+
+    def test_no_change_without_its_event(self):
+        self.add_workspace()
+        self.store.add_token(token('jti_1'))
+        self.break_audit_trail()
+        self.assertRaises(errors.StorageUnavailable, self.store.add_token,
+                          token('jti_2'), audit=event())
+        self.assertRaises(errors.StorageUnavailable, self.store.revoke_token,
+                          WS, 'jti_1', NOW, event(models.AUDIT_TOKEN_REVOKE))
+        self.assertRaises(errors.StorageUnavailable,
+                          self.store.create_workspace,
+                          Workspace('ws-2', 'beta', NOW), event())
+        self.assertRaises(errors.StorageUnavailable,
+                          self.store.delete_workspace, WS, NOW, event())
+        self.assertIsNone(self.store.get_token('jti_2'))
+        self.assertIsNone(self.store.get_token('jti_1').revoked_at)
+        self.assertIsNone(self.store.get_workspace_by_name('beta'))
+        self.assertIsNotNone(self.store.get_workspace(WS))
+
+    def test_list_events_filters_and_pages(self):
+        for i, (action, ws) in enumerate([
+                (models.AUDIT_TOKEN_ISSUE, WS),
+                (models.AUDIT_TOKEN_REVOKE, WS),
+                (models.AUDIT_TOKEN_ISSUE, 'ws-2'),
+                (models.AUDIT_AUTH_REFUSED, None),
+                (models.AUDIT_TOKEN_ISSUE, WS)]):
+            self.store.record_event(event(action, at=NOW + i,
+                                          workspace_id=ws))
+        every = self.store.list_events()
+        self.assertEqual(5, len(every))
+        self.assertEqual([NOW, NOW + 1, NOW + 4],
+                         [e.at for e in self.store.list_events(
+                             workspace_id=WS)])
+        self.assertEqual([NOW + 4], [e.at for e in self.store.list_events(
+            workspace_id=WS, since=NOW + 2)])
+        self.assertEqual([NOW + 1, NOW + 3], [
+            e.at for e in self.store.list_events(actions=(
+                models.AUDIT_TOKEN_REVOKE, models.AUDIT_AUTH_REFUSED))])
+        page = self.store.list_events(after_id=every[1].id, limit=2)
+        self.assertEqual([e.id for e in every[2:4]], [e.id for e in page])
+
+    def test_purge_events_in_batches(self):
+        for i in range(7):
+            self.store.record_event(event(at=NOW + i))
+        self.assertEqual(2, self.store.purge_events(NOW + 5, 2))
+        self.assertEqual(3, self.store.purge_events(NOW + 5, 10))
+        self.assertEqual(0, self.store.purge_events(NOW + 5, 10))
+        self.assertEqual([NOW + 5, NOW + 6],
+                         [e.at for e in self.store.list_events()])

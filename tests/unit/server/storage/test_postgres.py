@@ -25,10 +25,11 @@ from tests.unit.server.storage import test_sqlite
 
 try:
     import psycopg
-    from ntcli_server.storage import postgres
+
+    from ntcli_server.storage import postgres, sql
 except (ImportError, errors.StorageUnavailable):
     # No psycopg: the tests skip, saying why (tests/postgres.py).
-    psycopg = postgres = None
+    psycopg = postgres = sql = None
 
 NOW = storage_base.NOW
 WS = storage_base.WS
@@ -52,6 +53,21 @@ CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, private_key TEXT,
     is_primary BOOLEAN NOT NULL DEFAULT FALSE, retired_at BIGINT);
 CREATE UNIQUE INDEX signing_keys_one_primary ON signing_keys (is_primary)
     WHERE is_primary;
+"""
+
+# What version 2 added, as ntcli 0.1.0 wrote it.
+SCHEMA_V2_ADDED = """
+UPDATE schema_version SET version = 2;
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'workspace';
+CREATE INDEX tokens_by_kid ON tokens (kid);
+CREATE TABLE users (id TEXT PRIMARY KEY,
+    name TEXT COLLATE "C" NOT NULL UNIQUE,
+    credential_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL);
+CREATE TABLE idempotency_keys (workspace_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL, jti TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, idempotency_key));
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
 """
 
 OTHER_SECRET = 'b3RoZXItbnRjbGktdGVzdC1zZWNyZXQtbm90LXJlYWw='
@@ -150,7 +166,7 @@ class TestStore(storage_base.StoreTests, PostgresTestCase):
 
     @property
     def schema_version(self):
-        return postgres.SCHEMA_VERSION
+        return sql.SCHEMA_VERSION
 
     def open_store(self, dsn=None):
         return open_store(dsn or self.dsn)
@@ -167,8 +183,8 @@ class TestOpen(PostgresTestCase):
     def test_dsn_schemes(self):
         for dsn in (self.dsn, 'postgres://' + self.dsn.split('://', 1)[1]):
             store = self.open_store(dsn)
-            self.assertIsInstance(store, postgres.PostgresTokenStore)
-            self.assertEqual(postgres.SCHEMA_VERSION, store.schema_version())
+            self.assertIsInstance(store.dialect, postgres.PostgresDialect)
+            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
 
     def test_secret_required(self):
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_SECRET'))
@@ -217,7 +233,7 @@ class TestOpen(PostgresTestCase):
     def test_reopening_changes_nothing(self):
         self.open_store().close()
         store = self.open_store()
-        self.assertEqual(postgres.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(1, self.raw().execute(
             'SELECT COUNT(*) FROM schema_version').fetchone()[0])
 
@@ -235,7 +251,7 @@ class TestMigration(PostgresTestCase):
                      "('k1', 'plain:x', 'pub', 100, TRUE, NULL)")
 
         store = self.open_store()
-        self.assertEqual(postgres.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('old-one', store.get_workspace('ws-1').name)
         record = store.get_token('jti_1')
         self.assertEqual('kept', record.description)
@@ -249,14 +265,46 @@ class TestMigration(PostgresTestCase):
         self.assertFalse(replayed)
         self.assertTrue(store.add_token(token('jti_3', 'ws-1'), 'key')[1])
 
+    def schema(self, dsn):
+        """Columns (type, collation, nullability, default) and indexes."""
+        conn = psycopg.connect(dsn, autocommit=True)
+        self.addCleanup(conn.close)
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type, collation_name, "
+            "is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = 'public' "
+            "ORDER BY table_name, column_name").fetchall()
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' ORDER BY indexname").fetchall()
+        return columns, indexes
+
+    def test_same_schema_as_version_0_1_0(self):
+        # A database ntcli 0.1.0 made opens as it is, and the one
+        # migration history makes the same schema.
+        self.raw().execute(SCHEMA_V1 + SCHEMA_V2_ADDED)
+        before = self.schema(self.dsn)
+        fresh = self.server.create_database()
+        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:2]):
+            self.assertEqual(2, self.open_store().schema_version())
+            self.assertEqual(before, self.schema(self.dsn))
+            self.open_store(fresh)
+            self.assertEqual(before, self.schema(fresh))
+        # and later migrations bring both to the same schema again
+        self.open_store()
+        self.open_store(fresh)
+        newest = self.server.create_database()
+        self.open_store(newest)
+        self.assertEqual(self.schema(newest), self.schema(self.dsn))
+        self.assertEqual(self.schema(newest), self.schema(fresh))
+
     def test_failed_migration_rolls_back(self):
         self.open_store().close()
-        broken = postgres.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
-                                         'THIS IS NOT SQL')]
+        broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+                                    'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.postgres.MIGRATIONS', broken))
-        self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.postgres.SCHEMA_VERSION', len(broken)))
+            'ntcli_server.storage.sql.MIGRATIONS', broken))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   self.dsn)
         self.assertIn(f'schema version {len(broken)} failed', str(error))
@@ -272,8 +320,8 @@ class TestMigration(PostgresTestCase):
         self.assertNoErrors(results)
         for store in results:
             self.addCleanup(store.close)
-            self.assertEqual(postgres.SCHEMA_VERSION, store.schema_version())
-        self.assertEqual([(postgres.SCHEMA_VERSION,)], self.raw().execute(
+            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual([(sql.SCHEMA_VERSION,)], self.raw().execute(
             'SELECT version FROM schema_version').fetchall())
 
 
@@ -290,11 +338,12 @@ class TestConnectionLoss(PostgresTestCase):
         self.admin.execute('SELECT pg_terminate_backend(%s)', (pid,))
 
     def test_dead_connection_is_replaced(self):
-        old_pid = self.store._conn.info.backend_pid
+        old_pid = self.store.dialect._conn.info.backend_pid
         self.terminate(old_pid)
         self.assertEqual('alpha', self.store.get_workspace(WS).name)
-        self.assertNotEqual(old_pid, self.store._conn.info.backend_pid)
-        self.terminate(self.store._conn.info.backend_pid)
+        self.assertNotEqual(old_pid,
+                            self.store.dialect._conn.info.backend_pid)
+        self.terminate(self.store.dialect._conn.info.backend_pid)
         _, already = self.store.revoke_token(WS, 'jti_a', NOW + 1)
         self.assertFalse(already)
 
@@ -337,7 +386,7 @@ class TestConnectionLoss(PostgresTestCase):
         self.assertIsNone(self.store.get_token('jti_b').revoked_at)
 
     def test_database_gone(self):
-        self.terminate(self.store._conn.info.backend_pid)
+        self.terminate(self.store.dialect._conn.info.backend_pid)
 
         def refuse(*args, **kwargs):
             raise psycopg.OperationalError('connection refused (test)')

@@ -5,16 +5,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import re
 import sqlite3
 import stat
 
 import fixtures
 import testtools
 
-from ntcli_server import errors
+from ntcli_server import errors, storage
 from ntcli_server.models import Workspace
-from ntcli_server import storage
-from ntcli_server.storage import open_store, sqlite
+from ntcli_server.storage import open_store, sql, sqlite
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 
@@ -34,6 +34,33 @@ CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, private_key TEXT,
 CREATE UNIQUE INDEX signing_keys_one_primary ON signing_keys (is_primary)
     WHERE is_primary = 1;
 """
+
+# What version 2 added, as ntcli 0.1.0 wrote it.
+SCHEMA_V2_ADDED = """
+UPDATE schema_version SET version = 2;
+ALTER TABLE tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'workspace';
+CREATE INDEX tokens_by_kid ON tokens (kid);
+CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    credential_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+CREATE TABLE idempotency_keys (workspace_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL, jti TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, idempotency_key));
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
+"""
+
+
+def schema(path):
+    """The schema of a database file, whitespace made canonical."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute('SELECT type, name, sql FROM sqlite_master '
+                            'ORDER BY type, name').fetchall()
+    finally:
+        conn.close()
+    return [(kind, name, sql and re.sub(r'\s*([(),])\s*', r'\1',
+                                        re.sub(r'\s+', ' ', sql)))
+            for kind, name, sql in rows]
 
 
 class TestFiles(testtools.TestCase):
@@ -57,18 +84,18 @@ class TestFiles(testtools.TestCase):
         path = os.path.join(self.dir, 'a.db')
         store = open_store('sqlite://' + path)
         self.addCleanup(store.close)
-        self.assertIsInstance(store, sqlite.SQLiteTokenStore)
-        conn = store._conn
+        self.assertIsInstance(store.dialect, sqlite.SQLiteDialect)
+        conn = store.dialect._conn
         self.assertEqual('wal',
                          conn.execute('PRAGMA journal_mode').fetchone()[0])
         self.assertGreaterEqual(
             conn.execute('PRAGMA busy_timeout').fetchone()[0], 10000)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
 
     def test_memory(self):
         store = open_store(':memory:')
         self.addCleanup(store.close)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
 
     def test_not_a_database(self):
         path = os.path.join(self.dir, 'a.db')
@@ -142,7 +169,7 @@ class TestCreateOrNot(testtools.TestCase):
     def test_memory_needs_no_file(self):
         store = open_store(':memory:', create=False)
         self.addCleanup(store.close)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
 
     def test_authority_open_creates_by_default(self):
         # The embedded endpoint relies on it: first use makes the file.
@@ -174,7 +201,7 @@ class TestMigration(testtools.TestCase):
 
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('old-one', store.get_workspace('ws-1').name)
         token = store.get_token('jti_1')
         self.assertEqual('kept', token.description)
@@ -185,24 +212,47 @@ class TestMigration(testtools.TestCase):
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
 
+    def test_same_schema_as_version_0_1_0(self):
+        # A database ntcli 0.1.0 made opens as it is, and the one
+        # migration history makes the same schema.
+        tmp = self.useFixture(fixtures.TempDir())
+        old = tmp.join('old.db')
+        conn = sqlite3.connect(old)
+        conn.executescript(SCHEMA_V1 + SCHEMA_V2_ADDED)
+        conn.close()
+        before = schema(old)
+        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:2]):
+            store = open_store(old)
+            self.assertEqual(2, store.schema_version())
+            store.close()
+            self.assertEqual(before, schema(old))
+            open_store(tmp.join('new.db')).close()
+            self.assertEqual(before, schema(tmp.join('new.db')))
+        # and later migrations bring both to the same schema again
+        open_store(old).close()
+        open_store(tmp.join('new.db')).close()
+        open_store(tmp.join('newest.db')).close()
+        self.assertEqual(schema(tmp.join('newest.db')), schema(old))
+        self.assertEqual(schema(tmp.join('newest.db')),
+                         schema(tmp.join('new.db')))
+
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         open_store(path).close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
-        rows = store._conn.execute(
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        rows = store.dialect._conn.execute(
             'SELECT COUNT(*) FROM schema_version').fetchone()[0]
         self.assertEqual(1, rows)
 
     def test_failed_migration_rolls_back(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
-        broken = sqlite.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
-                                       'THIS IS NOT SQL')]
+        broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+                                    'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.sqlite.MIGRATIONS', broken))
-        self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.sqlite.SCHEMA_VERSION', len(broken)))
+            'ntcli_server.storage.sql.MIGRATIONS', broken))
         self.assertRaises(errors.StorageUnavailable, open_store, path)
         conn = sqlite3.connect(path)
         self.addCleanup(conn.close)
@@ -216,7 +266,7 @@ class TestStore(storage_base.StoreTests, testtools.TestCase):
     """The store contract (tests/unit/server/storage/base.py) on SQLite."""
 
     integrity_error = sqlite3.IntegrityError
-    schema_version = sqlite.SCHEMA_VERSION
+    schema_version = sql.SCHEMA_VERSION
 
     def open_store(self):
         if not hasattr(self, 'path'):
@@ -226,7 +276,8 @@ class TestStore(storage_base.StoreTests, testtools.TestCase):
     def test_one_primary_at_a_time(self):
         self.store.ensure_primary_signing_key(storage_base.signing_key('a'))
         self.store.add_primary_signing_key(storage_base.signing_key('b'))
-        self.assertRaises(sqlite3.IntegrityError, self.store._conn.execute,
+        self.assertRaises(sqlite3.IntegrityError,
+                          self.store.dialect._conn.execute,
                           "UPDATE signing_keys SET is_primary = 1")
 
 
@@ -325,7 +376,7 @@ class TestConcurrency(testtools.TestCase):
         self.assertEqual(1, len({o['kid'] for o in outcomes}))
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sqlite.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(1, len(store.list_signing_keys()))
         self.assertEqual(1, len(store.list_workspaces()))
         self.assertEqual(self.PROCESSES, len(store.list_tokens(

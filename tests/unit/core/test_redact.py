@@ -4,7 +4,7 @@ import logging
 
 import testtools
 
-from ntcli import redact
+from ntcli_core import redact
 
 TOKEN = ('wst_eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJqdGlfMTIzIiwic3ViIjoieCJ9.'
          'c2lnbmF0dXJlLXNpZ25hdHVyZQ')

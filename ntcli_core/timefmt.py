@@ -1,9 +1,11 @@
-"""How ntcli writes times: ISO-8601 UTC with ``Z`` for machines, a readable
-UTC form for people. Times are integers of Unix seconds; None is never."""
+"""How ntcli and ntcli-server write times: ISO-8601 UTC with ``Z`` for
+machines (with milliseconds in log lines), a readable UTC form for people.
+Times are Unix seconds, integers except in log lines; None is never."""
 
 from __future__ import annotations
 
 import datetime
+import time
 
 
 def iso(ts: int | None) -> str | None:
@@ -12,6 +14,13 @@ def iso(ts: int | None) -> str | None:
         return None
     return datetime.datetime.fromtimestamp(
         ts, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def iso_millis(seconds: float) -> str:
+    """``2025-08-07T12:00:00.250Z``: for log lines, which need more than
+    whole seconds."""
+    whole = time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))
+    return f'{whole}.{int(seconds % 1 * 1000):03d}Z'
 
 
 def human(ts: int | None, never: str = 'Never') -> str:

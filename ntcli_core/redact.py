@@ -1,13 +1,17 @@
-"""Redaction of secrets from anything ntcli prints or logs."""
+"""Redaction of secrets from anything ntcli or ntcli-server prints or logs."""
 
 from __future__ import annotations
 
 import logging
 import re
 
+from ntcli_core.tokens import SECRET_PREFIXES
+
+_PREFIXES = '|'.join(re.escape(prefix) for prefix in SECRET_PREFIXES)
+
 # Workspace tokens, user credentials, bearer headers and Fernet keys.
 _PATTERNS = [
-    (re.compile(r'\b(wst|ntu)_[A-Za-z0-9_\-.=]+'), r'\1_***'),
+    (re.compile(rf'\b({_PREFIXES})[A-Za-z0-9_\-.=]+'), r'\1***'),
     (re.compile(r'(?i)(bearer\s+)[^\s\'",}]+'), r'\1***'),
     (re.compile(r'(?i)(authorization[\'"]?\s*[:=]\s*[\'"]?)'
                 r'(bearer\s+)?[^\s\'",}]+'), r'\1\2***'),

@@ -1,0 +1,36 @@
+"""``ntcli complete``: shell completion scripts, and the answers they ask."""
+
+from __future__ import annotations
+
+import argparse
+
+from ntcli import command
+from ntcli.shell_scripts import SCRIPTS
+
+
+class CompleteCommand(command.Command):
+    """Print the completion script of a shell (see docs/completion.md)."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--shell', choices=sorted(SCRIPTS), default='bash',
+            help='The shell to complete in (default: bash).')
+        # what the scripts run on each Tab; not for people
+        parser.add_argument('--query', action='store_true',
+                            help=argparse.SUPPRESS)
+        parser.add_argument('--line', action='store_true',
+                            help=argparse.SUPPRESS)
+        parser.add_argument('--breaks', default=None, help=argparse.SUPPRESS)
+        parser.add_argument('words', nargs='*', help=argparse.SUPPRESS)
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        if parsed_args.query:
+            from ntcli import completion
+            self.app.stdout.write(completion.answer(
+                self.app, parsed_args.words, line=parsed_args.line,
+                breaks=parsed_args.breaks))
+        else:
+            self.app.stdout.write(SCRIPTS[parsed_args.shell])
+        return 0

@@ -1,0 +1,12 @@
+"""How long a token may live."""
+
+from __future__ import annotations
+
+DAY = 86400
+#: A year of lifetime, as ``1y`` means on the command line.
+YEAR = 365 * DAY
+#: The lifetime of a token when none is asked for (the user's document).
+DEFAULT_LIFETIME = YEAR
+#: The longest lifetime: ten years with a leap day in every one, so any
+#: time up to ten calendar years ahead is accepted, and nothing further.
+MAX_LIFETIME = 10 * 366 * DAY

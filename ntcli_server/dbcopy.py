@@ -1,0 +1,112 @@
+"""Copy a token database into another: ``ntcli-server db copy``.
+
+The way from one node to several: the SQLite file of a single node goes
+into the PostgreSQL database the nodes will share. Everything is copied —
+users, workspaces, token metadata, signing keys, idempotency keys and the
+audit trail — in one transaction on the target, from one consistent read
+of the source. Private signing keys are re-sealed under this process's
+``NTCLI_SERVER_SECRET`` (its later keys may unseal the source's).
+
+Then the copy is checked: the row counts of every table, and a sample of
+live tokens, re-signed from their stored claims with the source's keys
+(Ed25519 is deterministic: the very tokens clients hold), must validate
+on the target and be signed identically by the target's keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+
+from ntcli_server import errors, signing
+from ntcli_server.authority import Authority
+from ntcli_server.models import SigningKey, TokenRecord
+from ntcli_server.storage import open_store
+from ntcli_server.storage.sql import SQLTokenStore
+
+SAMPLE = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyReport:
+    """What was copied, and how much of it was checked."""
+
+    counts: dict[str, int]           # rows per table, on the target
+    live_tokens: int                 # tokens a sample was drawn from
+    validated: int                   # sampled tokens valid on the target
+
+
+class VerificationFailed(errors.StorageUnavailable):
+    """The copy was written but does not match its source."""
+
+
+def copy_database(source: str, target: str, *, replace: bool = False,
+                  sample: int = SAMPLE) -> CopyReport:
+    """Copy the database at ``source`` into ``target`` and check the copy.
+
+    Raises DatabaseNotEmpty (nothing written) when the target holds data
+    and not ``replace``, VerificationFailed when the written copy does not
+    match the source.
+    """
+    if source == target:
+        raise errors.InvalidRequest('The source and the target are the same '
+                                    'database')
+    with _sql_store(source, create=False) as src, \
+            _sql_store(target, create=True) as dst:
+        tables = src.dump()
+        for row in tables['signing_keys']:
+            if row['private_key'] is not None:
+                row['private_key'] = signing.seal(
+                    signing.unseal(row['private_key']))
+        dst.load(tables, replace=replace)
+        counts = dst.row_counts()
+        expected = {table: len(rows) for table, rows in tables.items()}
+        if counts != expected:
+            raise VerificationFailed(
+                f'The copy has {counts} rows, its source {expected}')
+        live, validated = _validate_sample(tables['tokens'], src, dst,
+                                           sample)
+        return CopyReport(counts=counts, live_tokens=live,
+                          validated=validated)
+
+
+def _sql_store(target: str, *,
+               create: bool) -> contextlib.closing[SQLTokenStore]:
+    store = open_store(target, create=create)
+    if not isinstance(store, SQLTokenStore):
+        store.close()
+        raise errors.InvalidRequest(f'{target} is not a SQL token database')
+    return contextlib.closing(store)
+
+
+def _validate_sample(tokens: list[dict], src: SQLTokenStore,
+                     dst: SQLTokenStore, size: int) -> tuple[int, int]:
+    """Re-sign a sample of the live tokens with the source's keys; each
+    must validate on the target and be what the target's keys sign.
+    Return how many live tokens there were and how many were checked."""
+    target = Authority(dst)
+    now = target.now()
+    keys = {k.kid: k for k in src.list_signing_keys()}
+    live = [TokenRecord(**row) for row in tokens
+            if row['revoked_at'] is None
+            and (row['expires_at'] is None or row['expires_at'] > now)]
+    signable = [r for r in live
+                if keys.get(r.kid) and keys[r.kid].private_key is not None]
+    chosen = random.sample(signable, min(size, len(signable)))
+    for record in chosen:
+        private = signing.load_private_key(keys[record.kid])
+        token = signing.encode_token(record, private)
+        try:
+            target.validate(token)
+        except errors.AuthorityError as exc:
+            raise VerificationFailed(
+                f'Token {record.jti} does not validate on the copy: '
+                f'{exc.message}') from None
+        copied: SigningKey | None = dst.get_signing_key(record.kid)
+        if copied is None or signing.encode_token(
+                record, signing.load_private_key(copied)) != token:
+            raise VerificationFailed(
+                f'The copied signing key {record.kid} does not sign as the '
+                'original does')
+    return len(signable), len(chosen)

@@ -1,0 +1,141 @@
+"""A limit on failed authentications per client address, for one node.
+
+After ``limit`` failed authentications (answers 401) from one address
+within ``window`` seconds, that address gets ``429 TOO_MANY_REQUESTS``
+with ``Retry-After`` for every request until the window ends; its
+credential is not even looked at. Other addresses are not affected, and
+successes neither count nor reset the count (else one valid credential
+would reset an attacker's).
+
+The counts live in anonymous shared memory made before gunicorn forks its
+workers, so that the limit holds for the node (the whole ``ntcli-server
+serve``), not for each worker. Nodes do not share counts: behind a load
+balancer over N nodes, an address can fail up to N × limit times a window.
+
+The table has a fixed size (no memory grows with the number of
+addresses): a full bucket forgets its oldest entry, so an attacker with
+many addresses can make the server forget some of them early, never
+remember more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import mmap
+import multiprocessing
+import os
+import struct
+import time
+import typing
+
+import falcon
+
+from ntcli_server import errors
+
+DEFAULT_LIMIT = 20
+DEFAULT_WINDOW = 60
+MAX_LIMIT = 10 ** 6
+MAX_WINDOW = 86400
+
+# key digest, window start (ms), failures, blocked until (ms)
+_SLOT = struct.Struct('<QqIxxxxq')
+_BUCKETS = 1024
+_WAYS = 4
+# Held for a few microseconds; a worker killed while holding it must not
+# stop the others: past this wait a request is let through unlimited.
+_LOCK_WAIT = 0.05
+
+
+class TooManyRequests(errors.AuthorityError):
+    """Too many failed authentications from this address (429)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__('TOO_MANY_REQUESTS',
+                         'Too many failed authentications from this address; '
+                         f'try again in {retry_after} s', 429,
+                         {'retry_after': retry_after})
+        self.headers = {'Retry-After': str(retry_after)}
+
+
+class FailureTable:
+    """Failed authentications per key, in memory shared across a fork."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT,
+                 window: int = DEFAULT_WINDOW, *,
+                 clock: typing.Callable[[], float] = time.time) -> None:
+        if not (1 <= limit <= MAX_LIMIT and 1 <= window <= MAX_WINDOW):
+            raise ValueError('limit or window out of range')
+        self.limit = limit
+        self.window_ms = window * 1000
+        self.clock = clock
+        self._memory = mmap.mmap(-1, _SLOT.size * _BUCKETS * _WAYS)
+        self._lock = multiprocessing.Lock()
+        # Keyed, so that nobody can choose addresses that share a bucket.
+        self._salt = os.urandom(16)
+
+    def _digest(self, key: str) -> int:
+        digest = hashlib.blake2b(key.encode('utf-8', 'replace'),
+                                 digest_size=8, key=self._salt).digest()
+        return int.from_bytes(digest, 'little') | 1      # 0: an empty slot
+
+    def _slot(self, digest: int, now: int) -> tuple[int, tuple]:
+        """The slot of ``digest``: its own, else a free or the oldest one
+        of its bucket (cleared)."""
+        first = (digest % _BUCKETS) * _WAYS
+        oldest, oldest_start = first, None
+        for index in range(first, first + _WAYS):
+            entry = _SLOT.unpack_from(self._memory, index * _SLOT.size)
+            if entry[0] == digest:
+                return index, entry
+            start = -1 if entry[0] == 0 else max(entry[1], entry[3])
+            if oldest_start is None or start < oldest_start:
+                oldest, oldest_start = index, start
+        return oldest, (digest, now, 0, 0)
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until ``key`` may try again (0: now)."""
+        now = int(self.clock() * 1000)
+        if not self._lock.acquire(timeout=_LOCK_WAIT):
+            return 0
+        try:
+            _, entry = self._slot(self._digest(key), now)
+        finally:
+            self._lock.release()
+        return max(0, math.ceil((entry[3] - now) / 1000))
+
+    def failed(self, key: str) -> None:
+        """Count one failed authentication of ``key``."""
+        now = int(self.clock() * 1000)
+        digest = self._digest(key)
+        if not self._lock.acquire(timeout=_LOCK_WAIT):
+            return
+        try:
+            index, (_, start, failures, blocked) = self._slot(digest, now)
+            if now - start >= self.window_ms:
+                start, failures = now, 0
+            failures += 1
+            if failures >= self.limit:
+                blocked = start + self.window_ms
+            _SLOT.pack_into(self._memory, index * _SLOT.size, digest, start,
+                            failures, blocked)
+        finally:
+            self._lock.release()
+
+
+class AuthFailureLimit:
+    """Falcon middleware: refuse blocked addresses, count 401 answers."""
+
+    def __init__(self, table: FailureTable) -> None:
+        self.table = table
+
+    def process_request(self, req: falcon.Request,
+                        resp: falcon.Response) -> None:
+        wait = self.table.retry_after(req.remote_addr or '')
+        if wait:
+            raise TooManyRequests(wait)
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response,
+                         resource: object, req_succeeded: bool) -> None:
+        if falcon.http_status_to_code(resp.status) == 401:
+            self.table.failed(req.remote_addr or '')

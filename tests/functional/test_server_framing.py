@@ -1,0 +1,84 @@
+"""Request bodies on a live ntcli-server: every framing a client may use
+(Content-Length, chunked) gets the same reading, limits and refusals."""
+
+from __future__ import annotations
+
+import json
+
+from ntcli_server import wsgi
+from tests.functional import rawhttp
+
+
+class TestBodyFraming(rawhttp.LiveServerTest):
+
+    def post(self, body: bytes, framing: str):
+        headers = {'Content-Type': 'application/json'}
+        if framing == 'chunked':
+            headers['Transfer-Encoding'] = 'chunked'
+            body = rawhttp.chunked(body)
+        return self.call('POST', self.tokens_path, headers, body)
+
+    def assertEnvelope(self, answer, status, code):
+        self.assertEqual(status, answer.status, answer.body)
+        self.assertEqual(code, answer.json()['error']['code'])
+
+    def test_the_body_is_read_whatever_the_framing(self):
+        for framing in ('length', 'chunked'):
+            answer = self.post(b'{"expires_in": 60, "description": "short"}',
+                               framing)
+            self.assertEqual(201, answer.status, answer.body)
+            self.assertEqual(60, answer.json()['expires_in'], framing)
+
+    def test_unknown_fields_are_422_whatever_the_framing(self):
+        for framing in ('length', 'chunked'):
+            self.assertEnvelope(self.post(b'{"ttl": 60}', framing),
+                                422, 'VALIDATION_ERROR')
+            self.assertEnvelope(self.post(b'{"expires_in": "60"}', framing),
+                                422, 'VALIDATION_ERROR')
+
+    def test_invalid_json_is_400_whatever_the_framing(self):
+        for framing in ('length', 'chunked'):
+            for body in (b'{"expires_in": ', b'[' * 32000,
+                         b'{"description": "\\ud800"}', b'\xff\xfe'):
+                self.assertEnvelope(self.post(body, framing),
+                                    400, 'INVALID_REQUEST')
+
+    def test_the_size_limit_holds_whatever_the_framing(self):
+        big = json.dumps({'description': 'x' * wsgi.MAX_BODY}).encode()
+        for framing in ('length', 'chunked'):
+            self.assertEnvelope(self.post(big, framing),
+                                413, 'PAYLOAD_TOO_LARGE')
+        # chunks of any size add up to the same limit
+        answer = self.call('POST', self.tokens_path,
+                           {'Content-Type': 'application/json',
+                            'Transfer-Encoding': 'chunked'},
+                           rawhttp.chunked(big, 4096))
+        self.assertEnvelope(answer, 413, 'PAYLOAD_TOO_LARGE')
+
+    def test_an_empty_chunked_body_is_an_empty_object(self):
+        answer = self.post(b'', 'chunked')
+        self.assertEqual(201, answer.status, answer.body)
+        self.assertEqual(31536000, answer.json()['expires_in'])
+
+    def test_conflicting_or_broken_framing_is_refused(self):
+        json_body = {'Content-Type': 'application/json'}
+        body = b'{"expires_in": 60}'
+        cases = [
+            # both lengths: a request-smuggling shape
+            ({'Content-Length': '5', 'Transfer-Encoding': 'chunked'},
+             rawhttp.chunked(body)),
+            ({'Transfer-Encoding': 'chunked'}, b'zz\r\n{}\r\n0\r\n\r\n'),
+            ({'Content-Length': 'ten'}, body),
+            ({'Content-Length': '-1'}, body),
+            ({'Transfer-Encoding': 'gzip'}, body),
+        ]
+        before = self.count_tokens()
+        for headers, data in cases:
+            answer = self.call('POST', self.tokens_path,
+                               {**json_body, **headers}, data)
+            self.assertIn(answer.status, (400, 411, 501), (headers, answer))
+        self.assertEqual(before, self.count_tokens())
+
+    def count_tokens(self):
+        answer = self.call('GET', self.tokens_path + '?limit=1000')
+        return answer.json()['count']

@@ -1,0 +1,214 @@
+"""A real ``ntcli-server serve`` as an operator runs it for a team: request
+ids, JSON logs, and Prometheus metrics counted across gunicorn workers."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import glob
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import time
+import urllib.request
+
+import fixtures
+import requests
+import testtools
+from prometheus_client import multiprocess
+
+from ntcli_server.authority import Authority
+from ntcli_server.testing import ServerFixture, server_command
+from tests.unit.server.test_metrics import samples
+
+
+def wait_for(predicate, timeout=20.0):
+    """Poll ``predicate`` until true (logs reach the file asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+class TestMetricsAcrossWorkers(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.multiproc = self.useFixture(fixtures.TempDir()).path
+        # values of an earlier run, and a file that is not prometheus'
+        with open(os.path.join(self.multiproc, 'counter_1.db'), 'wb') as f:
+            f.write(b'\0' * 64)
+        with open(os.path.join(self.multiproc, 'keep.txt'), 'w') as f:
+            f.write('not ours')
+        self.server = self.useFixture(ServerFixture(
+            workers=3, serve_args=['--metrics'],
+            env={'PROMETHEUS_MULTIPROC_DIR': self.multiproc}))
+
+    def test_every_worker_is_counted(self):
+        url = self.server.url + '/v1/workspaces'
+        headers = {'Authorization': f'Bearer {self.server.credential}'}
+
+        def get(_):
+            # a new connection each time, 8 at once: every worker is busy
+            return requests.get(url, headers=headers, timeout=30).status_code
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            self.assertEqual([200] * 60, list(pool.map(get, range(60))))
+        found = samples(requests.get(self.server.url + '/metrics',
+                                     timeout=10).text)
+        self.assertEqual(60, found['ntcli_server_http_requests_total{method='
+                                   '"GET",route="/v1/workspaces",'
+                                   'status="200"}'])
+        # each worker's own file: more than one worker served
+        served = []
+        for name in glob.glob(os.path.join(self.multiproc, 'counter_*.db')):
+            for metric in multiprocess.MultiProcessCollector.merge([name]):
+                served += [s.value for s in metric.samples
+                           if s.name == 'ntcli_server_http_requests_total'
+                           and s.labels['route'] == '/v1/workspaces'
+                           and s.value > 0]
+        self.assertEqual(60, sum(served))
+        self.assertGreater(len(served), 1)
+        self.assertNotIn('counter_1.db', os.listdir(self.multiproc))
+        self.assertTrue(os.path.exists(os.path.join(self.multiproc,
+                                                    'keep.txt')))
+
+    def test_a_private_directory_is_removed_at_exit(self):
+        server = self.useFixture(ServerFixture(
+            serve_args=['--metrics'], env={'PROMETHEUS_MULTIPROC_DIR': ''}))
+        found = re.search(r'keep their values in (\S+)', server.log())
+        self.assertIsNotNone(found, server.log())
+        path = found.group(1)
+        self.assertTrue(os.path.isdir(path))
+        self.assertEqual(200, requests.get(server.url + '/metrics',
+                                           timeout=10).status_code)
+        server.stop()
+        self.assertFalse(os.path.exists(path))
+
+
+class TestRequestIdsAndJSONLogs(testtools.TestCase):
+
+    def test_json_logs_carry_the_request_id(self):
+        server = self.useFixture(ServerFixture(
+            serve_args=['--log-format', 'json']))
+        request = urllib.request.Request(
+            server.url + '/v1/workspaces',
+            headers={'X-Request-Id': 'edge-1234',
+                     'Authorization': f'Bearer {server.credential}'})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            self.assertEqual('edge-1234', answer.headers['X-Request-Id'])
+        answer = requests.get(server.url + '/v1/workspaces', timeout=10,
+                              headers={'X-Request-Id': 'bad id'})
+        generated = answer.headers['X-Request-Id']
+        self.assertEqual(generated, answer.json()['error']['request_id'])
+
+        def access_lines():
+            entries = []
+            for line in server.log().splitlines():
+                entry = json.loads(line)       # every line is one object
+                if entry['log'] == 'access':
+                    entries.append(entry)
+            return entries
+        self.assertTrue(wait_for(lambda: {'edge-1234', generated} <= {
+            e['request_id'] for e in access_lines()}))
+        by_id = {e['request_id']: e for e in access_lines()}
+        self.assertEqual((200, 'GET', '/v1/workspaces'),
+                         (by_id['edge-1234']['status'],
+                          by_id['edge-1234']['method'],
+                          by_id['edge-1234']['path']))
+        self.assertEqual(401, by_id[generated]['status'])
+        self.assertNotIn(server.credential, server.log())
+        errors = [json.loads(line) for line in server.log().splitlines()]
+        self.assertIn('error', {e['log'] for e in errors})
+        self.assertTrue(all({'time', 'level', 'message', 'request_id'}
+                            <= set(e) for e in errors if e['log'] == 'error'))
+
+    def test_text_access_log_ends_with_the_request_id(self):
+        server = self.useFixture(ServerFixture())
+        requests.get(server.url + '/healthz', timeout=10,
+                     headers={'X-Request-Id': 'edge-5678'})
+        self.assertTrue(wait_for(lambda: any(
+            line.endswith(' edge-5678') and '"GET /healthz' in line
+            for line in server.log().splitlines())))
+
+
+class TestAuditTrail(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.server = self.useFixture(ServerFixture())
+
+    def audit(self, *args):
+        return json.loads(self.server.admin('audit', 'list', '-f', 'json',
+                                            *args))
+
+    def test_issue_and_revoke_over_http_are_audited_exactly(self):
+        server = self.server
+        user_id = server.admin('user', 'list').splitlines()[1].split()[0]
+        before = self.audit('--workspace', 'main')
+        path = f'{server.url}/v1/workspaces/{server.workspace_id}/tokens'
+        auth = {'Authorization': f'Bearer {server.credential}',
+                'User-Agent': 'ops-test/1.0'}
+        issued = requests.post(path, json={}, timeout=10, headers={
+            **auth, 'X-Request-Id': 'issue-1'}).json()
+        requests.delete(f"{path}/{issued['jti']}", timeout=10, headers={
+            **auth, 'X-Request-Id': 'revoke-1'}).raise_for_status()
+        after = self.audit('--workspace', server.workspace_id)
+        self.assertEqual(['workspace.create'],
+                         [e['action'] for e in before])
+        self.assertEqual(before, after[:1])
+        common = {'outcome': 'success', 'actor': user_id,
+                  'workspace_id': server.workspace_id,
+                  'target_jti': issued['jti'], 'client': '127.0.0.1',
+                  'user_agent': 'ops-test/1.0', 'detail': None}
+        self.assertEqual(
+            [{**common, 'action': 'token.issue', 'request_id': 'issue-1'},
+             {**common, 'action': 'token.revoke', 'request_id': 'revoke-1'}],
+            [{k: v for k, v in e.items() if k != 'time'}
+             for e in after[1:]])
+        # no secret in any column of any row
+        conn = sqlite3.connect(server.db)
+        self.addCleanup(conn.close)
+        rows = repr(conn.execute('SELECT * FROM audit_events').fetchall())
+        for secret in (issued['access_token'],
+                       issued['access_token'].split('.')[-1],
+                       server.credential, server.credential[4:]):
+            self.assertNotIn(secret, rows)
+        # the filters
+        self.assertEqual(after[2:], self.audit('--action', 'token.revoke'))
+        self.assertEqual([], self.audit('--since', '2999-01-01T00:00:00Z'))
+        csv_out = server.admin('audit', 'list', '-f', 'csv')
+        self.assertEqual(len(self.audit()) + 1, len(csv_out.splitlines()))
+
+    def test_bad_usage(self):
+        for args in (('--action', 'token.steal'), ('--since', 'soon'),
+                     ('-f', 'xml')):
+            result = subprocess.run(
+                server_command() + ['--db', self.server.db, 'audit', 'list',
+                                    *args], capture_output=True, text=True)
+            self.assertEqual(2, result.returncode, result.stderr)
+            self.assertNotIn('Traceback', result.stderr)
+
+
+class TestAuditRetention(testtools.TestCase):
+
+    def test_old_events_go_while_the_server_serves(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        db = os.path.join(directory, 'server.db')
+        now = int(time.time())
+        with Authority.open(db, clock=lambda: now - 10 * 86400) as old:
+            old.create_user('ancient')
+        with Authority.open(db, clock=lambda: now - 2 * 86400) as recent:
+            recent.create_user('recent')
+        server = self.useFixture(ServerFixture(
+            db, user=None, serve_args=['--audit-retention-days', '5']))
+
+        def details():
+            return [e['detail'].split()[-1] for e in json.loads(
+                server.admin('audit', 'list', '-f', 'json'))]
+        self.assertTrue(wait_for(lambda: details() == ['recent']),
+                        details())
+        self.assertEqual(200, requests.get(server.url + '/healthz',
+                                           timeout=10).status_code)

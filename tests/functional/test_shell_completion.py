@@ -1,0 +1,156 @@
+"""Each shell's completion run for real: bash (with and without Debian's
+bash-completion) and zsh typed at on a pseudo-terminal, fish through its
+own ``complete -C``. The shells come from the distribution's packages
+(.ci/run installs them when missing); a test whose shell is missing is
+skipped with the reason.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+from ntcli import config, testing
+from tests.functional import base, terminal
+
+BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
+ENDPOINT = 'https://tokens.example.com'
+# What a completion must never show in the user's terminal
+NOISE = re.compile(r'command not found|Traceback|Warning|[Ee]rror|'
+                   r'Hint:|\(y/N\)')
+
+
+def needs(program):
+    """Skip unless ``program`` is installed."""
+    def decorate(test):
+        def run(self):
+            if shutil.which(program) is None:
+                self.skipTest(f'{program} is not installed (.ci/run installs '
+                              "it from the distribution's packages)")
+            return test(self)
+        run.__name__ = test.__name__
+        run.__doc__ = test.__doc__
+        return run
+    return decorate
+
+
+class ShellTest(base.FunctionalTest):
+    """A home with workspaces, tokens and a remote endpoint seen before."""
+
+    def setUp(self):
+        super().setUp()
+        authority = self.useFixture(testing.EmbeddedEndpoint(
+            self.home.data_dir))
+        authority.workspace()
+        for name in ('team-a', 'team-b'):
+            authority.create_workspace(name)
+        self.jtis = sorted(authority.issue_token().jti for _ in range(2))
+        with config.Config.update(self.home.config_dir) as cfg:
+            cfg.remember_workspace(ENDPOINT, 'id-1', 'ops')
+        os.mkdir(os.path.join(self.home.path, 'confdir-x'))
+        bin_dir = os.path.dirname(testing.ntcli_command()[0])
+        self.env = dict(self.home.env, TERM='dumb', HISTFILE='/dev/null',
+                        INPUTRC='/dev/null',
+                        PATH=f"{bin_dir}:{os.environ.get('PATH', '')}")
+
+    def script(self, shell):
+        path = os.path.join(self.home.path, f'ntcli.{shell}')
+        with open(path, 'w') as handle:
+            handle.write(self.ntcli('complete', '--shell', shell).stdout)
+        return path
+
+
+class InteractiveShellTest(ShellTest):
+    """bash or zsh on a pty, with ntcli's script sourced."""
+
+    def start(self, argv, *setup):
+        self.term = self.useFixture(terminal.Terminal(
+            argv, self.env, cwd=self.home.path))
+        mark = self.term.send(' ; '.join(setup) + ' ; echo READY-$((6*7))\r')
+        self.term.expect('READY-42', mark)
+        self.start_mark = len(self.term.output)
+
+    def tab(self, line, pattern, tabs=2):
+        """Type ``line`` and Tab; ``pattern`` must show."""
+        mark = self.term.send('\x15' + line + '\t' * tabs)
+        found = self.term.expect(pattern, mark)
+        self.term.settle(quiet=0.3)
+        return found
+
+    def check_every_case(self):
+        self.tab('ntcli tok', r'ntcli token ', tabs=1)
+        self.tab('ntcli token re', r'refresh[\s\S]*revoke')
+        self.tab('ntcli token list -f ', r'csv\s+json\s+table\s+value\s+yaml')
+        self.tab('ntcli token show --format=',
+                 r'json\s+shell\s+table\s+text\s+value\s+yaml')
+        self.tab('ntcli workspace select ', r'default\s+team-a\s+team-b')
+        self.tab('ntcli -w team-', r'team-a\s+team-b')
+        # readline: a Tab that inserted their common part, then two more
+        self.tab('ntcli token revoke ', rf'(?=[\s\S]*{self.jtis[0]})'
+                 rf'(?=[\s\S]*{self.jtis[1]})', tabs=3)
+        self.tab(f'ntcli token revoke {self.jtis[0]} ',
+                 rf'revoke {self.jtis[0]} {self.jtis[1]} ', tabs=1)
+        self.tab('ntcli --endpoint https://tok', f'{ENDPOINT} ', tabs=1)
+        self.tab('ntcli --config-dir confd', r'confdir-x/', tabs=1)
+        self.term.send('\x15')
+        shown = self.term.output[self.start_mark:]
+        self.assertIsNone(NOISE.search(shown), shown)
+
+
+class TestBash(InteractiveShellTest):
+
+    @needs('bash')
+    def test_without_bash_completion(self):
+        self.start(['bash', '--norc', '--noprofile', '-i'], "PS1='$ '",
+                   f'source {self.script("bash")}',
+                   '! type _get_comp_words_by_ref >/dev/null 2>&1')
+        self.check_every_case()
+
+    @needs('bash')
+    def test_with_bash_completion(self):
+        if not os.path.exists(BASH_COMPLETION):
+            self.skipTest('bash-completion is not installed (.ci/run '
+                          "installs it from the distribution's packages)")
+        self.start(['bash', '--norc', '--noprofile', '-i'], "PS1='$ '",
+                   f'source {BASH_COMPLETION}',
+                   f'source {self.script("bash")}')
+        self.check_every_case()
+
+
+class TestZsh(InteractiveShellTest):
+
+    @needs('zsh')
+    def test_completion(self):
+        self.start(['zsh', '-f', '-i'], "PS1='$ '",
+                   'autoload -Uz compinit', 'compinit -u -D',
+                   f'source {self.script("zsh")}')
+        self.check_every_case()
+
+
+class TestFish(ShellTest):
+    """fish's own completion engine, asked with ``complete -C``."""
+
+    def offered(self, line):
+        proc = subprocess.run(
+            ['fish', '--no-config', '-c',
+             f'source {self.script("fish")}; complete -C{line!r}'],
+            env=self.env, cwd=self.home.path, capture_output=True,
+            text=True, timeout=terminal.WAIT, stdin=subprocess.DEVNULL)
+        self.assertEqual(('', 0), (proc.stderr, proc.returncode))
+        return [line.split('\t')[0] for line in proc.stdout.splitlines()]
+
+    @needs('fish')
+    def test_completion(self):
+        self.assertEqual(['token'], self.offered('ntcli tok'))
+        self.assertEqual(['refresh', 'revoke'],
+                         self.offered('ntcli token re'))
+        self.assertEqual(['csv', 'json', 'table', 'value', 'yaml'],
+                         self.offered('ntcli token list -f '))
+        self.assertEqual(['default', 'team-a', 'team-b'],
+                         self.offered('ntcli workspace select '))
+        self.assertEqual(['team-a', 'team-b'], self.offered('ntcli -w team'))
+        self.assertEqual(self.jtis,
+                         sorted(self.offered('ntcli token revoke ')))
+        self.assertEqual([ENDPOINT], self.offered('ntcli --endpoint https'))
+        self.assertEqual(['confdir-x/'],
+                         self.offered('ntcli --config-dir confd'))
