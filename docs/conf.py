@@ -24,6 +24,12 @@ extensions = [
     'reno.sphinxext',
     'openapi_reference',
     'sphinxcontrib.programoutput',
+    'reference_check',
+]
+
+# Every command of each application must have a section in its reference.
+reference_apps = [
+    ('reference/ntcli', 'ntcli.application:NtcliApp'),
 ]
 
 # The examples in the user guide are run when the documentation is built
