@@ -51,15 +51,43 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     if argv is None:
         argv = sys.argv[1:]
     # started with stdout or stderr closed (cron, '>&-'): the work must not
-    # fail after the fact for want of somewhere to print
+    # fail after the fact for want of somewhere to print; a command whose
+    # output is the point (token create) sees the mark and refuses
     if sys.stdout is None:
         sys.stdout = open(os.devnull, 'w')
+        sys.stdout.ntcli_closed = True  # type: ignore[attr-defined]
     if sys.stderr is None:
         sys.stderr = open(os.devnull, 'w')
+    from ntcli import interrupt
+    from ntcli.errors import Interrupted
+    with interrupt.handled():
+        try:
+            return _run(argv, stdin, stdout, stderr)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            name = getattr(exc, 'name', 'Interrupted')
+            detail = getattr(exc, 'detail', None)
+            _say(stderr or sys.stderr,
+                 f'{name}: {detail}' if detail else f'{name}.')
+            return getattr(exc, 'exit_code', 130)
+
+
+def _say(stream: TextIO, line: str) -> None:
+    """Write one line to stderr, come what may."""
+    try:
+        stream.write(line + '\n')
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
+         stderr: TextIO | None) -> int:
     app = None
     try:
         if argv == ['--version']:
             _print_version()
+        from ntcli import faults
+        faults.checkpoint('start')      # a signal while importing cliff
         from ntcli.application import NtcliApp
         app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
         return app.run(argv)
@@ -71,7 +99,12 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
         if app is None:
             raise
         return app.report_error(exc)
-
+    finally:
+        try:
+            (stdout or sys.stdout).flush()
+        except (OSError, ValueError):
+            from ntcli import output
+            output.discard(stdout or sys.stdout)
 
 if __name__ == '__main__':
     sys.exit(main())

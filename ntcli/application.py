@@ -46,6 +46,42 @@ def _is_builtin(entry_point: Any) -> bool:
     return entry_point.value.startswith(BUILTIN_MODULES)
 
 
+def _timeout_option(text: str) -> float:
+    """--timeout: checked as NTCLI_TIMEOUT and the config setting are."""
+    from ntcli import validate
+    try:
+        return validate.check_timeout(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _safe(text: str) -> str:
+    """Redacted, with control characters escaped, for stderr."""
+    from ntcli_core.terminal import escape
+    return escape(redact.redact(text))
+
+
+def _log_file_handler(path: str, fmt: str) -> logging.Handler:
+    """A handler appending to ``path``: created 0600, never through a
+    symlink; a bad path is a usage error."""
+    import os
+    from ntcli import fileio
+    try:
+        fd = fileio.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    except errors.UnsafePath as exc:
+        raise errors.UsageError(exc.message, exc.hint) from None
+    except OSError as exc:
+        from ntcli_core.terminal import quoted
+        raise errors.UsageError(
+            f'Cannot open the log file {quoted(path)}: '
+            f'{exc.strerror or exc}',
+            'Give --log-file the path of a file in a directory you can '
+            'write to.') from None
+    handler = logging.StreamHandler(os.fdopen(fd, 'a', encoding='utf-8'))
+    handler.setFormatter(logging.Formatter(fmt))
+    return handler
+
+
 class PluginEntryPoint:
     """A command's entry point, imported only when the command is used.
 
@@ -145,11 +181,19 @@ class HelpAction(cliff_help.HelpAction):
 class HelpCommand(command.CommandMixin, cliff_help.HelpCommand):
     """Print detailed help for another command."""
 
+    checks_settings = False     # help works whatever the settings
+
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         if not parsed_args.cmd:
             HelpAction([], dest=argparse.SUPPRESS, default=self.app)(
                 self.app.parser, self.app.options, None, None)
-        return super().take_action(parsed_args)
+        try:
+            return super().take_action(parsed_args)
+        except ValueError:      # cliff's "Unknown command" without a match
+            from ntcli_core.terminal import quoted
+            raise errors.UsageError(
+                f"Unknown command {quoted(' '.join(parsed_args.cmd))}",
+                "See 'ntcli --help' for the commands.") from None
 
 
 def _interactive_shell(*args: Any) -> Any:
@@ -186,6 +230,9 @@ class NtcliApp(cliff_app.App):
         from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)
         self.context: Any = None
+        # an error found while cliff sets up (a bad --log-file), reported
+        # by the command, where errors are reported
+        self.startup_error: errors.NtcliError | None = None
 
     def build_option_parser(self, description: str | None,
                             version: str | None,
@@ -208,7 +255,7 @@ class NtcliApp(cliff_app.App):
                  '(env NTCLI_CONFIG_DIR; default: the platform config '
                  'directory, e.g. ~/.config/ntcli).')
         parser.add_argument(
-            '--timeout', metavar='SECONDS', type=float, default=None,
+            '--timeout', metavar='SECONDS', type=_timeout_option, default=None,
             help='Network timeout for endpoint calls (env NTCLI_TIMEOUT; '
                  'default 30).')
         parser.add_argument(
@@ -232,7 +279,20 @@ class NtcliApp(cliff_app.App):
 
     def configure_logging(self) -> None:
         # every log line is redacted, and --debug shows debug lines
+        log_file = self.options.log_file
+        if log_file:
+            # cliff's FileHandler would follow a symlink, create the file
+            # with the umask's mode (0644) and fail on a directory with a
+            # bare OSError; the log is opened here instead, 0600
+            self.options.log_file = None
         super().configure_logging()
+        if log_file:
+            try:
+                logging.getLogger('').addHandler(_log_file_handler(
+                    log_file, self.LOG_FILE_MESSAGE_FORMAT))
+            except errors.UsageError as exc:
+                # reported by the command's run, where errors are reported
+                self.startup_error = exc
         root = logging.getLogger('')
         for handler in root.handlers:
             handler.addFilter(redact.RedactingFilter())
@@ -264,8 +324,11 @@ class NtcliApp(cliff_app.App):
             self.context.close()
 
     def interact(self) -> None:
-        # noted for run(), below
-        super().interact()
+        # noted for run(), below; at the prompt Ctrl-C is the shell's
+        # KeyboardInterrupt (a new prompt), not the end of ntcli
+        from ntcli import interrupt
+        with interrupt.as_keyboard_interrupt():
+            super().interact()
         self.interacted = True
 
     def run(self, argv: list[str]) -> int:
@@ -309,21 +372,29 @@ class NtcliApp(cliff_app.App):
     def report_error(self, exc: BaseException) -> int:
         """Print ``exc`` for the user and return the exit status."""
         debug = bool(getattr(self, 'options', None) and self.options.debug)
+        lines = []
         if debug:
             import traceback
-            self.stderr.write(redact.redact(''.join(
+            lines.append(redact.redact(''.join(
                 traceback.format_exception(exc))))
         if isinstance(exc, errors.NtcliError):
-            self.stderr.write(f'{redact.redact(exc.message)}\n')
+            lines.append(f'{_safe(exc.message)}\n')
             if exc.hint:
-                self.stderr.write(f'Hint: {redact.redact(exc.hint)}\n')
-            return exc.exit_code
-        if isinstance(exc, BrokenPipeError):
-            return 141
-        detail = redact.redact(str(exc)) or type(exc).__name__
-        self.stderr.write(f'Unexpected error: {type(exc).__name__}: '
-                          f'{detail}\n')
-        if not debug:
-            self.stderr.write('Hint: Re-run with --debug to see the '
-                              'traceback, and report it if it persists.\n')
-        return 1
+                lines.append(f'Hint: {_safe(exc.hint)}\n')
+            code = exc.exit_code
+        elif isinstance(exc, BrokenPipeError):
+            code = 141
+        else:
+            detail = _safe(str(exc)) or type(exc).__name__
+            lines.append(f'Unexpected error: {type(exc).__name__}: '
+                         f'{detail}\n')
+            if not debug:
+                lines.append('Hint: Re-run with --debug to see the '
+                             'traceback, and report it if it persists.\n')
+            code = 1
+        try:
+            self.stderr.write(''.join(lines))
+            self.stderr.flush()
+        except (OSError, ValueError):
+            pass        # stderr is gone too: the exit status still tells
+        return code

@@ -41,21 +41,102 @@ def brief_usage_errors(parser: argparse.ArgumentParser,
 # Formats that show a nested object as it is; the others (table, value,
 # shell) get one column per field: new_token_jti, new_token_expires_at...
 NESTED_FORMATS = ('json', 'yaml', 'text')
+# Formats that escape control characters themselves.
+ESCAPING_FORMATS = ('json', 'yaml')
+
+# fields: column name -> None, or the keys of a column whose value is an
+# object (None when absent); -c takes a column or '<column>_<key>'.
+Fields = dict[str, tuple[str, ...] | None]
 
 
-def flatten(column_names: Any, data: Any) -> tuple[list[str], list[Any]]:
-    """Columns whose values are dicts become one column per key."""
+def _normalized(name: str) -> str:
+    # cliff's own rule: '-c server_name' selects 'Server Name'
+    return name.lower().strip().replace(' ', '_')
+
+
+def column_choices(fields: Fields) -> list[str]:
+    """Every name -c accepts for ``fields``, in order."""
+    names = []
+    for name, keys in fields.items():
+        names.append(name)
+        names.extend(f'{name}_{key}' for key in keys or ())
+    return names
+
+
+def check_columns(wanted: list[str] | None, choices: list[str],
+                  option: str = '-c') -> None:
+    """Raise UsageError unless every name in ``wanted`` is a choice."""
+    known = {_normalized(c) for c in choices}
+    for name in wanted or ():
+        if _normalized(name) not in known:
+            from ntcli import errors
+            from ntcli_core.terminal import quoted
+            raise errors.UsageError(
+                f'Unknown column {quoted(name)} for {option}',
+                f"The columns are: {', '.join(choices)}.")
+
+
+def flatten(column_names: Any, data: Any,
+            fields: Fields | None = None) -> tuple[list[str], list[Any]]:
+    """Columns whose values are objects become one column per key (the
+    declared keys when ``fields`` names them, so that every run has the
+    same columns)."""
     names: list[str] = []
     values: list[Any] = []
     for name, value in zip(column_names, data):
-        if isinstance(value, dict):
-            for key, item in value.items():
+        keys = (fields or {}).get(name)
+        if keys is None and isinstance(value, dict):
+            keys = tuple(value)
+        if keys is not None and (value is None or isinstance(value, dict)):
+            for key in keys:
                 names.append(f'{name}_{key}')
-                values.append(item)
+                values.append((value or {}).get(key))
         else:
             names.append(name)
             values.append(value)
     return names, values
+
+
+def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
+           fields: Fields) -> tuple[list[str], list[Any]]:
+    """The columns named in ``wanted`` (whole columns or '<column>_<key>'),
+    in the command's order; nested formats keep objects as objects (an
+    absent object stays null)."""
+    wanted_set = {_normalized(w) for w in wanted}
+    names: list[str] = []
+    values: list[Any] = []
+    for name, value in zip(column_names, data):
+        if _normalized(name) in wanted_set:
+            names.append(name)
+            values.append(value)
+            continue
+        declared = fields.get(name) or ()
+        if isinstance(value, dict):
+            declared = tuple(declared) + tuple(
+                k for k in value if k not in declared)
+        keys = [k for k in declared
+                if _normalized(f'{name}_{k}') in wanted_set]
+        if not keys:
+            continue
+        mapping = value if isinstance(value, dict) else {}
+        if nested:
+            names.append(name)
+            values.append(None if value is None else
+                          {k: mapping.get(k) for k in keys})
+        else:
+            names.extend(f'{name}_{k}' for k in keys)
+            values.extend(mapping.get(k) for k in keys)
+    return names, values
+
+
+def escaped(value: Any) -> Any:
+    """``value`` with control characters escaped, if it is text."""
+    if isinstance(value, str):
+        from ntcli_core.terminal import escape
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: escaped(v) for k, v in value.items()}
+    return value
 
 
 class CommandMixin:
@@ -81,13 +162,67 @@ class CommandMixin:
         # installed distribution; ntcli's help groups commands instead.
         return self._epilog or ''
 
+    #: whether the app's settings are checked before the command runs
+    checks_settings = True
+
     def run(self, parsed_args: argparse.Namespace) -> int:
         try:
-            return super().run(parsed_args)  # type: ignore[misc]
+            return self.run_checked(parsed_args)
         except cliff_help.HelpExit:
             raise
         except Exception as exc:
             return self.app.report_error(exc)  # type: ignore[attr-defined]
+
+    def run_checked(self, parsed_args: argparse.Namespace) -> int:
+        """Check everything, act, and deliver the output.
+
+        Every setting and argument is checked before the command does
+        anything; the output is flushed (and synced to a file) before the
+        command counts as done, and a failure to write it is reported
+        with what was done all the same.
+        """
+        from ntcli import output
+        app = self.app  # type: ignore[attr-defined]
+        if app.startup_error is not None:
+            raise app.startup_error
+        if self.checks_settings:
+            app.context.check_settings()
+        self.check_arguments(parsed_args)
+        try:
+            code = super().run(parsed_args)  # type: ignore[misc]
+            output.deliver(app.stdout)
+        except (OSError, ValueError) as exc:
+            if not output.is_undelivered(exc, app.stdout):
+                raise
+            raise self.undelivered(exc) from None
+        return code
+
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        """Check the arguments before anything is done; raise UsageError.
+
+        Commands add their own checks; display commands check -c and
+        --sort-column against their declared columns.
+        """
+
+    def done_summary(self) -> str | None:
+        """What the command did, for when its output cannot be written."""
+        return None
+
+    def undelivered(self, exc: BaseException) -> BaseException:
+        """The error to raise when the output could not be written."""
+        from ntcli import errors, output
+        output.discard(self.app.stdout)  # type: ignore[attr-defined]
+        done = self.done_summary()
+        if done is None and isinstance(exc, BrokenPipeError):
+            return exc      # '| head' had enough: exit 141, as tools do
+        if done is None:
+            return errors.OutputUndelivered(
+                f'The output could not be written: {output.reason(exc)}',
+                'Run the command again with a working standard output.')
+        return errors.OutputUndelivered(
+            f'{done}, but the report could not be written to standard '
+            f'output: {output.reason(exc)}',
+            'That part is done and stored; nothing needs to be repeated.')
 
     @property
     def context(self) -> Any:
@@ -99,7 +234,29 @@ class Command(CommandMixin, command.Command):
     """A command that prints nothing or only text of its own."""
 
 
-class ShowOne(CommandMixin, show.ShowOne):
+class _Display(CommandMixin):
+    """What ShowOne and Lister share: declared columns."""
+
+    #: the columns of every format (see Fields); None: not declared
+    fields: Fields | None = None
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> Fields | None:
+        """The columns of this run (some options add columns)."""
+        return self.fields
+
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        super().check_arguments(parsed_args)
+        fields = self.declared_fields(parsed_args)
+        if fields is None:
+            return
+        choices = column_choices(fields)
+        check_columns(getattr(parsed_args, 'columns', None), choices)
+        check_columns(getattr(parsed_args, 'sort_columns', None), choices,
+                      '--sort-column')
+
+
+class ShowOne(_Display, show.ShowOne):
     """A command that shows one object (default format ``text``).
 
     Override :meth:`format_text` to give the ``text`` format a layout of
@@ -120,10 +277,25 @@ class ShowOne(CommandMixin, show.ShowOne):
 
     def produce_output(self, parsed_args: argparse.Namespace,
                        column_names: Any, data: Any) -> int:
-        # nested objects stay whole in json/yaml/text and become one column
-        # per field in the flat formats
-        if parsed_args.formatter not in NESTED_FORMATS:
-            column_names, data = flatten(column_names, data)
+        nested = parsed_args.formatter in NESTED_FORMATS
+        column_names, data = list(column_names), list(data)
+        fields = self.declared_fields(parsed_args)
+        if parsed_args.columns and fields is not None:
+            for name in fields:       # a declared column absent this run
+                if name not in column_names:
+                    column_names.append(name)
+                    data.append(None)
+            column_names, data = select(column_names, data,
+                                        parsed_args.columns, nested, fields)
+            # selected here, in the command's own names: cliff's own
+            # selection would know only the names of this format
+            parsed_args = argparse.Namespace(**vars(parsed_args))
+            parsed_args.columns = []
+            parsed_args.text_layout = None
+        if not nested:
+            column_names, data = flatten(column_names, data, fields)
+        if parsed_args.formatter not in ESCAPING_FORMATS:
+            data = [escaped(value) for value in data]
         return super().produce_output(parsed_args, column_names, data)
 
 
@@ -148,19 +320,28 @@ class ShowEach(ShowOne):
             return 0
         names = column_names
         if parsed_args.formatter not in NESTED_FORMATS:
-            flat = [flatten(column_names, row) for row in rows]
+            fields = self.declared_fields(parsed_args)
+            flat = [flatten(column_names, row, fields) for row in rows]
             names, rows = flat[0][0], [values for _names, values in flat]
         # -c picks columns as ShowOne's -c does, in the command's order
         wanted = parsed_args.columns or names
         keep = [i for i, name in enumerate(names) if name in wanted]
+        if parsed_args.formatter not in ESCAPING_FORMATS:
+            rows = [[escaped(value) for value in row] for row in rows]
         self.formatter.emit_list(
             [names[i] for i in keep], [[row[i] for i in keep] for row in rows],
             self.app.stdout, parsed_args)
         return 0
 
 
-class Lister(CommandMixin, lister.Lister):
+class Lister(_Display, lister.Lister):
     """A command that lists objects (default format ``table``)."""
 
     formatter_namespace = LIST_FORMATTERS
     formatter_default = 'table'
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: Any, data: Any) -> int:
+        if parsed_args.formatter not in ESCAPING_FORMATS:
+            data = [[escaped(value) for value in row] for row in data]
+        return super().produce_output(parsed_args, column_names, data)

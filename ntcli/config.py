@@ -22,16 +22,32 @@ LOCK_FILE = 'config.lock'
 VERSION = 1
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not a number JSON allows')
+
+
+def _parse(raw: bytes) -> Any:
+    """JSON without NaN and Infinity (RecursionError when nested too
+    deeply for the parser)."""
+    return json.loads(raw.decode('utf-8'), parse_constant=_reject_constant)
+
+
 def _problem(data: Any) -> str | None:
     """What is wrong with the shape of a config document, if anything."""
     if not isinstance(data, dict):
         return 'not a JSON object'
+    version = data.get('version', VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        return "'version' must be a whole number"
     for key in ('endpoint', 'ca_bundle'):
         if key in data and not isinstance(data[key], str):
             return f"'{key}' must be a string"
-    if 'timeout' in data and (isinstance(data['timeout'], bool) or
-                              not isinstance(data['timeout'], (int, float))):
-        return "'timeout' must be a number of seconds"
+    if 'timeout' in data:
+        from ntcli.validate import check_timeout
+        try:
+            check_timeout(data['timeout'])
+        except ValueError as exc:
+            return f"'timeout' {exc}"
     endpoints = data.get('endpoints', {})
     if not isinstance(endpoints, dict):
         return "'endpoints' must be an object"
@@ -65,28 +81,38 @@ class Config:
         """Read the config; a missing file gives the defaults."""
         path = os.path.join(config_dir, CONFIG_FILE)
         try:
-            with open(path, 'rb') as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            return cls(config_dir)
+            raw = fileio.read_private(path)
         except OSError as exc:
             raise ConfigError(
                 'Cannot read the configuration file %s: %s'
                 % (path, exc.strerror or exc),
                 'Check its owner and permissions.') from None
+        if raw is None:
+            return cls(config_dir)
         hint = ('Fix it by hand, or move it aside so that ntcli starts '
                 'again from defaults.')
         try:
-            data = json.loads(raw.decode('utf-8')) if raw.strip() else {}
+            data = _parse(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:
             where = (' (line %d, column %d)' % (exc.lineno, exc.colno)
                      if isinstance(exc, json.JSONDecodeError) else '')
             raise ConfigError('The configuration file %s is not valid '
                               'JSON%s' % (path, where), hint) from None
+        except RecursionError:
+            raise ConfigError('The configuration file %s is nested too '
+                              'deeply to be ntcli settings' % path,
+                              hint) from None
         problem = _problem(data)
         if problem:
             raise ConfigError('The configuration file %s does not hold '
                               'ntcli settings: %s' % (path, problem), hint)
+        version = data.get('version', VERSION)
+        if version != VERSION:
+            raise ConfigError(
+                'The configuration file %s has version %s; this ntcli '
+                'understands version %d only' % (path, version, VERSION),
+                'It was written by another version of ntcli: upgrade ntcli, '
+                'or move the file aside to start again from defaults.')
         return cls(config_dir, data)
 
     def save(self) -> None:

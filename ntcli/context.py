@@ -10,16 +10,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import time
 from typing import Any, Iterator
 
 from ntcli import errors
 
 DEFAULT_ENDPOINT = 'local'
-DEFAULT_TIMEOUT = 30.0
-UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-                     r'[0-9a-f]{12}$', re.I)
 
 
 class Context:
@@ -74,16 +70,44 @@ class Context:
 
     @functools.cached_property
     def timeout(self) -> float:
+        from ntcli import validate
         value = self.setting(self.options.timeout, 'NTCLI_TIMEOUT',
-                             'timeout', DEFAULT_TIMEOUT)
+                             'timeout', validate.DEFAULT_TIMEOUT)
         try:
-            timeout = float(value)
-        except (TypeError, ValueError):
-            timeout = -1
-        if timeout <= 0:
-            raise errors.UsageError(f"Invalid timeout '{value}'",
-                                    'Give a positive number of seconds.')
-        return timeout
+            return validate.check_timeout(value)
+        except ValueError as exc:
+            from ntcli_core.terminal import quoted
+            raise errors.UsageError(
+                f'Invalid timeout {quoted(str(value))}: it {exc}',
+                'Give --timeout, NTCLI_TIMEOUT or the config setting '
+                "'timeout' a number of seconds such as 30.") from None
+
+    def check_settings(self) -> None:
+        """Check every global setting before a command does anything, so
+        that a bad one is a usage error with nothing changed yet."""
+        from ntcli import validate
+        from ntcli import fileio
+        if os.path.isdir(self.config_dir):
+            fileio.ensure_config_dir(self.config_dir)
+        self.config            # noqa: B018 - loads and checks config.json
+        self.timeout           # noqa: B018
+        wanted = self.options.workspace or os.environ.get('NTCLI_WORKSPACE')
+        if wanted and not (validate.is_workspace_name(wanted)
+                           or validate.is_uuid(wanted)):
+            from ntcli_core.terminal import quoted
+            raise errors.UsageError(
+                f'Invalid workspace {quoted(wanted)}',
+                'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
+                '32 lowercase letters, digits or hyphens) or id.')
+        if os.environ.get('NTCLI_KEY', '').strip():
+            from ntcli import keys
+            try:
+                keys.parse_keys(os.environ['NTCLI_KEY'], ',')
+            except ValueError as exc:
+                raise errors.UsageError(
+                    f'NTCLI_KEY is not valid: {exc}',
+                    'Set NTCLI_KEY to one or more Fernet keys separated by '
+                    'commas, primary first, or unset it.') from None
 
     # -- local storage -----------------------------------------------------
     @functools.cached_property
@@ -99,7 +123,12 @@ class Context:
     def warn(self, message: str) -> None:
         """A warning line on stderr (never on stdout)."""
         from ntcli_core import redact
-        self.app.stderr.write(f'Warning: {redact.redact(message)}\n')
+        from ntcli_core.terminal import escape
+        try:
+            self.app.stderr.write(
+                f'Warning: {escape(redact.redact(message))}\n')
+        except (OSError, ValueError):
+            pass    # a warning must not fail the command that gave it
 
     # -- endpoint ----------------------------------------------------------
     @property
@@ -205,7 +234,8 @@ class Context:
                          "login', then select a workspace with 'ntcli "
                          "workspace select NAME'.")
             raise errors.NoWorkspaceSelected()
-        if UUID_RE.match(wanted):
+        from ntcli import validate
+        if validate.is_uuid(wanted):
             names = {v: k for k, v in known.items()}
             return Workspace(id=wanted.lower(),
                              name=names.get(wanted.lower(), wanted))
@@ -217,8 +247,9 @@ class Context:
                     config.remember_workspace(endpoint.key, workspace.id,
                                               workspace.name)
                 return workspace
+        from ntcli_core.terminal import quoted
         raise errors.WorkspaceNotFound(
-            f"Workspace '{wanted}' not found",
+            f'Workspace {quoted(wanted)} not found',
             "Run 'ntcli workspace list' to see the workspaces.")
 
     def now(self) -> int:

@@ -64,6 +64,14 @@ class Forbidden(NtcliError):
     message = 'Permission denied'
 
 
+class InsufficientScope(Forbidden):
+    """The token is valid but lacks a scope the operation needs."""
+
+    message = 'The token does not hold the scope this needs'
+    hint = ("Use a user credential ('ntcli auth login'), or a token issued "
+            'with the scopes needed (ntcli token create --scope ...).')
+
+
 class NotFound(NtcliError):
     """Something named on the command line does not exist."""
 
@@ -130,11 +138,43 @@ class ConfigError(NtcliError):
     """The local configuration cannot be read or written."""
 
 
+class KeyUnavailable(CredentialStoreError):
+    """The key of the credentials is kept somewhere that cannot be used
+    now (a locked or stopped keyring): the credentials themselves are
+    intact and must not be moved aside."""
+
+
+class UnsafePath(CredentialStoreError):
+    """A file of ntcli's is a symlink or special file, or a directory for
+    secrets is writable by others: refused, never followed or changed."""
+
+
 class LockTimeout(NtcliError):
     """Another ntcli process holds the credentials lock for too long."""
 
     message = 'Another ntcli process is using the credentials'
     hint = 'Wait for it to finish and try again.'
+
+
+class OutputUndelivered(NtcliError):
+    """The command's output could not be written to standard output.
+
+    Exit status 1; the message says what the command did all the same."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the command stops, exit 128 + signal.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except
+    Exception`` swallows it; transactions clean up and re-raise it.
+    """
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.name = name
+        self.detail: str | None = None
 
 
 class PluginError(NtcliError):
@@ -162,6 +202,7 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'TOKEN_REVOKED': TokenRevoked,
     'TOKEN_INVALID': TokenInvalid,
     'FORBIDDEN': Forbidden,
+    'INSUFFICIENT_SCOPE': InsufficientScope,
     'WORKSPACE_NOT_FOUND': WorkspaceNotFound,
     'TOKEN_NOT_FOUND': TokenNotFound,
     'NOT_FOUND': NotFound,

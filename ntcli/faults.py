@@ -3,7 +3,8 @@
 ``NTCLI_FAULT=<checkpoint>`` kills the process (SIGKILL, no clean-up) when it
 reaches that checkpoint, as a power cut would. ``NTCLI_FAULT=fail:<point>``
 makes the operation at that point fail as the real world would (a network
-error, a full disk). Several faults may be given, separated by commas.
+error, a full disk); ``NTCLI_FAULT=sigint:<checkpoint>`` (or ``sigterm:``)
+sends that signal there. Several faults may be given, separated by commas.
 Unset, a checkpoint costs one dictionary lookup.
 """
 
@@ -17,10 +18,23 @@ def _faults() -> list[str]:
     return os.environ.get('NTCLI_FAULT', '').split(',')
 
 
+_SIGNALS = {'sigint': signal.SIGINT, 'sigterm': signal.SIGTERM}
+
+
 def checkpoint(name: str) -> None:
-    """Die here if NTCLI_FAULT names this checkpoint."""
-    if 'NTCLI_FAULT' in os.environ and name in _faults():
+    """Die here if NTCLI_FAULT names this checkpoint; with
+    ``sigint:<name>`` or ``sigterm:<name>``, send that signal to this
+    process (once for each time it is named), as a user or a service
+    manager would."""
+    if 'NTCLI_FAULT' not in os.environ:
+        return
+    faults = _faults()
+    if name in faults:
         os.kill(os.getpid(), signal.SIGKILL)
+    for fault in faults:
+        kind, _, point = fault.partition(':')
+        if point == name and kind in _SIGNALS:
+            os.kill(os.getpid(), _SIGNALS[kind])
 
 
 def should_fail(point: str) -> bool:

@@ -18,7 +18,7 @@ import time
 import types
 
 from ntcli import faults
-from ntcli.errors import CredentialStoreError, LockTimeout
+from ntcli.errors import CredentialStoreError, LockTimeout, UnsafePath
 
 LOG = logging.getLogger(__name__)
 
@@ -30,10 +30,107 @@ def _owned_by_us(st: os.stat_result) -> bool:
     return getuid is None or st.st_uid == getuid()
 
 
-def _make_dirs_private(path: str) -> None:
+# Never follow a symlink in the last component of a path ntcli reads as a
+# secret, writes, appends to or changes the mode of; never block on a FIFO
+# put where a file should be.
+_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
+_NONBLOCK = getattr(os, 'O_NONBLOCK', 0)
+
+
+def _unsafe(path: str, what: str) -> UnsafePath:
+    return UnsafePath(
+        f'Refusing to use {path}: {what}',
+        'ntcli does not follow symbolic links or use special files for its '
+        'own files. Replace it with a regular file (or remove it, or move '
+        'it aside) and run the command again.', details={'path': path})
+
+
+def refuse_symlink(path: str) -> None:
+    """Raise UnsafePath when ``path`` is a symbolic link (lstat)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise _unsafe(path, 'it is a symbolic link')
+
+
+def open_file(path: str, flags: int, mode: int = 0o600) -> int:
+    """``os.open`` that refuses a symlink or a non-regular file at ``path``.
+
+    Raises UnsafePath for those, OSError (FileNotFoundError...) otherwise.
+    """
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | _NONBLOCK, mode)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        # ELOOP on Linux, EMLINK or EFTYPE on the BSDs: name the symlink
+        refuse_symlink(path)
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _unsafe(path, 'it is not a regular file')
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _tighten_fd(fd: int, path: str, mode: int = 0o600) -> bool:
+    if not _POSIX:
+        return False
+    st = os.fstat(fd)
+    current = stat.S_IMODE(st.st_mode)
+    if not current & 0o077 or not _owned_by_us(st):
+        return False
+    LOG.warning('File %s was accessible to other users (mode %04o); '
+                'tightened to %04o.', path, current, mode)
+    os.fchmod(fd, mode)
+    return True
+
+
+def read_private(path: str) -> bytes | None:
+    """The content of one of ntcli's private files, None when missing.
+
+    A symlink or special file is refused (UnsafePath); a file of ours that
+    others may read is tightened to 0600 first, through the descriptor.
+    """
+    try:
+        fd = open_file(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        _tighten_fd(fd, path)
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b''.join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def append_private(path: str, data: bytes) -> None:
+    """Append ``data`` with one write to a private file (created 0600)."""
+    fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        _tighten_fd(fd, path)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs_private(path: str) -> list[str]:
+    """Create the missing directories of ``path`` with mode 0700 and return
+    those it created."""
     # os.makedirs gives only the last directory the mode; a parent it
     # creates (the config dir, when the data dir inside it comes first)
-    # would be 0755 for a moment and then be "tightened" with a warning.
+    # would be 0755.
     missing = []
     current = os.path.abspath(path)
     while not os.path.isdir(current):
@@ -42,38 +139,58 @@ def _make_dirs_private(path: str) -> None:
         if parent == current:
             break
         current = parent
+    created = []
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)
+            created.append(directory)
         except FileExistsError:
             pass
+    return created
 
 
-def ensure_private_dir(path: str) -> None:
-    """Create ``path`` (and its parents) with mode 0700, or tighten it."""
-    _make_dirs_private(path)
-    if not _POSIX:
-        return  # Windows: the profile directory's ACLs already protect it
+_warned: set[str] = set()
+
+
+def ensure_private_dir(path: str, secrets: bool = False) -> None:
+    """Create ``path`` (and its parents) with mode 0700.
+
+    The mode of a directory that already existed is never changed: ntcli
+    did not create it, and other users or programs may rely on it (a
+    shared directory of mode 1777 keeps its sticky bit). One that others
+    can read gets a warning; with ``secrets``, one that others can write
+    to is refused (UnsafePath), since they could swap the files in it.
+    """
+    created = _make_dirs_private(path)
+    if not _POSIX or path in created or os.path.abspath(path) in created:
+        return  # Windows: the profile directory's ACLs protect it
     st = os.stat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(errno.ENOTDIR, 'Not a directory', path)
-    if stat.S_IMODE(st.st_mode) & 0o077:
+    current = stat.S_IMODE(st.st_mode)
+    if secrets and current & 0o022:
+        raise UnsafePath(
+            f'Refusing to keep secrets in {path}: other users can write to '
+            f'it (mode {current:04o})',
+            'Use a private directory (--config-dir or NTCLI_CONFIG_DIR), '
+            f"or, if it is yours alone, run 'chmod 700 {path}'.",
+            details={'path': path})
+    if current & 0o077 and path not in _warned:
+        _warned.add(path)
         if _owned_by_us(st):
-            LOG.warning('Directory %s was accessible to other users '
-                        '(mode %04o); tightened to 0700.',
-                        path, stat.S_IMODE(st.st_mode))
-            os.chmod(path, 0o700)
+            LOG.warning('Directory %s is accessible to other users (mode '
+                        "%04o); ntcli leaves it as it is: run 'chmod 700 %s' "
+                        'if it is yours alone.', path, current, path)
         else:
             LOG.warning('Directory %s belongs to another user and is '
-                        'accessible to others (mode %04o).',
-                        path, stat.S_IMODE(st.st_mode))
+                        'accessible to others (mode %04o).', path, current)
 
 
 def ensure_config_dir(path: str) -> None:
-    """ensure_private_dir for ntcli's config directory, failing with a
-    CredentialStoreError that says what to do."""
+    """ensure_private_dir for the directory of ntcli's secrets, failing
+    with a CredentialStoreError that says what to do."""
     try:
-        ensure_private_dir(path)
+        ensure_private_dir(path, secrets=True)
     except OSError as exc:
         raise CredentialStoreError(
             'Cannot create the config directory %s: %s'
@@ -83,29 +200,24 @@ def ensure_config_dir(path: str) -> None:
 
 
 def tighten_file(path: str, mode: int = 0o600) -> bool:
-    """Warn about and remove group/other permissions on an existing file.
-
-    Returns True when the permissions were changed.
-    """
+    """Warn about and remove group/other permissions on an existing file
+    of ours (never through a symlink). Returns True when changed."""
     if not _POSIX:
         return False
     try:
-        st = os.stat(path)
+        fd = open_file(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
-    current = stat.S_IMODE(st.st_mode)
-    if not current & 0o077 or not _owned_by_us(st):
-        return False
-    LOG.warning('File %s was accessible to other users (mode %04o); '
-                'tightened to %04o.', path, current, mode)
-    os.chmod(path, mode)
-    return True
+    try:
+        return _tighten_fd(fd, path, mode)
+    finally:
+        os.close(fd)
 
 
 def file_mode(path: str) -> int | None:
-    """The permission bits of ``path``, or None when it does not exist."""
+    """The permission bits of ``path`` itself, or None when missing."""
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        return stat.S_IMODE(os.lstat(path).st_mode)
     except FileNotFoundError:
         return None
 
@@ -155,6 +267,7 @@ def _remove_quietly(path: str) -> None:
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so that readers see old or new, never
     a torn file; on failure the old file is untouched."""
+    refuse_symlink(path)
     tmp = _write_temp(path, data, mode)
     try:
         os.replace(tmp, path)
@@ -191,7 +304,8 @@ def atomic_create(path: str, data: bytes, mode: int = 0o600) -> bool:
 
 def _create_exclusive(path: str, data: bytes, mode: int) -> bool:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                     mode)
     except FileExistsError:
         return False
     try:
@@ -228,7 +342,7 @@ class FileLock:
     def acquire(self) -> None:
         if self._fd is not None:
             raise RuntimeError('FileLock is not reentrant')
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)
         deadline = (None if self.timeout is None
                     else time.monotonic() + self.timeout)
         try:

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from ntcli import fileio
-from ntcli.errors import ConfigError
+from ntcli.errors import ConfigError, NtcliError
 from ntcli_core.tokens import SECRET_PREFIXES
 
 LOG = logging.getLogger(__name__)
@@ -52,29 +52,23 @@ class AuditLog:
             line = redact(line)
         try:
             fileio.ensure_private_dir(self.config_dir)
-            fd = os.open(self.path,
-                         os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                fileio.tighten_file(self.path)
-                os.write(fd, line.encode('utf-8'))
-            finally:
-                os.close(fd)
+            fileio.append_private(self.path, line.encode('utf-8'))
         except OSError as exc:
             LOG.warning('Could not write the history file %s: %s',
                         self.path, exc.strerror or exc)
+        except NtcliError as exc:
+            LOG.warning('Could not write the history file: %s', exc.message)
 
     def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The recorded entries, oldest first; the last ``limit`` if given."""
         try:
-            with open(self.path, 'rb') as handle:
-                lines = handle.read().splitlines()
-        except FileNotFoundError:
-            return []
+            raw = fileio.read_private(self.path)
         except OSError as exc:
             raise ConfigError(
                 'Cannot read the history file %s: %s'
                 % (self.path, exc.strerror or exc),
                 'Check its owner and permissions.') from None
+        lines = raw.splitlines() if raw is not None else []
         result = []
         for raw in lines:
             try:

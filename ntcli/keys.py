@@ -8,6 +8,9 @@ held at once: the first (primary) encrypts, all of them decrypt, so a key
 rotation never leaves data that no key can read.
 
 ``keyring`` and ``cryptography`` are imported only when a key is needed.
+On Linux the Secret Service is asked directly when keyring would pick it
+(see :mod:`ntcli.secretservice`), which spares keyring's import and backend
+discovery.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 from typing import Any, Callable, TypeVar
 
 from ntcli import fileio
-from ntcli.errors import CredentialStoreError
+from ntcli.errors import CredentialStoreError, KeyUnavailable
 from ntcli_core.fernet import generate_key, multi_fernet, parse_keys
 
 LOG = logging.getLogger(__name__)
@@ -74,7 +77,21 @@ def _backend_usable(backend: Any) -> bool:
         return False
 
 
+def _keyring_problem(exc: BaseException) -> str:
+    """Why the keyring failed, in words (never with key material)."""
+    name = type(exc).__name__
+    if name == 'KeyringLocked' or 'locked' in name.lower():
+        return 'it is locked'
+    if type(exc).__module__.startswith(('jeepney', 'secretstorage')) or \
+            name in ('InitError', 'ConnectionRefusedError',
+                     'FileNotFoundError'):
+        return 'its service is not running or not reachable (%s)' % name
+    return 'it failed (%s)' % name
+
+
 def _backend_name(backend: Any) -> str:
+    if type(backend).__module__ == 'ntcli.secretservice':
+        return str(backend.name)
     if type(backend).__module__ == 'keyring.backends.chainer':
         for inner in backend.backends:
             if _backend_usable(inner):
@@ -97,6 +114,8 @@ class KeyChain:
         self._environ = os.environ if environ is None else environ
         self._source: str | None = None
         self._backend: Any = None
+        # why the OS keyring could not be used, when it failed
+        self._unreachable: str | None = None
 
     # -- where the keys are ------------------------------------------------
 
@@ -119,36 +138,57 @@ class KeyChain:
             backend, stored = probe
             # A key file made while no keyring was around keeps being used:
             # switching would strand the data it encrypted.
-            if stored is not None or not os.path.exists(self.key_file):
+            if stored is not None or not os.path.lexists(self.key_file):
                 self._backend = backend
                 return 'keyring'
+            return 'file'
+        if self._unreachable is not None and self._sealed_elsewhere():
+            # The credentials exist and no key file does: their key can
+            # only be in the keyring (or NTCLI_KEY). A new key file would
+            # strand them; say what to do instead.
+            return 'keyring'
+        if self._unreachable is not None:
+            LOG.warning('The OS keyring is not usable (%s); using the key '
+                        'file instead.', self._unreachable)
         return 'file'
 
+    def _sealed_elsewhere(self) -> bool:
+        from ntcli.store import CREDENTIALS_FILE
+        return (os.path.lexists(os.path.join(self.config_dir,
+                                             CREDENTIALS_FILE))
+                and not os.path.lexists(self.key_file))
+
     def _probe_keyring(self) -> tuple[Any, str | None] | None:
-        """The usable keyring backend and our entry in it, or None."""
+        """The usable keyring backend and our entry in it, or None (with
+        ``_unreachable`` saying why when a keyring exists but failed)."""
         if (sys.platform.startswith('linux')
                 and not self._environ.get('DBUS_SESSION_BUS_ADDRESS')):
             return None  # no session bus: Secret Service would fail or hang
 
         def probe() -> tuple[Any, str | None] | None:
-            try:
-                import keyring
-            except ImportError:
-                return None
-            backend = keyring.get_keyring()
+            from ntcli import secretservice
+            backend: Any = None
+            if secretservice.applies(self._environ):
+                backend = secretservice.SecretService.connect()
+            if backend is None:
+                try:
+                    import keyring
+                except ImportError:
+                    return None
+                backend = keyring.get_keyring()
             if not _backend_usable(backend):
                 return None
+            self._backend = backend
             return backend, backend.get_password(KEYRING_SERVICE,
                                                  self.keyring_username)
 
         try:
             return _call_with_timeout(probe, KEYRING_TIMEOUT)
         except TimeoutError:
-            LOG.warning('The OS keyring did not answer within %.0f s; '
-                        'using the key file instead.', KEYRING_TIMEOUT)
+            self._unreachable = ('it did not answer within %.0f s'
+                                 % KEYRING_TIMEOUT)
         except Exception as exc:
-            LOG.warning('The OS keyring is not usable (%s); using the key '
-                        'file instead.', type(exc).__name__)
+            self._unreachable = _keyring_problem(exc)
         return None
 
     def describe(self) -> str:
@@ -157,7 +197,11 @@ class KeyChain:
         if source == 'env':
             return 'NTCLI_KEY environment variable'
         if source == 'keyring':
-            return 'OS keyring (%s)' % _backend_name(self._backend)
+            name = 'OS keyring' if self._backend is None else \
+                'OS keyring (%s)' % _backend_name(self._backend)
+            if self._unreachable is not None:
+                return '%s, not usable now: %s' % (name, self._unreachable)
+            return name
         mode = fileio.file_mode(self.key_file)
         if mode is None:
             return 'key file %s (not created yet)' % self.key_file
@@ -185,6 +229,8 @@ class KeyChain:
         return keys
 
     def _load_stored(self) -> list[bytes] | None:
+        if self.source == 'keyring' and self._unreachable is not None:
+            raise self._keyring_unusable(self._unreachable)
         if self.source == 'keyring':
             text = self._keyring_call(
                 lambda: self._backend.get_password(KEYRING_SERVICE,
@@ -204,17 +250,15 @@ class KeyChain:
 
     def _read_key_file(self) -> list[bytes] | None:
         try:
-            fileio.tighten_file(self.key_file)
-            with open(self.key_file, 'rb') as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            return None
+            raw = fileio.read_private(self.key_file)
         except OSError as exc:
             raise CredentialStoreError(
                 'Cannot read the key file %s: %s'
                 % (self.key_file, exc.strerror or exc),
                 'Check its owner and permissions (it should be yours, '
                 'mode 0600).') from None
+        if raw is None:
+            return None
         try:
             return parse_keys(raw.decode('ascii'), None)
         except (UnicodeDecodeError, ValueError) as exc:
@@ -263,12 +307,23 @@ class KeyChain:
     def _keyring_call(self, func: Callable[[], T]) -> T:
         try:
             return _call_with_timeout(func, KEYRING_TIMEOUT)
+        except TimeoutError:
+            raise self._keyring_unusable(
+                'it did not answer within %.0f s' % KEYRING_TIMEOUT) from None
         except Exception as exc:
-            raise CredentialStoreError(
-                'The OS keyring (%s) failed: %s'
-                % (_backend_name(self._backend), type(exc).__name__),
-                'Unlock the keyring and try again, or set NTCLI_KEY.'
-            ) from None
+            raise self._keyring_unusable(_keyring_problem(exc)) from None
+
+    def _keyring_unusable(self, problem: str) -> CredentialStoreError:
+        """The error for a keyring that holds (or must hold) the key but
+        cannot be used now: nothing is wrong with the credentials."""
+        return KeyUnavailable(
+            'The credentials are sealed with a key kept in the OS keyring, '
+            'which cannot be used now: %s' % problem,
+            'Unlock the keyring (log in to your desktop session, or unlock '
+            "the 'login' keyring with your password, e.g. in Seahorse or "
+            "with 'gnome-keyring-daemon --replace --unlock'), then run the "
+            'command again; or set NTCLI_KEY to that key. The credentials '
+            "are intact: do not run 'ntcli auth logout'.")
 
 
     def fernet(self, create: bool = False) -> Any:

@@ -47,23 +47,30 @@ class StoredToken:
     workspace_id: str
     created_at: int | None
     expires_at: int | None
+    # the scopes the endpoint said it granted; None for tokens stored
+    # before ntcli kept them (their claims say)
+    scope: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return ('StoredToken(token=<redacted>, jti=%r, workspace_id=%r, '
-                'created_at=%r, expires_at=%r)'
+                'created_at=%r, expires_at=%r, scope=%r)'
                 % (self.jti, self.workspace_id, self.created_at,
-                   self.expires_at))
+                   self.expires_at, self.scope))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data['scope'] = None if self.scope is None else list(self.scope)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any],
                   workspace_id: str) -> StoredToken:
+        from ntcli_core import scopes
         return cls(token=data['token'], jti=data.get('jti') or '',
                    workspace_id=data.get('workspace_id') or workspace_id,
                    created_at=data.get('created_at'),
-                   expires_at=data.get('expires_at'))
+                   expires_at=data.get('expires_at'),
+                   scope=scopes.reported(data.get('scope')))
 
 
 @dataclasses.dataclass
@@ -283,7 +290,7 @@ class CredentialStore:
         return self.key_chain.describe()
 
     def exists(self) -> bool:
-        return os.path.exists(self.path)
+        return os.path.lexists(self.path)
 
     # -- reading -------------------------------------------------------------
 
@@ -302,11 +309,7 @@ class CredentialStore:
 
     def _read_raw(self) -> bytes | None:
         try:
-            fileio.tighten_file(self.path)
-            with open(self.path, 'rb') as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return None
+            return fileio.read_private(self.path)
         except OSError as exc:
             raise CredentialStoreError(
                 'Cannot read the credentials file %s: %s'
@@ -421,7 +424,7 @@ class CredentialStore:
         """Move the credentials file aside (never delete it) and return its
         new path; None when there is no file."""
         with self._lock(timeout):
-            if not os.path.exists(self.path):
+            if not os.path.lexists(self.path):
                 return None
             stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
             target = '%s.bad-%s' % (self.path, stamp)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ntcli import command
 from ntcli import errors
+from ntcli import faults
 from ntcli_core import timefmt
 
 if TYPE_CHECKING:
@@ -22,6 +23,24 @@ def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
     if lifetime.never:
         context.warn('this token never expires; revoke it when it is no '
                      'longer needed.')
+
+
+def _warn_cannot_refresh_itself(context: Any,
+                                scope: tuple[str, ...] | None) -> None:
+    from ntcli_core import scopes
+    if scope is None or scopes.allows(scope, 'tokens', scopes.WRITE) or \
+            context.endpoint.embedded or context.user_credential():
+        return
+    context.warn("the new token does not hold tokens:write, so it cannot "
+                 "refresh itself: the next 'ntcli token refresh' needs a "
+                 "user credential ('ntcli auth login').")
+
+
+def _scope_text(scope: list[str] | None) -> str:
+    """Scopes for people: a write stands for its read too."""
+    from ntcli_core import scopes
+    return ' '.join(scopes.compact(scope)) if scope is not None \
+        else 'unknown'
 
 
 def _refresh_window(text: str | None, option: str,
@@ -43,10 +62,22 @@ class RefreshToken(command.ShowOne):
     failure at any point leaves a stored token that works.
     """
 
+    fields = {'new_token': ('jti', 'expires_at'),
+              'old_token': ('jti', 'revoked_at', 'revocation_pending'),
+              'message': None}
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.if_expires_within is not None:
+            # the columns of a token kept as it is, too
+            return dict(self.fields, refreshed=None, jti=None,
+                        expires_at=None)
+        return self.fields
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
-        from ntcli_token_plugin import expiry
+        from ntcli_token_plugin import expiry, scope_option
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
         parser.add_argument(
@@ -55,19 +86,25 @@ class RefreshToken(command.ShowOne):
                  '(as --expires-in: 604800, 7d) or is no longer valid; '
                  'otherwise change nothing, say so, and exit 0. Safe to '
                  'run from cron as often as you like.')
+        scope_option.add_argument(
+            parser, "the stored token's scopes (every scope for the first "
+                    'token); more than it holds needs a user credential')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli_token_plugin import expiry, rotation
+        from ntcli_token_plugin import expiry, rotation, scope_option
         now = self.context.now()
         lifetime = expiry.from_args(parsed_args, now)
         window = _refresh_window(parsed_args.if_expires_within,
                                  '--if-expires-within', lifetime, now)
-        result = rotation.rotate_token(self.context, lifetime,
+        wanted = scope_option.from_args(parsed_args)
+        result = rotation.rotate_token(self.context, lifetime, scope=wanted,
                                        if_expires_within=window)
         if isinstance(result, rotation.Kept):
             return self._kept(result, window)
+        self._done = result
         _warn_no_expiry(self.context, lifetime)
+        _warn_cannot_refresh_itself(self.context, result.new_scope)
         old = None
         if result.old_jti:
             old = {'jti': result.old_jti,
@@ -78,6 +115,19 @@ class RefreshToken(command.ShowOne):
                 ({'jti': result.new_jti,
                   'expires_at': timefmt.iso(result.new_expires_at)},
                  old, 'Token refreshed successfully'))
+
+    def done_summary(self) -> str | None:
+        result = getattr(self, '_done', None)
+        if result is None:
+            return None
+        if result.old_jti is None:
+            old = 'no old token to revoke'
+        elif result.revocation_pending:
+            old = f'revocation of old token {result.old_jti} pending'
+        else:
+            old = f'old token {result.old_jti} revoked'
+        return (f'Token refreshed and stored (new token {result.new_jti}; '
+                f'{old})')
 
     @staticmethod
     def _kept(kept: Any, window: int | None) -> tuple:
@@ -108,6 +158,16 @@ class RefreshToken(command.ShowOne):
 
 class ShowToken(command.ShowOne):
     """Show the stored token of the workspace and whether it is valid."""
+
+    fields = dict.fromkeys((
+        'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
+        'is_valid', 'days_until_expiry', 'verified', 'source', 'message'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_token:
+            return dict(self.fields, token=None)
+        return self.fields
 
     _check_status = 0
 
@@ -184,7 +244,8 @@ class ShowToken(command.ShowOne):
                  f"Created:     {human(data['created_at'], 'unknown')}",
                  f"Expires:     {human(data['expires_at'], 'Never')}",
                  f'Status:      {status}',
-                 f"Workspace:   {data['workspace_id']}"]
+                 f"Workspace:   {data['workspace_id']}",
+                 f"Scope:       {_scope_text(data.get('scope'))}"]
         if 'token' in data:
             lines.append(f"Token:       {data['token']}")
         lines.append('')
@@ -196,37 +257,75 @@ class CreateToken(command.ShowOne):
     """Create an extra token for CI or automation (printed once, not stored).
     """
 
+    fields = dict.fromkeys(('token', 'jti', 'expires_at'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
-        from ntcli_token_plugin import expiry
+        from ntcli_core import scopes
+        from ntcli_token_plugin import expiry, scope_option
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
         parser.add_argument(
             '--description', metavar='TEXT', default=None,
             help='What the token is for (shown by token list).')
+        scope_option.add_argument(
+            parser, f"{','.join(scopes.DEFAULT)}, the endpoint's default: "
+                    'read-only unless asked')
         return parser
 
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        super().check_arguments(parsed_args)
+        from ntcli import output
+        if output.is_closed(self.app.stdout):
+            raise errors.UsageError(
+                'Refusing to create a token: standard output is closed, so '
+                'nobody would ever see it',
+                'Run it with standard output open (a terminal, a file or a '
+                'pipe).')
+
+    def run_checked(self, parsed_args: argparse.Namespace) -> int:
+        # Output is part of the operation: a token that was not delivered
+        # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
+        from ntcli_token_plugin import delivery
+        self._issued: Any = None
+        self._bearer: str | None = None
+        try:
+            return super().run_checked(parsed_args)
+        except BaseException as exc:
+            if self._issued is None:
+                raise
+            raise delivery.revoke_undelivered(
+                self.context, self._issued, self._bearer, exc) from None
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli_token_plugin import expiry
+        from ntcli import interrupt
+        from ntcli_token_plugin import expiry, scope_option
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
+        wanted = scope_option.from_args(parsed_args)
         workspace = context.workspace
-        issued = context.endpoint.issue_token(
-            context.workspace_bearer(workspace.id), workspace.id,
-            expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
-            description=parsed_args.description)
+        self._bearer = context.workspace_bearer(workspace.id)
+        with interrupt.deferred():  # a token issued is a token we know of
+            self._issued = issued = context.endpoint.issue_token(
+                self._bearer, workspace.id, expires_in=lifetime.expires_in,
+                expires_at=lifetime.expires_at,
+                description=parsed_args.description, scope=wanted)
+        faults.checkpoint('after-create')
         _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',
                                workspace_id=workspace.id,
                                endpoint=context.endpoint.key)
-        return (('token', 'jti', 'expires_at'),
-                (issued.token, issued.jti, timefmt.iso(issued.expires_at)))
+        scope = None if issued.scope is None else list(issued.scope)
+        return (('token', 'jti', 'expires_at', 'scope'),
+                (issued.token, issued.jti, timefmt.iso(issued.expires_at),
+                 scope))
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         return [f"New token created: {data['token']}",
                 f"Token JTI: {data['jti']}",
                 f"Expires: {data['expires_at'] or 'never'}",
+                f"Scope: {_scope_text(data['scope'])}",
                 '',
                 'Store it now: it is not saved locally and cannot be shown '
                 'again.']
@@ -234,6 +333,14 @@ class CreateToken(command.ShowOne):
 
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
+
+    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current'))
+
+    def declared_fields(self, parsed_args: argparse.Namespace
+                        ) -> command.Fields:
+        if parsed_args.show_expired:
+            return dict(self.fields, Status=None)
+        return self.fields
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -243,7 +350,8 @@ class ListTokens(command.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import CheckColumn, TimeColumn
+        from ntcli.columns import (CheckColumn, ScopeColumn, TextColumn,
+                                   TimeColumn)
         context = self.context
         workspace = context.workspace
         bearer = context.workspace_bearer(workspace.id)
@@ -252,14 +360,16 @@ class ListTokens(command.Lister):
             include_revoked=parsed_args.show_expired)
         stored = context.stored_token(workspace.id)
         current = stored.jti if stored else None
-        columns = ['JTI', 'Created', 'Expires', 'Current']
+        columns = ['JTI', 'Created', 'Expires', 'Current', 'Scope',
+                   'Description']
         if parsed_args.show_expired:
             columns.append('Status')
         rows = []
         for record in records:
             row = [record.jti, TimeColumn(record.created_at),
                    TimeColumn(record.expires_at),
-                   CheckColumn(record.jti == current)]
+                   CheckColumn(record.jti == current),
+                   ScopeColumn(record.scope), TextColumn(record.description)]
             if parsed_args.show_expired:
                 row.append(STATUS_TEXT.get(record.status, record.status))
             rows.append(row)
@@ -276,6 +386,8 @@ class RevokeToken(command.ShowEach):
     go on, and the command then fails with the count, as
     python-openstackclient's delete commands do.
     """
+
+    fields = dict.fromkeys(('jti', 'revoked_at', 'status'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -327,6 +439,7 @@ class RevokeToken(command.ShowEach):
                              "run 'ntcli token refresh' to get a new one.")
             rows.append((jti, timefmt.iso(revocation.revoked_at),
                          RevocationColumn(revocation.already_revoked)))
+        self._revoked = [row[0] for row in rows]
         if len(jtis) == 1 and failures:
             raise failures[0]
         if failures:
@@ -336,6 +449,10 @@ class RevokeToken(command.ShowEach):
                 " revoked. Run 'ntcli token list --show-expired' to see the "
                 'tokens of this workspace.' if rows else None)
         return ('jti', 'revoked_at', 'status'), rows
+
+    def done_summary(self) -> str | None:
+        done = getattr(self, '_revoked', None)
+        return f"Revoked {', '.join(done)}" if done else None
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         if data['status'].human_readable() == 'already revoked':

@@ -4,22 +4,26 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 
 from ntcli import errors
+from ntcli import validate
+from ntcli_core.terminal import quoted
 from ntcli_core import timefmt
 from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
+from ntcli_core.records import Record
 
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
-_DURATION = re.compile(r'^\s*(\d+)\s*([smhdwy]?)\s*$', re.I | re.ASCII)
+# ASCII digits only (int() would take '١٢٣'), and no more of them than
+# any accepted lifetime needs: a 5000-digit number is refused, not converted
+_DURATION = re.compile(r' *([0-9]{1,%d}) *([smhdwy]?) *' % validate.MAX_DIGITS,
+                       re.ASCII | re.IGNORECASE)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
 
 
-@dataclasses.dataclass(frozen=True)
-class Expiry:
+class Expiry(Record):
     """A requested lifetime: seconds from now, an absolute time, or never."""
 
     expires_in: int | None = None
@@ -48,24 +52,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.match(text)
+    """Seconds from ``86400`` or ``24h``/``30d``/``1y`` (ASCII digits)."""
+    match = _DURATION.fullmatch(text)
     if not match:
         raise errors.InvalidExpiration(
-            f"Invalid expiration time: '{text}' is not a number of seconds",
-            HINT)
+            f'Invalid expiration time: {quoted(text)} is not a number of '
+            'seconds', HINT)
     return int(match.group(1)) * _UNITS[(match.group(2) or 's').lower()]
 
 
 def parse_time(text: str) -> int:
-    value = text.strip()
-    if re.fullmatch(r'\d+(\.\d+)?', value):
-        return int(float(value))
-    try:
-        return timefmt.parse_iso(value)
-    except (ValueError, OverflowError):
-        raise errors.InvalidExpiration(
-            f"Invalid expiration time: '{text}' is not an ISO-8601 time or "
-            'Unix timestamp', HINT) from None
+    """Unix seconds from an ISO-8601 time or a Unix timestamp."""
+    value = text.strip(' ')
+    if value.isascii() and value[:1].isdigit() and '-' not in value \
+            and ':' not in value:
+        try:
+            return int(validate.decimal(value))
+        except ValueError:
+            pass                # reported below
+    elif value.isascii():
+        try:
+            return timefmt.parse_iso(value)
+        except (ValueError, OverflowError):
+            pass
+    raise errors.InvalidExpiration(
+        f'Invalid expiration time: {quoted(text)} is not an ISO-8601 time '
+        'or Unix timestamp', HINT)
 
 
 def given_options(parsed_args: argparse.Namespace) -> list[str]:
@@ -89,7 +101,7 @@ def from_args(parsed_args: argparse.Namespace, now: int) -> Expiry:
         if at <= now:
             raise errors.InvalidExpiration(
                 'Invalid expiration time: '
-                f"'{parsed_args.expires_at}' is in the past", HINT)
+                f'{quoted(parsed_args.expires_at)} is in the past', HINT)
         if at - now > MAX_LIFETIME:
             raise errors.InvalidExpiration(
                 'Invalid expiration time: more than ten years ahead', HINT)
@@ -118,8 +130,8 @@ def parse_window(text: str, option: str) -> int:
     except errors.InvalidExpiration:
         seconds = 0
     if not 0 < seconds <= MAX_LIFETIME:
-        raise errors.UsageError(f'Invalid duration for {option}: {text!r}',
-                                WINDOW_HINT)
+        raise errors.UsageError(
+            f'Invalid duration for {option}: {quoted(text)}', WINDOW_HINT)
     return seconds
 
 

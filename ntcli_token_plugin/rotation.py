@@ -13,18 +13,18 @@ stored, finds it good for long enough, and keeps it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
 from ntcli import errors
 from ntcli import faults
+from ntcli import interrupt
 from ntcli import revocations
+from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
 
 
-@dataclasses.dataclass(frozen=True)
-class Rotation:
+class Rotation(Record):
     """What a refresh did."""
 
     new_jti: str
@@ -33,10 +33,10 @@ class Rotation:
     old_revoked_at: int | None
     revocation_pending: bool = False
     revocation_error: str | None = None
+    new_scope: tuple[str, ...] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Kept:
+class Kept(Record):
     """What a conditional refresh left alone: a stored token that is valid
     and does not expire within the window."""
 
@@ -45,12 +45,16 @@ class Kept:
 
 
 def rotate_token(context: Any, expiry: Expiry, *,
+                 scope: tuple[str, ...] | None = None,
                  if_expires_within: int | None = None) -> Rotation | Kept:
     """Issue a new token, store it, revoke the old one; see module doc.
 
-    With ``if_expires_within`` (seconds), only when no token is stored, or
-    the stored one expires within that window or is rejected by the
-    endpoint; otherwise nothing changes and :class:`Kept` says so.
+    The new token gets ``scope``, else the old token's scopes, else (the
+    first token ntcli keeps for itself) every scope, so that it can
+    refresh itself. With ``if_expires_within`` (seconds), only when no
+    token is stored, or the stored one expires within that window or is
+    rejected by the endpoint; otherwise nothing changes and :class:`Kept`
+    says so.
     """
     if context.env_token():
         raise errors.NtcliError(
@@ -66,22 +70,35 @@ def rotate_token(context: Any, expiry: Expiry, *,
                 _outlives(context, old, if_expires_within):
             return Kept(old.jti, old.expires_at)
         bearer = _issue_bearer(context, creds, old)
+        wanted = scope or _scopes_to_keep(old)
         faults.checkpoint('before-issue')
-        new = endpoint.issue_token(                          # 1. issue
-            bearer, workspace.id, expires_in=expiry.expires_in,
-            expires_at=expiry.expires_at,
-            idempotency_key=_random_uuid())
-        faults.checkpoint('after-issue')
-        _store_new_token(context, creds, new, old, bearer)   # 2. store
+        # Ctrl-C and SIGTERM wait until the issued token is stored (or,
+        # failing that, revoked); a second signal does not wait
+        new = None
+        try:
+            with interrupt.deferred():
+                new = endpoint.issue_token(                  # 1. issue
+                    bearer, workspace.id, expires_in=expiry.expires_in,
+                    expires_at=expiry.expires_at,
+                    idempotency_key=_random_uuid(), scope=wanted)
+                _store_new_token(context, creds, new, old, bearer)  # 2.
+        except errors.Interrupted as exc:
+            if exc.detail is None and new is not None:
+                exc.detail = _stopped_after_store(new, old)
+            raise
         faults.checkpoint('after-store')
         revoked_at, failure = None, None
         if old is not None:                                  # 3. revoke
             # the user may revoke any token; a token may revoke itself
             revoke_bearer = None if endpoint.embedded else (
                 creds.get_user_credential(endpoint.key) or old.token)
-            revoked_at, failure = revocations.revoke_quietly(
-                endpoint, revoke_bearer, workspace.id, old.jti)
-            _settle_revocation(context, creds, old, failure)
+            try:
+                revoked_at, failure = revocations.revoke_quietly(
+                    endpoint, revoke_bearer, workspace.id, old.jti)
+                _settle_revocation(context, creds, old, failure)
+            except errors.Interrupted as exc:
+                exc.detail = _stopped_after_store(new, old)
+                raise
         faults.checkpoint('after-revoke')
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
@@ -90,7 +107,25 @@ def rotate_token(context: Any, expiry: Expiry, *,
         else 'rotated' if old else 'first token',
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
-                    revoked_at, failure is not None, failure)
+                    revoked_at, failure is not None, failure, new.scope)
+
+
+def _scopes_to_keep(old: Any) -> tuple[str, ...]:
+    """The old token's scopes; every scope when there is none, or when
+    nothing says which it held."""
+    from ntcli import tokeninfo
+    from ntcli_core import scopes
+    if old is None:
+        return scopes.FULL
+    return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
+
+
+def _stopped_after_store(new: Any, old: Any) -> str:
+    """What a refresh stopped after step 2 leaves, for its one line."""
+    if old is None:
+        return f'the new token {new.jti} is stored.'
+    return (f'the new token {new.jti} is stored; the revocation of the old '
+            f'token {old.jti} will be finished by the next ntcli command.')
 
 
 def _outlives(context: Any, old: Any, window: int) -> bool:
@@ -142,34 +177,46 @@ def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
                      bearer: str | None) -> None:
     """Step 2: store the new token and, in the same write, the intent to
     revoke the old one, so that a crash before step 3 completes is finished
-    by the next command. If the write fails, the old token stays stored and
-    the new one is revoked."""
+    by the next command. If the write fails or the command is stopped
+    (Ctrl-C, SIGTERM) before it is done, the old token stays stored and the
+    new one is revoked."""
     from ntcli.store import PendingRevocation, StoredToken
     endpoint = context.endpoint
-    creds.set_token(endpoint.key, new.workspace_id, StoredToken(
-        token=new.token, jti=new.jti, workspace_id=new.workspace_id,
-        created_at=new.created_at, expires_at=new.expires_at))
-    if old is not None:
-        creds.add_pending_revocation(PendingRevocation(
-            endpoint=endpoint.key, workspace_id=old.workspace_id,
-            jti=old.jti, since=context.now(), token=old.token))
     try:
-        creds.commit()
-    except Exception as exc:
-        # No orphan may live on: revoke the token nobody will ever see.
+        faults.checkpoint('after-issue')
+        creds.set_token(endpoint.key, new.workspace_id, StoredToken(
+            token=new.token, jti=new.jti, workspace_id=new.workspace_id,
+            created_at=new.created_at, expires_at=new.expires_at,
+            scope=new.scope))
+        if old is not None:
+            creds.add_pending_revocation(PendingRevocation(
+                endpoint=endpoint.key, workspace_id=old.workspace_id,
+                jti=old.jti, since=context.now(), token=old.token))
+        with interrupt.deferred():      # written entirely, or not at all
+            creds.commit()
+        return
+    except BaseException as exc:        # Ctrl-C and SIGTERM included
+        failure = exc
+    # No orphan may live on: revoke the token nobody will ever see.
+    with interrupt.deferred():
         revocations.revoke_quietly(endpoint, bearer or new.token,
                                    new.workspace_id, new.jti)
         context.history.record('refresh', jti=new.jti, outcome='failed: '
                                'new token could not be stored; revoked',
                                workspace_id=new.workspace_id,
                                endpoint=endpoint.key)
-        reason = exc.message if isinstance(exc, errors.NtcliError) \
-            else f'{type(exc).__name__}: {exc}'
-        raise errors.CredentialStoreError(
-            f'The new token could not be stored: {reason}',
-            'Your previous token is still stored and valid. Fix the problem '
-            f'(disk space, permissions of {context.config_dir}) and run '
-            'ntcli token refresh again.') from exc
+    if isinstance(failure, errors.Interrupted):
+        failure.detail = ('the new token was revoked; your previous token '
+                          'is still stored and valid.')
+    if not isinstance(failure, Exception):
+        raise failure
+    reason = failure.message if isinstance(failure, errors.NtcliError) \
+        else f'{type(failure).__name__}: {failure}'
+    raise errors.CredentialStoreError(
+        f'The new token could not be stored: {reason}',
+        'Your previous token is still stored and valid. Fix the problem '
+        f'(disk space, permissions of {context.config_dir}) and run '
+        'ntcli token refresh again.') from failure
 
 
 def _settle_revocation(context: Any, creds: Any, old: Any,

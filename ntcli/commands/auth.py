@@ -125,7 +125,21 @@ class Login(command.Command):
 
 
 class Status(command.ShowOne):
-    """Show the endpoint, workspace, token status and where secrets live."""
+    """Show the endpoint, workspace, token status and where secrets live.
+
+    Exits 1 when the stored credentials cannot be read.
+    """
+
+    fields = dict.fromkeys((
+        'endpoint', 'embedded', 'user_credential', 'who', 'workspace',
+        'workspace_id', 'token_jti', 'token_status', 'token_source',
+        'credentials_file', 'key_source', 'config_dir'))
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        self._unreadable = False
+        code = super().run(parsed_args)
+        # everything was shown, but no command can use these credentials
+        return 1 if self._unreadable and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
@@ -135,6 +149,7 @@ class Status(command.ShowOne):
             data.update(self._secrets(context, endpoint))
         except errors.CredentialStoreError as exc:
             # the diagnostic command still says where everything is
+            self._unreadable = True
             context.warn(exc.message + (f' ({exc.hint})' if exc.hint else ''))
             data.update(user_credential='unknown (credentials unreadable)',
                         token_status='unknown (credentials unreadable)')
@@ -202,6 +217,8 @@ class Logout(command.Command):
         context = self.context
         try:
             context.store.read()
+        except errors.KeyUnavailable:
+            raise       # intact credentials whose key is locked away
         except errors.CredentialStoreError as exc:
             moved = context.store.quarantine()
             context.warn(exc.message)

@@ -11,6 +11,8 @@ from ntcli.shell_scripts import SCRIPTS
 class CompleteCommand(command.Command):
     """Print the completion script of a shell (see docs/completion.md)."""
 
+    checks_settings = False     # completes whatever the settings
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(

@@ -10,6 +10,9 @@ from ntcli import command
 class ShowConfig(command.ShowOne):
     """Show where ntcli keeps its files and which settings are in force."""
 
+    fields = dict.fromkeys(('config_dir', 'data_dir', 'endpoint', 'timeout',
+                            'credentials_file', 'key_source'))
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         data = {

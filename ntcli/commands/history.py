@@ -10,6 +10,9 @@ from ntcli import command
 class ShowHistory(command.Lister):
     """Show the local audit trail: rotations, creations, revocations."""
 
+    fields = dict.fromkeys(('Time', 'Action', 'JTI', 'Outcome', 'Detail',
+                            'Workspace'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument('--limit', metavar='N', type=int, default=None,

@@ -6,19 +6,23 @@ import argparse
 
 from ntcli import command
 from ntcli import errors
+from ntcli_core import timefmt
 from ntcli_core.names import NAME_RULE, is_valid_name
 
 
 def check_name(name: str) -> str:
     """A valid workspace name (ntcli_core.names), or UsageError."""
     if not is_valid_name(name):
-        raise errors.UsageError(f"Invalid workspace name '{name}'",
+        from ntcli_core.terminal import quoted
+        raise errors.UsageError(f'Invalid workspace name {quoted(name)}',
                                 f'Use {NAME_RULE}.')
     return name
 
 
 class CreateWorkspace(command.ShowOne):
     """Create a workspace."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name', 'created'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -51,6 +55,8 @@ class CreateWorkspace(command.ShowOne):
 class ListWorkspaces(command.Lister):
     """List the workspaces (✓ marks the selected one)."""
 
+    fields = dict.fromkeys(('ID', 'Name', 'Created', 'Selected'))
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import CheckColumn, TimeColumn
         context = self.context
@@ -73,6 +79,8 @@ class ListWorkspaces(command.Lister):
 
 class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
+
+    fields = dict.fromkeys(('workspace_id', 'workspace_name'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -126,11 +134,10 @@ class DeleteWorkspace(command.Command):
 
 
 def _shown(text: str | None) -> str:
-    """A server's string made safe for a terminal: control characters
-    escaped (a user agent is whatever a client sent)."""
-    if not text:
-        return ''
-    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """A server's string made safe for a terminal (a user agent is
+    whatever a client sent)."""
+    from ntcli_core.terminal import escape
+    return escape(text) if text else ''
 
 
 class ListEvents(command.Lister):
@@ -144,7 +151,7 @@ class ListEvents(command.Lister):
                             help='Workspace name or id (default: the '
                                  'selected one).')
         parser.add_argument('--since', metavar='TIME', default=None,
-                            type=_since,
+                            type=timefmt.time_argument,
                             help='Only events at or after TIME (ISO-8601 or '
                                  'Unix seconds).')
         parser.add_argument('--action', metavar='ACTION', action='append',
@@ -174,12 +181,3 @@ class ListEvents(command.Lister):
         return False
 
 
-def _since(text: str) -> int:
-    from ntcli_core import timefmt
-    if text.isdigit() and len(text) <= 12:
-        return int(text)
-    try:
-        return timefmt.parse_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO-8601 time or Unix seconds") from None

@@ -192,7 +192,8 @@ class TestStatusWithDamagedCredentials(base.FunctionalTest):
         path = os.path.join(self.home.config_dir, 'credentials.enc')
         with open(path, 'wb') as f:
             f.write(b'not fernet')
-        result = self.ntcli('auth', 'status', '-f', 'json')
+        # shown in full, and non-zero: no command can use these credentials
+        result = self.ntcli('auth', 'status', '-f', 'json', expect=1)
         import json
         out = json.loads(result.stdout)
         self.assertEqual(path, out['credentials_file'])

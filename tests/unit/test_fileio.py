@@ -41,14 +41,14 @@ class TestPrivateDir(testtools.TestCase):
         self.assertEqual('', self.log.output)
 
     @testtools.skipUnless(POSIX, 'POSIX permissions')
-    def test_tightens_loose_dir_with_warning(self) -> None:
+    def test_loose_dir_warned_about_never_changed(self) -> None:
         path = os.path.join(self.home.path, 'loose')
         os.mkdir(path)
         os.chmod(path, 0o755)
         fileio.ensure_private_dir(path)
-        self.assertEqual(0o700, mode_of(path))
-        self.assertIn('tightened to 0700', self.log.output)
-        self.assertIn(path, self.log.output)
+        self.assertEqual(0o755, mode_of(path))
+        self.assertIn('leaves it as it is', self.log.output)
+        self.assertIn(f"chmod 700 {path}", self.log.output)
 
     def test_existing_private_dir_untouched(self) -> None:
         path = os.path.join(self.home.path, 'fine')

@@ -198,6 +198,10 @@ class TestEventsEndpoint(AuditTestCase):
         body = self.call('GET', self.events_path(), self.alice,
                          params={'action': 'token.revoke'}).json
         self.assertEqual([jti], [e['target_jti'] for e in body['events']])
+        body = self.call('GET', self.events_path(), self.alice, params={
+            'action': ['token.revoke', 'workspace.create']}).json
+        self.assertEqual(['workspace.create', 'token.revoke'],
+                         [e['action'] for e in body['events']])
 
     def test_only_the_owner(self):
         token = self.issue(scope='tokens:write')['access_token']
