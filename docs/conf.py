@@ -30,6 +30,7 @@ extensions = [
 # Every command of each application must have a section in its reference.
 reference_apps = [
     ('reference/ntcli', 'ntcli.application:NtcliApp'),
+    ('reference/ntcli-server', 'ntcli_server.cli:ServerApp'),
 ]
 
 # The examples in the user guide are run when the documentation is built
