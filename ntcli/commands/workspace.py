@@ -134,8 +134,10 @@ class DeleteWorkspace(command.Command):
 
 
 def _shown(text: str | None) -> str:
-    from ntcli_core.redact import printable
-    return printable(text)
+    """A server's string made safe for a terminal (a user agent is
+    whatever a client sent)."""
+    from ntcli_core.terminal import escape
+    return escape(text) if text else ''
 
 
 class ListEvents(command.Lister):

@@ -35,7 +35,7 @@ class ListEvents(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
-        from ntcli_core.redact import printable
+        from ntcli_core.terminal import escape
         from ntcli_server.errors import AuthorityError
         with self.open_authority(parsed_args) as authority:
             workspace_id = None
@@ -55,11 +55,11 @@ class ListEvents(base.Lister):
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        escape = parsed_args.formatter == 'table'
+        for_terminal = parsed_args.formatter == 'table'
         rows = []
         for event in events:
             row = [timefmt.iso(event.at)] + [getattr(event, name, None)
                                              for name in COLUMNS[1:]]
-            rows.append([printable(v) if isinstance(v, str) else v
-                         for v in row] if escape else row)
+            rows.append([escape(v) if isinstance(v, str) else v
+                         for v in row] if for_terminal else row)
         return COLUMNS, rows
