@@ -11,8 +11,9 @@ values: the choices of an option (``-f``), the columns of the command
 from the endpoint with a short timeout) and the endpoints already used
 (``--endpoint``).
 
-Completion never prints an error, never asks for input and changes nothing:
-a value that cannot be found is simply not offered.
+Completion never prints an error and never asks for input: a value that
+cannot be found is simply not offered. It retries no pending revocation and
+creates no database; the most it writes is a workspace name it looked up.
 """
 
 from __future__ import annotations
