@@ -74,7 +74,7 @@ class _Quiet:
 def _lookup_context(app: Any, options: argparse.Namespace) -> Any:
     """A context for value lookups: the options of the line being
     completed, a short timeout, and no retry of pending revocations (a
-    lookup changes nothing)."""
+    Tab must not act on tokens)."""
     from ntcli import context
     options = argparse.Namespace(**vars(options))
     options.timeout = ENDPOINT_TIMEOUT
