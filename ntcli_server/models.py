@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from ntcli_core.records import Record, field
 
+from ntcli_core import scopes
+
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
 STATUS_REVOKED = 'revoked'
 
-DEFAULT_SCOPE = 'workspace'
+
+
+def held_scopes(stored: str) -> scopes.Scopes:
+    """The scopes a stored ``scope`` value grants; a value that cannot be
+    read grants nothing (fail closed)."""
+    try:
+        return scopes.from_claim(stored)
+    except scopes.ScopeError:
+        return ()
 
 
 class Workspace(Record):
@@ -34,7 +44,9 @@ class TokenRecord(Record):
     created_at: int                  # the token's iat
     expires_at: int | None           # the token's exp
     kid: str                         # the key that signed it
-    scope: str = DEFAULT_SCOPE
+    # the scope claim: space-separated (see ntcli_core.scopes), or the legacy
+    # 'workspace' of tokens issued before scopes, which holds them all
+    scope: str = scopes.LEGACY
     description: str | None = None
     revoked_at: int | None = None
 
@@ -56,7 +68,7 @@ class TokenInfo(Record):
     expires_at: int | None
     revoked_at: int | None
     status: str
-    scope: str
+    scope: scopes.Scopes
     description: str | None = None
 
     @classmethod
@@ -65,7 +77,8 @@ class TokenInfo(Record):
                    created_at=record.created_at,
                    expires_at=record.expires_at,
                    revoked_at=record.revoked_at,
-                   status=record.status_at(now), scope=record.scope,
+                   status=record.status_at(now),
+                   scope=held_scopes(record.scope),
                    description=record.description)
 
 
@@ -77,7 +90,7 @@ class IssuedToken(Record):
     workspace_id: str
     created_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
     replayed: bool = False           # True when an idempotency key matched
 
@@ -89,7 +102,7 @@ class ValidatedToken(Record):
     workspace_id: str
     issued_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
 
 

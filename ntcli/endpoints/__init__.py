@@ -15,6 +15,9 @@ import typing
 
 from ntcli_core.records import Record
 
+#: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
+ScopeList = typing.Optional[typing.Tuple[str, ...]]
+
 
 class EndpointOptions(Record):
     """Settings an endpoint is constructed with."""
@@ -39,7 +42,7 @@ class IssuedToken(Record):
     workspace_id: str
     expires_at: int | None
     created_at: int | None = None
-    scope: str | None = None
+    scope: ScopeList = None
 
 
 class TokenRecord(Record):
@@ -51,6 +54,7 @@ class TokenRecord(Record):
     status: str                      # active, expired or revoked
     description: str | None = None
     revoked_at: int | None = None
+    scope: ScopeList = None
 
 
 class Revocation(Record):
@@ -89,7 +93,8 @@ class Endpoint(abc.ABC):
 
     ``credential`` is the bearer for the call: a user credential or a
     workspace token. The embedded endpoint trusts its local user and accepts
-    ``None``. Errors are raised as :mod:`ntcli.errors` classes.
+    ``None``; given a workspace token, it applies the same access rules as
+    a server. Errors are raised as :mod:`ntcli.errors` classes.
     """
 
     #: True when the endpoint runs in this process (no network, no login).
@@ -129,10 +134,13 @@ class Endpoint(abc.ABC):
                     expires_in: int | None = None,
                     expires_at: int | None = None,
                     description: str | None = None,
-                    idempotency_key: str | None = None) -> IssuedToken:
+                    idempotency_key: str | None = None,
+                    scope: typing.Sequence[str] | None = None
+                    ) -> IssuedToken:
         """Issue a token; neither expiry given means a non-expiring token.
 
-        Retrying with the same ``idempotency_key`` returns the same token.
+        ``scope`` None asks for the endpoint's default scopes. Retrying
+        with the same ``idempotency_key`` returns the same token.
         """
 
     @abc.abstractmethod
