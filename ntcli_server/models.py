@@ -7,17 +7,26 @@ and "not yet" for a revocation. Fields holding secrets are left out of
 
 from __future__ import annotations
 
-import dataclasses
+from ntcli_core.records import Record, field
+
+from ntcli_core import scopes
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
 STATUS_REVOKED = 'revoked'
 
-DEFAULT_SCOPE = 'workspace'
 
 
-@dataclasses.dataclass(frozen=True)
-class Workspace:
+def held_scopes(stored: str) -> scopes.Scopes:
+    """The scopes a stored ``scope`` value grants; a value that cannot be
+    read grants nothing (fail closed)."""
+    try:
+        return scopes.from_claim(stored)
+    except scopes.ScopeError:
+        return ()
+
+
+class Workspace(Record):
     """A workspace; ``owner`` is a user id, or None for the local owner."""
 
     id: str
@@ -27,8 +36,7 @@ class Workspace:
     owner: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(Record):
     """What the store keeps of a token: its claims and state, not its value."""
 
     jti: str
@@ -36,7 +44,9 @@ class TokenRecord:
     created_at: int                  # the token's iat
     expires_at: int | None           # the token's exp
     kid: str                         # the key that signed it
-    scope: str = DEFAULT_SCOPE
+    # the scope claim: space-separated (see ntcli_core.scopes), or the legacy
+    # 'workspace' of tokens issued before scopes, which holds them all
+    scope: str = scopes.LEGACY
     description: str | None = None
     revoked_at: int | None = None
 
@@ -49,8 +59,7 @@ class TokenRecord:
         return STATUS_ACTIVE
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenInfo:
+class TokenInfo(Record):
     """A token's metadata as the authority reports it, with its status."""
 
     jti: str
@@ -59,7 +68,7 @@ class TokenInfo:
     expires_at: int | None
     revoked_at: int | None
     status: str
-    scope: str
+    scope: scopes.Scopes
     description: str | None = None
 
     @classmethod
@@ -68,46 +77,43 @@ class TokenInfo:
                    created_at=record.created_at,
                    expires_at=record.expires_at,
                    revoked_at=record.revoked_at,
-                   status=record.status_at(now), scope=record.scope,
+                   status=record.status_at(now),
+                   scope=held_scopes(record.scope),
                    description=record.description)
 
 
-@dataclasses.dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(Record):
     """A token just issued (or replayed): the only time its value exists."""
 
-    token: str = dataclasses.field(repr=False)
+    token: str = field(repr=False)
     jti: str
     workspace_id: str
     created_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
     replayed: bool = False           # True when an idempotency key matched
 
 
-@dataclasses.dataclass(frozen=True)
-class ValidatedToken:
+class ValidatedToken(Record):
     """A token the authority accepted."""
 
     jti: str
     workspace_id: str
     issued_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenPage:
+class TokenPage(Record):
     """One page of a token listing and the cursor of the next (or None)."""
 
     tokens: list[TokenInfo]
     next_cursor: str | None
 
 
-@dataclasses.dataclass(frozen=True)
-class Revocation:
+class Revocation(Record):
     """The outcome of a revoke; ``already_revoked`` keeps the first time."""
 
     token: TokenInfo
@@ -118,34 +124,31 @@ class Revocation:
         return self.token.revoked_at  # type: ignore[return-value]
 
 
-@dataclasses.dataclass(frozen=True)
-class SigningKey:
+class SigningKey(Record):
     """A signing key pair; the private key is sealed (see signing.seal)."""
 
     kid: str
     public_key: str                  # PEM (SubjectPublicKeyInfo)
     created_at: int
-    private_key: str | None = dataclasses.field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
     is_primary: bool = False
     retired_at: int | None = None    # private key destroyed; verify only
 
 
-@dataclasses.dataclass(frozen=True)
-class User:
+class User(Record):
     """A user of the token API; only a hash of its credential is kept."""
 
     id: str
     name: str
     created_at: int
-    credential_hash: str = dataclasses.field(default='', repr=False)
+    credential_hash: str = field(default='', repr=False)
 
 
-@dataclasses.dataclass(frozen=True)
-class NewUser:
+class NewUser(Record):
     """A user just created, with the credential shown to it once."""
 
     user: User
-    credential: str = dataclasses.field(repr=False)
+    credential: str = field(repr=False)
 
 
 # -- the audit trail --------------------------------------------------------
@@ -173,8 +176,7 @@ OUTCOME_REFUSED = 'refused'
 LOCAL_ACTOR = 'local'
 
 
-@dataclasses.dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Who asks for a change, and from where: what an audit event keeps of
     the request. ``actor`` is a user id or a token's JTI, never a
     credential."""
@@ -184,13 +186,8 @@ class Origin:
     request_id: str | None = None
     user_agent: str | None = None
 
-    def but(self, **changes: object) -> 'Origin':
-        """This origin with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
-
-@dataclasses.dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(Record):
     """One entry of the server's audit trail. No field ever holds a token,
     a credential or a key: only ids (workspace, JTI, kid, user id)."""
 
@@ -215,13 +212,8 @@ class AuditEvent:
                    request_id=origin.request_id,
                    user_agent=origin.user_agent, **fields)
 
-    def but(self, **changes: object) -> 'AuditEvent':
-        """This event with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
-
-@dataclasses.dataclass(frozen=True)
-class EventPage:
+class EventPage(Record):
     """One page of audit events, oldest first, and where the next starts."""
 
     events: list[AuditEvent]
