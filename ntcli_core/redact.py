@@ -11,7 +11,8 @@ _PREFIXES = '|'.join(re.escape(prefix) for prefix in SECRET_PREFIXES)
 
 # Workspace tokens, user credentials, bearer headers and Fernet keys.
 _SOURCES = (
-    (rf'\b({_PREFIXES})[A-Za-z0-9_\-.=]+', r'\1***'),
+    # no \b: a secret glued to a word ('0ntu_...') is still a secret
+    (rf'({_PREFIXES})[A-Za-z0-9_\-.=]+', r'\1***'),
     (r'(?i)(bearer\s+)[^\s\'",}]+', r'\1***'),
     (r'(?i)(authorization[\'"]?\s*[:=]\s*[\'"]?)'
      r'(bearer\s+)?[^\s\'",}]+', r'\1\2***'),

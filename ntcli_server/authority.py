@@ -224,7 +224,8 @@ class Authority:
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
-        key, private_key = self.keys.primary()
+        key, private_key = self.keys.primary(
+            self._event(origin, models.AUDIT_KEY_ROTATE))
         record = TokenRecord(
             jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
             created_at=now, expires_at=expiry, kid=key.kid,

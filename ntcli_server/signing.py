@@ -254,15 +254,19 @@ class KeyRing:
         self._primary: SigningKey | None = None
         self._primary_loaded = 0.0
 
-    def primary(self) -> tuple[SigningKey, object]:
-        """The primary key and its private key object; made on first use."""
+    def primary(self, audit: AuditEvent | None = None
+                ) -> tuple[SigningKey, object]:
+        """The primary key and its private key object; made on first use
+        (and then ``audit`` is recorded with its kid as detail)."""
         fresh = time.monotonic() - self._primary_loaded < self.PRIMARY_TTL
         if self._primary is None or not fresh:
             key = self._store.get_primary_signing_key()
             if key is None:
                 # Several processes may race here; the store keeps one.
+                candidate = generate_signing_key(self._clock())
                 key = self._store.ensure_primary_signing_key(
-                    generate_signing_key(self._clock()))
+                    candidate, audit.but(detail=candidate.kid)
+                    if audit else None)
             self._primary = key
             self._primary_loaded = time.monotonic()
         return self._primary, self.private_key(self._primary.kid)

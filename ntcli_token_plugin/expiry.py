@@ -130,8 +130,8 @@ def parse_window(text: str, option: str) -> int:
     except errors.InvalidExpiration:
         seconds = 0
     if not 0 < seconds <= MAX_LIFETIME:
-        raise errors.UsageError(f'Invalid duration for {option}: {quoted(text)}',
-                                WINDOW_HINT)
+        raise errors.UsageError(
+            f'Invalid duration for {option}: {quoted(text)}', WINDOW_HINT)
     return seconds
 
 

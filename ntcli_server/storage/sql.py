@@ -377,7 +377,9 @@ class SQLTokenStore(TokenStore):
             kid=key.kid, public=key.public_key, created=key.created_at,
             private=key.private_key, yes=True) == 1
 
-    def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
+    def ensure_primary_signing_key(self, candidate: SigningKey,
+                                   audit: AuditEvent | None = None
+                                   ) -> SigningKey:
         def work(tx: Transaction) -> SigningKey:
             self.dialect.lock(tx, SIGNING_KEY_LOCK)
             select = f'SELECT {KEY_COLUMNS} FROM signing_keys WHERE is_primary'
@@ -386,6 +388,7 @@ class SQLTokenStore(TokenStore):
                 return _signing_key(row)
             # ON CONFLICT: safe even against a writer that skips the lock.
             if self._insert_primary(tx, candidate, if_none=True):
+                _record(tx, audit)
                 return candidate.but(is_primary=True)
             row = tx.one(select)
             if row is None:

@@ -14,9 +14,15 @@ UA = 'ntcli/9.9 (audit test)'
 
 class AuditTestCase(test_wsgi.APITestCase):
 
+    #: Whether the signing key exists before the test (else the first
+    #: issue makes it, and that is recorded too).
+    premade_key = True
+
     def setUp(self):
         super().setUp()
         self.alice_id = self.authority.get_user('alice').id
+        if self.premade_key:
+            self.authority.rotate_signing_key()
         self.first = len(self.authority.store.list_events())
 
     def call(self, method, path, credential=None, **kwargs):
@@ -131,6 +137,24 @@ class TestRecords(AuditTestCase):
     def test_token_auth_refusals_are_metrics_not_events(self):
         self.call('GET', '/v1/token_auth', 'wst_forged.token.value')
         self.assertEqual([], self.new_events())
+
+
+class TestFirstSigningKey(AuditTestCase):
+
+    premade_key = False
+
+    def test_it_is_recorded_with_the_issue_that_made_it(self):
+        issued = self.call('POST', self.tokens_path(), self.alice, json={},
+                           headers={'X-Request-Id': 'first'}).json
+        key, issue = self.new_events()
+        self.assertEqual(('signing_key.rotate', 'first', self.alice_id),
+                         (key.action, key.request_id, key.actor))
+        self.assertEqual(self.authority.list_signing_keys()[0].kid,
+                         key.detail)
+        self.assertEqual(('token.issue', issued['jti']),
+                         (issue.action, issue.target_jti))
+        self.call('POST', self.tokens_path(), self.alice, json={})
+        self.assertEqual('token.issue', self.new_events()[-1].action)
 
 
 class TestNoChangeWithoutItsRecord(AuditTestCase):

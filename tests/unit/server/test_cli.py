@@ -118,7 +118,8 @@ class TestAdminCommands(CLITestCase):
                                       'signing_key.rotate', '--action',
                                       'signing_key.retire', '-f', 'csv')
         rows = [line.split(',') for line in out.splitlines()[1:]]
-        self.assertEqual([('signing_key.rotate', second.strip()),
+        self.assertEqual([('signing_key.rotate', first_kid),   # first issue
+                          ('signing_key.rotate', second.strip()),
                           ('signing_key.retire', first_kid)],
                          [(r[1], r[-1]) for r in rows])
         self.assertEqual({'local'}, {r[3] for r in rows})
