@@ -155,12 +155,14 @@ def _combined(hooks: list[dict[str, typing.Callable[..., None]]]
     return {name: chain(calls) for name, calls in by_name.items()}
 
 
-def _retention_settings(target: str, days: int
+def _retention_settings(target: str, days: int, log_level: str,
+                        log_format: str
                         ) -> dict[str, typing.Callable[..., None]]:
-    """gunicorn hooks running audit retention in a thread of the master
-    process (the workers, forked from it, do not inherit the thread)."""
+    """gunicorn hooks starting and stopping the audit retention process
+    (see ntcli_server.retention)."""
     from ntcli_server.retention import AuditRetention
-    retention = AuditRetention(target, days)
+    retention = AuditRetention(target, days, log_level=log_level,
+                               log_format=log_format)
 
     def when_ready(server: object) -> None:
         retention.start()
@@ -233,7 +235,9 @@ class Serve(base.Command):
         if args.metrics:
             hooks.append(_metrics_settings())
         if args.audit_retention_days:
-            hooks.append(_retention_settings(db, args.audit_retention_days))
+            hooks.append(_retention_settings(
+                db, args.audit_retention_days, args.log_level,
+                args.log_format))
         _run_gunicorn(db, {
             **_combined(hooks),
             'bind': [args.bind],
