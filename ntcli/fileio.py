@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 import types
@@ -105,7 +106,7 @@ def read_private(path: str) -> bytes | None:
         return None
     try:
         _tighten_fd(fd, path)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -377,7 +378,7 @@ class FileLock:
         self.release()
 
 
-if _POSIX:
+if sys.platform != 'win32':    # as _POSIX, in the form mypy narrows on
     import fcntl
 
     def _try_lock(fd: int) -> bool:

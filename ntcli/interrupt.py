@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from ntcli.errors import Interrupted
 
-NAMES = {signal.SIGINT: 'Interrupted', signal.SIGTERM: 'Terminated'}
+NAMES: dict[int, str] = {signal.SIGINT: 'Interrupted', signal.SIGTERM: 'Terminated'}
 
 
 class _State:

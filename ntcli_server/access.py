@@ -84,6 +84,7 @@ def check(principal: Principal, action: Action,
     if principal.kind == PRINCIPAL_USER:
         if action in _GLOBAL_ACTIONS:
             return
+        assert workspace is not None        # checked above
         if principal.user_id and workspace.owner == principal.user_id:
             return
         raise errors.Forbidden('This workspace belongs to another owner')
@@ -92,6 +93,7 @@ def check(principal: Principal, action: Action,
             raise errors.Forbidden(
                 'A workspace token cannot manage workspaces; '
                 'use a user credential')
+        assert workspace is not None        # none of them is global
         if workspace.id != principal.workspace_id:
             raise errors.Forbidden(
                 'The token belongs to another workspace')

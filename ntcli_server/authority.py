@@ -52,7 +52,7 @@ def _system_clock() -> int:
     return int(time.time())
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> typing.TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -131,7 +131,7 @@ class Authority:
 
     # -- signing keys -----------------------------------------------------
     def _event(self, origin: Origin | None, action: str,
-               **fields: object) -> AuditEvent:
+               **fields: typing.Any) -> AuditEvent:
         """The audit event of ``action`` asked for by ``origin`` now."""
         return AuditEvent.of(origin or LOCAL, self.now(), action, **fields)
 
@@ -385,7 +385,7 @@ class Authority:
                         'The token belongs to another workspace')
                 raise errors.WorkspaceNotFound(
                     details={'workspace_id': workspace_id})
-        access.check(principal, action, workspace, jti=jti)
+        access.check(principal, access.Action(action), workspace, jti=jti)
         return workspace
 
     # -- the audit trail -------------------------------------------------

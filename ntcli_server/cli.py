@@ -96,7 +96,7 @@ def _no_database(db: str) -> str:
             f'--db {shlex.quote(db)} user create NAME')
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: typing.Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print('  '.join(cell.ljust(width)

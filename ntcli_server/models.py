@@ -8,6 +8,7 @@ and "not yet" for a revocation. Fields holding secrets are left out of
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
@@ -184,7 +185,7 @@ class Origin:
     request_id: str | None = None
     user_agent: str | None = None
 
-    def but(self, **changes: object) -> 'Origin':
+    def but(self, **changes: typing.Any) -> Origin:
         """This origin with some fields changed."""
         return dataclasses.replace(self, **changes)
 
@@ -208,14 +209,14 @@ class AuditEvent:
 
     @classmethod
     def of(cls, origin: Origin, at: int, action: str, *,
-           outcome: str = OUTCOME_SUCCESS, **fields: object) -> 'AuditEvent':
+           outcome: str = OUTCOME_SUCCESS, **fields: typing.Any) -> AuditEvent:
         """The event of ``action`` asked for by ``origin``."""
         return cls(at=at, action=action, outcome=outcome,
                    actor=origin.actor, client=origin.client,
                    request_id=origin.request_id,
                    user_agent=origin.user_agent, **fields)
 
-    def but(self, **changes: object) -> 'AuditEvent':
+    def but(self, **changes: typing.Any) -> AuditEvent:
         """This event with some fields changed."""
         return dataclasses.replace(self, **changes)
 

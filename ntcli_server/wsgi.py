@@ -293,6 +293,16 @@ def origin(req: falcon.Request, principal: Principal | None = None
 
 
 # -- the API ----------------------------------------------------------------
+class Metrics(typing.Protocol):
+    """What the API tells its metrics (see NoMetrics for each call)."""
+
+    def token_issued(self, replayed: bool) -> None: ...
+
+    def token_revoked(self, already: bool) -> None: ...
+
+    def validation(self, outcome: str) -> None: ...
+
+
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
     (see :class:`ntcli_server.metrics.PrometheusMetrics`)."""
@@ -319,7 +329,7 @@ class TokenAPI:
     metrics it feeds."""
 
     def __init__(self, factory: AuthorityFactory,
-                 metrics: NoMetrics | None = None) -> None:
+                 metrics: Metrics | None = None) -> None:
         self._factory = factory
         self._authority: Authority | None = None
         self._lock = threading.Lock()
@@ -568,7 +578,10 @@ def handle_http_error(req: falcon.Request, resp: falcon.Response,
     message = ex.description or f'{ex.title}: {req.method} {req.path}'
     _send_error(req, resp, errors.AuthorityError(
         _HTTP_CODES.get(status, 'HTTP_ERROR'), message, status))
-    for name, value in (ex.headers or {}).items():
+    headers = ex.headers or {}
+    items = (headers.items() if isinstance(headers, typing.Mapping)
+             else headers)
+    for name, value in items:
         resp.set_header(name, value)
 
 
@@ -613,7 +626,7 @@ def create_app(target: str | AuthorityFactory, *,
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
-    middleware: list[object] = [request_ids.RequestIds()]
+    middleware: list[typing.Any] = [request_ids.RequestIds()]
     if auth_failures is not None:
         middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     recorder = None

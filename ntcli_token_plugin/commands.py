@@ -13,13 +13,15 @@ from ntcli import faults
 from ntcli_core import timefmt
 
 if TYPE_CHECKING:
-    from ntcli_token_plugin import expiry
+    from ntcli.context import Context
+    from ntcli.endpoints import IssuedToken
+    from ntcli_token_plugin import expiry, rotation
 
 STATUS_TEXT = {'active': 'Active', 'expired': 'Expired',
                'revoked': 'Revoked', 'invalid': 'Invalid'}
 
 
-def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
+def _warn_no_expiry(context: Context, lifetime: expiry.Expiry) -> None:
     if lifetime.never:
         context.warn('this token never expires; revoke it when it is no '
                      'longer needed.')
@@ -82,7 +84,7 @@ class RefreshToken(command.ShowOne):
             return self._kept(result, window)
         self._done = result
         _warn_no_expiry(self.context, lifetime)
-        old = None
+        old: dict[str, object] | None = None
         if result.old_jti:
             old = {'jti': result.old_jti,
                    'revoked_at': timefmt.iso(result.old_revoked_at)}
@@ -107,7 +109,7 @@ class RefreshToken(command.ShowOne):
                 f'{old})')
 
     @staticmethod
-    def _kept(kept: Any, window: int | None) -> tuple:
+    def _kept(kept: rotation.Kept, window: int | None) -> tuple:
         from ntcli_token_plugin import expiry
         until = 'does not expire' if kept.expires_at is None else \
             f'does not expire within {expiry.describe_window(window or 0)}'
@@ -260,7 +262,7 @@ class CreateToken(command.ShowOne):
         # Output is part of the operation: a token that was not delivered
         # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
         from ntcli_token_plugin import delivery
-        self._issued: Any = None
+        self._issued: IssuedToken | None = None
         self._bearer: str | None = None
         try:
             return super().run_checked(parsed_args)

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ntcli import errors
 from ntcli import faults
 from ntcli import interrupt
 from ntcli import revocations
 from ntcli_token_plugin.expiry import Expiry
+
+if TYPE_CHECKING:
+    from ntcli.context import Context
+    from ntcli.endpoints import IssuedToken
+    from ntcli.store import Credentials, StoredToken
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Kept:
     expires_at: int | None
 
 
-def rotate_token(context: Any, expiry: Expiry, *,
+def rotate_token(context: Context, expiry: Expiry, *,
                  if_expires_within: int | None = None) -> Rotation | Kept:
     """Issue a new token, store it, revoke the old one; see module doc.
 
@@ -99,14 +104,14 @@ def rotate_token(context: Any, expiry: Expiry, *,
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
         endpoint=endpoint.key,
-        outcome='pending revocation of ' + old.jti if failure
+        outcome='pending revocation of ' + old.jti if old and failure
         else 'rotated' if old else 'first token',
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
                     revoked_at, failure is not None, failure)
 
 
-def _stopped_after_store(new: Any, old: Any) -> str:
+def _stopped_after_store(new: IssuedToken, old: StoredToken | None) -> str:
     """What a refresh stopped after step 2 leaves, for its one line."""
     if old is None:
         return f'the new token {new.jti} is stored.'
@@ -114,7 +119,7 @@ def _stopped_after_store(new: Any, old: Any) -> str:
             f'token {old.jti} will be finished by the next ntcli command.')
 
 
-def _outlives(context: Any, old: Any, window: int) -> bool:
+def _outlives(context: Context, old: StoredToken, window: int) -> bool:
     """True when the stored token does not expire within ``window`` seconds
     (a non-expiring one never does) and the endpoint still accepts it.
 
@@ -145,7 +150,8 @@ def _random_uuid() -> str:
             f'{text[20:]}')
 
 
-def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
+def _issue_bearer(context: Context, creds: Credentials,
+                  old: StoredToken | None) -> str | None:
     """Who asks for the new token: the user, else the old token itself."""
     endpoint = context.endpoint
     if endpoint.embedded:
@@ -159,7 +165,8 @@ def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
     return bearer
 
 
-def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
+def _store_new_token(context: Context, creds: Credentials,
+                     new: IssuedToken, old: StoredToken | None,
                      bearer: str | None) -> None:
     """Step 2: store the new token and, in the same write, the intent to
     revoke the old one, so that a crash before step 3 completes is finished
@@ -204,8 +211,8 @@ def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
         'ntcli token refresh again.') from failure
 
 
-def _settle_revocation(context: Any, creds: Any, old: Any,
-                       failure: str | None) -> None:
+def _settle_revocation(context: Context, creds: Credentials,
+                       old: StoredToken, failure: str | None) -> None:
     """Step 3 done: drop the pending revocation, or keep it for a retry."""
     endpoint = context.endpoint
     if failure is None:

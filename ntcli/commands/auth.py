@@ -180,8 +180,9 @@ class Status(command.ShowOne):
     def _secrets(context, endpoint) -> dict:
         """Who is logged in, the workspace and its token's status."""
         from ntcli import tokeninfo
-        data = {'user_credential': 'not needed' if endpoint.embedded else
-                ('stored' if context.user_credential() else 'none')}
+        data: dict[str, str | None] = {
+            'user_credential': 'not needed' if endpoint.embedded
+            else 'stored' if context.user_credential() else 'none'}
         data['who'] = Status._who(context, endpoint)
         try:
             workspace = context.workspace

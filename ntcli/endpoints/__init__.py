@@ -214,9 +214,9 @@ def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
 
     scheme = url.split('://', 1)[0] if '://' in url else url
     try:
-        mgr = driver.DriverManager('ntcli.endpoints', scheme,
-                                   invoke_on_load=True,
-                                   invoke_args=(url, options))
+        mgr: driver.DriverManager[Endpoint] = driver.DriverManager(
+            'ntcli.endpoints', scheme, invoke_on_load=True,
+            invoke_args=(url, options))
     except errors.NtcliError:
         raise  # the plugin's own verdict on the URL or options
     except Exception as exc:
@@ -228,4 +228,9 @@ def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
         raise errors.PluginError(
             f"The endpoint plugin '{scheme}' could not be loaded: {exc}") \
             from exc
-    return mgr.driver
+    endpoint = mgr.driver
+    if not isinstance(endpoint, Endpoint):
+        raise errors.PluginError(
+            f"The endpoint plugin '{scheme}' gave {type(endpoint).__name__}, "
+            'not a subclass of ntcli.endpoints.Endpoint')
+    return endpoint

@@ -21,6 +21,7 @@ from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
+    from ntcli_server.models import AuditEvent
 
 DATABASE_NAME = 'authority.db'
 DEFAULT_WORKSPACE = 'default'
@@ -43,6 +44,15 @@ def _translated(method: typing.Callable[..., _T]) -> typing.Callable[..., _T]:
 
 def _workspace(ws: typing.Any) -> Workspace:
     return Workspace(id=ws.id, name=ws.name, created_at=ws.created_at)
+
+
+def _event(event: AuditEvent) -> Event:
+    assert event.id is not None, 'the store numbers the events it lists'
+    return Event(id=event.id, time=event.at, action=event.action,
+                 outcome=event.outcome, actor=event.actor,
+                 target_jti=event.target_jti, client=event.client,
+                 request_id=event.request_id, user_agent=event.user_agent,
+                 detail=event.detail)
 
 
 class LocalEndpoint(Endpoint):
@@ -175,12 +185,7 @@ class LocalEndpoint(Endpoint):
         page = self.authority.list_events(workspace_id, since=since,
                                           actions=actions, limit=limit,
                                           cursor=cursor)
-        return [Event(id=e.id, time=e.at, action=e.action,
-                      outcome=e.outcome, actor=e.actor,
-                      target_jti=e.target_jti, client=e.client,
-                      request_id=e.request_id, user_agent=e.user_agent,
-                      detail=e.detail) for e in page.events], \
-            page.next_cursor
+        return [_event(e) for e in page.events], page.next_cursor
 
     def whoami(self, credential: str | None) -> str:
         import getpass

@@ -161,7 +161,7 @@ def _token_params(record: TokenRecord) -> dict:
 
 def _event(row: tuple) -> AuditEvent:
     """An AuditEvent from a row of ``id, EVENT_COLUMNS``."""
-    return AuditEvent(*row[1:], id=row[0])
+    return dataclasses.replace(AuditEvent(*row[1:]), id=row[0])
 
 
 def _record(tx: Transaction, event: AuditEvent | None) -> None:
@@ -673,7 +673,8 @@ class SQLTokenStore(TokenStore):
                     actions: typing.Collection[str] = (),
                     after_id: int | None = None,
                     limit: int = 100) -> list[AuditEvent]:
-        where, params = [], {'limit': limit}
+        where: list[str] = []
+        params: dict[str, object] = {'limit': limit}
         if workspace_id is not None:
             where.append('workspace_id = :ws')
             params['ws'] = workspace_id
@@ -744,5 +745,5 @@ class SQLTokenStore(TokenStore):
 
     @staticmethod
     def _counts(tx: Transaction) -> dict[str, int]:
-        return {table: tx.one(f'SELECT COUNT(*) FROM {table}')[0]
+        return {table: tx.all(f'SELECT COUNT(*) FROM {table}')[0][0]
                 for table, _, _ in COPIED_TABLES}
