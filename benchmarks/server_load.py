@@ -46,6 +46,12 @@ from collections.abc import Iterator
 from typing import Any
 
 DRIVER = '_drive'
+BARE = '_bare'
+# The bare Falcon app's answer: the size and shape of a real validation's.
+BARE_BODY = {'valid': True,
+             'workspace_id': '00000000-0000-4000-8000-000000000000',
+             'jti': 'jti_' + '0' * 32, 'scope': 'workspace',
+             'expires_at': '2030-01-01T00:00:00Z'}
 READY_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 10.0
 
@@ -182,6 +188,7 @@ def drive(spec: dict) -> dict:
               'connections': sum(connects),
               'rps': round(len(ok) / spec['duration'], 1)}
     result.update(latency_summary(ok))
+    result['latencies_ms'] = [round(value * 1000, 3) for value in ok]
     return result
 
 
@@ -199,6 +206,28 @@ def run_driver(spec: dict) -> dict:
 
 
 # -- the server -------------------------------------------------------------
+def bare_app() -> Any:
+    """A Falcon app returning a constant JSON body: the framework's floor."""
+    import falcon
+
+    class Constant:
+        def on_get(self, req: Any, resp: Any) -> None:
+            resp.media = BARE_BODY
+
+    app = falcon.App()
+    app.add_route('/healthz', Constant())
+    app.add_route('/v1/token_auth', Constant())
+    return app
+
+
+def serve_bare(argv: list[str]) -> int:
+    """``ntcli-server serve`` itself (its gunicorn, worker model, logging,
+    hooks and settings) with the bare app in place of the token API."""
+    from ntcli_server import cli, wsgi
+    wsgi.create_app = lambda *args, **kwargs: bare_app()  # type: ignore
+    return cli.main(argv)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -217,15 +246,20 @@ def server_command() -> list[str]:
 
 
 @contextlib.contextmanager
-def running_server(db: str, root: str, workers: int) -> Iterator[int]:
-    """``ntcli-server serve`` on a free port, stopped on exit."""
+def running_server(db: str, root: str, workers: int,
+                   bare: bool = False) -> Iterator[int]:
+    """``ntcli-server serve`` on a free port, stopped on exit; with
+    ``bare``, the same server serving the bare Falcon app."""
     port = free_port()
-    with open(os.path.join(root, 'server.log'), 'wb') as log:
+    name = 'bare' if bare else 'server'
+    command = ([sys.executable, os.path.abspath(__file__), BARE] if bare
+               else server_command())
+    with open(os.path.join(root, f'{name}.log'), 'wb') as log:
         proc = subprocess.Popen(
-            server_command() + [
+            command + [
                 '--db', db, 'serve', '--bind', f'127.0.0.1:{port}',
                 '--workers', str(workers),
-                '--access-log', os.path.join(root, 'access.log'),
+                '--access-log', os.path.join(root, f'{name}-access.log'),
                 '--log-level', 'warning'],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
@@ -278,23 +312,58 @@ def setup(db: str) -> tuple[str, str]:
     return user.credential, workspace.id
 
 
-def load(port: int, credential: str, workspace_id: str, duration: float,
-         concurrency: int) -> dict[str, dict]:
+VALIDATE = 'validate GET /v1/token_auth'
+BARE_SCENARIO = 'bare Falcon GET (constant JSON)'
+ISSUE = 'issue POST /v1/workspaces/{id}/tokens'
+
+
+def load(port: int, bare_port: int, credential: str, workspace_id: str,
+         duration: float, concurrency: int, rounds: int) -> dict[str, dict]:
+    """Validation and the bare app alternately, ``rounds`` times each for
+    ``duration / rounds`` seconds, so that both see the same machine; then
+    issuing. Rates are over all rounds, percentiles over all requests."""
     issued = call_json(port, 'POST',
                        f'/v1/workspaces/{workspace_id}/tokens',
                        credential, {'expires_in': 86400})
-    base = {'port': port, 'duration': duration, 'warmup': 1.0,
+    base = {'duration': duration / rounds, 'warmup': 1.0,
             'concurrency': concurrency}
-    results = {}
-    results['validate GET /v1/token_auth'] = run_driver(dict(
-        base, method='GET', path='/v1/token_auth', body=None,
-        headers={'Authorization': 'Bearer ' + issued['access_token']}))
-    results['issue POST /v1/workspaces/{id}/tokens'] = run_driver(dict(
-        base, method='POST', path=f'/v1/workspaces/{workspace_id}/tokens',
+    validate = dict(base, port=port, method='GET', path='/v1/token_auth',
+                    body=None, headers={
+                        'Authorization': 'Bearer ' + issued['access_token']})
+    # the same request (a bearer header, ignored) to the bare app
+    constant = dict(validate, port=bare_port)
+    parts: dict[str, list[dict]] = {VALIDATE: [], BARE_SCENARIO: []}
+    for _ in range(rounds):
+        parts[BARE_SCENARIO].append(run_driver(constant))
+        parts[VALIDATE].append(run_driver(validate))
+    results = {name: merge(runs) for name, runs in parts.items()}
+    results[VALIDATE]['ratio_to_bare_per_round'] = [
+        round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
+        for ours, bare in zip(parts[VALIDATE], parts[BARE_SCENARIO])]
+    results[ISSUE] = merge([run_driver(dict(
+        base, duration=duration, port=port, method='POST',
+        path=f'/v1/workspaces/{workspace_id}/tokens',
         body=json.dumps({'expires_in': 86400}),
         headers={'Authorization': 'Bearer ' + credential,
-                 'Content-Type': 'application/json'}))
+                 'Content-Type': 'application/json'}))])
     return results
+
+
+def merge(runs: list[dict]) -> dict:
+    """One summary of several driver runs of one scenario."""
+    latencies = [value / 1000 for run in runs
+                 for value in run.pop('latencies_ms')]
+    duration = sum(run['duration_s'] for run in runs)
+    merged = {'requests': sum(run['requests'] for run in runs),
+              'failed': sum(run['failed'] for run in runs),
+              'connections': sum(run['connections'] for run in runs),
+              'generator_cpu': round(max(run['generator_cpu']
+                                         for run in runs), 2),
+              'duration_s': duration, 'rounds': len(runs),
+              'rps_per_round': [run['rps'] for run in runs]}
+    merged['rps'] = round(merged['requests'] / duration, 1)
+    merged.update(latency_summary(latencies))
+    return merged
 
 
 def fill_workspace(db: str, owner: str, name: str,
@@ -392,9 +461,11 @@ def report(result: dict) -> None:
     info = result['machine']
     print(f"Python {info['python']} on {info['cpus']} CPU(s): "
           f"{info['cpu']}")
-    print(f"ntcli-server serve: gunicorn, {result['workers']} workers, "
-          f"SQLite; load: {result['concurrency']} threads in another "
-          f"process, {result['duration']:.0f} s each")
+    print(f"ntcli-server serve: gunicorn, {result['workers']} workers "
+          f"(its default worker class), {result['database']}; load: "
+          f"{result['concurrency']} threads in another process, "
+          f"{result['duration']:.0f} s per scenario in {result['rounds']} "
+          'alternating rounds')
     print()
     print(f"{'load':<40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'failed':>7} {'requests':>9} {'gen cpu':>6}")
@@ -402,6 +473,11 @@ def report(result: dict) -> None:
         print(f"{name:<40} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
               f"{row['p99_ms']:8.2f} {row['failed']:7d} "
               f"{row['requests']:9d} {row['generator_cpu']:6.2f}")
+    ours, bare = result['load'][VALIDATE], result['load'][BARE_SCENARIO]
+    if bare['rps']:
+        print(f"validation / bare Falcon throughput: "
+              f"{ours['rps'] / bare['rps']:.2f}x (per round: "
+              f"{', '.join(str(r) for r in ours['ratio_to_bare_per_round'])})")
     print('(gen cpu: cores the load generator itself kept busy; the server '
           'and it share\nthe machine)')
     print()
@@ -428,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == [DRIVER]:
         print(json.dumps(drive(json.load(sys.stdin))))
         return 0
+    if argv[:1] == [BARE]:
+        return serve_bare(argv[1:])
     parser = argparse.ArgumentParser(
         description='Throughput and latency of ntcli-server serve.')
     parser.add_argument('--duration', type=float, default=10.0, metavar='S',
@@ -441,6 +519,13 @@ def main(argv: list[str] | None = None) -> int:
                         help='workspace sizes for the scaling part')
     parser.add_argument('--repeat', type=int, default=200, metavar='N',
                         help='requests per measurement in the scaling part')
+    parser.add_argument('--rounds', type=int, default=3, metavar='N',
+                        help='alternations of validation and the bare app '
+                             '(default 3)')
+    parser.add_argument('--dsn', metavar='DSN',
+                        help='a PostgreSQL database to use (emptied of '
+                             'nothing: use a throwaway one) instead of '
+                             'a fresh SQLite file')
     parser.add_argument('--json', metavar='FILE',
                         help='also write the results here')
     args = parser.parse_args(argv)
@@ -449,15 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         parser.error('--sizes takes whole numbers separated by commas')
     if (args.duration <= 0 or args.concurrency < 1 or args.workers < 1
-            or args.repeat < 1 or any(size < 1 for size in sizes)):
+            or args.repeat < 1 or args.rounds < 1
+            or any(size < 1 for size in sizes)):
         parser.error('durations, counts and sizes must be positive')
     root = tempfile.mkdtemp(prefix='ntcli-server-bench-')
-    db = os.path.join(root, 'server.db')
+    db = args.dsn or os.path.join(root, 'server.db')
     try:
         credential, workspace_id = setup(db)
-        with running_server(db, root, args.workers) as port:
-            loaded = load(port, credential, workspace_id, args.duration,
-                          args.concurrency)
+        with running_server(db, root, args.workers) as port, \
+                running_server(db, root, args.workers, bare=True) as bare:
+            loaded = load(port, bare, credential, workspace_id,
+                          args.duration, args.concurrency, args.rounds)
             scaled = scale(port, db, credential, sizes, args.repeat)
     except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)
@@ -465,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     result = {'machine': machine(), 'workers': args.workers,
+              'database': 'PostgreSQL' if args.dsn else 'SQLite',
+              'rounds': args.rounds, 'load_average': os.getloadavg(),
               'concurrency': args.concurrency, 'duration': args.duration,
               'repeat': args.repeat, 'load': loaded, 'scale': scaled}
     report(result)

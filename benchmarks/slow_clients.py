@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_load  # noqa: E402  (its HTTP client and server helpers)
@@ -52,7 +52,8 @@ def custom_server(command: str, db: str, root: str) -> Iterator[int]:
     """A server started from a command template, stopped on exit."""
     port = server_load.free_port()
     argv = shlex.split(command.format(port=port, db=db))
-    log = open(os.path.join(root, 'server.log'), 'wb')
+    # closed in the finally below, once the server is stopped
+    log = open(os.path.join(root, 'server.log'), 'wb')  # noqa: SIM115
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={**os.environ, 'NTCLI_SERVER_DB': db})

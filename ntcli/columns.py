@@ -25,6 +25,25 @@ class CheckColumn(columns.FormattableColumn[bool]):
         return '✓' if self._value else ''
 
 
+class ScopeColumn(columns.FormattableColumn[tuple[str, ...] | None]):
+    """Scopes: the short form for people (a write stands for its read),
+    the full list for machines; None (not reported) is blank/null."""
+
+    def human_readable(self) -> str:
+        from ntcli_core import scopes
+        return ' '.join(scopes.compact(self._value or ()))
+
+    def machine_readable(self) -> list[str] | None:  # type: ignore[override]
+        return None if self._value is None else list(self._value)
+
+
+class TextColumn(columns.FormattableColumn[str | None]):
+    """Optional text: blank for people, null for machines."""
+
+    def human_readable(self) -> str:
+        return self._value or ''
+
+
 class RevocationColumn(columns.FormattableColumn[bool]):
     """A revocation's status, the value being whether it was done before.
 

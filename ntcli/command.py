@@ -219,6 +219,8 @@ class CommandMixin(command.Command):
         from ntcli import errors, output
         output.discard(self.app.stdout)
         done = self.done_summary()
+        if done is None and isinstance(exc, BrokenPipeError):
+            return exc      # '| head' had enough: exit 141, as tools do
         if done is None:
             return errors.OutputUndelivered(
                 f'The output could not be written: {output.reason(exc)}',

@@ -5,7 +5,8 @@ SHELL`` prints (:mod:`ntcli.shell_scripts`) runs ``ntcli complete --query``
 on each Tab and offers what it prints, and the interactive mode asks the
 engine in-process. The engine knows the commands of every installed plugin
 from the command manager, their options from their parsers, and these
-values: the choices of an option (``-f``), workspace names (``-w``,
+values: the choices of an option (``-f``), the columns of the command
+(``-c``, ``--sort-column``), workspace names (``-w``,
 ``workspace select|delete``), the JTIs of the workspace (``token revoke``,
 from the endpoint with a short timeout) and the endpoints already used
 (``--endpoint``).
@@ -131,6 +132,8 @@ VALUES: dict[tuple[str | None, str], Callable[[Any], list[Candidate]]] = {
     ('workspace delete', 'name'): workspace_names,
     ('token revoke', 'jti'): token_jtis,
 }
+# Options whose values are the command's column names (-c, --sort-column)
+COLUMN_DESTS = ('columns', 'sort_columns')
 # Options whose value is a path: the shell completes it.
 PATH_DESTS = {'config_dir': DIRECTORIES, 'ca_bundle': FILES,
               'log_file': FILES}
@@ -198,21 +201,30 @@ def _parse_known(parser: argparse.ArgumentParser, args: list[str],
     error = parser.error
     parser.error = quiet  # type: ignore[method-assign]
     try:
-        return parser.parse_known_args(args, start())[0]
-    except (ValueError, SystemExit):
-        return parser.parse_known_args([], start())[0]
+        # without its last word: an option still waiting for its value
+        for attempt in (args, args[:-1], []):
+            try:
+                return parser.parse_known_args(attempt, start())[0]
+            except (ValueError, SystemExit):
+                continue
+        return start()
     finally:
         parser.error = error  # type: ignore[method-assign]
 
 
 def _values(app: Any, command_name: str | None, action: argparse.Action,
-            global_args: list[str], word: str) -> Completion:
-    """The values of ``action``, an option or positional argument."""
+            global_args: list[str], word: str,
+            columns: Callable[[], list[Candidate]] | None = None
+            ) -> Completion:
+    """The values of ``action``, an option or positional argument;
+    ``columns`` gives the command's column names."""
     kind = PATH_DESTS.get(action.dest)
     if kind is not None:
         return Completion(kind, word, [])
     if action.choices:
         found = [Candidate(str(c)) for c in action.choices]
+    elif action.dest in COLUMN_DESTS and columns is not None:
+        found = columns()
     else:
         source = VALUES.get((command_name, action.dest)) or VALUES.get(
             (None, action.dest) if action.option_strings else ('', ''))
@@ -286,21 +298,28 @@ def complete(app: Any, words: list[str]) -> Completion:
         parser = cmd.get_parser(f'ntcli {command_name}')
     except Exception:
         return Completion(WORDS, word, candidates)
-    found = _command_values(app, command_name, parser, line.global_args,
-                            cmd_args, word)
+    found = _command_values(app, command_name, cmd, parser,
+                            line.global_args, cmd_args, word)
     return found._replace(candidates=candidates + found.candidates)
 
 
-def _command_values(app: Any, command_name: str,
+def _command_values(app: Any, command_name: str, cmd: Any,
                     parser: argparse.ArgumentParser, global_args: list[str],
                     args: list[str], word: str) -> Completion:
     options = _options(parser)
+
+    def columns() -> list[Candidate]:
+        # some options add columns (token list --show-expired: Status)
+        from ntcli import command
+        fields = cmd.declared_fields(_parse_known(parser, args))
+        return [Candidate(c) for c in command.column_choices(fields or {})]
     global_options = _options(app.parser)
     if word.startswith('-'):
         option, eq, value = word.partition('=')
         action = options.get(option)
         if eq and action is not None:
-            found = _values(app, command_name, action, global_args, value)
+            found = _values(app, command_name, action, global_args, value,
+                            columns)
             return found._replace(word=word, candidates=[
                 Candidate(f'{option}={c.value}') for c in found.candidates])
         return Completion(WORDS, word, _option_candidates(parser, word))
@@ -330,7 +349,7 @@ def _command_values(app: Any, command_name: str,
             index += 1
     if waiting is not None:
         name = None if waiting.dest in global_dests else command_name
-        return _values(app, name, waiting, global_args, word)
+        return _values(app, name, waiting, global_args, word, columns)
     if not positionals:
         return Completion(WORDS, word, [])
     position = positionals[min(index, len(positionals) - 1)]

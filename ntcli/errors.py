@@ -65,6 +65,14 @@ class Forbidden(NtcliError):
     message = 'Permission denied'
 
 
+class InsufficientScope(Forbidden):
+    """The token is valid but lacks a scope the operation needs."""
+
+    message = 'The token does not hold the scope this needs'
+    hint = ("Use a user credential ('ntcli auth login'), or a token issued "
+            'with the scopes needed (ntcli token create --scope ...).')
+
+
 class NotFound(NtcliError):
     """Something named on the command line does not exist."""
 
@@ -195,6 +203,7 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'TOKEN_REVOKED': TokenRevoked,
     'TOKEN_INVALID': TokenInvalid,
     'FORBIDDEN': Forbidden,
+    'INSUFFICIENT_SCOPE': InsufficientScope,
     'WORKSPACE_NOT_FOUND': WorkspaceNotFound,
     'TOKEN_NOT_FOUND': TokenNotFound,
     'NOT_FOUND': NotFound,

@@ -8,6 +8,9 @@ held at once: the first (primary) encrypts, all of them decrypt, so a key
 rotation never leaves data that no key can read.
 
 ``keyring`` and ``cryptography`` are imported only when a key is needed.
+On Linux the Secret Service is asked directly when keyring would pick it
+(see :mod:`ntcli.secretservice`), which spares keyring's import and backend
+discovery.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ def _keyring_problem(exc: BaseException) -> str:
 
 
 def _backend_name(backend: Any) -> str:
+    if type(backend).__module__ == 'ntcli.secretservice':
+        return str(backend.name)
     if type(backend).__module__ == 'keyring.backends.chainer':
         for inner in backend.backends:
             if _backend_usable(inner):
@@ -161,11 +166,16 @@ class KeyChain:
             return None  # no session bus: Secret Service would fail or hang
 
         def probe() -> tuple[Any, str | None] | None:
-            try:
-                import keyring
-            except ImportError:
-                return None
-            backend = keyring.get_keyring()
+            from ntcli import secretservice
+            backend: Any = None
+            if secretservice.applies(self._environ):
+                backend = secretservice.SecretService.connect()
+            if backend is None:
+                try:
+                    import keyring
+                except ImportError:
+                    return None
+                backend = keyring.get_keyring()
             if not _backend_usable(backend):
                 return None
             self._backend = backend

@@ -47,23 +47,30 @@ class StoredToken:
     workspace_id: str
     created_at: int | None
     expires_at: int | None
+    # the scopes the endpoint said it granted; None for tokens stored
+    # before ntcli kept them (their claims say)
+    scope: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return ('StoredToken(token=<redacted>, jti=%r, workspace_id=%r, '
-                'created_at=%r, expires_at=%r)'
+                'created_at=%r, expires_at=%r, scope=%r)'
                 % (self.jti, self.workspace_id, self.created_at,
-                   self.expires_at))
+                   self.expires_at, self.scope))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data['scope'] = None if self.scope is None else list(self.scope)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any],
                   workspace_id: str) -> StoredToken:
+        from ntcli_core import scopes
         return cls(token=data['token'], jti=data.get('jti') or '',
                    workspace_id=data.get('workspace_id') or workspace_id,
                    created_at=data.get('created_at'),
-                   expires_at=data.get('expires_at'))
+                   expires_at=data.get('expires_at'),
+                   scope=scopes.reported(data.get('scope')))
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ntcli import errors
-from ntcli_core import timefmt
+from ntcli_core import scopes, timefmt
 from ntcli_core.tokens import unverified_claims
 
 if TYPE_CHECKING:
@@ -30,6 +30,18 @@ def token_claims(token: str) -> dict[str, Any]:
         raise errors.TokenInvalid(str(exc)) from exc
 
 
+def scopes_of(token: str, recorded: scopes.Scopes | None = None
+              ) -> scopes.Scopes | None:
+    """A token's scopes: those the endpoint said it granted (``recorded``),
+    else its own (unverified) scope claim; None when neither says."""
+    if recorded is not None:
+        return recorded
+    try:
+        return scopes.reported(token_claims(token).get('scope'))
+    except errors.TokenInvalid:
+        return None
+
+
 def describe_current(context: Context) -> dict[str, Any]:
     """The current token's facts, its status from the endpoint when it can
     be reached, and a message for people. Raises AuthenticationRequired when
@@ -37,11 +49,12 @@ def describe_current(context: Context) -> dict[str, Any]:
     workspace = context.workspace
     token = context.env_token()
     source = 'environment (NTCLI_TOKEN)'
+    recorded = None
     if not token:
         stored = context.stored_token(workspace.id)
         if stored is None:
             raise errors.NoStoredToken()
-        token = stored.token
+        token, recorded = stored.token, stored.scope
         source = 'stored'
     now = context.now()
     try:
@@ -84,8 +97,14 @@ def describe_current(context: Context) -> dict[str, Any]:
         if local_status != 'invalid' else workspace.id,
         'is_valid': status == 'active',
         'days_until_expiry': days,
+        'scope': None if local_status == 'invalid' else
+        _listed(scopes_of(token, recorded)),
         'verified': verified,
         'source': source,
         'message': message,
         'token': token,
     }
+
+
+def _listed(names: scopes.Scopes | None) -> list[str] | None:
+    return None if names is None else list(names)

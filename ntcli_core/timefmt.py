@@ -31,6 +31,24 @@ def human(ts: int | None, never: str = 'Never') -> str:
         ts, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S UTC')
 
 
+def parse_time(text: str) -> int:
+    """Unix seconds from Unix seconds (up to 12 digits) or an ISO-8601
+    time; ValueError for anything else."""
+    if text.isdigit() and len(text) <= 12:
+        return int(text)
+    return parse_iso(text)
+
+
+def time_argument(text: str) -> int:
+    """An argparse type: :func:`parse_time`, refusing in argparse's way."""
+    try:
+        return parse_time(text)
+    except ValueError:
+        import argparse
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO-8601 time or Unix seconds") from None
+
+
 def parse_iso(text: str) -> int:
     """Unix seconds from an ISO-8601 time; a time without zone is UTC."""
     value = text.strip()

@@ -6,15 +6,19 @@ Three kinds of principal exist:
   already hold the database file and may therefore do everything;
 * ``user``: a user credential; it may do everything on the workspaces it
   owns and may create and list (its own) workspaces;
-* ``workspace``: a workspace token; it may issue and list tokens of its own
-  workspace and revoke itself (the last step of a refresh), nothing else.
-  The tokens it issues must expire (:func:`check_expiry`), so that a thief
-  of a workspace token cannot mint one that lives for good.
+* ``workspace``: a workspace token; it may list the tokens of its own
+  workspace and revoke itself (the last step of a refresh), whatever its
+  scopes; it may issue tokens of its workspace only if it holds
+  ``tokens:write``, and only with scopes it holds itself
+  (:func:`check_grant`), so that no token can mint a stronger one. The
+  tokens it issues must expire (:func:`check_expiry`), so that a thief of
+  a workspace token cannot mint one that lives for good.
 
 :func:`check` rules on who may act on what, before the request is read;
-:func:`check_expiry` on the lifetime an issue asks for, once it is.
-Every token's lifetime is capped at ten years whoever asks (the
-authority's own argument check).
+:func:`check_expiry` and :func:`check_grant` on the lifetime and scopes an
+issue asks for, once it is; :func:`check_request` on a request an ingress
+asks about (``/v1/token_auth``). Every token's lifetime is capped at ten
+years whoever asks (the authority's own argument check).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from ntcli_core import scopes
 from ntcli_server import errors
 from ntcli_server.models import Workspace
 
@@ -45,6 +50,16 @@ PRINCIPAL_WORKSPACE = 'workspace'
 
 
 @dataclasses.dataclass(frozen=True)
+class Target:
+    """A request a token wants to make behind an ingress (read from the
+    ingress's headers by ntcli_server.ingress)."""
+
+    workspace_id: str | None        # as written in the URL, folded
+    resource: str                   # folded; may be outside the vocabulary
+    action: str                     # scopes.READ or scopes.WRITE
+
+
+@dataclasses.dataclass(frozen=True)
 class Principal:
     """The authenticated caller of an operation."""
 
@@ -53,6 +68,7 @@ class Principal:
     user_name: str | None = None
     workspace_id: str | None = None
     jti: str | None = None
+    scope: scopes.Scopes = ()        # a workspace token's scopes
 
     @classmethod
     def local(cls) -> 'Principal':
@@ -101,6 +117,12 @@ def check(principal: Principal, action: Action,
             raise errors.Forbidden(
                 'A workspace token may revoke only itself; '
                 'use a user credential')
+        if action == Action.ISSUE_TOKEN and not scopes.allows(
+                principal.scope, 'tokens', scopes.WRITE):
+            raise errors.InsufficientScope(
+                'Issuing a token needs the scope tokens:write, which this '
+                'token does not hold; use a user credential',
+                {'required': ['tokens:write']})
         return
     raise errors.Forbidden('Unknown kind of caller')
 
@@ -114,3 +136,34 @@ def check_expiry(principal: Principal, expires: bool) -> None:
             'A workspace token cannot issue a token that never expires: '
             'that needs a user credential. Ask for a token that expires '
             '(within ten years) instead.')
+
+
+def check_grant(principal: Principal, wanted: scopes.Scopes) -> None:
+    """Raise InsufficientScope unless ``principal`` may grant ``wanted``:
+    a workspace token grants only scopes it holds itself."""
+    if principal.kind != PRINCIPAL_WORKSPACE:
+        return
+    lacking = scopes.missing(principal.scope, wanted)
+    if lacking:
+        raise errors.InsufficientScope(
+            'A token can grant only scopes it holds; this one lacks '
+            f"{' '.join(lacking)}. Use a user credential to grant them.",
+            {'missing': list(lacking)})
+
+
+def check_request(held: scopes.Scopes, workspace_id: str,
+                  target: Target) -> None:
+    """Raise Forbidden unless a token of ``workspace_id`` holding ``held``
+    may make the request ``target`` describes."""
+    if target.workspace_id is not None and \
+            target.workspace_id != workspace_id.lower():
+        raise errors.Forbidden('The token belongs to another workspace')
+    if target.resource not in scopes.RESOURCES:
+        # unknown to the vocabulary: no scope grants it
+        raise errors.InsufficientScope(
+            'No scope grants access to this resource')
+    if not scopes.allows(held, target.resource, target.action):
+        needed = scopes.scope(target.resource, target.action)
+        raise errors.InsufficientScope(
+            f'This request needs the scope {needed}, which the token does '
+            'not hold', {'required': [needed]})

@@ -17,17 +17,17 @@ import secrets
 import time
 import typing
 
+from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
 from ntcli_core.tokens import (JTI_PREFIX, TOKEN_PREFIX,
                                USER_CREDENTIAL_PREFIX)
 from ntcli_server import errors, jws as jws_impl, signing
 from ntcli_server import models
-from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, EventPage,
-                                 IssuedToken, NewUser, Origin, Revocation,
-                                 SigningKey, TokenInfo, TokenPage,
-                                 TokenRecord, User, ValidatedToken,
-                                 Workspace)
+from ntcli_server.models import (AuditEvent, EventPage, IssuedToken,
+                                 NewUser, Origin, Revocation, SigningKey,
+                                 TokenInfo, TokenPage, TokenRecord, User,
+                                 ValidatedToken, Workspace, held_scopes)
 from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
 
 if typing.TYPE_CHECKING:
@@ -40,7 +40,6 @@ if typing.TYPE_CHECKING:
 Clock = typing.Callable[[], int]
 JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
 
-SCOPE_PATTERN = re.compile(r'[A-Za-z0-9:._-]{1,64}')
 MAX_DESCRIPTION = 256
 MAX_IDEMPOTENCY_KEY = 128
 MAX_PAGE = 1000
@@ -101,7 +100,7 @@ class Authority:
     """Issues, validates, lists and revokes workspace tokens."""
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
-                 jws: JWS = jws_impl.PYJWT) -> None:
+                 jws: JWS = jws_impl.ED25519) -> None:
         self.store = store
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
@@ -110,7 +109,8 @@ class Authority:
 
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
-             jws: JWS = jws_impl.PYJWT, create: bool = True) -> 'Authority':
+             jws: JWS = jws_impl.ED25519,
+             create: bool = True) -> 'Authority':
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
         (:class:`ntcli_server.storage.DatabaseMissing`)."""
@@ -203,30 +203,33 @@ class Authority:
     # -- tokens -----------------------------------------------------------
     def issue(self, workspace_id: str, *, expires_in: int | None = None,
               expires_at: int | None = None,
-              description: str | None = None, scope: str = DEFAULT_SCOPE,
+              description: str | None = None, scope: object = None,
               idempotency_key: str | None = None,
               origin: Origin | None = None) -> IssuedToken:
         """Issue a token; no expiry given means a non-expiring token.
 
-        A retry with the same ``idempotency_key`` for the same workspace
-        within 24 hours returns the same token, re-signed from its stored
-        claims (Ed25519 is deterministic, so the value is identical).
+        ``scope`` is a list of scopes or one space-separated string (see
+        ntcli_core.scopes); None gives the default, ``workspace:read
+        servers:read``. A retry with the same ``idempotency_key`` for the
+        same workspace within 24 hours returns the same token, re-signed
+        from its stored claims (Ed25519 is deterministic, so the value is
+        identical).
         """
         now = self.now()
         expiry = self._expiry(now, expires_in, expires_at)
         self._check_description(description)
-        if not isinstance(scope, str) or not SCOPE_PATTERN.fullmatch(scope):
-            raise errors.InvalidRequest('Invalid scope', {'field': 'scope'})
+        granted = self._scopes(scope)
         if idempotency_key is not None and (
                 not isinstance(idempotency_key, str) or not idempotency_key
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
-        key, private_key = self.keys.primary()
+        key, private_key = self.keys.primary(
+            self._event(origin, models.AUDIT_KEY_ROTATE))
         record = TokenRecord(
             jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
-            created_at=now, expires_at=expiry, kid=key.kid, scope=scope,
-            description=description)
+            created_at=now, expires_at=expiry, kid=key.kid,
+            scope=scopes.to_claim(granted), description=description)
         stored, replayed = self.store.add_token(
             record, idempotency_key,
             idempotency_since=now - IDEMPOTENCY_WINDOW,
@@ -243,8 +246,33 @@ class Authority:
             token=signing.encode_token(stored, private_key, self.jws),
             jti=stored.jti,
             workspace_id=stored.workspace_id, created_at=stored.created_at,
-            expires_at=stored.expires_at, scope=stored.scope, kid=stored.kid,
-            replayed=replayed)
+            expires_at=stored.expires_at, scope=held_scopes(stored.scope),
+            kid=stored.kid, replayed=replayed)
+
+    def issue_for(self, principal: Principal, workspace_id: str, *,
+                  expires_in: int | None = None,
+                  expires_at: int | None = None,
+                  description: str | None = None, scope: object = None,
+                  idempotency_key: str | None = None,
+                  origin: Origin | None = None) -> IssuedToken:
+        """:meth:`issue` on behalf of ``principal``, with every access rule
+        of an issue (see ntcli_server.access): who may issue here, what
+        lifetime and which scopes it may grant."""
+        from ntcli_server import access
+        self.authorize(principal, access.Action.ISSUE_TOKEN, workspace_id)
+        access.check_expiry(principal, expires_in is not None
+                            or expires_at is not None)
+        access.check_grant(principal, self._scopes(scope))
+        issued = self.issue(workspace_id, expires_in=expires_in,
+                            expires_at=expires_at, description=description,
+                            scope=scope, idempotency_key=idempotency_key,
+                            origin=origin)
+        if issued.replayed:
+            # A replay returns the token first issued under this key,
+            # whatever this request asked for: that token must pass too.
+            access.check_expiry(principal, issued.expires_at is not None)
+            access.check_grant(principal, issued.scope)
+        return issued
 
     def validate(self, token: str,
                  workspace_id: str | None = None) -> ValidatedToken:
@@ -258,7 +286,8 @@ class Authority:
         if (record is None or record.workspace_id != claims['sub']
                 or record.kid != kid
                 or record.created_at != claims['iat']
-                or record.expires_at != claims.get('exp')):
+                or record.expires_at != claims.get('exp')
+                or record.scope != claims['scope']):
             raise errors.TokenInvalid('The token is not known to this '
                                       'authority')
         now = self.now()
@@ -272,12 +301,25 @@ class Authority:
                               workspace_id=record.workspace_id,
                               issued_at=record.created_at,
                               expires_at=record.expires_at,
-                              scope=record.scope, kid=record.kid)
+                              scope=held_scopes(record.scope),
+                              kid=record.kid)
 
     def list_tokens(self, workspace_id: str, *, include_expired: bool = False,
-                    include_revoked: bool = False, limit: int = 100,
+                    include_revoked: bool = False, limit: int | None = 100,
                     cursor: str | None = None) -> TokenPage:
-        """One page of the workspace's tokens, oldest first."""
+        """One page of the workspace's tokens, oldest first; ``limit``
+        None: every token from ``cursor`` on, in one page."""
+        if limit is None:
+            tokens: list[TokenInfo] = []
+            while True:
+                page = self.list_tokens(
+                    workspace_id, include_expired=include_expired,
+                    include_revoked=include_revoked, limit=MAX_PAGE,
+                    cursor=cursor)
+                tokens.extend(page.tokens)
+                if page.next_cursor is None:
+                    return TokenPage(tokens=tokens, next_cursor=None)
+                cursor = page.next_cursor
         if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(
                 f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
@@ -359,7 +401,7 @@ class Authority:
             valid = self.validate(bearer)
             return access.Principal(access.PRINCIPAL_WORKSPACE,
                                     workspace_id=valid.workspace_id,
-                                    jti=valid.jti)
+                                    jti=valid.jti, scope=valid.scope)
         if bearer.startswith(USER_CREDENTIAL_PREFIX):
             user = self.store.get_user_by_credential_hash(
                 _hash_credential(bearer))
@@ -470,6 +512,16 @@ class Authority:
                     {'field': 'expires_at'})
             return expires_at
         return None
+
+    @staticmethod
+    def _scopes(scope: object) -> scopes.Scopes:
+        if scope is None:
+            return scopes.DEFAULT
+        try:
+            return scopes.parse(scope)
+        except scopes.ScopeError as exc:
+            raise errors.ValidationError(f'Invalid scope: {exc.message}',
+                                         {'field': 'scope'}) from None
 
     @staticmethod
     def _check_description(description: object) -> None:

@@ -84,6 +84,14 @@ class Forbidden(_CodedError):
     default_message = 'Permission denied'
 
 
+class InsufficientScope(Forbidden):
+    """A valid token whose scopes do not cover what it asked for."""
+
+    code = 'INSUFFICIENT_SCOPE'
+    http_status = 403
+    default_message = 'The token does not hold the scope this needs'
+
+
 class WorkspaceNotFound(_CodedError):
     """A workspace id or name the authority does not know."""
 
@@ -106,6 +114,14 @@ class InvalidRequest(_CodedError):
     code = 'INVALID_REQUEST'
     http_status = 400
     default_message = 'Invalid request'
+
+
+class ValidationError(_CodedError):
+    """A request value that does not fit the API's schema."""
+
+    code = 'VALIDATION_ERROR'
+    http_status = 422
+    default_message = 'The request does not fit the API'
 
 
 class WorkspaceExists(_CodedError):

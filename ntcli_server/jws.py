@@ -1,11 +1,14 @@
 """Compact JWS with EdDSA (Ed25519), through PyJWT or through cryptography.
 
+:data:`ED25519` signs and verifies with ``cryptography``'s Ed25519
+directly; the authority, the server's and the CLI's embedded one, uses it.
 :data:`PYJWT` goes through PyJWT, a maintained and widely reviewed JWT
-library: the server uses it. :data:`ED25519` signs and verifies with
-``cryptography``'s Ed25519 directly. It exists for the CLI's embedded
-authority, which signs or verifies a token on almost every run: importing
-PyJWT costs about 40 ms there (it loads every algorithm cryptography offers
-and its JWKS client), a quarter of a whole ``ntcli token show``.
+library, and is kept as the reference the tests compare :data:`ED25519`
+with. PyJWT costs about 40 ms to import on the CLI (it loads every
+algorithm cryptography offers and its JWKS client), a quarter of a whole
+``ntcli token show``, and about 1 ms of each server validation on a loaded
+2-core machine, more than the Ed25519 verification itself (its checks of
+every base64url character run in Python; benchmarks/RESULTS.md).
 
 Both make the same token, byte for byte, from the same claims and key, and
 both accept exactly the tokens the other makes: the header is JSON with
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import typing
 
@@ -98,6 +102,11 @@ class _Parsed(typing.NamedTuple):
     signature: bytes
 
 
+# A validation reads the header (to pick the key), then verifies: the
+# second parse of the same token comes from here (about 12 % of a
+# validation's time in the server). Bounded; the results are not changed
+# by anyone (verified_claims decodes the payload afresh).
+@functools.lru_cache(maxsize=64)
 def _parse(raw: str) -> _Parsed:
     """Split and decode a compact JWS; raise TokenInvalid(MALFORMED)."""
     data = raw.encode('utf-8')
@@ -144,7 +153,7 @@ class Ed25519:
         return (signing_input + b'.' + _b64encode(signature)).decode('utf-8')
 
     def unverified_header(self, raw: str) -> dict:
-        return _parse(raw).header
+        return dict(_parse(raw).header)  # the cached one stays as parsed
 
     def verified_claims(self, raw: str, public_key: typing.Any) -> dict:
         from cryptography.exceptions import InvalidSignature

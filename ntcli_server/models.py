@@ -7,18 +7,28 @@ and "not yet" for a revocation. Fields holding secrets are left out of
 
 from __future__ import annotations
 
-import dataclasses
-import typing
+from typing import Any
+
+from ntcli_core.records import Record, field
+
+from ntcli_core import scopes
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
 STATUS_REVOKED = 'revoked'
 
-DEFAULT_SCOPE = 'workspace'
 
 
-@dataclasses.dataclass(frozen=True)
-class Workspace:
+def held_scopes(stored: str) -> scopes.Scopes:
+    """The scopes a stored ``scope`` value grants; a value that cannot be
+    read grants nothing (fail closed)."""
+    try:
+        return scopes.from_claim(stored)
+    except scopes.ScopeError:
+        return ()
+
+
+class Workspace(Record):
     """A workspace; ``owner`` is a user id, or None for the local owner."""
 
     id: str
@@ -28,8 +38,7 @@ class Workspace:
     owner: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(Record):
     """What the store keeps of a token: its claims and state, not its value."""
 
     jti: str
@@ -37,7 +46,9 @@ class TokenRecord:
     created_at: int                  # the token's iat
     expires_at: int | None           # the token's exp
     kid: str                         # the key that signed it
-    scope: str = DEFAULT_SCOPE
+    # the scope claim: space-separated (see ntcli_core.scopes), or the legacy
+    # 'workspace' of tokens issued before scopes, which holds them all
+    scope: str = scopes.LEGACY
     description: str | None = None
     revoked_at: int | None = None
 
@@ -50,8 +61,7 @@ class TokenRecord:
         return STATUS_ACTIVE
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenInfo:
+class TokenInfo(Record):
     """A token's metadata as the authority reports it, with its status."""
 
     jti: str
@@ -60,7 +70,7 @@ class TokenInfo:
     expires_at: int | None
     revoked_at: int | None
     status: str
-    scope: str
+    scope: scopes.Scopes
     description: str | None = None
 
     @classmethod
@@ -69,46 +79,43 @@ class TokenInfo:
                    created_at=record.created_at,
                    expires_at=record.expires_at,
                    revoked_at=record.revoked_at,
-                   status=record.status_at(now), scope=record.scope,
+                   status=record.status_at(now),
+                   scope=held_scopes(record.scope),
                    description=record.description)
 
 
-@dataclasses.dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(Record):
     """A token just issued (or replayed): the only time its value exists."""
 
-    token: str = dataclasses.field(repr=False)
+    token: str = field(repr=False)
     jti: str
     workspace_id: str
     created_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
     replayed: bool = False           # True when an idempotency key matched
 
 
-@dataclasses.dataclass(frozen=True)
-class ValidatedToken:
+class ValidatedToken(Record):
     """A token the authority accepted."""
 
     jti: str
     workspace_id: str
     issued_at: int
     expires_at: int | None
-    scope: str
+    scope: scopes.Scopes
     kid: str
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenPage:
+class TokenPage(Record):
     """One page of a token listing and the cursor of the next (or None)."""
 
     tokens: list[TokenInfo]
     next_cursor: str | None
 
 
-@dataclasses.dataclass(frozen=True)
-class Revocation:
+class Revocation(Record):
     """The outcome of a revoke; ``already_revoked`` keeps the first time."""
 
     token: TokenInfo
@@ -119,34 +126,31 @@ class Revocation:
         return self.token.revoked_at  # type: ignore[return-value]
 
 
-@dataclasses.dataclass(frozen=True)
-class SigningKey:
+class SigningKey(Record):
     """A signing key pair; the private key is sealed (see signing.seal)."""
 
     kid: str
     public_key: str                  # PEM (SubjectPublicKeyInfo)
     created_at: int
-    private_key: str | None = dataclasses.field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
     is_primary: bool = False
     retired_at: int | None = None    # private key destroyed; verify only
 
 
-@dataclasses.dataclass(frozen=True)
-class User:
+class User(Record):
     """A user of the token API; only a hash of its credential is kept."""
 
     id: str
     name: str
     created_at: int
-    credential_hash: str = dataclasses.field(default='', repr=False)
+    credential_hash: str = field(default='', repr=False)
 
 
-@dataclasses.dataclass(frozen=True)
-class NewUser:
+class NewUser(Record):
     """A user just created, with the credential shown to it once."""
 
     user: User
-    credential: str = dataclasses.field(repr=False)
+    credential: str = field(repr=False)
 
 
 # -- the audit trail --------------------------------------------------------
@@ -174,8 +178,7 @@ OUTCOME_REFUSED = 'refused'
 LOCAL_ACTOR = 'local'
 
 
-@dataclasses.dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Who asks for a change, and from where: what an audit event keeps of
     the request. ``actor`` is a user id or a token's JTI, never a
     credential."""
@@ -185,13 +188,8 @@ class Origin:
     request_id: str | None = None
     user_agent: str | None = None
 
-    def but(self, **changes: typing.Any) -> Origin:
-        """This origin with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
-
-@dataclasses.dataclass(frozen=True)
-class AuditEvent:
+class AuditEvent(Record):
     """One entry of the server's audit trail. No field ever holds a token,
     a credential or a key: only ids (workspace, JTI, kid, user id)."""
 
@@ -209,20 +207,15 @@ class AuditEvent:
 
     @classmethod
     def of(cls, origin: Origin, at: int, action: str, *,
-           outcome: str = OUTCOME_SUCCESS, **fields: typing.Any) -> AuditEvent:
+           outcome: str = OUTCOME_SUCCESS, **fields: Any) -> AuditEvent:
         """The event of ``action`` asked for by ``origin``."""
         return cls(at=at, action=action, outcome=outcome,
                    actor=origin.actor, client=origin.client,
                    request_id=origin.request_id,
                    user_agent=origin.user_agent, **fields)
 
-    def but(self, **changes: typing.Any) -> AuditEvent:
-        """This event with some fields changed."""
-        return dataclasses.replace(self, **changes)
 
-
-@dataclasses.dataclass(frozen=True)
-class EventPage:
+class EventPage(Record):
     """One page of audit events, oldest first, and where the next starts."""
 
     events: list[AuditEvent]

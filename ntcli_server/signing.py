@@ -7,10 +7,10 @@ deterministic, so the same claims signed by the same key always give the
 same token: idempotent issuance re-signs stored claims instead of storing
 token values.
 
-PyJWT and the key classes are imported when first used: the CLI imports
-this module on paths that never sign or verify anything. The CLI's embedded
-authority signs and verifies through :data:`ntcli_server.jws.ED25519`
-instead of PyJWT, to start faster; the tokens are the same.
+The key classes are imported when first used: the CLI imports this module
+on paths that never sign or verify anything. Tokens are signed and verified
+through :data:`ntcli_server.jws.ED25519` unless a caller passes
+:data:`ntcli_server.jws.PYJWT`; the tokens are the same.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def claims_of(record: TokenRecord) -> dict:
 
 
 def encode_token(record: TokenRecord, private_key,
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.PYJWT
+                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
                  ) -> str:
     """Sign the claims of ``record`` with the key it names."""
     return TOKEN_PREFIX + jws.sign(claims_of(record), record.kid, private_key)
@@ -194,7 +194,7 @@ def encode_token(record: TokenRecord, private_key,
 
 def decode_token(token: str,
                  public_key_for: typing.Callable[[str], object],
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.PYJWT
+                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
                  ) -> tuple[str, dict]:
     """Verify a token's format and signature; return its kid and claims.
 
@@ -254,15 +254,19 @@ class KeyRing:
         self._primary: SigningKey | None = None
         self._primary_loaded = 0.0
 
-    def primary(self) -> tuple[SigningKey, object]:
-        """The primary key and its private key object; made on first use."""
+    def primary(self, audit: AuditEvent | None = None
+                ) -> tuple[SigningKey, object]:
+        """The primary key and its private key object; made on first use
+        (and then ``audit`` is recorded with its kid as detail)."""
         fresh = time.monotonic() - self._primary_loaded < self.PRIMARY_TTL
         if self._primary is None or not fresh:
             key = self._store.get_primary_signing_key()
             if key is None:
                 # Several processes may race here; the store keeps one.
+                candidate = generate_signing_key(self._clock())
                 key = self._store.ensure_primary_signing_key(
-                    generate_signing_key(self._clock()))
+                    candidate, audit.but(detail=candidate.kid)
+                    if audit else None)
             self._primary = key
             self._primary_loaded = time.monotonic()
         return self._primary, self.private_key(self._primary.kid)

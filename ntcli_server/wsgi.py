@@ -36,16 +36,17 @@ import falcon
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import access, errors, ratelimit, request_ids
+from ntcli_server import access, errors, ingress, ratelimit, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
-from ntcli_server.models import (DEFAULT_SCOPE, AuditEvent, IssuedToken,
-                                 Origin, TokenInfo, Workspace)
+from ntcli_server.models import (AuditEvent, IssuedToken, Origin,
+                                 TokenInfo, Workspace)
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
 MAX_BODY = 64 * 1024
-DEFAULT_PAGE = 100
+SERVICE_NAME = 'ntcli-server'
+DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
 AuthorityFactory = typing.Callable[[], Authority]
@@ -174,7 +175,17 @@ def query_flag(req: falcon.Request, name: str) -> bool:
                            field=name)
 
 
-def query_int(req: falcon.Request, name: str, default: int) -> int:
+@typing.overload
+def query_int(req: falcon.Request, name: str, default: int) -> int: ...
+
+
+@typing.overload
+def query_int(req: falcon.Request, name: str,
+              default: None) -> int | None: ...
+
+
+def query_int(req: falcon.Request, name: str,
+              default: int | None) -> int | None:
     """An integer query parameter."""
     value = req.get_param(name)
     if value is None:
@@ -234,7 +245,7 @@ def issued_json(issued: IssuedToken) -> dict:
     return {'access_token': issued.token, 'token_type': 'Bearer',
             'expires_in': lifetime,
             'expires_at': timefmt.iso(issued.expires_at),
-            'scope': issued.scope, 'jti': issued.jti,
+            'scope': list(issued.scope), 'jti': issued.jti,
             'workspace_id': issued.workspace_id,
             'created_at': timefmt.iso(issued.created_at)}
 
@@ -243,7 +254,8 @@ def token_json(info: TokenInfo) -> dict:
     return {'jti': info.jti, 'created_at': info.created_at,
             'expires_at': timefmt.iso(info.expires_at),
             'status': info.status, 'description': info.description,
-            'revoked_at': timefmt.iso(info.revoked_at)}
+            'revoked_at': timefmt.iso(info.revoked_at),
+            'scope': list(info.scope)}
 
 
 def event_json(event: AuditEvent) -> dict:
@@ -321,7 +333,8 @@ class NoMetrics:
 _VALIDATION_OUTCOMES: dict[type, str] = {
     errors.AuthenticationRequired: 'missing',
     errors.TokenInvalid: 'invalid', errors.TokenExpired: 'expired',
-    errors.TokenRevoked: 'revoked', errors.Forbidden: 'forbidden'}
+    errors.TokenRevoked: 'revoked', errors.Forbidden: 'forbidden',
+    errors.InsufficientScope: 'forbidden'}
 
 
 class TokenAPI:
@@ -420,7 +433,8 @@ class TokensResource(_Resource):
 
     FIELDS: Fields = {'expires_in': (int, _NULL),
                       'expires_at': (int, str, _NULL),
-                      'scope': (str, _NULL), 'description': (str, _NULL)}
+                      'scope': (list, str, _NULL),
+                      'description': (str, _NULL)}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response,
                 workspace_id: str) -> None:
@@ -433,18 +447,12 @@ class TokensResource(_Resource):
             expires_at = unix_time('expires_at', body.get('expires_at'))
         else:
             expires_in, expires_at = DEFAULT_LIFETIME, None
-        access.check_expiry(principal, expires_in is not None
-                            or expires_at is not None)
-        issued = authority.issue(
-            workspace_id, expires_in=expires_in, expires_at=expires_at,
-            description=body.get('description'),
-            scope=body.get('scope') or DEFAULT_SCOPE,
+        issued = authority.issue_for(
+            principal, workspace_id, expires_in=expires_in,
+            expires_at=expires_at, description=body.get('description'),
+            scope=body.get('scope'),
             idempotency_key=req.get_header('Idempotency-Key'),
             origin=origin(req, principal))
-        if issued.replayed:
-            # A replay returns the token first issued under this key,
-            # whatever this request asked for: that token must pass too.
-            access.check_expiry(principal, issued.expires_at is not None)
         self.api.metrics.token_issued(issued.replayed)
         resp.status = falcon.HTTP_201
         if issued.replayed:
@@ -458,7 +466,9 @@ class TokensResource(_Resource):
         authority.authorize(principal, Action.LIST_TOKENS, workspace_id)
         include_expired = query_flag(req, 'include_expired')
         include_revoked = query_flag(req, 'include_revoked')
-        limit = query_int(req, 'limit', DEFAULT_PAGE)
+        # without a limit, every token: clients that know no cursor (the
+        # NimbleTools CLI) would otherwise show a truncated list
+        limit = query_int(req, 'limit', None)
         page = authority.list_tokens(
             workspace_id, include_expired=include_expired,
             include_revoked=include_revoked, limit=limit,
@@ -469,22 +479,37 @@ class TokensResource(_Resource):
                       'next_cursor': page.next_cursor}
 
 
+def revoke(api: TokenAPI, req: falcon.Request, resp: falcon.Response,
+           workspace_id: str, jti: str) -> None:
+    """Revoke a token (idempotent), for either route that does it."""
+    principal = api.caller(req)
+    authority = api.authority
+    authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
+                        jti=jti)
+    result = authority.revoke(workspace_id, jti,
+                              origin=origin(req, principal))
+    api.metrics.token_revoked(result.already_revoked)
+    resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
+                  'status': 'revoked',
+                  'revoked_at': timefmt.iso(result.revoked_at),
+                  'already_revoked': result.already_revoked}
+
+
 class TokenResource(_Resource):
     """``/v1/workspaces/{id}/tokens/{jti}``: revoke a token (idempotent)."""
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response,
                   workspace_id: str, jti: str) -> None:
-        principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
-                            jti=jti)
-        result = authority.revoke(workspace_id, jti,
-                                  origin=origin(req, principal))
-        self.api.metrics.token_revoked(result.already_revoked)
-        resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
-                      'status': 'revoked',
-                      'revoked_at': timefmt.iso(result.revoked_at),
-                      'already_revoked': result.already_revoked}
+        revoke(self.api, req, resp, workspace_id, jti)
+
+
+class TokenRevokeResource(_Resource):
+    """``/v1/workspaces/{id}/tokens/{jti}/revoke``: the same revocation by
+    POST, the way the NimbleTools CLI asks for it."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response,
+                workspace_id: str, jti: str) -> None:
+        revoke(self.api, req, resp, workspace_id, jti)
 
 
 class EventsResource(_Resource):
@@ -511,16 +536,28 @@ class EventsResource(_Resource):
 
 
 class TokenAuthResource(_Resource):
-    """``/v1/token_auth``: 200 for a valid bearer token, 401 otherwise
-    (for an ingress ``auth_request``)."""
+    """``/v1/token_auth``: the target of an ingress ``auth_request``.
+
+    200 for a valid bearer token, 401 otherwise. With ``X-Original-URL``
+    and ``X-Original-Method`` (see ntcli_server.ingress) also 403 when the
+    URL is another workspace's or the token lacks the scope the request
+    needs. A 200 tells the upstream who calls: ``X-Workspace-Id``,
+    ``X-Token-Jti`` and ``X-Token-Scope`` (space-separated).
+    """
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         with self.api.validation():
             valid = self.api.authority.validate(bearer(req))
+            target = ingress.target(req.get_header('X-Original-URL'),
+                                    req.get_header('X-Original-Method'))
+            if target is not None:
+                access.check_request(valid.scope, valid.workspace_id,
+                                     target)
         resp.set_header('X-Workspace-Id', valid.workspace_id)
         resp.set_header('X-Token-Jti', valid.jti)
+        resp.set_header('X-Token-Scope', ' '.join(valid.scope))
         resp.media = {'valid': True, 'workspace_id': valid.workspace_id,
-                      'jti': valid.jti, 'scope': valid.scope,
+                      'jti': valid.jti, 'scope': list(valid.scope),
                       'expires_at': timefmt.iso(valid.expires_at)}
 
     on_post = on_get
@@ -543,6 +580,27 @@ class HealthResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.api.authority.store.schema_version()
         resp.media = {'status': 'ok'}
+
+
+class HealthCheckResource(_Resource):
+    """``/health``: the platform's health check, with what answers and
+    when; 503 (the error envelope) while the database does not answer."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from ntcli_server.openapi import release
+        authority = self.api.authority
+        authority.store.schema_version()
+        resp.media = {'status': 'healthy', 'version': release(),
+                      'service': SERVICE_NAME,
+                      'timestamp': timefmt.iso(authority.now())}
+
+
+class OpenAPIResource:
+    """``/openapi.json``: the OpenAPI document of this API."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from ntcli_server import openapi
+        resp.media = openapi.document()
 
 
 # -- errors -----------------------------------------------------------------
@@ -627,18 +685,21 @@ def create_app(target: str | AuthorityFactory, *,
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
-    if auth_failures is not None:
-        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     recorder = None
     if metrics:
+        # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
         recorder = prometheus.PrometheusMetrics()
         middleware.append(prometheus.RequestMetrics(recorder))
+    if auth_failures is not None:
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
     api = TokenAPI(factory, recorder)
     app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
     if recorder is not None:
         app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
     app.add_route('/healthz', HealthResource(api))
+    app.add_route('/health', HealthCheckResource(api))
+    app.add_route('/openapi.json', OpenAPIResource())
     app.add_route('/v1/token_auth', TokenAuthResource(api))
     app.add_route('/v1/whoami', WhoAmIResource(api))
     app.add_route('/v1/workspaces', WorkspacesResource(api))
@@ -647,6 +708,8 @@ def create_app(target: str | AuthorityFactory, *,
                   TokensResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/tokens/{jti}',
                   TokenResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/tokens/{jti}/revoke',
+                  TokenRevokeResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/events',
                   EventsResource(api))
     app.add_error_handler(Exception, handle_unexpected)

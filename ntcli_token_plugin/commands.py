@@ -27,6 +27,24 @@ def _warn_no_expiry(context: Context, lifetime: expiry.Expiry) -> None:
                      'longer needed.')
 
 
+def _warn_cannot_refresh_itself(context: Any,
+                                scope: tuple[str, ...] | None) -> None:
+    from ntcli_core import scopes
+    if scope is None or scopes.allows(scope, 'tokens', scopes.WRITE) or \
+            context.endpoint.embedded or context.user_credential():
+        return
+    context.warn("the new token does not hold tokens:write, so it cannot "
+                 "refresh itself: the next 'ntcli token refresh' needs a "
+                 "user credential ('ntcli auth login').")
+
+
+def _scope_text(scope: list[str] | None) -> str:
+    """Scopes for people: a write stands for its read too."""
+    from ntcli_core import scopes
+    return ' '.join(scopes.compact(scope)) if scope is not None \
+        else 'unknown'
+
+
 def _refresh_window(text: str | None, option: str,
                     lifetime: expiry.Expiry, now: int) -> int | None:
     """The window of a conditional refresh, checked against the lifetime
@@ -61,7 +79,7 @@ class RefreshToken(command.ShowOne):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
-        from ntcli_token_plugin import expiry
+        from ntcli_token_plugin import expiry, scope_option
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
         parser.add_argument(
@@ -70,20 +88,25 @@ class RefreshToken(command.ShowOne):
                  '(as --expires-in: 604800, 7d) or is no longer valid; '
                  'otherwise change nothing, say so, and exit 0. Safe to '
                  'run from cron as often as you like.')
+        scope_option.add_argument(
+            parser, "the stored token's scopes (every scope for the first "
+                    'token); more than it holds needs a user credential')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli_token_plugin import expiry, rotation
+        from ntcli_token_plugin import expiry, rotation, scope_option
         now = self.context.now()
         lifetime = expiry.from_args(parsed_args, now)
         window = _refresh_window(parsed_args.if_expires_within,
                                  '--if-expires-within', lifetime, now)
-        result = rotation.rotate_token(self.context, lifetime,
+        wanted = scope_option.from_args(parsed_args)
+        result = rotation.rotate_token(self.context, lifetime, scope=wanted,
                                        if_expires_within=window)
         if isinstance(result, rotation.Kept):
             return self._kept(result, window)
         self._done = result
         _warn_no_expiry(self.context, lifetime)
+        _warn_cannot_refresh_itself(self.context, result.new_scope)
         old: dict[str, object] | None = None
         if result.old_jti:
             old = {'jti': result.old_jti,
@@ -223,7 +246,8 @@ class ShowToken(command.ShowOne):
                  f"Created:     {human(data['created_at'], 'unknown')}",
                  f"Expires:     {human(data['expires_at'], 'Never')}",
                  f'Status:      {status}',
-                 f"Workspace:   {data['workspace_id']}"]
+                 f"Workspace:   {data['workspace_id']}",
+                 f"Scope:       {_scope_text(data.get('scope'))}"]
         if 'token' in data:
             lines.append(f"Token:       {data['token']}")
         lines.append('')
@@ -240,12 +264,16 @@ class CreateToken(command.ShowOne):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
         # (its dataclass and regular expression cost about 1.5 ms)
-        from ntcli_token_plugin import expiry
+        from ntcli_core import scopes
+        from ntcli_token_plugin import expiry, scope_option
         parser = super().get_parser(prog_name)
         expiry.add_arguments(parser)
         parser.add_argument(
             '--description', metavar='TEXT', default=None,
             help='What the token is for (shown by token list).')
+        scope_option.add_argument(
+            parser, f"{','.join(scopes.DEFAULT)}, the endpoint's default: "
+                    'read-only unless asked')
         return parser
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
@@ -274,28 +302,32 @@ class CreateToken(command.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli import interrupt
-        from ntcli_token_plugin import expiry
+        from ntcli_token_plugin import expiry, scope_option
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
+        wanted = scope_option.from_args(parsed_args)
         workspace = context.workspace
         self._bearer = context.workspace_bearer(workspace.id)
         with interrupt.deferred():  # a token issued is a token we know of
             self._issued = issued = context.endpoint.issue_token(
                 self._bearer, workspace.id, expires_in=lifetime.expires_in,
                 expires_at=lifetime.expires_at,
-                description=parsed_args.description)
+                description=parsed_args.description, scope=wanted)
         faults.checkpoint('after-create')
         _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',
                                workspace_id=workspace.id,
                                endpoint=context.endpoint.key)
-        return (('token', 'jti', 'expires_at'),
-                (issued.token, issued.jti, timefmt.iso(issued.expires_at)))
+        scope = None if issued.scope is None else list(issued.scope)
+        return (('token', 'jti', 'expires_at', 'scope'),
+                (issued.token, issued.jti, timefmt.iso(issued.expires_at),
+                 scope))
 
     def format_text(self, data: dict[str, Any]) -> list[str]:
         return [f"New token created: {data['token']}",
                 f"Token JTI: {data['jti']}",
                 f"Expires: {data['expires_at'] or 'never'}",
+                f"Scope: {_scope_text(data['scope'])}",
                 '',
                 'Store it now: it is not saved locally and cannot be shown '
                 'again.']
@@ -320,7 +352,8 @@ class ListTokens(command.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import CheckColumn, TimeColumn
+        from ntcli.columns import (CheckColumn, ScopeColumn, TextColumn,
+                                   TimeColumn)
         context = self.context
         workspace = context.workspace
         bearer = context.workspace_bearer(workspace.id)
@@ -329,14 +362,16 @@ class ListTokens(command.Lister):
             include_revoked=parsed_args.show_expired)
         stored = context.stored_token(workspace.id)
         current = stored.jti if stored else None
-        columns = ['JTI', 'Created', 'Expires', 'Current']
+        columns = ['JTI', 'Created', 'Expires', 'Current', 'Scope',
+                   'Description']
         if parsed_args.show_expired:
             columns.append('Status')
         rows = []
         for record in records:
             row = [record.jti, TimeColumn(record.created_at),
                    TimeColumn(record.expires_at),
-                   CheckColumn(record.jti == current)]
+                   CheckColumn(record.jti == current),
+                   ScopeColumn(record.scope), TextColumn(record.description)]
             if parsed_args.show_expired:
                 row.append(STATUS_TEXT.get(record.status, record.status))
             rows.append(row)

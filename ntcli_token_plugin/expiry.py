@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
 
 from ntcli import errors
@@ -12,6 +11,7 @@ from ntcli import validate
 from ntcli_core.terminal import quoted
 from ntcli_core import timefmt
 from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
+from ntcli_core.records import Record
 
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
 # ASCII digits only (int() would take '١٢٣'), and no more of them than
@@ -23,8 +23,7 @@ HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
 
 
-@dataclasses.dataclass(frozen=True)
-class Expiry:
+class Expiry(Record):
     """A requested lifetime: seconds from now, an absolute time, or never."""
 
     expires_in: int | None = None
@@ -131,8 +130,8 @@ def parse_window(text: str, option: str) -> int:
     except errors.InvalidExpiration:
         seconds = 0
     if not 0 < seconds <= MAX_LIFETIME:
-        raise errors.UsageError(f'Invalid duration for {option}: {quoted(text)}',
-                                WINDOW_HINT)
+        raise errors.UsageError(
+            f'Invalid duration for {option}: {quoted(text)}', WINDOW_HINT)
     return seconds
 
 

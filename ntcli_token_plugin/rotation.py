@@ -13,7 +13,6 @@ stored, finds it good for long enough, and keeps it.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from ntcli import errors
 from ntcli import faults
 from ntcli import interrupt
 from ntcli import revocations
+from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
 
 if TYPE_CHECKING:
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from ntcli.store import Credentials, StoredToken
 
 
-@dataclasses.dataclass(frozen=True)
-class Rotation:
+class Rotation(Record):
     """What a refresh did."""
 
     new_jti: str
@@ -39,10 +38,10 @@ class Rotation:
     old_revoked_at: int | None
     revocation_pending: bool = False
     revocation_error: str | None = None
+    new_scope: tuple[str, ...] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Kept:
+class Kept(Record):
     """What a conditional refresh left alone: a stored token that is valid
     and does not expire within the window."""
 
@@ -51,12 +50,16 @@ class Kept:
 
 
 def rotate_token(context: Context, expiry: Expiry, *,
+                 scope: tuple[str, ...] | None = None,
                  if_expires_within: int | None = None) -> Rotation | Kept:
     """Issue a new token, store it, revoke the old one; see module doc.
 
-    With ``if_expires_within`` (seconds), only when no token is stored, or
-    the stored one expires within that window or is rejected by the
-    endpoint; otherwise nothing changes and :class:`Kept` says so.
+    The new token gets ``scope``, else the old token's scopes, else (the
+    first token ntcli keeps for itself) every scope, so that it can
+    refresh itself. With ``if_expires_within`` (seconds), only when no
+    token is stored, or the stored one expires within that window or is
+    rejected by the endpoint; otherwise nothing changes and :class:`Kept`
+    says so.
     """
     if context.env_token():
         raise errors.NtcliError(
@@ -72,6 +75,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
                 _outlives(context, old, if_expires_within):
             return Kept(old.jti, old.expires_at)
         bearer = _issue_bearer(context, creds, old)
+        wanted = scope or _scopes_to_keep(old)
         faults.checkpoint('before-issue')
         # Ctrl-C and SIGTERM wait until the issued token is stored (or,
         # failing that, revoked); a second signal does not wait
@@ -81,7 +85,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
                 new = endpoint.issue_token(                  # 1. issue
                     bearer, workspace.id, expires_in=expiry.expires_in,
                     expires_at=expiry.expires_at,
-                    idempotency_key=_random_uuid())
+                    idempotency_key=_random_uuid(), scope=wanted)
                 _store_new_token(context, creds, new, old, bearer)  # 2.
         except errors.Interrupted as exc:
             if exc.detail is None and new is not None:
@@ -108,7 +112,17 @@ def rotate_token(context: Context, expiry: Expiry, *,
         else 'rotated' if old else 'first token',
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
-                    revoked_at, failure is not None, failure)
+                    revoked_at, failure is not None, failure, new.scope)
+
+
+def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
+    """The old token's scopes; every scope when there is none, or when
+    nothing says which it held."""
+    from ntcli import tokeninfo
+    from ntcli_core import scopes
+    if old is None:
+        return scopes.FULL
+    return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
 
 
 def _stopped_after_store(new: IssuedToken, old: StoredToken | None) -> str:
@@ -179,7 +193,8 @@ def _store_new_token(context: Context, creds: Credentials,
         faults.checkpoint('after-issue')
         creds.set_token(endpoint.key, new.workspace_id, StoredToken(
             token=new.token, jti=new.jti, workspace_id=new.workspace_id,
-            created_at=new.created_at, expires_at=new.expires_at))
+            created_at=new.created_at, expires_at=new.expires_at,
+            scope=new.scope))
         if old is not None:
             creds.add_pending_revocation(PendingRevocation(
                 endpoint=endpoint.key, workspace_id=old.workspace_id,

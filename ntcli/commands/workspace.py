@@ -6,6 +6,7 @@ import argparse
 
 from ntcli import command
 from ntcli import errors
+from ntcli_core import timefmt
 from ntcli_core.names import NAME_RULE, is_valid_name
 
 
@@ -133,11 +134,10 @@ class DeleteWorkspace(command.Command):
 
 
 def _shown(text: str | None) -> str:
-    """A server's string made safe for a terminal: control characters
-    escaped (a user agent is whatever a client sent)."""
-    if not text:
-        return ''
-    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """A server's string made safe for a terminal (a user agent is
+    whatever a client sent)."""
+    from ntcli_core.terminal import escape
+    return escape(text) if text else ''
 
 
 class ListEvents(command.Lister):
@@ -151,7 +151,7 @@ class ListEvents(command.Lister):
                             help='Workspace name or id (default: the '
                                  'selected one).')
         parser.add_argument('--since', metavar='TIME', default=None,
-                            type=_since,
+                            type=timefmt.time_argument,
                             help='Only events at or after TIME (ISO-8601 or '
                                  'Unix seconds).')
         parser.add_argument('--action', metavar='ACTION', action='append',
@@ -181,12 +181,3 @@ class ListEvents(command.Lister):
         return False
 
 
-def _since(text: str) -> int:
-    from ntcli_core import timefmt
-    if text.isdigit() and len(text) <= 12:
-        return int(text)
-    try:
-        return timefmt.parse_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not an ISO-8601 time or Unix seconds") from None

@@ -11,12 +11,15 @@ Every time is an integer of Unix seconds (UTC); ``None`` means "never".
 from __future__ import annotations
 
 import abc
-import dataclasses
 import typing
 
+from ntcli_core.records import Record
 
-@dataclasses.dataclass(frozen=True)
-class EndpointOptions:
+#: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
+ScopeList = typing.Optional[typing.Tuple[str, ...]]
+
+
+class EndpointOptions(Record):
     """Settings an endpoint is constructed with."""
 
     timeout: float = 30.0
@@ -25,15 +28,13 @@ class EndpointOptions:
     debug: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Workspace:
+class Workspace(Record):
     id: str
     name: str
     created_at: int | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class IssuedToken:
+class IssuedToken(Record):
     """A token just issued: the only time its value is known."""
 
     token: str
@@ -41,11 +42,10 @@ class IssuedToken:
     workspace_id: str
     expires_at: int | None
     created_at: int | None = None
-    scope: str | None = None
+    scope: ScopeList = None
 
 
-@dataclasses.dataclass(frozen=True)
-class TokenRecord:
+class TokenRecord(Record):
     """What an endpoint knows of a token (never its value)."""
 
     jti: str
@@ -54,18 +54,17 @@ class TokenRecord:
     status: str                      # active, expired or revoked
     description: str | None = None
     revoked_at: int | None = None
+    scope: ScopeList = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Revocation:
+class Revocation(Record):
     jti: str
     workspace_id: str
     revoked_at: int
     already_revoked: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Validation:
+class Validation(Record):
     """A token the endpoint accepted."""
 
     jti: str
@@ -73,8 +72,7 @@ class Validation:
     expires_at: int | None
 
 
-@dataclasses.dataclass(frozen=True)
-class Event:
+class Event(Record):
     """An entry of the authority's audit trail for a workspace: what was
     done, by whom (a user id or a token's JTI), from where."""
 
@@ -95,7 +93,8 @@ class Endpoint(abc.ABC):
 
     ``credential`` is the bearer for the call: a user credential or a
     workspace token. The embedded endpoint trusts its local user and accepts
-    ``None``. Errors are raised as :mod:`ntcli.errors` classes.
+    ``None``; given a workspace token, it applies the same access rules as
+    a server. Errors are raised as :mod:`ntcli.errors` classes.
     """
 
     #: True when the endpoint runs in this process (no network, no login).
@@ -135,10 +134,13 @@ class Endpoint(abc.ABC):
                     expires_in: int | None = None,
                     expires_at: int | None = None,
                     description: str | None = None,
-                    idempotency_key: str | None = None) -> IssuedToken:
+                    idempotency_key: str | None = None,
+                    scope: typing.Sequence[str] | None = None
+                    ) -> IssuedToken:
         """Issue a token; neither expiry given means a non-expiring token.
 
-        Retrying with the same ``idempotency_key`` returns the same token.
+        ``scope`` None asks for the endpoint's default scopes. Retrying
+        with the same ``idempotency_key`` returns the same token.
         """
 
     @abc.abstractmethod

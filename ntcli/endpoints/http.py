@@ -39,7 +39,7 @@ import ntcli
 from ntcli import errors
 from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
                              Revocation, TokenRecord, Validation, Workspace)
-from ntcli_core import redact, timefmt
+from ntcli_core import redact, scopes, timefmt
 
 LOG = logging.getLogger('ntcli.http')
 
@@ -205,7 +205,9 @@ class HTTPEndpoint(Endpoint):
                     expires_in: int | None = None,
                     expires_at: int | None = None,
                     description: str | None = None,
-                    idempotency_key: str | None = None) -> IssuedToken:
+                    idempotency_key: str | None = None,
+                    scope: typing.Sequence[str] | None = None
+                    ) -> IssuedToken:
         body: dict[str, object] = {}
         if expires_in is not None:
             body['expires_in'] = expires_in
@@ -215,6 +217,8 @@ class HTTPEndpoint(Endpoint):
             body['expires_in'] = None     # explicitly: never expires
         if description is not None:
             body['description'] = description
+        if scope is not None:
+            body['scope'] = list(scope)
         answer = self._call(
             'POST', f'/v1/workspaces/{_quote(workspace_id)}/tokens',
             credential, json=body,
@@ -225,7 +229,7 @@ class HTTPEndpoint(Endpoint):
                 workspace_id=answer.get('workspace_id') or workspace_id,
                 expires_at=_unix(answer.get('expires_at')),
                 created_at=_unix(answer.get('created_at')),
-                scope=answer.get('scope'))
+                scope=scopes.reported(answer.get('scope')))
 
     def list_tokens_page(self, credential: str | None, workspace_id: str, *,
                          include_expired: bool = False,
@@ -246,7 +250,8 @@ class HTTPEndpoint(Endpoint):
                 jti=t['jti'], created_at=_unix(t.get('created_at')),
                 expires_at=_unix(t.get('expires_at')), status=t['status'],
                 description=t.get('description'),
-                revoked_at=_unix(t.get('revoked_at')))
+                revoked_at=_unix(t.get('revoked_at')),
+                scope=scopes.reported(t.get('scope')))
                 for t in answer['tokens']]
             return records, answer.get('next_cursor') or None
 

@@ -1,8 +1,10 @@
 """The embedded endpoint: a token authority inside the CLI process.
 
 It keeps its state in ``<data_dir>/authority.db`` and trusts the local
-user, so it needs no server and no login: the credential argument of every
-call is ignored. The authority is imported on first use, not when this
+user, so it needs no server and no login: a call without a credential is
+the local user's, who may do everything. A call with a workspace token is
+that token's, under the same access rules as on ``ntcli-server`` (scopes,
+its own workspace only, no escalation). The authority is imported on first use, not when this
 module is, and signs and verifies tokens with cryptography's Ed25519
 directly rather than through PyJWT (whose import costs about 40 ms of every
 ``token show`` and ``token refresh``; see ntcli_server.jws), to keep the
@@ -100,19 +102,34 @@ class LocalEndpoint(Endpoint):
         fileio.refuse_symlink(path)
         return Authority.open(path, jws=jws.ED25519)
 
+    # The local user (no credential) may do everything: the access rules
+    # (ntcli_server.access, about 1.5 ms to import) are not even loaded.
+    def _authorize(self, credential: str | None, action: str,
+                   workspace_id: str | None = None, *,
+                   jti: str | None = None) -> None:
+        """Raise unless the caller may take ``action`` (an
+        ntcli_server.access.Action value)."""
+        if credential is not None:
+            authority = self.authority
+            authority.authorize(authority.authenticate(credential), action,
+                                workspace_id, jti=jti)
+
     # -- workspaces -------------------------------------------------------
     @_translated
     def create_workspace(self, credential: str | None, name: str,
                          description: str | None = None) -> Workspace:
+        self._authorize(credential, 'workspace:create')
         return _workspace(self.authority.create_workspace(name, description))
 
     @_translated
     def list_workspaces(self, credential: str | None) -> list[Workspace]:
+        self._authorize(credential, 'workspace:list')
         return [_workspace(ws) for ws in self.authority.list_workspaces()]
 
     @_translated
     def delete_workspace(self, credential: str | None,
                          workspace_id: str) -> None:
+        self._authorize(credential, 'workspace:delete', workspace_id)
         self.authority.delete_workspace(workspace_id)
 
     @_translated
@@ -135,10 +152,20 @@ class LocalEndpoint(Endpoint):
                     expires_in: int | None = None,
                     expires_at: int | None = None,
                     description: str | None = None,
-                    idempotency_key: str | None = None) -> IssuedToken:
-        issued = self.authority.issue(
-            workspace_id, expires_in=expires_in, expires_at=expires_at,
-            description=description, idempotency_key=idempotency_key)
+                    idempotency_key: str | None = None,
+                    scope: typing.Sequence[str] | None = None
+                    ) -> IssuedToken:
+        arguments: dict[str, typing.Any] = dict(
+            expires_in=expires_in, expires_at=expires_at,
+            description=description,
+            scope=None if scope is None else list(scope),
+            idempotency_key=idempotency_key)
+        if credential is None:
+            issued = self.authority.issue(workspace_id, **arguments)
+        else:
+            issued = self.authority.issue_for(
+                self.authority.authenticate(credential), workspace_id,
+                **arguments)
         return IssuedToken(token=issued.token, jti=issued.jti,
                            workspace_id=issued.workspace_id,
                            expires_at=issued.expires_at,
@@ -151,19 +178,21 @@ class LocalEndpoint(Endpoint):
                          limit: int = 100,
                          cursor: str | None = None,
                          ) -> tuple[list[TokenRecord], str | None]:
+        self._authorize(credential, 'token:list', workspace_id)
         page = self.authority.list_tokens(
             workspace_id, include_expired=include_expired,
             include_revoked=include_revoked, limit=limit, cursor=cursor)
         records = [TokenRecord(jti=t.jti, created_at=t.created_at,
                                expires_at=t.expires_at, status=t.status,
                                description=t.description,
-                               revoked_at=t.revoked_at)
+                               revoked_at=t.revoked_at, scope=t.scope)
                    for t in page.tokens]
         return records, page.next_cursor
 
     @_translated
     def revoke_token(self, credential: str | None, workspace_id: str,
                      jti: str) -> Revocation:
+        self._authorize(credential, 'token:revoke', workspace_id, jti=jti)
         result = self.authority.revoke(workspace_id, jti)
         return Revocation(jti=result.token.jti,
                           workspace_id=result.token.workspace_id,

@@ -67,9 +67,12 @@ class TokenStore(abc.ABC):
         """Every key, oldest first."""
 
     @abc.abstractmethod
-    def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
-        """Store ``candidate`` as primary unless a primary exists; return
-        the primary (the candidate or the one another process stored)."""
+    def ensure_primary_signing_key(self, candidate: SigningKey,
+                                   audit: AuditEvent | None = None
+                                   ) -> SigningKey:
+        """Store ``candidate`` as primary unless a primary exists (then
+        record ``audit``); return the primary (the candidate or the one
+        another process stored)."""
 
     @abc.abstractmethod
     def add_primary_signing_key(self, key: SigningKey,

@@ -29,7 +29,6 @@ from its start, which serializes all of the above anyway.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import typing
 
 from ntcli_server import errors
@@ -156,12 +155,12 @@ def _signing_key(row: tuple) -> SigningKey:
 
 
 def _token_params(record: TokenRecord) -> dict:
-    return dataclasses.asdict(record)
+    return record.as_dict()
 
 
 def _event(row: tuple) -> AuditEvent:
     """An AuditEvent from a row of ``id, EVENT_COLUMNS``."""
-    return dataclasses.replace(AuditEvent(*row[1:]), id=row[0])
+    return AuditEvent(*row[1:]).but(id=row[0])
 
 
 def _record(tx: Transaction, event: AuditEvent | None) -> None:
@@ -169,7 +168,7 @@ def _record(tx: Transaction, event: AuditEvent | None) -> None:
     it records."""
     if event is None:
         return
-    params = dataclasses.asdict(event)
+    params = event.as_dict()
     del params['id']
     tx.execute(f'INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES ('
                + ', '.join(f':{name}' for name in params) + ')', **params)
@@ -246,6 +245,9 @@ class Dialect(abc.ABC):
     #: primary-key index predicate), bytewise_text, serial_key (an integer
     #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
+    #: What refreshes the query planner's statistics of the tokens table
+    #: after a bulk import, or '' where the planner needs none.
+    analyze_tokens: str = ''
 
     def sql(self, statement: str) -> str:
         """``statement`` with this driver's placeholders."""
@@ -375,7 +377,9 @@ class SQLTokenStore(TokenStore):
             kid=key.kid, public=key.public_key, created=key.created_at,
             private=key.private_key, yes=True) == 1
 
-    def ensure_primary_signing_key(self, candidate: SigningKey) -> SigningKey:
+    def ensure_primary_signing_key(self, candidate: SigningKey,
+                                   audit: AuditEvent | None = None
+                                   ) -> SigningKey:
         def work(tx: Transaction) -> SigningKey:
             self.dialect.lock(tx, SIGNING_KEY_LOCK)
             select = f'SELECT {KEY_COLUMNS} FROM signing_keys WHERE is_primary'
@@ -384,7 +388,8 @@ class SQLTokenStore(TokenStore):
                 return _signing_key(row)
             # ON CONFLICT: safe even against a writer that skips the lock.
             if self._insert_primary(tx, candidate, if_none=True):
-                return dataclasses.replace(candidate, is_primary=True)
+                _record(tx, audit)
+                return candidate.but(is_primary=True)
             row = tx.one(select)
             if row is None:
                 raise errors.StorageUnavailable(
@@ -429,7 +434,7 @@ class SQLTokenStore(TokenStore):
         self._insert_new(
             f'INSERT INTO workspaces ({WORKSPACE_COLUMNS}) '
             'VALUES (:id, :name, :created_at, :description, :owner)',
-            dataclasses.asdict(workspace), errors.WorkspaceExists(
+            workspace.as_dict(), errors.WorkspaceExists(
                 f"A workspace named '{workspace.name}' already exists",
                 {'workspace_name': workspace.name}), audit)
 
@@ -573,7 +578,13 @@ class SQLTokenStore(TokenStore):
 
     def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:
         rows = [_token_params(record) for record in records]
-        self._write(lambda tx: tx.many(self._INSERT_TOKEN, rows))
+
+        def work(tx: Transaction) -> None:
+            tx.many(self._INSERT_TOKEN, rows)
+            if self.dialect.analyze_tokens:
+                tx.execute(self.dialect.analyze_tokens)
+
+        self._write(work)
         return len(rows)
 
     def get_token(self, jti: str) -> TokenRecord | None:
@@ -639,7 +650,7 @@ class SQLTokenStore(TokenStore):
         self._insert_new(
             f'INSERT INTO users ({USER_COLUMNS}) '
             'VALUES (:id, :name, :created_at, :credential_hash)',
-            dataclasses.asdict(user), errors.UserExists(
+            user.as_dict(), errors.UserExists(
                 f"A user named '{user.name}' already exists",
                 {'user_name': user.name}), audit)
 

@@ -3,7 +3,8 @@
 The embedded endpoint and the HTTP endpoint (against a real ntcli-server)
 run the same tests, so that a command behaves the same whichever endpoint
 it talks to. Nothing here is mocked. Access rules are checked only where
-the endpoint has them: the embedded one trusts its local user.
+the endpoint has them: the embedded one trusts its local user (no
+credential), and applies the server's rules to a workspace token.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 
 from ntcli import errors
+from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 
 JTI = re.compile(r'^jti_[0-9a-f]{32}$')
@@ -66,6 +68,10 @@ class EndpointContract:
         if self.embedded:
             self.skipTest('the embedded endpoint trusts its local user')
 
+    def full_token(self, **kwargs):
+        """A token holding every scope, as ntcli keeps for itself."""
+        return self.issue(scope=scopes.FULL, **kwargs)
+
     # -- workspaces -------------------------------------------------------
     def test_create_list_and_delete_a_workspace(self):
         name = unique_name()
@@ -109,8 +115,9 @@ class EndpointContract:
         self.assertEqual(self.workspace.id, issued.workspace_id)
         self.assertAlmostEqual(before, issued.created_at, delta=5)
         self.assertEqual(issued.created_at + 86400, issued.expires_at)
-        self.assertEqual('workspace', issued.scope)
+        self.assertEqual(scopes.DEFAULT, issued.scope)
         record = self.listed()[issued.jti]
+        self.assertEqual(scopes.DEFAULT, record.scope)
         self.assertEqual(('active', issued.created_at, issued.expires_at,
                           'ci', None),
                          (record.status, record.created_at,
@@ -284,8 +291,7 @@ class EndpointContract:
                           self.endpoint.list_workspaces, 'ntu_' + 'x' * 43)
 
     def test_workspace_token_works_in_its_own_workspace(self):
-        self.needs_access_rules()
-        bearer = self.issue()
+        bearer = self.full_token()
         issued = self.endpoint.issue_token(bearer.token, self.workspace.id,
                                            expires_in=60)
         self.assertIn(issued.jti, {r.jti for r in self.endpoint.list_tokens(
@@ -298,8 +304,7 @@ class EndpointContract:
                           bearer.token, self.workspace.id)
 
     def test_workspace_token_may_not_revoke_another_token(self):
-        self.needs_access_rules()
-        bearer = self.issue()
+        bearer = self.full_token()
         victim = self.issue()
         self.assertRaises(errors.Forbidden, self.endpoint.revoke_token,
                           bearer.token, self.workspace.id, victim.jti)
@@ -307,8 +312,7 @@ class EndpointContract:
 
     def test_workspace_token_may_not_issue_a_non_expiring_token(self):
         # Else a stolen workspace token could mint a permanent one.
-        self.needs_access_rules()
-        bearer = self.issue()
+        bearer = self.full_token()
         error = self.assertRaises(errors.Forbidden, self.endpoint.issue_token,
                                   bearer.token, self.workspace.id)
         self.assertIn('needs a user credential', error.message)
@@ -326,8 +330,7 @@ class EndpointContract:
             self.credential, self.workspace.id).expires_at)
 
     def test_workspace_token_may_not_touch_another_workspace(self):
-        self.needs_access_rules()
-        bearer = self.issue()
+        bearer = self.full_token()
         other = self.endpoint.create_workspace(self.credential,
                                                unique_name())
         theirs = self.endpoint.issue_token(self.credential, other.id)
@@ -346,12 +349,70 @@ class EndpointContract:
             self.assertRaises(errors.Forbidden, call)
 
     def test_a_revoked_token_is_no_credential(self):
-        self.needs_access_rules()
-        bearer = self.issue()
+        bearer = self.full_token()
         self.endpoint.revoke_token(self.credential, self.workspace.id,
                                    bearer.jti)
         self.assertRaises(errors.TokenRevoked, self.endpoint.issue_token,
                           bearer.token, self.workspace.id)
+
+    # -- scopes -------------------------------------------------------------
+    def test_scopes_are_granted_in_canonical_form(self):
+        issued = self.issue(scope=['tokens:write', 'servers:read'])
+        canonical = ('servers:read', 'tokens:read', 'tokens:write')
+        self.assertEqual(canonical, issued.scope)
+        self.assertEqual(canonical, self.listed()[issued.jti].scope)
+        self.assertEqual(scopes.FULL, self.full_token().scope)
+
+    def test_unknown_scopes_are_refused(self):
+        for scope in (['servers:admin'], ['billing:read'], [],
+                      ['servers:read\x1b[31m'], ['SERVERS:READ']):
+            self.assertRaises(errors.InvalidRequest, self.issue,
+                              scope=scope)
+        self.assertEqual({}, self.listed())
+
+    def test_a_token_without_tokens_write_cannot_issue(self):
+        reader = self.issue()
+        error = self.assertRaises(errors.InsufficientScope,
+                                  self.endpoint.issue_token, reader.token,
+                                  self.workspace.id, expires_in=60,
+                                  scope=['workspace:read'])
+        self.assertIn('tokens:write', error.message)
+        self.assertEqual({reader.jti}, set(self.listed()))
+        # but it lists its workspace's tokens and revokes itself
+        self.assertEqual({reader.jti}, {r.jti for r in self.endpoint
+                                        .list_tokens(reader.token,
+                                                     self.workspace.id)})
+        self.endpoint.revoke_token(reader.token, self.workspace.id,
+                                   reader.jti)
+        self.assertRaises(errors.TokenRevoked, self.endpoint.validate_token,
+                          reader.token)
+
+    def test_a_token_grants_only_scopes_it_holds(self):
+        issuer = self.issue(scope=['tokens:write', 'servers:read'])
+        child = self.endpoint.issue_token(issuer.token, self.workspace.id,
+                                          expires_in=60,
+                                          scope=['servers:read'])
+        self.assertEqual(('servers:read',), child.scope)
+        for wanted in (['servers:write'], ['secrets:read'], None):
+            self.assertRaises(errors.InsufficientScope,
+                              self.endpoint.issue_token, issuer.token,
+                              self.workspace.id, expires_in=60,
+                              scope=wanted)
+        self.assertEqual({issuer.jti, child.jti}, set(self.listed()))
+        # the owner grants whatever it likes
+        self.assertEqual(scopes.FULL, self.endpoint.issue_token(
+            self.credential, self.workspace.id, expires_in=60,
+            scope=scopes.FULL).scope)
+
+    def test_a_full_token_renews_itself_with_its_scopes(self):
+        # what 'ntcli token refresh' does without a user credential
+        old = self.full_token()
+        new = self.endpoint.issue_token(old.token, self.workspace.id,
+                                        expires_in=3600, scope=old.scope)
+        self.assertEqual(scopes.FULL, new.scope)
+        self.endpoint.revoke_token(old.token, self.workspace.id, old.jti)
+        self.assertEqual(new.jti,
+                         self.endpoint.validate_token(new.token).jti)
 
     # -- the audit trail --------------------------------------------------
     def test_the_audit_trail_tells_what_happened_to_the_tokens(self):

@@ -51,14 +51,14 @@ class TestFromOneNodeToSeveral(testtools.TestCase):
 
     def copy(self, *extra, env=SECRET):
         return run('db', 'copy', '--from', self.old.db, '--to', self.dsn,
-                   *extra, env=env)
+                   '-f', 'json', *extra, env=env)
 
     def test_copy_serve_and_refuse_a_second_copy(self):
         result = self.copy()
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertIn('3 of 3 live tokens', result.stderr)
-        counts = dict(line.split() for line in
-                      result.stdout.splitlines()[1:])
+        counts = {row['table']: str(row['rows'])
+                  for row in json.loads(result.stdout)}
         self.assertEqual({'users': '1', 'workspaces': '1',
                           'signing_keys': '2', 'tokens': '4',
                           'idempotency_keys': '1'},

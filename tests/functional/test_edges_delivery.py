@@ -2,9 +2,7 @@
 one line: no token is left alive that nobody holds."""
 
 import os
-import signal
 import subprocess
-import time
 
 import testtools
 
@@ -171,3 +169,19 @@ class TestSignals(DeliveryTest):
         out, err = proc.communicate(timeout=60)
         self.assertEqual(130, proc.returncode, err)
         self.assertEqual(['Interrupted.'], err.splitlines())
+
+
+class TestReaderGone(DeliveryTest):
+
+    def test_list_into_a_closed_pipe_is_141_and_quiet(self):
+        self.ntcli('token', 'refresh')
+        for _ in range(3):
+            self.json('token', 'create')
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            proc = self.raw('token', 'list', stdout=write_end)
+        finally:
+            os.close(write_end)
+        self.assertEqual(141, proc.returncode, proc.stderr)
+        self.assertEqual('', proc.stderr)

@@ -10,6 +10,7 @@ import uuid
 import fixtures
 import requests
 
+from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
 from ntcli.store import CredentialStore
@@ -223,8 +224,10 @@ class TestUserLogin(RemoteTest):
 class TestWorkspaceTokenLogin(RemoteTest):
 
     def test_refresh_with_the_token_as_its_own_bearer(self):
+        # a token that refreshes itself holds tokens:write (ntcli asks for
+        # every scope for the first token it keeps)
         issued = self.api.issue_token(self.credential, self.workspace.id,
-                                      expires_in=3600)
+                                      expires_in=3600, scope=scopes.FULL)
         result = self.login(issued.token)
         self.assertIn(f'with a token of workspace {self.workspace.id}',
                       result.stdout)
@@ -336,7 +339,7 @@ class TestRefreshWithoutExpiryNeedsAUser(RemoteTest):
 
     def test_refresh_no_expiry_with_only_a_workspace_token(self):
         issued = self.api.issue_token(self.credential, self.workspace.id,
-                                      expires_in=3600)
+                                      expires_in=3600, scope=scopes.FULL)
         self.login(issued.token, quick=True)
         self.assertIsNone(self.credentials().get_user_credential(self.url))
         before = self.stored()

@@ -146,7 +146,8 @@ class TestAuditTrail(testtools.TestCase):
 
     def test_issue_and_revoke_over_http_are_audited_exactly(self):
         server = self.server
-        user_id = server.admin('user', 'list').splitlines()[1].split()[0]
+        user_id = server.admin('user', 'list', '-f', 'value', '-c',
+                               'id').strip()
         before = self.audit('--workspace', 'main')
         path = f'{server.url}/v1/workspaces/{server.workspace_id}/tokens'
         auth = {'Authorization': f'Bearer {server.credential}',

@@ -4,6 +4,7 @@ itself again as soon as they go."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -31,10 +32,8 @@ class TestSlowClients(rawhttp.LiveServerTest):
         try:
             for byte in request:
                 for sock in sockets:
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.sendall(bytes([byte]))
-                    except OSError:
-                        pass
                 if stop.wait(1.0):
                     break
         finally:

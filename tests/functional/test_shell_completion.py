@@ -83,6 +83,7 @@ class InteractiveShellTest(ShellTest):
         self.tab('ntcli token list -f ', r'csv\s+json\s+table\s+value\s+yaml')
         self.tab('ntcli token show --format=',
                  r'json\s+shell\s+table\s+text\s+value\s+yaml')
+        self.tab('ntcli token list -c C', r'Created\s+Current')
         self.tab('ntcli workspace select ', r'default\s+team-a\s+team-b')
         self.tab('ntcli -w team-', r'team-a\s+team-b')
         # readline: a Tab that inserted their common part, then two more
@@ -146,6 +147,8 @@ class TestFish(ShellTest):
                          self.offered('ntcli token re'))
         self.assertEqual(['csv', 'json', 'table', 'value', 'yaml'],
                          self.offered('ntcli token list -f '))
+        self.assertEqual(['Created', 'Current'],
+                         self.offered('ntcli token list -c C'))
         self.assertEqual(['default', 'team-a', 'team-b'],
                          self.offered('ntcli workspace select '))
         self.assertEqual(['team-a', 'team-b'], self.offered('ntcli -w team'))

@@ -140,8 +140,11 @@ class TestShow(base.FunctionalTest):
         self.assertRegex(lines[4], r'^Expires:     .* UTC$')
         self.assertEqual('Status:      Active', lines[5])
         self.assertRegex(lines[6], r'^Workspace:   [0-9a-f-]{36}$')
+        # the first token ntcli keeps holds every scope
+        self.assertEqual('Scope:       workspace:write servers:write '
+                         'secrets:write tokens:write', lines[7])
         self.assertEqual(['', 'Token is valid and ready to use.'],
-                         lines[7:])
+                         lines[8:])
         self.assertNotIn('wst_', ''.join(lines))
 
     def test_json(self):
@@ -196,7 +199,8 @@ class TestCreate(base.FunctionalTest):
 
     def test_json_shape(self):
         out = self.json('token', 'create', '--no-expiry')
-        self.assertEqual({'token', 'jti', 'expires_at'}, set(out))
+        self.assertEqual({'token', 'jti', 'expires_at', 'scope'}, set(out))
+        self.assertEqual(['workspace:read', 'servers:read'], out['scope'])
         self.assertIsNone(out['expires_at'])
         self.assertTrue(out['token'].startswith('wst_'))
 
@@ -210,8 +214,8 @@ class TestList(base.FunctionalTest):
         rows = self.json('token', 'list')
         self.assertEqual({second: True, extra: False},
                          {r['JTI']: r['Current'] for r in rows})
-        self.assertEqual({'JTI', 'Created', 'Expires', 'Current'},
-                         set(rows[0]))
+        self.assertEqual({'JTI', 'Created', 'Expires', 'Current', 'Scope',
+                          'Description'}, set(rows[0]))
         table = self.ntcli('token', 'list').stdout
         self.assertIn('✓', table)
         rows = self.json('token', 'list', '--show-expired')

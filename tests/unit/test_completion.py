@@ -69,6 +69,21 @@ class TestCommandsAndOptions(CompletionTest):
         self.assertEqual(['--format=json', '--format=shell'],
                          self.offered('token', 'show', '--format=', )[:2])
 
+    def test_columns_of_the_command(self):
+        self.assertEqual(['JTI', 'Created', 'Expires', 'Current'],
+                         self.offered('token', 'list', '-c', ''))
+        self.assertIn('Status', self.offered('token', 'list',
+                                             '--show-expired', '-c', ''))
+        self.assertEqual(['jti', 'revoked_at', 'status'],
+                         self.offered('token', 'revoke', 'x', '-c', ''))
+        self.assertEqual(['new_token', 'new_token_jti',
+                          'new_token_expires_at'],
+                         self.offered('token', 'refresh', '-c', 'new'))
+        self.assertEqual(['--column=jti'],
+                         self.offered('token', 'create', '--column=j'))
+        self.assertEqual(['Created', 'Current'], self.offered(
+            'token', 'list', '--sort-column', 'C'))
+
     def test_paths_are_left_to_the_shell(self):
         self.assertEqual(completion.DIRECTORIES, completion.complete(
             self.app, ['--config-dir', '']).kind)

@@ -22,10 +22,21 @@ print(json.dumps([code, sorted(sys.modules)]))
 
 # Costly modules the embedded token commands do without (ms measured on the
 # benchmark machine): PyJWT ~40, cryptography's serialization ~5-10,
-# uuid with platform ~2.5, platformdirs ~2.5, ntcli_server.access ~1.2.
+# uuid with platform ~2.5, platformdirs ~2.5, ntcli_server.access ~1.2;
+# keyring 60-120 (and its backend discovery ~90) when the key is elsewhere.
 NOT_ON_TOKEN_PATHS = ('jwt', 'cryptography.hazmat.primitives.serialization',
                       'uuid', 'platform', 'platformdirs',
-                      'ntcli_server.access', 'requests')
+                      'ntcli_server.access', 'requests', 'keyring',
+                      'secretstorage')
+
+# The records of the token paths are ntcli_core.records, not dataclasses
+# (which compile their methods at import: ~12 ms for the server models,
+# ~5 ms for the endpoint records).
+RECORDS_PROBE = '''
+import json, sys
+import ntcli.endpoints, ntcli_server.models
+print(json.dumps('dataclasses' in sys.modules))
+'''
 
 
 class TestStartupImports(testtools.TestCase):
@@ -56,3 +67,9 @@ class TestStartupImports(testtools.TestCase):
                              command)
         self.assertNotIn('ntcli_token_plugin.expiry',
                          self.modules_after('token', 'show'))
+
+    def test_records_without_dataclasses(self):
+        proc = subprocess.run([sys.executable, '-c', RECORDS_PROBE],
+                              env=self.home.env, capture_output=True,
+                              text=True, check=True)
+        self.assertFalse(json.loads(proc.stdout), proc.stderr)

@@ -126,13 +126,13 @@ class TestTokens(LocalTestCase):
         self.assertTrue(issued.token.startswith('wst_'))
         self.assertEqual(self.ws.id, issued.workspace_id)
         self.assertEqual(issued.created_at + 3600, issued.expires_at)
-        self.assertEqual('workspace', issued.scope)
+        self.assertEqual(('workspace:read', 'servers:read'), issued.scope)
 
         valid = self.endpoint.validate_token(issued.token)
         self.assertEqual(Validation(issued.jti, self.ws.id,
                                     issued.expires_at), valid)
 
-        records = self.endpoint.list_tokens('ignored', self.ws.id)
+        records = self.endpoint.list_tokens(None, self.ws.id)
         self.assertEqual([issued.jti], [r.jti for r in records])
         self.assertIsInstance(records[0], TokenRecord)
         self.assertEqual('active', records[0].status)
@@ -195,3 +195,27 @@ class TestTokens(LocalTestCase):
         self.assertRaises(errors.InvalidRequest,
                           self.endpoint.issue_token, None, self.ws.id,
                           expires_in=-1)
+
+
+class TestCredentials(LocalTestCase):
+    """No credential is the local user; a token is held to its rules."""
+
+    def test_a_credential_that_is_no_token_is_refused(self):
+        for credential in ('ignored', 'ntu_' + 'x' * 43, 'wst_a.b.c'):
+            self.assertRaises((errors.AuthenticationRequired,
+                               errors.TokenInvalid),
+                              self.endpoint.list_tokens, credential,
+                              self.ws.id)
+
+    def test_a_read_only_token_cannot_issue_or_manage_workspaces(self):
+        reader = self.endpoint.issue_token(None, self.ws.id, expires_in=60)
+        self.assertRaises(errors.InsufficientScope, self.endpoint.issue_token,
+                          reader.token, self.ws.id, expires_in=60)
+        for call in (lambda: self.endpoint.list_workspaces(reader.token),
+                     lambda: self.endpoint.create_workspace(reader.token,
+                                                            'sneaky'),
+                     lambda: self.endpoint.delete_workspace(reader.token,
+                                                            self.ws.id)):
+            self.assertRaises(errors.Forbidden, call)
+        self.assertEqual(['default'], [w.name for w in
+                                       self.endpoint.list_workspaces(None)])

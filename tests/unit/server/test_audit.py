@@ -14,9 +14,15 @@ UA = 'ntcli/9.9 (audit test)'
 
 class AuditTestCase(test_wsgi.APITestCase):
 
+    #: Whether the signing key exists before the test (else the first
+    #: issue makes it, and that is recorded too).
+    premade_key = True
+
     def setUp(self):
         super().setUp()
         self.alice_id = self.authority.get_user('alice').id
+        if self.premade_key:
+            self.authority.rotate_signing_key()
         self.first = len(self.authority.store.list_events())
 
     def call(self, method, path, credential=None, **kwargs):
@@ -133,6 +139,24 @@ class TestRecords(AuditTestCase):
         self.assertEqual([], self.new_events())
 
 
+class TestFirstSigningKey(AuditTestCase):
+
+    premade_key = False
+
+    def test_it_is_recorded_with_the_issue_that_made_it(self):
+        issued = self.call('POST', self.tokens_path(), self.alice, json={},
+                           headers={'X-Request-Id': 'first'}).json
+        key, issue = self.new_events()
+        self.assertEqual(('signing_key.rotate', 'first', self.alice_id),
+                         (key.action, key.request_id, key.actor))
+        self.assertEqual(self.authority.list_signing_keys()[0].kid,
+                         key.detail)
+        self.assertEqual(('token.issue', issued['jti']),
+                         (issue.action, issue.target_jti))
+        self.call('POST', self.tokens_path(), self.alice, json={})
+        self.assertEqual('token.issue', self.new_events()[-1].action)
+
+
 class TestNoChangeWithoutItsRecord(AuditTestCase):
 
     def test_issue_and_revoke_fail_with_503_and_change_nothing(self):
@@ -198,6 +222,10 @@ class TestEventsEndpoint(AuditTestCase):
         body = self.call('GET', self.events_path(), self.alice,
                          params={'action': 'token.revoke'}).json
         self.assertEqual([jti], [e['target_jti'] for e in body['events']])
+        body = self.call('GET', self.events_path(), self.alice, params={
+            'action': ['token.revoke', 'workspace.create']}).json
+        self.assertEqual(['workspace.create', 'token.revoke'],
+                         [e['action'] for e in body['events']])
 
     def test_only_the_owner(self):
         token = self.issue(scope='tokens:write')['access_token']

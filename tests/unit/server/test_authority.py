@@ -7,6 +7,7 @@ import uuid
 import fixtures
 import testtools
 
+from ntcli_core import scopes
 from ntcli_server import authority as authority_mod
 from ntcli_server import errors, signing
 from ntcli_server.access import Action, Principal
@@ -47,7 +48,9 @@ class TestIssue(AuthorityTestCase):
         self.assertEqual(self.ws.id, claims['sub'])
         self.assertEqual(base.START, claims['iat'])
         self.assertEqual(base.START + DAY, claims['exp'])
-        self.assertEqual('workspace', claims['scope'])
+        # without a scope, the platform's default (RFC 9068 form)
+        self.assertEqual('workspace:read servers:read', claims['scope'])
+        self.assertEqual(scopes.DEFAULT, issued.scope)
         self.assertEqual(base.START + DAY, issued.expires_at)
         self.assertNotIn(issued.token, repr(issued))
 
@@ -58,13 +61,20 @@ class TestIssue(AuthorityTestCase):
 
     def test_expires_at_and_scope(self):
         issued = self.authority.issue(self.ws.id, expires_at=base.START + 99,
-                                      scope='read:tokens',
+                                      scope=['tokens:write', 'servers:read'],
                                       description='CI')
         self.assertEqual(base.START + 99, issued.expires_at)
-        self.assertEqual('read:tokens', base.split(issued.token)[1]['scope'])
+        canonical = ('servers:read', 'tokens:read', 'tokens:write')
+        self.assertEqual(' '.join(canonical),
+                         base.split(issued.token)[1]['scope'])
+        self.assertEqual(canonical, issued.scope)
         info = self.authority.get_token(self.ws.id, issued.jti)
         self.assertEqual('CI', info.description)
-        self.assertEqual('read:tokens', info.scope)
+        self.assertEqual(canonical, info.scope)
+        # one space-separated string is the same request
+        again = self.authority.issue(self.ws.id, expires_in=DAY,
+                                     scope='tokens:write  servers:read')
+        self.assertEqual(canonical, again.scope)
 
     def test_jtis_are_unique(self):
         jtis = {self.authority.issue(self.ws.id).jti for _ in range(50)}
@@ -83,10 +93,16 @@ class TestIssue(AuthorityTestCase):
                             self.authority.issue, self.ws.id, **kwargs)
 
     def test_bad_scope_and_description(self):
-        self.assertRaises(errors.InvalidRequest, self.authority.issue,
-                          self.ws.id, scope='a b')
+        for scope in ('a b', 'workspace', [], '', ' ', ['servers:admin'],
+                      ['Servers:read'], ['servers:read', 7], 'servers',
+                      {'servers': 'read'}, ['servers:read\n'],
+                      ['x' * 65 + ':read'], ['servers:read'] * 33,
+                      'servers:read\tsecrets:read'):
+            self.assertCode(errors.ValidationError, 'VALIDATION_ERROR', 422,
+                            self.authority.issue, self.ws.id, scope=scope)
         self.assertRaises(errors.InvalidRequest, self.authority.issue,
                           self.ws.id, description='x' * 300)
+        self.assertEqual([], self.authority.list_tokens(self.ws.id).tokens)
 
     def test_unknown_workspace(self):
         self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
@@ -181,7 +197,7 @@ class TestValidate(AuthorityTestCase):
         self.assertEqual(self.issued.jti, valid.jti)
         self.assertEqual(self.ws.id, valid.workspace_id)
         self.assertEqual(base.START + DAY, valid.expires_at)
-        self.assertEqual('workspace', valid.scope)
+        self.assertEqual(scopes.DEFAULT, valid.scope)
 
     def test_alg_none(self):
         for alg in ('none', 'None'):
@@ -525,7 +541,8 @@ class TestUsers(AuthorityTestCase):
         issued = self.authority.issue(self.ws.id, expires_in=10)
         principal = self.authority.authenticate(issued.token)
         self.assertEqual(Principal('workspace', workspace_id=self.ws.id,
-                                   jti=issued.jti), principal)
+                                   jti=issued.jti, scope=scopes.DEFAULT),
+                         principal)
         self.assertRaises(errors.TokenInvalid, self.authority.authenticate,
                           issued.token[:-2])
         self.clock.advance(10)
@@ -535,6 +552,107 @@ class TestUsers(AuthorityTestCase):
         self.authority.revoke(self.ws.id, other.jti)
         self.assertRaises(errors.TokenRevoked, self.authority.authenticate,
                           other.token)
+
+
+class TestScopes(AuthorityTestCase):
+    """Scoped tokens: no escalation, and tokens from before scopes."""
+
+    def setUp(self):
+        super().setUp()
+        self.alice = self.authority.create_user('alice')
+        self.mine = self.authority.create_workspace('mine',
+                                                    owner=self.alice.user.id)
+        self.alice_p = self.authority.authenticate(self.alice.credential)
+
+    def token_principal(self, scope):
+        issued = self.authority.issue(self.mine.id, expires_in=DAY,
+                                      scope=scope)
+        return self.authority.authenticate(issued.token)
+
+    def legacy_token(self):
+        """A token as issued before scopes existed: scope 'workspace'."""
+        key, private_key = self.authority.keys.primary()
+        record = TokenRecord(jti='jti_' + '1' * 32,
+                             workspace_id=self.mine.id,
+                             created_at=base.START, expires_at=None,
+                             kid=key.kid, scope='workspace')
+        self.authority.store.add_token(record, None,
+                                       idempotency_since=base.START)
+        return signing.encode_token(record, private_key,
+                                    self.authority.jws)
+
+    def test_a_user_grants_any_scope_in_its_workspace(self):
+        issued = self.authority.issue_for(self.alice_p, self.mine.id,
+                                          expires_in=DAY, scope=scopes.FULL)
+        self.assertEqual(scopes.FULL, issued.scope)
+        # and the default when it names none
+        self.assertEqual(scopes.DEFAULT, self.authority.issue_for(
+            self.alice_p, self.mine.id, expires_in=DAY).scope)
+
+    def test_a_token_needs_tokens_write_to_issue(self):
+        reader = self.token_principal(None)
+        error = self.assertCode(errors.InsufficientScope,
+                                'INSUFFICIENT_SCOPE', 403,
+                                self.authority.issue_for, reader,
+                                self.mine.id, expires_in=DAY,
+                                scope=['workspace:read'])
+        self.assertIn('tokens:write', error.message)
+
+    def test_a_token_grants_only_what_it_holds(self):
+        issuer = self.token_principal(['tokens:write', 'servers:read'])
+        issued = self.authority.issue_for(issuer, self.mine.id,
+                                          expires_in=DAY,
+                                          scope=['servers:read'])
+        self.assertEqual(('servers:read',), issued.scope)
+        before = len(self.authority.list_tokens(self.mine.id).tokens)
+        for wanted in (['servers:write'], ['secrets:read'], None):
+            # None is the default, workspace:read servers:read: too much
+            error = self.assertCode(errors.InsufficientScope,
+                                    'INSUFFICIENT_SCOPE', 403,
+                                    self.authority.issue_for, issuer,
+                                    self.mine.id, expires_in=DAY,
+                                    scope=wanted)
+            self.assertTrue(error.details['missing'])
+        self.assertEqual(before, len(
+            self.authority.list_tokens(self.mine.id).tokens))
+
+    def test_a_replay_cannot_launder_scopes(self):
+        # the user issued a full token under a key; a weaker token that
+        # replays the key must not receive it
+        self.authority.issue_for(self.alice_p, self.mine.id, expires_in=DAY,
+                                 scope=scopes.FULL, idempotency_key='k')
+        issuer = self.token_principal(['tokens:write', 'servers:read'])
+        self.assertRaises(errors.InsufficientScope, self.authority.issue_for,
+                          issuer, self.mine.id, expires_in=DAY,
+                          scope=['servers:read'], idempotency_key='k')
+
+    def test_tokens_from_before_scopes_hold_every_scope(self):
+        token = self.legacy_token()
+        valid = self.authority.validate(token)
+        self.assertEqual(scopes.FULL, valid.scope)
+        principal = self.authority.authenticate(token)
+        issued = self.authority.issue_for(principal, self.mine.id,
+                                          expires_in=DAY, scope=scopes.FULL)
+        self.assertEqual(scopes.FULL, issued.scope)
+        listed = {t.jti: t for t in self.authority.list_tokens(
+            self.mine.id).tokens}
+        self.assertEqual(scopes.FULL, listed[valid.jti].scope)
+
+    def test_a_stored_scope_that_cannot_be_read_grants_nothing(self):
+        record = self.authority.store.get_token(
+            self.authority.issue(self.mine.id).jti)
+        from ntcli_server.models import held_scopes
+        self.assertEqual((), held_scopes('servers:root'))
+        self.assertEqual((), held_scopes(''))
+        self.assertEqual(scopes.DEFAULT, held_scopes(record.scope))
+
+    def test_list_without_limit_gives_every_token(self):
+        jtis = {self.authority.issue(self.mine.id).jti for _ in range(12)}
+        self.patch(authority_mod, 'MAX_PAGE', 5)
+        page = self.authority.list_tokens(self.mine.id, limit=None)
+        self.assertEqual(jtis, {t.jti for t in page.tokens})
+        self.assertEqual(12, len(page.tokens))
+        self.assertIsNone(page.next_cursor)
 
 
 class TestAuthorize(AuthorityTestCase):
@@ -547,7 +665,7 @@ class TestAuthorize(AuthorityTestCase):
                                                     owner=self.alice.user.id)
         self.alice_p = self.authority.authenticate(self.alice.credential)
         self.bob_p = self.authority.authenticate(self.bob.credential)
-        self.token = self.authority.issue(self.mine.id)
+        self.token = self.authority.issue(self.mine.id, scope=scopes.FULL)
         self.token_p = self.authority.authenticate(self.token.token)
 
     def test_owner_may_do_everything(self):

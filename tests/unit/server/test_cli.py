@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import os
 
 import fixtures
@@ -14,7 +15,8 @@ from ntcli_server.authority import Authority
 from tests import postgres as pg_fixture
 
 
-class TestAdminCommands(testtools.TestCase):
+class CLITestCase(testtools.TestCase):
+    """ntcli-server run in this process on a database of its own."""
 
     def setUp(self):
         super().setUp()
@@ -32,6 +34,9 @@ class TestAdminCommands(testtools.TestCase):
         except SystemExit as exc:
             code = exc.code
         return code, out.getvalue(), err.getvalue()
+
+
+class TestAdminCommands(CLITestCase):
 
     def test_user_create_prints_the_credential_once(self):
         code, out, err = self.run_cli('user', 'create', 'alice')
@@ -62,10 +67,11 @@ class TestAdminCommands(testtools.TestCase):
         workspace_id = out.strip()
         self.assertRegex(workspace_id, r'^[0-9a-f-]{36}$')
         self.assertIn("'main' created for user 'alice'", err)
-        code, out, err = self.run_cli('workspace', 'list')
-        header, row = out.splitlines()
-        self.assertEqual(['ID', 'NAME', 'OWNER', 'CREATED'], header.split())
-        self.assertEqual([workspace_id, 'main', 'alice'], row.split()[:3])
+        code, out, err = self.run_cli('workspace', 'list', '-f', 'json')
+        [row] = json.loads(out)
+        self.assertEqual(['id', 'name', 'owner', 'created'], list(row))
+        self.assertEqual([workspace_id, 'main', 'alice'],
+                         [row['id'], row['name'], row['owner']])
 
     def test_workspace_needs_a_known_owner(self):
         self.run_cli('keys', 'rotate')
@@ -76,18 +82,19 @@ class TestAdminCommands(testtools.TestCase):
                          err.splitlines())
         code, out, err = self.run_cli('workspace', 'create', 'main')
         self.assertEqual(2, code)
-        self.assertEqual(1, len(err.splitlines()))
-        self.assertIn('--owner', err)
+        self.assertEqual(2, len(err.splitlines()))
+        self.assertIn('--owner', err.splitlines()[0])
+        self.assertTrue(err.splitlines()[1].startswith('Hint: '))
 
     def test_keys_rotate(self):
         code, first, err = self.run_cli('keys', 'rotate')
         self.assertEqual(0, code)
         self.assertIn('stay valid', err)
         code, second, err = self.run_cli('keys', 'rotate')
-        code, out, err = self.run_cli('keys', 'list')
-        rows = out.splitlines()[1:]
+        code, out, err = self.run_cli('keys', 'list', '-f', 'json')
+        rows = json.loads(out)
         self.assertEqual(2, len(rows))
-        primary = [r.split()[0] for r in rows if 'yes' in r.split()]
+        primary = [r['kid'] for r in rows if r['primary']]
         self.assertEqual([second.strip()], primary)
         self.assertNotEqual(first, second)
 
@@ -111,7 +118,8 @@ class TestAdminCommands(testtools.TestCase):
                                       'signing_key.rotate', '--action',
                                       'signing_key.retire', '-f', 'csv')
         rows = [line.split(',') for line in out.splitlines()[1:]]
-        self.assertEqual([('signing_key.rotate', second.strip()),
+        self.assertEqual([('signing_key.rotate', first_kid),   # first issue
+                          ('signing_key.rotate', second.strip()),
                           ('signing_key.retire', first_kid)],
                          [(r[1], r[-1]) for r in rows])
         self.assertEqual({'local'}, {r[3] for r in rows})
@@ -128,13 +136,15 @@ class TestAdminCommands(testtools.TestCase):
         code, out, err = self.run_cli('user', 'list', '--db', other)
         self.assertIn('alice', out)
 
-    def test_usage_errors_are_one_line_and_exit_2(self):
+    def test_usage_errors_are_one_line_and_a_hint_and_exit_2(self):
         for argv in ([], ['bogus'], ['user'], ['serve', '--workers', '0'],
-                     ['serve', '--log-level', 'loud']):
+                     ['serve', '--log-level', 'loud'],
+                     ['user', 'list', '-f', 'xml'], ['--bogus', 'user']):
             code, out, err = self.run_cli(*argv)
-            self.assertEqual(2, code, argv)
-            self.assertEqual(1, len(err.splitlines()), err)
-            self.assertIn('--help', err)
+            self.assertEqual((2, ''), (code, out), argv)
+            self.assertEqual(2, len(err.splitlines()), err)
+            self.assertTrue(err.startswith('ntcli-server'), err)
+            self.assertIn('--help', err.splitlines()[1])
 
     def test_unusable_database_is_one_line_and_exit_1(self):
         blocker = os.path.join(self.dir, 'file')
@@ -162,8 +172,9 @@ class TestAdminCommands(testtools.TestCase):
             code, out, err = self.run_cli('--db', missing, *argv)
             self.assertEqual((1, ''), (code, out), argv)
             self.assertEqual(
-                [f'ntcli-server: No token database at {missing}. Create '
-                 f'one with: ntcli-server --db {missing} user create NAME'],
+                [f'ntcli-server: No token database at {missing}.',
+                 f'Hint: Create one with: ntcli-server --db {missing} user '
+                 'create NAME'],
                 err.splitlines(), argv)
             # nothing was created, not even the directory
             self.assertFalse(os.path.exists(os.path.dirname(missing)))
@@ -179,9 +190,9 @@ class TestAdminCommands(testtools.TestCase):
         os.chdir(cwd)
         code, out, err = self.run_cli('keys', 'list')
         self.assertEqual(
-            (1, ['ntcli-server: No token database at ntcli-server.db. '
-                 'Create one with: ntcli-server --db ntcli-server.db user '
-                 'create NAME']), (code, err.splitlines()))
+            (1, ['ntcli-server: No token database at ntcli-server.db.',
+                 'Hint: Create one with: ntcli-server --db ntcli-server.db '
+                 'user create NAME']), (code, err.splitlines()))
         self.assertEqual([], os.listdir(cwd))
 
     def test_the_hint_quotes_a_path_for_the_shell(self):
@@ -214,9 +225,9 @@ class TestAdminCommands(testtools.TestCase):
         code, out, err = self.run_cli('--db', db, 'workspace', 'create',
                                       'main', '--owner', 'alice')
         self.assertEqual((1, ''), (code, out))
-        self.assertEqual([f'ntcli-server: No token database at {db}. '
-                          f'Create one with: ntcli-server --db {db} user '
-                          'create NAME'], err.splitlines())
+        self.assertEqual([f'ntcli-server: No token database at {db}.',
+                          f'Hint: Create one with: ntcli-server --db {db} '
+                          'user create NAME'], err.splitlines())
         self.assertFalse(os.path.exists(db))
 
     def test_an_existing_database_is_used_as_it_is(self):
@@ -238,3 +249,45 @@ class TestAdminCommands(testtools.TestCase):
         self.assertEqual(1, code)
         self.assertEqual(1, len(err.splitlines()), err)
         self.assertIn('Cannot connect to the token database', err)
+
+
+class TestFormats(CLITestCase):
+    """Every command that shows or lists takes ntcli's formatters."""
+
+    def test_every_listing_in_every_format(self):
+        code, out, _ = self.run_cli('user', 'create', 'alice', '-f', 'json')
+        created = json.loads(out)
+        self.assertEqual({'credential', 'id', 'name', 'created'},
+                         set(created))
+        self.assertTrue(created['credential'].startswith('ntu_'))
+        self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
+        self.run_cli('keys', 'rotate')
+        import yaml
+        for argv in (['user', 'list'], ['workspace', 'list'],
+                     ['keys', 'list'], ['audit', 'list']):
+            code, out, err = self.run_cli(*argv, '-f', 'json')
+            self.assertEqual((0, ''), (code, err), argv)
+            rows = json.loads(out)
+            self.assertTrue(rows, argv)
+            self.assertEqual(rows, yaml.safe_load(
+                self.run_cli(*argv, '-f', 'yaml')[1]), argv)
+            csv_lines = self.run_cli(*argv, '-f', 'csv')[1].splitlines()
+            self.assertEqual(len(rows) + 1, len(csv_lines), argv)
+            self.assertEqual(list(rows[0]), csv_lines[0].split(','))
+            value_lines = self.run_cli(*argv, '-f', 'value')[1].splitlines()
+            self.assertEqual(len(rows), len(value_lines), argv)
+            table = self.run_cli(*argv, '-f', 'table')[1]
+            self.assertIn(str(rows[0][list(rows[0])[1]]), table)
+            # -c picks columns
+            code, out, _ = self.run_cli(*argv, '-f', 'value', '-c',
+                                        list(rows[0])[0])
+            self.assertEqual([str(r[list(r)[0]]) for r in rows],
+                             out.splitlines())
+
+    def test_help_lists_every_command(self):
+        code, out, err = self.run_cli('--help')
+        self.assertEqual(0, code)
+        for name in ('serve', 'user create', 'user list', 'workspace create',
+                     'workspace list', 'keys rotate', 'keys list',
+                     'keys retire', 'audit list', 'db copy'):
+            self.assertIn(name, out)

@@ -142,3 +142,25 @@ class TestMetrics(MetricsTestCase):
         self.assertEqual(1, found['ntcli_server_http_requests_total{method='
                                   '"GET",route="/v1/workspaces",'
                                   'status="503"}'])
+
+
+class TestWithTheFailureLimit(MetricsTestCase):
+
+    def test_refused_by_the_limit_is_counted_and_has_an_id(self):
+        from ntcli_server import ratelimit
+        self.client = testing.TestClient(wsgi.create_app(
+            lambda: self.authority, metrics=True,
+            auth_failures=ratelimit.FailureTable(2, 60)))
+        statuses = [self.call('GET', '/v1/workspaces', 'ntu_wrong',
+                              remote_addr='10.0.0.9') for _ in range(4)]
+        self.assertEqual([401, 401, 429, 429],
+                         [r.status_code for r in statuses])
+        for refused in statuses[2:]:
+            error = self.assertError(refused, 429, 'TOO_MANY_REQUESTS')
+            self.assertEqual(refused.headers['x-request-id'],
+                             error['request_id'])
+        found = self.metrics()
+        # refused before routing: no route template yet
+        self.assertEqual(2, found['ntcli_server_http_requests_total{method='
+                                  '"GET",route="<unmatched>",'
+                                  'status="429"}'])

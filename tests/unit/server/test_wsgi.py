@@ -11,6 +11,7 @@ import fixtures
 import testtools
 from falcon import testing
 
+from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_server import errors, wsgi
 from tests.unit.server import base
@@ -151,6 +152,14 @@ class TestRequestValidation(APITestCase):
             (self.tokens_path(), {'expires_in': True}),
             (self.tokens_path(), {'expires_at': 'next tuesday'}),
             (self.tokens_path(), {'scope': ['a']}),
+            (self.tokens_path(), {'scope': 'no spaces'}),
+            (self.tokens_path(), {'scope': []}),
+            (self.tokens_path(), {'scope': ['servers:read', None]}),
+            (self.tokens_path(), {'scope': {'servers': 'read'}}),
+            (self.tokens_path(), {'scope': 7}),
+            (self.tokens_path(), {'scope': ['servers:admin']}),
+            (self.tokens_path(), {'scope': ['servers:read\u0000']}),
+            (self.tokens_path(), {'scope': ['servers:read'] * 33}),
             (self.tokens_path(), {'ttl': 60}),
         ]
         for path, body in cases:
@@ -160,8 +169,7 @@ class TestRequestValidation(APITestCase):
     def test_values_the_authority_refuses_are_400(self):
         for body in ({'expires_in': 0}, {'expires_in': 11 * 366 * 86400},
                      {'expires_in': 60, 'expires_at': 1_800_000_000},
-                     {'expires_at': 1}, {'scope': 'no spaces'},
-                     {'description': 'x' * 300}):
+                     {'expires_at': 1}, {'description': 'x' * 300}):
             error = self.assertError(
                 self.call('POST', self.tokens_path(), self.alice, json=body),
                 400, 'INVALID_REQUEST')
@@ -282,7 +290,8 @@ class TestIssue(APITestCase):
         self.assertEqual({'access_token', 'token_type', 'expires_in',
                           'expires_at', 'scope', 'jti', 'workspace_id',
                           'created_at'}, set(body))
-        self.assertEqual(('Bearer', YEAR, 'workspace', self.ws.id),
+        self.assertEqual(('Bearer', YEAR, ['workspace:read', 'servers:read'],
+                          self.ws.id),
                          (body['token_type'], body['expires_in'],
                           body['scope'], body['workspace_id']))
         self.assertTrue(body['access_token'].startswith('wst_'))
@@ -304,10 +313,18 @@ class TestIssue(APITestCase):
         self.assertEqual(60, at['expires_in'])
 
     def test_scope_and_description(self):
-        issued = self.issue(scope='read:tokens', description='ci')
-        self.assertEqual('read:tokens', issued['scope'])
+        issued = self.issue(scope=['tokens:write', 'servers:read'],
+                            description='ci')
+        canonical = ['servers:read', 'tokens:read', 'tokens:write']
+        self.assertEqual(canonical, issued['scope'])
         listed = self.call('GET', self.tokens_path(), self.alice).json
-        self.assertEqual('ci', listed['tokens'][0]['description'])
+        self.assertEqual(('ci', canonical),
+                         (listed['tokens'][0]['description'],
+                          listed['tokens'][0]['scope']))
+        # a space-separated string, and null for the default
+        self.assertEqual(canonical, self.issue(
+            scope='servers:read tokens:write')['scope'])
+        self.assertEqual(list(scopes.DEFAULT), self.issue(scope=None)['scope'])
 
     def test_empty_body_without_content_type(self):
         result = self.call('POST', self.tokens_path(), self.alice)
@@ -350,7 +367,9 @@ class TestListAndRevoke(APITestCase):
         self.assertEqual({'jti': live['jti'], 'created_at': base.START,
                           'expires_at': live['expires_at'],
                           'status': 'active', 'description': 'live',
-                          'revoked_at': None}, body['tokens'][0])
+                          'revoked_at': None,
+                          'scope': ['workspace:read', 'servers:read']},
+                         body['tokens'][0])
         body = self.call('GET', self.tokens_path(), self.alice,
                          params={'include_expired': 'true',
                                  'include_revoked': '1'}).json
@@ -410,8 +429,11 @@ class TestTokenAuth(APITestCase):
             self.assertEqual(200, result.status_code)
             self.assertEqual(self.ws.id, result.headers['x-workspace-id'])
             self.assertEqual(token['jti'], result.headers['x-token-jti'])
+            self.assertEqual('workspace:read servers:read',
+                             result.headers['x-token-scope'])
             self.assertEqual({'valid': True, 'workspace_id': self.ws.id,
-                              'jti': token['jti'], 'scope': 'workspace',
+                              'jti': token['jti'],
+                              'scope': ['workspace:read', 'servers:read'],
                               'expires_at': token['expires_at']},
                              result.json)
 
@@ -430,6 +452,154 @@ class TestTokenAuth(APITestCase):
             self.assertError(result, 401, code)
             self.assertNotIn('x-workspace-id', result.headers)
             self.assertIn('Bearer', result.headers['www-authenticate'])
+
+
+class TestIngress(APITestCase):
+    """/v1/token_auth with X-Original-URL and X-Original-Method."""
+
+    def setUp(self):
+        super().setUp()
+        self.reader = self.issue()          # workspace:read servers:read
+        self.other = self.authority.create_workspace('other')
+
+    def ask(self, token, url, method='GET', **headers):
+        headers = {'X-Original-URL': url, 'X-Original-Method': method,
+                   **headers}
+        return self.call('GET', '/v1/token_auth', token['access_token'],
+                         headers=headers)
+
+    def test_a_read_of_its_own_workspace(self):
+        for url in (f'/v1/workspaces/{self.ws.id}/servers',
+                    f'/v1/workspaces/{self.ws.id}',
+                    f'https://api.example/v1/workspaces/{self.ws.id}/'
+                    'servers/abc?x=1'):
+            result = self.ask(self.reader, url)
+            self.assertEqual(200, result.status_code, result.text)
+            self.assertEqual((self.ws.id, self.reader['jti'],
+                              'workspace:read servers:read'),
+                             (result.headers['x-workspace-id'],
+                              result.headers['x-token-jti'],
+                              result.headers['x-token-scope']))
+
+    def test_a_write_needs_the_write_scope(self):
+        url = f'/v1/workspaces/{self.ws.id}/servers'
+        for method in ('POST', 'PUT', 'DELETE', 'PATCH'):
+            error = self.assertError(self.ask(self.reader, url, method),
+                                     403, 'INSUFFICIENT_SCOPE')
+            self.assertEqual({'required': ['servers:write']},
+                             error['details'])
+        writer = self.issue(scope=['servers:write'])
+        self.assertEqual(200, self.ask(writer, url, 'POST').status_code)
+        # a resource it has no scope for at all
+        self.assertError(self.ask(writer, f'{url}/../secrets'), 403,
+                         'FORBIDDEN')
+        self.assertError(
+            self.ask(writer, f'/v1/workspaces/{self.ws.id}/secrets'),
+            403, 'INSUFFICIENT_SCOPE')
+
+    def test_another_workspace_is_403(self):
+        full = self.issue(scope=scopes.FULL)
+        for url in (f'/v1/workspaces/{self.other.id}/servers',
+                    f'/v1/workspaces/{self.other.id}',
+                    f'/v1/workspaces/{self.other.id.upper()}/servers'):
+            result = self.ask(full, url)
+            error = self.assertError(result, 403, 'FORBIDDEN')
+            self.assertIn('another workspace', error['message'])
+            self.assertNotIn('x-workspace-id', result.headers)
+
+    def test_ambiguous_urls_and_lone_headers_are_403(self):
+        full = self.issue(scope=scopes.FULL)
+        for url in (f'/v1/workspaces/{self.ws.id}/../{self.other.id}/x',
+                    f'/v1/workspaces//{self.other.id}/servers',
+                    f'/v1/workspaces/{self.ws.id}%2F..%2F{self.other.id}'):
+            self.assertError(self.ask(full, url), 403, 'FORBIDDEN')
+        for headers in ({'X-Original-URL': '/'},
+                        {'X-Original-Method': 'GET'}):
+            self.assertError(self.call('GET', '/v1/token_auth',
+                                       full['access_token'],
+                                       headers=headers), 403, 'FORBIDDEN')
+
+    def test_a_bad_token_is_401_first(self):
+        self.call('DELETE', f"{self.tokens_path()}/{self.reader['jti']}",
+                  self.alice)
+        self.assertError(self.ask(self.reader, '/..//'), 401,
+                         'TOKEN_REVOKED')
+
+
+class TestWireFormat(APITestCase):
+    """What clients of the platform's API rely on."""
+
+    def test_a_list_without_limit_has_every_token(self):
+        jtis = {self.issue()['jti'] for _ in range(105)}
+        body = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual((105, None), (body['count'], body['next_cursor']))
+        self.assertEqual(jtis, {t['jti'] for t in body['tokens']})
+        page = self.call('GET', self.tokens_path(), self.alice,
+                         params={'limit': '100'}).json
+        self.assertEqual(100, page['count'])
+        self.assertIsNotNone(page['next_cursor'])
+
+    def test_health(self):
+        body = self.call('GET', '/health').json
+        self.assertEqual({'status', 'version', 'service', 'timestamp'},
+                         set(body))
+        import ntcli
+        self.assertEqual(('healthy', ntcli.__version__, 'ntcli-server',
+                          '2023-11-14T22:13:20Z'),
+                         (body['status'], body['version'], body['service'],
+                          body['timestamp']))
+
+    def test_revoke_by_post(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}/revoke"
+        result = self.call('POST', path, self.alice,
+                           headers={'Content-Type': 'application/json'})
+        self.assertEqual(200, result.status_code, result.text)
+        self.assertEqual(('revoked', False),
+                         (result.json['status'],
+                          result.json['already_revoked']))
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+        self.assertError(self.call('POST', path, self.bob), 403, 'FORBIDDEN')
+        self.assertError(self.call('DELETE', path, self.alice), 405,
+                         'METHOD_NOT_ALLOWED')
+
+    def test_openapi_document(self):
+        result = self.call('GET', '/openapi.json')
+        self.assertEqual(200, result.status_code)
+        self.assertEqual('3.1.0', result.json['openapi'])
+
+
+class TestScopes(APITestCase):
+    """Issuing with a workspace token: no escalation."""
+
+    def test_a_token_without_tokens_write_issues_nothing(self):
+        reader = self.issue()['access_token']
+        error = self.assertError(
+            self.call('POST', self.tokens_path(), reader,
+                      json={'scope': ['workspace:read']}),
+            403, 'INSUFFICIENT_SCOPE')
+        self.assertIn('tokens:write', error['message'])
+        self.assertEqual(1, self.call('GET', self.tokens_path(),
+                                      self.alice).json['count'])
+
+    def test_a_token_grants_only_its_own_scopes(self):
+        issuer = self.issue(scope=['tokens:write', 'servers:read'])
+        bearer = issuer['access_token']
+        ok = self.issue(bearer, scope=['servers:read'], expires_in=60)
+        self.assertEqual(['servers:read'], ok['scope'])
+        for wanted in (['servers:write'], 'secrets:read', None):
+            body = {'expires_in': 60}
+            if wanted is not None:
+                body['scope'] = wanted
+            error = self.assertError(
+                self.call('POST', self.tokens_path(), bearer, json=body),
+                403, 'INSUFFICIENT_SCOPE')
+            self.assertTrue(error['details']['missing'])
+        # the user grants anything
+        self.assertEqual(list(scopes.FULL),
+                         self.issue(scope=list(scopes.FULL))['scope'])
 
 
 class TestWhoAmI(APITestCase):
@@ -467,7 +637,7 @@ class TestAuthorization(APITestCase):
                 401, 'AUTHENTICATION_REQUIRED')
 
     def test_workspace_token_in_its_own_workspace(self):
-        bearer = self.issue()
+        bearer = self.issue(scope=scopes.FULL)
         issued = self.issue(bearer['access_token'])
         listed = self.call('GET', self.tokens_path(), bearer['access_token'])
         self.assertEqual(200, listed.status_code)
@@ -502,7 +672,7 @@ class TestAuthorization(APITestCase):
                              403, 'FORBIDDEN')
 
     def test_workspace_token_cannot_issue_a_non_expiring_token(self):
-        bearer = self.issue()['access_token']
+        bearer = self.issue(scope=scopes.FULL)['access_token']
         for body in ({'expires_in': None}, {'expires_at': None},
                      {'expires_in': None, 'expires_at': None}):
             error = self.assertError(
@@ -534,7 +704,7 @@ class TestAuthorization(APITestCase):
         # An idempotency key a user issued a permanent token under must
         # not hand that token to a workspace token asking for a day.
         key = {'Idempotency-Key': 'k-1'}
-        bearer = self.issue()['access_token']
+        bearer = self.issue(scope=scopes.FULL)['access_token']
         permanent = self.call('POST', self.tokens_path(), self.alice,
                               json={'expires_in': None}, headers=dict(key))
         self.assertEqual(201, permanent.status_code)

@@ -1,0 +1,65 @@
+"""``ntcli-server audit list``."""
+
+from __future__ import annotations
+
+import argparse
+import typing
+
+from ntcli_core import timefmt
+from ntcli_server.commands import base
+
+COLUMNS = ('time', 'action', 'outcome', 'actor', 'workspace_id',
+           'target_jti', 'client', 'request_id', 'user_agent', 'detail')
+
+
+class ListEvents(base.Lister):
+    """List audit events, oldest first: every change and every refused
+    credential."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--workspace', metavar='NAME|ID', default=None,
+                            help='Only the events of this workspace.')
+        parser.add_argument('--since', metavar='TIME',
+                            type=timefmt.time_argument,
+                            default=None,
+                            help='Only events at or after TIME (ISO-8601 or '
+                                 'Unix seconds).')
+        from ntcli_server.models import AUDIT_ACTIONS
+        parser.add_argument('--action', metavar='ACTION', action='append',
+                            default=[], dest='actions',
+                            choices=AUDIT_ACTIONS,
+                            help='Only this action '
+                                 f"({', '.join(AUDIT_ACTIONS)}); may be "
+                                 'repeated.')
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
+        from ntcli_core.terminal import escape
+        from ntcli_server.errors import AuthorityError
+        with self.open_authority(parsed_args) as authority:
+            workspace_id = None
+            if parsed_args.workspace:
+                try:
+                    workspace_id = authority.get_workspace(
+                        parsed_args.workspace).id
+                except AuthorityError:
+                    # a deleted workspace's trail stays: its id still works
+                    workspace_id = parsed_args.workspace
+            events, cursor = [], None
+            while True:
+                page = authority.list_events(
+                    workspace_id, since=parsed_args.since,
+                    actions=parsed_args.actions, limit=1000, cursor=cursor)
+                events += page.events
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        for_terminal = parsed_args.formatter == 'table'
+        rows = []
+        for event in events:
+            row = [timefmt.iso(event.at)] + [getattr(event, name, None)
+                                             for name in COLUMNS[1:]]
+            rows.append([escape(v) if isinstance(v, str) else v
+                         for v in row] if for_terminal else row)
+        return COLUMNS, rows

@@ -1,0 +1,159 @@
+"""Base classes of the ``ntcli-server`` commands.
+
+They are cliff's ``Command``, ``ShowOne`` and ``Lister`` with the database
+option every command takes (``--db`` may also follow the command), the
+authority opened on it, one-line usage errors with a hint, and no per-run
+scan of installed distributions for the help epilog. Errors are raised,
+never printed: the application reports them (:mod:`ntcli_server.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import typing
+
+from cliff import command, lister, show
+
+from ntcli_core import timefmt
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.authority import Authority
+
+DEFAULT_DB = 'ntcli-server.db'
+DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
+           f'default ./{DEFAULT_DB}).')
+
+
+class CommandFailed(Exception):
+    """An operation that failed, with what to do about it (exit 1)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def default_db() -> str:
+    return os.environ.get('NTCLI_SERVER_DB') or DEFAULT_DB
+
+
+def brief_usage_errors(parser: argparse.ArgumentParser,
+                       stderr: typing.TextIO) -> None:
+    """Bad usage in two lines (what is wrong, where help is), exit 2."""
+    def error(message: str) -> typing.NoReturn:
+        stderr.write(f'{parser.prog}: {message}\n'
+                     f"Hint: See '{parser.prog} --help'.\n")
+        raise SystemExit(2)
+    parser.error = error  # type: ignore[method-assign]
+
+
+def when(ts: int | None) -> str | None:
+    """A time of the database as ISO-8601 (None stays None)."""
+    return timefmt.iso(ts)
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    return between(1, sys.maxsize)(text)
+
+
+def between(low: int, high: int) -> typing.Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a whole number from {low}"
+                + ('' if high == sys.maxsize else f' to {high}'))
+        return value
+    return parse
+
+
+class CommandMixin:
+    """What every ntcli-server command shares. cliff methods overridden:
+    ``get_parser`` (the ``--db`` option, brief usage errors),
+    ``get_epilog`` (cliff's scans every installed distribution) and ``run``
+    (failures go to the app's report)."""
+
+    app: typing.Any
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)  # type: ignore[misc]
+        parser.add_argument('--db', metavar='PATH|DSN',
+                            default=argparse.SUPPRESS, help=DB_HELP)
+        brief_usage_errors(parser, sys.stderr if self.app is None
+                           else self.app.stderr)
+        return parser
+
+    def get_epilog(self) -> str:
+        return ''
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        # cliff logs a command's exception as one bare line and exits 1;
+        # the app reports ours with their hint, in one place.
+        try:
+            return super().run(parsed_args)  # type: ignore[misc]
+        except Exception as exc:
+            code = self.app.report_failure(exc)
+            if code is None:
+                raise
+            return code
+
+    def database(self, parsed_args: argparse.Namespace) -> str:
+        """``--db`` after the command, else before it, else the default."""
+        return getattr(parsed_args, 'db', None) or self.app.options.db
+
+    def open_authority(self, parsed_args: argparse.Namespace, *,
+                       create: bool = False) -> Authority:
+        """The authority on the database; only with ``create`` may a
+        missing SQLite database be created (and the user is told)."""
+        from ntcli_server.authority import Authority
+        db = self.database(parsed_args)
+        authority = Authority.open(db, create=create)
+        if authority.store.created:
+            self.app.stderr.write(f'Created a new token database at {db}\n')
+        return authority
+
+    def tell(self, message: str) -> None:
+        """A line for the person at the terminal (stderr)."""
+        self.app.stderr.write(message + '\n')
+
+
+class Command(CommandMixin, command.Command):
+    """A command that prints nothing, or text of its own."""
+
+
+class ShowOne(CommandMixin, show.ShowOne):
+    """A command that shows one object.
+
+    Its default format is ``value`` with only ``value_columns``: one line a
+    script can capture (``cred=$(ntcli-server user create alice)``); the
+    other formats (and ``-c``) show every field.
+    """
+
+    value_columns: tuple[str, ...] = ()
+
+    @property
+    def formatter_default(self) -> str:
+        return 'value'
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: typing.Any, data: typing.Any) -> int:
+        if parsed_args.formatter == 'value' and not parsed_args.columns:
+            parsed_args.columns = list(self.value_columns)
+        return super().produce_output(parsed_args, column_names, data)
+
+
+class Lister(CommandMixin, lister.Lister):
+    """A command that lists objects (default format ``table``); CSV quotes
+    only where needed, so that a field splits on commas."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.set_defaults(quote_mode='minimal')
+        return parser

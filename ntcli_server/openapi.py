@@ -1,0 +1,419 @@
+"""The OpenAPI 3.1 document of the token API, served at ``/openapi.json``.
+
+The document is data: :data:`SCHEMAS` (components), :data:`PATHS` (one
+entry per route and method) and the error responses every operation
+shares. A new route adds its entry to :data:`PATHS` and its schemas to
+:data:`SCHEMAS`; ``tests/unit/server/test_openapi.py`` fails while a
+route of the app is missing here (or the other way round), and runs
+schemathesis against a live server from this document.
+
+Limits and patterns come from the modules that enforce them, so that the
+document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing
+
+from ntcli_core import scopes
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_PATTERN
+from ntcli_server import authority, models
+
+OPENAPI_VERSION = '3.1.0'
+TITLE = 'ntcli token API'
+
+_NULL = {'type': 'null'}
+
+
+def ref(name: str) -> dict:
+    """A reference to the component schema ``name``."""
+    return {'$ref': f'#/components/schemas/{name}'}
+
+
+def nullable(schema: dict) -> dict:
+    """``schema`` or null."""
+    return {'anyOf': [schema, _NULL]}
+
+
+def _string(**extra: object) -> dict:
+    return {'type': 'string', **extra}
+
+
+_TIME = _string(format='date-time')
+_UUID = _string(format='uuid')
+_JTI = _string(pattern=r'^jti_[0-9a-f]{32}$')
+
+
+
+def _page(items: str, schema: str) -> dict:
+    """A listing of a workspace's ``items`` (component ``schema``)."""
+    return {
+        'type': 'object',
+        'required': ['workspace_id', items, 'count', 'next_cursor'],
+        'properties': {
+            'workspace_id': _UUID,
+            items: {'type': 'array', 'items': ref(schema)},
+            'count': {'type': 'integer', 'minimum': 0,
+                      'description': f'The number of {items} in this '
+                                     'answer'},
+            'next_cursor': nullable(_string())}}
+
+
+SCHEMAS: dict[str, dict] = {
+    'Error': {
+        'type': 'object', 'required': ['error'],
+        'properties': {'error': {
+            'type': 'object', 'required': ['code', 'message'],
+            'properties': {
+                'code': _string(examples=['AUTHENTICATION_REQUIRED',
+                                          'INSUFFICIENT_SCOPE']),
+                'message': _string(),
+                'details': {'type': 'object'}}}}},
+    'Scope': _string(enum=list(scopes.VOCABULARY),
+                     description='resource:action; write implies read'),
+    'ScopeList': {'type': 'array', 'items': ref('Scope'),
+                  'description': 'In canonical form: every write with its '
+                                 'read, in vocabulary order.'},
+    'Workspace': {
+        'type': 'object',
+        'required': ['workspace_id', 'workspace_name', 'created'],
+        'properties': {'workspace_id': _UUID,
+                       'workspace_name': _string(),
+                       'created': _TIME}},
+    'WorkspaceCreateRequest': {
+        'type': 'object', 'required': ['name'],
+        'additionalProperties': False,
+        'properties': {
+            'name': _string(pattern=f'^{NAME_PATTERN.pattern}$'),
+            'description': nullable(_string(
+                maxLength=authority.MAX_DESCRIPTION))}},
+    'WorkspaceCreated': {
+        'allOf': [ref('Workspace')],
+        'type': 'object', 'required': ['description'],
+        'properties': {'description': nullable(_string())}},
+    'WorkspaceList': {
+        'type': 'object', 'required': ['workspaces', 'total'],
+        'properties': {'workspaces': {'type': 'array',
+                                      'items': ref('Workspace')},
+                       'total': {'type': 'integer', 'minimum': 0}}},
+    'WorkspaceDeleted': {
+        'type': 'object',
+        'required': ['workspace_id', 'status', 'tokens_revoked'],
+        'properties': {'workspace_id': _UUID,
+                       'status': {'const': 'deleted'},
+                       'tokens_revoked': {'type': 'integer',
+                                          'minimum': 0}}},
+    'TokenCreateRequest': {
+        'type': 'object', 'additionalProperties': False,
+        'description': 'Without expires_in and expires_at the token lives '
+                       'one year; null in either asks for a token that '
+                       'never expires (a user credential only).',
+        'properties': {
+            'expires_in': nullable({
+                'type': 'integer', 'minimum': 1,
+                'maximum': MAX_LIFETIME}),
+            'expires_at': {'anyOf': [
+                {'type': 'integer'}, _TIME, _NULL],
+                'description': 'Unix seconds or ISO-8601'},
+            'scope': {'anyOf': [
+                {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
+                 'maxItems': scopes.MAX_SCOPES},
+                _string(description='space-separated scopes'), _NULL],
+                'default': list(scopes.DEFAULT)},
+            'description': nullable(_string(
+                maxLength=authority.MAX_DESCRIPTION))}},
+    'TokenCreateResponse': {
+        'type': 'object',
+        'required': ['access_token', 'token_type', 'expires_in',
+                     'expires_at', 'scope', 'jti', 'workspace_id',
+                     'created_at'],
+        'properties': {
+            'access_token': _string(pattern='^wst_'),
+            'token_type': {'const': 'Bearer'},
+            'expires_in': nullable({'type': 'integer', 'minimum': 1}),
+            'expires_at': nullable(_TIME),
+            'scope': ref('ScopeList'),
+            'jti': _JTI, 'workspace_id': _UUID,
+            'created_at': _TIME}},
+    'TokenInfo': {
+        'type': 'object',
+        'required': ['jti', 'created_at', 'expires_at', 'status',
+                     'description', 'revoked_at', 'scope'],
+        'properties': {
+            'jti': _JTI,
+            'created_at': {'type': 'integer',
+                           'description': 'Unix seconds'},
+            'expires_at': nullable(_TIME),
+            'status': _string(enum=['active', 'expired', 'revoked']),
+            'description': nullable(_string()),
+            'revoked_at': nullable(_TIME),
+            'scope': ref('ScopeList')}},
+    'TokenList': _page('tokens', 'TokenInfo'),
+    'TokenRevokeResponse': {
+        'type': 'object',
+        'required': ['workspace_id', 'token_jti', 'status', 'revoked_at',
+                     'already_revoked'],
+        'properties': {'workspace_id': _UUID, 'token_jti': _string(),
+                       'status': {'const': 'revoked'},
+                       'revoked_at': _TIME,
+                       'already_revoked': {'type': 'boolean'}}},
+    'TokenAuthResponse': {
+        'type': 'object',
+        'required': ['valid', 'workspace_id', 'jti', 'scope', 'expires_at'],
+        'properties': {'valid': {'const': True}, 'workspace_id': _UUID,
+                       'jti': _JTI, 'scope': ref('ScopeList'),
+                       'expires_at': nullable(_TIME)}},
+    'WhoAmI': {
+        'type': 'object',
+        'required': ['kind', 'user_id', 'user_name', 'workspace_id', 'jti'],
+        'properties': {'kind': _string(enum=['user', 'workspace']),
+                       'user_id': nullable(_UUID),
+                       'user_name': nullable(_string()),
+                       'workspace_id': nullable(_UUID),
+                       'jti': nullable(_JTI)}},
+    'AuditEvent': {
+        'type': 'object',
+        'required': ['id', 'time', 'action', 'outcome', 'actor',
+                     'workspace_id', 'target_jti', 'client', 'request_id',
+                     'user_agent', 'detail'],
+        'properties': {
+            'id': {'type': 'integer'}, 'time': _TIME,
+            'action': _string(enum=list(models.AUDIT_ACTIONS)),
+            'outcome': _string(),
+            **{name: nullable(_string()) for name in (
+                'actor', 'workspace_id', 'target_jti', 'client',
+                'request_id', 'user_agent', 'detail')}}},
+    'EventList': _page('events', 'AuditEvent'),
+    'HealthCheck': {
+        'type': 'object',
+        'required': ['status', 'version', 'service', 'timestamp'],
+        'properties': {'status': _string(), 'version': _string(),
+                       'service': _string(), 'timestamp': _TIME}},
+    'Healthz': {'type': 'object', 'required': ['status'],
+                'properties': {'status': {'const': 'ok'}}},
+}
+
+# -- responses ----------------------------------------------------------------
+ERRORS: dict[int, str] = {
+    400: 'Malformed request (INVALID_REQUEST): bad JSON, or a value out '
+         'of range',
+    401: 'No valid credential (AUTHENTICATION_REQUIRED, TOKEN_INVALID, '
+         'TOKEN_EXPIRED, TOKEN_REVOKED)',
+    403: 'The credential may not do this (FORBIDDEN, INSUFFICIENT_SCOPE)',
+    404: 'Unknown workspace or token (WORKSPACE_NOT_FOUND, '
+         'TOKEN_NOT_FOUND)',
+    409: 'The name is taken (WORKSPACE_EXISTS)',
+    413: 'Request body too large (PAYLOAD_TOO_LARGE)',
+    415: 'Request body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
+    422: 'The request does not fit this document (VALIDATION_ERROR)',
+    429: 'Too many failed authentications from this address '
+         '(TOO_MANY_REQUESTS; see Retry-After)',
+    500: 'The server failed (INTERNAL_ERROR)',
+    503: 'The database does not answer (STORAGE_UNAVAILABLE)',
+}
+# What every operation may answer (an address that failed to authenticate
+# too often gets 429 for everything), and what each kind of input adds.
+_ALWAYS = (429, 500, 503)
+_AUTHENTICATED = (401, 403)
+_WITH_BODY = (400, 413, 415, 422)
+_WITH_QUERY = (400, 422)
+_IN_WORKSPACE = (404,)
+
+
+def _error_responses(statuses: typing.Iterable[int]) -> dict:
+    return {str(status): {'$ref': f'#/components/responses/E{status}'}
+            for status in sorted(set(statuses) | set(_ALWAYS))}
+
+
+def _json(schema: dict, description: str,
+          headers: dict | None = None) -> dict:
+    response: dict = {'description': description,
+                      'content': {'application/json': {'schema': schema}}}
+    if headers:
+        response['headers'] = headers
+    return response
+
+
+def operation(summary: str, ok: tuple[int, dict], *,
+              errors: typing.Iterable[int] = (), authenticated: bool = True,
+              body: dict | None = None, parameters: list | None = None,
+              operation_id: str) -> dict:
+    """One operation: its success answer, its errors and its inputs."""
+    status, response = ok
+    statuses = set(errors)
+    if authenticated:
+        statuses.update(_AUTHENTICATED)
+    if body is not None:
+        statuses.update(_WITH_BODY)
+    op: dict = {'operationId': operation_id, 'summary': summary,
+                'responses': {str(status): response,
+                              **_error_responses(statuses)},
+                'security': [{'bearer': []}] if authenticated else []}
+    if parameters:
+        op['parameters'] = parameters
+    if body is not None:
+        op['requestBody'] = {'required': False, 'content': {
+            'application/json': {'schema': body}}}
+    return op
+
+
+def _path_param(name: str, schema: dict) -> dict:
+    return {'name': name, 'in': 'path', 'required': True, 'schema': schema}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {'name': name, 'in': 'query', 'required': False,
+            'schema': schema, 'description': description}
+
+
+def _paging(limit: str) -> list[dict]:
+    """``limit`` (described as ``limit`` says) and ``cursor``."""
+    return [_query('limit', {'type': 'integer', 'minimum': 1,
+                             'maximum': authority.MAX_PAGE}, limit),
+            _query('cursor', _string(), 'next_cursor of the page before')]
+
+
+def _header(name: str, description: str) -> dict:
+    return {'name': name, 'in': 'header', 'required': False,
+            'schema': _string(), 'description': description}
+
+
+_WORKSPACE_ID = _path_param('workspace_id', _string())
+_TOKEN_JTI = _path_param('jti', _string())
+_BOOLEAN_TEXT = _string(enum=['true', 'false', '1', '0', 'yes', 'no'])
+_AUTH_HEADERS = {
+    name: {'description': description, 'schema': _string()}
+    for name, description in (
+        ('X-Workspace-Id', 'The workspace of the token'),
+        ('X-Token-Jti', 'The JTI of the token'),
+        ('X-Token-Scope', 'The scopes of the token, space-separated'))}
+
+_TOKEN_AUTH = operation(
+    'Validate the bearer token, for an ingress auth_request: with '
+    'X-Original-URL and X-Original-Method also check that the URL is of '
+    "the token's workspace and that the token holds resource:read (GET, "
+    'HEAD, OPTIONS) or resource:write (other methods), the resource being '
+    'the path segment after the workspace id (workspace when none)',
+    (200, _json(ref('TokenAuthResponse'), 'The token is valid (and may '
+                'make the original request)', _AUTH_HEADERS)),
+    parameters=[_header('X-Original-URL', 'The URL the ingress is about '
+                        'to forward (a path, or an http(s) URL)'),
+                _header('X-Original-Method', 'Its method')],
+    operation_id='token_auth')
+
+PATHS: dict[str, dict] = {
+    '/health': {'get': operation(
+        'Health check', (200, _json(ref('HealthCheck'), 'Healthy')),
+        authenticated=False, operation_id='health')},
+    '/healthz': {'get': operation(
+        'Liveness of the server and its database',
+        (200, _json(ref('Healthz'), 'Healthy')),
+        authenticated=False, operation_id='healthz')},
+    '/openapi.json': {'get': operation(
+        'This document', (200, _json({'type': 'object'}, 'OpenAPI 3.1')),
+        authenticated=False, operation_id='openapi')},
+    '/v1/whoami': {'get': operation(
+        'Who the bearer credential stands for',
+        (200, _json(ref('WhoAmI'), 'The caller')),
+        operation_id='whoami')},
+    '/v1/token_auth': {
+        'get': _TOKEN_AUTH,
+        'post': {**_TOKEN_AUTH, 'operationId': 'token_auth_post'}},
+    '/v1/workspaces': {
+        'get': operation(
+            "The caller's workspaces",
+            (200, _json(ref('WorkspaceList'), 'Workspaces by name')),
+            operation_id='list_workspaces'),
+        'post': operation(
+            'Create a workspace (a user credential)',
+            (201, _json(ref('WorkspaceCreated'), 'Created')),
+            body=ref('WorkspaceCreateRequest'), errors=(409,),
+            operation_id='create_workspace')},
+    '/v1/workspaces/{workspace_id}': {
+        'parameters': [_WORKSPACE_ID],
+        'delete': operation(
+            'Delete a workspace and revoke its tokens (a user credential)',
+            (200, _json(ref('WorkspaceDeleted'), 'Deleted')),
+            errors=_IN_WORKSPACE, operation_id='delete_workspace')},
+    '/v1/workspaces/{workspace_id}/tokens': {
+        'parameters': [_WORKSPACE_ID],
+        'post': operation(
+            'Issue a token: a user credential may grant any scope in its '
+            'workspaces; a token of the workspace needs tokens:write and '
+            'grants only scopes it holds',
+            (201, _json(ref('TokenCreateResponse'), 'Issued (or replayed '
+                        'for the same Idempotency-Key)')),
+            body=ref('TokenCreateRequest'), errors=_IN_WORKSPACE,
+            parameters=[_header('Idempotency-Key', 'A retry with the same '
+                                'key within 24 hours returns the same '
+                                'token')],
+            operation_id='issue_token'),
+        'get': operation(
+            'List tokens, oldest first: without limit every matching '
+            'token, with limit one page and next_cursor',
+            (200, _json(ref('TokenList'), 'Tokens')),
+            errors=_IN_WORKSPACE + _WITH_QUERY,
+            parameters=[
+                _query('include_expired', _BOOLEAN_TEXT,
+                       'Also expired tokens'),
+                _query('include_revoked', _BOOLEAN_TEXT,
+                       'Also revoked tokens'),
+                *_paging('Page size; absent: every token')],
+            operation_id='list_tokens')},
+    '/v1/workspaces/{workspace_id}/events': {
+        'parameters': [_WORKSPACE_ID],
+        'get': operation(
+            "The workspace's audit trail, oldest first, paged (its owner)",
+            (200, _json(ref('EventList'), 'Events')),
+            errors=_IN_WORKSPACE + _WITH_QUERY,
+            parameters=[
+                _query('since', _string(), 'Unix seconds or ISO-8601'),
+                _query('action', {'type': 'array', 'items': _string(
+                    enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
+                *_paging('Page size (default 100)')],
+            operation_id='list_events')},
+    '/v1/workspaces/{workspace_id}/tokens/{jti}': {
+        'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
+        'delete': operation(
+            'Revoke a token (idempotent): a user credential, or the token '
+            'itself',
+            (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
+            errors=_IN_WORKSPACE, operation_id='revoke_token')},
+    '/v1/workspaces/{workspace_id}/tokens/{jti}/revoke': {
+        'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
+        'post': operation(
+            'Revoke a token, as DELETE on the token does',
+            (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
+            errors=_IN_WORKSPACE, operation_id='revoke_token_post')},
+}
+
+
+def release() -> str:
+    """The version of the installed ntcli distribution (the server does
+    not import the CLI package that defines it)."""
+    from importlib import metadata
+    try:
+        return metadata.version('ntcli')
+    except metadata.PackageNotFoundError:
+        return 'unknown'
+
+
+def document() -> dict:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy({
+        'openapi': OPENAPI_VERSION,
+        'info': {'title': TITLE, 'version': release(),
+                 'description': 'Workspace tokens: issue, list, revoke, '
+                                'validate (also for an ingress).'},
+        'paths': PATHS,
+        'components': {
+            'schemas': SCHEMAS,
+            'responses': {f'E{status}': _json(ref('Error'), description)
+                          for status, description in ERRORS.items()},
+            'securitySchemes': {'bearer': {
+                'type': 'http', 'scheme': 'bearer',
+                'description': 'A user credential (ntu_...) or a workspace '
+                               'token (wst_...)'}}},
+    })
