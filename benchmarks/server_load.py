@@ -339,7 +339,8 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
     results = {name: merge(runs) for name, runs in parts.items()}
     results[VALIDATE]['ratio_to_bare_per_round'] = [
         round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
-        for ours, bare in zip(parts[VALIDATE], parts[BARE_SCENARIO])]
+        for ours, bare in zip(parts[VALIDATE], parts[BARE_SCENARIO],
+                              strict=True)]
     results[ISSUE] = merge([run_driver(dict(
         base, duration=duration, port=port, method='POST',
         path=f'/v1/workspaces/{workspace_id}/tokens',

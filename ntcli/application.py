@@ -71,6 +71,7 @@ def _log_file_handler(path: str, fmt: str) -> logging.Handler:
     """A handler appending to ``path``: created 0600, never through a
     symlink; a bad path is a usage error."""
     import os
+
     from ntcli import fileio
     try:
         fd = fileio.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -18,10 +18,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from cliff import command
+from cliff import command, lister, show
 from cliff import help as cliff_help
-from cliff import lister
-from cliff import show
 
 if TYPE_CHECKING:
     from ntcli.application import NtcliApp
@@ -87,7 +85,7 @@ def flatten(column_names: Any, data: Any,
     same columns)."""
     names: list[str] = []
     values: list[Any] = []
-    for name, value in zip(column_names, data):
+    for name, value in zip(column_names, data, strict=False):
         keys = (fields or {}).get(name)
         if keys is None and isinstance(value, dict):
             keys = tuple(value)
@@ -109,7 +107,7 @@ def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
     wanted_set = {_normalized(w) for w in wanted}
     names: list[str] = []
     values: list[Any] = []
-    for name, value in zip(column_names, data):
+    for name, value in zip(column_names, data, strict=False):
         if _normalized(name) in wanted_set:
             names.append(name)
             values.append(value)

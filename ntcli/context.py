@@ -102,8 +102,7 @@ class Context:
     def check_settings(self) -> None:
         """Check every global setting before a command does anything, so
         that a bad one is a usage error with nothing changed yet."""
-        from ntcli import validate
-        from ntcli import fileio
+        from ntcli import fileio, validate
         if os.path.isdir(self.config_dir):
             fileio.ensure_config_dir(self.config_dir)
         self.config            # noqa: B018 - loads and checks config.json
@@ -141,11 +140,10 @@ class Context:
         """A warning line on stderr (never on stdout)."""
         from ntcli_core import redact
         from ntcli_core.terminal import escape
-        try:
+        # a warning must not fail the command that gave it
+        with contextlib.suppress(OSError, ValueError):
             self.app.stderr.write(
                 f'Warning: {escape(redact.redact(message))}\n')
-        except (OSError, ValueError):
-            pass    # a warning must not fail the command that gave it
 
     # -- endpoint ----------------------------------------------------------
     @property

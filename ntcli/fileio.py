@@ -9,6 +9,7 @@ the ``filelock`` package about 35 ms).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -194,8 +195,8 @@ def ensure_config_dir(path: str) -> None:
         ensure_private_dir(path, secrets=True)
     except OSError as exc:
         raise CredentialStoreError(
-            'Cannot create the config directory %s: %s'
-            % (path, exc.strerror or exc),
+            f'Cannot create the config directory {path}: '
+            f'{exc.strerror or exc}',
             'Check the path and its permissions, or pass --config-dir.'
         ) from None
 
@@ -259,10 +260,8 @@ def _write_temp(path: str, data: bytes, mode: int) -> str:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
@@ -350,9 +349,9 @@ class FileLock:
             while not _try_lock(fd):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise LockTimeout(
-                        'Another ntcli process is using %s' % self.what,
+                        f'Another ntcli process is using {self.what}',
                         'Wait for it to finish and try again (lock file: '
-                        '%s).' % self.path)
+                        f'{self.path}).')
                 time.sleep(self.poll_interval)
         except BaseException:
             os.close(fd)

@@ -71,7 +71,7 @@ class Principal:
     scope: scopes.Scopes = ()        # a workspace token's scopes
 
     @classmethod
-    def local(cls) -> 'Principal':
+    def local(cls) -> Principal:
         return cls(PRINCIPAL_LOCAL)
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntcli_core.records import Record, field
-
 from ntcli_core import scopes
+from ntcli_core.records import Record, field
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
@@ -74,7 +73,7 @@ class TokenInfo(Record):
     description: str | None = None
 
     @classmethod
-    def from_record(cls, record: TokenRecord, now: int) -> 'TokenInfo':
+    def from_record(cls, record: TokenRecord, now: int) -> TokenInfo:
         return cls(jti=record.jti, workspace_id=record.workspace_id,
                    created_at=record.created_at,
                    expires_at=record.expires_at,

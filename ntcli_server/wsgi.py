@@ -39,8 +39,13 @@ from ntcli_core.tokens import TOKEN_PREFIX
 from ntcli_server import access, errors, ingress, ratelimit, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
-from ntcli_server.models import (AuditEvent, IssuedToken, Origin,
-                                 TokenInfo, Workspace)
+from ntcli_server.models import (
+    AuditEvent,
+    IssuedToken,
+    Origin,
+    TokenInfo,
+    Workspace,
+)
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -50,7 +55,7 @@ DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
 AuthorityFactory = typing.Callable[[], Authority]
-Fields = typing.Mapping[str, typing.Tuple[type, ...]]
+Fields = typing.Mapping[str, tuple[type, ...]]
 
 _NULL = type(None)
 _TRUE = frozenset({'true', '1', 'yes'})

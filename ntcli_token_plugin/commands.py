@@ -7,9 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ntcli import command
-from ntcli import errors
-from ntcli import faults
+from ntcli import command, errors, faults
 from ntcli_core import timefmt
 
 if TYPE_CHECKING:
@@ -147,14 +145,16 @@ class RefreshToken(command.ShowOne):
                     f"Token expires: {data['expires_at'] or 'never'}"]
         old = data['old_token']
         if old is None:
-            old_line = 'No previous token was stored; there was none to revoke.'
+            old_line = ('No previous token was stored; there was none to '
+                        'revoke.')
         elif old.get('revocation_pending'):
             old_line = (f"Old token ({old['jti']}) could not be revoked yet; "
                         'the revocation will be retried.')
         else:
             old_line = f"Old token ({old['jti']}) has been revoked."
         return ['Token refreshed successfully.', old_line,
-                f"New token expires: {data['new_token']['expires_at'] or 'never'}",
+                'New token expires: '
+                f"{data['new_token']['expires_at'] or 'never'}",
                 f"New token JTI: {data['new_token']['jti']}"]
 
 
@@ -352,8 +352,12 @@ class ListTokens(command.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import (CheckColumn, ScopeColumn, TextColumn,
-                                   TimeColumn)
+        from ntcli.columns import (
+            CheckColumn,
+            ScopeColumn,
+            TextColumn,
+            TimeColumn,
+        )
         context = self.context
         workspace = context.workspace
         bearer = context.workspace_bearer(workspace.id)

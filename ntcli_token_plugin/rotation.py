@@ -16,10 +16,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ntcli import errors
-from ntcli import faults
-from ntcli import interrupt
-from ntcli import revocations
+from ntcli import errors, faults, interrupt, revocations
 from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
 

@@ -4,11 +4,11 @@ It keeps its state in ``<data_dir>/authority.db`` and trusts the local
 user, so it needs no server and no login: a call without a credential is
 the local user's, who may do everything. A call with a workspace token is
 that token's, under the same access rules as on ``ntcli-server`` (scopes,
-its own workspace only, no escalation). The authority is imported on first use, not when this
-module is, and signs and verifies tokens with cryptography's Ed25519
-directly rather than through PyJWT (whose import costs about 40 ms of every
-``token show`` and ``token refresh``; see ntcli_server.jws), to keep the
-CLI's start-up fast.
+its own workspace only, no escalation). The authority is imported on
+first use, not when this module is, and signs and verifies tokens with
+cryptography's Ed25519 directly rather than through PyJWT (whose import
+costs about 40 ms of every ``token show`` and ``token refresh``; see
+ntcli_server.jws), to keep the CLI's start-up fast.
 """
 
 from __future__ import annotations
@@ -18,8 +18,16 @@ import os
 import typing
 
 from ntcli import errors
-from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
-                             Revocation, TokenRecord, Validation, Workspace)
+from ntcli.endpoints import (
+    Endpoint,
+    EndpointOptions,
+    Event,
+    IssuedToken,
+    Revocation,
+    TokenRecord,
+    Validation,
+    Workspace,
+)
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
@@ -78,16 +86,16 @@ class LocalEndpoint(Endpoint):
         return os.path.join(directory, DATABASE_NAME)
 
     @property
-    def authority(self) -> 'Authority':
+    def authority(self) -> Authority:
         """The authority, opened (and its database created) on first use."""
         if self._authority is None:
             self._authority = self._open()
         return self._authority
 
     @_translated
-    def _open(self) -> 'Authority':
-        from ntcli_server import jws
+    def _open(self) -> Authority:
         from ntcli import fileio
+        from ntcli_server import jws
         from ntcli_server.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)

@@ -32,9 +32,15 @@ import abc
 import typing
 
 from ntcli_server import errors
-from ntcli_server.models import (OUTCOME_UNCHANGED, AUDIT_TOKEN_REPLAY,
-                                 AuditEvent, SigningKey, TokenRecord, User,
-                                 Workspace)
+from ntcli_server.models import (
+    AUDIT_TOKEN_REPLAY,
+    OUTCOME_UNCHANGED,
+    AuditEvent,
+    SigningKey,
+    TokenRecord,
+    User,
+    Workspace,
+)
 from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
 
 T = typing.TypeVar('T')
@@ -695,7 +701,7 @@ class SQLTokenStore(TokenStore):
         if actions:
             names = [f'action{i}' for i in range(len(actions))]
             where.append(f'action IN ({", ".join(":" + n for n in names)})')
-            params.update(zip(names, actions))
+            params.update(zip(names, actions, strict=True))
         if after_id is not None:
             where.append('id > :after')
             params['after'] = after_id
@@ -721,7 +727,7 @@ class SQLTokenStore(TokenStore):
             for table, columns, order in COPIED_TABLES:
                 names = columns.split(', ')
                 tables[table] = [
-                    dict(zip(names, row)) for row in tx.all(
+                    dict(zip(names, row, strict=True)) for row in tx.all(
                         f'SELECT {columns} FROM {table} ORDER BY {order}')]
             for row in tables['signing_keys']:
                 row['is_primary'] = bool(row['is_primary'])
