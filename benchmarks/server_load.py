@@ -3,18 +3,27 @@
 
 Usage (with the Python of the virtualenv ntcli[server] is installed in)::
 
-    python benchmarks/server_load.py [--duration S] [--concurrency N]
-        [--workers N] [--sizes 100,1000,10000,100000] [--json FILE]
+    python benchmarks/server_load.py [--duration S] [--rounds N]
+        [--concurrency N] [--workers N] [--sizes 100,1000,10000,100000]
+        [--dsn postgresql://...] [--json FILE]
 
-It starts ``ntcli-server serve`` (gunicorn) on 127.0.0.1 with a fresh
-SQLite database in a temporary directory, and measures:
+It starts ``ntcli-server serve`` (gunicorn, with serve's own defaults:
+worker class, logging, hooks) on 127.0.0.1 with a fresh SQLite database,
+or the PostgreSQL database of ``--dsn`` (a throwaway one: it is written
+to), and next to it the same ``serve`` with a bare Falcon app in place of
+the token API, returning a constant JSON body of the size of a real
+answer: the floor of the framework and the server under the same settings.
+It measures:
 
-1. Load: requests per second and p50/p99 latency of ``/v1/token_auth``
-   (validating a workspace token) and of ``POST /v1/workspaces/{id}/tokens``
-   (issuing one), each for ``--duration`` seconds after one second of
-   warm-up. The load comes from a second process (this script, run with
-   ``_drive``): ``--concurrency`` threads, each with its own http.client
-   connection, reused as long as the server keeps it open.
+1. Load: requests per second and p50/p99 latency of the bare app, of
+   ``/v1/token_auth`` validating one token again and again (as an ingress's
+   ``auth_request`` does for one client) and validating 4,096 tokens in
+   turn (no signature is remembered), alternately in ``--rounds`` rounds
+   that share ``--duration`` seconds per scenario; then of ``POST
+   /v1/workspaces/{id}/tokens`` (issuing). The load comes from a second
+   process (this script, run with ``_drive``): ``--concurrency`` threads,
+   each with its own http.client connection, reused as long as the server
+   keeps it open.
 2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
    store in bulk (as tests/unit/server/test_authority.py does), then the
    latency of one validation and of one page of the listing (the first, and
@@ -137,8 +146,12 @@ def drive(spec: dict) -> dict:
     statuses: dict[int, int] = {}
     lock = threading.Lock()
 
+    tokens = spec.get('tokens') or []
+
     def worker() -> None:
         client = Client(spec['port'])
+        headers = dict(spec['headers'])
+        turn = threading.get_ident() % max(len(tokens), 1)
         mine: list[float] = []
         failed = 0
         seen: dict[int, int] = {}
@@ -147,9 +160,12 @@ def drive(spec: dict) -> dict:
                 begin = time.monotonic()
                 if begin >= stop_at:
                     break
+                if tokens:   # a different token on every request
+                    turn = (turn + 1) % len(tokens)
+                    headers['Authorization'] = 'Bearer ' + tokens[turn]
                 try:
                     status, _ = client.call(spec['method'], spec['path'],
-                                            spec['headers'], body)
+                                            headers, body)
                 except (OSError, http.client.HTTPException):
                     status = 0
                 end = time.monotonic()
@@ -313,15 +329,22 @@ def setup(db: str) -> tuple[str, str]:
 
 
 VALIDATE = 'validate GET /v1/token_auth'
+DISTINCT = 'validate, a new token each time'
 BARE_SCENARIO = 'bare Falcon GET (constant JSON)'
+# More tokens than the server remembers good signatures of
+# (ntcli_server.jws.VERIFIED_CACHE_SIZE): every check verifies.
+DISTINCT_TOKENS = 4096
 ISSUE = 'issue POST /v1/workspaces/{id}/tokens'
 
 
 def load(port: int, bare_port: int, credential: str, workspace_id: str,
-         duration: float, concurrency: int, rounds: int) -> dict[str, dict]:
-    """Validation and the bare app alternately, ``rounds`` times each for
-    ``duration / rounds`` seconds, so that both see the same machine; then
-    issuing. Rates are over all rounds, percentiles over all requests."""
+         duration: float, concurrency: int, rounds: int,
+         distinct: list[str]) -> dict[str, dict]:
+    """The bare app, validation of one token (as behind an ingress: the
+    same token on every request) and of ``distinct`` tokens in turn,
+    alternately, ``rounds`` times each for ``duration / rounds`` seconds,
+    so that all see the same machine; then issuing. Rates are over all
+    rounds, percentiles over all requests."""
     issued = call_json(port, 'POST',
                        f'/v1/workspaces/{workspace_id}/tokens',
                        credential, {'expires_in': 86400})
@@ -332,15 +355,19 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
                         'Authorization': 'Bearer ' + issued['access_token']})
     # the same request (a bearer header, ignored) to the bare app
     constant = dict(validate, port=bare_port)
-    parts: dict[str, list[dict]] = {VALIDATE: [], BARE_SCENARIO: []}
+    several = dict(validate, tokens=distinct)
+    parts: dict[str, list[dict]] = {VALIDATE: [], DISTINCT: [],
+                                    BARE_SCENARIO: []}
     for _ in range(rounds):
         parts[BARE_SCENARIO].append(run_driver(constant))
         parts[VALIDATE].append(run_driver(validate))
+        parts[DISTINCT].append(run_driver(several))
     results = {name: merge(runs) for name, runs in parts.items()}
-    results[VALIDATE]['ratio_to_bare_per_round'] = [
-        round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
-        for ours, bare in zip(parts[VALIDATE], parts[BARE_SCENARIO],
-                              strict=True)]
+    for name in (VALIDATE, DISTINCT):
+        results[name]['ratio_to_bare_per_round'] = [
+            round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
+            for ours, bare in zip(parts[name], parts[BARE_SCENARIO],
+                                  strict=True)]
     results[ISSUE] = merge([run_driver(dict(
         base, duration=duration, port=port, method='POST',
         path=f'/v1/workspaces/{workspace_id}/tokens',
@@ -365,6 +392,24 @@ def merge(runs: list[dict]) -> dict:
     merged['rps'] = round(merged['requests'] / duration, 1)
     merged.update(latency_summary(latencies))
     return merged
+
+
+def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
+    """``count`` valid tokens of a new workspace, signed in bulk."""
+    from ntcli_server import signing
+    from ntcli_server.authority import Authority
+    from ntcli_server.models import TokenRecord
+    with Authority.open(db) as authority:
+        user = authority.get_user(owner)
+        workspace = authority.create_workspace(name, owner=user.id)
+        key, _ = authority.keys.primary()
+        private = authority.keys.private_key(key.kid)
+        now = authority.now()
+        records = [TokenRecord(jti=f'jti_{i:032x}', workspace_id=workspace.id,
+                               created_at=now, expires_at=now + 86400,
+                               kid=key.kid) for i in range(count)]
+        authority.store.add_tokens(records)
+    return [signing.encode_token(record, private) for record in records]
 
 
 def fill_workspace(db: str, owner: str, name: str,
@@ -474,11 +519,14 @@ def report(result: dict) -> None:
         print(f"{name:<40} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
               f"{row['p99_ms']:8.2f} {row['failed']:7d} "
               f"{row['requests']:9d} {row['generator_cpu']:6.2f}")
-    ours, bare = result['load'][VALIDATE], result['load'][BARE_SCENARIO]
-    if bare['rps']:
-        print(f"validation / bare Falcon throughput: "
-              f"{ours['rps'] / bare['rps']:.2f}x (per round: "
-              f"{', '.join(str(r) for r in ours['ratio_to_bare_per_round'])})")
+    bare = result['load'][BARE_SCENARIO]
+    for name in (VALIDATE, DISTINCT):
+        ours = result['load'][name]
+        if bare['rps']:
+            rounds = ', '.join(str(r)
+                               for r in ours['ratio_to_bare_per_round'])
+            print(f"{name} / bare Falcon throughput: "
+                  f"{ours['rps'] / bare['rps']:.2f}x (per round: {rounds})")
     print('(gen cpu: cores the load generator itself kept busy; the server '
           'and it share\nthe machine)')
     print()
@@ -542,10 +590,12 @@ def main(argv: list[str] | None = None) -> int:
     db = args.dsn or os.path.join(root, 'server.db')
     try:
         credential, workspace_id = setup(db)
+        distinct = mint_tokens(db, 'bench', 'distinct', DISTINCT_TOKENS)
         with running_server(db, root, args.workers) as port, \
                 running_server(db, root, args.workers, bare=True) as bare:
             loaded = load(port, bare, credential, workspace_id,
-                          args.duration, args.concurrency, args.rounds)
+                          args.duration, args.concurrency, args.rounds,
+                          distinct)
             scaled = scale(port, db, credential, sizes, args.repeat)
     except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)

@@ -131,6 +131,16 @@ def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
     return names, values
 
 
+def shell_quoted(value: Any) -> Any:
+    """``value`` made safe inside the double quotes of cliff's shell
+    format, which escapes only ``"``: ``$``, backquotes and backslashes
+    would otherwise run or break when the output is ``eval``-ed."""
+    if isinstance(value, str):
+        return (value.replace('\\', '\\\\').replace('$', '\\$')
+                .replace('`', '\\`'))
+    return value
+
+
 def escaped(value: Any) -> Any:
     """``value`` with control characters escaped, if it is text."""
     if isinstance(value, str):
@@ -302,6 +312,8 @@ class ShowOne(_Display, show.ShowOne):
             column_names, data = flatten(column_names, data, fields)
         if parsed_args.formatter not in ESCAPING_FORMATS:
             data = [escaped(value) for value in data]
+        if parsed_args.formatter == 'shell':
+            data = [shell_quoted(value) for value in data]
         return super().produce_output(parsed_args, column_names, data)
 
 

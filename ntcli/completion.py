@@ -11,8 +11,9 @@ values: the choices of an option (``-f``), the columns of the command
 from the endpoint with a short timeout) and the endpoints already used
 (``--endpoint``).
 
-Completion never prints an error, never asks for input and changes nothing:
-a value that cannot be found is simply not offered.
+Completion never prints an error and never asks for input: a value that
+cannot be found is simply not offered. It retries no pending revocation and
+creates no database; the most it writes is a workspace name it looked up.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class _Quiet:
 def _lookup_context(app: Any, options: argparse.Namespace) -> Any:
     """A context for value lookups: the options of the line being
     completed, a short timeout, and no retry of pending revocations (a
-    lookup changes nothing)."""
+    Tab must not act on tokens)."""
     from ntcli import context
     options = argparse.Namespace(**vars(options))
     options.timeout = ENDPOINT_TIMEOUT

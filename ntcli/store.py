@@ -11,7 +11,6 @@ memory; a file that cannot be decrypted is reported, never replaced.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from ntcli import fileio
 from ntcli.errors import CredentialStoreError
 from ntcli.keys import KeyChain
 from ntcli_core.fernet import multi_fernet
+from ntcli_core.records import Record, field
 
 LOG = logging.getLogger(__name__)
 
@@ -39,11 +39,10 @@ RECOVERY_HINT = ("Restore it from a backup, set NTCLI_KEY to the key that "
                  "and start over.")
 
 
-@dataclasses.dataclass
-class StoredToken:
+class StoredToken(Record, frozen=False):
     """A workspace token kept in the store; its repr hides the value."""
 
-    token: str = dataclasses.field(repr=False)
+    token: str = field(repr=False)
     jti: str
     workspace_id: str
     created_at: int | None
@@ -59,7 +58,7 @@ class StoredToken:
                 f'expires_at={self.expires_at!r}, scope={self.scope!r})')
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = self.as_dict()
         data['scope'] = None if self.scope is None else list(self.scope)
         return data
 
@@ -74,8 +73,7 @@ class StoredToken:
                    scope=scopes.reported(data.get('scope')))
 
 
-@dataclasses.dataclass
-class PendingRevocation:
+class PendingRevocation(Record, frozen=False):
     """A revocation that failed and must be retried at ``endpoint``."""
 
     endpoint: str
@@ -86,10 +84,10 @@ class PendingRevocation:
     last_error: str | None = None
     # the revoked token itself: a workspace token may revoke itself on a
     # remote endpoint when no user credential is stored
-    token: str | None = dataclasses.field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingRevocation:
@@ -258,8 +256,7 @@ class Credentials:
         self._committer()
 
 
-@dataclasses.dataclass
-class KeyRotation:
+class KeyRotation(Record, frozen=False):
     """What :meth:`CredentialStore.rotate_key` did."""
 
     key_source: str

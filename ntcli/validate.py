@@ -37,6 +37,15 @@ def whole_number(text: str) -> int:
     return int(value)
 
 
+def count_option(text: str) -> int:
+    """An argparse ``type`` for a count such as --limit: ASCII digits."""
+    import argparse
+    try:
+        return whole_number(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def decimal(text: str) -> float:
     """A non-negative decimal number written in ASCII digits."""
     value = text.strip(' ')

@@ -11,8 +11,10 @@ define: its methods are shared and read the field list made once by
 A record is built from positional or keyword arguments in field order,
 compares and hashes by value (only with a record of the same class), leaves
 fields declared ``field(repr=False)`` out of its ``repr``, and refuses
-assignment. :meth:`Record.but` and :meth:`Record.as_dict` stand in for
-``dataclasses.replace`` and (one level of) ``dataclasses.asdict``.
+assignment; one declared ``class R(Record, frozen=False)`` takes
+assignments and is not hashable. :meth:`Record.but` and
+:meth:`Record.as_dict` stand in for ``dataclasses.replace`` and (one level
+of) ``dataclasses.asdict``.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ class Record:
     _shown: ClassVar[tuple[str, ...]] = ()
     _fieldset: ClassVar[frozenset[str]] = frozenset()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, frozen: bool = True,
+                          **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not frozen:   # as a dataclass(eq=True): mutable, unhashable
+            setattr(cls, '__setattr__', object.__setattr__)  # noqa: B010
+            setattr(cls, '__delattr__', object.__delattr__)  # noqa: B010
+            setattr(cls, '__hash__', None)  # noqa: B010
         fields = list(cls._fields)
         defaults = dict(cls._defaults)
         hidden = {name for name in fields if name not in cls._shown}

@@ -15,7 +15,9 @@ class ShowHistory(command.Lister):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument('--limit', metavar='N', type=int, default=None,
+        from ntcli.validate import count_option
+        parser.add_argument('--limit', metavar='N', type=count_option,
+                            default=None,
                             help='Show only the N most recent entries.')
         return parser
 

@@ -103,6 +103,10 @@ class SecretService(fixtures.Fixture):
             if time.monotonic() > deadline or self.daemon.poll() is not None:
                 raise RuntimeError('gnome-keyring-daemon did not start')
             time.sleep(0.05)
+        if unlock:
+            # answers a lookup (the first one, on a busy machine, can take
+            # longer than ntcli's own 3 s limit), so the test does not race
+            self.entry(self.home.config_dir)
 
     def lock(self) -> None:
         subprocess.run([sys.executable, '-c', LOCK], env=self.env,

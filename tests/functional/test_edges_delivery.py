@@ -24,6 +24,15 @@ class DeliveryTest(base.FunctionalTest):
             env=environment, preexec_fn=preexec_fn, timeout=60)
         return proc
 
+    def raw_into_closed_pipe(self, *args):
+        """Run ntcli writing into a pipe that nobody reads (EPIPE)."""
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            return self.raw(*args, stdout=write_end)
+        finally:
+            os.close(write_end)
+
     def live_tokens(self):
         return {t.jti for t in self.runner.embedded_endpoint().list_tokens(
             include_expired=False, include_revoked=False)}
@@ -60,12 +69,7 @@ class TestCreateDelivery(DeliveryTest):
             self.assertEqual(self.before, self.live_tokens(), fmt)
 
     def test_broken_pipe_revokes_the_token(self):
-        read_end, write_end = os.pipe()
-        os.close(read_end)          # nobody will read what is written
-        try:
-            proc = self.raw('token', 'create', stdout=write_end)
-        finally:
-            os.close(write_end)
+        proc = self.raw_into_closed_pipe('token', 'create')
         self.assertEqual(1, proc.returncode, proc.stderr)
         self.assertIn('was revoked', proc.stderr)
         self.assertEqual(self.before, self.live_tokens())
@@ -177,11 +181,6 @@ class TestReaderGone(DeliveryTest):
         self.ntcli('token', 'refresh')
         for _ in range(3):
             self.json('token', 'create')
-        read_end, write_end = os.pipe()
-        os.close(read_end)
-        try:
-            proc = self.raw('token', 'list', stdout=write_end)
-        finally:
-            os.close(write_end)
+        proc = self.raw_into_closed_pipe('token', 'list')
         self.assertEqual(141, proc.returncode, proc.stderr)
         self.assertEqual('', proc.stderr)

@@ -100,6 +100,10 @@ class TestNumbers(UsageTest):
 
 class TestOtherUsage(UsageTest):
 
+    def test_counts_are_ascii_digits(self):
+        for value in ('١٢', '-1', '1e3'):
+            self.ntcli('token', 'history', '--limit', value, expect=USAGE)
+
     def test_help_for_an_unknown_command(self):
         result = self.ntcli('help', 'nosuch', expect=USAGE)
         self.assertIn("Unknown command 'nosuch'", result.stderr)
@@ -139,3 +143,21 @@ class TestOtherUsage(UsageTest):
 
     def test_bad_ntcli_key_refused_before_issuing(self):
         self.refused('token', 'create', env={'NTCLI_KEY': 'not-a-key'})
+
+
+class TestShellFormat(base.FunctionalTest):
+
+    def test_shell_output_is_safe_to_eval(self):
+        import subprocess
+        config_dir = os.path.join(self.home.path,
+                                  'a$(touch pwned)`touch pwned2`"b\\')
+        result = self.ntcli('--config-dir', config_dir, 'config', 'show',
+                            '-f', 'shell', '-c', 'config_dir')
+        shown = subprocess.run(
+            ['sh', '-c', result.stdout + 'printf %s "$config_dir"'],
+            cwd=self.home.path, capture_output=True, text=True, check=True)
+        self.assertEqual(config_dir, shown.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.home.path,
+                                                     'pwned')))
+        self.assertFalse(os.path.exists(os.path.join(self.home.path,
+                                                     'pwned2')))

@@ -74,3 +74,19 @@ class TestRecord(testtools.TestCase):
                 a: int = 0
                 b: int
         self.assertRaises(TypeError, define)
+
+
+class Pending(Record, frozen=False):
+    jti: str
+    attempts: int = 0
+
+
+class TestMutableRecord(testtools.TestCase):
+
+    def test_assignable_and_unhashable(self):
+        pending = Pending('j')
+        pending.attempts = 2
+        self.assertEqual(Pending('j', 2), pending)
+        self.assertRaises(TypeError, hash, pending)
+        # the frozen ones stay frozen
+        self.assertRaises(AttributeError, setattr, Key('k', 's'), 'kid', 'x')

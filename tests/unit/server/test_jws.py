@@ -240,3 +240,48 @@ class TestImports(testtools.TestCase):
                              input=json.dumps(fields), capture_output=True,
                              text=True).stdout
         self.assertEqual('[]', out.strip())
+
+
+class TestVerifiedCache(base.SigningKeyTestCase):
+    """Good signatures are remembered by token and key, nothing else."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.jws._VERIFIED', jws.collections.OrderedDict()))
+        self.record = test_signing._record(self.key.kid)
+        self.token = signing.encode_token(self.record, self.private)
+
+    def test_remembered_token_still_checked_for_its_key(self):
+        signing.decode_token(self.token, self.keys)
+        self.assertEqual(1, len(jws._VERIFIED))
+        signing.decode_token(self.token, self.keys)     # from the cache
+        # the same token under another key (a key replaced under the same
+        # kid) is verified again, and fails
+        other = signing.load_public_key(signing.generate_signing_key(0))
+        self.assertRaises(errors.TokenInvalid, signing.decode_token,
+                          self.token, lambda kid: other)
+        # a key that is gone refuses the token before any cache
+        self.assertRaises(errors.TokenInvalid, signing.decode_token,
+                          self.token, lambda kid: None)
+
+    def test_forged_signatures_not_remembered(self):
+        signing.decode_token(self.token, self.keys)
+        head, payload, signature = self.token.split('.')
+        flipped = signature[:-2] + ('A' if signature[-2] != 'A' else 'B') \
+            + signature[-1]
+        forged = '.'.join((head, payload, flipped))
+        for _ in range(2):
+            self.assertRaises(errors.TokenInvalid, signing.decode_token,
+                              forged, self.keys)
+        self.assertEqual(1, len(jws._VERIFIED))
+
+    def test_bounded(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.jws.VERIFIED_CACHE_SIZE', 3))
+        for jti in range(5):
+            record = test_signing._record(
+                self.key.kid, jti=f'jti_{jti:032x}')
+            signing.decode_token(signing.encode_token(record, self.private),
+                                 self.keys)
+        self.assertEqual(3, len(jws._VERIFIED))
