@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f'{name:<46} {statistics.median(times[name]):8.1f} '
               f'{min(times[name]):7.1f}')
-    print(f"load average: {' '.join('%.1f' % x for x in os.getloadavg())}")
+    load = ' '.join(f'{x:.1f}' for x in os.getloadavg())
+    print(f'load average: {load}')
     return 0
 
 

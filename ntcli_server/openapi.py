@@ -70,7 +70,10 @@ SCHEMAS: dict[str, dict] = {
                 'code': _string(examples=['AUTHENTICATION_REQUIRED',
                                           'INSUFFICIENT_SCOPE']),
                 'message': _string(),
-                'details': {'type': 'object'}}}}},
+                'details': {'type': 'object'},
+                'request_id': _string(
+                    description='The X-Request-Id of the answer: what the '
+                                "server's logs know this request by")}}}},
     'Scope': _string(enum=list(scopes.VOCABULARY),
                      description='resource:action; write implies read'),
     'ScopeList': {'type': 'array', 'items': ref('Scope'),

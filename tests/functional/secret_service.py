@@ -52,7 +52,8 @@ class SecretService(fixtures.Fixture):
             import secretstorage  # noqa: F401
         except ImportError:
             raise testtools.TestCase.skipException(
-                "needs the 'keyring' extra (keyring, secretstorage)")
+                "needs the 'keyring' extra (keyring, secretstorage)") \
+                from None
         base = self.useFixture(fixtures.TempDir()).path
         runtime = os.path.join(base, 'run')
         os.mkdir(runtime, 0o700)
@@ -102,6 +103,10 @@ class SecretService(fixtures.Fixture):
             if time.monotonic() > deadline or self.daemon.poll() is not None:
                 raise RuntimeError('gnome-keyring-daemon did not start')
             time.sleep(0.05)
+        if unlock:
+            # answers a lookup (the first one, on a busy machine, can take
+            # longer than ntcli's own 3 s limit), so the test does not race
+            self.entry(self.home.config_dir)
 
     def lock(self) -> None:
         subprocess.run([sys.executable, '-c', LOCK], env=self.env,
