@@ -368,7 +368,8 @@ def report(result: dict) -> None:
                   f'{count / counted[BASELINE]:5.2f}x')
             result['summary'][name]['instructions'] = count
     print()
-    print(f"load average at the end: {' '.join('%.1f' % x for x in result['load'])}")
+    load = ' '.join(f'{x:.1f}' for x in result['load'])
+    print(f'load average at the end: {load}')
     print('ratio: median to the cliff baseline\'s (the targets are on it); '
           'x lean: to the\nsame app without cliff\'s per-run scan of '
           'installed distributions (its\n"provided by" epilog); cpu: median '

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     base = statistics.median(samples['key file'])
     base_cpu = statistics.median(cpu['key file'])
     print(f'{args.runs} interleaved runs of ntcli token show; load average '
-          f"{' '.join('%.1f' % x for x in os.getloadavg())}")
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'key source':<20} {'median ms':>10} {'added ms':>9} "
           f"{'cpu ms':>7} {'added':>6}")
     for name in names:

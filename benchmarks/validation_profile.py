@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
     from ntcli_core import timefmt
-    from ntcli_server import jws, signing, wsgi
+    from ntcli_server import jws, ratelimit, signing, wsgi
     from ntcli_server.authority import Authority
     from ntcli_server.models import ValidatedToken
 
@@ -74,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
                                        jws.VERIFIED_CACHE_SIZE * 4)
     token = distinct[0]
     raw = token[len('wst_'):]
-    app = wsgi.create_app(db)
+    # as serve builds it by default: with the limit on failed
+    # authentications per client address
+    app = wsgi.create_app(db, auth_failures=ratelimit.FailureTable())
     bare = server_load.bare_app()
+    failures = ratelimit.FailureTable()
     authority = Authority.open(db)
     public = authority.keys.public_key(jws._parse(raw).header['kid'])
     parsed = jws._parse(raw)
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         '  store read + ValidatedToken': records,
         '  body: timefmt.iso + json.dumps': lambda: json.dumps(
             dict(body, expires_at=timefmt.iso(body['expires_at']))),
+        '  failed-authentication limit (retry_after)':
+            lambda: failures.retry_after('127.0.0.1'),
     }
     if not isinstance(public, ed25519.Ed25519PublicKey):
         raise SystemExit('the signing key is not an Ed25519 key')
@@ -140,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f'{name:<46} {statistics.median(times[name]):8.1f} '
               f'{min(times[name]):7.1f}')
-    print(f"load average: {' '.join('%.1f' % x for x in os.getloadavg())}")
+    load = ' '.join(f'{x:.1f}' for x in os.getloadavg())
+    print(f'load average: {load}')
     return 0
 
 

@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     # fail after the fact for want of somewhere to print; a command whose
     # output is the point (token create) sees the mark and refuses
     if sys.stdout is None:
-        sys.stdout = open(os.devnull, 'w')
+        sys.stdout = open(os.devnull, 'w')  # noqa: SIM115 - open for good
         sys.stdout.ntcli_closed = True  # type: ignore[attr-defined]
     if sys.stderr is None:
-        sys.stderr = open(os.devnull, 'w')
+        sys.stderr = open(os.devnull, 'w')  # noqa: SIM115 - open for good
     from ntcli import interrupt
     from ntcli.errors import Interrupted
     with interrupt.handled():

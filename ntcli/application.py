@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cliff import app as cliff_app
 from cliff import commandmanager
@@ -22,6 +22,11 @@ from cliff import help as cliff_help
 import ntcli
 from ntcli import command, errors
 from ntcli_core import redact
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from ntcli.context import Context
 
 COMMAND_NAMESPACE = 'ntcli.commands'
 # Distributions whose commands are built in: a third-party plugin cannot
@@ -33,7 +38,7 @@ RESERVED_COMMANDS = ('help', 'complete')
 LOG = logging.getLogger(__name__)
 
 
-def _entry_points(namespace: str) -> list[Any]:
+def _entry_points(namespace: str) -> list[EntryPoint]:
     """The entry points of a namespace, from stevedore's cache, unloaded."""
     import stevedore
     # a NamedExtensionManager imports only the extensions it is named:
@@ -42,7 +47,8 @@ def _entry_points(namespace: str) -> list[Any]:
         namespace, names=()).list_entry_points()
 
 
-def _is_builtin(entry_point: Any) -> bool:
+def _is_builtin(
+        entry_point: EntryPoint | commandmanager.EntryPointWrapper) -> bool:
     return entry_point.value.startswith(BUILTIN_MODULES)
 
 
@@ -65,6 +71,7 @@ def _log_file_handler(path: str, fmt: str) -> logging.Handler:
     """A handler appending to ``path``: created 0600, never through a
     symlink; a bad path is a usage error."""
     import os
+
     from ntcli import fileio
     try:
         fd = fileio.open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -90,7 +97,7 @@ class PluginEntryPoint:
     ImportError.
     """
 
-    def __init__(self, name: str, entry_point: Any) -> None:
+    def __init__(self, name: str, entry_point: EntryPoint) -> None:
         self.name = name
         self.entry_point = entry_point
 
@@ -213,6 +220,7 @@ class NtcliApp(cliff_app.App):
 
     NAME = 'ntcli'
     LOG = logging.getLogger('ntcli')
+    command_manager: CommandManager
 
     def __init__(self, stdin: TextIO | None = None,
                  stdout: TextIO | None = None,
@@ -229,7 +237,7 @@ class NtcliApp(cliff_app.App):
         self.command_manager.add_command('help', HelpCommand)
         from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)
-        self.context: Any = None
+        self.context: Context | None = None
         # an error found while cliff sets up (a bad --log-file), reported
         # by the command, where errors are reported
         self.startup_error: errors.NtcliError | None = None

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from cliff import command
+from cliff import command, lister, show
 from cliff import help as cliff_help
-from cliff import lister
-from cliff import show
+
+if TYPE_CHECKING:
+    from ntcli.application import NtcliApp
+    from ntcli.context import Context
 
 SHOW_FORMATTERS = 'ntcli.formatter.show'
 LIST_FORMATTERS = 'ntcli.formatter.list'
@@ -31,7 +33,7 @@ def brief_usage_errors(parser: argparse.ArgumentParser,
                        stderr: TextIO) -> None:
     """Make ``parser`` report bad usage in two lines on ``stderr`` instead
     of argparse's full usage block: what is wrong, and where the help is."""
-    def error(message: str) -> None:
+    def error(message: str) -> NoReturn:
         stderr.write(f'{parser.prog}: error: {message}\n'
                      f"Hint: See '{parser.prog} --help'.\n")
         raise SystemExit(2)
@@ -83,7 +85,7 @@ def flatten(column_names: Any, data: Any,
     same columns)."""
     names: list[str] = []
     values: list[Any] = []
-    for name, value in zip(column_names, data):
+    for name, value in zip(column_names, data, strict=False):
         keys = (fields or {}).get(name)
         if keys is None and isinstance(value, dict):
             keys = tuple(value)
@@ -105,7 +107,7 @@ def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
     wanted_set = {_normalized(w) for w in wanted}
     names: list[str] = []
     values: list[Any] = []
-    for name, value in zip(column_names, data):
+    for name, value in zip(column_names, data, strict=False):
         if _normalized(name) in wanted_set:
             names.append(name)
             values.append(value)
@@ -149,7 +151,7 @@ def escaped(value: Any) -> Any:
     return value
 
 
-class CommandMixin:
+class CommandMixin(command.Command):
     """What every ntcli command shares; cliff's methods it overrides:
 
     ``get_parser``: usage errors in two lines (see brief_usage_errors).
@@ -159,11 +161,13 @@ class CommandMixin:
     and the app reports them, redacted, in one place.
     """
 
-    _epilog = None
+    # What every command may rely on (as osc-lib declares it); None only
+    # while a parser is built without an app, for the documentation.
+    app: NtcliApp
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = super().get_parser(prog_name)  # type: ignore[misc]
-        app = self.app  # type: ignore[attr-defined]
+        parser = super().get_parser(prog_name)
+        app: NtcliApp | None = self.app
         brief_usage_errors(parser, sys.stderr if app is None else app.stderr)
         return parser
 
@@ -181,7 +185,7 @@ class CommandMixin:
         except cliff_help.HelpExit:
             raise
         except Exception as exc:
-            return self.app.report_error(exc)  # type: ignore[attr-defined]
+            return self.app.report_error(exc)
 
     def run_checked(self, parsed_args: argparse.Namespace) -> int:
         """Check everything, act, and deliver the output.
@@ -192,14 +196,14 @@ class CommandMixin:
         with what was done all the same.
         """
         from ntcli import output
-        app = self.app  # type: ignore[attr-defined]
+        app = self.app
         if app.startup_error is not None:
             raise app.startup_error
         if self.checks_settings:
-            app.context.check_settings()
+            self.context.check_settings()
         self.check_arguments(parsed_args)
         try:
-            code = super().run(parsed_args)  # type: ignore[misc]
+            code = super().run(parsed_args)
             output.deliver(app.stdout)
         except (OSError, ValueError) as exc:
             if not output.is_undelivered(exc, app.stdout):
@@ -221,7 +225,7 @@ class CommandMixin:
     def undelivered(self, exc: BaseException) -> BaseException:
         """The error to raise when the output could not be written."""
         from ntcli import errors, output
-        output.discard(self.app.stdout)  # type: ignore[attr-defined]
+        output.discard(self.app.stdout)
         done = self.done_summary()
         if done is None and isinstance(exc, BrokenPipeError):
             return exc      # '| head' had enough: exit 141, as tools do
@@ -235,9 +239,11 @@ class CommandMixin:
             'That part is done and stored; nothing needs to be repeated.')
 
     @property
-    def context(self) -> Any:
+    def context(self) -> Context:
         """The :class:`ntcli.context.Context` of this run."""
-        return self.app.context  # type: ignore[attr-defined]
+        context = self.app.context
+        assert context is not None, 'the app makes it before any command'
+        return context
 
 
 class Command(CommandMixin, command.Command):

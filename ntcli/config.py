@@ -11,7 +11,8 @@ import contextlib
 import copy
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ntcli import fileio
 from ntcli.errors import ConfigError
@@ -84,8 +85,8 @@ class Config:
             raw = fileio.read_private(path)
         except OSError as exc:
             raise ConfigError(
-                'Cannot read the configuration file %s: %s'
-                % (path, exc.strerror or exc),
+                f'Cannot read the configuration file {path}: '
+                f'{exc.strerror or exc}',
                 'Check its owner and permissions.') from None
         if raw is None:
             return cls(config_dir)
@@ -94,23 +95,23 @@ class Config:
         try:
             data = _parse(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:
-            where = (' (line %d, column %d)' % (exc.lineno, exc.colno)
+            where = (f' (line {exc.lineno}, column {exc.colno})'
                      if isinstance(exc, json.JSONDecodeError) else '')
-            raise ConfigError('The configuration file %s is not valid '
-                              'JSON%s' % (path, where), hint) from None
+            raise ConfigError(f'The configuration file {path} is not valid '
+                              f'JSON{where}', hint) from None
         except RecursionError:
-            raise ConfigError('The configuration file %s is nested too '
-                              'deeply to be ntcli settings' % path,
+            raise ConfigError(f'The configuration file {path} is nested too '
+                              'deeply to be ntcli settings',
                               hint) from None
         problem = _problem(data)
         if problem:
-            raise ConfigError('The configuration file %s does not hold '
-                              'ntcli settings: %s' % (path, problem), hint)
+            raise ConfigError(f'The configuration file {path} does not hold '
+                              f'ntcli settings: {problem}', hint)
         version = data.get('version', VERSION)
         if version != VERSION:
             raise ConfigError(
-                'The configuration file %s has version %s; this ntcli '
-                'understands version %d only' % (path, version, VERSION),
+                f'The configuration file {path} has version {version}; '
+                f'this ntcli understands version {VERSION} only',
                 'It was written by another version of ntcli: upgrade ntcli, '
                 'or move the file aside to start again from defaults.')
         return cls(config_dir, data)
@@ -122,18 +123,17 @@ class Config:
         if any(marker in data for marker in SECRET_PREFIXES):
             # A bug upstream, never the user's doing; the text stays out of
             # the message because it is a secret.
-            raise ConfigError('Refusing to write a secret into %s'
-                              % self.path,
+            raise ConfigError(f'Refusing to write a secret into {self.path}',
                               'This is a bug in ntcli; please report it.')
         try:
             fileio.ensure_private_dir(self.config_dir)
             fileio.atomic_write(self.path, data.encode('utf-8'), 0o600)
         except OSError as exc:
             raise ConfigError(
-                'Cannot write the configuration file %s: %s'
-                % (self.path, exc.strerror or exc),
-                'Check the free space and permissions of %s.'
-                % self.config_dir) from None
+                f'Cannot write the configuration file {self.path}: '
+                f'{exc.strerror or exc}',
+                'Check the free space and permissions of '
+                f'{self.config_dir}.') from None
 
     @classmethod
     @contextlib.contextmanager
@@ -144,8 +144,8 @@ class Config:
             fileio.ensure_private_dir(config_dir)
         except OSError as exc:
             raise ConfigError(
-                'Cannot create the config directory %s: %s'
-                % (config_dir, exc.strerror or exc),
+                f'Cannot create the config directory {config_dir}: '
+                f'{exc.strerror or exc}',
                 'Check the path and its permissions, or pass --config-dir.'
             ) from None
         with fileio.FileLock(os.path.join(config_dir, LOCK_FILE), timeout,

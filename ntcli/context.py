@@ -11,20 +11,37 @@ import contextlib
 import functools
 import os
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ntcli import errors
 
+if TYPE_CHECKING:    # types only: each piece is imported on first use
+    import argparse
+
+    from ntcli.config import Config
+    from ntcli.endpoints import Endpoint, Workspace
+    from ntcli.history import AuditLog
+    from ntcli.store import CredentialStore, StoredToken
+
 DEFAULT_ENDPOINT = 'local'
+
+
+class AppStreams(Protocol):
+    """What the context needs of its application: where to warn."""
+
+    @property
+    def stderr(self) -> TextIO: ...
 
 
 class Context:
     """Everything a command needs, built lazily."""
 
-    def __init__(self, app: Any, options: Any) -> None:
+    def __init__(self, app: AppStreams,
+                 options: argparse.Namespace) -> None:
         self.app = app
         self.options = options
-        self._endpoint: Any = None
+        self._endpoint: Endpoint | None = None
         # False for a look that must change nothing (shell completion)
         self.retry_revocations = True
 
@@ -40,12 +57,12 @@ class Context:
         return paths.data_dir(self.options.config_dir)
 
     @functools.cached_property
-    def config(self) -> Any:
+    def config(self) -> Config:
         from ntcli import config
         return config.Config.load(self.config_dir)
 
     @contextlib.contextmanager
-    def update_config(self) -> Iterator[Any]:
+    def update_config(self) -> Iterator[Config]:
         """Change config.json under its lock, so that concurrent ntcli
         commands never lose each other's changes."""
         from ntcli import config
@@ -85,8 +102,7 @@ class Context:
     def check_settings(self) -> None:
         """Check every global setting before a command does anything, so
         that a bad one is a usage error with nothing changed yet."""
-        from ntcli import validate
-        from ntcli import fileio
+        from ntcli import fileio, validate
         if os.path.isdir(self.config_dir):
             fileio.ensure_config_dir(self.config_dir)
         self.config            # noqa: B018 - loads and checks config.json
@@ -111,12 +127,12 @@ class Context:
 
     # -- local storage -----------------------------------------------------
     @functools.cached_property
-    def store(self) -> Any:
+    def store(self) -> CredentialStore:
         from ntcli import store
         return store.CredentialStore(self.config_dir)
 
     @functools.cached_property
-    def history(self) -> Any:
+    def history(self) -> AuditLog:
         from ntcli import history
         return history.AuditLog(self.config_dir)
 
@@ -124,15 +140,14 @@ class Context:
         """A warning line on stderr (never on stdout)."""
         from ntcli_core import redact
         from ntcli_core.terminal import escape
-        try:
+        # a warning must not fail the command that gave it
+        with contextlib.suppress(OSError, ValueError):
             self.app.stderr.write(
                 f'Warning: {escape(redact.redact(message))}\n')
-        except (OSError, ValueError):
-            pass    # a warning must not fail the command that gave it
 
     # -- endpoint ----------------------------------------------------------
     @property
-    def endpoint(self) -> Any:
+    def endpoint(self) -> Endpoint:
         """The endpoint, connected, with pending revocations retried."""
         if self._endpoint is None:
             from ntcli import endpoints
@@ -144,8 +159,7 @@ class Context:
             endpoint = endpoints.load_endpoint(self.endpoint_url, options)
             if not endpoint.embedded and self.app.stderr.isatty():
                 from ntcli import progress
-                endpoint = progress.SpinningEndpoint(endpoint,
-                                                     self.app.stderr)
+                endpoint = progress.spinning(endpoint, self.app.stderr)
             self._endpoint = endpoint
             if self.retry_revocations:
                 self.retry_pending_revocations()
@@ -172,7 +186,7 @@ class Context:
             return None
         return self.store.read().get_user_credential(self.endpoint.key)
 
-    def stored_token(self, workspace_id: str) -> Any:
+    def stored_token(self, workspace_id: str) -> StoredToken | None:
         """The stored workspace token of ``workspace_id``, or None."""
         return self.store.read().get_token(self.endpoint.key, workspace_id)
 
@@ -206,14 +220,14 @@ class Context:
 
     # -- workspace ---------------------------------------------------------
     @functools.cached_property
-    def workspace(self) -> Any:
+    def workspace(self) -> Workspace:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
                   or os.environ.get('NTCLI_WORKSPACE')
                   or self.config.active_workspace(self.endpoint.key))
         return self.resolve_workspace(wanted)
 
-    def resolve_workspace(self, wanted: str | None) -> Any:
+    def resolve_workspace(self, wanted: str | None) -> Workspace:
         """A Workspace from a name or id, or the endpoint's default."""
         from ntcli.endpoints import Workspace
         endpoint = self.endpoint

@@ -14,6 +14,7 @@ class NtcliError(Exception):
     exit_code = 1
     message = 'ntcli failed'
     hint: str | None = None
+    code: str | None = None     # the token API's error code, if from one
 
     def __init__(self, message: str | None = None, hint: str | None = None,
                  *, details: object = None) -> None:

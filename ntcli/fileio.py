@@ -9,10 +9,12 @@ the ``filelock`` package about 35 ms).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 import types
@@ -105,7 +107,7 @@ def read_private(path: str) -> bytes | None:
         return None
     try:
         _tighten_fd(fd, path)
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 16)
             if not chunk:
@@ -193,8 +195,8 @@ def ensure_config_dir(path: str) -> None:
         ensure_private_dir(path, secrets=True)
     except OSError as exc:
         raise CredentialStoreError(
-            'Cannot create the config directory %s: %s'
-            % (path, exc.strerror or exc),
+            f'Cannot create the config directory {path}: '
+            f'{exc.strerror or exc}',
             'Check the path and its permissions, or pass --config-dir.'
         ) from None
 
@@ -258,10 +260,8 @@ def _write_temp(path: str, data: bytes, mode: int) -> str:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
@@ -349,9 +349,9 @@ class FileLock:
             while not _try_lock(fd):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise LockTimeout(
-                        'Another ntcli process is using %s' % self.what,
+                        f'Another ntcli process is using {self.what}',
                         'Wait for it to finish and try again (lock file: '
-                        '%s).' % self.path)
+                        f'{self.path}).')
                 time.sleep(self.poll_interval)
         except BaseException:
             os.close(fd)
@@ -377,7 +377,7 @@ class FileLock:
         self.release()
 
 
-if _POSIX:
+if sys.platform != 'win32':    # as _POSIX, in the form mypy narrows on
     import fcntl
 
     def _try_lock(fd: int) -> bool:

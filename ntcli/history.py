@@ -65,8 +65,8 @@ class AuditLog:
             raw = fileio.read_private(self.path)
         except OSError as exc:
             raise ConfigError(
-                'Cannot read the history file %s: %s'
-                % (self.path, exc.strerror or exc),
+                f'Cannot read the history file {self.path}: '
+                f'{exc.strerror or exc}',
                 'Check its owner and permissions.') from None
         lines = raw.splitlines() if raw is not None else []
         result = []

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ntcli.errors import Interrupted
 
-NAMES = {signal.SIGINT: 'Interrupted', signal.SIGTERM: 'Terminated'}
+NAMES: dict[int, str] = {signal.SIGINT: 'Interrupted',
+                         signal.SIGTERM: 'Terminated'}
 
 
 class _State:

@@ -19,7 +19,8 @@ import logging
 import os
 import sys
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError, KeyUnavailable
@@ -53,7 +54,7 @@ def _call_with_timeout(func: Callable[[], T], timeout: float) -> T:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise TimeoutError('no answer within %.0f s' % timeout)
+        raise TimeoutError(f'no answer within {timeout:.0f} s')
     if 'error' in outcome:
         raise outcome['error']
     return outcome['value']
@@ -85,8 +86,8 @@ def _keyring_problem(exc: BaseException) -> str:
     if type(exc).__module__.startswith(('jeepney', 'secretstorage')) or \
             name in ('InitError', 'ConnectionRefusedError',
                      'FileNotFoundError'):
-        return 'its service is not running or not reachable (%s)' % name
-    return 'it failed (%s)' % name
+        return f'its service is not running or not reachable ({name})'
+    return f'it failed ({name})'
 
 
 def _backend_name(backend: Any) -> str:
@@ -185,8 +186,8 @@ class KeyChain:
         try:
             return _call_with_timeout(probe, KEYRING_TIMEOUT)
         except TimeoutError:
-            self._unreachable = ('it did not answer within %.0f s'
-                                 % KEYRING_TIMEOUT)
+            self._unreachable = ('it did not answer within '
+                                 f'{KEYRING_TIMEOUT:.0f} s')
         except Exception as exc:
             self._unreachable = _keyring_problem(exc)
         return None
@@ -198,14 +199,14 @@ class KeyChain:
             return 'NTCLI_KEY environment variable'
         if source == 'keyring':
             name = 'OS keyring' if self._backend is None else \
-                'OS keyring (%s)' % _backend_name(self._backend)
+                f'OS keyring ({_backend_name(self._backend)})'
             if self._unreachable is not None:
-                return '%s, not usable now: %s' % (name, self._unreachable)
+                return f'{name}, not usable now: {self._unreachable}'
             return name
         mode = fileio.file_mode(self.key_file)
         if mode is None:
-            return 'key file %s (not created yet)' % self.key_file
-        return 'key file %s (%04o)' % (self.key_file, mode)
+            return f'key file {self.key_file} (not created yet)'
+        return f'key file {self.key_file} ({mode:04o})'
 
     # -- reading and writing keys ------------------------------------------
 
@@ -217,7 +218,7 @@ class KeyChain:
                 return parse_keys(self._environ[ENV_VAR], ',')
             except ValueError as exc:
                 raise CredentialStoreError(
-                    'NTCLI_KEY is not valid: %s' % exc,
+                    f'NTCLI_KEY is not valid: {exc}',
                     'Set NTCLI_KEY to one or more Fernet keys separated by '
                     'commas, primary first, or unset it. ' + GENERATE_HINT
                 ) from None
@@ -241,11 +242,12 @@ class KeyChain:
                 return parse_keys(text, ',')
             except ValueError as exc:
                 raise CredentialStoreError(
-                    'The ntcli key in the OS keyring (%s) is not valid: %s'
-                    % (_backend_name(self._backend), exc),
-                    'Restore the keyring entry %r of service %r, or set '
-                    'NTCLI_KEY to the key that encrypted the credentials.'
-                    % (self.keyring_username, KEYRING_SERVICE)) from None
+                    'The ntcli key in the OS keyring '
+                    f'({_backend_name(self._backend)}) is not valid: {exc}',
+                    'Restore the keyring entry '
+                    f'{self.keyring_username!r} of service '
+                    f'{KEYRING_SERVICE!r}, or set NTCLI_KEY to the key that '
+                    'encrypted the credentials.') from None
         return self._read_key_file()
 
     def _read_key_file(self) -> list[bytes] | None:
@@ -253,8 +255,8 @@ class KeyChain:
             raw = fileio.read_private(self.key_file)
         except OSError as exc:
             raise CredentialStoreError(
-                'Cannot read the key file %s: %s'
-                % (self.key_file, exc.strerror or exc),
+                f'Cannot read the key file {self.key_file}: '
+                f'{exc.strerror or exc}',
                 'Check its owner and permissions (it should be yours, '
                 'mode 0600).') from None
         if raw is None:
@@ -265,7 +267,7 @@ class KeyChain:
             reason = ('it is not text' if isinstance(exc, UnicodeDecodeError)
                       else str(exc))
             raise CredentialStoreError(
-                'The key file %s is not valid: %s' % (self.key_file, reason),
+                f'The key file {self.key_file} is not valid: {reason}',
                 'Restore it from a backup, or set NTCLI_KEY to the key that '
                 'encrypted the credentials. Without the key the credentials '
                 'cannot be decrypted; ntcli auth logout moves them aside so '
@@ -299,17 +301,17 @@ class KeyChain:
             fileio.atomic_write(self.key_file, self._key_file_bytes(keys))
         except OSError as exc:
             raise CredentialStoreError(
-                'Cannot write the key file %s: %s'
-                % (self.key_file, exc.strerror or exc),
-                'Check the free space and permissions of %s.'
-                % self.config_dir) from None
+                f'Cannot write the key file {self.key_file}: '
+                f'{exc.strerror or exc}',
+                'Check the free space and permissions of '
+                f'{self.config_dir}.') from None
 
     def _keyring_call(self, func: Callable[[], T]) -> T:
         try:
             return _call_with_timeout(func, KEYRING_TIMEOUT)
         except TimeoutError:
             raise self._keyring_unusable(
-                'it did not answer within %.0f s' % KEYRING_TIMEOUT) from None
+                f'it did not answer within {KEYRING_TIMEOUT:.0f} s') from None
         except Exception as exc:
             raise self._keyring_unusable(_keyring_problem(exc)) from None
 
@@ -318,7 +320,7 @@ class KeyChain:
         cannot be used now: nothing is wrong with the credentials."""
         return KeyUnavailable(
             'The credentials are sealed with a key kept in the OS keyring, '
-            'which cannot be used now: %s' % problem,
+            f'which cannot be used now: {problem}',
             'Unlock the keyring (log in to your desktop session, or unlock '
             "the 'login' keyring with your password, e.g. in Seahorse or "
             "with 'gnome-keyring-daemon --replace --unlock'), then run the "
@@ -335,8 +337,8 @@ class KeyChain:
         keys = self.keys(create=create)
         if not keys:
             raise CredentialStoreError(
-                'No key found to decrypt the credentials (looked in: %s)'
-                % self.describe(),
+                'No key found to decrypt the credentials (looked in: '
+                f'{self.describe()})',
                 'Restore the key, or set NTCLI_KEY to the key that encrypted '
                 'the credentials; ntcli auth logout moves the credentials '
                 'aside so you can start over.')

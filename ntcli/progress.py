@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+if TYPE_CHECKING:
+    from ntcli.endpoints import Endpoint
 
 _FRAMES = '|/-\\'
 
@@ -42,10 +45,19 @@ class Spinner:
             self.stream.flush()
 
 
+def spinning(endpoint: Endpoint, stream: TextIO) -> Endpoint:
+    """``endpoint`` with a spinner around each call, for terminals.
+
+    The proxy forwards every attribute, so it stands for the endpoint it
+    wraps: typed as one (the only cast between the two).
+    """
+    return cast('Endpoint', SpinningEndpoint(endpoint, stream))
+
+
 class SpinningEndpoint:
     """An endpoint proxy whose calls show a spinner (terminals only)."""
 
-    def __init__(self, endpoint: Any, stream: TextIO) -> None:
+    def __init__(self, endpoint: Endpoint, stream: TextIO) -> None:
         self._endpoint = endpoint
         self._stream = stream
 

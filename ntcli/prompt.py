@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ntcli import errors
 
+if TYPE_CHECKING:
+    from cliff.app import App
 
-def confirm(app: Any, question: str) -> None:
+
+def confirm(app: App, question: str) -> None:
     """Ask ``question`` with ``Are you sure? (y/N)``; raise unless yes.
 
     A non-interactive stdin fails at once instead of waiting for an answer

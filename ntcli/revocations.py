@@ -7,12 +7,16 @@ command that talks to the endpoint.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ntcli import errors
 
+if TYPE_CHECKING:
+    from ntcli.context import Context
+    from ntcli.endpoints import Endpoint
 
-def revoke_quietly(endpoint: Any, bearer: str | None, workspace_id: str,
+
+def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
                    jti: str) -> tuple[int | None, str | None]:
     """Revoke ``jti``; return (revoked_at, None) or (None, what failed).
 
@@ -33,7 +37,7 @@ def revoke_quietly(endpoint: Any, bearer: str | None, workspace_id: str,
     return revocation.revoked_at, None
 
 
-def retry_pending(context: Any) -> None:
+def retry_pending(context: Context) -> None:
     """Retry every pending revocation of the context's endpoint."""
     endpoint = context.endpoint
     try:

@@ -15,7 +15,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError
@@ -51,10 +52,10 @@ class StoredToken(Record, frozen=False):
     scope: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
-        return ('StoredToken(token=<redacted>, jti=%r, workspace_id=%r, '
-                'created_at=%r, expires_at=%r, scope=%r)'
-                % (self.jti, self.workspace_id, self.created_at,
-                   self.expires_at, self.scope))
+        return (f'StoredToken(token=<redacted>, jti={self.jti!r}, '
+                f'workspace_id={self.workspace_id!r}, '
+                f'created_at={self.created_at!r}, '
+                f'expires_at={self.expires_at!r}, scope={self.scope!r})')
 
     def to_dict(self) -> dict[str, Any]:
         data = self.as_dict()
@@ -309,15 +310,15 @@ class CredentialStore:
             return fileio.read_private(self.path)
         except OSError as exc:
             raise CredentialStoreError(
-                'Cannot read the credentials file %s: %s'
-                % (self.path, exc.strerror or exc),
+                f'Cannot read the credentials file {self.path}: '
+                f'{exc.strerror or exc}',
                 'Check its owner and permissions (it should be yours, '
                 'mode 0600).', details={'path': self.path}) from None
 
     def _broken(self, what: str,
                 cls: type[CredentialStoreError] = CredentialStoreError
                 ) -> CredentialStoreError:
-        return cls('The credentials file %s %s' % (self.path, what),
+        return cls(f'The credentials file {self.path} {what}',
                    RECOVERY_HINT, details={'path': self.path})
 
     def _decode(self, raw: bytes) -> Credentials:
@@ -329,16 +330,16 @@ class CredentialStore:
         keys = self.key_chain.keys()
         if not keys:
             raise self._broken('exists but no key to decrypt it was found '
-                               '(looked in: %s)'
-                               % self.key_chain.describe())
+                               f'(looked in: {self.key_chain.describe()})')
         from cryptography.fernet import InvalidToken
         try:
             plaintext = multi_fernet(keys).decrypt(token)
         except InvalidToken:
             raise self._broken(
-                'cannot be decrypted with the key from %s: it is damaged or '
-                'truncated, or was encrypted with another key'
-                % self.key_chain.describe(), _Undecryptable) from None
+                'cannot be decrypted with the key from '
+                f'{self.key_chain.describe()}: it is damaged or truncated, '
+                'or was encrypted with another key',
+                _Undecryptable) from None
         try:
             return Credentials.from_bytes(plaintext)
         except (ValueError, UnicodeDecodeError):
@@ -357,10 +358,11 @@ class CredentialStore:
             fileio.atomic_write(self.path, token, 0o600)
         except OSError as exc:
             raise CredentialStoreError(
-                'Cannot write the credentials file %s: %s'
-                % (self.path, exc.strerror or exc),
-                'Check the free space and permissions of %s; the previous '
-                'credentials are unchanged.' % self.config_dir,
+                f'Cannot write the credentials file {self.path}: '
+                f'{exc.strerror or exc}',
+                'Check the free space and permissions of '
+                f'{self.config_dir}; the previous credentials are '
+                'unchanged.',
                 details={'path': self.path}) from None
 
     def _lock(self, timeout: float | None) -> fileio.FileLock:
@@ -424,17 +426,17 @@ class CredentialStore:
             if not os.path.lexists(self.path):
                 return None
             stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())
-            target = '%s.bad-%s' % (self.path, stamp)
+            target = f'{self.path}.bad-{stamp}'
             counter = 1
             while os.path.exists(target):
-                target = '%s.bad-%s-%d' % (self.path, stamp, counter)
+                target = f'{self.path}.bad-{stamp}-{counter}'
                 counter += 1
             try:
                 os.replace(self.path, target)
             except OSError as exc:
                 raise CredentialStoreError(
-                    'Cannot move the credentials file %s aside: %s'
-                    % (self.path, exc.strerror or exc),
+                    f'Cannot move the credentials file {self.path} aside: '
+                    f'{exc.strerror or exc}',
                     'Move or remove it by hand.',
                     details={'path': self.path}) from None
         LOG.debug('Moved the credentials file aside to %s', target)

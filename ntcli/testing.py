@@ -50,8 +50,13 @@ import fixtures
 from ntcli_core.lifetimes import YEAR
 
 if TYPE_CHECKING:
-    from ntcli.endpoints import (Endpoint, IssuedToken, Revocation,
-                                 TokenRecord, Workspace)
+    from ntcli.endpoints import (
+        Endpoint,
+        IssuedToken,
+        Revocation,
+        TokenRecord,
+        Workspace,
+    )
 
 ONE_YEAR = YEAR
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ntcli import errors
 from ntcli_core import scopes, timefmt
 from ntcli_core.tokens import unverified_claims
+
+if TYPE_CHECKING:
+    from ntcli.context import Context
 
 MESSAGES = {
     'active': 'Token is valid and ready to use.',
@@ -39,7 +42,7 @@ def scopes_of(token: str, recorded: scopes.Scopes | None = None
         return None
 
 
-def describe_current(context: Any) -> dict[str, Any]:
+def describe_current(context: Context) -> dict[str, Any]:
     """The current token's facts, its status from the endpoint when it can
     be reached, and a message for people. Raises AuthenticationRequired when
     there is no token at all."""

@@ -23,8 +23,8 @@ MAX_TIMEOUT = 86400.0
 # digits are refused before they are converted.
 MAX_DIGITS = 20
 
-_DECIMAL = re.compile(r'[0-9]{1,%d}(\.[0-9]{1,9})?' % MAX_DIGITS, re.ASCII)
-_WHOLE = re.compile(r'[0-9]{1,%d}' % MAX_DIGITS, re.ASCII)
+_DECIMAL = re.compile(rf'[0-9]{{1,{MAX_DIGITS}}}(\.[0-9]{{1,9}})?', re.ASCII)
+_WHOLE = re.compile(rf'[0-9]{{1,{MAX_DIGITS}}}', re.ASCII)
 UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                   r'[0-9a-f]{12}', re.ASCII | re.IGNORECASE)
 
@@ -66,8 +66,8 @@ def check_timeout(value: object) -> float:
     else:
         raise ValueError('must be a number of seconds')
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT:
-        raise ValueError('must be more than 0 and at most %d seconds'
-                         % MAX_TIMEOUT)
+        raise ValueError(
+            f'must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds')
     return seconds
 
 

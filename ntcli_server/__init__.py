@@ -1,1 +1,2 @@
-"""The token authority: embedded by the CLI, served over HTTP by ntcli-server."""
+"""The token authority: embedded by the CLI, served over HTTP by
+ntcli-server."""

@@ -71,7 +71,7 @@ class Principal:
     scope: scopes.Scopes = ()        # a workspace token's scopes
 
     @classmethod
-    def local(cls) -> 'Principal':
+    def local(cls) -> Principal:
         return cls(PRINCIPAL_LOCAL)
 
 
@@ -100,6 +100,7 @@ def check(principal: Principal, action: Action,
     if principal.kind == PRINCIPAL_USER:
         if action in _GLOBAL_ACTIONS:
             return
+        assert workspace is not None        # checked above
         if principal.user_id and workspace.owner == principal.user_id:
             return
         raise errors.Forbidden('This workspace belongs to another owner')
@@ -108,6 +109,7 @@ def check(principal: Principal, action: Action,
             raise errors.Forbidden(
                 'A workspace token cannot manage workspaces; '
                 'use a user credential')
+        assert workspace is not None        # none of them is global
         if workspace.id != principal.workspace_id:
             raise errors.Forbidden(
                 'The token belongs to another workspace')

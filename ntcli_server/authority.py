@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import secrets
 import time
 import typing
@@ -20,14 +19,25 @@ import typing
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
-from ntcli_core.tokens import (JTI_PREFIX, TOKEN_PREFIX,
-                               USER_CREDENTIAL_PREFIX)
-from ntcli_server import errors, jws as jws_impl, signing
-from ntcli_server import models
-from ntcli_server.models import (AuditEvent, EventPage, IssuedToken,
-                                 NewUser, Origin, Revocation, SigningKey,
-                                 TokenInfo, TokenPage, TokenRecord, User,
-                                 ValidatedToken, Workspace, held_scopes)
+from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
+from ntcli_server import errors, models, signing
+from ntcli_server import jws as jws_impl
+from ntcli_server.models import (
+    AuditEvent,
+    EventPage,
+    IssuedToken,
+    NewUser,
+    Origin,
+    Revocation,
+    SigningKey,
+    TokenInfo,
+    TokenPage,
+    TokenRecord,
+    User,
+    ValidatedToken,
+    Workspace,
+    held_scopes,
+)
 from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
 
 if typing.TYPE_CHECKING:
@@ -38,7 +48,7 @@ if typing.TYPE_CHECKING:
 # and needs neither there (about 3.5 ms of its start-up).
 
 Clock = typing.Callable[[], int]
-JWS = typing.Union[jws_impl.PyJWT, jws_impl.Ed25519]
+JWS = jws_impl.PyJWT | jws_impl.Ed25519
 
 MAX_DESCRIPTION = 256
 MAX_IDEMPOTENCY_KEY = 128
@@ -51,7 +61,7 @@ def _system_clock() -> int:
     return int(time.time())
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> typing.TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -110,7 +120,7 @@ class Authority:
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
              jws: JWS = jws_impl.ED25519,
-             create: bool = True) -> 'Authority':
+             create: bool = True) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
         (:class:`ntcli_server.storage.DatabaseMissing`)."""
@@ -119,7 +129,7 @@ class Authority:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> 'Authority':
+    def __enter__(self) -> Authority:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -131,7 +141,7 @@ class Authority:
 
     # -- signing keys -----------------------------------------------------
     def _event(self, origin: Origin | None, action: str,
-               **fields: object) -> AuditEvent:
+               **fields: typing.Any) -> AuditEvent:
         """The audit event of ``action`` asked for by ``origin`` now."""
         return AuditEvent.of(origin or LOCAL, self.now(), action, **fields)
 
@@ -427,7 +437,7 @@ class Authority:
                         'The token belongs to another workspace')
                 raise errors.WorkspaceNotFound(
                     details={'workspace_id': workspace_id})
-        access.check(principal, action, workspace, jti=jti)
+        access.check(principal, access.Action(action), workspace, jti=jti)
         return workspace
 
     # -- the audit trail -------------------------------------------------

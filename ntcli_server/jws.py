@@ -37,13 +37,16 @@ import typing
 from ntcli_core.tokens import ALGORITHM
 from ntcli_server import errors
 
+if typing.TYPE_CHECKING:
+    from jwt.types import Options
+
 MALFORMED = 'The token is malformed'
 BAD_SIGNATURE = 'The token signature is not valid'
 
 # Claims whose times the authority checks against its own clock.
-_PYJWT_OPTIONS = {'verify_exp': False, 'verify_iat': False,
-                  'verify_nbf': False, 'verify_aud': False,
-                  'verify_iss': False}
+_PYJWT_OPTIONS: Options = {'verify_exp': False, 'verify_iat': False,
+                           'verify_nbf': False, 'verify_aud': False,
+                           'verify_iss': False}
 
 
 class PyJWT:

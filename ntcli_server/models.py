@@ -7,9 +7,10 @@ and "not yet" for a revocation. Fields holding secrets are left out of
 
 from __future__ import annotations
 
-from ntcli_core.records import Record, field
+from typing import Any
 
 from ntcli_core import scopes
+from ntcli_core.records import Record, field
 
 STATUS_ACTIVE = 'active'
 STATUS_EXPIRED = 'expired'
@@ -72,7 +73,7 @@ class TokenInfo(Record):
     description: str | None = None
 
     @classmethod
-    def from_record(cls, record: TokenRecord, now: int) -> 'TokenInfo':
+    def from_record(cls, record: TokenRecord, now: int) -> TokenInfo:
         return cls(jti=record.jti, workspace_id=record.workspace_id,
                    created_at=record.created_at,
                    expires_at=record.expires_at,
@@ -205,7 +206,7 @@ class AuditEvent(Record):
 
     @classmethod
     def of(cls, origin: Origin, at: int, action: str, *,
-           outcome: str = OUTCOME_SUCCESS, **fields: object) -> 'AuditEvent':
+           outcome: str = OUTCOME_SUCCESS, **fields: Any) -> AuditEvent:
         """The event of ``action`` asked for by ``origin``."""
         return cls(at=at, action=action, outcome=outcome,
                    actor=origin.actor, client=origin.client,

@@ -23,9 +23,14 @@ import time
 import typing
 
 from ntcli_core import fernet
-from ntcli_core.tokens import (ALGORITHM, JTI_PREFIX, MAX_TOKEN_LENGTH,
-                               TOKEN_PREFIX)
-from ntcli_server import errors, jws as jws_impl
+from ntcli_core.tokens import (
+    ALGORITHM,
+    JTI_PREFIX,
+    MAX_TOKEN_LENGTH,
+    TOKEN_PREFIX,
+)
+from ntcli_server import errors
+from ntcli_server import jws as jws_impl
 from ntcli_server.models import AuditEvent, SigningKey, TokenRecord
 
 if typing.TYPE_CHECKING:
@@ -245,7 +250,7 @@ class KeyRing:
     #: by another process (the admin CLI) is picked up by a running server.
     PRIMARY_TTL = 30.0
 
-    def __init__(self, store: 'TokenStore',
+    def __init__(self, store: TokenStore,
                  clock: typing.Callable[[], int]) -> None:
         self._store = store
         self._clock = clock

@@ -54,7 +54,7 @@ def server_command() -> list[str]:
     return [sys.executable, '-m', 'ntcli_server.cli']
 
 
-def _answers(url: str, context: 'ssl.SSLContext | None' = None) -> bool:
+def _answers(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2,
                                     context=context) as response:
@@ -85,7 +85,7 @@ class ServerFixture(fixtures.Fixture):
                  port: int | None = None,
                  env: dict[str, str] | None = None,
                  serve_args: typing.Sequence[str] = (),
-                 ssl_context: 'ssl.SSLContext | None' = None,
+                 ssl_context: ssl.SSLContext | None = None,
                  start_timeout: float = 30.0) -> None:
         super().__init__()
         self.db = db or ''          # a fresh database in _setUp if empty

@@ -39,8 +39,13 @@ from ntcli_core.tokens import TOKEN_PREFIX
 from ntcli_server import access, errors, ingress, ratelimit, request_ids
 from ntcli_server.access import Action, Principal
 from ntcli_server.authority import Authority
-from ntcli_server.models import (AuditEvent, IssuedToken, Origin,
-                                 TokenInfo, Workspace)
+from ntcli_server.models import (
+    AuditEvent,
+    IssuedToken,
+    Origin,
+    TokenInfo,
+    Workspace,
+)
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -50,7 +55,7 @@ DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
 
 AuthorityFactory = typing.Callable[[], Authority]
-Fields = typing.Mapping[str, typing.Tuple[type, ...]]
+Fields = typing.Mapping[str, tuple[type, ...]]
 
 _NULL = type(None)
 _TRUE = frozenset({'true', '1', 'yes'})
@@ -175,6 +180,15 @@ def query_flag(req: falcon.Request, name: str) -> bool:
                            field=name)
 
 
+@typing.overload
+def query_int(req: falcon.Request, name: str, default: int) -> int: ...
+
+
+@typing.overload
+def query_int(req: falcon.Request, name: str,
+              default: None) -> int | None: ...
+
+
 def query_int(req: falcon.Request, name: str,
               default: int | None) -> int | None:
     """An integer query parameter."""
@@ -296,6 +310,16 @@ def origin(req: falcon.Request, principal: Principal | None = None
 
 
 # -- the API ----------------------------------------------------------------
+class Metrics(typing.Protocol):
+    """What the API tells its metrics (see NoMetrics for each call)."""
+
+    def token_issued(self, replayed: bool) -> None: ...
+
+    def token_revoked(self, already: bool) -> None: ...
+
+    def validation(self, outcome: str) -> None: ...
+
+
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
     (see :class:`ntcli_server.metrics.PrometheusMetrics`)."""
@@ -323,7 +347,7 @@ class TokenAPI:
     metrics it feeds."""
 
     def __init__(self, factory: AuthorityFactory,
-                 metrics: NoMetrics | None = None) -> None:
+                 metrics: Metrics | None = None) -> None:
         self._factory = factory
         self._authority: Authority | None = None
         self._lock = threading.Lock()
@@ -617,7 +641,10 @@ def handle_http_error(req: falcon.Request, resp: falcon.Response,
     message = ex.description or f'{ex.title}: {req.method} {req.path}'
     _send_error(req, resp, errors.AuthorityError(
         _HTTP_CODES.get(status, 'HTTP_ERROR'), message, status))
-    for name, value in (ex.headers or {}).items():
+    headers = ex.headers or {}
+    items = (headers.items() if isinstance(headers, typing.Mapping)
+             else headers)
+    for name, value in items:
         resp.set_header(name, value)
 
 
@@ -662,7 +689,7 @@ def create_app(target: str | AuthorityFactory, *,
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False))
         if isinstance(target, str) else target)
-    middleware: list[object] = [request_ids.RequestIds()]
+    middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
         # before the limit, so that what it refuses (429) is counted too

@@ -7,19 +7,19 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ntcli import command
-from ntcli import errors
-from ntcli import faults
+from ntcli import command, errors, faults
 from ntcli_core import timefmt
 
 if TYPE_CHECKING:
-    from ntcli_token_plugin import expiry
+    from ntcli.context import Context
+    from ntcli.endpoints import IssuedToken
+    from ntcli_token_plugin import expiry, rotation
 
 STATUS_TEXT = {'active': 'Active', 'expired': 'Expired',
                'revoked': 'Revoked', 'invalid': 'Invalid'}
 
 
-def _warn_no_expiry(context: Any, lifetime: expiry.Expiry) -> None:
+def _warn_no_expiry(context: Context, lifetime: expiry.Expiry) -> None:
     if lifetime.never:
         context.warn('this token never expires; revoke it when it is no '
                      'longer needed.')
@@ -105,7 +105,7 @@ class RefreshToken(command.ShowOne):
         self._done = result
         _warn_no_expiry(self.context, lifetime)
         _warn_cannot_refresh_itself(self.context, result.new_scope)
-        old = None
+        old: dict[str, object] | None = None
         if result.old_jti:
             old = {'jti': result.old_jti,
                    'revoked_at': timefmt.iso(result.old_revoked_at)}
@@ -130,7 +130,7 @@ class RefreshToken(command.ShowOne):
                 f'{old})')
 
     @staticmethod
-    def _kept(kept: Any, window: int | None) -> tuple:
+    def _kept(kept: rotation.Kept, window: int | None) -> tuple:
         from ntcli_token_plugin import expiry
         until = 'does not expire' if kept.expires_at is None else \
             f'does not expire within {expiry.describe_window(window or 0)}'
@@ -145,14 +145,16 @@ class RefreshToken(command.ShowOne):
                     f"Token expires: {data['expires_at'] or 'never'}"]
         old = data['old_token']
         if old is None:
-            old_line = 'No previous token was stored; there was none to revoke.'
+            old_line = ('No previous token was stored; there was none to '
+                        'revoke.')
         elif old.get('revocation_pending'):
             old_line = (f"Old token ({old['jti']}) could not be revoked yet; "
                         'the revocation will be retried.')
         else:
             old_line = f"Old token ({old['jti']}) has been revoked."
         return ['Token refreshed successfully.', old_line,
-                f"New token expires: {data['new_token']['expires_at'] or 'never'}",
+                'New token expires: '
+                f"{data['new_token']['expires_at'] or 'never'}",
                 f"New token JTI: {data['new_token']['jti']}"]
 
 
@@ -288,7 +290,7 @@ class CreateToken(command.ShowOne):
         # Output is part of the operation: a token that was not delivered
         # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
         from ntcli_token_plugin import delivery
-        self._issued: Any = None
+        self._issued: IssuedToken | None = None
         self._bearer: str | None = None
         try:
             return super().run_checked(parsed_args)
@@ -350,8 +352,12 @@ class ListTokens(command.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import (CheckColumn, ScopeColumn, TextColumn,
-                                   TimeColumn)
+        from ntcli.columns import (
+            CheckColumn,
+            ScopeColumn,
+            TextColumn,
+            TimeColumn,
+        )
         context = self.context
         workspace = context.workspace
         bearer = context.workspace_bearer(workspace.id)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ntcli import errors
-from ntcli import interrupt
-from ntcli import revocations
+from ntcli import errors, interrupt, revocations
 
 
 def revoke_undelivered(context: Any, issued: Any, bearer: str | None,

@@ -6,18 +6,18 @@ from __future__ import annotations
 import argparse
 import re
 
-from ntcli import errors
-from ntcli import validate
-from ntcli_core.terminal import quoted
+from ntcli import errors, validate
 from ntcli_core import timefmt
 from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
 from ntcli_core.records import Record
+from ntcli_core.terminal import quoted
 
 _UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
 # ASCII digits only (int() would take '١٢٣'), and no more of them than
 # any accepted lifetime needs: a 5000-digit number is refused, not converted
-_DURATION = re.compile(r' *([0-9]{1,%d}) *([smhdwy]?) *' % validate.MAX_DIGITS,
-                       re.ASCII | re.IGNORECASE)
+_DURATION = re.compile(
+    rf' *([0-9]{{1,{validate.MAX_DIGITS}}}) *([smhdwy]?) *',
+    re.ASCII | re.IGNORECASE)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')

@@ -14,14 +14,16 @@ stored, finds it good for long enough, and keeps it.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ntcli import errors
-from ntcli import faults
-from ntcli import interrupt
-from ntcli import revocations
+from ntcli import errors, faults, interrupt, revocations
 from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
+
+if TYPE_CHECKING:
+    from ntcli.context import Context
+    from ntcli.endpoints import IssuedToken
+    from ntcli.store import Credentials, StoredToken
 
 
 class Rotation(Record):
@@ -44,7 +46,7 @@ class Kept(Record):
     expires_at: int | None
 
 
-def rotate_token(context: Any, expiry: Expiry, *,
+def rotate_token(context: Context, expiry: Expiry, *,
                  scope: tuple[str, ...] | None = None,
                  if_expires_within: int | None = None) -> Rotation | Kept:
     """Issue a new token, store it, revoke the old one; see module doc.
@@ -103,14 +105,14 @@ def rotate_token(context: Any, expiry: Expiry, *,
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
         endpoint=endpoint.key,
-        outcome='pending revocation of ' + old.jti if failure
+        outcome='pending revocation of ' + old.jti if old and failure
         else 'rotated' if old else 'first token',
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
                     revoked_at, failure is not None, failure, new.scope)
 
 
-def _scopes_to_keep(old: Any) -> tuple[str, ...]:
+def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
     """The old token's scopes; every scope when there is none, or when
     nothing says which it held."""
     from ntcli import tokeninfo
@@ -120,7 +122,7 @@ def _scopes_to_keep(old: Any) -> tuple[str, ...]:
     return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
 
 
-def _stopped_after_store(new: Any, old: Any) -> str:
+def _stopped_after_store(new: IssuedToken, old: StoredToken | None) -> str:
     """What a refresh stopped after step 2 leaves, for its one line."""
     if old is None:
         return f'the new token {new.jti} is stored.'
@@ -128,7 +130,7 @@ def _stopped_after_store(new: Any, old: Any) -> str:
             f'token {old.jti} will be finished by the next ntcli command.')
 
 
-def _outlives(context: Any, old: Any, window: int) -> bool:
+def _outlives(context: Context, old: StoredToken, window: int) -> bool:
     """True when the stored token does not expire within ``window`` seconds
     (a non-expiring one never does) and the endpoint still accepts it.
 
@@ -159,7 +161,8 @@ def _random_uuid() -> str:
             f'{text[20:]}')
 
 
-def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
+def _issue_bearer(context: Context, creds: Credentials,
+                  old: StoredToken | None) -> str | None:
     """Who asks for the new token: the user, else the old token itself."""
     endpoint = context.endpoint
     if endpoint.embedded:
@@ -173,7 +176,8 @@ def _issue_bearer(context: Any, creds: Any, old: Any) -> str | None:
     return bearer
 
 
-def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
+def _store_new_token(context: Context, creds: Credentials,
+                     new: IssuedToken, old: StoredToken | None,
                      bearer: str | None) -> None:
     """Step 2: store the new token and, in the same write, the intent to
     revoke the old one, so that a crash before step 3 completes is finished
@@ -219,8 +223,8 @@ def _store_new_token(context: Any, creds: Any, new: Any, old: Any,
         'ntcli token refresh again.') from failure
 
 
-def _settle_revocation(context: Any, creds: Any, old: Any,
-                       failure: str | None) -> None:
+def _settle_revocation(context: Context, creds: Credentials,
+                       old: StoredToken, failure: str | None) -> None:
     """Step 3 done: drop the pending revocation, or keep it for a retry."""
     endpoint = context.endpoint
     if failure is None:

@@ -59,8 +59,9 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
         for p in params:
             required = ' (required)' if p.get('required') else ''
             desc = p.get('description', '')
+            schema = _schema_text(p.get('schema', {}))
             lines.append(f"- ``{p['name']}`` in {p.get('in')}{required}: "
-                         f"{_schema_text(p.get('schema', {}))} {desc}".rstrip())
+                         f'{schema} {desc}'.rstrip())
         lines.append('')
     body = op.get('requestBody')
     if body:

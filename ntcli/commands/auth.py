@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ntcli import command
-from ntcli import errors
+from ntcli import command, errors
 from ntcli_core.tokens import TOKEN_PREFIX
 
 
@@ -180,8 +179,9 @@ class Status(command.ShowOne):
     def _secrets(context, endpoint) -> dict:
         """Who is logged in, the workspace and its token's status."""
         from ntcli import tokeninfo
-        data = {'user_credential': 'not needed' if endpoint.embedded else
-                ('stored' if context.user_credential() else 'none')}
+        data: dict[str, str | None] = {
+            'user_credential': 'not needed' if endpoint.embedded
+            else 'stored' if context.user_credential() else 'none'}
         data['who'] = Status._who(context, endpoint)
         try:
             workspace = context.workspace

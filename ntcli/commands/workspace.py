@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ntcli import command
-from ntcli import errors
+from ntcli import command, errors
 from ntcli_core import timefmt
 from ntcli_core.names import NAME_RULE, is_valid_name
 

@@ -16,7 +16,7 @@ import typing
 from ntcli_core.records import Record
 
 #: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
-ScopeList = typing.Optional[typing.Tuple[str, ...]]
+ScopeList = tuple[str, ...] | None
 
 
 class EndpointOptions(Record):
@@ -205,20 +205,21 @@ class Endpoint(abc.ABC):
         """Who ``credential`` stands for, in words (for ``auth status``)."""
         return 'unknown'
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a no-op by default
         """Release connections; the endpoint is not used afterwards."""
 
 
 def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
     """Instantiate the endpoint plugin for ``url`` (by its scheme)."""
-    from ntcli import errors
     from stevedore import driver
+
+    from ntcli import errors
 
     scheme = url.split('://', 1)[0] if '://' in url else url
     try:
-        mgr = driver.DriverManager('ntcli.endpoints', scheme,
-                                   invoke_on_load=True,
-                                   invoke_args=(url, options))
+        mgr: driver.DriverManager[Endpoint] = driver.DriverManager(
+            'ntcli.endpoints', scheme, invoke_on_load=True,
+            invoke_args=(url, options))
     except errors.NtcliError:
         raise  # the plugin's own verdict on the URL or options
     except Exception as exc:
@@ -230,4 +231,9 @@ def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
         raise errors.PluginError(
             f"The endpoint plugin '{scheme}' could not be loaded: {exc}") \
             from exc
-    return mgr.driver
+    endpoint = mgr.driver
+    if not isinstance(endpoint, Endpoint):
+        raise errors.PluginError(
+            f"The endpoint plugin '{scheme}' gave {type(endpoint).__name__}, "
+            'not a subclass of ntcli.endpoints.Endpoint')
+    return endpoint

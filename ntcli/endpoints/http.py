@@ -37,8 +37,16 @@ from urllib3.util.retry import Retry
 
 import ntcli
 from ntcli import errors
-from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
-                             Revocation, TokenRecord, Validation, Workspace)
+from ntcli.endpoints import (
+    Endpoint,
+    EndpointOptions,
+    Event,
+    IssuedToken,
+    Revocation,
+    TokenRecord,
+    Validation,
+    Workspace,
+)
 from ntcli_core import redact, scopes, timefmt
 
 LOG = logging.getLogger('ntcli.http')

@@ -4,11 +4,11 @@ It keeps its state in ``<data_dir>/authority.db`` and trusts the local
 user, so it needs no server and no login: a call without a credential is
 the local user's, who may do everything. A call with a workspace token is
 that token's, under the same access rules as on ``ntcli-server`` (scopes,
-its own workspace only, no escalation). The authority is imported on first use, not when this
-module is, and signs and verifies tokens with cryptography's Ed25519
-directly rather than through PyJWT (whose import costs about 40 ms of every
-``token show`` and ``token refresh``; see ntcli_server.jws), to keep the
-CLI's start-up fast.
+its own workspace only, no escalation). The authority is imported on
+first use, not when this module is, and signs and verifies tokens with
+cryptography's Ed25519 directly rather than through PyJWT (whose import
+costs about 40 ms of every ``token show`` and ``token refresh``; see
+ntcli_server.jws), to keep the CLI's start-up fast.
 """
 
 from __future__ import annotations
@@ -18,11 +18,20 @@ import os
 import typing
 
 from ntcli import errors
-from ntcli.endpoints import (Endpoint, EndpointOptions, Event, IssuedToken,
-                             Revocation, TokenRecord, Validation, Workspace)
+from ntcli.endpoints import (
+    Endpoint,
+    EndpointOptions,
+    Event,
+    IssuedToken,
+    Revocation,
+    TokenRecord,
+    Validation,
+    Workspace,
+)
 
 if typing.TYPE_CHECKING:
     from ntcli_server.authority import Authority
+    from ntcli_server.models import AuditEvent
 
 DATABASE_NAME = 'authority.db'
 DEFAULT_WORKSPACE = 'default'
@@ -47,6 +56,15 @@ def _workspace(ws: typing.Any) -> Workspace:
     return Workspace(id=ws.id, name=ws.name, created_at=ws.created_at)
 
 
+def _event(event: AuditEvent) -> Event:
+    assert event.id is not None, 'the store numbers the events it lists'
+    return Event(id=event.id, time=event.at, action=event.action,
+                 outcome=event.outcome, actor=event.actor,
+                 target_jti=event.target_jti, client=event.client,
+                 request_id=event.request_id, user_agent=event.user_agent,
+                 detail=event.detail)
+
+
 class LocalEndpoint(Endpoint):
     """The embedded token authority on a SQLite database."""
 
@@ -68,16 +86,16 @@ class LocalEndpoint(Endpoint):
         return os.path.join(directory, DATABASE_NAME)
 
     @property
-    def authority(self) -> 'Authority':
+    def authority(self) -> Authority:
         """The authority, opened (and its database created) on first use."""
         if self._authority is None:
             self._authority = self._open()
         return self._authority
 
     @_translated
-    def _open(self) -> 'Authority':
-        from ntcli_server import jws
+    def _open(self) -> Authority:
         from ntcli import fileio
+        from ntcli_server import jws
         from ntcli_server.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)
@@ -145,10 +163,11 @@ class LocalEndpoint(Endpoint):
                     idempotency_key: str | None = None,
                     scope: typing.Sequence[str] | None = None
                     ) -> IssuedToken:
-        arguments = dict(expires_in=expires_in, expires_at=expires_at,
-                         description=description,
-                         scope=None if scope is None else list(scope),
-                         idempotency_key=idempotency_key)
+        arguments: dict[str, typing.Any] = dict(
+            expires_in=expires_in, expires_at=expires_at,
+            description=description,
+            scope=None if scope is None else list(scope),
+            idempotency_key=idempotency_key)
         if credential is None:
             issued = self.authority.issue(workspace_id, **arguments)
         else:
@@ -203,12 +222,7 @@ class LocalEndpoint(Endpoint):
         page = self.authority.list_events(workspace_id, since=since,
                                           actions=actions, limit=limit,
                                           cursor=cursor)
-        return [Event(id=e.id, time=e.at, action=e.action,
-                      outcome=e.outcome, actor=e.actor,
-                      target_jti=e.target_jti, client=e.client,
-                      request_id=e.request_id, user_agent=e.user_agent,
-                      detail=e.detail) for e in page.events], \
-            page.next_cursor
+        return [_event(e) for e in page.events], page.next_cursor
 
     def whoami(self, credential: str | None) -> str:
         import getpass

@@ -21,8 +21,13 @@ import abc
 import typing
 
 from ntcli_server import errors
-from ntcli_server.models import (AuditEvent, SigningKey, TokenRecord, User,
-                                 Workspace)
+from ntcli_server.models import (
+    AuditEvent,
+    SigningKey,
+    TokenRecord,
+    User,
+    Workspace,
+)
 
 #: ``list_workspaces`` owner filter meaning "every owner".
 ALL_OWNERS = object()

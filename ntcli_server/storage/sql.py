@@ -32,9 +32,15 @@ import abc
 import typing
 
 from ntcli_server import errors
-from ntcli_server.models import (OUTCOME_UNCHANGED, AUDIT_TOKEN_REPLAY,
-                                 AuditEvent, SigningKey, TokenRecord, User,
-                                 Workspace)
+from ntcli_server.models import (
+    AUDIT_TOKEN_REPLAY,
+    OUTCOME_UNCHANGED,
+    AuditEvent,
+    SigningKey,
+    TokenRecord,
+    User,
+    Workspace,
+)
 from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
 
 T = typing.TypeVar('T')
@@ -160,7 +166,7 @@ def _token_params(record: TokenRecord) -> dict:
 
 def _event(row: tuple) -> AuditEvent:
     """An AuditEvent from a row of ``id, EVENT_COLUMNS``."""
-    return AuditEvent(*row[1:], id=row[0])
+    return AuditEvent(*row[1:]).but(id=row[0])
 
 
 def _record(tx: Transaction, event: AuditEvent | None) -> None:
@@ -684,7 +690,8 @@ class SQLTokenStore(TokenStore):
                     actions: typing.Collection[str] = (),
                     after_id: int | None = None,
                     limit: int = 100) -> list[AuditEvent]:
-        where, params = [], {'limit': limit}
+        where: list[str] = []
+        params: dict[str, object] = {'limit': limit}
         if workspace_id is not None:
             where.append('workspace_id = :ws')
             params['ws'] = workspace_id
@@ -694,7 +701,7 @@ class SQLTokenStore(TokenStore):
         if actions:
             names = [f'action{i}' for i in range(len(actions))]
             where.append(f'action IN ({", ".join(":" + n for n in names)})')
-            params.update(zip(names, actions))
+            params.update(zip(names, actions, strict=True))
         if after_id is not None:
             where.append('id > :after')
             params['after'] = after_id
@@ -720,7 +727,7 @@ class SQLTokenStore(TokenStore):
             for table, columns, order in COPIED_TABLES:
                 names = columns.split(', ')
                 tables[table] = [
-                    dict(zip(names, row)) for row in tx.all(
+                    dict(zip(names, row, strict=True)) for row in tx.all(
                         f'SELECT {columns} FROM {table} ORDER BY {order}')]
             for row in tables['signing_keys']:
                 row['is_primary'] = bool(row['is_primary'])
@@ -755,5 +762,5 @@ class SQLTokenStore(TokenStore):
 
     @staticmethod
     def _counts(tx: Transaction) -> dict[str, int]:
-        return {table: tx.one(f'SELECT COUNT(*) FROM {table}')[0]
+        return {table: tx.all(f'SELECT COUNT(*) FROM {table}')[0][0]
                 for table, _, _ in COPIED_TABLES}

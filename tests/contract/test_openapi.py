@@ -17,9 +17,9 @@ import sys
 import fixtures
 import testtools
 
-from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
+from ntcli_core import scopes
 from ntcli_server.testing import ServerFixture
 
 CHECKS = ('not_a_server_error', 'status_code_conformance',

@@ -52,7 +52,8 @@ class SecretService(fixtures.Fixture):
             import secretstorage  # noqa: F401
         except ImportError:
             raise testtools.TestCase.skipException(
-                "needs the 'keyring' extra (keyring, secretstorage)")
+                "needs the 'keyring' extra (keyring, secretstorage)") \
+                from None
         base = self.useFixture(fixtures.TempDir()).path
         runtime = os.path.join(base, 'run')
         os.mkdir(runtime, 0o700)

@@ -24,9 +24,9 @@ import time
 import fixtures
 import testtools
 
-from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
+from ntcli_core import scopes
 from ntcli_server.testing import HOST, ServerFixture, free_port
 
 # The configuration docs/ingress.md gives, with this test's ports and

@@ -10,10 +10,10 @@ import uuid
 import fixtures
 import requests
 
-from ntcli_core import scopes
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
 from ntcli.store import CredentialStore
+from ntcli_core import scopes
 from ntcli_server.testing import ServerFixture
 from tests.functional import base
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.functional import base
-from tests.functional import test_remote
+from tests.functional import base, test_remote
 
 
 class TestEmbedded(base.FunctionalTest):

@@ -89,7 +89,7 @@ class TestDirectoriesNeverChmodded(testtools.TestCase):
         self.log = self.useFixture(fixtures.FakeLogger('ntcli.fileio'))
 
     def shared(self, mode: int) -> str:
-        path = os.path.join(self.dir, 'shared-%o' % mode)
+        path = os.path.join(self.dir, f'shared-{mode:o}')
         os.mkdir(path)
         os.chmod(path, mode)
         return path

@@ -15,8 +15,7 @@ import testtools
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ntcli import errors
-from ntcli import validate
+from ntcli import errors, validate
 from ntcli.config import Config
 from ntcli_core import redact
 from ntcli_core.lifetimes import MAX_LIFETIME

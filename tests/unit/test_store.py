@@ -16,8 +16,12 @@ from cryptography.fernet import Fernet
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError, LockTimeout
 from ntcli.keys import KeyChain
-from ntcli.store import (CredentialStore, Credentials, PendingRevocation,
-                         StoredToken)
+from ntcli.store import (
+    Credentials,
+    CredentialStore,
+    PendingRevocation,
+    StoredToken,
+)
 from ntcli.testing import IsolatedHome
 
 POSIX = os.name == 'posix'
@@ -31,7 +35,7 @@ def b64(data: dict) -> str:
 # Shaped like a real workspace token: wst_ + header.payload.signature
 JWT_PAYLOAD = b64({'jti': 'jti_secret_1', 'sub': 'ws-1', 'iat': 1700000000,
                    'scope': 'workspace'})
-TOKEN = 'wst_%s.%s.%s' % (b64({'alg': 'EdDSA', 'typ': 'JWT'}), JWT_PAYLOAD,
+TOKEN = 'wst_{}.{}.{}'.format(b64({'alg': 'EdDSA', 'typ': 'JWT'}), JWT_PAYLOAD,
                           'c2lnbmF0dXJlLXZhbHVlLWhlcmU')
 USER_CREDENTIAL = 'ntu_user_credential_value_0123456789'
 
@@ -482,7 +486,7 @@ class TestKeyRotation(StoreTestCase):
         with CredentialStore(self.config_dir).transaction() as creds:
             creds.set_token('local', 'ws-1', stored())
         self.useFixture(fixtures.EnvironmentVariable(
-            'NTCLI_KEY', '%s,%s' % (new.decode(), old.decode())))
+            'NTCLI_KEY', f'{new.decode()},{old.decode()}'))
         result = CredentialStore(self.config_dir).rotate_key()
         self.assertEqual('env', result.key_source)
         self.assertEqual(0, result.retired_keys)

@@ -466,7 +466,7 @@ class TestManyTokens(AuthorityTestCase):
     def test_ten_thousand_tokens(self):
         key, _ = self.authority.keys.primary()
         real = []
-        for i in range(10):
+        for _ in range(10):
             real.append(self.authority.issue(self.ws.id))
             self.clock.advance(1)
         # The rest in bulk, many sharing a second so that ties on

@@ -281,7 +281,7 @@ class TestVerifiedCache(base.SigningKeyTestCase):
             'ntcli_server.jws.VERIFIED_CACHE_SIZE', 3))
         for jti in range(5):
             record = test_signing._record(
-                self.key.kid, jti='jti_%032x' % jti)
+                self.key.kid, jti=f'jti_{jti:032x}')
             signing.decode_token(signing.encode_token(record, self.private),
                                  self.keys)
         self.assertEqual(3, len(jws._VERIFIED))

@@ -273,7 +273,7 @@ class TestRequestValidation(APITestCase):
                      'Infinity'):
             result = self.call(
                 'POST', self.tokens_path(), self.alice,
-                body='{"expires_in": %s}' % text,
+                body=f'{{"expires_in": {text}}}',
                 headers={'Content-Type': 'application/json'})
             self.assertIn(result.status_code, (400, 422), text)
             self.assertEqual({'error'}, set(result.json))

@@ -7,10 +7,8 @@ import stat
 import fixtures
 import testtools
 
-from ntcli import errors
-from ntcli import testing
-from ntcli_token_plugin import commands
-from ntcli_token_plugin import launch
+from ntcli import errors, testing
+from ntcli_token_plugin import commands, launch
 
 
 class TestEnvName(testtools.TestCase):

@@ -8,10 +8,14 @@ exception for a duplicate primary key, which stores let through).
 
 from __future__ import annotations
 
-from ntcli_server import errors
-from ntcli_server import models
-from ntcli_server.models import (AuditEvent, SigningKey, TokenRecord, User,
-                                 Workspace)
+from ntcli_server import errors, models
+from ntcli_server.models import (
+    AuditEvent,
+    SigningKey,
+    TokenRecord,
+    User,
+    Workspace,
+)
 from ntcli_server.storage import ALL_OWNERS, TokenStore
 from tests.unit.server import base
 

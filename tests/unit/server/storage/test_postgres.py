@@ -432,7 +432,8 @@ class TestNodes(PostgresTestCase):
             jti = f'jti_{round_}'
             self.nodes[0].add_token(token(jti))
             results = self.run_together([
-                lambda node=node, i=i: node.revoke_token(WS, jti, NOW + i)
+                lambda node=node, i=i, jti=jti: node.revoke_token(
+                    WS, jti, NOW + i)
                 for i, node in enumerate(self.nodes)])
             self.assertNoErrors(results)
             firsts = [record for record, already in results if not already]
@@ -459,7 +460,7 @@ class TestNodes(PostgresTestCase):
     def test_concurrent_issues_with_one_idempotency_key(self):
         for round_ in range(self.ROUNDS):
             results = self.run_together([
-                lambda node=node, i=i: node.add_token(
+                lambda node=node, i=i, round_=round_: node.add_token(
                     token(f'jti_{round_}_{i}'), f'key-{round_}',
                     idempotency_since=NOW - 60)
                 for i, node in enumerate(self.nodes)])
