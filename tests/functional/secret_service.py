@@ -88,6 +88,11 @@ class SecretService(fixtures.Fixture):
     def start(self, unlock: bool) -> None:
         """(Re)start the daemon; ``unlock`` gives it the password, as a
         desktop login does."""
+        previous = getattr(self, 'daemon', None)
+        if previous is not None:
+            # stopped first: a daemon that replaces a running one may
+            # inherit its locked state instead of unlocking
+            self._stop(previous)
         args = ['gnome-keyring-daemon', '--foreground', '--replace',
                 '--components=secrets']
         if unlock:
