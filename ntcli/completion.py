@@ -23,7 +23,11 @@ import io
 import os
 import shlex
 from collections.abc import Callable
-from typing import Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+if TYPE_CHECKING:
+    from ntcli.application import NtcliApp
+    from ntcli.context import Context
 
 # Seconds that a value lookup may spend on the endpoint; the whole answer is
 # cut off after DEADLINE seconds (a keyring or a server that does not
@@ -71,7 +75,7 @@ class _Quiet:
 
 # -- values ------------------------------------------------------------------
 
-def _lookup_context(app: Any, options: argparse.Namespace) -> Any:
+def _lookup_context(app: NtcliApp, options: argparse.Namespace) -> Context:
     """A context for value lookups: the options of the line being
     completed, a short timeout, and no retry of pending revocations (a
     Tab must not act on tokens)."""
@@ -84,15 +88,16 @@ def _lookup_context(app: Any, options: argparse.Namespace) -> Any:
     return lookup
 
 
-def _embedded_database_missing(lookup: Any) -> bool:
+def _embedded_database_missing(lookup: Context) -> bool:
     # the embedded endpoint creates its database on first use: a lookup
     # must not, so an endpoint never used has no values
+    from ntcli.endpoints.local import LocalEndpoint
     endpoint = lookup.endpoint
-    return bool(endpoint.embedded
-                and not os.path.exists(endpoint.database_path))
+    return (isinstance(endpoint, LocalEndpoint)
+            and not os.path.exists(endpoint.database_path))
 
 
-def workspace_names(lookup: Any) -> list[Candidate]:
+def workspace_names(lookup: Context) -> list[Candidate]:
     """The workspaces known for the endpoint (and, on the embedded
     endpoint, those of its database)."""
     endpoint = lookup.endpoint
@@ -102,7 +107,7 @@ def workspace_names(lookup: Any) -> list[Candidate]:
     return [Candidate(name) for name in sorted(names)]
 
 
-def used_endpoints(lookup: Any) -> list[Candidate]:
+def used_endpoints(lookup: Context) -> list[Candidate]:
     """'local' and the endpoints that the configuration has seen."""
     from ntcli.context import DEFAULT_ENDPOINT
     config = lookup.config
@@ -112,7 +117,7 @@ def used_endpoints(lookup: Any) -> list[Candidate]:
     return [Candidate(url) for url in sorted(seen)]
 
 
-def token_jtis(lookup: Any) -> list[Candidate]:
+def token_jtis(lookup: Context) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
     if _embedded_database_missing(lookup):
         return []
@@ -126,7 +131,7 @@ def token_jtis(lookup: Any) -> list[Candidate]:
 
 
 # (command, argument dest) -> where its values come from; None: global option
-VALUES: dict[tuple[str | None, str], Callable[[Any], list[Candidate]]] = {
+VALUES: dict[tuple[str | None, str], Callable[[Context], list[Candidate]]] = {
     (None, 'workspace'): workspace_names,
     (None, 'endpoint'): used_endpoints,
     ('workspace select', 'name'): workspace_names,
@@ -172,7 +177,7 @@ class _Line(NamedTuple):
     pending: argparse.Action | None   # a global option waiting for a value
 
 
-def _split(app: Any, before: list[str]) -> _Line:
+def _split(app: NtcliApp, before: list[str]) -> _Line:
     global_options = _options(app.parser)
     global_args: list[str] = []
     words = list(before)
@@ -213,7 +218,7 @@ def _parse_known(parser: argparse.ArgumentParser, args: list[str],
         parser.error = error  # type: ignore[method-assign]
 
 
-def _values(app: Any, command_name: str | None, action: argparse.Action,
+def _values(app: NtcliApp, command_name: str | None, action: argparse.Action,
             global_args: list[str], word: str,
             columns: Callable[[], list[Candidate]] | None = None
             ) -> Completion:
@@ -243,7 +248,7 @@ def _values(app: Any, command_name: str | None, action: argparse.Action,
                       [c for c in found if c.value.startswith(word)])
 
 
-def _command_summary(app: Any, name: str) -> str:
+def _command_summary(app: NtcliApp, name: str) -> str:
     """The first line of a command's description; '' for a group or a
     command that cannot be loaded."""
     entry_point = app.command_manager.commands.get(name)
@@ -259,7 +264,7 @@ class _Deadline(BaseException):
     """The lookup took longer than DEADLINE seconds."""
 
 
-def complete(app: Any, words: list[str]) -> Completion:
+def complete(app: NtcliApp, words: list[str]) -> Completion:
     """What to offer for ``words`` (after ``ntcli``; the last one is the
     word at the cursor, possibly empty)."""
     *before, word = words or ['']
@@ -304,7 +309,7 @@ def complete(app: Any, words: list[str]) -> Completion:
     return found._replace(candidates=candidates + found.candidates)
 
 
-def _command_values(app: Any, command_name: str, cmd: Any,
+def _command_values(app: NtcliApp, command_name: str, cmd: Any,
                     parser: argparse.ArgumentParser, global_args: list[str],
                     args: list[str], word: str) -> Completion:
     options = _options(parser)
@@ -362,7 +367,7 @@ def _command_values(app: Any, command_name: str, cmd: Any,
                                       if c.value not in typed])
 
 
-def complete_line(app: Any, line: str) -> Completion:
+def complete_line(app: NtcliApp, line: str) -> Completion:
     """``complete`` for a line as typed, up to the cursor (shell quoting);
     the program's name first."""
     lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
@@ -389,7 +394,7 @@ def for_bash(result: Completion, breaks: str) -> Completion:
         if len(c.value) >= cut])
 
 
-def complete_in_time(app: Any, words: list[str], *,
+def complete_in_time(app: NtcliApp, words: list[str], *,
                      line: bool = False) -> Completion:
     """:func:`complete` (or :func:`complete_line` for ``words[0]``), with
     nothing offered on any failure or after DEADLINE seconds."""
@@ -409,7 +414,7 @@ def complete_in_time(app: Any, words: list[str], *,
         signal.signal(signal.SIGALRM, previous)
 
 
-def answer(app: Any, words: list[str], *, line: bool = False,
+def answer(app: NtcliApp, words: list[str], *, line: bool = False,
            breaks: str | None = None) -> str:
     """The text ``ntcli complete --query`` prints: the kind, then one
     candidate per line with its description after a tab."""

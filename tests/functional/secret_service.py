@@ -105,8 +105,17 @@ class SecretService(fixtures.Fixture):
             time.sleep(0.05)
         if unlock:
             # answers a lookup (the first one, on a busy machine, can take
-            # longer than ntcli's own 3 s limit), so the test does not race
-            self.entry(self.home.config_dir)
+            # longer than ntcli's own 3 s limit), so the test does not race;
+            # the daemon it replaces may still answer (locked) for a moment
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    self.entry(self.home.config_dir)
+                    break
+                except subprocess.CalledProcessError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
     def lock(self) -> None:
         subprocess.run([sys.executable, '-c', LOCK], env=self.env,
