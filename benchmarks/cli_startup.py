@@ -250,8 +250,11 @@ def machine() -> dict[str, str]:
                     break
     except OSError:
         pass
+    from importlib import metadata
     return {'cpus': str(os.cpu_count()), 'cpu': model,
-            'python': sys.version.split()[0], 'executable': sys.executable}
+            'python': sys.version.split()[0], 'executable': sys.executable,
+            # the baseline's epilog reads every one of them on each run
+            'distributions': str(sum(1 for _ in metadata.distributions()))}
 
 
 def benchmark(runs: int, warmup: int, keep: bool,
@@ -323,6 +326,8 @@ def report(result: dict) -> None:
           f"{info['cpu']}")
     cache = ('warm' if result['stevedore_cache'] else
              'NOT written (is the venv under /tmp?)')
+    print(f"baseline venv: {info.get('distributions', '?')} installed "
+          'distributions (the baseline scans them all on every run)')
     print(f"{result['runs']} interleaved runs after {result['warmup']} "
           f'warm-up; stevedore cache {cache}')
     samples, cpu = result['samples_ms'], result['cpu_ms']
