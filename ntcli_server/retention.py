@@ -6,21 +6,30 @@ hour, deletes the events older than N days, a bounded batch per
 transaction (:meth:`ntcli_server.authority.Authority.purge_events`), so
 that requests never wait behind one long delete.
 
-A process, started fresh (``spawn``), not a thread of the gunicorn master:
-the workers are forked from the master, and a fork taken while another
-thread holds a lock (SQLite's, gevent's hub) hung new workers.
+A process of its own, started fresh by ``subprocess``, not a thread of the
+gunicorn master (the workers are forked from the master, and a fork taken
+while another thread holds a lock hung new workers) nor a
+``multiprocessing`` child (a forked worker inherits multiprocessing's list
+of children and, when it exits, terminates the retention process as its
+own). Its settings, the database DSN among them, reach it on stdin, never
+in its arguments (visible to every local user); it ends when the server
+stops or when its parent has gone.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
+import os
+import subprocess
+import sys
 import time
 
 from ntcli_server import errors
 
 LOG = logging.getLogger('ntcli_server.retention')
 INTERVAL_SECONDS = 3600
+PARENT_CHECK_SECONDS = 5
 
 
 def purge_once(target: str, days: int) -> int:
@@ -40,12 +49,27 @@ def purge_once(target: str, days: int) -> int:
 
 def _run(target: str, days: int, interval: float, log_level: str,
          log_format: str) -> None:
-    """The retention process: purge, sleep, until terminated."""
+    """The retention process: purge, sleep, until terminated or orphaned."""
     from ntcli_server import logs
     logs.configure(log_level, log_format)
+    parent = os.getppid()
     while True:
         purge_once(target, days)
-        time.sleep(interval)
+        deadline = time.monotonic() + interval
+        while time.monotonic() < deadline:
+            if os.getppid() != parent:
+                return
+            time.sleep(min(PARENT_CHECK_SECONDS,
+                           max(0.0, deadline - time.monotonic())))
+
+
+def main() -> None:
+    """Entry of the retention process: its settings are a JSON object on
+    stdin."""
+    settings = json.loads(sys.stdin.readline())
+    _run(settings['target'], int(settings['days']),
+         float(settings['interval']), settings['log_level'],
+         settings['log_format'])
 
 
 class AuditRetention:
@@ -54,14 +78,31 @@ class AuditRetention:
     def __init__(self, target: str, days: int, *,
                  interval: float = INTERVAL_SECONDS,
                  log_level: str = 'info', log_format: str = 'text') -> None:
-        self._process = multiprocessing.get_context('spawn').Process(
-            target=_run, name='ntcli-server audit retention', daemon=True,
-            args=(target, days, interval, log_level, log_format))
+        self._settings = {'target': target, 'days': days,
+                          'interval': interval, 'log_level': log_level,
+                          'log_format': log_format}
+        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._process.start()
+        self._process = subprocess.Popen(
+            [sys.executable, '-m', 'ntcli_server.retention'],
+            stdin=subprocess.PIPE, close_fds=True)
+        assert self._process.stdin is not None
+        self._process.stdin.write(
+            json.dumps(self._settings).encode() + b'\n')
+        self._process.stdin.close()
 
     def stop(self) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(10)
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+if __name__ == '__main__':
+    main()

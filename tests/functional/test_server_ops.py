@@ -240,3 +240,40 @@ class TestAuditRetention(testtools.TestCase):
                         details())
         self.assertEqual(200, requests.get(server.url + '/healthz',
                                            timeout=10).status_code)
+
+    def test_retention_outlives_a_reload_of_the_workers(self):
+        # Workers exit normally on a reload (SIGHUP); none of them may take
+        # the retention process with it.
+        server = self.useFixture(ServerFixture(
+            serve_args=['--audit-retention-days', '5']))
+        master = server.process.pid
+
+        def children():
+            found = {}
+            for entry in os.listdir('/proc'):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f'/proc/{entry}/stat') as f:
+                        fields = f.read().rsplit(')', 1)[1].split()
+                    with open(f'/proc/{entry}/cmdline', 'rb') as f:
+                        cmdline = f.read()
+                except OSError:
+                    continue
+                if int(fields[1]) == master and fields[0] != 'Z':
+                    found[int(entry)] = b'ntcli_server.retention' in cmdline
+            return found
+
+        self.assertTrue(wait_for(lambda: any(children().values())),
+                        children())
+        retention = {p for p, r in children().items() if r}
+        workers = {p for p, r in children().items() if not r}
+        os.kill(master, signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: not workers & set(children())),
+                        children())
+        self.assertTrue(wait_for(lambda: len(children()) > len(retention)))
+        self.assertEqual(200, requests.get(server.url + '/healthz',
+                                           timeout=10).status_code)
+        self.assertEqual(retention,
+                         {p for p, r in children().items() if r})
+        self.assertNotIn('can only join a child process', server.log())
