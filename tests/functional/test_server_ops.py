@@ -69,8 +69,14 @@ class TestMetricsAcrossWorkers(testtools.TestCase):
         self.assertTrue(wait_for(lambda: requests.get(
             self.server.url + '/healthz', timeout=5).status_code == 200))
         burst()
-        found = samples(requests.get(self.server.url + '/metrics',
-                                     timeout=10).text)
+        # the first scrape after the workers' deaths may come while a new
+        # worker starts; the counts are what matters, so wait for an answer
+        answers = []
+        self.assertTrue(wait_for(lambda: answers.append(requests.get(
+            self.server.url + '/metrics', timeout=10)) or
+            answers[-1].status_code == 200),
+            [(a.status_code, a.text[:300]) for a in answers[-3:]])
+        found = samples(answers[-1].text)
         self.assertEqual(60, found['ntcli_server_http_requests_total{method='
                                    '"GET",route="/v1/workspaces",'
                                    'status="200"}'])
