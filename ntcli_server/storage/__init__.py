@@ -2,9 +2,10 @@
 
 A store keeps workspaces, token metadata (never token values), signing
 keys, users, idempotency keys and the audit trail. Every method is one
-transaction, so a backend implements each with a single BEGIN/COMMIT;
-methods that change state take the current time from the caller (the
-authority's clock).
+transaction: a backend runs a change, or a read of several statements,
+between one BEGIN and COMMIT, and a read of one statement alone (a single
+statement is a transaction of its own); methods that change state take the
+current time from the caller (the authority's clock).
 
 Methods that change state take ``audit``, the event that records the
 change, and store it in the same transaction: if the event cannot be

@@ -131,22 +131,37 @@ class PostgresDialect(Dialect):
         COMMIT was sent, the server has discarded the transaction, so it
         is run once more on a new connection.
         """
+        return self._run(work, explicit=True)
+
+    def statement(self, work: typing.Callable[[Transaction], T]) -> T:
+        """Run ``work``, one statement, in autocommit; run once more on a
+        new connection when the connection is found dead (a read changes
+        nothing, so it always may be)."""
+        return self._run(work, explicit=False)
+
+    def _run(self, work: typing.Callable[[Transaction], T], *,
+             explicit: bool) -> T:
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    return self._attempt(work, retry_allowed=attempt == 1)
+                    return self._attempt(work, retry_allowed=attempt == 1,
+                                         explicit=explicit)
                 except _Retry:
                     continue
         raise AssertionError('unreachable')  # pragma: no cover
 
     def _attempt(self, work: typing.Callable[[Transaction], T], *,
-                 retry_allowed: bool) -> T:
+                 retry_allowed: bool, explicit: bool) -> T:
+        """Run ``work`` once: in BEGIN … COMMIT when ``explicit``, else as
+        the one statement of an autocommit transaction."""
         conn = self._conn
         if conn is None or conn.closed:
             conn = self._connect()
         committing = False
         try:
             with conn.cursor() as cur:
+                if not explicit:
+                    return work(Transaction(cur, self))
                 cur.execute('BEGIN ISOLATION LEVEL READ COMMITTED')
                 try:
                     result = work(Transaction(cur, self))

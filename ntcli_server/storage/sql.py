@@ -267,6 +267,14 @@ class Dialect(abc.ABC):
         integrity errors (a duplicate key), which callers handle."""
 
     @abc.abstractmethod
+    def statement(self, work: typing.Callable[[Transaction], T]) -> T:
+        """Run ``work``, a read of exactly one statement, as a transaction
+        of its own: without BEGIN and COMMIT, which are two more statements
+        (on PostgreSQL two more round trips) for nothing, since a single
+        statement reads one snapshot, committed changes up to its start.
+        Driver errors are raised as StorageUnavailable."""
+
+    @abc.abstractmethod
     def lock(self, tx: Transaction, name: str) -> None:
         """Hold the cross-process lock ``name`` until ``tx`` ends."""
 
@@ -290,7 +298,12 @@ class SQLTokenStore(TokenStore):
             raise
 
     def _read(self, work: typing.Callable[[Transaction], T]) -> T:
+        """A read of several statements, in one transaction."""
         return self.dialect.transaction(work, write=False)
+
+    def _query(self, work: typing.Callable[[Transaction], T]) -> T:
+        """A read of one statement (see Dialect.statement)."""
+        return self.dialect.statement(work)
 
     def _write(self, work: typing.Callable[[Transaction], T]) -> T:
         return self.dialect.transaction(work, write=True)
@@ -345,7 +358,7 @@ class SQLTokenStore(TokenStore):
                     f'version {target} failed: {one_line(exc)}') from None
 
     def schema_version(self) -> int:
-        return self._read(self._current_version)
+        return self._query(self._current_version)
 
     def close(self) -> None:
         self.dialect.close()
@@ -353,7 +366,7 @@ class SQLTokenStore(TokenStore):
     # -- signing keys -----------------------------------------------------
     def _select_key(self, where: str, **params: typing.Any
                     ) -> SigningKey | None:
-        row = self._read(lambda tx: tx.one(
+        row = self._query(lambda tx: tx.one(
             f'SELECT {KEY_COLUMNS} FROM signing_keys WHERE {where}',
             **params))
         return _signing_key(row) if row else None
@@ -365,7 +378,7 @@ class SQLTokenStore(TokenStore):
         return self._select_key('is_primary')
 
     def list_signing_keys(self) -> list[SigningKey]:
-        rows = self._read(lambda tx: tx.all(
+        rows = self._query(lambda tx: tx.all(
             f'SELECT {KEY_COLUMNS} FROM signing_keys '
             'ORDER BY created_at, kid'))
         return [_signing_key(row) for row in rows]
@@ -459,7 +472,7 @@ class SQLTokenStore(TokenStore):
 
     def _select_workspace(self, column: str,
                           value: str) -> Workspace | None:
-        row = self._read(lambda tx: tx.one(
+        row = self._query(lambda tx: tx.one(
             f'SELECT {WORKSPACE_COLUMNS} FROM workspaces '
             f'WHERE {column} = :value', value=value))
         return Workspace(*row) if row else None
@@ -478,7 +491,7 @@ class SQLTokenStore(TokenStore):
         elif owner is not ALL_OWNERS:
             query += ' WHERE owner = :owner'
             params['owner'] = owner
-        rows = self._read(lambda tx: tx.all(query + ' ORDER BY name',
+        rows = self._query(lambda tx: tx.all(query + ' ORDER BY name',
                                             **params))
         return [Workspace(*row) for row in rows]
 
@@ -594,7 +607,7 @@ class SQLTokenStore(TokenStore):
         return len(rows)
 
     def get_token(self, jti: str) -> TokenRecord | None:
-        row = self._read(lambda tx: tx.one(
+        row = self._query(lambda tx: tx.one(
             f'SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = :jti', jti=jti))
         return _token(row) if row else None
 
@@ -619,7 +632,7 @@ class SQLTokenStore(TokenStore):
             query += ' AND (created_at, jti) > (:after_created, :after_jti)'
             params['after_created'], params['after_jti'] = after
         query += ' ORDER BY created_at, jti LIMIT :limit'
-        rows = self._read(lambda tx: tx.all(query, **params))
+        rows = self._query(lambda tx: tx.all(query, **params))
         return [_token(row) for row in rows]
 
     def revoke_token(self, workspace_id: str, jti: str, now: int,
@@ -661,7 +674,7 @@ class SQLTokenStore(TokenStore):
                 {'user_name': user.name}), audit)
 
     def _one_user(self, column: str, value: str) -> User | None:
-        row = self._read(lambda tx: tx.one(
+        row = self._query(lambda tx: tx.one(
             f'SELECT {USER_COLUMNS} FROM users WHERE {column} = :value',
             value=value))
         return User(*row) if row else None
@@ -677,7 +690,7 @@ class SQLTokenStore(TokenStore):
         return self._one_user('credential_hash', credential_hash)
 
     def list_users(self) -> list[User]:
-        rows = self._read(lambda tx: tx.all(
+        rows = self._query(lambda tx: tx.all(
             f'SELECT {USER_COLUMNS} FROM users ORDER BY name'))
         return [User(*row) for row in rows]
 
@@ -708,7 +721,7 @@ class SQLTokenStore(TokenStore):
         query = (f'SELECT id, {EVENT_COLUMNS} FROM audit_events'
                  + (' WHERE ' + ' AND '.join(where) if where else '')
                  + ' ORDER BY id LIMIT :limit')
-        rows = self._read(lambda tx: tx.all(query, **params))
+        rows = self._query(lambda tx: tx.all(query, **params))
         return [_event(row) for row in rows]
 
     def purge_events(self, before: int, limit: int) -> int:

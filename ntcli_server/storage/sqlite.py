@@ -135,6 +135,18 @@ class SQLiteDialect(Dialect):
                     raise self._unavailable(exc) from exc
                 raise
 
+    def statement(self, work: typing.Callable[[Transaction], T]) -> T:
+        with self._lock:
+            cursor = self._conn.cursor()
+            try:
+                return work(Transaction(cursor, self))
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+            finally:
+                # A statement stepped short of its last row keeps its read
+                # snapshot: closing resets it now, not when it is collected.
+                cursor.close()
+
     def lock(self, tx: Transaction, name: str) -> None:
         """Nothing to do: a write transaction holds the whole database."""
 

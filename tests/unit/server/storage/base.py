@@ -332,6 +332,42 @@ class StoreTests:
         self.assertEqual('c', self.store.get_primary_signing_key().kid)
         self.assertEqual(self.schema_version, other.schema_version())
 
+    def test_one_statement_reads_run_outside_a_transaction(self):
+        self.add_workspace(owner='u1')
+        self.store.add_token(token('jti_a'))
+        self.store.create_user(User('u1', 'alice', NOW, 'hash-a'))
+        self.store.ensure_primary_signing_key(signing_key('a'))
+
+        def refuse(*args, **kwargs):
+            raise AssertionError('a one-statement read began a transaction')
+
+        self.store.dialect.transaction = refuse
+        self.assertEqual('jti_a', self.store.get_token('jti_a').jti)
+        self.assertEqual('alpha', self.store.get_workspace(WS).name)
+        self.assertEqual(['alpha'], [w.name for w in
+                                     self.store.list_workspaces('u1')])
+        self.assertEqual(['jti_a'], [t.jti for t in self.store.list_tokens(
+            WS, now=NOW)])
+        self.assertEqual('alice', self.store.get_user_by_credential_hash(
+            'hash-a').name)
+        self.assertEqual('a', self.store.get_signing_key('a').kid)
+        self.assertEqual(self.schema_version, self.store.schema_version())
+
+    def test_a_read_left_unfinished_sees_later_changes(self):
+        # A statement stepped short of its last row must not keep reading
+        # the snapshot it began in: a revocation committed by another
+        # connection is seen by the next read at once.
+        other = self.open_store()
+        self.addCleanup(other.close)
+        self.add_workspace()
+        self.store.add_tokens([token('jti_a'), token('jti_b')])
+        held = self.store.dialect.statement(
+            lambda tx: tx.execute('SELECT jti FROM tokens ORDER BY jti'))
+        self.assertIsNone(self.store.get_token('jti_a').revoked_at)
+        other.revoke_token(WS, 'jti_a', NOW + 1)
+        self.assertEqual(NOW + 1, self.store.get_token('jti_a').revoked_at)
+        del held
+
     # -- the audit trail --------------------------------------------------
     def break_audit_trail(self):
         """Make every audit write fail from now on."""
