@@ -23,7 +23,6 @@ Wire decisions (the NimbleTools management API's shapes):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -342,6 +341,26 @@ _VALIDATION_OUTCOMES: dict[type, str] = {
     errors.InsufficientScope: 'forbidden'}
 
 
+class _CountedValidation:
+    """Counts the token check inside a ``with`` by its outcome (a class,
+    not a generator: this is on every validation's path)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None,
+                 *exc_info: object) -> None:
+        if kind is None:
+            self.metrics.validation('valid')
+            return
+        outcome = _VALIDATION_OUTCOMES.get(kind)
+        if outcome is not None:
+            self.metrics.validation(outcome)
+
+
 class TokenAPI:
     """What every resource shares: the authority of this process and the
     metrics it feeds."""
@@ -352,14 +371,18 @@ class TokenAPI:
         self._authority: Authority | None = None
         self._lock = threading.Lock()
         self.metrics = metrics or NoMetrics()
+        self._counted = _CountedValidation(self.metrics)
 
     @property
     def authority(self) -> Authority:
         """The authority, opened on first use (so, in each worker)."""
-        with self._lock:
-            if self._authority is None:
-                self._authority = self._factory()
-            return self._authority
+        authority = self._authority
+        if authority is None:
+            with self._lock:
+                if self._authority is None:
+                    self._authority = self._factory()
+                authority = self._authority
+        return authority
 
     def caller(self, req: falcon.Request) -> Principal:
         """The authenticated principal of the request; a refused
@@ -376,17 +399,9 @@ class TokenAPI:
                 workspace_id=getattr(req.context, 'workspace_id', None))
             raise
 
-    @contextlib.contextmanager
-    def validation(self) -> typing.Iterator[None]:
-        """Count the token check inside by its outcome."""
-        try:
-            yield
-        except errors.AuthorityError as exc:
-            outcome = _VALIDATION_OUTCOMES.get(type(exc))
-            if outcome is not None:
-                self.metrics.validation(outcome)
-            raise
-        self.metrics.validation('valid')
+    def validation(self) -> _CountedValidation:
+        """Count the token check inside (``with``) by its outcome."""
+        return self._counted
 
 
 class _Resource:
