@@ -209,10 +209,11 @@ class Ed25519:
         return dict(_claims(parsed.payload))
 
 
-# A key's raw bytes name it in _VERIFIED; public_bytes_raw() took about
-# 4 us of each validation in a server worker, where the key ring hands out
-# one object per key. Remembered by identity, the object kept with them
-# (so that its id is not reused); bounded.
+# A key's raw bytes name it in _VERIFIED; public_bytes_raw() costs 0.24 us
+# in a loop but took 4.5 us of each validation in a server worker
+# (cProfile), where the key ring hands out one object per key. Remembered
+# by identity, the object kept with them (so that its id is not reused);
+# bounded.
 _RAW_KEYS: dict[int, tuple[typing.Any, bytes]] = {}
 
 
@@ -227,7 +228,8 @@ def _raw_public(public_key: typing.Any) -> bytes:
 
 
 # The claims of a signature found good, decoded once per token like its
-# header (json.loads took about 13 us of a validation in a server worker).
+# header (json.loads: 1.8 us in a loop, 13 us of each validation in a
+# server worker under cProfile).
 @functools.lru_cache(maxsize=64)
 def _claims(payload: bytes) -> dict:
     """The claims of a verified payload; TokenInvalid(BAD_SIGNATURE) when

@@ -285,3 +285,11 @@ class TestVerifiedCache(base.SigningKeyTestCase):
             signing.decode_token(signing.encode_token(record, self.private),
                                  self.keys)
         self.assertEqual(3, len(jws._VERIFIED))
+
+    def test_remembered_claims_cannot_be_changed_by_a_caller(self):
+        _, claims = signing.decode_token(self.token, self.keys)
+        claims['sub'] = 'another-workspace'
+        claims['exp'] = None
+        _, again = signing.decode_token(self.token, self.keys)
+        self.assertEqual(self.record.workspace_id, again['sub'])
+        self.assertEqual(self.record.expires_at, again['exp'])

@@ -62,6 +62,16 @@ class TestFailureTable(testtools.TestCase):
             self.table.failed('192.0.2.1')
         self.assertGreater(self.table.retry_after('192.0.2.1'), 0)
 
+    def test_remembered_digests_are_bounded(self):
+        for n in range(ratelimit._DIGESTS + 10):
+            self.table.retry_after(f'10.1.{n >> 8}.{n & 255}')
+        self.assertLessEqual(len(self.table._digests), ratelimit._DIGESTS)
+        # counting still finds each address's own slot
+        for _ in range(3):
+            self.table.failed('10.1.0.1')
+        self.assertGreater(self.table.retry_after('10.1.0.1'), 0)
+        self.assertEqual(0, self.table.retry_after('10.1.0.2'))
+
     def test_the_counts_are_shared_with_forked_workers(self):
         pid = os.fork()
         if pid == 0:          # a worker
