@@ -127,7 +127,10 @@ class SecretService:
         # imports cryptography's OpenSSL backend module (6 ms) to pass it
         from cryptography.hazmat.primitives import padding
         from cryptography.hazmat.primitives.ciphers import (
-            Cipher, algorithms, modes)
+            Cipher,
+            algorithms,
+            modes,
+        )
         decryptor = Cipher(algorithms.AES(self._session.aes_key),
                            modes.CBC(bytes(parameters))).decryptor()
         unpadder = padding.PKCS7(128).unpadder()

@@ -284,8 +284,8 @@ class TestKeyring(KeysTestCase):
         other = self.chain()
         other.rotate()
         (rotated,) = stub.secrets.values()
-        self.assertEqual(rotated.split(','),
-                         [k.decode() for k in chain.keys()])
+        seen = chain.keys()
+        self.assertEqual(rotated.split(','), [k.decode() for k in seen])
 
     def test_keyring_entry_per_config_dir(self) -> None:
         stub = StubKeyring()
