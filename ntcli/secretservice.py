@@ -148,9 +148,9 @@ class SecretService:
 
     def get_password(self, service: str, username: str) -> str | None:
         attributes = {'username': username, 'service': service}
-        secret = self._read_unlocked(attributes)
-        if secret is not None:
-            return secret.decode('utf-8')
+        direct = self._read_unlocked(attributes)
+        if direct is not None:
+            return direct.decode('utf-8')
         collection = self._collection()
         for item in collection.search_items(attributes):
             if item.is_locked():
