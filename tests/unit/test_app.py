@@ -8,6 +8,7 @@ import testtools
 from ntcli import application as ntcli_app
 from ntcli import command, errors, testing
 from ntcli import context as ntcli_context
+from ntcli.app import main as ntcli_app_main
 
 
 class TestConstruction(testtools.TestCase):
@@ -39,7 +40,27 @@ class TestConstruction(testtools.TestCase):
     def test_version(self):
         result = self.useFixture(testing.CLIRunner()).run('--version')
         self.assertEqual(0, result.returncode)
-        self.assertIn('ntcli 0.1.0', result.stdout + result.stderr)
+        self.assertEqual('', result.stderr)
+        # the bytes cliff's argparse version action prints
+        import argparse
+        import contextlib
+        import io
+        parser = argparse.ArgumentParser(prog='ntcli')
+        parser.add_argument('--version', action='version',
+                            version='ntcli 0.1.0')
+        expected = io.StringIO()
+        with contextlib.redirect_stdout(expected):
+            self.assertRaises(SystemExit, parser.parse_args, ['--version'])
+        self.assertEqual(expected.getvalue(), result.stdout)
+
+    def test_version_to_a_broken_pipe(self):
+        import io
+
+        class Broken(io.StringIO):
+            def write(self, text):
+                raise BrokenPipeError(32, 'Broken pipe')
+
+        self.assertEqual(1, ntcli_app_main(['--version'], stdout=Broken()))
 
     def test_help_groups_commands(self):
         result = testing.run_in_process('--help')
