@@ -148,7 +148,14 @@ class SecretService:
 
     def get_password(self, service: str, username: str) -> str | None:
         attributes = {'username': username, 'service': service}
-        direct = self._read_unlocked(attributes)
+        from jeepney.wrappers import DBusErrorResponse
+        from secretstorage.exceptions import ItemNotFoundException
+        try:
+            direct = self._read_unlocked(attributes)
+        except (DBusErrorResponse, ItemNotFoundException):
+            # the item was locked or deleted between the search and the
+            # read: the thorough path unlocks it, finds none, or fails alike
+            direct = None
         if direct is not None:
             return direct.decode('utf-8')
         collection = self._collection()
