@@ -16,7 +16,13 @@ directory from the same virtualenv: an ``App``, a ``CommandManager`` over an
 entry point namespace (declared by a throwaway ``.dist-info`` on
 PYTHONPATH) and one ``ShowOne`` command, started through a console script
 like ntcli's and run with ``-f json``. The targets are ratios to it, except
-the completion line's (a Tab in the shell), which is in milliseconds.
+the completion line's (a Tab in the shell), which is in milliseconds. Two
+variants are timed for reference: the same app without cliff's per-run
+scan of installed distributions ("lean", as ntcli's commands skip it), and
+the lean app importing the libraries ntcli's token commands cannot do
+without, cryptography (Fernet, Ed25519) and sqlite3, and nothing of ntcli
+("floor"): what any cliff application storing Fernet-encrypted tokens and
+answering from a local SQLite authority starts from.
 
 ntcli runs with HOME and the XDG directories in the temporary directory, so
 the user's own files, keyring and config are never touched, and with the
@@ -52,6 +58,10 @@ BASELINE = 'cliff baseline'
 # default epilog scans every installed distribution (packages_distributions)
 # on each run. Shown for reference, as the floor of a cliff application.
 LEAN_BASELINE = 'cliff baseline, lean'
+# The lean app importing what every ntcli token command cannot do without
+# (cryptography's Fernet and Ed25519, sqlite3) and nothing of ntcli's own:
+# the floor of those commands with cliff.
+FLOOR = 'cliff baseline, lean + crypto + sqlite3'
 # command -> the most its median may be, as a multiple of the baseline's
 TARGETS = {
     'ntcli --version': 0.3,
@@ -86,6 +96,17 @@ class LeanShowThing(ShowThing):
 
     def get_epilog(self):
         return ''
+
+
+class FloorShowThing(LeanShowThing):
+    """Show one thing, after importing what ntcli's token commands need."""
+
+    def take_action(self, parsed_args):
+        import sqlite3  # noqa: F401
+        from cryptography.fernet import Fernet  # noqa: F401
+        from cryptography.hazmat.primitives.asymmetric import (  # noqa: F401
+            ed25519)
+        return super().take_action(parsed_args)
 
 
 class BaselineApp(App):
@@ -141,7 +162,8 @@ def write_baseline(root: str, python: str) -> str:
                      'cliff-baseline = cliff_baseline:main\n\n'
                      '[cliff_baseline.commands]\n'
                      'thing_show = cliff_baseline:ShowThing\n'
-                     'lean_show = cliff_baseline:LeanShowThing\n')
+                     'lean_show = cliff_baseline:LeanShowThing\n'
+                     'floor_show = cliff_baseline:FloorShowThing\n')
     with open(os.path.join(dist_info, 'top_level.txt'), 'w') as handle:
         handle.write('cliff_baseline\n')
     script = os.path.join(root, 'bin', 'cliff-baseline')
@@ -268,6 +290,7 @@ def benchmark(runs: int, warmup: int, keep: bool,
         commands = {
             BASELINE: [baseline, 'thing', 'show', '-f', 'json'],
             LEAN_BASELINE: [baseline, 'lean', 'show', '-f', 'json'],
+            FLOOR: [baseline, 'floor', 'show', '-f', 'json'],
             'ntcli --version': [ntcli, '--version'],
             'ntcli token show': [ntcli, 'token', 'show'],
             'ntcli token refresh': [ntcli, 'token', 'refresh'],

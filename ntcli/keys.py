@@ -117,6 +117,9 @@ class KeyChain:
         self._backend: Any = None
         # why the OS keyring could not be used, when it failed
         self._unreachable: str | None = None
+        # what the probe read from the keyring, for the read right after it
+        # in the same keys() call
+        self._probed: tuple[str | None] | None = None
 
     # -- where the keys are ------------------------------------------------
 
@@ -180,8 +183,10 @@ class KeyChain:
             if not _backend_usable(backend):
                 return None
             self._backend = backend
-            return backend, backend.get_password(KEYRING_SERVICE,
-                                                 self.keyring_username)
+            stored = backend.get_password(KEYRING_SERVICE,
+                                          self.keyring_username)
+            self._probed = (stored,)
+            return backend, stored
 
         try:
             return _call_with_timeout(probe, KEYRING_TIMEOUT)
@@ -212,6 +217,7 @@ class KeyChain:
 
     def keys(self, create: bool = False) -> list[bytes]:
         """The keys, primary first; empty if none exists and not ``create``."""
+        resolving = self._source is None
         source = self.source
         if source == 'env':
             try:
@@ -222,18 +228,23 @@ class KeyChain:
                     'Set NTCLI_KEY to one or more Fernet keys separated by '
                     'commas, primary first, or unset it. ' + GENERATE_HINT
                 ) from None
-        keys = self._load_stored()
+        # the probe that has just chosen the keyring read the entry: this
+        # read uses that, instead of a D-Bus round of its own; any other
+        # read asks afresh (a rotation may have happened meanwhile)
+        probed, self._probed = self._probed, None
+        keys = self._load_stored(probed if resolving else None)
         if keys is None:
             if not create:
                 return []
             keys = self._create_first_key()
         return keys
 
-    def _load_stored(self) -> list[bytes] | None:
+    def _load_stored(self, probed: tuple[str | None] | None = None
+                     ) -> list[bytes] | None:
         if self.source == 'keyring' and self._unreachable is not None:
             raise self._keyring_unusable(self._unreachable)
         if self.source == 'keyring':
-            text = self._keyring_call(
+            text = probed[0] if probed is not None else self._keyring_call(
                 lambda: self._backend.get_password(KEYRING_SERVICE,
                                                    self.keyring_username))
             if text is None:

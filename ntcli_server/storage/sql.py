@@ -316,6 +316,15 @@ class SQLTokenStore(TokenStore):
 
     def _migrate(self) -> None:
         location = self.dialect.location
+        try:
+            # The common case, a schema up to date, in one read: no write
+            # lock, so opening the store never waits for a writer (a token
+            # show opened the CLI's database with five statements under the
+            # write lock). A migration commits its version with its DDL.
+            if self._read(self._current_version) == len(MIGRATIONS):
+                return
+        except errors.StorageUnavailable:
+            pass   # no schema yet, or a failure the locked path reports
 
         def prepare(tx: Transaction) -> int:
             # Waits for a process migrating right now.

@@ -3,11 +3,13 @@
 import argparse
 import json
 
+import fixtures
 import testtools
 
 from ntcli import application as ntcli_app
 from ntcli import command, errors, testing
 from ntcli import context as ntcli_context
+from ntcli.app import main as ntcli_app_main
 
 
 class TestConstruction(testtools.TestCase):
@@ -39,7 +41,27 @@ class TestConstruction(testtools.TestCase):
     def test_version(self):
         result = self.useFixture(testing.CLIRunner()).run('--version')
         self.assertEqual(0, result.returncode)
-        self.assertIn('ntcli 0.1.0', result.stdout + result.stderr)
+        self.assertEqual('', result.stderr)
+        # the bytes cliff's argparse version action prints
+        import argparse
+        import contextlib
+        import io
+        parser = argparse.ArgumentParser(prog='ntcli')
+        parser.add_argument('--version', action='version',
+                            version='ntcli 0.1.0')
+        expected = io.StringIO()
+        with contextlib.redirect_stdout(expected):
+            self.assertRaises(SystemExit, parser.parse_args, ['--version'])
+        self.assertEqual(expected.getvalue(), result.stdout)
+
+    def test_version_to_a_broken_pipe(self):
+        import io
+
+        class Broken(io.StringIO):
+            def write(self, text):
+                raise BrokenPipeError(32, 'Broken pipe')
+
+        self.assertEqual(1, ntcli_app_main(['--version'], stdout=Broken()))
 
     def test_help_groups_commands(self):
         result = testing.run_in_process('--help')
@@ -292,3 +314,40 @@ class TestUsageErrors(testtools.TestCase):
             self.assertEqual(2, len(lines), result.stderr)
             self.assertIn('error:', lines[0])
             self.assertTrue(lines[1].startswith('Hint: See'))
+
+
+class TestGarbageCollection(testtools.TestCase):
+    """A command runs without the cyclic collector; the shell with it."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(testing.IsolatedHome())
+        import gc
+        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
+
+    def test_off_during_a_command_restored_after(self):
+        import gc
+
+        from ntcli import app
+        seen = []
+
+        def run(*args):
+            seen.append(gc.isenabled())
+            return 0
+
+        self.useFixture(fixtures.MonkeyPatch('ntcli.app._run', run))
+        for before in (True, False):
+            (gc.enable if before else gc.disable)()
+            self.assertEqual(0, app.main(['token', 'show']))
+            self.assertEqual(before, gc.isenabled())
+        self.assertEqual([False, False], seen)
+
+    def test_on_in_the_interactive_shell(self):
+        import gc
+        seen = []
+        self.useFixture(fixtures.MonkeyPatch(
+            'cliff.app.App.interact',
+            lambda self: seen.append(gc.isenabled())))
+        gc.disable()
+        ntcli_app.NtcliApp().interact()
+        self.assertEqual([True], seen)

@@ -260,6 +260,33 @@ class TestKeyring(KeysTestCase):
         (last,) = stub.secrets.values()
         self.assertEqual(both.split(',')[0], last)
 
+    def test_probe_read_serves_the_first_read_only(self) -> None:
+        stub = StubKeyring()
+        self.useFixture(FakeKeyringModule(stub))
+        self.chain().fernet(create=True)       # the key goes in
+        chain = self.chain()
+        stub.calls = 0
+        chain.fernet()
+        # choosing the keyring read the entry; the keys came from that read
+        self.assertEqual(1, stub.calls)
+        chain.fernet()
+        self.assertEqual(2, stub.calls)         # later reads ask afresh
+
+    def test_rotation_after_source_resolved_is_seen(self) -> None:
+        # the source resolved early (auth status does), the keys read later
+        # (after waiting for the credentials lock): a rotation made
+        # meanwhile by another process must be seen
+        stub = StubKeyring()
+        self.useFixture(FakeKeyringModule(stub))
+        self.chain().fernet(create=True)
+        chain = self.chain()
+        self.assertEqual('keyring', chain.source)
+        other = self.chain()
+        other.rotate()
+        (rotated,) = stub.secrets.values()
+        seen = chain.keys()
+        self.assertEqual(rotated.split(','), [k.decode() for k in seen])
+
     def test_keyring_entry_per_config_dir(self) -> None:
         stub = StubKeyring()
         self.useFixture(FakeKeyringModule(stub))

@@ -117,6 +117,21 @@ class TestRealSecretService(testtools.TestCase):
         again = json.loads(self.run_python(PROBE, config_dir))
         self.assertEqual(['keyring', described, False], again)
 
+    def test_written_by_keyring_read_in_two_calls(self):
+        # keyring writes the key (as an older ntcli did); the direct path
+        # reads it, and a second read of the same process costs exactly
+        # SearchItems and GetSecret on the session already open
+        import json
+        config_dir = self.home.config_dir
+        self.run_python(WRITE_WITH_KEYRING, 'credentials-key:'
+                        + os.path.abspath(config_dir))
+        first, second, same, imported = json.loads(
+            self.run_python(COUNT_CALLS, config_dir))
+        self.assertEqual(2, second)
+        self.assertGreater(first, second)
+        self.assertTrue(same, 'the direct path read another key')
+        self.assertFalse(imported, 'the direct path imported keyring')
+
     def test_locked_keyring_as_through_keyring(self):
         # Nobody can answer the unlock prompt here: the direct path must
         # end as keyring's own SecretService backend does.
@@ -166,4 +181,36 @@ try:
 except Exception as exc:
     outcome = type(exc).__name__ + ': ' + str(exc)
 print(json.dumps([chain.source, outcome]))
+'''
+
+
+WRITE_WITH_KEYRING = '''
+import sys, keyring
+from cryptography.fernet import Fernet
+keyring.get_keyring().set_password('ntcli', sys.argv[1],
+                                   Fernet.generate_key().decode())
+'''
+
+COUNT_CALLS = '''
+import json, os, sys
+from jeepney.io import blocking
+calls = [0]
+original = blocking.DBusConnection.send_and_get_reply
+def counted(self, *args, **kwargs):
+    calls[0] += 1
+    return original(self, *args, **kwargs)
+blocking.DBusConnection.send_and_get_reply = counted
+from ntcli import keys
+chain = keys.KeyChain(sys.argv[1])
+first_keys = chain.keys()
+first = calls[0]
+second_keys = chain.keys()
+second = calls[0] - first
+import secretstorage
+connection = secretstorage.dbus_init()
+stored = next(secretstorage.get_default_collection(connection).search_items(
+    {'service': 'ntcli', 'username': chain.keyring_username})).get_secret()
+print(json.dumps([first, second,
+                  first_keys == second_keys == [stored],
+                  'keyring' in sys.modules]))
 '''

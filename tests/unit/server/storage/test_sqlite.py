@@ -212,6 +212,24 @@ class TestMigration(testtools.TestCase):
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
 
+    def test_an_up_to_date_store_opens_while_a_writer_holds_the_lock(self):
+        # reading the schema version is enough: opening does not queue
+        # behind a refresh that holds the write lock
+        import threading
+        path = self.useFixture(fixtures.TempDir()).join('current.db')
+        open_store(path).close()
+        writer = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(writer.close)
+        writer.execute('BEGIN IMMEDIATE')
+        self.addCleanup(writer.execute, 'ROLLBACK')
+        opened = []
+        thread = threading.Thread(
+            target=lambda: opened.append(open_store(path)), daemon=True)
+        thread.start()
+        thread.join(20)
+        self.assertEqual(1, len(opened), 'open_store waited for the writer')
+        opened[0].close()
+
     def test_same_schema_as_version_0_1_0(self):
         # A database ntcli 0.1.0 made opens as it is, and the one
         # migration history makes the same schema.
