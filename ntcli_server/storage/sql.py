@@ -321,7 +321,7 @@ class SQLTokenStore(TokenStore):
             # lock, so opening the store never waits for a writer (a token
             # show opened the CLI's database with five statements under the
             # write lock). A migration commits its version with its DDL.
-            if self._read(self._current_version) == len(MIGRATIONS):
+            if self._query(self._current_version) == len(MIGRATIONS):
                 return
         except errors.StorageUnavailable:
             pass   # no schema yet, or a failure the locked path reports
