@@ -8,7 +8,6 @@ cost about 60 ms of a 90 ms ``--version`` (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
@@ -53,22 +52,6 @@ def _print_version(stdout: TextIO | None) -> int:
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
          stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Entry point of the ``ntcli`` command."""
-    # One command is a short life: starting it makes ~40,000 objects that
-    # live until the end, and the cyclic garbage collector scanned them 50
-    # times on the way (6 ms of a 100 ms token show) to free ~700 objects
-    # in cycles. It is off for the command and back on for the interactive
-    # shell, which is a long life (NtcliApp.interact).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _main(argv, stdin, stdout, stderr)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _main(argv: list[str] | None, stdin: TextIO | None,
-          stdout: TextIO | None, stderr: TextIO | None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     # started with stdout or stderr closed (cron, '>&-'): the work must not

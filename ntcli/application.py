@@ -334,10 +334,7 @@ class NtcliApp(cliff_app.App):
     def interact(self) -> None:
         # noted for run(), below; at the prompt Ctrl-C is the shell's
         # KeyboardInterrupt (a new prompt), not the end of ntcli
-        import gc
-
         from ntcli import interrupt
-        gc.enable()      # main() turns it off for one command's short life
         with interrupt.as_keyboard_interrupt():
             super().interact()
         self.interacted = True

@@ -3,7 +3,6 @@
 import argparse
 import json
 
-import fixtures
 import testtools
 
 from ntcli import application as ntcli_app
@@ -314,40 +313,3 @@ class TestUsageErrors(testtools.TestCase):
             self.assertEqual(2, len(lines), result.stderr)
             self.assertIn('error:', lines[0])
             self.assertTrue(lines[1].startswith('Hint: See'))
-
-
-class TestGarbageCollection(testtools.TestCase):
-    """A command runs without the cyclic collector; the shell with it."""
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(testing.IsolatedHome())
-        import gc
-        self.addCleanup(gc.enable if gc.isenabled() else gc.disable)
-
-    def test_off_during_a_command_restored_after(self):
-        import gc
-
-        from ntcli import app
-        seen = []
-
-        def run(*args):
-            seen.append(gc.isenabled())
-            return 0
-
-        self.useFixture(fixtures.MonkeyPatch('ntcli.app._run', run))
-        for before in (True, False):
-            (gc.enable if before else gc.disable)()
-            self.assertEqual(0, app.main(['token', 'show']))
-            self.assertEqual(before, gc.isenabled())
-        self.assertEqual([False, False], seen)
-
-    def test_on_in_the_interactive_shell(self):
-        import gc
-        seen = []
-        self.useFixture(fixtures.MonkeyPatch(
-            'cliff.app.App.interact',
-            lambda self: seen.append(gc.isenabled())))
-        gc.disable()
-        ntcli_app.NtcliApp().interact()
-        self.assertEqual([True], seen)
