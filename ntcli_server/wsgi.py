@@ -23,6 +23,7 @@ Wire decisions (the NimbleTools management API's shapes):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -555,6 +556,11 @@ class EventsResource(_Resource):
                       'next_cursor': page.next_cursor}
 
 
+# A token's expiry, written for each of its validations: formatting took
+# 10 us of a validation in a server worker (cProfile).
+_expiry = functools.lru_cache(maxsize=1024)(timefmt.iso)
+
+
 class TokenAuthResource(_Resource):
     """``/v1/token_auth``: the target of an ingress ``auth_request``.
 
@@ -578,7 +584,7 @@ class TokenAuthResource(_Resource):
         resp.set_header('X-Token-Scope', ' '.join(valid.scope))
         resp.media = {'valid': True, 'workspace_id': valid.workspace_id,
                       'jti': valid.jti, 'scope': list(valid.scope),
-                      'expires_at': timefmt.iso(valid.expires_at)}
+                      'expires_at': _expiry(valid.expires_at)}
 
     on_post = on_get
 
