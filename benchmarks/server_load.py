@@ -5,7 +5,7 @@ Usage (with the Python of the virtualenv ntcli[server] is installed in)::
 
     python benchmarks/server_load.py [--duration S] [--rounds N]
         [--concurrency N] [--workers N] [--sizes 100,1000,10000,100000]
-        [--dsn postgresql://...] [--json FILE]
+        [--dsn postgresql://...] [--before DIR] [--json FILE]
 
 It starts ``ntcli-server serve`` (gunicorn, with serve's own defaults:
 worker class, logging, hooks) on 127.0.0.1 with a fresh SQLite database,
@@ -13,7 +13,9 @@ or the PostgreSQL database of ``--dsn`` (a throwaway one: it is written
 to), and next to it the same ``serve`` with a bare Falcon app in place of
 the token API, returning a constant JSON body of the size of a real
 answer: the floor of the framework and the server under the same settings.
-It measures:
+With ``--before DIR`` (a source tree of another version, e.g. ``git archive
+main | tar -x -C DIR``), that version's ``serve`` runs too, on the same
+database, and is loaded in the same rounds. It measures:
 
 1. Load: requests per second and p50/p99 latency of the bare app, of
    ``/v1/token_auth`` validating one token again and again (as an ingress's
@@ -263,13 +265,18 @@ def server_command() -> list[str]:
 
 @contextlib.contextmanager
 def running_server(db: str, root: str, workers: int,
-                   bare: bool = False) -> Iterator[int]:
+                   bare: bool = False,
+                   source: str | None = None) -> Iterator[int]:
     """``ntcli-server serve`` on a free port, stopped on exit; with
-    ``bare``, the same server serving the bare Falcon app."""
+    ``bare``, the same server serving the bare Falcon app; with
+    ``source``, the serve of the ntcli source tree there."""
     port = free_port()
-    name = 'bare' if bare else 'server'
+    name = 'bare' if bare else 'before' if source else 'server'
     command = ([sys.executable, os.path.abspath(__file__), BARE] if bare
                else server_command())
+    env = None
+    if source is not None:
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(source))
     with open(os.path.join(root, f'{name}.log'), 'wb') as log:
         proc = subprocess.Popen(
             command + [
@@ -278,7 +285,7 @@ def running_server(db: str, root: str, workers: int,
                 '--access-log', os.path.join(root, f'{name}-access.log'),
                 '--log-level', 'warning'],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=env)
         try:
             wait_until_ready(proc, port, log.name)
             yield port
@@ -335,15 +342,18 @@ BARE_SCENARIO = 'bare Falcon GET (constant JSON)'
 # (ntcli_server.jws.VERIFIED_CACHE_SIZE): every check verifies.
 DISTINCT_TOKENS = 4096
 ISSUE = 'issue POST /v1/workspaces/{id}/tokens'
+BEFORE = 'before: '          # the scenarios run on the --before server
 
 
 def load(port: int, bare_port: int, credential: str, workspace_id: str,
          duration: float, concurrency: int, rounds: int,
-         distinct: list[str]) -> dict[str, dict]:
+         distinct: list[str],
+         before_port: int | None = None) -> dict[str, dict]:
     """The bare app, validation of one token (as behind an ingress: the
     same token on every request) and of ``distinct`` tokens in turn,
     alternately, ``rounds`` times each for ``duration / rounds`` seconds,
-    so that all see the same machine; then issuing. Rates are over all
+    so that all see the same machine (the same two validations on
+    ``before_port`` too, when given); then issuing. Rates are over all
     rounds, percentiles over all requests."""
     issued = call_json(port, 'POST',
                        f'/v1/workspaces/{workspace_id}/tokens',
@@ -356,14 +366,16 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
     # the same request (a bearer header, ignored) to the bare app
     constant = dict(validate, port=bare_port)
     several = dict(validate, tokens=distinct)
-    parts: dict[str, list[dict]] = {VALIDATE: [], DISTINCT: [],
-                                    BARE_SCENARIO: []}
+    specs = {BARE_SCENARIO: constant, VALIDATE: validate, DISTINCT: several}
+    if before_port is not None:
+        specs[BEFORE + VALIDATE] = dict(validate, port=before_port)
+        specs[BEFORE + DISTINCT] = dict(several, port=before_port)
+    parts: dict[str, list[dict]] = {name: [] for name in specs}
     for _ in range(rounds):
-        parts[BARE_SCENARIO].append(run_driver(constant))
-        parts[VALIDATE].append(run_driver(validate))
-        parts[DISTINCT].append(run_driver(several))
+        for name, spec in specs.items():
+            parts[name].append(run_driver(spec))
     results = {name: merge(runs) for name, runs in parts.items()}
-    for name in (VALIDATE, DISTINCT):
+    for name in compared(results):
         results[name]['ratio_to_bare_per_round'] = [
             round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
             for ours, bare in zip(parts[name], parts[BARE_SCENARIO],
@@ -375,6 +387,12 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
         headers={'Authorization': 'Bearer ' + credential,
                  'Content-Type': 'application/json'}))])
     return results
+
+
+def compared(results: dict[str, dict]) -> list[str]:
+    """The scenarios whose throughput is compared with the bare app's."""
+    return [name for name in (VALIDATE, DISTINCT, BEFORE + VALIDATE,
+                              BEFORE + DISTINCT) if name in results]
 
 
 def merge(runs: list[dict]) -> dict:
@@ -513,14 +531,14 @@ def report(result: dict) -> None:
           f"{result['duration']:.0f} s per scenario in {result['rounds']} "
           'alternating rounds')
     print()
-    print(f"{'load':<40} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'load':<48} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'failed':>7} {'requests':>9} {'gen cpu':>6}")
     for name, row in result['load'].items():
-        print(f"{name:<40} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
+        print(f"{name:<48} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
               f"{row['p99_ms']:8.2f} {row['failed']:7d} "
               f"{row['requests']:9d} {row['generator_cpu']:6.2f}")
     bare = result['load'][BARE_SCENARIO]
-    for name in (VALIDATE, DISTINCT):
+    for name in compared(result['load']):
         ours = result['load'][name]
         if bare['rps']:
             rounds = ', '.join(str(r)
@@ -575,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='a PostgreSQL database to use (emptied of '
                              'nothing: use a throwaway one) instead of '
                              'a fresh SQLite file')
+    parser.add_argument('--before', metavar='DIR',
+                        help='also load the serve of the ntcli source tree '
+                             'in DIR (another version), in the same rounds')
     parser.add_argument('--json', metavar='FILE',
                         help='also write the results here')
     args = parser.parse_args(argv)
@@ -586,16 +607,24 @@ def main(argv: list[str] | None = None) -> int:
             or args.repeat < 1 or args.rounds < 1
             or any(size < 1 for size in sizes)):
         parser.error('durations, counts and sizes must be positive')
+    if args.before is not None and not os.path.isdir(
+            os.path.join(args.before, 'ntcli_server')):
+        parser.error(f'--before: no ntcli source tree in {args.before}')
     root = tempfile.mkdtemp(prefix='ntcli-server-bench-')
     db = args.dsn or os.path.join(root, 'server.db')
     try:
         credential, workspace_id = setup(db)
         distinct = mint_tokens(db, 'bench', 'distinct', DISTINCT_TOKENS)
-        with running_server(db, root, args.workers) as port, \
-                running_server(db, root, args.workers, bare=True) as bare:
+        with contextlib.ExitStack() as servers:
+            port = servers.enter_context(
+                running_server(db, root, args.workers))
+            bare = servers.enter_context(
+                running_server(db, root, args.workers, bare=True))
+            before = None if args.before is None else servers.enter_context(
+                running_server(db, root, args.workers, source=args.before))
             loaded = load(port, bare, credential, workspace_id,
                           args.duration, args.concurrency, args.rounds,
-                          distinct)
+                          distinct, before)
             scaled = scale(port, db, credential, sizes, args.repeat)
     except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)
@@ -606,7 +635,8 @@ def main(argv: list[str] | None = None) -> int:
               'database': 'PostgreSQL' if args.dsn else 'SQLite',
               'rounds': args.rounds, 'load_average': os.getloadavg(),
               'concurrency': args.concurrency, 'duration': args.duration,
-              'repeat': args.repeat, 'load': loaded, 'scale': scaled}
+              'repeat': args.repeat, 'before': args.before,
+              'load': loaded, 'scale': scaled}
     report(result)
     if args.json:
         with open(args.json, 'w') as handle:
