@@ -145,6 +145,7 @@ def drive(spec: dict) -> dict:
     latencies: list[list[float]] = []
     failures: list[int] = []
     connects: list[int] = []
+    sent: list[int] = []          # every request, warm-up included
     statuses: dict[int, int] = {}
     lock = threading.Lock()
 
@@ -155,7 +156,7 @@ def drive(spec: dict) -> dict:
         headers = dict(spec['headers'])
         turn = threading.get_ident() % max(len(tokens), 1)
         mine: list[float] = []
-        failed = 0
+        failed = calls = 0
         seen: dict[int, int] = {}
         try:
             while True:
@@ -171,6 +172,7 @@ def drive(spec: dict) -> dict:
                 except (OSError, http.client.HTTPException):
                     status = 0
                 end = time.monotonic()
+                calls += 1
                 if begin < measure_from:
                     continue
                 seen[status] = seen.get(status, 0) + 1
@@ -182,6 +184,7 @@ def drive(spec: dict) -> dict:
             client.close()
             with lock:
                 connects.append(client.connects)
+                sent.append(calls)
                 latencies.append(mine)
                 failures.append(failed)
                 for status, count in seen.items():
@@ -203,7 +206,7 @@ def drive(spec: dict) -> dict:
               'duration_s': spec['duration'],
               # gunicorn's sync workers close every connection: one
               # connection per request, warm-up included
-              'connections': sum(connects),
+              'connections': sum(connects), 'sent': sum(sent),
               'rps': round(len(ok) / spec['duration'], 1)}
     result.update(latency_summary(ok))
     result['latencies_ms'] = [round(value * 1000, 3) for value in ok]
@@ -212,15 +215,52 @@ def drive(spec: dict) -> dict:
 
 def run_driver(spec: dict) -> dict:
     """The load generator in a process of its own, so that its CPU time is
-    not the server's and its GIL not ours."""
+    not the server's and its GIL not ours. Also notes the CPU time the
+    server's processes spent meanwhile (``server_cpu_s``)."""
     limit = spec['warmup'] + spec['duration'] + REQUEST_TIMEOUT + 30
+    before = server_cpu(spec['port'])
     proc = subprocess.run([sys.executable, os.path.abspath(__file__),
                            DRIVER], input=json.dumps(spec), text=True,
                           capture_output=True, timeout=limit)
+    after = server_cpu(spec['port'])
     if proc.returncode != 0:
         raise BenchmarkError('the load generator failed: '
                              + proc.stderr.strip()[-800:])
-    return json.loads(proc.stdout)
+    result = json.loads(proc.stdout)
+    if before is not None and after is not None:
+        result['server_cpu_s'] = after - before
+    return result
+
+
+# The process id of the server listening on each port (running_server).
+SERVER_PIDS: dict[int, int] = {}
+
+
+def server_cpu(port: int) -> float | None:
+    """User + system CPU seconds of the server on ``port`` and its
+    processes (gunicorn's workers) so far; None without Linux's /proc."""
+    root = SERVER_PIDS.get(port)
+    if root is None or not os.path.isdir('/proc'):
+        return None
+    stats = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                with open(f'/proc/{entry}/stat') as handle:
+                    # after the command name: state, ppid, ... utime, stime
+                    fields = handle.read().rsplit(')', 1)[1].split()
+                stats[int(entry)] = (int(fields[1]),
+                                     int(fields[11]) + int(fields[12]))
+    family = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                grew = True
+    ticks = sum(stats[pid][1] for pid in family if pid in stats)
+    return ticks / os.sysconf('SC_CLK_TCK')
 
 
 # -- the server -------------------------------------------------------------
@@ -288,8 +328,10 @@ def running_server(db: str, root: str, workers: int,
             start_new_session=True, env=env)
         try:
             wait_until_ready(proc, port, log.name)
+            SERVER_PIDS[port] = proc.pid
             yield port
         finally:
+            SERVER_PIDS.pop(port, None)
             stop_server(proc)
 
 
@@ -408,6 +450,11 @@ def merge(runs: list[dict]) -> dict:
               'duration_s': duration, 'rounds': len(runs),
               'rps_per_round': [run['rps'] for run in runs]}
     merged['rps'] = round(merged['requests'] / duration, 1)
+    if all('server_cpu_s' in run for run in runs):
+        # per request answered, warm-up included
+        merged['server_cpu_us'] = round(
+            sum(run['server_cpu_s'] for run in runs) * 1e6
+            / max(sum(run['sent'] for run in runs), 1), 1)
     merged.update(latency_summary(latencies))
     return merged
 
@@ -532,11 +579,13 @@ def report(result: dict) -> None:
           'alternating rounds')
     print()
     print(f"{'load':<48} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'failed':>7} {'requests':>9} {'gen cpu':>6}")
+          f"{'failed':>7} {'requests':>9} {'gen cpu':>6} {'srv us':>7}")
     for name, row in result['load'].items():
+        cpu = row.get('server_cpu_us')
         print(f"{name:<48} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
               f"{row['p99_ms']:8.2f} {row['failed']:7d} "
-              f"{row['requests']:9d} {row['generator_cpu']:6.2f}")
+              f"{row['requests']:9d} {row['generator_cpu']:6.2f} "
+              f"{'-' if cpu is None else f'{cpu:.0f}':>7}")
     bare = result['load'][BARE_SCENARIO]
     for name in compared(result['load']):
         ours = result['load'][name]
@@ -546,7 +595,9 @@ def report(result: dict) -> None:
             print(f"{name} / bare Falcon throughput: "
                   f"{ours['rps'] / bare['rps']:.2f}x (per round: {rounds})")
     print('(gen cpu: cores the load generator itself kept busy; the server '
-          'and it share\nthe machine)')
+          'and it share\nthe machine. srv us: CPU time of the server\'s '
+          'processes per request;\nwith PostgreSQL, the database\'s own is '
+          'not counted)')
     print()
     print(f"scale (one request at a time, {result['repeat']} each; "
           'p50 / p99 ms)')
