@@ -663,6 +663,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f'--before: no ntcli source tree in {args.before}')
     root = tempfile.mkdtemp(prefix='ntcli-server-bench-')
     db = args.dsn or os.path.join(root, 'server.db')
+    if args.dsn and not os.environ.get('NTCLI_SERVER_SECRET'):
+        # a PostgreSQL store keeps its signing keys sealed; the database is
+        # a throwaway one, so is the key (inherited by the servers started)
+        from cryptography.fernet import Fernet
+        os.environ['NTCLI_SERVER_SECRET'] = Fernet.generate_key().decode()
     try:
         credential, workspace_id = setup(db)
         distinct = mint_tokens(db, 'bench', 'distinct', DISTINCT_TOKENS)

@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     root = tempfile.mkdtemp(prefix='ntcli-validation-')
     db = args.db or os.path.join(root, 'server.db')
+    if args.db and not os.environ.get('NTCLI_SERVER_SECRET'):
+        # a PostgreSQL store keeps its signing keys sealed; the database is
+        # a throwaway one, so is the key (inherited by the servers started)
+        from cryptography.fernet import Fernet
+        os.environ['NTCLI_SERVER_SECRET'] = Fernet.generate_key().decode()
     credential, workspace_id = server_load.setup(db)
     distinct = server_load.mint_tokens(db, 'bench', 'distinct',
                                        jws.VERIFIED_CACHE_SIZE * 4)
