@@ -328,10 +328,13 @@ class TestProcess(ExecTest):
         proc.communicate(timeout=60)
         self.assertEqual(-signal.SIGTERM, proc.returncode)
         # a shell sees 128+N, as for any program killed by signal N
+        # SIGHUP at its default, whatever this test inherited (under nohup
+        # it is ignored, and an ignored signal stays ignored across exec)
         shell = subprocess.run(
             ['sh', '-c', '"$@"; echo "status $?"', 'sh',
              *self.exec_argv('--', 'sh', '-c', 'kill -HUP $$')],
-            env=self.home.env, capture_output=True, text=True, timeout=60)
+            env=self.home.env, capture_output=True, text=True, timeout=60,
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
         self.assertEqual(f'status {128 + signal.SIGHUP}\n', shell.stdout)
 
     def test_stdin_stdout_stderr_are_the_programs(self):
