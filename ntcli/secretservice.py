@@ -84,11 +84,16 @@ class SecretService:
             return None
         return service
 
-    def _service(self) -> Any:
-        from secretstorage.defines import SS_PATH, SS_PREFIX
+    def _proxy(self, path: str, interface: str) -> Any:
+        """The Secret Service object at ``path``, its ``interface``."""
+        from secretstorage.defines import SS_PREFIX
         from secretstorage.util import DBusAddressWrapper
-        return DBusAddressWrapper(SS_PATH, SS_PREFIX + 'Service',
+        return DBusAddressWrapper(path, SS_PREFIX + interface,
                                   self._connection)
+
+    def _service(self) -> Any:
+        from secretstorage.defines import SS_PATH
+        return self._proxy(SS_PATH, 'Service')
 
     def _default_path(self) -> str:
         """The object path of the default collection ('/' for none)."""
@@ -113,14 +118,11 @@ class SecretService:
         mine = [path for path in unlocked if path.startswith(prefix)]
         if not mine:
             return None    # maybe the collection itself is locked
-        from secretstorage.defines import SS_PREFIX
-        from secretstorage.util import DBusAddressWrapper, open_session
+        from secretstorage.util import open_session
         if self._session is None:
             self._session = open_session(self._connection)
-        item = DBusAddressWrapper(mine[0], SS_PREFIX + 'Item',
-                                  self._connection)
-        (_, parameters, value, _), = item.call('GetSecret', 'o',
-                                               self._session.object_path)
+        (_, parameters, value, _), = self._proxy(mine[0], 'Item').call(
+            'GetSecret', 'o', self._session.object_path)
         if not self._session.encrypted:
             return bytes(value)
         # secretstorage's Item.get_secret decrypts the same way, but first
