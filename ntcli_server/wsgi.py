@@ -556,9 +556,17 @@ class EventsResource(_Resource):
                       'next_cursor': page.next_cursor}
 
 
-# A token's expiry, written for each of its validations: formatting took
-# 10 us of a validation in a server worker (cProfile).
-_expiry = functools.lru_cache(maxsize=1024)(timefmt.iso)
+@functools.lru_cache(maxsize=1024)
+def _valid_answer(workspace_id: str, jti: str, scope: tuple[str, ...],
+                  expires_at: int | None) -> bytes:
+    """The body of a 200 from /v1/token_auth, as Falcon's JSON media would
+    write it: the same for every validation of a token, so it is written
+    once (the expiry's formatting and the JSON took 10 us each of a
+    validation in a server worker, cProfile)."""
+    return json.dumps({'valid': True, 'workspace_id': workspace_id,
+                       'jti': jti, 'scope': list(scope),
+                       'expires_at': timefmt.iso(expires_at)},
+                      ensure_ascii=False).encode('utf-8')
 
 
 class TokenAuthResource(_Resource):
@@ -582,9 +590,9 @@ class TokenAuthResource(_Resource):
         resp.set_header('X-Workspace-Id', valid.workspace_id)
         resp.set_header('X-Token-Jti', valid.jti)
         resp.set_header('X-Token-Scope', ' '.join(valid.scope))
-        resp.media = {'valid': True, 'workspace_id': valid.workspace_id,
-                      'jti': valid.jti, 'scope': list(valid.scope),
-                      'expires_at': _expiry(valid.expires_at)}
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = _valid_answer(valid.workspace_id, valid.jti,
+                                  valid.scope, valid.expires_at)
 
     on_post = on_get
 

@@ -437,6 +437,21 @@ class TestTokenAuth(APITestCase):
                               'expires_at': token['expires_at']},
                              result.json)
 
+    def test_a_valid_answer_written_once_still_ends_at_revocation(self):
+        token = self.issue()
+        for _ in range(2):
+            result = self.call('GET', '/v1/token_auth', token['access_token'])
+            self.assertEqual(200, result.status_code)
+            self.assertEqual('application/json',
+                             result.headers['content-type'])
+            # the bytes Falcon's JSON media would write for the answer
+            self.assertEqual(json.dumps(result.json, ensure_ascii=False),
+                             result.text)
+        self.call('DELETE', f"{self.tokens_path()}/{token['jti']}",
+                  self.alice)
+        result = self.call('GET', '/v1/token_auth', token['access_token'])
+        self.assertError(result, 401, 'TOKEN_REVOKED')
+
     def test_invalid_tokens_are_401(self):
         expiring = self.issue(expires_in=10)['access_token']
         revoked = self.issue()
