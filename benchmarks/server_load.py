@@ -370,7 +370,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 # -- scenarios --------------------------------------------------------------
 def setup(db: str) -> tuple[str, str]:
     """A user (its credential) and the id of a workspace it owns."""
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
     with Authority.open(db) as authority:
         user = authority.create_user('bench')
         workspace = authority.create_workspace('bench', owner=user.user.id)
@@ -381,7 +381,7 @@ VALIDATE = 'validate GET /v1/token_auth'
 DISTINCT = 'validate, a new token each time'
 BARE_SCENARIO = 'bare Falcon GET (constant JSON)'
 # More tokens than the server remembers good signatures of
-# (ntcli_server.jws.VERIFIED_CACHE_SIZE): every check verifies.
+# (ntcli_authority.jws.VERIFIED_CACHE_SIZE): every check verifies.
 DISTINCT_TOKENS = 4096
 ISSUE = 'issue POST /v1/workspaces/{id}/tokens'
 BEFORE = 'before: '          # the scenarios run on the --before server
@@ -461,9 +461,9 @@ def merge(runs: list[dict]) -> dict:
 
 def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
     """``count`` valid tokens of a new workspace, signed in bulk."""
-    from ntcli_server import signing
-    from ntcli_server.authority import Authority
-    from ntcli_server.models import TokenRecord
+    from ntcli_authority import signing
+    from ntcli_authority.authority import Authority
+    from ntcli_authority.models import TokenRecord
     with Authority.open(db) as authority:
         user = authority.get_user(owner)
         workspace = authority.create_workspace(name, owner=user.id)
@@ -482,8 +482,8 @@ def fill_workspace(db: str, owner: str, name: str,
     """A workspace of ``count`` tokens: one issued for real (returned, to
     validate), the rest inserted in bulk. Returns (workspace id, token,
     cursor of the middle of the listing)."""
-    from ntcli_server import authority as authority_mod
-    from ntcli_server.models import TokenRecord
+    from ntcli_authority import authority as authority_mod
+    from ntcli_authority.models import TokenRecord
     with authority_mod.Authority.open(db) as authority:
         user = authority.get_user(owner)
         workspace = authority.create_workspace(name, owner=user.id)
@@ -519,7 +519,7 @@ def scale(port: int, db: str, credential: str, sizes: list[int],
 
 def scale_one(port: int, db: str, credential: str, size: int,
               repeat: int) -> dict:
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
     began = time.perf_counter()
     workspace_id, token, cursor = fill_workspace(db, 'bench',
                                                  f'scale-{size}', size)

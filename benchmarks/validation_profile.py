@@ -62,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
+    from ntcli_authority import jws, signing
+    from ntcli_authority.authority import Authority
+    from ntcli_authority.models import ValidatedToken
     from ntcli_core import timefmt
-    from ntcli_server import jws, ratelimit, signing, wsgi
-    from ntcli_server.authority import Authority
-    from ntcli_server.models import ValidatedToken
+    from ntcli_server import ratelimit, wsgi
 
     root = tempfile.mkdtemp(prefix='ntcli-validation-')
     db = args.db or os.path.join(root, 'server.db')

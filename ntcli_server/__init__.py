@@ -1,2 +1,2 @@
-"""The token authority: embedded by the CLI, served over HTTP by
-ntcli-server."""
+"""ntcli-server: the token authority (ntcli_authority) served over HTTP,
+with its admin CLI, ingress checks, logs, metrics and rate limits."""

@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ntcli_authority import errors
+from ntcli_authority.access import Target
 from ntcli_core import scopes
-from ntcli_server import errors
-from ntcli_server.access import Target
 
 #: The longest X-Original-URL looked at (nginx's own default header buffer
 #: is 8 KiB).

@@ -21,7 +21,7 @@ import falcon
 import prometheus_client
 from prometheus_client import multiprocess
 
-from ntcli_server import errors
+from ntcli_authority import errors
 from ntcli_server.multiproc import ENV as MULTIPROC_ENV
 
 PATH = '/metrics'

@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 import typing
 
+from ntcli_authority import authority, models
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
-from ntcli_server import authority, models
 
 OPENAPI_VERSION = '3.1.0'
 TITLE = 'ntcli token API'

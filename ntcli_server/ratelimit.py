@@ -31,7 +31,7 @@ import typing
 
 import falcon
 
-from ntcli_server import errors
+from ntcli_authority import errors
 
 DEFAULT_LIMIT = 20
 DEFAULT_WINDOW = 60

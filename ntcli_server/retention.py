@@ -3,7 +3,7 @@
 ``ntcli-server serve --audit-retention-days N`` starts
 :class:`AuditRetention`: a process of its own that, at start and then every
 hour, deletes the events older than N days, a bounded batch per
-transaction (:meth:`ntcli_server.authority.Authority.purge_events`), so
+transaction (:meth:`ntcli_authority.authority.Authority.purge_events`), so
 that requests never wait behind one long delete.
 
 A process of its own, started fresh by ``subprocess``, not a thread of the
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from ntcli_server import errors
+from ntcli_authority import errors
 
 LOG = logging.getLogger('ntcli_server.retention')
 INTERVAL_SECONDS = 3600
@@ -34,7 +34,7 @@ PARENT_CHECK_SECONDS = 5
 
 def purge_once(target: str, days: int) -> int:
     """One pass; a failure is logged and retried at the next pass."""
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
     try:
         with Authority.open(target, create=False) as authority:
             deleted = authority.purge_events(days)

@@ -33,19 +33,20 @@ import typing
 
 import falcon
 
-from ntcli_core import redact, timefmt
-from ntcli_core.lifetimes import DEFAULT_LIFETIME
-from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import access, errors, ingress, ratelimit, request_ids
-from ntcli_server.access import Action, Principal
-from ntcli_server.authority import Authority
-from ntcli_server.models import (
+from ntcli_authority import access, errors
+from ntcli_authority.access import Action, Principal
+from ntcli_authority.authority import Authority
+from ntcli_authority.models import (
     AuditEvent,
     IssuedToken,
     Origin,
     TokenInfo,
     Workspace,
 )
+from ntcli_core import redact, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME
+from ntcli_core.tokens import TOKEN_PREFIX
+from ntcli_server import ingress, ratelimit, request_ids
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 

@@ -8,7 +8,7 @@ its own workspace only, no escalation). The authority is imported on
 first use, not when this module is, and signs and verifies tokens with
 cryptography's Ed25519 directly rather than through PyJWT (whose import
 costs about 40 ms of every ``token show`` and ``token refresh``; see
-ntcli_server.jws), to keep the CLI's start-up fast.
+ntcli_authority.jws), to keep the CLI's start-up fast.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from ntcli.endpoints import (
 )
 
 if typing.TYPE_CHECKING:
-    from ntcli_server.authority import Authority
-    from ntcli_server.models import AuditEvent
+    from ntcli_authority.authority import Authority
+    from ntcli_authority.models import AuditEvent
 
 DATABASE_NAME = 'authority.db'
 DEFAULT_WORKSPACE = 'default'
@@ -43,7 +43,7 @@ def _translated(method: typing.Callable[..., _T]) -> typing.Callable[..., _T]:
     """Raise the authority's errors as the ntcli.errors classes."""
     @functools.wraps(method)
     def wrapper(*args: typing.Any, **kwargs: typing.Any) -> _T:
-        from ntcli_server.errors import AuthorityError
+        from ntcli_authority.errors import AuthorityError
         try:
             return method(*args, **kwargs)
         except AuthorityError as exc:
@@ -95,8 +95,8 @@ class LocalEndpoint(Endpoint):
     @_translated
     def _open(self) -> Authority:
         from ntcli import fileio
-        from ntcli_server import jws
-        from ntcli_server.authority import Authority
+        from ntcli_authority import jws
+        from ntcli_authority.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)
         try:
@@ -111,12 +111,12 @@ class LocalEndpoint(Endpoint):
         return Authority.open(path, jws=jws.ED25519)
 
     # The local user (no credential) may do everything: the access rules
-    # (ntcli_server.access, about 1.5 ms to import) are not even loaded.
+    # (ntcli_authority.access, about 1.5 ms to import) are not even loaded.
     def _authorize(self, credential: str | None, action: str,
                    workspace_id: str | None = None, *,
                    jti: str | None = None) -> None:
         """Raise unless the caller may take ``action`` (an
-        ntcli_server.access.Action value)."""
+        ntcli_authority.access.Action value)."""
         if credential is not None:
             authority = self.authority
             authority.authorize(authority.authenticate(credential), action,
@@ -142,7 +142,7 @@ class LocalEndpoint(Endpoint):
 
     @_translated
     def default_workspace(self) -> Workspace | None:
-        from ntcli_server.errors import WorkspaceExists, WorkspaceNotFound
+        from ntcli_authority.errors import WorkspaceExists, WorkspaceNotFound
         try:
             return _workspace(self.authority.get_workspace(DEFAULT_WORKSPACE))
         except WorkspaceNotFound:

@@ -25,7 +25,7 @@ class ListEvents(base.Lister):
                             default=None,
                             help='Only events at or after TIME (ISO-8601 or '
                                  'Unix seconds).')
-        from ntcli_server.models import AUDIT_ACTIONS
+        from ntcli_authority.models import AUDIT_ACTIONS
         parser.add_argument('--action', metavar='ACTION', action='append',
                             default=[], dest='actions',
                             choices=AUDIT_ACTIONS,
@@ -35,8 +35,8 @@ class ListEvents(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
+        from ntcli_authority.errors import AuthorityError
         from ntcli_core.terminal import escape
-        from ntcli_server.errors import AuthorityError
         with self.open_authority(parsed_args) as authority:
             workspace_id = None
             if parsed_args.workspace:

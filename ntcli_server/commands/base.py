@@ -19,7 +19,7 @@ from cliff import command, lister, show
 from ntcli_core import timefmt
 
 if typing.TYPE_CHECKING:
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
 
 DEFAULT_DB = 'ntcli-server.db'
 DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
@@ -112,7 +112,7 @@ class CommandMixin:
                        create: bool = False) -> Authority:
         """The authority on the database; only with ``create`` may a
         missing SQLite database be created (and the user is told)."""
-        from ntcli_server.authority import Authority
+        from ntcli_authority.authority import Authority
         db = self.database(parsed_args)
         authority = Authority.open(db, create=create)
         if authority.store.created:

@@ -27,7 +27,7 @@ class CopyDatabase(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
-        from ntcli_server import dbcopy
+        from ntcli_authority import dbcopy
         report = dbcopy.copy_database(parsed_args.source, parsed_args.target,
                                       replace=parsed_args.force)
         self.tell(f'Copied and checked: every row count matches, and '

@@ -19,7 +19,7 @@ import requests
 import testtools
 from prometheus_client import multiprocess
 
-from ntcli_server.authority import Authority
+from ntcli_authority.authority import Authority
 from ntcli_server.testing import ServerFixture, server_command
 from tests.unit.server.test_metrics import samples
 

@@ -13,16 +13,11 @@ import os
 
 import testtools
 
-#: Layers by module prefix; a module belongs to its longest prefix. The
-#: authority's modules are named; the rest of ntcli_server (wsgi, cli,
-#: logs, metrics...) is the HTTP server, so a new module there may not be
-#: used by the authority until it is named here.
+#: Layers by package: a module belongs to the layer of its package.
 LAYERS = {
     'ntcli_core': 'core',
+    'ntcli_authority': 'authority',
     'ntcli_server': 'server',
-    **{f'ntcli_server.{name}': 'authority'
-       for name in ('access', 'authority', 'errors', 'jws', 'models',
-                    'signing', 'storage')},
     'ntcli': 'cli',
     'ntcli_token_plugin': 'plugin',
 }
@@ -110,7 +105,7 @@ class TestLayering(testtools.TestCase):
     def test_every_import_runs_downwards(self):
         modules = product_modules()
         self.assertIn('ntcli_core.tokens', modules)
-        self.assertIn('ntcli_server.storage.sql', modules)
+        self.assertIn('ntcli_authority.storage.sql', modules)
         problems = []
         for module, path in sorted(modules.items()):
             with open(path, encoding='utf-8') as handle:
@@ -124,13 +119,13 @@ class TestLayering(testtools.TestCase):
         known = {'ntcli.timefmt', 'ntcli_server.wsgi', 'ntcli.endpoints'}
         cases = {
             # the authority reaching into the CLI, lazily
-            ('ntcli_server.authority',
+            ('ntcli_authority.authority',
              'def f():\n    from ntcli import timefmt\n'):
-                ['ntcli_server.authority:2 (authority) imports '
+                ['ntcli_authority.authority:2 (authority) imports '
                  'ntcli.timefmt (cli)'],
             # the shared layer using the authority
-            ('ntcli_core.tokens', 'import ntcli_server.errors\n'):
-                ['ntcli_core.tokens:1 (core) imports ntcli_server.errors '
+            ('ntcli_core.tokens', 'import ntcli_authority.errors\n'):
+                ['ntcli_core.tokens:1 (core) imports ntcli_authority.errors '
                  '(authority)'],
             # the CLI and the HTTP server are beside each other
             ('ntcli.endpoints.local', 'from ntcli_server import wsgi\n'):
@@ -138,13 +133,16 @@ class TestLayering(testtools.TestCase):
                  '(server)'],
             # the plugin goes through the CLI, not the authority
             ('ntcli_token_plugin.commands',
-             'from ntcli_server.authority import Authority\n'):
+             'from ntcli_authority.authority import Authority\n'):
                 ['ntcli_token_plugin.commands:1 (plugin) imports '
-                 'ntcli_server.authority (authority)'],
+                 'ntcli_authority.authority (authority)'],
             # a relative import is resolved
-            ('ntcli_server.storage.sql', 'from .. import wsgi\n'):
-                ['ntcli_server.storage.sql:1 (authority) imports '
-                 'ntcli_server.wsgi (server)'],
+            ('ntcli_server.ingress', 'from . import wsgi\n'):
+                [],
+            # the CLI never imports the HTTP server
+            ('ntcli.endpoints.http', 'import ntcli_server.ratelimit\n'):
+                ['ntcli.endpoints.http:1 (cli) imports '
+                 'ntcli_server.ratelimit (server)'],
         }
         for (module, source), expected in cases.items():
             self.assertEqual(expected,
@@ -153,10 +151,10 @@ class TestLayering(testtools.TestCase):
     def test_downward_and_outside_imports_pass(self):
         for module, source in (
                 ('ntcli.endpoints.local',
-                 'from ntcli_server.authority import Authority\n'
+                 'from ntcli_authority.authority import Authority\n'
                  'from ntcli_core import timefmt\nimport json\n'),
                 ('ntcli_server.wsgi',
-                 'from ntcli_server.authority import Authority\n'
+                 'from ntcli_authority.authority import Authority\n'
                  'import falcon\n'),
                 ('ntcli_token_plugin.expiry',
                  'from ntcli import errors\n'

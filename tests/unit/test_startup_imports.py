@@ -22,11 +22,11 @@ print(json.dumps([code, sorted(sys.modules)]))
 
 # Costly modules the embedded token commands do without (ms measured on the
 # benchmark machine): PyJWT ~40, cryptography's serialization ~5-10,
-# uuid with platform ~2.5, platformdirs ~2.5, ntcli_server.access ~1.2;
+# uuid with platform ~2.5, platformdirs ~2.5, ntcli_authority.access ~1.2;
 # keyring 60-120 (and its backend discovery ~90) when the key is elsewhere.
 NOT_ON_TOKEN_PATHS = ('jwt', 'cryptography.hazmat.primitives.serialization',
                       'uuid', 'platform', 'platformdirs',
-                      'ntcli_server.access', 'requests', 'keyring',
+                      'ntcli_authority.access', 'requests', 'keyring',
                       'secretstorage')
 
 # The records of the token paths are ntcli_core.records, not dataclasses
@@ -34,7 +34,7 @@ NOT_ON_TOKEN_PATHS = ('jwt', 'cryptography.hazmat.primitives.serialization',
 # ~5 ms for the endpoint records).
 RECORDS_PROBE = '''
 import json, sys
-import ntcli.endpoints, ntcli_server.models
+import ntcli.endpoints, ntcli_authority.models
 print(json.dumps('dataclasses' in sys.modules))
 '''
 

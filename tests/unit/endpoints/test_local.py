@@ -76,7 +76,7 @@ class TestBasics(LocalTestCase):
 
     def test_imports_are_lazy(self):
         code = ('import sys, ntcli.endpoints.local; '
-                'print(sorted(m for m in ("jwt", "ntcli_server.authority", '
+                'print(sorted(m for m in ("jwt", "ntcli_authority.authority", '
                 '"sqlite3") if m in sys.modules))')
         out = subprocess.run([sys.executable, '-c', code], check=True,
                              capture_output=True, text=True).stdout
@@ -163,7 +163,7 @@ class TestTokens(LocalTestCase):
         issued = self.endpoint.issue_token(None, self.ws.id, expires_in=60)
         later = issued.created_at + 61
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.authority.time.time', lambda: later))
+            'ntcli_authority.authority.time.time', lambda: later))
         error = self.assertRaises(errors.TokenExpired,
                                   self.endpoint.validate_token, issued.token)
         self.assertEqual('expired', error.status)

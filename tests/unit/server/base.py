@@ -11,7 +11,7 @@ import os
 import fixtures
 import testtools
 
-from ntcli_server.authority import Authority
+from ntcli_authority.authority import Authority
 
 START = 1_700_000_000
 
@@ -80,7 +80,7 @@ class SigningKeyTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        from ntcli_server import signing
+        from ntcli_authority import signing
         self.key = signing.generate_signing_key(START)
         self.private = signing.load_private_key(self.key)
         self.public = signing.load_public_key(self.key)

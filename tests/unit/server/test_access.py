@@ -1,13 +1,14 @@
-"""Tests of ntcli_server.access: the authorization rules themselves."""
+"""Tests of ntcli_authority.access: the authorization rules themselves."""
 
 from __future__ import annotations
 
 import testtools
 
+from ntcli_authority import access, errors
+from ntcli_authority.access import Action, Principal
+from ntcli_authority.models import Workspace
 from ntcli_core import scopes
-from ntcli_server import access, errors, ingress
-from ntcli_server.access import Action, Principal
-from ntcli_server.models import Workspace
+from ntcli_server import ingress
 
 MINE = Workspace('ws-mine', 'mine', 1, owner='u-1')
 THEIRS = Workspace('ws-theirs', 'theirs', 1, owner='u-2')

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from ntcli_server import models
+from ntcli_authority import models
 from tests.unit.server import test_wsgi
 
 UA = 'ntcli/9.9 (audit test)'

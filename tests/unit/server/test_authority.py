@@ -1,4 +1,4 @@
-"""Tests of ntcli_server.authority.Authority."""
+"""Tests of ntcli_authority.authority.Authority."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import uuid
 import fixtures
 import testtools
 
+from ntcli_authority import authority as authority_mod
+from ntcli_authority import errors, signing
+from ntcli_authority.access import Action, Principal
+from ntcli_authority.models import TokenRecord
 from ntcli_core import scopes
-from ntcli_server import authority as authority_mod
-from ntcli_server import errors, signing
-from ntcli_server.access import Action, Principal
-from ntcli_server.models import TokenRecord
 from tests.unit.server import base
 
 DAY = 86400
@@ -641,7 +641,7 @@ class TestScopes(AuthorityTestCase):
     def test_a_stored_scope_that_cannot_be_read_grants_nothing(self):
         record = self.authority.store.get_token(
             self.authority.issue(self.mine.id).jti)
-        from ntcli_server.models import held_scopes
+        from ntcli_authority.models import held_scopes
         self.assertEqual((), held_scopes('servers:root'))
         self.assertEqual((), held_scopes(''))
         self.assertEqual(scopes.DEFAULT, held_scopes(record.scope))
@@ -736,7 +736,7 @@ class TestOpen(testtools.TestCase):
 
     def test_system_clock_by_default(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.authority.time.time', lambda: 1234.9))
+            'ntcli_authority.authority.time.time', lambda: 1234.9))
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         with authority_mod.Authority.open(path) as authority:
             self.assertEqual(1234, authority.now())

@@ -10,8 +10,8 @@ import os
 import fixtures
 import testtools
 
+from ntcli_authority.authority import Authority
 from ntcli_server import cli
-from ntcli_server.authority import Authority
 from tests import postgres as pg_fixture
 
 

@@ -1,4 +1,4 @@
-"""Tests of ntcli_server.dbcopy between SQLite files (PostgreSQL as the
+"""Tests of ntcli_authority.dbcopy between SQLite files (PostgreSQL as the
 target is tested end to end in tests.functional.test_db_copy)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import os
 import fixtures
 import testtools
 
-from ntcli_server import dbcopy, errors
-from ntcli_server.authority import Authority
+from ntcli_authority import dbcopy, errors
+from ntcli_authority.authority import Authority
 
 
 class TestCopy(testtools.TestCase):
@@ -65,7 +65,7 @@ class TestCopy(testtools.TestCase):
                 dst.revoke_token(token['workspace_id'], token['jti'], 1)
             return original(tokens, src, dst, size)
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.dbcopy._validate_sample', tampered))
+            'ntcli_authority.dbcopy._validate_sample', tampered))
         error = self.assertRaises(dbcopy.VerificationFailed,
                                   dbcopy.copy_database, self.source, target,
                                   sample=10)
@@ -76,7 +76,7 @@ class TestCopy(testtools.TestCase):
                           self.source, self.source)
 
     def test_a_missing_source_creates_nothing(self):
-        from ntcli_server.storage import DatabaseMissing
+        from ntcli_authority.storage import DatabaseMissing
         target = os.path.join(self.dir, 'copy.db')
         self.assertRaises(DatabaseMissing, dbcopy.copy_database,
                           self.source + '.nope', target)

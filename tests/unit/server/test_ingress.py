@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import testtools
 
+from ntcli_authority import errors
+from ntcli_authority.access import Target
 from ntcli_core import scopes
-from ntcli_server import errors, ingress
-from ntcli_server.access import Target
+from ntcli_server import ingress
 
 WS = '0f0e0d0c-0b0a-4908-8706-050403020100'
 

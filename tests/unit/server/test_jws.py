@@ -1,4 +1,4 @@
-"""Tests of ntcli_server.jws: the Ed25519 implementation against PyJWT.
+"""Tests of ntcli_authority.jws: the Ed25519 implementation against PyJWT.
 
 The CLI's embedded authority signs and verifies with jws.ED25519, the
 server with jws.PYJWT; a token must mean the same to both.
@@ -14,7 +14,7 @@ import sys
 import fixtures
 import testtools
 
-from ntcli_server import errors, jws, signing
+from ntcli_authority import errors, jws, signing
 from tests.unit.server import base, test_signing
 
 
@@ -37,10 +37,10 @@ class TestEncodingWithEd25519(test_signing.TestEncoding):
         super().setUp()
         encode, decode = signing.encode_token, signing.decode_token
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.signing.encode_token',
+            'ntcli_authority.signing.encode_token',
             lambda record, key: encode(record, key, jws.ED25519)))
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.signing.decode_token',
+            'ntcli_authority.signing.decode_token',
             lambda token, keys: decode(token, keys, jws.ED25519)))
 
 
@@ -223,8 +223,8 @@ class TestImports(testtools.TestCase):
         key = signing.generate_signing_key(base.START)
         code = (
             'import json, sys\n'
-            'from ntcli_server import jws, signing\n'
-            'from ntcli_server.models import SigningKey, TokenRecord\n'
+            'from ntcli_authority import jws, signing\n'
+            'from ntcli_authority.models import SigningKey, TokenRecord\n'
             'key = SigningKey(**json.load(sys.stdin))\n'
             'record = TokenRecord("jti_1", "ws", 1, None, key.kid)\n'
             'token = signing.encode_token(\n'
@@ -248,7 +248,7 @@ class TestVerifiedCache(base.SigningKeyTestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.jws._VERIFIED', jws.collections.OrderedDict()))
+            'ntcli_authority.jws._VERIFIED', jws.collections.OrderedDict()))
         self.record = test_signing._record(self.key.kid)
         self.token = signing.encode_token(self.record, self.private)
 
@@ -278,7 +278,7 @@ class TestVerifiedCache(base.SigningKeyTestCase):
 
     def test_bounded(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.jws.VERIFIED_CACHE_SIZE', 3))
+            'ntcli_authority.jws.VERIFIED_CACHE_SIZE', 3))
         for jti in range(5):
             record = test_signing._record(
                 self.key.kid, jti=f'jti_{jti:032x}')

@@ -9,7 +9,8 @@ import warnings
 
 from falcon import testing
 
-from ntcli_server import errors, wsgi
+from ntcli_authority import errors
+from ntcli_server import wsgi
 from tests.unit.server import test_wsgi
 
 

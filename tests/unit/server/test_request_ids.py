@@ -7,7 +7,8 @@ import logging
 
 import testtools
 
-from ntcli_server import errors, request_ids
+from ntcli_authority import errors
+from ntcli_server import request_ids
 from tests.unit.server import test_wsgi
 
 

@@ -1,4 +1,4 @@
-"""Tests of ntcli_server.signing: keys, seal, token encoding."""
+"""Tests of ntcli_authority.signing: keys, seal, token encoding."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import fixtures
 import testtools
 
-from ntcli_server import errors, signing
-from ntcli_server.models import TokenRecord
-from ntcli_server.storage import open_store
+from ntcli_authority import errors, signing
+from ntcli_authority.models import TokenRecord
+from ntcli_authority.storage import open_store
 from tests.unit.server import base
 
 
@@ -168,7 +168,7 @@ class TestKeyRing(testtools.TestCase):
         new = other.rotate()
         self.assertEqual(old.kid, self.ring.primary()[0].kid)
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.signing.KeyRing.PRIMARY_TTL', 0.0))
+            'ntcli_authority.signing.KeyRing.PRIMARY_TTL', 0.0))
         self.assertEqual(new.kid, self.ring.primary()[0].kid)
 
     def test_unknown_kid(self):

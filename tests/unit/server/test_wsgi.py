@@ -11,9 +11,10 @@ import fixtures
 import testtools
 from falcon import testing
 
+from ntcli_authority import errors
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
-from ntcli_server import errors, wsgi
+from ntcli_server import wsgi
 from tests.unit.server import base
 
 YEAR = 31536000

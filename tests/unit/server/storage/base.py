@@ -8,15 +8,15 @@ exception for a duplicate primary key, which stores let through).
 
 from __future__ import annotations
 
-from ntcli_server import errors, models
-from ntcli_server.models import (
+from ntcli_authority import errors, models
+from ntcli_authority.models import (
     AuditEvent,
     SigningKey,
     TokenRecord,
     User,
     Workspace,
 )
-from ntcli_server.storage import ALL_OWNERS, TokenStore
+from ntcli_authority.storage import ALL_OWNERS, TokenStore
 from tests.unit.server import base
 
 WS = 'ws-1'

@@ -6,11 +6,11 @@ from __future__ import annotations
 import fixtures
 import testtools
 
-from ntcli_server import errors
-from ntcli_server.storage import open_store
+from ntcli_authority import errors
+from ntcli_authority.storage import open_store
 
 try:
-    from ntcli_server.storage import postgres
+    from ntcli_authority.storage import postgres
 except errors.StorageUnavailable:    # no psycopg
     postgres = None
 

@@ -14,10 +14,10 @@ import time
 import fixtures
 import testtools
 
-from ntcli_server import errors
-from ntcli_server.authority import Authority
-from ntcli_server.models import Workspace
-from ntcli_server.storage import open_store
+from ntcli_authority import errors
+from ntcli_authority.authority import Authority
+from ntcli_authority.models import Workspace
+from ntcli_authority.storage import open_store
 from tests import postgres as pg_fixture
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
@@ -26,7 +26,7 @@ from tests.unit.server.storage import test_sqlite
 try:
     import psycopg
 
-    from ntcli_server.storage import postgres, sql
+    from ntcli_authority.storage import postgres, sql
 except (ImportError, errors.StorageUnavailable):
     # No psycopg: the tests skip, saying why (tests/postgres.py).
     psycopg = postgres = sql = None
@@ -258,7 +258,7 @@ class TestMigration(PostgresTestCase):
         self.assertEqual('workspace', record.scope)
         self.assertEqual('k1', store.get_primary_signing_key().kid)
         # Version 2 tables work.
-        from ntcli_server.models import User
+        from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
         _, replayed = store.add_token(token('jti_2', 'ws-1'), 'key')
@@ -285,7 +285,7 @@ class TestMigration(PostgresTestCase):
         self.raw().execute(SCHEMA_V1 + SCHEMA_V2_ADDED)
         before = self.schema(self.dsn)
         fresh = self.server.create_database()
-        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
                                   sql.MIGRATIONS[:2]):
             self.assertEqual(2, self.open_store().schema_version())
             self.assertEqual(before, self.schema(self.dsn))
@@ -304,7 +304,7 @@ class TestMigration(PostgresTestCase):
         broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
                                     'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.sql.MIGRATIONS', broken))
+            'ntcli_authority.storage.sql.MIGRATIONS', broken))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   self.dsn)
         self.assertIn(f'schema version {len(broken)} failed', str(error))
@@ -392,7 +392,7 @@ class TestConnectionLoss(PostgresTestCase):
             raise psycopg.OperationalError('connection refused (test)')
 
         with fixtures.MonkeyPatch(
-                'ntcli_server.storage.postgres.psycopg.connect', refuse):
+                'ntcli_authority.storage.postgres.psycopg.connect', refuse):
             error = self.assertRaises(errors.StorageUnavailable,
                                       self.store.add_token, token('jti_c'))
             self.assertIn('Cannot connect to the token database', str(error))
@@ -403,7 +403,7 @@ class TestConnectionLoss(PostgresTestCase):
 
     def test_lock_timeout_leaves_nothing_half_done(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.postgres.LOCK_TIMEOUT', '300ms'))
+            'ntcli_authority.storage.postgres.LOCK_TIMEOUT', '300ms'))
         store = self.open_store()
         store.add_token(token('jti_c'), 'key')
         holder = self.lock_token_row('jti_b')
@@ -675,7 +675,7 @@ class TestAuthorities(PostgresTestCase):
         self.node_b.validate(old.token)
         # B signs with the new key once it re-reads the primary.
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.signing.KeyRing.PRIMARY_TTL', 0.0))
+            'ntcli_authority.signing.KeyRing.PRIMARY_TTL', 0.0))
         from_b = self.node_b.issue(self.ws.id)
         self.assertEqual(new_kid, from_b.kid)
         self.node_a.validate(from_b.token)

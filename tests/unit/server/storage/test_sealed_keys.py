@@ -8,8 +8,8 @@ import sqlite3
 import fixtures
 import testtools
 
-from ntcli_server import errors, signing
-from ntcli_server.authority import Authority
+from ntcli_authority import errors, signing
+from ntcli_authority.authority import Authority
 from tests import postgres as pg_fixture
 from tests.unit.server import base
 

@@ -12,9 +12,9 @@ import stat
 import fixtures
 import testtools
 
-from ntcli_server import errors, storage
-from ntcli_server.models import Workspace
-from ntcli_server.storage import open_store, sql, sqlite
+from ntcli_authority import errors, storage
+from ntcli_authority.models import Workspace
+from ntcli_authority.storage import open_store, sql, sqlite
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 
@@ -160,7 +160,7 @@ class TestCreateOrNot(testtools.TestCase):
         # Between the check and the connection: SQLite's mode=rw refuses.
         path = os.path.join(self.dir, 'a.db')
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.sqlite._is_missing', lambda path: False))
+            'ntcli_authority.storage.sqlite._is_missing', lambda path: False))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   path, create=False)
         self.assertNotIsInstance(error, storage.DatabaseMissing)
@@ -173,7 +173,7 @@ class TestCreateOrNot(testtools.TestCase):
 
     def test_authority_open_creates_by_default(self):
         # The embedded endpoint relies on it: first use makes the file.
-        from ntcli_server.authority import Authority
+        from ntcli_authority.authority import Authority
         path = os.path.join(self.dir, 'sub', 'local.db')
         with Authority.open(path) as authority:
             self.assertTrue(authority.store.created)
@@ -208,7 +208,7 @@ class TestMigration(testtools.TestCase):
         self.assertEqual('workspace', token.scope)
         self.assertEqual('k1', store.get_primary_signing_key().kid)
         # Version 2 tables work.
-        from ntcli_server.models import User
+        from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
 
@@ -239,7 +239,7 @@ class TestMigration(testtools.TestCase):
         conn.executescript(SCHEMA_V1 + SCHEMA_V2_ADDED)
         conn.close()
         before = schema(old)
-        with fixtures.MonkeyPatch('ntcli_server.storage.sql.MIGRATIONS',
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
                                   sql.MIGRATIONS[:2]):
             store = open_store(old)
             self.assertEqual(2, store.schema_version())
@@ -270,7 +270,7 @@ class TestMigration(testtools.TestCase):
         broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
                                     'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_server.storage.sql.MIGRATIONS', broken))
+            'ntcli_authority.storage.sql.MIGRATIONS', broken))
         self.assertRaises(errors.StorageUnavailable, open_store, path)
         conn = sqlite3.connect(path)
         self.addCleanup(conn.close)
@@ -303,7 +303,7 @@ class TestStore(storage_base.StoreTests, testtools.TestCase):
 
 def _worker(path, workspace_id, shared_jtis, seed, barrier, results):
     """Issue 25 tokens and revoke 25 shared ones, in a random order."""
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
 
     outcome = {'issued': [], 'first_revocations': [], 'errors': []}
     try:
@@ -328,7 +328,7 @@ def _worker(path, workspace_id, shared_jtis, seed, barrier, results):
 
 def _opener(path, barrier, results):
     """Open a fresh database and issue at once, as four CLIs would."""
-    from ntcli_server.authority import Authority
+    from ntcli_authority.authority import Authority
 
     outcome = {'errors': [], 'kid': None}
     try:

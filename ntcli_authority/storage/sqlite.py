@@ -16,9 +16,9 @@ import threading
 import time
 import typing
 
-from ntcli_server import errors
-from ntcli_server.storage import DatabaseMissing
-from ntcli_server.storage.sql import Dialect, T, Transaction
+from ntcli_authority import errors
+from ntcli_authority.storage import DatabaseMissing
+from ntcli_authority.storage.sql import Dialect, T, Transaction
 
 BUSY_TIMEOUT_SECONDS = 60.0
 

@@ -26,9 +26,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from ntcli_authority import errors
+from ntcli_authority.models import Workspace
 from ntcli_core import scopes
-from ntcli_server import errors
-from ntcli_server.models import Workspace
 
 
 class Action(str, enum.Enum):

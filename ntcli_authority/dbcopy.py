@@ -19,11 +19,11 @@ import contextlib
 import dataclasses
 import random
 
-from ntcli_server import errors, signing
-from ntcli_server.authority import Authority
-from ntcli_server.models import SigningKey, TokenRecord
-from ntcli_server.storage import open_store
-from ntcli_server.storage.sql import SQLTokenStore
+from ntcli_authority import errors, signing
+from ntcli_authority.authority import Authority
+from ntcli_authority.models import SigningKey, TokenRecord
+from ntcli_authority.storage import open_store
+from ntcli_authority.storage.sql import SQLTokenStore
 
 SAMPLE = 20
 

@@ -15,7 +15,7 @@ both accept exactly the tokens the other makes: the header is JSON with
 sorted keys, the payload JSON in claim order, both without spaces, every
 segment unpadded base64url (tests/unit/server/test_jws.py checks this
 against PyJWT). What a token must contain (prefix, algorithm, key id,
-claims) is checked once, by :func:`ntcli_server.signing.decode_token`,
+claims) is checked once, by :func:`ntcli_authority.signing.decode_token`,
 whichever implementation parses and verifies it.
 
 Each implementation offers three operations on the raw JWS (the token
@@ -34,8 +34,8 @@ import json
 import threading
 import typing
 
+from ntcli_authority import errors
 from ntcli_core.tokens import ALGORITHM
-from ntcli_server import errors
 
 if typing.TYPE_CHECKING:
     from jwt.types import Options

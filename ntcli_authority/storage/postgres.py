@@ -4,7 +4,7 @@ Each store object owns one connection (a gunicorn worker owns one store).
 Every transaction runs at READ COMMITTED; the store's queries get their
 safety under concurrency from row locks (``FOR KEY SHARE`` on the
 workspace row), conditional updates and upserts (see
-:mod:`ntcli_server.storage.sql`), and from transaction-scoped advisory
+:mod:`ntcli_authority.storage.sql`), and from transaction-scoped advisory
 locks that serialize schema migrations and signing-key changes.
 
 A connection found dead is replaced and the transaction retried once; a
@@ -19,7 +19,7 @@ import re
 import threading
 import typing
 
-from ntcli_server import errors, signing
+from ntcli_authority import errors, signing
 
 try:
     import psycopg
@@ -29,7 +29,7 @@ except ImportError as exc:      # the 'postgres' extra is not installed
     raise errors.StorageUnavailable(
         "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
     ) from exc
-from ntcli_server.storage.sql import Dialect, T, Transaction, one_line
+from ntcli_authority.storage.sql import Dialect, T, Transaction, one_line
 
 CONNECT_TIMEOUT_SECONDS = 10
 #: How long a statement waits for a row or advisory lock before the

@@ -2,7 +2,7 @@
 
 One :class:`Authority` serves both the CLI's embedded endpoint and
 ``ntcli-server``. It holds no SQL: state lives behind
-:class:`ntcli_server.storage.TokenStore`, and every state change is one
+:class:`ntcli_authority.storage.TokenStore`, and every state change is one
 store call, hence one transaction. Authorization is the caller's duty
 (:meth:`Authority.authorize`); the embedded endpoint trusts its local user.
 """
@@ -16,13 +16,9 @@ import secrets
 import time
 import typing
 
-from ntcli_core import scopes
-from ntcli_core.lifetimes import MAX_LIFETIME
-from ntcli_core.names import NAME_RULE, is_valid_name
-from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
-from ntcli_server import errors, models, signing
-from ntcli_server import jws as jws_impl
-from ntcli_server.models import (
+from ntcli_authority import errors, models, signing
+from ntcli_authority import jws as jws_impl
+from ntcli_authority.models import (
     AuditEvent,
     EventPage,
     IssuedToken,
@@ -38,10 +34,14 @@ from ntcli_server.models import (
     Workspace,
     held_scopes,
 )
-from ntcli_server.storage import ALL_OWNERS, TokenStore, open_store
+from ntcli_authority.storage import ALL_OWNERS, TokenStore, open_store
+from ntcli_core import scopes
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.names import NAME_RULE, is_valid_name
+from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
 
 if typing.TYPE_CHECKING:
-    from ntcli_server.access import Action, Principal
+    from ntcli_authority.access import Action, Principal
 
 # uuid (which imports platform) and access are imported where they are
 # used: the CLI's embedded endpoint opens an authority on every 'token show'
@@ -114,7 +114,7 @@ class Authority:
         self.store = store
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
-        # how tokens are signed and verified (see ntcli_server.jws)
+        # how tokens are signed and verified (see ntcli_authority.jws)
         self.jws = jws
 
     @classmethod
@@ -123,7 +123,7 @@ class Authority:
              create: bool = True) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
-        (:class:`ntcli_server.storage.DatabaseMissing`)."""
+        (:class:`ntcli_authority.storage.DatabaseMissing`)."""
         return cls(open_store(target, create=create), clock=clock, jws=jws)
 
     def close(self) -> None:
@@ -266,9 +266,9 @@ class Authority:
                   idempotency_key: str | None = None,
                   origin: Origin | None = None) -> IssuedToken:
         """:meth:`issue` on behalf of ``principal``, with every access rule
-        of an issue (see ntcli_server.access): who may issue here, what
+        of an issue (see ntcli_authority.access): who may issue here, what
         lifetime and which scopes it may grant."""
-        from ntcli_server import access
+        from ntcli_authority import access
         self.authorize(principal, access.Action.ISSUE_TOKEN, workspace_id)
         access.check_expiry(principal, expires_in is not None
                             or expires_at is not None)
@@ -404,7 +404,7 @@ class Authority:
         token a ``workspace`` one; a bad workspace token raises its token
         error, anything else AuthenticationRequired.
         """
-        from ntcli_server import access
+        from ntcli_authority import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
         if bearer.startswith(TOKEN_PREFIX):
@@ -425,7 +425,7 @@ class Authority:
                   jti: str | None = None) -> Workspace | None:
         """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
         take ``action`` on ``workspace_id``; return that workspace."""
-        from ntcli_server import access
+        from ntcli_authority import access
         workspace = None
         if workspace_id is not None:
             workspace = self.store.get_workspace(workspace_id)

@@ -12,8 +12,8 @@ change, and store it in the same transaction: if the event cannot be
 written, the change is not made either.
 
 Reads return None for a missing row; writes raise the
-:mod:`ntcli_server.errors` classes named in their docstrings; any backend
-failure is raised as :class:`ntcli_server.errors.StorageUnavailable`.
+:mod:`ntcli_authority.errors` classes named in their docstrings; any backend
+failure is raised as :class:`ntcli_authority.errors.StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import abc
 import typing
 
-from ntcli_server import errors
-from ntcli_server.models import (
+from ntcli_authority import errors
+from ntcli_authority.models import (
     AuditEvent,
     SigningKey,
     TokenRecord,
@@ -221,12 +221,12 @@ def open_store(target: str, *, create: bool = True) -> TokenStore:
     ``create=False`` refuses a missing SQLite file (DatabaseMissing)
     instead of creating it; a PostgreSQL database must exist anyway.
     """
-    from ntcli_server.storage.sql import SQLTokenStore
+    from ntcli_authority.storage.sql import SQLTokenStore
 
     if target.startswith(('postgresql://', 'postgres://')):
-        from ntcli_server.storage import postgres
+        from ntcli_authority.storage import postgres
         return SQLTokenStore(postgres.PostgresDialect(target))
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
-    from ntcli_server.storage import sqlite
+    from ntcli_authority.storage import sqlite
     return SQLTokenStore(sqlite.SQLiteDialect(target, create=create))

@@ -31,8 +31,8 @@ from __future__ import annotations
 import abc
 import typing
 
-from ntcli_server import errors
-from ntcli_server.models import (
+from ntcli_authority import errors
+from ntcli_authority.models import (
     AUDIT_TOKEN_REPLAY,
     OUTCOME_UNCHANGED,
     AuditEvent,
@@ -41,7 +41,7 @@ from ntcli_server.models import (
     User,
     Workspace,
 )
-from ntcli_server.storage import ALL_OWNERS, Position, TokenStore
+from ntcli_authority.storage import ALL_OWNERS, Position, TokenStore
 
 T = typing.TypeVar('T')
 

@@ -9,8 +9,8 @@ token values.
 
 The key classes are imported when first used: the CLI imports this module
 on paths that never sign or verify anything. Tokens are signed and verified
-through :data:`ntcli_server.jws.ED25519` unless a caller passes
-:data:`ntcli_server.jws.PYJWT`; the tokens are the same.
+through :data:`ntcli_authority.jws.ED25519` unless a caller passes
+:data:`ntcli_authority.jws.PYJWT`; the tokens are the same.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import re
 import time
 import typing
 
+from ntcli_authority import errors
+from ntcli_authority import jws as jws_impl
+from ntcli_authority.models import AuditEvent, SigningKey, TokenRecord
 from ntcli_core import fernet
 from ntcli_core.tokens import (
     ALGORITHM,
@@ -29,12 +32,9 @@ from ntcli_core.tokens import (
     MAX_TOKEN_LENGTH,
     TOKEN_PREFIX,
 )
-from ntcli_server import errors
-from ntcli_server import jws as jws_impl
-from ntcli_server.models import AuditEvent, SigningKey, TokenRecord
 
 if typing.TYPE_CHECKING:
-    from ntcli_server.storage import TokenStore
+    from ntcli_authority.storage import TokenStore
 
 # The one spelling of a token: three unpadded base64url segments (RFC 7515)
 # and a 64-byte Ed25519 signature in canonical form, whose last character
