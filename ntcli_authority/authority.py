@@ -3,8 +3,16 @@
 One :class:`Authority` serves both the CLI's embedded endpoint and
 ``ntcli-server``. It holds no SQL: state lives behind
 :class:`ntcli_authority.storage.TokenStore`, and every state change is one
-store call, hence one transaction. Authorization is the caller's duty
-(:meth:`Authority.authorize`); the embedded endpoint trusts its local user.
+store call, hence one transaction.
+
+Every operation takes its caller, a :class:`ntcli_authority.access.Principal`,
+as its first argument and is authorized here, by the rules of
+:data:`ntcli_authority.access.RULES`, before it reads or changes anything:
+the embedded endpoint, the HTTP server and the admin CLI only say who calls
+(the local owner is ``Principal.local()``). Only :meth:`Authority.validate`
+and :meth:`Authority.authenticate`, which take a credential rather than a
+caller, and :meth:`Authority.record_refusal` (the refusal of one) have no
+principal.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ import secrets
 import time
 import typing
 
-from ntcli_authority import errors, models, signing
+from ntcli_authority import access, errors, models, signing
 from ntcli_authority import jws as jws_impl
+from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import (
     AuditEvent,
     EventPage,
@@ -40,12 +49,9 @@ from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
 from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
 
-if typing.TYPE_CHECKING:
-    from ntcli_authority.access import Action, Principal
-
-# uuid (which imports platform) and access are imported where they are
-# used: the CLI's embedded endpoint opens an authority on every 'token show'
-# and needs neither there (about 3.5 ms of its start-up).
+# uuid (which imports platform) is imported where it is used: the CLI's
+# embedded endpoint opens an authority on every 'token show' and needs it
+# not there (about 2.5 ms of its start-up).
 
 Clock = typing.Callable[[], int]
 JWS = jws_impl.PyJWT | jws_impl.Ed25519
@@ -140,40 +146,77 @@ class Authority:
         return int(self.clock())
 
     # -- signing keys -----------------------------------------------------
-    def _event(self, origin: Origin | None, action: str,
-               **fields: typing.Any) -> AuditEvent:
-        """The audit event of ``action`` asked for by ``origin`` now."""
-        return AuditEvent.of(origin or LOCAL, self.now(), action, **fields)
+    def _event(self, principal: Principal | None, origin: Origin | None,
+               action: str, **fields: typing.Any) -> AuditEvent:
+        """The audit event of ``action`` asked for now by ``principal``
+        (its actor) from ``origin`` (where the request came from)."""
+        origin = origin or LOCAL
+        if principal is not None:
+            origin = origin.but(actor=principal.actor)
+        return AuditEvent.of(origin, self.now(), action, **fields)
 
-    def rotate_signing_key(self, *, origin: Origin | None = None) -> str:
+    def _authorize(self, principal: Principal, action: Action,
+                   workspace_id: str | None = None, *,
+                   jti: str | None = None) -> Workspace | None:
+        """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
+        take ``action`` on ``workspace_id``; return that workspace."""
+        workspace = None
+        if workspace_id is not None:
+            workspace = (self.store.get_workspace(workspace_id)
+                         if isinstance(workspace_id, str) else None)
+            if workspace is None:
+                # A workspace token learns nothing about other workspaces.
+                if (principal.kind == access.PRINCIPAL_WORKSPACE
+                        and principal.workspace_id != workspace_id):
+                    raise errors.Forbidden(
+                        'The token belongs to another workspace')
+                raise errors.WorkspaceNotFound(
+                    details={'workspace_id': workspace_id})
+        access.check(principal, action, workspace, jti=jti)
+        return workspace
+
+    def rotate_signing_key(self, principal: Principal, *,
+                           origin: Origin | None = None) -> str:
         """Make a new primary signing key; return its kid.
 
         Tokens signed by the older keys stay valid until they expire or
         are revoked.
         """
-        return self.keys.rotate(
-            self._event(origin, models.AUDIT_KEY_ROTATE)).kid
+        self._authorize(principal, Action.MANAGE_KEYS)
+        return self.keys.rotate(self._event(
+            principal, origin, models.AUDIT_KEY_ROTATE)).kid
 
-    def retire_signing_keys(self, *, origin: Origin | None = None
-                            ) -> list[str]:
+    def retire_signing_keys(self, principal: Principal, *,
+                            origin: Origin | None = None) -> list[str]:
         """Destroy the private keys no live token needs; return their kids."""
+        self._authorize(principal, Action.MANAGE_KEYS)
         kids = self.store.retire_unused_signing_keys(
-            self.now(), self._event(origin, models.AUDIT_KEY_RETIRE))
+            self.now(), self._event(principal, origin,
+                                    models.AUDIT_KEY_RETIRE))
         self.keys.forget(kids)
         return kids
 
-    def list_signing_keys(self) -> list[SigningKey]:
+    def list_signing_keys(self, principal: Principal) -> list[SigningKey]:
         """Every signing key, without its private part."""
+        self._authorize(principal, Action.MANAGE_KEYS)
         return [SigningKey(kid=k.kid, public_key=k.public_key,
                            created_at=k.created_at, is_primary=k.is_primary,
                            retired_at=k.retired_at)
                 for k in self.store.list_signing_keys()]
 
     # -- workspaces -------------------------------------------------------
-    def create_workspace(self, name: str, description: str | None = None,
+    def create_workspace(self, principal: Principal, name: str,
+                         description: str | None = None,
                          owner: str | None = None, *,
                          origin: Origin | None = None) -> Workspace:
-        """Create a workspace; ``owner`` None is the local owner."""
+        """Create a workspace. A user's is its own; the local owner gives
+        ``owner`` (a user id), or None for a workspace of its own."""
+        self._authorize(principal, Action.CREATE_WORKSPACE)
+        if principal.kind != access.PRINCIPAL_LOCAL:
+            if owner not in (None, principal.user_id):
+                raise errors.Forbidden(
+                    'A user creates workspaces for itself only')
+            owner = principal.user_id
         _check_name('workspace', name)
         self._check_description(description)
         import uuid
@@ -181,15 +224,24 @@ class Authority:
                               created_at=self.now(),
                               description=description, owner=owner)
         self.store.create_workspace(workspace, self._event(
-            origin, models.AUDIT_WORKSPACE_CREATE, workspace_id=workspace.id,
-            detail=name))
+            principal, origin, models.AUDIT_WORKSPACE_CREATE,
+            workspace_id=workspace.id, detail=name))
         return workspace
 
-    def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
-        """Workspaces by name: all, or those of one owner (None: local)."""
+    def list_workspaces(self, principal: Principal,
+                        owner: object = ALL_OWNERS) -> list[Workspace]:
+        """The workspaces ``principal`` may see, by name: a user its own, a
+        workspace token its workspace, the local owner all (or those of
+        ``owner``; None: its own)."""
+        self._authorize(principal, Action.LIST_WORKSPACES)
+        if principal.kind == access.PRINCIPAL_WORKSPACE:
+            workspace = self.store.get_workspace(principal.workspace_id or '')
+            return [workspace] if workspace is not None else []
+        if principal.kind == access.PRINCIPAL_USER:
+            owner = principal.user_id
         return self.store.list_workspaces(owner)
 
-    def get_workspace(self, ref: str) -> Workspace:
+    def get_workspace(self, principal: Principal, ref: str) -> Workspace:
         """The workspace with this id or name."""
         workspace = None
         if isinstance(ref, str):
@@ -197,26 +249,38 @@ class Authority:
             if workspace is None and is_valid_name(ref):
                 workspace = self.store.get_workspace_by_name(ref)
         if workspace is None:
+            if (principal.kind == access.PRINCIPAL_WORKSPACE
+                    and principal.workspace_id != ref):
+                raise errors.Forbidden(
+                    'The token belongs to another workspace')
             raise errors.WorkspaceNotFound(
                 f"Workspace '{ref}' not found", {'workspace': ref})
+        access.check(principal, Action.GET_WORKSPACE, workspace)
         return workspace
 
-    def delete_workspace(self, workspace_id: str, *,
+    def delete_workspace(self, principal: Principal, workspace_id: str, *,
                          origin: Origin | None = None) -> int:
         """Revoke every token of the workspace and delete it, atomically;
         return the number of tokens revoked."""
+        self._authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
         return self.store.delete_workspace(
             workspace_id, self.now(), self._event(
-                origin, models.AUDIT_WORKSPACE_DELETE,
+                principal, origin, models.AUDIT_WORKSPACE_DELETE,
                 workspace_id=workspace_id))
 
     # -- tokens -----------------------------------------------------------
-    def issue(self, workspace_id: str, *, expires_in: int | None = None,
+    def issue(self, principal: Principal, workspace_id: str, *,
+              expires_in: int | None = None,
               expires_at: int | None = None,
               description: str | None = None, scope: object = None,
               idempotency_key: str | None = None,
               origin: Origin | None = None) -> IssuedToken:
         """Issue a token; no expiry given means a non-expiring token.
+
+        Besides the rule of :data:`~ntcli_authority.access.RULES`, a
+        workspace token may issue only tokens that expire, with scopes it
+        holds (:func:`~ntcli_authority.access.check_expiry`,
+        :func:`~ntcli_authority.access.check_grant`).
 
         ``scope`` is a list of scopes or one space-separated string (see
         ntcli_core.scopes); None gives the default, ``workspace:read
@@ -225,17 +289,21 @@ class Authority:
         from its stored claims (Ed25519 is deterministic, so the value is
         identical).
         """
+        self._authorize(principal, Action.ISSUE_TOKEN, workspace_id)
+        access.check_expiry(principal, expires_in is not None
+                            or expires_at is not None)
+        granted = self._scopes(scope)
+        access.check_grant(principal, granted)
         now = self.now()
         expiry = self._expiry(now, expires_in, expires_at)
         self._check_description(description)
-        granted = self._scopes(scope)
         if idempotency_key is not None and (
                 not isinstance(idempotency_key, str) or not idempotency_key
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
         key, private_key = self.keys.primary(
-            self._event(origin, models.AUDIT_KEY_ROTATE))
+            self._event(principal, origin, models.AUDIT_KEY_ROTATE))
         record = TokenRecord(
             jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
             created_at=now, expires_at=expiry, kid=key.kid,
@@ -243,10 +311,14 @@ class Authority:
         stored, replayed = self.store.add_token(
             record, idempotency_key,
             idempotency_since=now - IDEMPOTENCY_WINDOW,
-            audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
+            audit=self._event(principal, origin, models.AUDIT_TOKEN_ISSUE,
                               workspace_id=workspace_id,
                               target_jti=record.jti))
         if replayed:
+            # A replay returns the token first issued under this key,
+            # whatever this request asked for: that token must pass too.
+            access.check_expiry(principal, stored.expires_at is not None)
+            access.check_grant(principal, held_scopes(stored.scope))
             private_key = self.keys.private_key(stored.kid)
             if private_key is None:
                 raise errors.InvalidRequest(
@@ -258,31 +330,6 @@ class Authority:
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=held_scopes(stored.scope),
             kid=stored.kid, replayed=replayed)
-
-    def issue_for(self, principal: Principal, workspace_id: str, *,
-                  expires_in: int | None = None,
-                  expires_at: int | None = None,
-                  description: str | None = None, scope: object = None,
-                  idempotency_key: str | None = None,
-                  origin: Origin | None = None) -> IssuedToken:
-        """:meth:`issue` on behalf of ``principal``, with every access rule
-        of an issue (see ntcli_authority.access): who may issue here, what
-        lifetime and which scopes it may grant."""
-        from ntcli_authority import access
-        self.authorize(principal, access.Action.ISSUE_TOKEN, workspace_id)
-        access.check_expiry(principal, expires_in is not None
-                            or expires_at is not None)
-        access.check_grant(principal, self._scopes(scope))
-        issued = self.issue(workspace_id, expires_in=expires_in,
-                            expires_at=expires_at, description=description,
-                            scope=scope, idempotency_key=idempotency_key,
-                            origin=origin)
-        if issued.replayed:
-            # A replay returns the token first issued under this key,
-            # whatever this request asked for: that token must pass too.
-            access.check_expiry(principal, issued.expires_at is not None)
-            access.check_grant(principal, issued.scope)
-        return issued
 
     def validate(self, token: str,
                  workspace_id: str | None = None) -> ValidatedToken:
@@ -314,15 +361,17 @@ class Authority:
                               scope=held_scopes(record.scope),
                               kid=record.kid)
 
-    def list_tokens(self, workspace_id: str, *, include_expired: bool = False,
+    def list_tokens(self, principal: Principal, workspace_id: str, *,
+                    include_expired: bool = False,
                     include_revoked: bool = False, limit: int | None = 100,
                     cursor: str | None = None) -> TokenPage:
         """One page of the workspace's tokens, oldest first; ``limit``
         None: every token from ``cursor`` on, in one page."""
+        self._authorize(principal, Action.LIST_TOKENS, workspace_id)
         if limit is None:
             tokens: list[TokenInfo] = []
             while True:
-                page = self.list_tokens(
+                page = self._list_tokens(
                     workspace_id, include_expired=include_expired,
                     include_revoked=include_revoked, limit=MAX_PAGE,
                     cursor=cursor)
@@ -330,6 +379,13 @@ class Authority:
                 if page.next_cursor is None:
                     return TokenPage(tokens=tokens, next_cursor=None)
                 cursor = page.next_cursor
+        return self._list_tokens(workspace_id, include_expired=include_expired,
+                                 include_revoked=include_revoked,
+                                 limit=limit, cursor=cursor)
+
+    def _list_tokens(self, workspace_id: str, *, include_expired: bool,
+                     include_revoked: bool, limit: int,
+                     cursor: str | None) -> TokenPage:
         if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(
                 f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
@@ -348,53 +404,62 @@ class Authority:
             tokens=[TokenInfo.from_record(r, now) for r in records],
             next_cursor=encode_cursor(records[-1]) if more else None)
 
-    def get_token(self, workspace_id: str, jti: str) -> TokenInfo:
+    def get_token(self, principal: Principal, workspace_id: str,
+                  jti: str) -> TokenInfo:
         """The metadata of one token of the workspace."""
+        self._authorize(principal, Action.GET_TOKEN, workspace_id)
         record = self.store.get_token(jti)
         if record is None or record.workspace_id != workspace_id:
             raise errors.TokenNotFound(f"Token with JTI '{jti}' not found",
                                        {'jti': jti})
         return TokenInfo.from_record(record, self.now())
 
-    def revoke(self, workspace_id: str, jti: str, *,
+    def revoke(self, principal: Principal, workspace_id: str, jti: str, *,
                origin: Origin | None = None) -> Revocation:
         """Revoke a token; revoking it again keeps the first revoked_at."""
+        self._authorize(principal, Action.REVOKE_TOKEN, workspace_id,
+                        jti=jti)
         now = self.now()
         record, already = self.store.revoke_token(
             workspace_id, jti, now, self._event(
-                origin, models.AUDIT_TOKEN_REVOKE, workspace_id=workspace_id,
-                target_jti=jti))
+                principal, origin, models.AUDIT_TOKEN_REVOKE,
+                workspace_id=workspace_id, target_jti=jti))
         return Revocation(token=TokenInfo.from_record(record, now),
                           already_revoked=already)
 
-    def purge_idempotency_keys(self) -> int:
+    def purge_idempotency_keys(self, principal: Principal) -> int:
         """Forget idempotency keys too old to replay."""
+        self._authorize(principal, Action.PURGE)
         return self.store.purge_idempotency_keys(
             self.now() - IDEMPOTENCY_WINDOW)
 
     # -- users and access -------------------------------------------------
-    def create_user(self, name: str, *,
+    def create_user(self, principal: Principal, name: str, *,
                     origin: Origin | None = None) -> NewUser:
         """Create a user; its credential is returned now and never again."""
+        self._authorize(principal, Action.MANAGE_USERS)
         _check_name('user', name)
         credential = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
         import uuid
         user = User(id=str(uuid.uuid4()), name=name, created_at=self.now(),
                     credential_hash=_hash_credential(credential))
         self.store.create_user(user, self._event(
-            origin, models.AUDIT_USER_CREATE, detail=f'{user.id} {name}'))
+            principal, origin, models.AUDIT_USER_CREATE,
+            detail=f'{user.id} {name}'))
         return NewUser(user=user, credential=credential)
 
-    def get_user(self, ref: str) -> User:
+    def get_user(self, principal: Principal, ref: str) -> User:
         """The user with this id or name."""
+        self._authorize(principal, Action.MANAGE_USERS)
         user = self.store.get_user(ref) or self.store.get_user_by_name(ref)
         if user is None:
             raise errors.UserNotFound(f"User '{ref}' not found",
                                       {'user': ref})
         return user
 
-    def list_users(self) -> list[User]:
+    def list_users(self, principal: Principal) -> list[User]:
         """Every user, by name."""
+        self._authorize(principal, Action.MANAGE_USERS)
         return self.store.list_users()
 
     def authenticate(self, bearer: str | None) -> Principal:
@@ -404,7 +469,6 @@ class Authority:
         token a ``workspace`` one; a bad workspace token raises its token
         error, anything else AuthenticationRequired.
         """
-        from ntcli_authority import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
         if bearer.startswith(TOKEN_PREFIX):
@@ -420,26 +484,6 @@ class Authority:
                                         user_id=user.id, user_name=user.name)
         raise errors.AuthenticationRequired('Unknown credential')
 
-    def authorize(self, principal: Principal, action: Action | str,
-                  workspace_id: str | None = None, *,
-                  jti: str | None = None) -> Workspace | None:
-        """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
-        take ``action`` on ``workspace_id``; return that workspace."""
-        from ntcli_authority import access
-        workspace = None
-        if workspace_id is not None:
-            workspace = self.store.get_workspace(workspace_id)
-            if workspace is None:
-                # A workspace token learns nothing about other workspaces.
-                if (principal.kind == access.PRINCIPAL_WORKSPACE
-                        and principal.workspace_id != workspace_id):
-                    raise errors.Forbidden(
-                        'The token belongs to another workspace')
-                raise errors.WorkspaceNotFound(
-                    details={'workspace_id': workspace_id})
-        access.check(principal, access.Action(action), workspace, jti=jti)
-        return workspace
-
     # -- the audit trail -------------------------------------------------
     def record_refusal(self, error: errors.AuthorityError, *,
                        origin: Origin | None = None,
@@ -448,18 +492,23 @@ class Authority:
         token, its JTI as the actor (never the credential itself)."""
         jti = (error.details or {}).get('jti')
         self.store.record_event(self._event(
-            (origin or LOCAL).but(actor=jti if isinstance(jti, str)
+            None, (origin or LOCAL).but(actor=jti if isinstance(jti, str)
                                   else None),
             models.AUDIT_AUTH_REFUSED, outcome=models.OUTCOME_REFUSED,
             workspace_id=workspace_id, detail=error.code))
 
-    def list_events(self, workspace_id: str | None = None, *,
+    def list_events(self, principal: Principal,
+                    workspace_id: str | None = None, *,
                     since: int | None = None,
                     actions: typing.Collection[str] = (),
                     limit: int = 100, cursor: str | None = None
                     ) -> EventPage:
         """One page of the audit trail, oldest first: of one workspace (it
         must exist) or all, at or after ``since``, of some actions."""
+        if workspace_id is None:
+            self._authorize(principal, Action.READ_ALL_EVENTS)
+        else:
+            self._authorize(principal, Action.READ_EVENTS, workspace_id)
         if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(
                 f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
@@ -474,10 +523,6 @@ class Authority:
                 raise errors.InvalidRequest('Invalid pagination cursor',
                                             {'field': 'cursor'})
             after = int(cursor)
-        if (workspace_id is not None
-                and self.store.get_workspace(workspace_id) is None):
-            raise errors.WorkspaceNotFound(
-                details={'workspace_id': workspace_id})
         events = self.store.list_events(
             workspace_id=workspace_id, since=since, actions=actions,
             after_id=after, limit=limit + 1)
@@ -486,11 +531,12 @@ class Authority:
         return EventPage(events=events,
                          next_cursor=str(events[-1].id) if more else None)
 
-    def purge_events(self, older_than_days: int, *,
+    def purge_events(self, principal: Principal, older_than_days: int, *,
                      batch: int = 1000) -> int:
         """Delete the events older than ``older_than_days``, a batch per
         transaction so that requests wait for no long lock; return how
         many."""
+        self._authorize(principal, Action.PURGE)
         before = self.now() - older_than_days * 86400
         total = 0
         while True:

@@ -6,6 +6,7 @@ import argparse
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 
 class CreateUser(base.ShowOne):
@@ -20,7 +21,7 @@ class CreateUser(base.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args, create=True) as authority:
-            new = authority.create_user(parsed_args.name)
+            new = authority.create_user(ADMIN, parsed_args.name)
         self.tell(f"User '{new.user.name}' created ({new.user.id}). Its "
                   'credential went to standard output and will not be shown '
                   'again: keep it safe.')
@@ -34,6 +35,6 @@ class ListUsers(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            users = authority.list_users()
+            users = authority.list_users(ADMIN)
         return (('id', 'name', 'created'),
                 [(u.id, u.name, base.when(u.created_at)) for u in users])

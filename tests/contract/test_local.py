@@ -5,7 +5,10 @@ import testtools
 
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.local import LocalEndpoint
+from ntcli_authority.access import Principal
 from tests.contract import base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class TestLocalEndpoint(base.EndpointContract, testtools.TestCase):
@@ -17,4 +20,4 @@ class TestLocalEndpoint(base.EndpointContract, testtools.TestCase):
         return LocalEndpoint('local', EndpointOptions(data_dir=data_dir))
 
     def rotate_signing_key(self):
-        self.endpoint.authority.rotate_signing_key()
+        self.endpoint.authority.rotate_signing_key(OWNER)

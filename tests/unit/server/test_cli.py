@@ -10,9 +10,12 @@ import os
 import fixtures
 import testtools
 
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_server import cli
 from tests import postgres as pg_fixture
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class CLITestCase(testtools.TestCase):
@@ -102,15 +105,15 @@ class TestAdminCommands(CLITestCase):
         self.run_cli('user', 'create', 'alice')
         self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
         with Authority.open(self.db) as authority:
-            ws = authority.get_workspace('main')
-            live = authority.issue(ws.id, expires_in=600)
+            ws = authority.get_workspace(OWNER, 'main')
+            live = authority.issue(OWNER, ws.id, expires_in=600)
             first_kid = live.kid
         code, second, _ = self.run_cli('keys', 'rotate')
         code, out, err = self.run_cli('keys', 'retire')
         self.assertEqual((0, ''), (code, out))       # the first signs `live`
         self.assertIn('No signing key to retire', err)
         with Authority.open(self.db) as authority:
-            authority.revoke(ws.id, live.jti)
+            authority.revoke(OWNER, ws.id, live.jti)
         code, out, err = self.run_cli('keys', 'retire')
         self.assertEqual((0, first_kid), (code, out.strip()))
         self.assertIn('1 signing key(s) retired', err)

@@ -9,7 +9,10 @@ import fixtures
 import testtools
 
 from ntcli_authority import dbcopy, errors
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class TestCopy(testtools.TestCase):
@@ -19,12 +22,12 @@ class TestCopy(testtools.TestCase):
         self.dir = self.useFixture(fixtures.TempDir()).path
         self.source = os.path.join(self.dir, 'one-node.db')
         with Authority.open(self.source) as authority:
-            user = authority.create_user('alice')
-            ws = authority.create_workspace('main', owner=user.user.id)
-            self.tokens = [authority.issue(ws.id, expires_in=3600)
+            user = authority.create_user(OWNER, 'alice')
+            ws = authority.create_workspace(OWNER, 'main', owner=user.user.id)
+            self.tokens = [authority.issue(OWNER, ws.id, expires_in=3600)
                            for _ in range(3)]
-            authority.revoke(ws.id, self.tokens[0].jti)
-            authority.issue(ws.id, expires_in=60, idempotency_key='k')
+            authority.revoke(OWNER, ws.id, self.tokens[0].jti)
+            authority.issue(OWNER, ws.id, expires_in=60, idempotency_key='k')
             self.events = authority.store.list_events()
 
     def test_everything_is_copied_and_checked(self):
@@ -47,7 +50,7 @@ class TestCopy(testtools.TestCase):
         target = os.path.join(self.dir, 'copy.db')
         dbcopy.copy_database(self.source, target)
         with Authority.open(target) as copy:
-            copy.create_user('bob')
+            copy.create_user(OWNER, 'bob')
         error = self.assertRaises(errors.DatabaseNotEmpty,
                                   dbcopy.copy_database, self.source, target)
         self.assertEqual(2, error.details['users'])
