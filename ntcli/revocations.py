@@ -45,12 +45,12 @@ def retry_pending(context: Context) -> None:
             return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
+    from ntcli.context import choose_bearer
     with context.store.transaction() as creds:
-        user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
+        user = creds.get_user_credential(endpoint.key)
         for item in creds.pending_revocations(endpoint.key):
-            # the user may revoke any token; a token may revoke itself
-            bearer = user or item.token
+            # as the command that left it had: the user, else the token
+            bearer = choose_bearer(endpoint.embedded, None, user, item.token)
             _, failure = revoke_quietly(endpoint, bearer, item.workspace_id,
                                         item.jti)
             if failure is None:

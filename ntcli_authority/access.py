@@ -27,13 +27,12 @@ years whoever asks (the authority's own argument check).
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import typing
 
 from ntcli_authority import errors
 from ntcli_authority.models import LOCAL_ACTOR, Workspace
 from ntcli_core import scopes
+from ntcli_core.records import Record
 
 
 class Action(str, enum.Enum):
@@ -65,7 +64,7 @@ OWN_WORKSPACE = 'own workspace'   # a token of the workspace
 ITSELF = 'itself'            # a token of the workspace, naming itself
 
 
-class Rule(typing.NamedTuple):
+class Rule(Record):
     """What each kind of principal may do of one operation."""
 
     local: bool              # the local owner (embedded endpoint, admin CLI)
@@ -98,8 +97,7 @@ RULES: dict[Action, Rule] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Target:
+class Target(Record):
     """A request a token wants to make behind an ingress (read from the
     ingress's headers by ntcli_server.ingress)."""
 
@@ -108,8 +106,7 @@ class Target:
     action: str                     # scopes.READ or scopes.WRITE
 
 
-@dataclasses.dataclass(frozen=True)
-class Principal:
+class Principal(Record):
     """The authenticated caller of an operation."""
 
     kind: str

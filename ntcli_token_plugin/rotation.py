@@ -71,7 +71,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
         if if_expires_within is not None and old is not None and \
                 _outlives(context, old, if_expires_within):
             return Kept(old.jti, old.expires_at)
-        bearer = _issue_bearer(context, creds, old)
+        bearer = _stored_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
         faults.checkpoint('before-issue')
         # Ctrl-C and SIGTERM wait until the issued token is stored (or,
@@ -91,9 +91,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
         faults.checkpoint('after-store')
         revoked_at, failure = None, None
         if old is not None:                                  # 3. revoke
-            # the user may revoke any token; a token may revoke itself
-            revoke_bearer = None if endpoint.embedded else (
-                creds.get_user_credential(endpoint.key) or old.token)
+            revoke_bearer = _stored_bearer(context, creds, old)
             try:
                 revoked_at, failure = revocations.revoke_quietly(
                     endpoint, revoke_bearer, workspace.id, old.jti)
@@ -161,19 +159,16 @@ def _random_uuid() -> str:
             f'{text[20:]}')
 
 
-def _issue_bearer(context: Context, creds: Credentials,
-                  old: StoredToken | None) -> str | None:
-    """Who asks for the new token: the user, else the old token itself."""
+def _stored_bearer(context: Context, creds: Credentials,
+                   old: StoredToken | None) -> str | None:
+    """Who asks for the new token and revokes the old one: the rule of
+    every command (ntcli.context.choose_bearer; NTCLI_TOKEN was refused
+    above), so the user, else the old token itself."""
+    from ntcli.context import choose_bearer
     endpoint = context.endpoint
-    if endpoint.embedded:
-        return None
-    bearer = creds.get_user_credential(endpoint.key) or (
-        old.token if old else None)
-    if not bearer:
-        raise errors.AuthenticationRequired(
-            hint="Run 'ntcli auth login' first: this endpoint needs a user "
-                 'credential or a workspace token.')
-    return bearer
+    return choose_bearer(endpoint.embedded, None,
+                         creds.get_user_credential(endpoint.key),
+                         old.token if old else None)
 
 
 def _store_new_token(context: Context, creds: Credentials,

@@ -160,16 +160,11 @@ class Status(command.ShowOne):
     @staticmethod
     def _who(context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
-        if endpoint.embedded:
-            return endpoint.whoami(None)
         try:
-            bearer = context.env_token() or context.user_credential()
-            if not bearer:
-                workspace_id = context.config.active_workspace(endpoint.key)
-                stored = context.stored_token(workspace_id) \
-                    if workspace_id else None
-                bearer = stored.token if stored else None
-            if not bearer:
+            workspace_id = context.config.active_workspace(endpoint.key)
+            try:
+                bearer = context.bearer(workspace_id)
+            except errors.AuthenticationRequired:
                 return 'nobody (run ntcli auth login)'
             return endpoint.whoami(bearer)
         except errors.NtcliError as exc:
@@ -242,11 +237,12 @@ class Logout(command.Command):
     @staticmethod
     def _revoke_stored(context, endpoint) -> None:
         from ntcli import revocations
+        from ntcli.context import choose_bearer
         creds = context.store.read()
-        user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
+        user = creds.get_user_credential(endpoint.key)
         for workspace_id, stored in creds.tokens(endpoint.key).items():
-            bearer = None if endpoint.embedded else (user or stored.token)
+            bearer = choose_bearer(endpoint.embedded, context.env_token(),
+                                   user, stored.token)
             _, failure = revocations.revoke_quietly(endpoint, bearer,
                                                     workspace_id, stored.jti)
             if failure:

@@ -223,7 +223,14 @@ class LocalEndpoint(Endpoint):
                                           cursor=cursor)
         return [_event(e) for e in page.events], page.next_cursor
 
+    @_translated
     def whoami(self, credential: str | None) -> str:
+        if credential is not None:
+            principal = self._caller(credential)
+            if principal.kind == 'user':
+                return f'user {principal.user_name}'
+            return (f'workspace token {principal.jti} of workspace '
+                    f'{principal.workspace_id}')
         import getpass
         try:
             return f'local user {getpass.getuser()}'
