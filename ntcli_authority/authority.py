@@ -385,7 +385,8 @@ class Authority:
         record, already = self.store.revoke_token(workspace_id, jti, now,
                                                   audit, at=at)
         return Revocation(token=TokenInfo.from_record(record, now),
-                          already_revoked=already)
+                          already_revoked=already,
+                          retiring=not record.revoked_by(now))
 
     def list_expiring(self, within: int, *,
                       limit: int = MAX_PAGE) -> list[TokenRecord]:

@@ -135,10 +135,13 @@ class TokenPage(Record):
 
 
 class Revocation(Record):
-    """The outcome of a revoke; ``already_revoked`` keeps the first time."""
+    """The outcome of a revoke; ``already_revoked``: nothing changed (it
+    was revoked, or retires at that time or sooner); ``retiring``: it is
+    valid until ``revoked_at``, the end of its grace period."""
 
     token: TokenInfo
     already_revoked: bool
+    retiring: bool = False
 
     @property
     def revoked_at(self) -> int:

@@ -313,8 +313,9 @@ class StoreTests:
             r.jti for r in self.store.list_tokens(WS, now=NOW + 49)])
         self.assertEqual(['jti_b'], [
             r.jti for r in self.store.list_tokens(WS, now=NOW + 50)])
-        self.assertEqual(['jti_a', 'jti_b'], [r.jti for r in self.store.list_tokens(
-            WS, now=NOW + 50, include_revoked=True)])
+        self.assertEqual(['jti_a', 'jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 50,
+                                                  include_revoked=True)])
         # never later, sooner is a change, now ends it
         self.assertTrue(self.store.revoke_token(WS, 'jti_a', NOW,
                                                 at=NOW + 60)[1])
