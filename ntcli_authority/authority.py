@@ -28,6 +28,7 @@ from ntcli_authority.models import (
     TokenInfo,
     TokenPage,
     TokenRecord,
+    TrustPolicy,
     User,
     ValidatedToken,
     Workspace,
@@ -82,6 +83,11 @@ def _check_name(kind: str, name: object) -> str:
 
 def _hash_credential(credential: str) -> str:
     return hashlib.sha256(credential.encode('utf-8')).hexdigest()
+
+
+def _actor(principal: Principal) -> str:
+    """Who a principal is, for the records it creates."""
+    return principal.user_id or principal.jti or models.LOCAL_ACTOR
 
 
 def encode_cursor(record: TokenRecord) -> str:
@@ -409,6 +415,76 @@ class Authority:
         """Forget idempotency keys too old to replay."""
         return self.store.purge_idempotency_keys(
             self.now() - IDEMPOTENCY_WINDOW)
+
+    # -- trust policies and the token exchange ----------------------------
+    def create_trust_policy(self, principal: Principal, workspace_id: str,
+                            name: str, *, issuer: str, conditions: object,
+                            scope: object = None,
+                            max_lifetime: int | None = None,
+                            description: str | None = None,
+                            origin: Origin | None = None) -> TrustPolicy:
+        """Let tokens of ``issuer`` whose claims meet ``conditions`` be
+        exchanged for tokens of the workspace holding ``scope`` (default
+        ``workspace:read servers:read``) that live ``max_lifetime`` seconds
+        (default one hour); see ntcli_authority.trust. A workspace token
+        may create one only with scopes it holds, and the policy then
+        lives only as long as that token."""
+        from ntcli_authority import access, trust
+        self.authorize(principal, access.Action.MANAGE_TRUST, workspace_id)
+        _check_name('trust policy', name)
+        issuer = trust.check_issuer(issuer)
+        checked = trust.check_conditions(conditions)
+        granted = trust.check_scope(scope)
+        lifetime = trust.check_max_lifetime(max_lifetime)
+        trust.check_description(description)
+        access.check_grant(principal, granted)
+        policy = TrustPolicy(
+            id='tp_' + secrets.token_hex(8), workspace_id=workspace_id,
+            name=name, issuer=issuer, conditions=checked,
+            scope=scopes.to_claim(granted), max_lifetime=lifetime,
+            created_at=self.now(), created_by=_actor(principal),
+            description=description)
+        self.store.add_trust_policy(policy, self._event(
+            origin, models.AUDIT_TRUST_CREATE, workspace_id=workspace_id,
+            detail=json.dumps({
+                'policy': policy.id, 'name': name, 'issuer': issuer,
+                'conditions': dict(checked), 'scope': list(granted),
+                'max_lifetime': lifetime}, separators=(',', ':'),
+                ensure_ascii=False)))
+        return policy
+
+    def list_trust_policies(self, principal: Principal,
+                            workspace_id: str | None = None
+                            ) -> list[TrustPolicy]:
+        """The trust policies of a workspace (every workspace's for the
+        local operator, with ``workspace_id`` None), by name."""
+        from ntcli_authority import access
+        self.authorize(principal, access.Action.LIST_TRUST, workspace_id)
+        return self.store.list_trust_policies(workspace_id=workspace_id)
+
+    def get_trust_policy(self, principal: Principal, workspace_id: str,
+                         ref: str) -> TrustPolicy:
+        """The policy of the workspace with this id or name."""
+        for policy in self.list_trust_policies(principal, workspace_id):
+            if ref in (policy.id, policy.name):
+                return policy
+        raise errors.TrustPolicyNotFound(
+            f"Trust policy '{ref}' not found", {'policy': ref})
+
+    def delete_trust_policy(self, principal: Principal, workspace_id: str,
+                            ref: str, *,
+                            origin: Origin | None = None) -> TrustPolicy:
+        """Delete the policy of the workspace with this id or name: from
+        now on it allows no exchange."""
+        from ntcli_authority import access
+        self.authorize(principal, access.Action.MANAGE_TRUST, workspace_id)
+        policy = self.get_trust_policy(principal, workspace_id, ref)
+        return self.store.delete_trust_policy(
+            workspace_id, policy.id, self._event(
+                origin, models.AUDIT_TRUST_DELETE, workspace_id=workspace_id,
+                detail=json.dumps({'policy': policy.id,
+                                   'name': policy.name},
+                                  separators=(',', ':'))))
 
     # -- users and access -------------------------------------------------
     def create_user(self, name: str, *,

@@ -168,6 +168,29 @@ class User(Record):
     credential_hash: str = field(default='', repr=False)
 
 
+class TrustPolicy(Record):
+    """Which external issuer's tokens may be exchanged for tokens of a
+    workspace, on which conditions on their claims (see
+    ntcli_authority.trust); ``created_by`` is the actor who made it (a
+    user id, a token's JTI, or ``local``)."""
+
+    id: str
+    workspace_id: str
+    name: str
+    issuer: str
+    conditions: tuple[tuple[str, str], ...]
+    scope: str                       # space-separated, as a token's claim
+    max_lifetime: int                # seconds
+    created_at: int
+    created_by: str | None = None
+    description: str | None = None
+
+    @property
+    def granted(self) -> scopes.Scopes:
+        """The scopes a token from this policy holds."""
+        return held_scopes(self.scope)
+
+
 class NewUser(Record):
     """A user just created, with the credential shown to it once."""
 
@@ -187,11 +210,13 @@ AUDIT_KEY_ROTATE = 'signing_key.rotate'
 AUDIT_KEY_RETIRE = 'signing_key.retire'
 AUDIT_USER_CREATE = 'user.create'
 AUDIT_AUTH_REFUSED = 'auth.refused'
+AUDIT_TRUST_CREATE = 'trust_policy.create'
+AUDIT_TRUST_DELETE = 'trust_policy.delete'
 AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
                  AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
                  AUDIT_TOKEN_RETIRE,
                  AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
-                 AUDIT_AUTH_REFUSED)
+                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE)
 #: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
 #: a credential refused.
 OUTCOME_SUCCESS = 'success'

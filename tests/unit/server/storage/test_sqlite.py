@@ -255,15 +255,33 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(schema(tmp.join('newest.db')),
                          schema(tmp.join('new.db')))
 
-    def test_upgrade_from_version_3_keeps_tokens(self):
-        # Version 4 adds no column: a version-3 database's tokens keep
-        # their state, and a revoked one stays revoked.
+    def test_upgrade_from_version_3_keeps_everything(self):
+        # A database of the schema before trust policies gains them.
         path = self.useFixture(fixtures.TempDir()).join('v3.db')
         with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
                                   sql.MIGRATIONS[:3]):
             store = open_store(path)
-            store.create_workspace(Workspace('ws-1', 'alpha', base.START))
+            store.create_workspace(Workspace('ws-1', 'alpha', 1))
             self.assertEqual(3, store.schema_version())
+            store.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual('alpha', store.get_workspace('ws-1').name)
+        self.assertEqual([], store.list_trust_policies())
+        store.add_trust_policy(storage_base.policy(workspace_id='ws-1'))
+        self.assertEqual(['deploy'],
+                         [p.name for p in store.list_trust_policies()])
+
+    def test_upgrade_from_version_4_keeps_tokens(self):
+        # A database of the schema before grace periods: its tokens keep
+        # their state, and a revoked one stays revoked.
+        path = self.useFixture(fixtures.TempDir()).join('v4.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:4]):
+            store = open_store(path)
+            store.create_workspace(Workspace('ws-1', 'alpha', base.START))
+            self.assertEqual(4, store.schema_version())
             store.close()
         conn = sqlite3.connect(path)
         conn.executescript(
@@ -274,7 +292,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(4, store.schema_version())
+        self.assertEqual(5, store.schema_version())
         self.assertEqual(['jti_live'], [
             r.jti for r in store.list_tokens('ws-1', now=base.START)])
         self.assertEqual(['jti_live'], [r.jti for r in
@@ -283,6 +301,7 @@ class TestMigration(testtools.TestCase):
         self.assertIn('tokens_by_expiry', [row[1] for row in schema(path)])
         self.assertEqual('revoked', store.get_token('jti_dead').status_at(
             base.START))
+        self.assertIsNone(store.get_token('jti_live').retires_at)
 
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
