@@ -191,6 +191,18 @@ class TrustPolicy(Record):
         return held_scopes(self.scope)
 
 
+class Exchange(Record):
+    """A token issued for an external issuer's token (see
+    Authority.exchange): the token, the policy that allowed it and what the
+    audit trail kept of the subject token's claims."""
+
+    issued: IssuedToken
+    policy: TrustPolicy
+    issuer: str
+    subject: str
+    claims: dict[str, str]
+
+
 class NewUser(Record):
     """A user just created, with the credential shown to it once."""
 
@@ -212,11 +224,13 @@ AUDIT_USER_CREATE = 'user.create'
 AUDIT_AUTH_REFUSED = 'auth.refused'
 AUDIT_TRUST_CREATE = 'trust_policy.create'
 AUDIT_TRUST_DELETE = 'trust_policy.delete'
+AUDIT_TOKEN_EXCHANGE = 'token.exchange'
 AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
                  AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
                  AUDIT_TOKEN_RETIRE,
                  AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
-                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE)
+                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE,
+                 AUDIT_TOKEN_EXCHANGE)
 #: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
 #: a credential refused.
 OUTCOME_SUCCESS = 'success'

@@ -590,7 +590,8 @@ class StoreTests:
         self.add_workspace()
         self.store.add_trust_policy(policy())
         self.store.add_exchanged_token(token('jti-1'), 'tp_1', 'digest-1',
-                                       NOW + 300, NOW, event())
+                                       NOW + 300, NOW, event(
+                                           models.AUDIT_TOKEN_EXCHANGE))
         self.assertEqual('jti-1', self.store.get_token('jti-1').jti)
         error = self.assertRaises(
             errors.SubjectTokenRejected, self.store.add_exchanged_token,
