@@ -47,7 +47,11 @@ class Action(str, enum.Enum):
     GET_TOKEN = 'token:get'
     REVOKE_TOKEN = 'token:revoke'
     READ_EVENTS = 'workspace:events'     # one workspace's audit trail
+    MANAGE_TRUST = 'trust:manage'        # create and delete trust policies
+    LIST_TRUST = 'trust:list'
     READ_ALL_EVENTS = 'events:all'       # the whole audit trail
+    LIST_ALL_TRUST = 'trust:all'         # every workspace's trust policies
+    WATCH_EXPIRY = 'tokens:expiring'     # the expiring tokens of all
     MANAGE_USERS = 'user:manage'
     MANAGE_KEYS = 'key:manage'           # the signing keys
     PURGE = 'maintenance:purge'          # old events, old idempotency keys
@@ -88,8 +92,16 @@ RULES: dict[Action, Rule] = {
     Action.REVOKE_TOKEN: Rule(True, OWNER, ITSELF),
     Action.READ_EVENTS: Rule(True, OWNER, None,
                              what='read the audit trail'),
+    # a trust policy is a standing issue of tokens (and grants only scopes
+    # its creator holds)
+    Action.MANAGE_TRUST: Rule(True, OWNER, OWN_WORKSPACE, 'tokens:write'),
+    Action.LIST_TRUST: Rule(True, OWNER, OWN_WORKSPACE, 'tokens:write'),
     Action.READ_ALL_EVENTS: Rule(True, None, None,
                                  what='read the whole audit trail'),
+    Action.LIST_ALL_TRUST: Rule(True, None, None,
+                                what="list every workspace's trust policies"),
+    Action.WATCH_EXPIRY: Rule(True, None, None,
+                              what='list the tokens of every workspace'),
     Action.MANAGE_USERS: Rule(True, None, None, what='manage users'),
     Action.MANAGE_KEYS: Rule(True, None, None,
                              what='manage the signing keys'),

@@ -31,7 +31,9 @@ class TestCheck(testtools.TestCase):
         admin_only = {action for action, rule in access.RULES.items()
                       if rule.user is None}
         self.assertEqual({Action.READ_ALL_EVENTS, Action.MANAGE_USERS,
-                          Action.MANAGE_KEYS, Action.PURGE}, admin_only)
+                          Action.MANAGE_KEYS, Action.PURGE,
+                          Action.LIST_ALL_TRUST, Action.WATCH_EXPIRY},
+                         admin_only)
         for action in Action:
             if action in admin_only:
                 self.assertRaises(errors.Forbidden, access.check, USER,
