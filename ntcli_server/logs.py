@@ -111,6 +111,30 @@ def gunicorn_logger(fmt: str) -> type:
     return ServerLogger
 
 
+def one_line_tls_failures() -> None:
+    """In a gevent worker: log a connection that fails before its request
+    (a failed TLS handshake: a plain-HTTP client on the TLS port, a port
+    scanner, a reset) as one warning, not gevent's traceback of 18 lines
+    on stderr for each."""
+    import ssl
+
+    import gevent
+    hub = gevent.get_hub()
+    printed = hub.print_exception
+    log = logging.getLogger('ntcli_server.tls')
+
+    def print_exception(context: object, kind: type | None, value: object,
+                        tb: object) -> None:
+        if kind is not None and issubclass(kind, (ssl.SSLError,
+                                                  ConnectionError)):
+            log.warning('A connection failed before its request (TLS '
+                        'handshake): %s', value)
+            return
+        printed(context, kind, value, tb)
+
+    hub.print_exception = print_exception
+
+
 #: gunicorn's access log atoms a client writes: request line, path, query,
 #: user agent, referer.
 _CLIENT_TEXT = ('r', 'U', 'q', 'a', 'f')
