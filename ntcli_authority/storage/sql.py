@@ -31,13 +31,14 @@ from __future__ import annotations
 import abc
 import typing
 
-from ntcli_authority import errors
+from ntcli_authority import errors, trust
 from ntcli_authority.models import (
     AUDIT_TOKEN_REPLAY,
     OUTCOME_UNCHANGED,
     AuditEvent,
     SigningKey,
     TokenRecord,
+    TrustPolicy,
     User,
     Workspace,
 )
@@ -117,12 +118,43 @@ MIGRATIONS: list[tuple[str, ...]] = [
                ON audit_events (workspace_id, id)""",
         "CREATE INDEX audit_events_by_time ON audit_events (at)",
     ),
+    # 4: trust policies (external issuers' tokens exchanged for workspace
+    # tokens) and the subject tokens already exchanged, remembered by a
+    # digest until they expire (never the token itself).
+    (
+        """CREATE TABLE trust_policies (
+               id TEXT PRIMARY KEY,
+               workspace_id TEXT NOT NULL,
+               name {bytewise_text} NOT NULL,
+               issuer TEXT NOT NULL,
+               conditions TEXT NOT NULL,
+               scope TEXT NOT NULL,
+               max_lifetime INTEGER NOT NULL,
+               created_at {timestamp} NOT NULL,
+               created_by TEXT,
+               description TEXT,
+               UNIQUE (workspace_id, name))""",
+        "CREATE INDEX trust_policies_by_issuer ON trust_policies (issuer)",
+        """CREATE TABLE exchanged_subject_tokens (
+               digest TEXT PRIMARY KEY,
+               expires_at {timestamp} NOT NULL)""",
+        """CREATE INDEX exchanged_subject_tokens_by_expiry
+               ON exchanged_subject_tokens (expires_at)""",
+    ),
+    # 5: a revocation at a later time (a rotation's grace period: valid
+    # until retires_at, refused from then on), and tokens found by expiry.
+    # An older ntcli would ignore retires_at; it refuses a database of a
+    # newer version.
+    (
+        "ALTER TABLE tokens ADD COLUMN retires_at {timestamp}",
+        "CREATE INDEX tokens_by_expiry ON tokens (expires_at)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TOKEN_COLUMNS = ('jti, workspace_id, created_at, expires_at, kid, scope, '
-                 'description, revoked_at')
+                 'description, revoked_at, retires_at')
 KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
                'retired_at')
 WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
@@ -130,6 +162,9 @@ USER_COLUMNS = 'id, name, created_at, credential_hash'
 EVENT_COLUMNS = ('at, action, outcome, actor, workspace_id, target_jti, '
                  'client, request_id, user_agent, detail')
 IDEMPOTENCY_COLUMNS = 'workspace_id, idempotency_key, jti, created_at'
+POLICY_COLUMNS = ('id, workspace_id, name, issuer, conditions, scope, '
+                  'max_lifetime, created_at, created_by, description')
+SUBJECT_COLUMNS = 'digest, expires_at'
 
 #: What a copy of the database carries (:meth:`SQLTokenStore.dump`): each
 #: table, its columns and the order its rows are read and written in
@@ -142,11 +177,22 @@ COPIED_TABLES = (
     ('idempotency_keys', IDEMPOTENCY_COLUMNS,
      'workspace_id, idempotency_key'),
     ('audit_events', EVENT_COLUMNS, 'id'),
+    ('trust_policies', POLICY_COLUMNS, 'id'),
+    ('exchanged_subject_tokens', SUBJECT_COLUMNS, 'digest'),
 )
 
 #: Names of the dialect's cross-process locks (Dialect.lock).
 MIGRATION_LOCK = 'migrations'
 SIGNING_KEY_LOCK = 'signing keys'
+
+
+#: A token not revoked at ``:now``: neither revoked nor past its grace.
+NOT_REVOKED = ('(revoked_at IS NULL AND (retires_at IS NULL '
+               'OR retires_at > :now))')
+
+#: A valid token in its grace period at ``:now``.
+RETIRING = ('revoked_at IS NULL AND retires_at > :now '
+            'AND (expires_at IS NULL OR expires_at > :now)')
 
 
 def _token(row: tuple) -> TokenRecord:
@@ -158,6 +204,12 @@ def _signing_key(row: tuple) -> SigningKey:
     return SigningKey(kid=kid, public_key=public, created_at=created,
                       private_key=private, is_primary=bool(primary),
                       retired_at=retired)
+
+
+def _policy(row: tuple) -> TrustPolicy:
+    values = list(row)
+    values[4] = trust.conditions_from_text(values[4])
+    return TrustPolicy(*values)
 
 
 def _token_params(record: TokenRecord) -> dict:
@@ -251,6 +303,8 @@ class Dialect(abc.ABC):
     #: primary-key index predicate), bytewise_text, serial_key (an integer
     #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
+    #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
+    holds_nul: bool = True
     #: What refreshes the query planner's statistics of the tokens table
     #: after a bulk import, or '' where the planner needs none.
     analyze_tokens: str = ''
@@ -445,6 +499,7 @@ class SQLTokenStore(TokenStore):
                 'AND private_key IS NOT NULL AND NOT EXISTS ('
                 ' SELECT 1 FROM tokens t WHERE t.kid = k.kid'
                 ' AND t.revoked_at IS NULL'
+                ' AND (t.retires_at IS NULL OR t.retires_at > :now)'
                 ' AND (t.expires_at IS NULL OR t.expires_at > :now)) '
                 'ORDER BY kid', now=now)]
             for kid in kids:
@@ -536,9 +591,11 @@ class SQLTokenStore(TokenStore):
                     details={'workspace_id': workspace_id})
             revoked = tx.count(
                 'UPDATE tokens SET revoked_at = :now '
-                'WHERE workspace_id = :ws AND revoked_at IS NULL',
+                f'WHERE workspace_id = :ws AND {NOT_REVOKED}',
                 now=now, ws=workspace_id)
             tx.execute('DELETE FROM idempotency_keys WHERE workspace_id = :ws',
+                       ws=workspace_id)
+            tx.execute('DELETE FROM trust_policies WHERE workspace_id = :ws',
                        ws=workspace_id)
             if audit is not None:
                 _record(tx, audit.but(detail=f'tokens_revoked={revoked}'))
@@ -548,7 +605,8 @@ class SQLTokenStore(TokenStore):
     # -- tokens -----------------------------------------------------------
     _INSERT_TOKEN = (
         f'INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (:jti, :workspace_id, '
-        ':created_at, :expires_at, :kid, :scope, :description, :revoked_at)')
+        ':created_at, :expires_at, :kid, :scope, :description, :revoked_at, '
+        ':retires_at)')
 
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
@@ -626,12 +684,13 @@ class SQLTokenStore(TokenStore):
                     after: Position | None = None,
                     limit: int = 100) -> list[TokenRecord]:
         # Active tokens always, expired and revoked ones on request.
-        wanted = ['(revoked_at IS NULL AND (expires_at IS NULL '
+        # (a retiring token, within its grace period, is still active)
+        wanted = [f'({NOT_REVOKED} AND (expires_at IS NULL '
                   'OR expires_at > :now))']
         if include_expired:
-            wanted.append('(revoked_at IS NULL AND expires_at <= :now)')
+            wanted.append(f'({NOT_REVOKED} AND expires_at <= :now)')
         if include_revoked:
-            wanted.append('(revoked_at IS NOT NULL)')
+            wanted.append('(revoked_at IS NOT NULL OR retires_at <= :now)')
         query = (f'SELECT {TOKEN_COLUMNS} FROM tokens '
                  f'WHERE workspace_id = :ws AND ({" OR ".join(wanted)})')
         params: dict = {'ws': workspace_id, 'now': now, 'limit': limit}
@@ -645,16 +704,24 @@ class SQLTokenStore(TokenStore):
         return [_token(row) for row in rows]
 
     def revoke_token(self, workspace_id: str, jti: str, now: int,
-                     audit: AuditEvent | None = None
-                     ) -> tuple[TokenRecord, bool]:
+                     audit: AuditEvent | None = None, *,
+                     at: int | None = None) -> tuple[TokenRecord, bool]:
         def work(tx: Transaction) -> tuple[TokenRecord, bool]:
             self._hold_workspace(tx, workspace_id)
             # One conditional UPDATE: of concurrent revokes exactly one
-            # matches; the others wait for it, then match nothing.
-            changed = tx.count(
-                'UPDATE tokens SET revoked_at = :now WHERE jti = :jti '
-                'AND workspace_id = :ws AND revoked_at IS NULL',
-                now=now, jti=jti, ws=workspace_id)
+            # matches; the others wait for it, then match nothing. Ending a
+            # grace period early is a change; postponing it is not made.
+            if at is None or at <= now:
+                changed = tx.count(
+                    'UPDATE tokens SET revoked_at = :now WHERE jti = :jti '
+                    f'AND workspace_id = :ws AND {NOT_REVOKED}',
+                    now=now, jti=jti, ws=workspace_id)
+            else:
+                changed = tx.count(
+                    'UPDATE tokens SET retires_at = :at WHERE jti = :jti '
+                    'AND workspace_id = :ws AND revoked_at IS NULL '
+                    'AND (retires_at IS NULL OR retires_at > :at)',
+                    at=at, jti=jti, ws=workspace_id)
             row = tx.one(f'SELECT {TOKEN_COLUMNS} FROM tokens '
                          'WHERE jti = :jti AND workspace_id = :ws',
                          jti=jti, ws=workspace_id)
@@ -667,10 +734,126 @@ class SQLTokenStore(TokenStore):
             return _token(row), changed != 1
         return self._write(work)
 
+    def list_expiring_tokens(self, now: int, until: int,
+                             limit: int) -> list[TokenRecord]:
+        rows = self._query(lambda tx: tx.all(
+            f'SELECT {TOKEN_COLUMNS} FROM tokens '
+            f'WHERE expires_at > :now AND expires_at <= :until '
+            f'AND {NOT_REVOKED} ORDER BY expires_at, jti LIMIT :limit',
+            now=now, until=until, limit=limit))
+        return [_token(row) for row in rows]
+
+    def count_expiring_tokens(self, now: int,
+                              windows: typing.Sequence[int]
+                              ) -> tuple[dict[int, int], int]:
+        windows = sorted(set(windows))
+        if not windows:
+            retiring = self._query(lambda tx: tx.one(
+                f'SELECT COUNT(*) FROM tokens WHERE {RETIRING}',
+                now=now))
+            return {}, retiring[0] if retiring else 0
+        # One statement, one snapshot: a scrape sees consistent numbers.
+        params: dict[str, int] = {'now': now}
+        sums = []
+        for i, window in enumerate(windows):
+            params[f'w{i}'] = now + window
+            sums.append(f'COALESCE(SUM(CASE WHEN expires_at <= :w{i} '
+                        'THEN 1 ELSE 0 END), 0)')
+        params['widest'] = now + windows[-1]
+        query = (
+            'SELECT ' + ', '.join(sums) + ', (SELECT COUNT(*) FROM tokens '
+            f'WHERE {RETIRING}) FROM tokens WHERE expires_at > :now '
+            f'AND expires_at <= :widest AND {NOT_REVOKED}')
+        row = self._query(lambda tx: tx.one(query, **params))
+        assert row is not None, 'an aggregate returns one row'
+        counts = {w: int(row[i]) for i, w in enumerate(windows)}
+        return counts, int(row[-1])
+
     def purge_idempotency_keys(self, before: int) -> int:
         return self._write(lambda tx: tx.count(
             'DELETE FROM idempotency_keys WHERE created_at < :before',
             before=before))
+
+    # -- trust policies ---------------------------------------------------
+    def add_trust_policy(self, policy: TrustPolicy,
+                         audit: AuditEvent | None = None) -> None:
+        row = policy.as_dict()
+        row['conditions'] = trust.conditions_to_text(policy.conditions)
+        taken = errors.TrustPolicyExists(
+            f"A trust policy named '{policy.name}' already exists in this "
+            'workspace', {'name': policy.name})
+
+        def work(tx: Transaction) -> None:
+            self._hold_workspace(tx, policy.workspace_id)
+            tx.execute(f'INSERT INTO trust_policies ({POLICY_COLUMNS}) '
+                       'VALUES (' + ', '.join(f':{name}' for name in row)
+                       + ')', **row)
+            _record(tx, audit)
+        try:
+            self._write(work)
+        except self.dialect.unique_violation:
+            raise taken from None
+
+    def list_trust_policies(self, *, workspace_id: str | None = None,
+                            issuer: str | None = None
+                            ) -> list[TrustPolicy]:
+        where, params = [], {}
+        if workspace_id is not None:
+            where.append('workspace_id = :ws')
+            params['ws'] = workspace_id
+        if issuer is not None:
+            where.append('issuer = :issuer')
+            params['issuer'] = issuer
+        query = (f'SELECT {POLICY_COLUMNS} FROM trust_policies'
+                 + (' WHERE ' + ' AND '.join(where) if where else '')
+                 + ' ORDER BY workspace_id, name')
+        rows = self._query(lambda tx: tx.all(query, **params))
+        return [_policy(row) for row in rows]
+
+    def delete_trust_policy(self, workspace_id: str, policy_id: str,
+                            audit: AuditEvent | None = None
+                            ) -> TrustPolicy:
+        def work(tx: Transaction) -> TrustPolicy:
+            row = tx.one(f'SELECT {POLICY_COLUMNS} FROM trust_policies '
+                         'WHERE id = :id AND workspace_id = :ws',
+                         id=policy_id, ws=workspace_id)
+            if row is None:
+                raise errors.TrustPolicyNotFound(
+                    f"Trust policy '{policy_id}' not found",
+                    {'policy': policy_id})
+            tx.execute('DELETE FROM trust_policies WHERE id = :id',
+                       id=policy_id)
+            _record(tx, audit)
+            return _policy(row)
+        return self._write(work)
+
+    def add_exchanged_token(self, record: TokenRecord, policy_id: str,
+                            digest: str, digest_expires_at: int, now: int,
+                            audit: AuditEvent | None = None) -> None:
+        def work(tx: Transaction) -> None:
+            self._hold_workspace(tx, record.workspace_id)
+            # The policy must still be there: one removed since it was
+            # matched allows nothing. Held, so that its DELETE waits.
+            if not tx.one('SELECT 1 FROM trust_policies WHERE id = :id '
+                          'AND workspace_id = :ws' + self.dialect.share_lock,
+                          id=policy_id, ws=record.workspace_id):
+                raise errors.NoMatchingPolicy(
+                    'The trust policy that matched this token was removed',
+                    {'policy': policy_id})
+            # What no exchange can use again has no need to be remembered.
+            tx.execute('DELETE FROM exchanged_subject_tokens '
+                       'WHERE expires_at < :now', now=now)
+            if not tx.count(
+                    'INSERT INTO exchanged_subject_tokens (digest, '
+                    'expires_at) VALUES (:digest, :exp) '
+                    'ON CONFLICT (digest) DO NOTHING',
+                    digest=digest, exp=digest_expires_at):
+                raise errors.SubjectTokenRejected(
+                    'This subject token was already exchanged: each may be '
+                    'used once', {'reason': 'replayed'})
+            tx.execute(self._INSERT_TOKEN, **_token_params(record))
+            _record(tx, audit)
+        self._write(work)
 
     # -- users ------------------------------------------------------------
     def create_user(self, user: User,

@@ -251,6 +251,73 @@ class TestAdminCommands(CLITestCase):
         self.assertIn('Cannot connect to the token database', err)
 
 
+class TestExpiringTokens(CLITestCase):
+    """``ntcli-server token expiring``: what is about to stop working."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_cli('user', 'create', 'alice')
+        self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
+        self.run_cli('workspace', 'create', 'other', '--owner', 'alice')
+        with Authority.open(self.db) as authority:
+            main = authority.get_workspace('main').id
+            other = authority.get_workspace('other').id
+            self.day = authority.issue(main, expires_in=86400,
+                                       description='ci \x1b[31m').jti
+            self.week = authority.issue(other, expires_in=6 * 86400).jti
+            self.retiring = authority.issue(main, expires_in=2 * 86400).jti
+            authority.revoke(main, self.retiring, grace=3600)
+            self.retires_at = authority.now() + 3600
+            revoked = authority.issue(main, expires_in=3600).jti
+            authority.revoke(main, revoked)
+            authority.issue(main, expires_in=90 * 86400)
+            authority.issue(main)
+        self.main, self.other = main, other
+
+    def listed(self, *argv):
+        code, out, err = self.run_cli('token', 'expiring', *argv,
+                                      '-f', 'json')
+        self.assertEqual((0, ''), (code, err))
+        return json.loads(out)
+
+    def test_soonest_first_in_every_workspace(self):
+        rows = self.listed('--within', '7d')
+        self.assertEqual([self.day, self.retiring, self.week],
+                         [r['jti'] for r in rows])
+        self.assertEqual(
+            {'jti', 'workspace_id', 'workspace_name', 'expires_at',
+             'retiring_until', 'description'}, set(rows[0]))
+        self.assertEqual((self.main, 'main', 'ci \x1b[31m', None),
+                         (rows[0]['workspace_id'], rows[0]['workspace_name'],
+                          rows[0]['description'], rows[0]['retiring_until']))
+        from ntcli_core import timefmt
+        self.assertEqual(timefmt.iso(self.retires_at),
+                         rows[1]['retiring_until'])
+        self.assertEqual([self.day], [r['jti'] for r in
+                                      self.listed('--within', '86400')])
+        # the table escapes what a terminal would obey
+        code, out, _ = self.run_cli('token', 'expiring', '--within', '1d')
+        self.assertNotIn('\x1b', out)
+
+    def test_the_clock_moves(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NTCLI_TEST_CLOCK_OFFSET', str(2 * 3600)))
+        # the grace has ended: the retiring token is revoked
+        self.assertEqual([self.day, self.week],
+                         [r['jti'] for r in self.listed('--within', '7d')])
+
+    def test_limit_and_bad_windows(self):
+        code, out, err = self.run_cli('token', 'expiring', '--within', '7d',
+                                      '--limit', '1', '-f', 'json')
+        self.assertEqual([self.day], [r['jti'] for r in json.loads(out)])
+        self.assertIn('Only the 1 soonest are listed', err)
+        for bad in ('0', '-1d', '11y', 'soon', '1e3', '\u0661d'):
+            code, out, err = self.run_cli('token', 'expiring', '--within',
+                                          bad)
+            self.assertEqual((2, ''), (code, out), bad)
+            self.assertEqual(2, len(err.splitlines()), err)
+
+
 class TestFormats(CLITestCase):
     """Every command that shows or lists takes ntcli's formatters."""
 
@@ -289,5 +356,78 @@ class TestFormats(CLITestCase):
         self.assertEqual(0, code)
         for name in ('serve', 'user create', 'user list', 'workspace create',
                      'workspace list', 'keys rotate', 'keys list',
-                     'keys retire', 'audit list', 'db copy'):
+                     'keys retire', 'audit list', 'db copy',
+                     'token expiring'):
             self.assertIn(name, out)
+
+
+class TestTrustCommands(CLITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.run_cli('user', 'create', 'alice')
+        code, out, _ = self.run_cli('workspace', 'create', 'alpha',
+                                    '--owner', 'alice')
+        self.workspace_id = out.strip()
+
+    def create(self, *extra):
+        return self.run_cli(
+            'trust', 'create', 'alpha', 'deploy', '--issuer',
+            'https://token.actions.githubusercontent.com',
+            '--claim', 'repository=acme/app', '--claim',
+            'ref=refs/heads/*', *extra)
+
+    def test_create_list_show_delete(self):
+        code, out, err = self.create('--scope', 'servers:write',
+                                     '--max-lifetime', '900')
+        self.assertEqual(0, code, err)
+        policy_id = out.strip()
+        self.assertRegex(policy_id, r'^tp_[0-9a-f]{16}$')
+        self.assertIn("Trust policy 'deploy' created", err)
+        code, out, err = self.run_cli('trust', 'list', '-f', 'json')
+        self.assertEqual(0, code, err)
+        [listed] = json.loads(out)
+        self.assertEqual({
+            'id': policy_id, 'workspace_id': self.workspace_id,
+            'name': 'deploy',
+            'issuer': 'https://token.actions.githubusercontent.com',
+            'conditions': {'ref': 'refs/heads/*', 'repository': 'acme/app'},
+            'scope': ['servers:read', 'servers:write'], 'max_lifetime': 900,
+            'created_by': 'local', 'description': None},
+            {k: v for k, v in listed.items() if k != 'created'})
+        code, out, err = self.run_cli('trust', 'show', 'alpha', 'deploy',
+                                      '-f', 'json')
+        self.assertEqual(policy_id, json.loads(out)['id'])
+        code, out, err = self.run_cli('trust', 'list')
+        self.assertIn('ref=refs/heads/*, repository=acme/app', out)
+        code, out, err = self.run_cli('trust', 'delete', 'alpha', policy_id)
+        self.assertEqual((0, f"Trust policy 'deploy' ({policy_id}) "
+                             'deleted.\n'), (code, out))
+        code, out, err = self.run_cli('trust', 'list', '--workspace',
+                                      'alpha', '-f', 'json')
+        self.assertEqual([], json.loads(out))
+        code, out, err = self.run_cli('audit', 'list', '-f', 'json',
+                                      '--action', 'trust_policy.create',
+                                      '--action', 'trust_policy.delete')
+        self.assertEqual(['trust_policy.create', 'trust_policy.delete'],
+                         [e['action'] for e in json.loads(out)])
+
+    def test_bad_input_is_one_line(self):
+        code, out, err = self.create('--scope', 'tokens:write')
+        self.assertEqual((1, ''), (code, out))
+        self.assertEqual(['ntcli-server: A trust policy cannot grant '
+                          'tokens:write: a token from a CI job must not '
+                          'issue other tokens'], err.splitlines())
+        code, out, err = self.create('--max-lifetime', '90000')
+        self.assertEqual(2, code)
+        self.assertIn("'90000' is not a whole number from 60 to 86400", err)
+        code, out, err = self.run_cli(
+            'trust', 'create', 'alpha', 'x', '--issuer', 'https://i',
+            '--claim', 'no-equals-sign')
+        self.assertEqual(2, code)
+        self.assertIn('is not CLAIM=PATTERN', err)
+        code, out, err = self.run_cli('trust', 'delete', 'alpha', 'nope')
+        self.assertEqual((1, ["ntcli-server: Trust policy 'nope' not "
+                              'found']), (code, err.splitlines()))
+        code, out, err = self.run_cli('trust', 'list', '-f', 'json')
+        self.assertEqual([], json.loads(out))

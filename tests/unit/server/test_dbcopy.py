@@ -25,6 +25,11 @@ class TestCopy(testtools.TestCase):
                            for _ in range(3)]
             authority.revoke(ws.id, self.tokens[0].jti)
             authority.issue(ws.id, expires_in=60, idempotency_key='k')
+            from ntcli_authority.access import Principal
+            self.policy = authority.create_trust_policy(
+                Principal.local(), ws.id, 'deploy',
+                issuer='https://token.actions.githubusercontent.com',
+                conditions={'repository': 'acme/app'})
             self.events = authority.store.list_events()
 
     def test_everything_is_copied_and_checked(self):
@@ -32,13 +37,17 @@ class TestCopy(testtools.TestCase):
         report = dbcopy.copy_database(self.source, target)
         self.assertEqual({'users': 1, 'workspaces': 1, 'signing_keys': 1,
                           'tokens': 4, 'idempotency_keys': 1,
-                          'audit_events': len(self.events)}, report.counts)
+                          'audit_events': len(self.events),
+                          'trust_policies': 1,
+                          'exchanged_subject_tokens': 0}, report.counts)
         self.assertEqual((3, 3), (report.live_tokens, report.validated))
         with Authority.open(target, create=False) as copy:
             for issued in self.tokens[1:]:
                 self.assertEqual(issued.jti, copy.validate(issued.token).jti)
             self.assertRaises(errors.TokenRevoked, copy.validate,
                               self.tokens[0].token)
+            self.assertEqual([self.policy],
+                             copy.store.list_trust_policies())
             self.assertEqual([e.but(id=None) for e in self.events],
                              [e.but(id=None)
                               for e in copy.store.list_events()])

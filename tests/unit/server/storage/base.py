@@ -13,6 +13,7 @@ from ntcli_authority.models import (
     AuditEvent,
     SigningKey,
     TokenRecord,
+    TrustPolicy,
     User,
     Workspace,
 )
@@ -32,6 +33,18 @@ def event(action: str = models.AUDIT_TOKEN_ISSUE, at: int = NOW,
           **fields) -> AuditEvent:
     return AuditEvent(at=at, action=action, outcome=models.OUTCOME_SUCCESS,
                       actor='user-1', **fields)
+
+
+def policy(policy_id: str = 'tp_1', name: str = 'deploy',
+           workspace_id: str = WS, **changes) -> TrustPolicy:
+    values = dict(id=policy_id, workspace_id=workspace_id, name=name,
+                  issuer='https://issuer.example',
+                  conditions=(('ref', 'refs/heads/*'),
+                              ('repository', 'acme/app')),
+                  scope='servers:read', max_lifetime=3600, created_at=NOW,
+                  created_by='user-1')
+    values.update(changes)
+    return TrustPolicy(**values)
 
 
 def token(jti: str, workspace_id: str = WS, created_at: int = NOW,
@@ -299,6 +312,66 @@ class StoreTests:
                           'ws-9', 'jti_a', NOW)
 
     # -- users ------------------------------------------------------------
+    def test_revoke_at_a_later_time(self):
+        self.add_workspace()
+        self.store.add_tokens([token('jti_a', expires_at=NOW + 99),
+                               token('jti_b')])
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW,
+                                                  at=NOW + 50)
+        self.assertFalse(already)
+        self.assertEqual(NOW + 50, record.retires_at)
+        self.assertIsNone(record.revoked_at)
+        # retiring: still active until then, revoked from then on
+        self.assertEqual(['jti_a', 'jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 49)])
+        self.assertEqual(['jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 50)])
+        self.assertEqual(['jti_a', 'jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 50,
+                                                  include_revoked=True)])
+        # never later, sooner is a change, now ends it
+        self.assertTrue(self.store.revoke_token(WS, 'jti_a', NOW,
+                                                at=NOW + 60)[1])
+        self.assertFalse(self.store.revoke_token(WS, 'jti_a', NOW,
+                                                 at=NOW + 40)[1])
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW + 1)
+        self.assertFalse(already)
+        self.assertEqual(NOW + 1, record.revoked_at)
+        self.assertEqual(NOW + 40, record.retires_at)
+        self.assertEqual(NOW + 1, record.revocation)
+        # past its grace, a token is revoked: nothing left to change
+        self.store.add_tokens([token('jti_c')])
+        self.store.revoke_token(WS, 'jti_c', NOW, at=NOW + 5)
+        self.assertTrue(self.store.revoke_token(WS, 'jti_c', NOW + 5)[1])
+        self.assertIsNone(self.store.get_token('jti_c').revoked_at)
+        # deleting the workspace ends a grace too
+        self.store.revoke_token(WS, 'jti_b', NOW, at=NOW + 50)
+        self.assertEqual(2, self.store.delete_workspace(WS, NOW + 2))
+        self.assertEqual(NOW + 2, self.store.get_token('jti_b').revoked_at)
+
+    def test_expiring_tokens(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_tokens([
+            token('jti_10', expires_at=NOW + 10),
+            token('jti_20', 'ws-2', expires_at=NOW + 20),
+            token('jti_30', expires_at=NOW + 30, retires_at=NOW + 25),
+            token('jti_gone', expires_at=NOW + 15, revoked_at=NOW - 1),
+            token('jti_over', expires_at=NOW + 15, retires_at=NOW),
+            token('jti_past', expires_at=NOW),
+            token('jti_never', retires_at=NOW + 5)])
+        self.assertEqual(['jti_10', 'jti_20', 'jti_30'], [
+            r.jti for r in self.store.list_expiring_tokens(NOW, NOW + 30,
+                                                           10)])
+        self.assertEqual(['jti_10'], [
+            r.jti for r in self.store.list_expiring_tokens(NOW, NOW + 30,
+                                                           1)])
+        self.assertEqual(({10: 1, 20: 2, 100: 3}, 2),
+                         self.store.count_expiring_tokens(NOW, (100, 10, 20)))
+        self.assertEqual(({}, 2), self.store.count_expiring_tokens(NOW, ()))
+        self.assertEqual(({5: 0}, 0),
+                         self.store.count_expiring_tokens(NOW + 30, (5,)))
+
     def test_users(self):
         alice = User('u1', 'alice', NOW, 'hash-a')
         bob = User('u2', 'bob', NOW, 'hash-b')
@@ -472,3 +545,75 @@ class StoreTests:
         self.assertEqual(0, self.store.purge_events(NOW + 5, 10))
         self.assertEqual([NOW + 5, NOW + 6],
                          [e.at for e in self.store.list_events()])
+
+    # -- trust policies and exchanged tokens --------------------------------
+    def test_trust_policies_kept_listed_and_deleted(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        first = policy(description='from main')
+        self.store.add_trust_policy(first, event(
+            models.AUDIT_TRUST_CREATE, workspace_id=WS))
+        self.store.add_trust_policy(policy('tp_2', 'other', 'ws-2',
+                                           issuer='https://other.example'))
+        self.assertEqual([first],
+                         self.store.list_trust_policies(workspace_id=WS))
+        self.assertEqual(['tp_2'], [
+            p.id for p in self.store.list_trust_policies(
+                issuer='https://other.example')])
+        self.assertEqual(2, len(self.store.list_trust_policies()))
+        self.assertEqual([models.AUDIT_TRUST_CREATE],
+                         [e.action for e in self.store.list_events()])
+        self.assertEqual(first, self.store.delete_trust_policy(WS, 'tp_1'))
+        self.assertEqual([], self.store.list_trust_policies(workspace_id=WS))
+        # only in its own workspace
+        self.assertRaises(errors.TrustPolicyNotFound,
+                          self.store.delete_trust_policy, WS, 'tp_2')
+
+    def test_trust_policy_names_are_unique_per_workspace(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_trust_policy(policy())
+        self.store.add_trust_policy(policy('tp_2', workspace_id='ws-2'))
+        self.assertRaises(errors.TrustPolicyExists,
+                          self.store.add_trust_policy, policy('tp_3'))
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.store.add_trust_policy,
+                          policy('tp_4', workspace_id='ws-9'))
+
+    def test_deleting_a_workspace_deletes_its_trust_policies(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.delete_workspace(WS, NOW)
+        self.assertEqual([], self.store.list_trust_policies())
+
+    def test_an_exchanged_subject_token_is_accepted_once(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.add_exchanged_token(token('jti-1'), 'tp_1', 'digest-1',
+                                       NOW + 300, NOW, event(
+                                           models.AUDIT_TOKEN_EXCHANGE))
+        self.assertEqual('jti-1', self.store.get_token('jti-1').jti)
+        error = self.assertRaises(
+            errors.SubjectTokenRejected, self.store.add_exchanged_token,
+            token('jti-2'), 'tp_1', 'digest-1', NOW + 300, NOW)
+        self.assertEqual({'reason': 'replayed'}, error.details)
+        self.assertIsNone(self.store.get_token('jti-2'))
+        self.assertEqual(1, len(self.store.list_events()))
+        # once it has expired it is forgotten (and no verifier accepts it)
+        self.store.add_exchanged_token(token('jti-3'), 'tp_1', 'digest-1',
+                                       NOW + 900, NOW + 301)
+
+    def test_no_token_for_a_removed_trust_policy(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.delete_trust_policy(WS, 'tp_1')
+        self.assertRaises(errors.NoMatchingPolicy,
+                          self.store.add_exchanged_token, token('jti-1'),
+                          'tp_1', 'digest-1', NOW + 300, NOW)
+        self.assertIsNone(self.store.get_token('jti-1'))
+        # nor for a policy of another workspace
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_trust_policy(policy('tp_2', workspace_id='ws-2'))
+        self.assertRaises(errors.NoMatchingPolicy,
+                          self.store.add_exchanged_token, token('jti-1'),
+                          'tp_2', 'digest-1', NOW + 300, NOW)
