@@ -15,6 +15,7 @@ from ntcli_server.commands import base
 
 if typing.TYPE_CHECKING:
     from ntcli_server.ratelimit import FailureTable
+    from ntcli_server.signin import SignInSettings
 
 DEFAULT_BIND = '127.0.0.1:8080'
 # gevent workers: a connection waiting for a slow client's bytes holds a
@@ -29,7 +30,8 @@ SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
-                  auth_failures: FailureTable | None = None) -> None:
+                  auth_failures: FailureTable | None = None,
+                  sign_in: SignInSettings | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -46,7 +48,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
             # create_app never creates a missing database.
             from ntcli_server import wsgi
             return wsgi.create_app(target, metrics=metrics,
-                                   auth_failures=auth_failures)
+                                   auth_failures=auth_failures,
+                                   sign_in=sign_in)
 
     TokenServer().run()
 
@@ -209,6 +212,8 @@ class Serve(base.Command):
                                  '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
+        from ntcli_server import signin
+        signin.add_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -224,6 +229,13 @@ class Serve(base.Command):
                 and importlib.util.find_spec('prometheus_client') is None):
             raise base.CommandFailed('--metrics needs prometheus-client',
                                      "pip install 'ntcli[server]'")
+        from ntcli_server import signin
+        try:
+            sign_in = signin.settings_from(args)
+        except ValueError as exc:
+            raise base.CommandFailed(str(exc), 'See ntcli-server serve '
+                                     '--help and the operator guide.') \
+                from None
         db = self.database(args)
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
@@ -257,5 +269,6 @@ class Serve(base.Command):
             # Recent gunicorn's control socket has one default path per user,
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
-        }, metrics=args.metrics, auth_failures=_auth_failure_table(args))
+        }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
+            sign_in=sign_in)
         return 0

@@ -8,7 +8,7 @@ import os
 import fixtures
 import testtools
 
-from ntcli_authority import dbcopy, errors
+from ntcli_authority import dbcopy, errors, oidc
 from ntcli_authority.authority import Authority
 
 
@@ -25,6 +25,10 @@ class TestCopy(testtools.TestCase):
                            for _ in range(3)]
             authority.revoke(ws.id, self.tokens[0].jti)
             authority.issue(ws.id, expires_in=60, idempotency_key='k')
+            authority.link_identity('alice', 'https://idp.example', 'a-1')
+            self.session = authority.sign_in(oidc.VerifiedToken(
+                issuer='https://idp.example', subject='a-1', claims={},
+                expires_at=0, issued_at=0))
             self.events = authority.store.list_events()
 
     def test_everything_is_copied_and_checked(self):
@@ -32,13 +36,16 @@ class TestCopy(testtools.TestCase):
         report = dbcopy.copy_database(self.source, target)
         self.assertEqual({'users': 1, 'workspaces': 1, 'signing_keys': 1,
                           'tokens': 4, 'idempotency_keys': 1,
-                          'audit_events': len(self.events)}, report.counts)
+                          'audit_events': len(self.events),
+                          'identities': 1, 'sessions': 1}, report.counts)
         self.assertEqual((3, 3), (report.live_tokens, report.validated))
         with Authority.open(target, create=False) as copy:
             for issued in self.tokens[1:]:
                 self.assertEqual(issued.jti, copy.validate(issued.token).jti)
             self.assertRaises(errors.TokenRevoked, copy.validate,
                               self.tokens[0].token)
+            self.assertEqual('alice',
+                             copy.authenticate(self.session.token).user_name)
             self.assertEqual([e.but(id=None) for e in self.events],
                              [e.but(id=None)
                               for e in copy.store.list_events()])

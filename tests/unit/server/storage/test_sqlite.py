@@ -211,6 +211,11 @@ class TestMigration(testtools.TestCase):
         from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        # Version 4 tables work.
+        from ntcli_authority.models import Identity
+        store.add_identity(Identity('https://idp.example', 's', 'u1', 100))
+        self.assertEqual('u1', store.get_identity('https://idp.example',
+                                                  's').user_id)
 
     def test_an_up_to_date_store_opens_while_a_writer_holds_the_lock(self):
         # reading the schema version is enough: opening does not queue
