@@ -42,6 +42,31 @@ def scopes_of(token: str, recorded: scopes.Scopes | None = None
         return None
 
 
+def usable_token(context: Context) -> str:
+    """The workspace token a command would use: NTCLI_TOKEN, else the
+    stored token of the workspace; not one known to have expired, which
+    its user could only fail with. Raises NoStoredToken or TokenExpired."""
+    token = context.env_token()
+    if token:
+        try:
+            expires_at = token_claims(token).get('exp')
+        except errors.TokenInvalid:
+            expires_at = None     # the endpoint will judge it
+        what, hint = 'The token in NTCLI_TOKEN', \
+            'Set NTCLI_TOKEN to a valid token, or unset it.'
+    else:
+        stored = context.stored_token(context.workspace.id)
+        if stored is None:
+            raise errors.NoStoredToken()
+        token, expires_at = stored.token, stored.expires_at
+        what, hint = f'The stored token {stored.jti}', (
+            "Run 'ntcli token refresh' (token exec: or add "
+            '--refresh-if-expires-within DURATION).')
+    if isinstance(expires_at, int) and expires_at <= context.now():
+        raise errors.TokenExpired(f'{what} has expired', hint)
+    return token
+
+
 def describe_current(context: Context) -> dict[str, Any]:
     """The current token's facts, its status from the endpoint when it can
     be reached, and a message for people. Raises AuthenticationRequired when

@@ -42,6 +42,8 @@ class Action(str, enum.Enum):
     LIST_TOKENS = 'token:list'
     REVOKE_TOKEN = 'token:revoke'
     READ_EVENTS = 'workspace:events'      # its audit trail: owners only
+    MANAGE_TRUST = 'trust:manage'         # create and delete trust policies
+    LIST_TRUST = 'trust:list'
 
 
 PRINCIPAL_LOCAL = 'local'
@@ -79,8 +81,12 @@ class Principal:
 # Actions a workspace token may take on its own workspace.
 _WORKSPACE_TOKEN_ACTIONS = frozenset({
     Action.GET_WORKSPACE, Action.ISSUE_TOKEN, Action.LIST_TOKENS,
-    Action.REVOKE_TOKEN,
+    Action.REVOKE_TOKEN, Action.MANAGE_TRUST, Action.LIST_TRUST,
 })
+# Actions of a workspace token that need tokens:write: a trust policy is a
+# standing issue of tokens (and grants only scopes its creator holds).
+_ISSUING_ACTIONS = frozenset({Action.ISSUE_TOKEN, Action.MANAGE_TRUST,
+                              Action.LIST_TRUST})
 # Actions that name no existing workspace.
 _GLOBAL_ACTIONS = frozenset({Action.CREATE_WORKSPACE, Action.LIST_WORKSPACES})
 
@@ -118,10 +124,12 @@ def check(principal: Principal, action: Action,
             raise errors.Forbidden(
                 'A workspace token may revoke only itself; '
                 'use a user credential')
-        if action == Action.ISSUE_TOKEN and not scopes.allows(
+        if action in _ISSUING_ACTIONS and not scopes.allows(
                 principal.scope, 'tokens', scopes.WRITE):
+            what = ('Issuing a token' if action == Action.ISSUE_TOKEN
+                    else 'Managing trust policies')
             raise errors.InsufficientScope(
-                'Issuing a token needs the scope tokens:write, which this '
+                f'{what} needs the scope tokens:write, which this '
                 'token does not hold; use a user credential',
                 {'required': ['tokens:write']})
         return

@@ -197,3 +197,36 @@ class ProviderRequired(AuthenticationRequired):
     http_status = 401
     default_message = ('This server requires signing in through its '
                        'identity provider: run ntcli auth login')
+class TrustPolicyNotFound(_CodedError):
+    """A trust policy id or name the workspace does not have."""
+
+    code = 'TRUST_POLICY_NOT_FOUND'
+    http_status = 404
+    default_message = 'Trust policy not found'
+
+
+class TrustPolicyExists(_CodedError):
+    """A trust policy name already taken in the workspace."""
+
+    code = 'TRUST_POLICY_EXISTS'
+    http_status = 409
+    default_message = 'A trust policy with this name already exists'
+
+
+class SubjectTokenRejected(_CodedError):
+    """An external token offered for exchange that is not valid: malformed,
+    from an untrusted issuer, for another audience, expired, badly signed
+    or already used. The message says which, never the token."""
+
+    code = 'INVALID_GRANT'
+    http_status = 400
+    default_message = 'The subject token is not valid'
+
+
+class NoMatchingPolicy(Forbidden):
+    """A valid external token that no trust policy accepts; the message
+    says which condition failed."""
+
+    code = 'NO_MATCHING_POLICY'
+    http_status = 403
+    default_message = 'No trust policy accepts this token'

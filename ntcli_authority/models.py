@@ -149,6 +149,41 @@ class User(Record):
     credential_hash: str = field(default='', repr=False)
 
 
+class TrustPolicy(Record):
+    """Which external issuer's tokens may be exchanged for tokens of a
+    workspace, on which conditions on their claims (see
+    ntcli_authority.trust); ``created_by`` is the actor who made it (a
+    user id, a token's JTI, or ``local``)."""
+
+    id: str
+    workspace_id: str
+    name: str
+    issuer: str
+    conditions: tuple[tuple[str, str], ...]
+    scope: str                       # space-separated, as a token's claim
+    max_lifetime: int                # seconds
+    created_at: int
+    created_by: str | None = None
+    description: str | None = None
+
+    @property
+    def granted(self) -> scopes.Scopes:
+        """The scopes a token from this policy holds."""
+        return held_scopes(self.scope)
+
+
+class Exchange(Record):
+    """A token issued for an external issuer's token (see
+    Authority.exchange): the token, the policy that allowed it and what the
+    audit trail kept of the subject token's claims."""
+
+    issued: IssuedToken
+    policy: TrustPolicy
+    issuer: str
+    subject: str
+    claims: dict[str, str]
+
+
 class NewUser(Record):
     """A user just created, with the credential shown to it once (None for
     a user who signs in only through an identity provider)."""
@@ -208,6 +243,9 @@ AUDIT_KEY_ROTATE = 'signing_key.rotate'
 AUDIT_KEY_RETIRE = 'signing_key.retire'
 AUDIT_USER_CREATE = 'user.create'
 AUDIT_AUTH_REFUSED = 'auth.refused'
+AUDIT_TRUST_CREATE = 'trust_policy.create'
+AUDIT_TRUST_DELETE = 'trust_policy.delete'
+AUDIT_TOKEN_EXCHANGE = 'token.exchange'
 AUDIT_SIGN_IN = 'user.sign_in'
 AUDIT_SESSION_REVOKE = 'session.revoke'
 AUDIT_IDENTITY_LINK = 'identity.link'
@@ -215,7 +253,8 @@ AUDIT_IDENTITY_UNLINK = 'identity.unlink'
 AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
                  AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
                  AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
-                 AUDIT_AUTH_REFUSED, AUDIT_SIGN_IN, AUDIT_SESSION_REVOKE,
+                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE,
+                 AUDIT_TOKEN_EXCHANGE, AUDIT_SIGN_IN, AUDIT_SESSION_REVOKE,
                  AUDIT_IDENTITY_LINK, AUDIT_IDENTITY_UNLINK)
 #: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
 #: a credential refused.

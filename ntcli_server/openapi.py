@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import typing
 
-from ntcli_authority import authority, models
+from ntcli_authority import authority, models, trust
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
@@ -256,6 +256,68 @@ SCHEMAS: dict[str, dict] = {
                 'actor', 'workspace_id', 'target_jti', 'client',
                 'request_id', 'user_agent', 'detail')}}},
     'EventList': _page('events', 'AuditEvent'),
+    'TrustConditions': {
+        'type': 'object', 'minProperties': 1,
+        'maxProperties': trust.MAX_CONDITIONS,
+        'propertyNames': {'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$',
+                          'not': {'enum': sorted(trust.RESERVED_CLAIMS)}},
+        'additionalProperties': _string(minLength=1,
+                                        maxLength=trust.MAX_PATTERN),
+        'description': 'Claim name to pattern: the claim (a string, or an '
+                       "integer's digits) must equal the pattern, where * "
+                       'stands for any text; all must hold, and at least '
+                       'one must have no *.'},
+    'TrustPolicyCreateRequest': {
+        'type': 'object', 'required': ['name', 'issuer', 'conditions'],
+        'additionalProperties': False,
+        'properties': {
+            'name': _string(pattern=f'^{NAME_PATTERN.pattern}$'),
+            'issuer': _string(maxLength=trust.MAX_ISSUER,
+                              description='The iss of the tokens trusted: '
+                                          'an https URL'),
+            'conditions': ref('TrustConditions'),
+            'scope': {'anyOf': [
+                {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
+                 'maxItems': scopes.MAX_SCOPES},
+                _string(description='space-separated scopes'), _NULL],
+                'default': list(scopes.DEFAULT),
+                'description': 'Never tokens:write; a token creating the '
+                               'policy grants only scopes it holds'},
+            'max_lifetime': nullable({
+                'type': 'integer', 'minimum': trust.MIN_MAX_LIFETIME,
+                'maximum': trust.MAX_MAX_LIFETIME,
+                'default': trust.DEFAULT_MAX_LIFETIME}),
+            'description': nullable(_string(
+                maxLength=trust.MAX_DESCRIPTION))}},
+    'TrustPolicy': {
+        'type': 'object',
+        'required': ['id', 'workspace_id', 'name', 'issuer', 'conditions',
+                     'scope', 'max_lifetime', 'created_at', 'created_by',
+                     'description'],
+        'properties': {
+            'id': _string(pattern='^tp_[0-9a-f]{16}$'),
+            'workspace_id': _UUID, 'name': _string(),
+            'issuer': _string(), 'conditions': ref('TrustConditions'),
+            'scope': ref('ScopeList'),
+            'max_lifetime': {'type': 'integer'},
+            'created_at': _TIME,
+            'created_by': nullable(_string(
+                description='The user id or token JTI that created it, or '
+                            'local')),
+            'description': nullable(_string())}},
+    'TrustPolicyList': {
+        'type': 'object',
+        'required': ['workspace_id', 'trust_policies', 'count'],
+        'properties': {
+            'workspace_id': _UUID,
+            'trust_policies': {'type': 'array',
+                               'items': ref('TrustPolicy')},
+            'count': {'type': 'integer', 'minimum': 0}}},
+    'TrustPolicyDeleted': {
+        'type': 'object',
+        'required': ['workspace_id', 'id', 'name', 'status'],
+        'properties': {'workspace_id': _UUID, 'id': _string(),
+                       'name': _string(), 'status': {'const': 'deleted'}}},
     'HealthCheck': {
         'type': 'object',
         'required': ['status', 'version', 'service', 'timestamp'],
@@ -272,9 +334,9 @@ ERRORS: dict[int, str] = {
     401: 'No valid credential (AUTHENTICATION_REQUIRED, TOKEN_INVALID, '
          'TOKEN_EXPIRED, TOKEN_REVOKED)',
     403: 'The credential may not do this (FORBIDDEN, INSUFFICIENT_SCOPE)',
-    404: 'Unknown workspace or token (WORKSPACE_NOT_FOUND, '
-         'TOKEN_NOT_FOUND)',
-    409: 'The name is taken (WORKSPACE_EXISTS)',
+    404: 'Unknown workspace, token or trust policy (WORKSPACE_NOT_FOUND, '
+         'TOKEN_NOT_FOUND, TRUST_POLICY_NOT_FOUND)',
+    409: 'The name is taken (WORKSPACE_EXISTS, TRUST_POLICY_EXISTS)',
     413: 'Request body too large (PAYLOAD_TOO_LARGE)',
     415: 'Request body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
     422: 'The request does not fit this document (VALIDATION_ERROR)',
@@ -352,6 +414,7 @@ def _header(name: str, description: str) -> dict:
 
 _WORKSPACE_ID = _path_param('workspace_id', _string())
 _TOKEN_JTI = _path_param('jti', _string())
+_POLICY = _path_param('policy', _string(description='Its id or name'))
 _BOOLEAN_TEXT = _string(enum=['true', 'false', '1', '0', 'yes', 'no'])
 _AUTH_HEADERS = {
     name: {'description': description, 'schema': _string()}
@@ -481,6 +544,30 @@ PATHS: dict[str, dict] = {
                     enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
                 *_paging('Page size (default 100)')],
             operation_id='list_events')},
+    '/v1/workspaces/{workspace_id}/trust-policies': {
+        'parameters': [_WORKSPACE_ID],
+        'post': operation(
+            "Let CI jobs of an OIDC issuer whose tokens' claims meet the "
+            'conditions obtain tokens of the workspace (its owner, or a '
+            'token of it holding tokens:write)',
+            (201, _json(ref('TrustPolicy'), 'Created')),
+            body=ref('TrustPolicyCreateRequest'),
+            errors=_IN_WORKSPACE + (409,),
+            operation_id='create_trust_policy'),
+        'get': operation(
+            "The workspace's trust policies, by name",
+            (200, _json(ref('TrustPolicyList'), 'Trust policies')),
+            errors=_IN_WORKSPACE, operation_id='list_trust_policies')},
+    '/v1/workspaces/{workspace_id}/trust-policies/{policy}': {
+        'parameters': [_WORKSPACE_ID, _POLICY],
+        'get': operation(
+            'One trust policy', (200, _json(ref('TrustPolicy'),
+                                            'The policy')),
+            errors=_IN_WORKSPACE, operation_id='show_trust_policy'),
+        'delete': operation(
+            'Delete a trust policy: its issuer\'s tokens buy nothing more',
+            (200, _json(ref('TrustPolicyDeleted'), 'Deleted')),
+            errors=_IN_WORKSPACE, operation_id='delete_trust_policy')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'delete': operation(

@@ -41,6 +41,7 @@ from ntcli_authority.models import (
     IssuedToken,
     Origin,
     TokenInfo,
+    TrustPolicy,
     Workspace,
 )
 from ntcli_core import redact, timefmt
@@ -265,6 +266,17 @@ def token_json(info: TokenInfo) -> dict:
             'status': info.status, 'description': info.description,
             'revoked_at': timefmt.iso(info.revoked_at),
             'scope': list(info.scope)}
+
+
+def policy_json(policy: TrustPolicy) -> dict:
+    return {'id': policy.id, 'workspace_id': policy.workspace_id,
+            'name': policy.name, 'issuer': policy.issuer,
+            'conditions': dict(policy.conditions),
+            'scope': list(policy.granted),
+            'max_lifetime': policy.max_lifetime,
+            'created_at': timefmt.iso(policy.created_at),
+            'created_by': policy.created_by,
+            'description': policy.description}
 
 
 def event_json(event: AuditEvent) -> dict:
@@ -565,6 +577,59 @@ class EventsResource(_Resource):
                       'next_cursor': page.next_cursor}
 
 
+class TrustPoliciesResource(_Resource):
+    """``/v1/workspaces/{id}/trust-policies``: create and list the trust
+    policies of a workspace (its owner, or a token of it holding
+    tokens:write)."""
+
+    FIELDS: Fields = {'name': (str,), 'issuer': (str,),
+                      'conditions': (dict,), 'scope': (list, str, _NULL),
+                      'max_lifetime': (int, _NULL),
+                      'description': (str, _NULL)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response,
+                workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        body = read_body(req, self.FIELDS,
+                         required=('name', 'issuer', 'conditions'))
+        policy = self.api.authority.create_trust_policy(
+            principal, workspace_id, body['name'], issuer=body['issuer'],
+            conditions=body['conditions'], scope=body.get('scope'),
+            max_lifetime=body.get('max_lifetime'),
+            description=body.get('description'),
+            origin=origin(req, principal))
+        resp.status = falcon.HTTP_201
+        resp.media = policy_json(policy)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        policies = self.api.authority.list_trust_policies(principal,
+                                                          workspace_id)
+        resp.media = {'workspace_id': workspace_id,
+                      'trust_policies': [policy_json(p) for p in policies],
+                      'count': len(policies)}
+
+
+class TrustPolicyResource(_Resource):
+    """``/v1/workspaces/{id}/trust-policies/{policy}`` (an id or a name):
+    show or delete one."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str, policy: str) -> None:
+        principal = self.api.caller(req)
+        resp.media = policy_json(self.api.authority.get_trust_policy(
+            principal, workspace_id, policy))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response,
+                  workspace_id: str, policy: str) -> None:
+        principal = self.api.caller(req)
+        deleted = self.api.authority.delete_trust_policy(
+            principal, workspace_id, policy, origin=origin(req, principal))
+        resp.media = {'workspace_id': workspace_id, 'id': deleted.id,
+                      'name': deleted.name, 'status': 'deleted'}
+
+
 @functools.lru_cache(maxsize=1024)
 def _valid_answer(workspace_id: str, jti: str, scope: tuple[str, ...],
                   expires_at: int | None) -> bytes:
@@ -783,6 +848,10 @@ def create_app(target: str | AuthorityFactory, *,
                   TokenRevokeResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/events',
                   EventsResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/trust-policies',
+                  TrustPoliciesResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
+                  TrustPolicyResource(api))
     _add_sign_in_routes(app, api, sign_in)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)

@@ -546,7 +546,9 @@ class ExecToken(command.Command):
                                       os.environ.get('PATH'))
         if window is not None:
             self._refresh(lifetime, window)
-        env = launch.child_environment(os.environ, name, self._token())
+        from ntcli import tokeninfo
+        env = launch.child_environment(os.environ, name,
+                                       tokeninfo.usable_token(context))
         context.close()
         launch.replace_process(program, parsed_args.command, env,
                                (self.app.stdout, self.app.stderr))
@@ -561,28 +563,3 @@ class ExecToken(command.Command):
             self.app.stderr.write(
                 f'Token refreshed: new token {result.new_jti} expires '
                 f'{timefmt.iso(result.new_expires_at) or "never"}.\n')
-
-    def _token(self) -> str:
-        """NTCLI_TOKEN, else the stored token; not one known to have
-        expired, which the program could only fail with."""
-        from ntcli.tokeninfo import token_claims
-        context = self.context
-        token = context.env_token()
-        if token:
-            try:
-                expires_at = token_claims(token).get('exp')
-            except errors.TokenInvalid:
-                expires_at = None     # the endpoint will judge it
-            what, hint = 'The token in NTCLI_TOKEN', \
-                'Set NTCLI_TOKEN to a valid token, or unset it.'
-        else:
-            stored = context.stored_token(context.workspace.id)
-            if stored is None:
-                raise errors.NoStoredToken()
-            token, expires_at = stored.token, stored.expires_at
-            what, hint = f'The stored token {stored.jti}', (
-                'Run ntcli token refresh, or add '
-                '--refresh-if-expires-within DURATION.')
-        if isinstance(expires_at, int) and expires_at <= context.now():
-            raise errors.TokenExpired(f'{what} has expired', hint)
-        return token

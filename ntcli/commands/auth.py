@@ -1,21 +1,66 @@
-"""``auth login|status|logout``."""
+"""``auth login|status|token|logout``."""
 
 from __future__ import annotations
 
 import argparse
 
 from ntcli import command, errors
-from ntcli_core.tokens import TOKEN_PREFIX
+from ntcli_core.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX
+
+_NO_SECRET_HINT = 'Pipe it on stdin or type it at the prompt.'
 
 
 def read_secret(app, prompt: str) -> str:
-    """A secret from stdin (piped) or a prompt that does not echo."""
+    """A secret from stdin (piped) or a prompt that does not echo: one
+    line of at most MAX_TOKEN_LENGTH characters, without control
+    characters; anything else is refused before it is sent anywhere."""
     if app.stdin.isatty():
         import getpass
-        value = getpass.getpass(prompt, stream=app.stderr)
+        try:
+            value = getpass.getpass(prompt, stream=app.stderr)
+        except EOFError:        # Ctrl-D at the prompt
+            app.stderr.write('\n')
+            raise errors.UsageError('No credential given',
+                                    _NO_SECRET_HINT) from None
     else:
-        value = app.stdin.read()
-    return value.strip()
+        # bounded: a credential is one short line, not a file to slurp
+        value = app.stdin.read(MAX_TOKEN_LENGTH + 3)
+    return check_secret(value)
+
+
+def check_secret(value: str) -> str:
+    """``value`` without surrounding blanks, if it can be a credential."""
+    value = value.strip()
+    if len(value) > MAX_TOKEN_LENGTH:
+        raise errors.UsageError(
+            f'The credential is longer than {MAX_TOKEN_LENGTH} characters',
+            'Give the credential alone, on one line.')
+    if '\n' in value or '\r' in value:
+        raise errors.UsageError(
+            'The credential holds several lines',
+            'Give the credential alone, on one line.')
+    if not value.isprintable() or ' ' in value:
+        raise errors.UsageError(
+            'The credential holds spaces or control characters',
+            'Give the credential alone, on one line, as it was issued.')
+    return value
+
+
+def is_cleartext(url: str) -> bool:
+    """True for an ``http://`` URL whose host is not a loopback address:
+    what is sent to it can be read on the way."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    if parts.scheme != 'http':
+        return False
+    host = parts.hostname or ''
+    if host == 'localhost':
+        return False
+    import ipaddress
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 class Login(command.Command):
@@ -44,14 +89,16 @@ class Login(command.Command):
         if parsed_args.token:
             context.warn('a secret given with --token lands in your shell '
                           'history; prefer piping it on stdin.')
-            secret = parsed_args.token.strip()
+            secret = check_secret(parsed_args.token)
         else:
             secret = read_secret(self.app, 'User credential or workspace '
                                            'token: ')
         if not secret:
-            raise errors.UsageError('No credential given',
-                                    'Pipe it on stdin or type it at the '
-                                    'prompt.')
+            raise errors.UsageError('No credential given', _NO_SECRET_HINT)
+        if is_cleartext(endpoint.url):
+            context.warn(f'{endpoint.url} is plain http: the credential is '
+                         'sent unencrypted and can be read on the way; use '
+                         'https:// for anything but a loopback address.')
         if secret.startswith(TOKEN_PREFIX):
             try:
                 checked = endpoint.validate_token(secret)
@@ -126,7 +173,8 @@ class Login(command.Command):
 class Status(command.ShowOne):
     """Show the endpoint, workspace, token status and where secrets live.
 
-    Exits 1 when the stored credentials cannot be read.
+    Exits 1 when the stored credentials cannot be read, and, as ``gh auth
+    status`` does, when a remote endpoint has no credential to use.
     """
 
     fields = dict.fromkeys((
@@ -135,10 +183,11 @@ class Status(command.ShowOne):
         'credentials_file', 'key_source', 'config_dir'))
 
     def run(self, parsed_args: argparse.Namespace) -> int:
-        self._unreadable = False
+        self._unreadable = self._logged_out = False
         code = super().run(parsed_args)
         # everything was shown, but no command can use these credentials
-        return 1 if self._unreadable and code == 0 else code
+        failed = self._unreadable or self._logged_out
+        return 1 if failed and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
@@ -157,8 +206,7 @@ class Status(command.ShowOne):
         data['config_dir'] = context.config_dir
         return tuple(data), tuple(data.values())
 
-    @staticmethod
-    def _who(context, endpoint) -> str:
+    def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
         if endpoint.embedded:
             return endpoint.whoami(None)
@@ -170,19 +218,21 @@ class Status(command.ShowOne):
                     if workspace_id else None
                 bearer = stored.token if stored else None
             if not bearer:
-                return 'nobody (run ntcli auth login)'
+                raise errors.AuthenticationRequired()
             return endpoint.whoami(bearer)
+        except errors.AuthenticationRequired:
+            self._logged_out = True
+            return 'nobody (run ntcli auth login)'
         except errors.NtcliError as exc:
             return f'unknown ({exc.message})'
 
-    @staticmethod
-    def _secrets(context, endpoint) -> dict:
+    def _secrets(self, context, endpoint) -> dict:
         """Who is logged in, the workspace and its token's status."""
         from ntcli import tokeninfo
         data: dict[str, str | None] = {
             'user_credential': 'not needed' if endpoint.embedded
             else 'stored' if context.user_credential() else 'none'}
-        data['who'] = Status._who(context, endpoint)
+        data['who'] = self._who(context, endpoint)
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name
@@ -201,6 +251,21 @@ class Status(command.ShowOne):
                 data['token_status'] = 'no token (run ntcli token refresh)'
                 data['token_source'] = None
         return data
+
+
+class PrintToken(command.Command):
+    """Print the workspace token ntcli would use, for a script.
+
+    That is NTCLI_TOKEN when it is set, else the stored token of the
+    workspace, as ``token exec`` gives it to a program (one known to have
+    expired is refused); exits non-zero when there is none. As ``gh auth
+    token``, it prints the secret alone: keep it out of logs.
+    """
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli import tokeninfo
+        self.app.stdout.write(tokeninfo.usable_token(self.context) + '\n')
+        return 0
 
 
 class Logout(command.Command):

@@ -28,6 +28,7 @@ from ntcli_authority.models import (
     Session,
     SigningKey,
     TokenRecord,
+    TrustPolicy,
     User,
     Workspace,
 )
@@ -170,6 +171,38 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def purge_idempotency_keys(self, before: int) -> int:
         """Forget idempotency keys stored before ``before``."""
+
+    # -- trust policies ---------------------------------------------------
+    @abc.abstractmethod
+    def add_trust_policy(self, policy: TrustPolicy,
+                         audit: AuditEvent | None = None) -> None:
+        """Add a trust policy. Raises WorkspaceNotFound, or
+        TrustPolicyExists for a name taken in its workspace."""
+
+    @abc.abstractmethod
+    def list_trust_policies(self, *, workspace_id: str | None = None,
+                            issuer: str | None = None
+                            ) -> list[TrustPolicy]:
+        """Trust policies, of one workspace and/or one issuer, by
+        workspace and name."""
+
+    @abc.abstractmethod
+    def delete_trust_policy(self, workspace_id: str, policy_id: str,
+                            audit: AuditEvent | None = None
+                            ) -> TrustPolicy:
+        """Delete a policy of the workspace; return it. Raises
+        TrustPolicyNotFound."""
+
+    @abc.abstractmethod
+    def add_exchanged_token(self, record: TokenRecord, policy_id: str,
+                            digest: str, digest_expires_at: int, now: int,
+                            audit: AuditEvent | None = None) -> None:
+        """Store a token issued for an external token, in one transaction
+        with the external token's ``digest`` (remembered until
+        ``digest_expires_at``; those expired before ``now`` are forgotten).
+        Raises NoMatchingPolicy when the policy ``policy_id`` of the
+        token's workspace is gone, SubjectTokenRejected when ``digest`` is
+        remembered (a replay), WorkspaceNotFound."""
 
     # -- users ------------------------------------------------------------
     @abc.abstractmethod

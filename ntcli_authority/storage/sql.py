@@ -31,7 +31,7 @@ from __future__ import annotations
 import abc
 import typing
 
-from ntcli_authority import errors
+from ntcli_authority import errors, trust
 from ntcli_authority.models import (
     AUDIT_TOKEN_REPLAY,
     OUTCOME_UNCHANGED,
@@ -40,6 +40,7 @@ from ntcli_authority.models import (
     Session,
     SigningKey,
     TokenRecord,
+    TrustPolicy,
     User,
     Workspace,
 )
@@ -119,7 +120,30 @@ MIGRATIONS: list[tuple[str, ...]] = [
                ON audit_events (workspace_id, id)""",
         "CREATE INDEX audit_events_by_time ON audit_events (at)",
     ),
-    # 4: sign-in through an identity provider: the identities linked to
+    # 4: trust policies (external issuers' tokens exchanged for workspace
+    # tokens) and the subject tokens already exchanged, remembered by a
+    # digest until they expire (never the token itself).
+    (
+        """CREATE TABLE trust_policies (
+               id TEXT PRIMARY KEY,
+               workspace_id TEXT NOT NULL,
+               name {bytewise_text} NOT NULL,
+               issuer TEXT NOT NULL,
+               conditions TEXT NOT NULL,
+               scope TEXT NOT NULL,
+               max_lifetime INTEGER NOT NULL,
+               created_at {timestamp} NOT NULL,
+               created_by TEXT,
+               description TEXT,
+               UNIQUE (workspace_id, name))""",
+        "CREATE INDEX trust_policies_by_issuer ON trust_policies (issuer)",
+        """CREATE TABLE exchanged_subject_tokens (
+               digest TEXT PRIMARY KEY,
+               expires_at {timestamp} NOT NULL)""",
+        """CREATE INDEX exchanged_subject_tokens_by_expiry
+               ON exchanged_subject_tokens (expires_at)""",
+    ),
+    # 5: sign-in through an identity provider: the identities linked to
     # users and the sessions a sign-in opens (a hash of their secret only).
     (
         """CREATE TABLE identities (
@@ -155,6 +179,9 @@ USER_COLUMNS = 'id, name, created_at, credential_hash'
 EVENT_COLUMNS = ('at, action, outcome, actor, workspace_id, target_jti, '
                  'client, request_id, user_agent, detail')
 IDEMPOTENCY_COLUMNS = 'workspace_id, idempotency_key, jti, created_at'
+POLICY_COLUMNS = ('id, workspace_id, name, issuer, conditions, scope, '
+                  'max_lifetime, created_at, created_by, description')
+SUBJECT_COLUMNS = 'digest, expires_at'
 IDENTITY_COLUMNS = ('issuer, subject, user_id, created_at, email, '
                     'last_sign_in_at')
 SESSION_COLUMNS = ('id, user_id, issuer, subject, created_at, expires_at, '
@@ -171,6 +198,8 @@ COPIED_TABLES = (
     ('idempotency_keys', IDEMPOTENCY_COLUMNS,
      'workspace_id, idempotency_key'),
     ('audit_events', EVENT_COLUMNS, 'id'),
+    ('trust_policies', POLICY_COLUMNS, 'id'),
+    ('exchanged_subject_tokens', SUBJECT_COLUMNS, 'digest'),
     ('identities', IDENTITY_COLUMNS, 'issuer, subject'),
     ('sessions', SESSION_COLUMNS, 'id'),
 )
@@ -189,6 +218,12 @@ def _signing_key(row: tuple) -> SigningKey:
     return SigningKey(kid=kid, public_key=public, created_at=created,
                       private_key=private, is_primary=bool(primary),
                       retired_at=retired)
+
+
+def _policy(row: tuple) -> TrustPolicy:
+    values = list(row)
+    values[4] = trust.conditions_from_text(values[4])
+    return TrustPolicy(*values)
 
 
 def _token_params(record: TokenRecord) -> dict:
@@ -571,6 +606,8 @@ class SQLTokenStore(TokenStore):
                 now=now, ws=workspace_id)
             tx.execute('DELETE FROM idempotency_keys WHERE workspace_id = :ws',
                        ws=workspace_id)
+            tx.execute('DELETE FROM trust_policies WHERE workspace_id = :ws',
+                       ws=workspace_id)
             if audit is not None:
                 _record(tx, audit.but(detail=f'tokens_revoked={revoked}'))
             return revoked
@@ -702,6 +739,87 @@ class SQLTokenStore(TokenStore):
         return self._write(lambda tx: tx.count(
             'DELETE FROM idempotency_keys WHERE created_at < :before',
             before=before))
+
+    # -- trust policies ---------------------------------------------------
+    def add_trust_policy(self, policy: TrustPolicy,
+                         audit: AuditEvent | None = None) -> None:
+        row = policy.as_dict()
+        row['conditions'] = trust.conditions_to_text(policy.conditions)
+        taken = errors.TrustPolicyExists(
+            f"A trust policy named '{policy.name}' already exists in this "
+            'workspace', {'name': policy.name})
+
+        def work(tx: Transaction) -> None:
+            self._hold_workspace(tx, policy.workspace_id)
+            tx.execute(f'INSERT INTO trust_policies ({POLICY_COLUMNS}) '
+                       'VALUES (' + ', '.join(f':{name}' for name in row)
+                       + ')', **row)
+            _record(tx, audit)
+        try:
+            self._write(work)
+        except self.dialect.unique_violation:
+            raise taken from None
+
+    def list_trust_policies(self, *, workspace_id: str | None = None,
+                            issuer: str | None = None
+                            ) -> list[TrustPolicy]:
+        where, params = [], {}
+        if workspace_id is not None:
+            where.append('workspace_id = :ws')
+            params['ws'] = workspace_id
+        if issuer is not None:
+            where.append('issuer = :issuer')
+            params['issuer'] = issuer
+        query = (f'SELECT {POLICY_COLUMNS} FROM trust_policies'
+                 + (' WHERE ' + ' AND '.join(where) if where else '')
+                 + ' ORDER BY workspace_id, name')
+        rows = self._query(lambda tx: tx.all(query, **params))
+        return [_policy(row) for row in rows]
+
+    def delete_trust_policy(self, workspace_id: str, policy_id: str,
+                            audit: AuditEvent | None = None
+                            ) -> TrustPolicy:
+        def work(tx: Transaction) -> TrustPolicy:
+            row = tx.one(f'SELECT {POLICY_COLUMNS} FROM trust_policies '
+                         'WHERE id = :id AND workspace_id = :ws',
+                         id=policy_id, ws=workspace_id)
+            if row is None:
+                raise errors.TrustPolicyNotFound(
+                    f"Trust policy '{policy_id}' not found",
+                    {'policy': policy_id})
+            tx.execute('DELETE FROM trust_policies WHERE id = :id',
+                       id=policy_id)
+            _record(tx, audit)
+            return _policy(row)
+        return self._write(work)
+
+    def add_exchanged_token(self, record: TokenRecord, policy_id: str,
+                            digest: str, digest_expires_at: int, now: int,
+                            audit: AuditEvent | None = None) -> None:
+        def work(tx: Transaction) -> None:
+            self._hold_workspace(tx, record.workspace_id)
+            # The policy must still be there: one removed since it was
+            # matched allows nothing. Held, so that its DELETE waits.
+            if not tx.one('SELECT 1 FROM trust_policies WHERE id = :id '
+                          'AND workspace_id = :ws' + self.dialect.share_lock,
+                          id=policy_id, ws=record.workspace_id):
+                raise errors.NoMatchingPolicy(
+                    'The trust policy that matched this token was removed',
+                    {'policy': policy_id})
+            # What no exchange can use again has no need to be remembered.
+            tx.execute('DELETE FROM exchanged_subject_tokens '
+                       'WHERE expires_at < :now', now=now)
+            if not tx.count(
+                    'INSERT INTO exchanged_subject_tokens (digest, '
+                    'expires_at) VALUES (:digest, :exp) '
+                    'ON CONFLICT (digest) DO NOTHING',
+                    digest=digest, exp=digest_expires_at):
+                raise errors.SubjectTokenRejected(
+                    'This subject token was already exchanged: each may be '
+                    'used once', {'reason': 'replayed'})
+            tx.execute(self._INSERT_TOKEN, **_token_params(record))
+            _record(tx, audit)
+        self._write(work)
 
     # -- users ------------------------------------------------------------
     def create_user(self, user: User,

@@ -291,3 +291,75 @@ class TestFormats(CLITestCase):
                      'workspace list', 'keys rotate', 'keys list',
                      'keys retire', 'audit list', 'db copy'):
             self.assertIn(name, out)
+
+
+class TestTrustCommands(CLITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.run_cli('user', 'create', 'alice')
+        code, out, _ = self.run_cli('workspace', 'create', 'alpha',
+                                    '--owner', 'alice')
+        self.workspace_id = out.strip()
+
+    def create(self, *extra):
+        return self.run_cli(
+            'trust', 'create', 'alpha', 'deploy', '--issuer',
+            'https://token.actions.githubusercontent.com',
+            '--claim', 'repository=acme/app', '--claim',
+            'ref=refs/heads/*', *extra)
+
+    def test_create_list_show_delete(self):
+        code, out, err = self.create('--scope', 'servers:write',
+                                     '--max-lifetime', '900')
+        self.assertEqual(0, code, err)
+        policy_id = out.strip()
+        self.assertRegex(policy_id, r'^tp_[0-9a-f]{16}$')
+        self.assertIn("Trust policy 'deploy' created", err)
+        code, out, err = self.run_cli('trust', 'list', '-f', 'json')
+        self.assertEqual(0, code, err)
+        [listed] = json.loads(out)
+        self.assertEqual({
+            'id': policy_id, 'workspace_id': self.workspace_id,
+            'name': 'deploy',
+            'issuer': 'https://token.actions.githubusercontent.com',
+            'conditions': {'ref': 'refs/heads/*', 'repository': 'acme/app'},
+            'scope': ['servers:read', 'servers:write'], 'max_lifetime': 900,
+            'created_by': 'local', 'description': None},
+            {k: v for k, v in listed.items() if k != 'created'})
+        code, out, err = self.run_cli('trust', 'show', 'alpha', 'deploy',
+                                      '-f', 'json')
+        self.assertEqual(policy_id, json.loads(out)['id'])
+        code, out, err = self.run_cli('trust', 'list')
+        self.assertIn('ref=refs/heads/*, repository=acme/app', out)
+        code, out, err = self.run_cli('trust', 'delete', 'alpha', policy_id)
+        self.assertEqual((0, f"Trust policy 'deploy' ({policy_id}) "
+                             'deleted.\n'), (code, out))
+        code, out, err = self.run_cli('trust', 'list', '--workspace',
+                                      'alpha', '-f', 'json')
+        self.assertEqual([], json.loads(out))
+        code, out, err = self.run_cli('audit', 'list', '-f', 'json',
+                                      '--action', 'trust_policy.create',
+                                      '--action', 'trust_policy.delete')
+        self.assertEqual(['trust_policy.create', 'trust_policy.delete'],
+                         [e['action'] for e in json.loads(out)])
+
+    def test_bad_input_is_one_line(self):
+        code, out, err = self.create('--scope', 'tokens:write')
+        self.assertEqual((1, ''), (code, out))
+        self.assertEqual(['ntcli-server: A trust policy cannot grant '
+                          'tokens:write: a token from a CI job must not '
+                          'issue other tokens'], err.splitlines())
+        code, out, err = self.create('--max-lifetime', '90000')
+        self.assertEqual(2, code)
+        self.assertIn("'90000' is not a whole number from 60 to 86400", err)
+        code, out, err = self.run_cli(
+            'trust', 'create', 'alpha', 'x', '--issuer', 'https://i',
+            '--claim', 'no-equals-sign')
+        self.assertEqual(2, code)
+        self.assertIn('is not CLAIM=PATTERN', err)
+        code, out, err = self.run_cli('trust', 'delete', 'alpha', 'nope')
+        self.assertEqual((1, ["ntcli-server: Trust policy 'nope' not "
+                              'found']), (code, err.splitlines()))
+        code, out, err = self.run_cli('trust', 'list', '-f', 'json')
+        self.assertEqual([], json.loads(out))

@@ -25,6 +25,11 @@ class TestCopy(testtools.TestCase):
                            for _ in range(3)]
             authority.revoke(ws.id, self.tokens[0].jti)
             authority.issue(ws.id, expires_in=60, idempotency_key='k')
+            from ntcli_authority.access import Principal
+            self.policy = authority.create_trust_policy(
+                Principal.local(), ws.id, 'deploy',
+                issuer='https://token.actions.githubusercontent.com',
+                conditions={'repository': 'acme/app'})
             authority.link_identity('alice', 'https://idp.example', 'a-1')
             self.session = authority.sign_in(oidc.VerifiedToken(
                 issuer='https://idp.example', subject='a-1', claims={},
@@ -37,6 +42,8 @@ class TestCopy(testtools.TestCase):
         self.assertEqual({'users': 1, 'workspaces': 1, 'signing_keys': 1,
                           'tokens': 4, 'idempotency_keys': 1,
                           'audit_events': len(self.events),
+                          'trust_policies': 1,
+                          'exchanged_subject_tokens': 0,
                           'identities': 1, 'sessions': 1}, report.counts)
         self.assertEqual((3, 3), (report.live_tokens, report.validated))
         with Authority.open(target, create=False) as copy:
@@ -44,6 +51,8 @@ class TestCopy(testtools.TestCase):
                 self.assertEqual(issued.jti, copy.validate(issued.token).jti)
             self.assertRaises(errors.TokenRevoked, copy.validate,
                               self.tokens[0].token)
+            self.assertEqual([self.policy],
+                             copy.store.list_trust_policies())
             self.assertEqual('alice',
                              copy.authenticate(self.session.token).user_name)
             self.assertEqual([e.but(id=None) for e in self.events],

@@ -13,6 +13,7 @@ from ntcli_authority.models import (
     AuditEvent,
     SigningKey,
     TokenRecord,
+    TrustPolicy,
     User,
     Workspace,
 )
@@ -32,6 +33,18 @@ def event(action: str = models.AUDIT_TOKEN_ISSUE, at: int = NOW,
           **fields) -> AuditEvent:
     return AuditEvent(at=at, action=action, outcome=models.OUTCOME_SUCCESS,
                       actor='user-1', **fields)
+
+
+def policy(policy_id: str = 'tp_1', name: str = 'deploy',
+           workspace_id: str = WS, **changes) -> TrustPolicy:
+    values = dict(id=policy_id, workspace_id=workspace_id, name=name,
+                  issuer='https://issuer.example',
+                  conditions=(('ref', 'refs/heads/*'),
+                              ('repository', 'acme/app')),
+                  scope='servers:read', max_lifetime=3600, created_at=NOW,
+                  created_by='user-1')
+    values.update(changes)
+    return TrustPolicy(**values)
 
 
 def token(jti: str, workspace_id: str = WS, created_at: int = NOW,
@@ -543,3 +556,74 @@ class StoreTests:
         self.assertEqual(1, self.store.revoke_user_sessions('u1', NOW + 20))
         self.assertEqual(1, self.store.purge_sessions(NOW + 11))
         self.assertIsNone(self.store.get_session_by_hash('hash-ses_3'))
+    # -- trust policies and exchanged tokens --------------------------------
+    def test_trust_policies_kept_listed_and_deleted(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        first = policy(description='from main')
+        self.store.add_trust_policy(first, event(
+            models.AUDIT_TRUST_CREATE, workspace_id=WS))
+        self.store.add_trust_policy(policy('tp_2', 'other', 'ws-2',
+                                           issuer='https://other.example'))
+        self.assertEqual([first],
+                         self.store.list_trust_policies(workspace_id=WS))
+        self.assertEqual(['tp_2'], [
+            p.id for p in self.store.list_trust_policies(
+                issuer='https://other.example')])
+        self.assertEqual(2, len(self.store.list_trust_policies()))
+        self.assertEqual([models.AUDIT_TRUST_CREATE],
+                         [e.action for e in self.store.list_events()])
+        self.assertEqual(first, self.store.delete_trust_policy(WS, 'tp_1'))
+        self.assertEqual([], self.store.list_trust_policies(workspace_id=WS))
+        # only in its own workspace
+        self.assertRaises(errors.TrustPolicyNotFound,
+                          self.store.delete_trust_policy, WS, 'tp_2')
+
+    def test_trust_policy_names_are_unique_per_workspace(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_trust_policy(policy())
+        self.store.add_trust_policy(policy('tp_2', workspace_id='ws-2'))
+        self.assertRaises(errors.TrustPolicyExists,
+                          self.store.add_trust_policy, policy('tp_3'))
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.store.add_trust_policy,
+                          policy('tp_4', workspace_id='ws-9'))
+
+    def test_deleting_a_workspace_deletes_its_trust_policies(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.delete_workspace(WS, NOW)
+        self.assertEqual([], self.store.list_trust_policies())
+
+    def test_an_exchanged_subject_token_is_accepted_once(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.add_exchanged_token(token('jti-1'), 'tp_1', 'digest-1',
+                                       NOW + 300, NOW, event(
+                                           models.AUDIT_TOKEN_EXCHANGE))
+        self.assertEqual('jti-1', self.store.get_token('jti-1').jti)
+        error = self.assertRaises(
+            errors.SubjectTokenRejected, self.store.add_exchanged_token,
+            token('jti-2'), 'tp_1', 'digest-1', NOW + 300, NOW)
+        self.assertEqual({'reason': 'replayed'}, error.details)
+        self.assertIsNone(self.store.get_token('jti-2'))
+        self.assertEqual(1, len(self.store.list_events()))
+        # once it has expired it is forgotten (and no verifier accepts it)
+        self.store.add_exchanged_token(token('jti-3'), 'tp_1', 'digest-1',
+                                       NOW + 900, NOW + 301)
+
+    def test_no_token_for_a_removed_trust_policy(self):
+        self.add_workspace()
+        self.store.add_trust_policy(policy())
+        self.store.delete_trust_policy(WS, 'tp_1')
+        self.assertRaises(errors.NoMatchingPolicy,
+                          self.store.add_exchanged_token, token('jti-1'),
+                          'tp_1', 'digest-1', NOW + 300, NOW)
+        self.assertIsNone(self.store.get_token('jti-1'))
+        # nor for a policy of another workspace
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_trust_policy(policy('tp_2', workspace_id='ws-2'))
+        self.assertRaises(errors.NoMatchingPolicy,
+                          self.store.add_exchanged_token, token('jti-1'),
+                          'tp_2', 'digest-1', NOW + 300, NOW)

@@ -260,6 +260,24 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(schema(tmp.join('newest.db')),
                          schema(tmp.join('new.db')))
 
+    def test_upgrade_from_version_3_keeps_everything(self):
+        # A database of the schema before trust policies gains them.
+        path = self.useFixture(fixtures.TempDir()).join('v3.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:3]):
+            store = open_store(path)
+            store.create_workspace(Workspace('ws-1', 'alpha', 1))
+            self.assertEqual(3, store.schema_version())
+            store.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual('alpha', store.get_workspace('ws-1').name)
+        self.assertEqual([], store.list_trust_policies())
+        store.add_trust_policy(storage_base.policy(workspace_id='ws-1'))
+        self.assertEqual(['deploy'],
+                         [p.name for p in store.list_trust_policies()])
+
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         open_store(path).close()
