@@ -118,7 +118,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         '--oidc-require', action='store_true',
         default=_flag(env.get(ENV_REQUIRE)),
-        help='Refuse user credentials (ntu_): people sign in through the '
+        help='Refuse user credentials: people sign in through the '
              'provider only. The admin commands on this machine keep '
              f'working (env {ENV_REQUIRE}=1).')
     group.add_argument(

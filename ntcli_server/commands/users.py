@@ -23,7 +23,7 @@ class CreateUser(base.ShowOne):
         parser.add_argument('name', metavar='NAME', help='User name.')
         parser.add_argument(
             '--no-credential', action='store_true',
-            help='Make no user credential (ntu_): the user signs in through '
+            help='Make no user credential: the user signs in through '
                  'the identity provider only.')
         return parser
 
