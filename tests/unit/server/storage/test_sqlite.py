@@ -278,6 +278,27 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(['deploy'],
                          [p.name for p in store.list_trust_policies()])
 
+    def test_upgrade_from_version_5_adds_identities_and_sessions(self):
+        from ntcli_authority.models import Identity, Session, User
+        path = self.useFixture(fixtures.TempDir()).join('v5.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:5]):
+            store = open_store(path)
+            store.create_user(User('u1', 'alice', base.START, 'h'))
+            self.assertEqual(5, store.schema_version())
+            store.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(6, store.schema_version())
+        self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        store.add_identity(Identity('https://idp.example', 's', 'u1',
+                                    base.START))
+        store.add_session(Session('ses_1', 'u1', 'https://idp.example', 's',
+                                  base.START, base.START + 60,
+                                  secret_hash='x'), 'a@example.org')
+        self.assertEqual('a@example.org', store.get_identity(
+            'https://idp.example', 's').email)
+
     def test_upgrade_from_version_4_keeps_tokens(self):
         # A database of the schema before grace periods: its tokens keep
         # their state, and a revoked one stays revoked.
@@ -297,7 +318,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(5, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(['jti_live'], [
             r.jti for r in store.list_tokens('ws-1', now=base.START)])
         self.assertEqual(['jti_live'], [r.jti for r in
