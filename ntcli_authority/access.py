@@ -52,6 +52,7 @@ class Action(str, enum.Enum):
     READ_ALL_EVENTS = 'events:all'       # the whole audit trail
     LIST_ALL_TRUST = 'trust:all'         # every workspace's trust policies
     WATCH_EXPIRY = 'tokens:expiring'     # the expiring tokens of all
+    END_SESSION = 'session:end'          # the caller's own sign-in
     MANAGE_USERS = 'user:manage'
     MANAGE_KEYS = 'key:manage'           # the signing keys
     PURGE = 'maintenance:purge'          # old events, old idempotency keys
@@ -98,6 +99,8 @@ RULES: dict[Action, Rule] = {
     Action.LIST_TRUST: Rule(True, OWNER, OWN_WORKSPACE, 'tokens:write'),
     Action.READ_ALL_EVENTS: Rule(True, None, None,
                                  what='read the whole audit trail'),
+    # a user ends the session it signed in with (no other)
+    Action.END_SESSION: Rule(True, ANYONE, None, what='end a session'),
     Action.LIST_ALL_TRUST: Rule(True, None, None,
                                 what="list every workspace's trust policies"),
     Action.WATCH_EXPIRY: Rule(True, None, None,
@@ -127,6 +130,7 @@ class Principal(Record):
     workspace_id: str | None = None
     jti: str | None = None
     scope: scopes.Scopes = ()        # a workspace token's scopes
+    session_id: str | None = None    # a user's session from a sign-in
 
     @classmethod
     def local(cls) -> Principal:

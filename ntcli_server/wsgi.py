@@ -36,7 +36,7 @@ import falcon
 
 from ntcli_authority import access, errors
 from ntcli_authority.access import Principal
-from ntcli_authority.authority import Authority
+from ntcli_authority.authority import Authority, SignInPolicy
 from ntcli_authority.models import (
     AuditEvent,
     IssuedToken,
@@ -48,7 +48,10 @@ from ntcli_authority.models import (
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import ingress, ratelimit, request_ids
+from ntcli_server import edge, ingress, ratelimit, request_ids
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.signin import SignInSettings
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -56,6 +59,10 @@ MAX_BODY = 64 * 1024
 SERVICE_NAME = 'ntcli-server'
 DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
+RETRY_UNAVAILABLE = 5                # Retry-After of a 503, seconds
+#: Probes of load balancers and monitoring: never refused for the failed
+#: authentications of their address.
+PROBES = ('/healthz', '/readyz', '/health', '/metrics')
 
 AuthorityFactory = typing.Callable[[], Authority]
 Fields = typing.Mapping[str, tuple[type, ...]]
@@ -129,17 +136,50 @@ def body_bytes(req: falcon.Request) -> bytes:
     return b''.join(chunks)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's members; a name given twice is refused (which one
+    counts is up to each parser: ``{"expires_in": 60, "expires_in":
+    null}`` must not be read as a token that never expires)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError('duplicate member name')
+    return data
+
+
+def _has_nul(value: object) -> bool:
+    """Whether a string in ``value`` (a JSON value) holds NUL; a loop, not
+    recursion: a body may nest deeper than Python's stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if edge.has_nul(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _json_document(raw: bytes) -> object:
-    """JSON text to a value; malformed, too deep or not UTF-8 (a lone
-    surrogate escape included) is a 400."""
+    """JSON text to a value; malformed, too deep, not UTF-8 (a lone
+    surrogate escape included) or with a member name twice is a 400; NUL
+    in a string a 422."""
     try:
-        data = json.loads(raw.decode('utf-8'))
+        data = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_keys)
         # '"\\ud800"' is valid JSON for a string no UTF-8 can hold (nor
         # the database): refuse it here rather than fail later.
         json.dumps(data, ensure_ascii=False).encode('utf-8')
     except (UnicodeError, ValueError, RecursionError):
         raise errors.InvalidRequest(
-            'The request body is not valid JSON in UTF-8') from None
+            'The request body is not valid JSON in UTF-8 (each member '
+            'name once)') from None
+    if _has_nul(data):
+        # PostgreSQL cannot store it; SQLite can, and a copy then fails.
+        raise validation_error('Text in the request body must not '
+                               'contain NUL')
     return data
 
 
@@ -198,18 +238,20 @@ def query_int(req: falcon.Request, name: str,
     value = req.get_param(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
+    number = edge.ascii_int(value)
+    if number is None:
         raise validation_error(f"Query parameter '{name}' must be an "
-                               'integer', field=name) from None
+                               'integer (ASCII digits, 64 bits)', field=name)
+    return number
 
 
 def query_time(name: str, value: str) -> int:
     """A time query parameter: Unix seconds or ISO-8601."""
-    if value.isdigit() and len(value) <= 12:
+    if value.isascii() and value.isdigit() and len(value) <= 12:
         return int(value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Query parameter '{name}' must be Unix "
@@ -222,6 +264,8 @@ def unix_time(name: str, value: object) -> int | None:
     if not isinstance(value, str):
         return typing.cast('int | None', value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Field '{name}' must be Unix seconds or an "
@@ -330,6 +374,8 @@ class Metrics(typing.Protocol):
 
     def validation(self, outcome: str) -> None: ...
 
+    def sign_in(self, outcome: str) -> None: ...
+
 
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
@@ -343,6 +389,9 @@ class NoMetrics:
 
     def validation(self, outcome: str) -> None:
         """A workspace token was checked, with this outcome."""
+
+    def sign_in(self, outcome: str) -> None:
+        """A sign-in through the identity provider ended so."""
 
 
 # The outcome label of each way a token check fails.
@@ -657,12 +706,25 @@ class WhoAmIResource(_Resource):
                       'jti': principal.jti}
 
 
-class HealthResource(_Resource):
-    """``/healthz``: 200 while the database answers, 503 otherwise."""
+class HealthResource:
+    """``/healthz``: 200 while this process serves requests (liveness),
+    from memory: whatever the database does, this answers at once."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {'status': 'ok'}
+
+    on_head = on_get
+
+
+class ReadyResource(_Resource):
+    """``/readyz``: 200 while the database answers (readiness), else 503
+    within the bound on database waits (``serve --db-wait``)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.api.authority.store.schema_version()
-        resp.media = {'status': 'ok'}
+        resp.media = {'status': 'ready'}
+
+    on_head = on_get
 
 
 class HealthCheckResource(_Resource):
@@ -697,6 +759,8 @@ def _send_error(req: falcon.Request, resp: falcon.Response,
     resp.media = body
     if error.http_status == 401:
         resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+    elif error.http_status == 503:
+        resp.set_header('Retry-After', str(RETRY_UNAVAILABLE))
     for name, value in getattr(error, 'headers', {}).items():
         resp.set_header(name, value)       # Retry-After of a 429
 
@@ -750,23 +814,54 @@ class BodyLimit:
         resp.set_header('Cache-Control', 'no-store')
 
 
+def _with_policy(factory: AuthorityFactory,
+                 policy: SignInPolicy) -> AuthorityFactory:
+    def policed() -> Authority:
+        authority = factory()
+        authority.sign_in_policy = policy
+        return authority
+    return policed
+
+
+def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
+                        settings: SignInSettings | None) -> None:
+    """The token-exchange endpoint with its exchanges, and the sign-in
+    routes (:mod:`ntcli_server.signin`)."""
+    from ntcli_server import exchange, signin
+    exchanges: list[exchange.Exchange] = []
+    if settings is not None:
+        from ntcli_authority import oidc
+        exchanges.append(signin.SignInExchange(
+            api, settings, oidc.Issuer(settings.issuer)))
+    exchange.add_route(app, exchanges, body_bytes, origin)
+    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
+    app.add_route('/v1/auth/session', signin.SessionResource(api))
+
+
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
-               auth_failures: ratelimit.FailureTable | None = None
+               auth_failures: ratelimit.FailureTable | None = None,
+               wait: float | None = None,
+               sign_in: SignInSettings | None = None
                ) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
     prometheus-client). ``auth_failures`` limits failed authentications
-    per client address (:mod:`ntcli_server.ratelimit`).
+    per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
+    each database call of a ``target`` (see ``serve --db-wait``).
+    ``sign_in`` names the identity provider people sign in with
+    (:mod:`ntcli_server.signin`).
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
     new authority whose signing key no client token matches.
     """
     factory: AuthorityFactory = (
-        (lambda: Authority.open(target, create=False))
+        (lambda: Authority.open(target, create=False, wait=wait))
         if isinstance(target, str) else target)
+    if sign_in is not None:
+        factory = _with_policy(factory, sign_in.policy)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
@@ -778,12 +873,15 @@ def create_app(target: str | AuthorityFactory, *,
                 Principal.local(), windows))
         middleware.append(prometheus.RequestMetrics(recorder))
     if auth_failures is not None:
-        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures,
+                                                     exempt=PROBES))
     api = TokenAPI(factory, recorder)
-    app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
+    app = falcon.App(middleware=[*middleware, edge.TextGuard(), AuditContext(),
+                                 BodyLimit()])
     if recorder is not None:
         app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
-    app.add_route('/healthz', HealthResource(api))
+    app.add_route('/healthz', HealthResource())
+    app.add_route('/readyz', ReadyResource(api))
     app.add_route('/health', HealthCheckResource(api))
     app.add_route('/openapi.json', OpenAPIResource())
     app.add_route('/v1/token_auth', TokenAuthResource(api))
@@ -802,6 +900,7 @@ def create_app(target: str | AuthorityFactory, *,
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
                   TrustPolicyResource(api))
+    _add_sign_in_routes(app, api, sign_in)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

@@ -16,6 +16,7 @@ from ntcli_server.commands.base import ADMIN
 
 if typing.TYPE_CHECKING:
     from ntcli_server.ratelimit import FailureTable
+    from ntcli_server.signin import SignInSettings
 
 DEFAULT_BIND = '127.0.0.1:8080'
 # gevent workers: a connection waiting for a slow client's bytes holds a
@@ -28,9 +29,16 @@ DEFAULT_BIND = '127.0.0.1:8080'
 SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 
+#: How long one database call may wait (a lock, a busy connection, a slow
+#: statement) before the request gets 503; well below --timeout.
+DEFAULT_DB_WAIT = 10
+
+
 def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
-                  auth_failures: FailureTable | None = None) -> None:
+                  auth_failures: FailureTable | None = None,
+                  wait: float | None = None,
+                  sign_in: SignInSettings | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -45,9 +53,12 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
         def load(self) -> typing.Any:
             # Called in each worker (no preload): one connection each.
             # create_app never creates a missing database.
-            from ntcli_server import wsgi
+            from ntcli_server import logs, wsgi
+            if settings.get('certfile'):
+                logs.one_line_tls_failures()
             return wsgi.create_app(target, metrics=metrics,
-                                   auth_failures=auth_failures)
+                                   auth_failures=auth_failures, wait=wait,
+                                   sign_in=sign_in)
 
     TokenServer().run()
 
@@ -191,6 +202,14 @@ class Serve(base.Command):
                             default=30,
                             help='Restart a worker silent for this long '
                                  '(default 30).')
+        parser.add_argument('--db-wait', metavar='SECONDS',
+                            type=base.between(1, 3600),
+                            default=DEFAULT_DB_WAIT,
+                            help='Answer 503 (with Retry-After) when one '
+                                 'database call waits this long for a '
+                                 'lock, a connection or an answer '
+                                 f'(default {DEFAULT_DB_WAIT}; less than '
+                                 '--timeout).')
         parser.add_argument('--access-log', metavar='PATH', default='-',
                             help="Access log file, '-' for stdout (default).")
         parser.add_argument('--log-level', metavar='LEVEL', default='info',
@@ -210,6 +229,8 @@ class Serve(base.Command):
                                  '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
+        from ntcli_server import signin
+        signin.add_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -225,6 +246,17 @@ class Serve(base.Command):
                 and importlib.util.find_spec('prometheus_client') is None):
             raise base.CommandFailed('--metrics needs prometheus-client',
                                      "pip install 'ntcli[server]'")
+        if args.db_wait >= args.timeout:
+            raise base.CommandFailed(
+                f'--db-wait ({args.db_wait}) must be less than --timeout '
+                f'({args.timeout})')
+        from ntcli_server import signin
+        try:
+            sign_in = signin.settings_from(args)
+        except ValueError as exc:
+            raise base.CommandFailed(str(exc), 'See ntcli-server serve '
+                                     '--help and the operator guide.') \
+                from None
         db = self.database(args)
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
@@ -258,5 +290,6 @@ class Serve(base.Command):
             # Recent gunicorn's control socket has one default path per user,
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
-        }, metrics=args.metrics, auth_failures=_auth_failure_table(args))
+        }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
+            wait=args.db_wait, sign_in=sign_in)
         return 0

@@ -833,8 +833,11 @@ class TestEveryOperationIsAuthorized(AuthorityTestCase):
     # They take a credential, not a caller: authenticating it is their job.
     # The exchange takes an external issuer's token: the trust policies it
     # matches are its authorization (ntcli_authority.trust).
+    # sign_in takes a person a provider vouched for; record_* record the
+    # refusal of one who is not let in.
     NO_CALLER = frozenset({'validate', 'authenticate', 'record_refusal',
-                           'exchange', 'open', 'close', 'now'})
+                           'exchange', 'sign_in', 'record_sign_in_refusal',
+                           'open', 'close', 'now'})
 
     def setUp(self):
         super().setUp()
@@ -893,6 +896,18 @@ class TestEveryOperationIsAuthorized(AuthorityTestCase):
                        [self.bob_p, self.full_p, self.foreign_p,
                         self.nobody]),
             'list_events': (lambda p: a.list_events(p, ws), *owner_only),
+            'link_identity': (
+                lambda p: a.link_identity(p, 'bob', 'https://idp.example',
+                                          'b-' + uuid.uuid4().hex[:8]),
+                *admin_only),
+            'unlink_identity': (
+                lambda p: a.unlink_identity(p, 'https://idp.example', 'b-1'),
+                *admin_only),
+            'list_identities': (lambda p: a.list_identities(p),
+                                *admin_only),
+            'purge_sessions': (lambda p: a.purge_sessions(p), *admin_only),
+            'end_session': (lambda p: a.end_session(p), [],
+                            [self.full_p, self.nobody]),
             'list_expiring': (lambda p: a.list_expiring(p, 86400),
                               *admin_only),
             'count_expiring': (lambda p: a.count_expiring(p, [86400]),

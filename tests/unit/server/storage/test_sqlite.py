@@ -117,6 +117,49 @@ class TestFiles(testtools.TestCase):
         self.assertRaises(errors.StorageUnavailable, open_store, path)
 
 
+class TestFileReplaced(testtools.TestCase):
+    """A database file replaced (a restore) or deleted under an open store:
+    every call fails until the store is opened again, so that nothing is
+    written to a file no later process will read."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(self.dir, 'a.db')
+        self.store = open_store(self.path)
+        self.addCleanup(self.store.close)
+        self.store.create_workspace(Workspace('ws_1', 'alpha', 100))
+        self.store.dialect.wait = 1
+
+    def assert_refused(self):
+        for call in (lambda: self.store.get_workspace('ws_1'),
+                     lambda: self.store.create_workspace(
+                         Workspace('ws_2', 'beta', 100))):
+            error = self.assertRaises(errors.StorageUnavailable, call)
+            self.assertIn('replaced or deleted', str(error))
+            self.assertIn('restart', str(error))
+
+    def test_replaced(self):
+        backup = os.path.join(self.dir, 'backup.db')
+        with sqlite3.connect(self.path) as source, \
+                sqlite3.connect(backup) as target:
+            source.backup(target)
+        os.replace(backup, self.path)
+        self.assert_refused()
+        # Until reopened, on the file now there.
+        reopened = open_store(self.path)
+        self.addCleanup(reopened.close)
+        self.assertEqual('alpha', reopened.get_workspace('ws_1').name)
+        self.assert_refused()
+
+    def test_deleted(self):
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(self.path + suffix):
+                os.unlink(self.path + suffix)
+        self.assert_refused()
+        self.assertFalse(os.path.exists(self.path))
+
+
 class TestCreateOrNot(testtools.TestCase):
     """open_store(create=False): a missing file is refused, not made."""
 
@@ -214,6 +257,11 @@ class TestMigration(testtools.TestCase):
         from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        # Version 4 tables work.
+        from ntcli_authority.models import Identity
+        store.add_identity(Identity('https://idp.example', 's', 'u1', 100))
+        self.assertEqual('u1', store.get_identity('https://idp.example',
+                                                  's').user_id)
 
     def test_an_up_to_date_store_opens_while_a_writer_holds_the_lock(self):
         # reading the schema version is enough: opening does not queue
@@ -276,6 +324,27 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(['deploy'],
                          [p.name for p in store.list_trust_policies()])
 
+    def test_upgrade_from_version_5_adds_identities_and_sessions(self):
+        from ntcli_authority.models import Identity, Session, User
+        path = self.useFixture(fixtures.TempDir()).join('v5.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:5]):
+            store = open_store(path)
+            store.create_user(User('u1', 'alice', base.START, 'h'))
+            self.assertEqual(5, store.schema_version())
+            store.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(6, store.schema_version())
+        self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        store.add_identity(Identity('https://idp.example', 's', 'u1',
+                                    base.START))
+        store.add_session(Session('ses_1', 'u1', 'https://idp.example', 's',
+                                  base.START, base.START + 60,
+                                  secret_hash='x'), 'a@example.org')
+        self.assertEqual('a@example.org', store.get_identity(
+            'https://idp.example', 's').email)
+
     def test_upgrade_from_version_4_keeps_tokens(self):
         # A database of the schema before grace periods: its tokens keep
         # their state, and a revoked one stays revoked.
@@ -295,7 +364,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(5, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(['jti_live'], [
             r.jti for r in store.list_tokens('ws-1', now=base.START)])
         self.assertEqual(['jti_live'], [r.jti for r in
