@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from typing import Any
 
 from ntcli import fileio
@@ -40,9 +39,10 @@ class AuditLog:
         an operation that already succeeded (a file that cannot be written
         is logged).
         """
+        from ntcli_core.clock import now
         from ntcli_core.redact import redact
         entry: dict[str, Any] = {
-            'time': int(time.time()), 'action': action, 'jti': jti,
+            'time': now(), 'action': action, 'jti': jti,
             'outcome': outcome, 'workspace_id': workspace_id,
             'endpoint': endpoint, 'detail': detail}
         line = json.dumps(entry, separators=(',', ':')) + '\n'
