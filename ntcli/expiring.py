@@ -2,8 +2,10 @@
 
 A token expires silently: the day it does, every program that holds it
 fails. So any command that uses the stored token of a workspace prints one
-line on stderr when it expires within a threshold (default 14 days; the
-``expiry_warning`` setting, ``NTCLI_EXPIRY_WARNING``; ``off`` turns it off)
+line on stderr when it expires within a threshold (default 14 days;
+``NTCLI_EXPIRY_WARNING``, else the setting ``expiry_warning`` of the context
+in force, else the top-level ``expiry_warning`` of config.json; ``off``
+turns it off)
 -- never on stdout, so no machine format carries it -- and at most once a
 day for each token, so that a script run every minute is not flooded. The
 last warning of each token (a JTI and a time, no secret) is remembered in
@@ -32,8 +34,9 @@ OFF = frozenset({'off', 'never', 'no', 'false', '0'})
 STATE_FILE = 'expiry-warnings.json'
 #: How many tokens' last warnings are remembered (the oldest go first).
 MAX_REMEMBERED = 64
-HINT = (f"Give {ENV} or the setting '{SETTING}' a duration such as 14d, 48h "
-        "or 1209600 (seconds), or 'off'.")
+HINT = (f"Give {ENV} or the setting '{SETTING}' (of the context, or of "
+        "config.json) a duration such as 14d, 48h or 1209600 (seconds), or "
+        "'off'.")
 
 
 def parse_threshold(value: object) -> int | None:
@@ -60,7 +63,15 @@ def parse_threshold(value: object) -> int | None:
 def threshold(context: Context) -> int | None:
     """The warning threshold in seconds, None when warnings are off.
     Raises UsageError for a bad setting."""
-    value = context.setting(None, ENV, SETTING, DEFAULT_THRESHOLD)
+    value: object = os.environ.get(ENV) or None
+    if value is None:
+        try:
+            value = context.config.context_setting(context.context_name,
+                                                   SETTING)
+        except errors.NtcliError:
+            pass        # no context in force: reported where it matters
+    if value is None:
+        value = context.setting(None, ENV, SETTING, DEFAULT_THRESHOLD)
     try:
         return parse_threshold(value)
     except ValueError:

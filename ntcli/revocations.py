@@ -57,15 +57,16 @@ def grace_left(context: Context, revoke_at: int | None) -> int | None:
 def retry_pending(context: Context) -> None:
     """Retry every pending revocation of the context's endpoint."""
     endpoint = context.endpoint
+    key = context.credentials_key
     try:
-        if not context.store.read().pending_revocations(endpoint.key):
+        if not context.store.read().pending_revocations(key):
             return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
     with context.store.transaction() as creds:
         user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
-        for item in creds.pending_revocations(endpoint.key):
+            creds.get_user_credential(key)
+        for item in creds.pending_revocations(key):
             # the user may revoke any token; a token may revoke itself
             bearer = user or item.token
             # a grace period runs from the refresh, not from this retry:
@@ -75,7 +76,7 @@ def retry_pending(context: Context) -> None:
                 endpoint, bearer, item.workspace_id, item.jti, grace=grace)
             if failure is None:
                 from ntcli_core import timefmt
-                creds.remove_pending_revocation(endpoint.key, item.jti)
+                creds.remove_pending_revocation(key, item.jti)
                 retiring = revoked_at is not None and \
                     revoked_at > context.now()
                 context.history.record(
