@@ -65,11 +65,10 @@ def threshold(context: Context) -> int | None:
     Raises UsageError for a bad setting."""
     value: object = os.environ.get(ENV) or None
     if value is None:
-        try:
+        # no context in force: that is reported where it matters
+        with contextlib.suppress(errors.NtcliError):
             value = context.config.context_setting(context.context_name,
                                                    SETTING)
-        except errors.NtcliError:
-            pass        # no context in force: reported where it matters
     if value is None:
         value = context.setting(None, ENV, SETTING, DEFAULT_THRESHOLD)
     try:
