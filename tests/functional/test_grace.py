@@ -295,6 +295,26 @@ class TestExpiryWarnings(base.FunctionalTest):
         self.assertEqual(1, len(self.warnings('token', 'show',
                                               env=later(13 * DAY))))
 
+    def test_the_context_setting_wins_over_the_top_level_one(self):
+        self.ntcli('token', 'refresh', '--expires-in', '20d')
+        config = os.path.join(self.home.config_dir, 'config.json')
+        data = {'version': 2, 'expiry_warning': 'off', 'contexts': {
+            'local': {'endpoint': 'local', 'key': 'local',
+                      'expiry_warning': '30d'}}}
+        with open(config, 'w') as f:
+            json.dump(data, f)
+        os.chmod(config, 0o600)
+        self.assertEqual(1, len(self.warnings('token', 'show')))
+        data['contexts']['local']['expiry_warning'] = 'off'
+        data['expiry_warning'] = '30d'
+        with open(config, 'w') as f:
+            json.dump(data, f)
+        self.assertEqual([], self.warnings('token', 'show', env=later(DAY)))
+        # the environment wins over both
+        self.assertEqual(1, len(self.warnings(
+            'token', 'show', env={'NTCLI_EXPIRY_WARNING': '21d',
+                                  **later(DAY)})))
+
     def test_a_bad_threshold_is_a_usage_error(self):
         self.ntcli('token', 'refresh', '--expires-in', '10d')
         for bad in ('soon', '-1d', '11y', '1e3'):
