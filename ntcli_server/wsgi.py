@@ -769,13 +769,15 @@ class BodyLimit:
 
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
-               auth_failures: ratelimit.FailureTable | None = None
-               ) -> falcon.App:
+               auth_failures: ratelimit.FailureTable | None = None,
+               ci_audience: str | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
     prometheus-client). ``auth_failures`` limits failed authentications
-    per client address (:mod:`ntcli_server.ratelimit`).
+    per client address (:mod:`ntcli_server.ratelimit`). ``ci_audience``
+    is the ``aud`` CI jobs' OIDC tokens must carry to be exchanged for
+    workspace tokens (:mod:`ntcli_server.ci`); None refuses them.
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -812,6 +814,9 @@ def create_app(target: str | AuthorityFactory, *,
                   TokenRevokeResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/events',
                   EventsResource(api))
+    from ntcli_server import ci, exchange
+    exchange.add_route(app, [ci.WorkspaceTokenExchange(api, ci_audience)],
+                       body_bytes, origin)
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies',
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',

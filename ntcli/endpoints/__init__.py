@@ -45,6 +45,15 @@ class IssuedToken(Record):
     scope: ScopeList = None
 
 
+class ExchangedToken(Record):
+    """A token an endpoint gave for a CI job's ID token, and the name of
+    the trust policy that allowed it (None when the endpoint does not
+    say)."""
+
+    issued: IssuedToken
+    policy: str | None = None
+
+
 class TokenRecord(Record):
     """What an endpoint knows of a token (never its value)."""
 
@@ -174,6 +183,21 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def validate_token(self, token: str) -> Validation:
         """Check a token; raise TokenExpired/TokenRevoked/TokenInvalid."""
+
+    def exchange_ci_token(self, subject_token: str, *,
+                          workspace: str | None = None,
+                          scope: typing.Sequence[str] | None = None
+                          ) -> ExchangedToken:
+        """A short-lived workspace token for a CI job's OIDC ID token, as
+        a trust policy of the endpoint allows (RFC 8693 token exchange):
+        of ``workspace`` (a name or id; None: the one whose policy
+        matches), with ``scope`` or all the policy grants. Endpoints that
+        trust no external issuer say so."""
+        from ntcli import errors
+        raise errors.UsageError(
+            f'The endpoint {self.url} takes no CI identity tokens',
+            'Use an ntcli-server endpoint (--endpoint https://…) whose '
+            'operator set up a trust policy for this CI.')
 
     # -- the audit trail --------------------------------------------------
     def list_events_page(self, credential: str | None, workspace_id: str, *,

@@ -41,6 +41,7 @@ from ntcli.endpoints import (
     Endpoint,
     EndpointOptions,
     Event,
+    ExchangedToken,
     IssuedToken,
     Revocation,
     TokenRecord,
@@ -57,6 +58,18 @@ CONNECT_RETRIES = 2
 LOST_ANSWER_RETRIES = 2
 BACKOFF_SECONDS = 0.2
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
+#: RFC 8693 token exchange at ntcli-server's token endpoint.
+TOKEN_ENDPOINT = '/v1/oauth/token'
+GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt'
+TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+# RFC 6749 errors of the token endpoint, as ntcli's own.
+_OAUTH_ERRORS: dict[str, type[errors.NtcliError]] = {
+    'invalid_grant': errors.AuthenticationRequired,
+    'access_denied': errors.Forbidden,
+    'invalid_request': errors.InvalidRequest,
+    'invalid_scope': errors.InvalidRequest,
+}
 
 
 def normalize_url(url: str) -> str:
@@ -314,6 +327,68 @@ class HTTPEndpoint(Endpoint):
                 for e in answer['events']]
             return events, answer.get('next_cursor') or None
 
+    def exchange_ci_token(self, subject_token: str, *,
+                          workspace: str | None = None,
+                          scope: typing.Sequence[str] | None = None
+                          ) -> ExchangedToken:
+        form = {'grant_type': GRANT_TOKEN_EXCHANGE,
+                'subject_token': subject_token,
+                'subject_token_type': TOKEN_TYPE_JWT,
+                'requested_token_type': TOKEN_TYPE_ACCESS_TOKEN}
+        if workspace:
+            form['audience'] = workspace
+        if scope:
+            form['scope'] = ' '.join(scope)
+        # Sent once: the subject token is accepted once, so a repeat after
+        # a lost answer could only be refused.
+        try:
+            response = self._send('POST', TOKEN_ENDPOINT, {}, None, None,
+                                  form=form)
+        except requests.RequestException as exc:
+            raise self._unreachable(exc) from exc
+        answer = self._exchange_answer(response)
+        with self._reading('token exchange answer'):
+            token = answer['access_token']
+            if not isinstance(token, str) or not token:
+                raise ValueError('no access_token')
+            expires_in = answer.get('expires_in')
+            expires_at = _unix(answer.get('expires_at'))
+            if expires_at is None and isinstance(expires_in, int):
+                expires_at = int(time.time()) + expires_in
+            policy = answer.get('trust_policy')
+            return ExchangedToken(
+                issued=IssuedToken(
+                    token=token, jti=answer['jti'],
+                    workspace_id=answer['workspace_id'],
+                    expires_at=expires_at,
+                    created_at=_unix(answer.get('created_at')),
+                    scope=scopes.reported(answer.get('scope'))),
+                policy=policy if isinstance(policy, str) else None)
+
+    def _exchange_answer(self, response: requests.Response) -> dict:
+        """The JSON of a token endpoint's answer; RFC 6749's
+        ``{"error", "error_description"}`` raised as ntcli's errors."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get('error') if isinstance(body, dict) else None
+        if response.status_code >= 300 and isinstance(error, str):
+            from ntcli_core.terminal import escape
+            description = body.get('error_description')
+            text = escape(description) if isinstance(description, str) \
+                else error
+            if error in ('invalid_target', 'unsupported_grant_type'):
+                raise errors.EndpointError(
+                    f'The endpoint at {self.url} does not exchange CI '
+                    f'identity tokens: {text}',
+                    'Ask its operator to enable it (ntcli-server serve '
+                    '--ci-audience) and to create a trust policy.')
+            cls = _OAUTH_ERRORS.get(error, errors.EndpointError)
+            raise cls(f'The endpoint at {self.url} refused the CI identity '
+                      f'token: {text}', details={'error': error})
+        return self._answer(response)
+
     def whoami(self, credential: str | None) -> str:
         answer = self._call('GET', '/v1/whoami', credential)
         with self._reading('identity'):
@@ -371,16 +446,17 @@ class HTTPEndpoint(Endpoint):
         raise AssertionError('the last attempt returns or raises')
 
     def _send(self, method: str, path: str, headers: dict[str, str],
-              json: object, params: dict[str, str] | None
-              ) -> requests.Response:
-        """One HTTP exchange, traced under --debug."""
+              json: object, params: dict[str, str] | None, *,
+              form: dict[str, str] | None = None) -> requests.Response:
+        """One HTTP exchange (a JSON or ``form`` body), traced under
+        --debug."""
         url = self.url + path
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers,
-                verify=self._verify, timeout=self.options.timeout,
-                allow_redirects=False)
+                method, url, json=json, data=form, params=params,
+                headers=headers, verify=self._verify,
+                timeout=self.options.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             self._trace(method, url, type(exc).__name__, started, headers)
             raise

@@ -29,7 +29,8 @@ SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
-                  auth_failures: FailureTable | None = None) -> None:
+                  auth_failures: FailureTable | None = None,
+                  ci_audience: str | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -46,7 +47,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
             # create_app never creates a missing database.
             from ntcli_server import wsgi
             return wsgi.create_app(target, metrics=metrics,
-                                   auth_failures=auth_failures)
+                                   auth_failures=auth_failures,
+                                   ci_audience=ci_audience)
 
     TokenServer().run()
 
@@ -209,6 +211,8 @@ class Serve(base.Command):
                                  '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
+        from ntcli_server import ci
+        ci.add_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -224,6 +228,11 @@ class Serve(base.Command):
                 and importlib.util.find_spec('prometheus_client') is None):
             raise base.CommandFailed('--metrics needs prometheus-client',
                                      "pip install 'ntcli[server]'")
+        from ntcli_server import ci
+        try:
+            ci_audience = ci.check_audience(args.ci_audience)
+        except ValueError as exc:
+            raise base.CommandFailed(str(exc)) from None
         db = self.database(args)
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
@@ -257,5 +266,6 @@ class Serve(base.Command):
             # Recent gunicorn's control socket has one default path per user,
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
-        }, metrics=args.metrics, auth_failures=_auth_failure_table(args))
+        }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
+            ci_audience=ci_audience)
         return 0
