@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import secrets
-import time
 import typing
 
 from ntcli_authority import errors, models, signing
@@ -37,8 +36,8 @@ from ntcli_authority.models import (
     held_scopes,
 )
 from ntcli_authority.storage import ALL_OWNERS, TokenStore, open_store
-from ntcli_core import scopes
-from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core import clock, scopes
+from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
 from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
 
@@ -61,7 +60,7 @@ LOCAL = Origin()                     # whoever holds the database
 
 
 def _system_clock() -> int:
-    return int(time.time())
+    return clock.now()
 
 
 def _is_int(value: object) -> typing.TypeGuard[int]:
@@ -309,7 +308,10 @@ class Authority:
             raise errors.TokenInvalid('The token is not known to this '
                                       'authority')
         now = self.now()
-        if record.revoked_at is not None:
+        # A revocation time still to come is a grace period (a rotated
+        # token retiring): valid until then, refused from then on, with
+        # nothing to run when the time comes.
+        if record.revoked_by(now):
             raise errors.TokenRevoked(details={'jti': record.jti})
         if record.expires_at is not None and record.expires_at <= now:
             raise errors.TokenExpired(details={'jti': record.jti})
@@ -365,15 +367,51 @@ class Authority:
         return TokenInfo.from_record(record, self.now())
 
     def revoke(self, workspace_id: str, jti: str, *,
+               grace: int | None = None,
                origin: Origin | None = None) -> Revocation:
-        """Revoke a token; revoking it again keeps the first revoked_at."""
+        """Revoke a token now, or with ``grace`` (seconds, at most
+        MAX_GRACE) when that grace ends: until then it stays valid, then
+        validation refuses it. A revocation is never postponed: revoking
+        again keeps the earlier time, and revoking a retiring token
+        without grace revokes it at once."""
+        if grace is not None and (not _is_int(grace)
+                                  or not 0 <= grace <= MAX_GRACE):
+            raise errors.InvalidRequest(
+                'Invalid grace period: a whole number of seconds from 0 to '
+                f'{MAX_GRACE} ({MAX_GRACE // 86400} days)', {'field': 'grace'})
         now = self.now()
-        record, already = self.store.revoke_token(
-            workspace_id, jti, now, self._event(
+        at = now + (grace or 0)
+        if at > now:
+            from ntcli_core import timefmt
+            audit = self._event(
+                origin, models.AUDIT_TOKEN_RETIRE, workspace_id=workspace_id,
+                target_jti=jti, detail=f'revoked_at={timefmt.iso(at)}')
+        else:
+            audit = self._event(
                 origin, models.AUDIT_TOKEN_REVOKE, workspace_id=workspace_id,
-                target_jti=jti))
+                target_jti=jti)
+        record, already = self.store.revoke_token(workspace_id, jti, now,
+                                                  audit, at=at)
         return Revocation(token=TokenInfo.from_record(record, now),
-                          already_revoked=already)
+                          already_revoked=already,
+                          retiring=not record.revoked_by(now))
+
+    def list_expiring(self, within: int, *,
+                      limit: int = MAX_PAGE) -> list[TokenRecord]:
+        """Up to ``limit`` valid tokens of every workspace that expire
+        within ``within`` seconds from now, soonest first."""
+        if not _is_int(within) or not 0 < within <= MAX_LIFETIME:
+            raise errors.InvalidRequest(
+                'The window must be a whole number of seconds, at most ten '
+                'years', {'field': 'within'})
+        now = self.now()
+        return self.store.list_expiring_tokens(now, now + within, limit)
+
+    def count_expiring(self, windows: typing.Sequence[int]
+                       ) -> tuple[dict[int, int], int]:
+        """How many valid tokens expire within each window (seconds), and
+        how many are retiring (revoked at a time still to come)."""
+        return self.store.count_expiring_tokens(self.now(), windows)
 
     def purge_idempotency_keys(self) -> int:
         """Forget idempotency keys too old to replay."""

@@ -21,7 +21,7 @@ import random
 
 from ntcli_authority import errors, signing
 from ntcli_authority.authority import Authority
-from ntcli_authority.models import SigningKey, TokenRecord
+from ntcli_authority.models import STATUS_ACTIVE, SigningKey, TokenRecord
 from ntcli_authority.storage import open_store
 from ntcli_authority.storage.sql import SQLTokenStore
 
@@ -88,9 +88,8 @@ def _validate_sample(tokens: list[dict], src: SQLTokenStore,
     target = Authority(dst)
     now = target.now()
     keys = {k.kid: k for k in src.list_signing_keys()}
-    live = [TokenRecord(**row) for row in tokens
-            if row['revoked_at'] is None
-            and (row['expires_at'] is None or row['expires_at'] > now)]
+    live = [record for record in (TokenRecord(**row) for row in tokens)
+            if record.status_at(now) == STATUS_ACTIVE]
     signable = [r for r in live
                 if keys.get(r.kid) and keys[r.kid].private_key is not None]
     chosen = random.sample(signable, min(size, len(signable)))

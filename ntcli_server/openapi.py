@@ -18,7 +18,7 @@ import typing
 
 from ntcli_authority import authority, models, trust
 from ntcli_core import scopes
-from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
 
 OPENAPI_VERSION = '3.1.0'
@@ -151,7 +151,13 @@ SCHEMAS: dict[str, dict] = {
             'expires_at': nullable(_TIME),
             'status': _string(enum=['active', 'expired', 'revoked']),
             'description': nullable(_string()),
-            'revoked_at': nullable(_TIME),
+            'revoked_at': nullable(_string(format='date-time', description=(
+                'When the token was revoked; a time still to come: the '
+                'token is retiring (the grace period of a rotation, see '
+                'the grace parameter of a revoke): its status is active and '
+                'it is valid until then, then refused. A client that '
+                'ignores this field loses nothing: the status says '
+                'whether the token is valid now.'))),
             'scope': ref('ScopeList')}},
     'TokenList': _page('tokens', 'TokenInfo'),
     'TokenRevokeResponse': {
@@ -159,7 +165,10 @@ SCHEMAS: dict[str, dict] = {
         'required': ['workspace_id', 'token_jti', 'status', 'revoked_at',
                      'already_revoked'],
         'properties': {'workspace_id': _UUID, 'token_jti': _string(),
-                       'status': {'const': 'revoked'},
+                       'status': _string(enum=['revoked', 'retiring'],
+                                         description=(
+                           'retiring only when grace was asked for: the '
+                           'token is valid until revoked_at')),
                        'revoked_at': _TIME,
                        'already_revoked': {'type': 'boolean'}}},
     'TokenAuthResponse': {
@@ -347,6 +356,13 @@ def _header(name: str, description: str) -> dict:
 
 _WORKSPACE_ID = _path_param('workspace_id', _string())
 _TOKEN_JTI = _path_param('jti', _string())
+_GRACE = _query(
+    'grace', {'type': 'integer', 'minimum': 0, 'maximum': MAX_GRACE},
+    'Seconds the token stays valid before the revocation takes effect (a '
+    f'rotation without downtime; at most {MAX_GRACE // 86400} days); absent '
+    'or 0: at once. '
+    'Revoking again never postpones a revocation; without grace it ends a '
+    'grace period at once.')
 _POLICY = _path_param('policy', _string(description='Its id or name'))
 _BOOLEAN_TEXT = _string(enum=['true', 'false', '1', '0', 'yes', 'no'])
 _AUTH_HEADERS = {
@@ -468,15 +484,17 @@ PATHS: dict[str, dict] = {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'delete': operation(
             'Revoke a token (idempotent): a user credential, or the token '
-            'itself',
+            'itself; with grace, at the end of the grace period',
             (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
-            errors=_IN_WORKSPACE, operation_id='revoke_token')},
+            errors=_IN_WORKSPACE + _WITH_QUERY, parameters=[_GRACE],
+            operation_id='revoke_token')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}/revoke': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'post': operation(
             'Revoke a token, as DELETE on the token does',
             (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
-            errors=_IN_WORKSPACE, operation_id='revoke_token_post')},
+            errors=_IN_WORKSPACE + _WITH_QUERY, parameters=[_GRACE],
+            operation_id='revoke_token_post')},
 }
 
 

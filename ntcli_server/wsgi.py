@@ -520,11 +520,14 @@ def revoke(api: TokenAPI, req: falcon.Request, resp: falcon.Response,
     authority = api.authority
     authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
                         jti=jti)
+    # ?grace=SECONDS: valid until then (a rotation without downtime);
+    # clients that never send it (the NimbleTools CLI) revoke at once
     result = authority.revoke(workspace_id, jti,
+                              grace=query_int(req, 'grace', None),
                               origin=origin(req, principal))
     api.metrics.token_revoked(result.already_revoked)
     resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
-                  'status': 'revoked',
+                  'status': 'retiring' if result.retiring else 'revoked',
                   'revoked_at': timefmt.iso(result.revoked_at),
                   'already_revoked': result.already_revoked}
 
@@ -791,7 +794,9 @@ def create_app(target: str | AuthorityFactory, *,
     if metrics:
         # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
-        recorder = prometheus.PrometheusMetrics()
+        recorder = prometheus.PrometheusMetrics(
+            token_counts=lambda windows: api.authority.count_expiring(
+                windows))
         middleware.append(prometheus.RequestMetrics(recorder))
     if auth_failures is not None:
         middleware.append(ratelimit.AuthFailureLimit(auth_failures))

@@ -412,6 +412,57 @@ class TestListAndRevoke(APITestCase):
         self.assertTrue(again.json['already_revoked'])
         self.assertEqual(first.json['revoked_at'], again.json['revoked_at'])
 
+    def test_revoke_with_grace(self):
+        token = self.issue(scope='tokens:write')
+        path = f"{self.tokens_path()}/{token['jti']}"
+        # the token itself asks, as a refresh without a user credential
+        first = self.call('DELETE', path, token['access_token'],
+                          params={'grace': '3600'})
+        self.assertEqual(200, first.status_code, first.text)
+        self.assertEqual({'workspace_id': self.ws.id,
+                          'token_jti': token['jti'], 'status': 'retiring',
+                          'revoked_at': '2023-11-14T23:13:20Z',
+                          'already_revoked': False}, first.json)
+        listed = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual([('active', '2023-11-14T23:13:20Z')],
+                         [(t['status'], t['revoked_at'])
+                          for t in listed['tokens']])
+        self.assertEqual(200, self.call('GET', '/v1/token_auth',
+                                        token['access_token']).status_code)
+        self.clock.advance(3600)
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+        self.assertEqual([], self.call('GET', self.tokens_path(),
+                                       self.alice).json['tokens'])
+
+    def test_revoke_ends_a_grace_at_once_by_either_route(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}"
+        self.call('POST', path + '/revoke', self.alice,
+                  params={'grace': '600'})
+        self.clock.advance(5)
+        now = self.call('DELETE', path, self.alice)
+        self.assertEqual(('revoked', '2023-11-14T22:13:25Z', False),
+                         (now.json['status'], now.json['revoked_at'],
+                          now.json['already_revoked']))
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+
+    def test_bad_grace_changes_nothing(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}"
+        for grace in ('-1', '604801', '1.5', 'soon', '9' * 30, ''):
+            result = self.call('DELETE', path, self.alice,
+                               params={'grace': grace})
+            if grace == '':
+                continue       # an empty parameter is no parameter
+            # 422: not an integer; 400: an integer out of bounds
+            self.assertIn(result.status_code, (400, 422), grace)
+        self.assertEqual(200, self.call('GET', '/v1/token_auth',
+                                        token['access_token']).status_code)
+
     def test_revoke_unknown(self):
         self.assertError(self.call('DELETE', f'{self.tokens_path()}/jti_x',
                                    self.alice), 404, 'TOKEN_NOT_FOUND')

@@ -273,6 +273,36 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(['deploy'],
                          [p.name for p in store.list_trust_policies()])
 
+    def test_upgrade_from_version_4_keeps_tokens(self):
+        # A database of the schema before grace periods: its tokens keep
+        # their state, and a revoked one stays revoked.
+        path = self.useFixture(fixtures.TempDir()).join('v4.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:4]):
+            store = open_store(path)
+            store.create_workspace(Workspace('ws-1', 'alpha', base.START))
+            self.assertEqual(4, store.schema_version())
+            store.close()
+        conn = sqlite3.connect(path)
+        conn.executescript(
+            "INSERT INTO tokens (jti, workspace_id, created_at, expires_at, "
+            f"revoked_at, kid) VALUES ('jti_live', 'ws-1', {base.START}, "
+            f"{base.START + 9}, NULL, 'k'), ('jti_dead', 'ws-1', "
+            f"{base.START}, NULL, {base.START - 1}, 'k');")
+        conn.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(5, store.schema_version())
+        self.assertEqual(['jti_live'], [
+            r.jti for r in store.list_tokens('ws-1', now=base.START)])
+        self.assertEqual(['jti_live'], [r.jti for r in
+                                        store.list_expiring_tokens(
+                                            base.START, base.START + 9, 5)])
+        self.assertIn('tokens_by_expiry', [row[1] for row in schema(path)])
+        self.assertEqual('revoked', store.get_token('jti_dead').status_at(
+            base.START))
+        self.assertIsNone(store.get_token('jti_live').retires_at)
+
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         open_store(path).close()
