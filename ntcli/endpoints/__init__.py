@@ -54,6 +54,22 @@ class ExchangedToken(Record):
     policy: str | None = None
 
 
+class TrustPolicy(Record):
+    """A trust policy of a workspace: tokens of ``issuer`` whose claims
+    meet ``conditions`` (claim, pattern) buy workspace tokens holding
+    ``scope`` for ``max_lifetime`` seconds."""
+
+    id: str
+    name: str
+    issuer: str
+    conditions: tuple[tuple[str, str], ...]
+    scope: ScopeList
+    max_lifetime: int
+    created_at: int | None = None
+    created_by: str | None = None
+    description: str | None = None
+
+
 class TokenRecord(Record):
     """What an endpoint knows of a token (never its value)."""
 
@@ -198,6 +214,39 @@ class Endpoint(abc.ABC):
             f'The endpoint {self.url} takes no CI identity tokens',
             'Use an ntcli-server endpoint (--endpoint https://…) whose '
             'operator set up a trust policy for this CI.')
+
+    # -- trust policies ---------------------------------------------------
+    def _no_trust_policies(self) -> typing.NoReturn:
+        from ntcli import errors
+        raise errors.UsageError(
+            f'The endpoint {self.url} keeps no trust policies',
+            'Trust policies live on an ntcli-server: give --endpoint (or '
+            'NTCLI_ENDPOINT) its URL.')
+
+    def create_trust_policy(self, credential: str | None,
+                            workspace_id: str, name: str, *, issuer: str,
+                            conditions: typing.Sequence[tuple[str, str]],
+                            scope: typing.Sequence[str] | None = None,
+                            max_lifetime: int | None = None,
+                            description: str | None = None) -> TrustPolicy:
+        """Create a trust policy in the workspace (see
+        ``docs/operator/trust.md``)."""
+        self._no_trust_policies()
+
+    def list_trust_policies(self, credential: str | None,
+                            workspace_id: str) -> list[TrustPolicy]:
+        """The workspace's trust policies, by name."""
+        self._no_trust_policies()
+
+    def get_trust_policy(self, credential: str | None, workspace_id: str,
+                         policy: str) -> TrustPolicy:
+        """The workspace's trust policy with this id or name."""
+        self._no_trust_policies()
+
+    def delete_trust_policy(self, credential: str | None, workspace_id: str,
+                            policy: str) -> TrustPolicy:
+        """Delete the workspace's trust policy with this id or name."""
+        self._no_trust_policies()
 
     # -- the audit trail --------------------------------------------------
     def list_events_page(self, credential: str | None, workspace_id: str, *,

@@ -45,6 +45,7 @@ from ntcli.endpoints import (
     IssuedToken,
     Revocation,
     TokenRecord,
+    TrustPolicy,
     Validation,
     Workspace,
 )
@@ -326,6 +327,67 @@ class HTTPEndpoint(Endpoint):
                 user_agent=e.get('user_agent'), detail=e.get('detail'))
                 for e in answer['events']]
             return events, answer.get('next_cursor') or None
+
+    # -- trust policies ---------------------------------------------------
+    def _policies_path(self, workspace_id: str, *rest: str) -> str:
+        return '/'.join((f'/v1/workspaces/{_quote(workspace_id)}'
+                         '/trust-policies', *map(_quote, rest)))
+
+    @staticmethod
+    def _policy(item: dict) -> TrustPolicy:
+        conditions = item['conditions']
+        if not isinstance(conditions, dict) or not all(
+                isinstance(v, str) for v in conditions.values()):
+            raise ValueError('conditions')
+        return TrustPolicy(
+            id=str(item['id']), name=str(item['name']),
+            issuer=str(item['issuer']),
+            conditions=tuple(sorted(conditions.items())),
+            scope=scopes.reported(item.get('scope')),
+            max_lifetime=int(item['max_lifetime']),
+            created_at=_unix(item.get('created_at')),
+            created_by=item.get('created_by'),
+            description=item.get('description'))
+
+    def create_trust_policy(self, credential: str | None,
+                            workspace_id: str, name: str, *, issuer: str,
+                            conditions: typing.Sequence[tuple[str, str]],
+                            scope: typing.Sequence[str] | None = None,
+                            max_lifetime: int | None = None,
+                            description: str | None = None) -> TrustPolicy:
+        body: dict[str, object] = {'name': name, 'issuer': issuer,
+                                   'conditions': dict(conditions)}
+        if scope is not None:
+            body['scope'] = list(scope)
+        if max_lifetime is not None:
+            body['max_lifetime'] = max_lifetime
+        if description is not None:
+            body['description'] = description
+        answer = self._call('POST', self._policies_path(workspace_id),
+                            credential, json=body)
+        with self._reading('trust policy'):
+            return self._policy(answer)
+
+    def list_trust_policies(self, credential: str | None,
+                            workspace_id: str) -> list[TrustPolicy]:
+        answer = self._call('GET', self._policies_path(workspace_id),
+                            credential)
+        with self._reading('trust policy list'):
+            return [self._policy(p) for p in answer['trust_policies']]
+
+    def get_trust_policy(self, credential: str | None, workspace_id: str,
+                         policy: str) -> TrustPolicy:
+        answer = self._call('GET', self._policies_path(workspace_id, policy),
+                            credential)
+        with self._reading('trust policy'):
+            return self._policy(answer)
+
+    def delete_trust_policy(self, credential: str | None, workspace_id: str,
+                            policy: str) -> TrustPolicy:
+        shown = self.get_trust_policy(credential, workspace_id, policy)
+        self._call('DELETE', self._policies_path(workspace_id, shown.id),
+                   credential)
+        return shown
 
     def exchange_ci_token(self, subject_token: str, *,
                           workspace: str | None = None,

@@ -192,3 +192,43 @@ class TestOtherCIs(CILoginTest):
         self.assertIn('does not hold a JWT', result.stderr)
         self.assertEqual([], self.exchanges())
         self.assertFalse(os.path.exists(self.home.config_dir))
+
+
+class TestOwnerCommands(CILoginTest):
+    """The workspace's owner manages its trust policies with ntcli."""
+
+    def test_create_list_show_delete_then_log_in_with_it(self):
+        env = {'NTCLI_ENDPOINT': self.url}
+        self.ntcli('auth', 'login', input=self.server.credential, env=env)
+        self.ntcli('workspace', 'select', 'main', env=env)
+        self.server.admin('trust', 'delete', 'main', 'deploy')
+        created = self.json(
+            'trust', 'create', 'feature-builds', '--issuer',
+            self.actions.url, '--claim', 'repository_id=123456789',
+            '--claim', 'ref=refs/heads/*', '--scope', 'servers:read',
+            '--max-lifetime', '600', env=env)
+        self.assertEqual({'repository_id': '123456789',
+                          'ref': 'refs/heads/*'}, created['Conditions'])
+        self.assertEqual(['servers:read'], created['Scope'])
+        self.assertEqual(600, created['Max Lifetime'])
+        listed = self.ntcli('trust', 'list', env=env).stdout
+        self.assertIn('ref=refs/heads/*, repository_id=123456789', listed)
+        shown = self.json('trust', 'show', 'feature-builds', env=env)
+        self.assertEqual(created['ID'], shown['ID'])
+        token = self.actions.token(self.url, ref='refs/heads/wip')
+        result = self.login('--ci', env={'NTCLI_ID_TOKEN': token,
+                                         'NTCLI_WORKSPACE': 'main'})
+        self.assertIn('trust policy feature-builds;', result.stdout)
+        deleted = self.ntcli('trust', 'delete', 'feature-builds', env=env)
+        self.assertEqual(f"Trust policy 'feature-builds' ({created['ID']}) "
+                         'deleted.\n', deleted.stdout)
+        self.assertEqual([], self.json('trust', 'list', env=env))
+        missing = self.ntcli('trust', 'delete', 'feature-builds', env=env,
+                             expect=1)
+        self.assertIn("Trust policy 'feature-builds' not found",
+                      missing.stderr)
+        refused = self.ntcli('trust', 'create', 'all', '--issuer',
+                             self.actions.url, '--claim', 'ref=*',
+                             env=env, expect=2)
+        self.assertIn('At least one condition must be exact',
+                      refused.stderr)
