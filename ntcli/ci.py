@@ -83,12 +83,24 @@ def from_file(path: str) -> SubjectToken:
             f'{exc.strerror or exc}',
             'Give the path of the file the CI system or Kubernetes writes '
             'the token to.') from None
-    with os.fdopen(descriptor, 'rb') as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise errors.UsageError(f'The token file {quoted(path)} is not '
                                     'a regular file',
                                     'Give the path of the token file.')
-        data = file.read(MAX_SUBJECT_TOKEN + 2)
+        data = b''
+        while len(data) <= MAX_SUBJECT_TOKEN:
+            try:
+                chunk = os.read(descriptor, MAX_SUBJECT_TOKEN + 2 - len(data))
+            except OSError as exc:
+                raise errors.UsageError(
+                    f'The token file {quoted(path)} cannot be read: '
+                    f'{exc.strerror or exc}') from None
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(descriptor)
     try:
         text = data.decode('ascii')
     except UnicodeDecodeError:
