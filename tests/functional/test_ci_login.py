@@ -77,6 +77,13 @@ class TestGitHubActions(CILoginTest):
                          'esac', env={'NTCLI_ENDPOINT': self.url})
         self.assertEqual('has-token\n', run.stdout)
         self.assertNothingSecretLeft(result, run)
+        # and the job may end it before it expires
+        self.ntcli('auth', 'logout', '--revoke',
+                   env={'NTCLI_ENDPOINT': self.url})
+        revoked = json.loads(self.server.admin(
+            'audit', 'list', '--action', 'token.revoke', '-f', 'json'))
+        self.assertEqual([shown['jti']],
+                         [e['target_jti'] for e in revoked])
         [(outcome, detail)] = self.exchanges()
         self.assertEqual('success', outcome)
         self.assertEqual(self.actions.url, detail['issuer'])
