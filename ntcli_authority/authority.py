@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import typing
 
@@ -127,11 +128,15 @@ class Authority:
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
              jws: JWS = jws_impl.ED25519,
-             create: bool = True) -> Authority:
+             create: bool = True,
+             wait: float | None = None) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
-        (:class:`ntcli_authority.storage.DatabaseMissing`)."""
-        return cls(open_store(target, create=create), clock=clock, jws=jws)
+        (:class:`ntcli_authority.storage.DatabaseMissing`); ``wait``
+        bounds each database call (see
+        :func:`ntcli_authority.storage.open_store`)."""
+        return cls(open_store(target, create=create, wait=wait),
+                   clock=clock, jws=jws)
 
     def close(self) -> None:
         self.store.close()
@@ -735,7 +740,10 @@ class Authority:
                 f"{', '.join(models.AUDIT_ACTIONS)})", {'field': 'action'})
         after = None
         if cursor:
-            if not cursor.isdigit() or len(cursor) > 19:
+            # ASCII digits only (str.isdigit takes '²' and '١'), and a
+            # number the database's 64-bit ids can be compared with.
+            if (not re.fullmatch('[0-9]{1,19}', cursor)
+                    or int(cursor) >= 2 ** 63):
                 raise errors.InvalidRequest('Invalid pagination cursor',
                                             {'field': 'cursor'})
             after = int(cursor)

@@ -267,6 +267,8 @@ SCHEMAS: dict[str, dict] = {
                        'service': _string(), 'timestamp': _TIME}},
     'Healthz': {'type': 'object', 'required': ['status'],
                 'properties': {'status': {'const': 'ok'}}},
+    'Readyz': {'type': 'object', 'required': ['status'],
+               'properties': {'status': {'const': 'ready'}}},
 }
 
 # -- responses ----------------------------------------------------------------
@@ -285,7 +287,8 @@ ERRORS: dict[int, str] = {
     429: 'Too many failed authentications from this address '
          '(TOO_MANY_REQUESTS; see Retry-After)',
     500: 'The server failed (INTERNAL_ERROR)',
-    503: 'The database does not answer (STORAGE_UNAVAILABLE)',
+    503: 'The database does not answer within the bound on database '
+         'waits (STORAGE_UNAVAILABLE; see Retry-After)',
 }
 # What every operation may answer (an address that failed to authenticate
 # too often gets 429 for everything), and what each kind of input adds.
@@ -389,10 +392,25 @@ PATHS: dict[str, dict] = {
     '/health': {'get': operation(
         'Health check', (200, _json(ref('HealthCheck'), 'Healthy')),
         authenticated=False, operation_id='health')},
-    '/healthz': {'get': operation(
-        'Liveness of the server and its database',
-        (200, _json(ref('Healthz'), 'Healthy')),
-        authenticated=False, operation_id='healthz')},
+    '/healthz': {
+        'get': operation(
+            'Liveness of the server process (answered from memory)',
+            (200, _json(ref('Healthz'), 'Serving')),
+            authenticated=False, operation_id='healthz'),
+        'head': operation(
+            'Liveness of the server process, without a body',
+            (200, {'description': 'Serving'}),
+            authenticated=False, operation_id='healthz_head')},
+    '/readyz': {
+        'get': operation(
+            'Readiness: whether the database answers (503 within the '
+            'bound on database waits when it does not)',
+            (200, _json(ref('Readyz'), 'Ready')),
+            authenticated=False, operation_id='readyz'),
+        'head': operation(
+            'Readiness, without a body',
+            (200, {'description': 'Ready'}),
+            authenticated=False, operation_id='readyz_head')},
     '/openapi.json': {'get': operation(
         'This document', (200, _json({'type': 'object'}, 'OpenAPI 3.1')),
         authenticated=False, operation_id='openapi')},

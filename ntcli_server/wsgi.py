@@ -47,7 +47,7 @@ from ntcli_authority.models import (
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import ingress, ratelimit, request_ids
+from ntcli_server import edge, ingress, ratelimit, request_ids
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -55,6 +55,10 @@ MAX_BODY = 64 * 1024
 SERVICE_NAME = 'ntcli-server'
 DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
+RETRY_UNAVAILABLE = 5                # Retry-After of a 503, seconds
+#: Probes of load balancers and monitoring: never refused for the failed
+#: authentications of their address.
+PROBES = ('/healthz', '/readyz', '/health', '/metrics')
 
 AuthorityFactory = typing.Callable[[], Authority]
 Fields = typing.Mapping[str, tuple[type, ...]]
@@ -128,17 +132,50 @@ def body_bytes(req: falcon.Request) -> bytes:
     return b''.join(chunks)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's members; a name given twice is refused (which one
+    counts is up to each parser: ``{"expires_in": 60, "expires_in":
+    null}`` must not be read as a token that never expires)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError('duplicate member name')
+    return data
+
+
+def _has_nul(value: object) -> bool:
+    """Whether a string in ``value`` (a JSON value) holds NUL; a loop, not
+    recursion: a body may nest deeper than Python's stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if edge.has_nul(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _json_document(raw: bytes) -> object:
-    """JSON text to a value; malformed, too deep or not UTF-8 (a lone
-    surrogate escape included) is a 400."""
+    """JSON text to a value; malformed, too deep, not UTF-8 (a lone
+    surrogate escape included) or with a member name twice is a 400; NUL
+    in a string a 422."""
     try:
-        data = json.loads(raw.decode('utf-8'))
+        data = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_keys)
         # '"\\ud800"' is valid JSON for a string no UTF-8 can hold (nor
         # the database): refuse it here rather than fail later.
         json.dumps(data, ensure_ascii=False).encode('utf-8')
     except (UnicodeError, ValueError, RecursionError):
         raise errors.InvalidRequest(
-            'The request body is not valid JSON in UTF-8') from None
+            'The request body is not valid JSON in UTF-8 (each member '
+            'name once)') from None
+    if _has_nul(data):
+        # PostgreSQL cannot store it; SQLite can, and a copy then fails.
+        raise validation_error('Text in the request body must not '
+                               'contain NUL')
     return data
 
 
@@ -197,18 +234,20 @@ def query_int(req: falcon.Request, name: str,
     value = req.get_param(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
+    number = edge.ascii_int(value)
+    if number is None:
         raise validation_error(f"Query parameter '{name}' must be an "
-                               'integer', field=name) from None
+                               'integer (ASCII digits, 64 bits)', field=name)
+    return number
 
 
 def query_time(name: str, value: str) -> int:
     """A time query parameter: Unix seconds or ISO-8601."""
-    if value.isdigit() and len(value) <= 12:
+    if value.isascii() and value.isdigit() and len(value) <= 12:
         return int(value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Query parameter '{name}' must be Unix "
@@ -221,6 +260,8 @@ def unix_time(name: str, value: object) -> int | None:
     if not isinstance(value, str):
         return typing.cast('int | None', value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Field '{name}' must be Unix seconds or an "
@@ -677,12 +718,25 @@ class WhoAmIResource(_Resource):
                       'jti': principal.jti}
 
 
-class HealthResource(_Resource):
-    """``/healthz``: 200 while the database answers, 503 otherwise."""
+class HealthResource:
+    """``/healthz``: 200 while this process serves requests (liveness),
+    from memory: whatever the database does, this answers at once."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {'status': 'ok'}
+
+    on_head = on_get
+
+
+class ReadyResource(_Resource):
+    """``/readyz``: 200 while the database answers (readiness), else 503
+    within the bound on database waits (``serve --db-wait``)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.api.authority.store.schema_version()
-        resp.media = {'status': 'ok'}
+        resp.media = {'status': 'ready'}
+
+    on_head = on_get
 
 
 class HealthCheckResource(_Resource):
@@ -717,6 +771,8 @@ def _send_error(req: falcon.Request, resp: falcon.Response,
     resp.media = body
     if error.http_status == 401:
         resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+    elif error.http_status == 503:
+        resp.set_header('Retry-After', str(RETRY_UNAVAILABLE))
     for name, value in getattr(error, 'headers', {}).items():
         resp.set_header(name, value)       # Retry-After of a 429
 
@@ -773,21 +829,24 @@ class BodyLimit:
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
                auth_failures: ratelimit.FailureTable | None = None,
+               wait: float | None = None,
                ci_audience: str | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
     prometheus-client). ``auth_failures`` limits failed authentications
-    per client address (:mod:`ntcli_server.ratelimit`). ``ci_audience``
-    is the ``aud`` CI jobs' OIDC tokens must carry to be exchanged for
-    workspace tokens (:mod:`ntcli_server.ci`); None refuses them.
+    per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
+    each database call of a ``target`` (see ``serve --db-wait``).
+    ``ci_audience`` is the ``aud`` CI jobs' OIDC tokens must carry to be
+    exchanged for workspace tokens (:mod:`ntcli_server.ci`); None refuses
+    them.
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
     new authority whose signing key no client token matches.
     """
     factory: AuthorityFactory = (
-        (lambda: Authority.open(target, create=False))
+        (lambda: Authority.open(target, create=False, wait=wait))
         if isinstance(target, str) else target)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
@@ -799,12 +858,15 @@ def create_app(target: str | AuthorityFactory, *,
                 windows))
         middleware.append(prometheus.RequestMetrics(recorder))
     if auth_failures is not None:
-        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures,
+                                                     exempt=PROBES))
     api = TokenAPI(factory, recorder)
-    app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
+    app = falcon.App(middleware=[*middleware, edge.TextGuard(), AuditContext(),
+                                 BodyLimit()])
     if recorder is not None:
         app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
-    app.add_route('/healthz', HealthResource(api))
+    app.add_route('/healthz', HealthResource())
+    app.add_route('/readyz', ReadyResource(api))
     app.add_route('/health', HealthCheckResource(api))
     app.add_route('/openapi.json', OpenAPIResource())
     app.add_route('/v1/token_auth', TokenAuthResource(api))

@@ -265,20 +265,25 @@ class TokenStore(abc.ABC):
         ``before``; return how many."""
 
 
-def open_store(target: str, *, create: bool = True) -> TokenStore:
+def open_store(target: str, *, create: bool = True,
+               wait: float | None = None) -> TokenStore:
     """Open the store at ``target``: a PostgreSQL DSN
     (``postgresql://…``), or a SQLite path (``sqlite:///path`` or a plain
     path, ``:memory:`` for a throw-away database).
 
     ``create=False`` refuses a missing SQLite file (DatabaseMissing)
     instead of creating it; a PostgreSQL database must exist anyway.
+    ``wait``: the longest one call may wait for the database (a lock, a
+    busy connection, a slow statement) before StorageUnavailable; None:
+    the dialect's default, for the CLI and the admin commands.
     """
     from ntcli_authority.storage.sql import SQLTokenStore
 
     if target.startswith(('postgresql://', 'postgres://')):
         from ntcli_authority.storage import postgres
-        return SQLTokenStore(postgres.PostgresDialect(target))
+        return SQLTokenStore(postgres.PostgresDialect(target, wait=wait))
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
     from ntcli_authority.storage import sqlite
-    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create))
+    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create,
+                                                  wait=wait))

@@ -303,6 +303,8 @@ class Dialect(abc.ABC):
     #: primary-key index predicate), bytewise_text, serial_key (an integer
     #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
+    #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
+    holds_nul: bool = True
     #: What refreshes the query planner's statistics of the tokens table
     #: after a bulk import, or '' where the planner needs none.
     analyze_tokens: str = ''

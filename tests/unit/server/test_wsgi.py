@@ -837,21 +837,37 @@ class TestFailures(APITestCase):
     def test_health(self):
         self.assertEqual({'status': 'ok'},
                          self.call('GET', '/healthz').json)
+        self.assertEqual({'status': 'ready'},
+                         self.call('GET', '/readyz').json)
+        for path in ('/healthz', '/readyz'):
+            head = self.call('HEAD', path)
+            self.assertEqual((200, b''), (head.status_code, head.content))
+
+    def test_liveness_never_touches_the_database(self):
+        def cannot_open():
+            raise errors.StorageUnavailable('Cannot open /x.db')
+        client = testing.TestClient(wsgi.create_app(cannot_open))
+        self.assertEqual(200, client.simulate_get('/healthz').status_code)
+        self.assertEqual(200, client.simulate_head('/healthz').status_code)
+        ready = client.simulate_get('/readyz')
+        self.assertError(ready, 503, 'STORAGE_UNAVAILABLE')
+        self.assertEqual(str(wsgi.RETRY_UNAVAILABLE),
+                         ready.headers['Retry-After'])
 
     def test_a_missing_database_is_not_created(self):
         # create_app on a path (as serve's workers have it): a database
         # deleted or mistyped is a 503, never a new authority.
         missing = self.fx.dir + '/gone/server.db'
         client = testing.TestClient(wsgi.create_app(missing))
-        self.assertError(client.simulate_get('/healthz'), 503,
+        self.assertError(client.simulate_get('/readyz'), 503,
                          'STORAGE_UNAVAILABLE')
         self.assertFalse(os.path.exists(os.path.dirname(missing)))
         client = testing.TestClient(wsgi.create_app(self.fx.path))
-        self.assertEqual(200, client.simulate_get('/healthz').status_code)
+        self.assertEqual(200, client.simulate_get('/readyz').status_code)
 
     def test_health_when_the_database_cannot_be_opened(self):
         def cannot_open():
             raise errors.StorageUnavailable('Cannot open /x.db')
         client = testing.TestClient(wsgi.create_app(cannot_open))
-        result = client.simulate_get('/healthz')
+        result = client.simulate_get('/readyz')
         self.assertError(result, 503, 'STORAGE_UNAVAILABLE')

@@ -114,6 +114,49 @@ class TestFiles(testtools.TestCase):
         self.assertRaises(errors.StorageUnavailable, open_store, path)
 
 
+class TestFileReplaced(testtools.TestCase):
+    """A database file replaced (a restore) or deleted under an open store:
+    every call fails until the store is opened again, so that nothing is
+    written to a file no later process will read."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(self.dir, 'a.db')
+        self.store = open_store(self.path)
+        self.addCleanup(self.store.close)
+        self.store.create_workspace(Workspace('ws_1', 'alpha', 100))
+        self.store.dialect.wait = 1
+
+    def assert_refused(self):
+        for call in (lambda: self.store.get_workspace('ws_1'),
+                     lambda: self.store.create_workspace(
+                         Workspace('ws_2', 'beta', 100))):
+            error = self.assertRaises(errors.StorageUnavailable, call)
+            self.assertIn('replaced or deleted', str(error))
+            self.assertIn('restart', str(error))
+
+    def test_replaced(self):
+        backup = os.path.join(self.dir, 'backup.db')
+        with sqlite3.connect(self.path) as source, \
+                sqlite3.connect(backup) as target:
+            source.backup(target)
+        os.replace(backup, self.path)
+        self.assert_refused()
+        # Until reopened, on the file now there.
+        reopened = open_store(self.path)
+        self.addCleanup(reopened.close)
+        self.assertEqual('alpha', reopened.get_workspace('ws_1').name)
+        self.assert_refused()
+
+    def test_deleted(self):
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(self.path + suffix):
+                os.unlink(self.path + suffix)
+        self.assert_refused()
+        self.assertFalse(os.path.exists(self.path))
+
+
 class TestCreateOrNot(testtools.TestCase):
     """open_store(create=False): a missing file is refused, not made."""
 
