@@ -51,7 +51,9 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
         def load(self) -> typing.Any:
             # Called in each worker (no preload): one connection each.
             # create_app never creates a missing database.
-            from ntcli_server import wsgi
+            from ntcli_server import logs, wsgi
+            if settings.get('certfile'):
+                logs.one_line_tls_failures()
             return wsgi.create_app(target, metrics=metrics,
                                    auth_failures=auth_failures, wait=wait,
                                    ci_audience=ci_audience)
