@@ -8,7 +8,7 @@ policy of the workspace allows (:meth:`Authority.exchange
 
     grant_type=urn:ietf:params:oauth:grant-type:token-exchange
     subject_token=<the job's JWT>
-    subject_token_type=urn:ietf:params:oauth:token-type:jwt   (or id_token)
+    subject_token_type=urn:ietf:params:oauth:token-type:jwt
     requested_token_type=urn:ietf:params:oauth:token-type:access_token
     audience=<workspace name or id>                  (optional)
     scope=<space-separated scopes>                   (optional)
@@ -62,8 +62,8 @@ class WorkspaceTokenExchange:
     """The exchange of a CI job's JWT for a workspace token."""
 
     issued_token_type = exchange.TOKEN_TYPE_ACCESS_TOKEN
-    subject_token_types: tuple[str, ...] = (exchange.TOKEN_TYPE_JWT,
-                                            exchange.TOKEN_TYPE_ID_TOKEN)
+    # jwt only: an id_token subject is a person signing in (signin)
+    subject_token_types: tuple[str, ...] = (exchange.TOKEN_TYPE_JWT,)
 
     def __init__(self, api: TokenAPI, audience: str | None,
                  issuers: oidc.IssuerCache | None = None) -> None:

@@ -35,7 +35,7 @@ import falcon
 
 from ntcli_authority import access, errors
 from ntcli_authority.access import Action, Principal
-from ntcli_authority.authority import Authority
+from ntcli_authority.authority import Authority, SignInPolicy
 from ntcli_authority.models import (
     AuditEvent,
     IssuedToken,
@@ -48,6 +48,9 @@ from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
 from ntcli_server import edge, ingress, ratelimit, request_ids
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.signin import SignInSettings
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -373,6 +376,8 @@ class Metrics(typing.Protocol):
 
     def validation(self, outcome: str) -> None: ...
 
+    def sign_in(self, outcome: str) -> None: ...
+
 
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
@@ -386,6 +391,9 @@ class NoMetrics:
 
     def validation(self, outcome: str) -> None:
         """A workspace token was checked, with this outcome."""
+
+    def sign_in(self, outcome: str) -> None:
+        """A sign-in through the identity provider ended so."""
 
 
 # The outcome label of each way a token check fails.
@@ -826,10 +834,38 @@ class BodyLimit:
         resp.set_header('Cache-Control', 'no-store')
 
 
+def _with_policy(factory: AuthorityFactory,
+                 policy: SignInPolicy) -> AuthorityFactory:
+    def policed() -> Authority:
+        authority = factory()
+        authority.sign_in_policy = policy
+        return authority
+    return policed
+
+
+def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
+                        settings: SignInSettings | None,
+                        ci_audience: str | None) -> None:
+    """The token-exchange endpoint with its exchanges (a sign-in, a CI
+    job's token for a workspace token), and the sign-in routes
+    (:mod:`ntcli_server.signin`, :mod:`ntcli_server.ci`)."""
+    from ntcli_server import ci, exchange, signin
+    exchanges: list[exchange.Exchange] = []
+    if settings is not None:
+        from ntcli_authority import oidc
+        exchanges.append(signin.SignInExchange(
+            api, settings, oidc.Issuer(settings.issuer)))
+    exchanges.append(ci.WorkspaceTokenExchange(api, ci_audience))
+    exchange.add_route(app, exchanges, body_bytes, origin)
+    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
+    app.add_route('/v1/auth/session', signin.SessionResource(api))
+
+
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
                auth_failures: ratelimit.FailureTable | None = None,
                wait: float | None = None,
+               sign_in: SignInSettings | None = None,
                ci_audience: str | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
@@ -837,9 +873,10 @@ def create_app(target: str | AuthorityFactory, *,
     prometheus-client). ``auth_failures`` limits failed authentications
     per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
     each database call of a ``target`` (see ``serve --db-wait``).
-    ``ci_audience`` is the ``aud`` CI jobs' OIDC tokens must carry to be
-    exchanged for workspace tokens (:mod:`ntcli_server.ci`); None refuses
-    them.
+    ``sign_in`` names the identity provider people sign in with
+    (:mod:`ntcli_server.signin`). ``ci_audience`` is the ``aud`` CI jobs'
+    OIDC tokens must carry to be exchanged for workspace tokens
+    (:mod:`ntcli_server.ci`); None refuses them.
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -848,6 +885,8 @@ def create_app(target: str | AuthorityFactory, *,
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False, wait=wait))
         if isinstance(target, str) else target)
+    if sign_in is not None:
+        factory = _with_policy(factory, sign_in.policy)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
@@ -881,13 +920,11 @@ def create_app(target: str | AuthorityFactory, *,
                   TokenRevokeResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/events',
                   EventsResource(api))
-    from ntcli_server import ci, exchange
-    exchange.add_route(app, [ci.WorkspaceTokenExchange(api, ci_audience)],
-                       body_bytes, origin)
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies',
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
                   TrustPolicyResource(api))
+    _add_sign_in_routes(app, api, sign_in, ci_audience)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)
