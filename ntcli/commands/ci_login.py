@@ -116,8 +116,9 @@ def login(command: Command, parsed_args: argparse.Namespace) -> int:
                                            scope=asked_scopes)
     issued = exchanged.issued
     with context.store.transaction() as creds:
-        replaced = creds.get_token(endpoint.key, issued.workspace_id)
-        creds.set_token(endpoint.key, issued.workspace_id, StoredToken(
+        key = context.credentials_key
+        replaced = creds.get_token(key, issued.workspace_id)
+        creds.set_token(key, issued.workspace_id, StoredToken(
             issued.token, issued.jti, issued.workspace_id,
             issued.created_at, issued.expires_at, issued.scope))
     if replaced is not None and replaced.jti != issued.jti and (
@@ -128,11 +129,12 @@ def login(command: Command, parsed_args: argparse.Namespace) -> int:
                      f'{replaced.jti} if nothing else uses it.')
     with context.update_config() as config:
         known = {v: k for k, v in config.known_workspaces(
-            endpoint.key).items()}
+            context.context_name).items()}
         name = known.get(issued.workspace_id) or (
             workspace if workspace and validate.is_workspace_name(workspace)
             else issued.workspace_id)
-        config.select_workspace(endpoint.key, issued.workspace_id, name)
+        config.select_workspace(context.context_name, issued.workspace_id,
+                                name)
     context.history.record('login', jti=issued.jti,
                            outcome='CI token stored',
                            workspace_id=issued.workspace_id,
