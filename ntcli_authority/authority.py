@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
-import time
 import typing
 
 from ntcli_authority import errors, models, signing
@@ -21,6 +21,7 @@ from ntcli_authority import jws as jws_impl
 from ntcli_authority.models import (
     AuditEvent,
     EventPage,
+    Exchange,
     IssuedToken,
     NewUser,
     Origin,
@@ -36,13 +37,14 @@ from ntcli_authority.models import (
     held_scopes,
 )
 from ntcli_authority.storage import ALL_OWNERS, TokenStore, open_store
-from ntcli_core import scopes
-from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core import clock, scopes
+from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
 from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.access import Action, Principal
+    from ntcli_authority.oidc import IssuerCache
 
 # uuid (which imports platform) and access are imported where they are
 # used: the CLI's embedded endpoint opens an authority on every 'token show'
@@ -59,7 +61,7 @@ LOCAL = Origin()                     # whoever holds the database
 
 
 def _system_clock() -> int:
-    return int(time.time())
+    return clock.now()
 
 
 def _is_int(value: object) -> typing.TypeGuard[int]:
@@ -126,11 +128,15 @@ class Authority:
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
              jws: JWS = jws_impl.ED25519,
-             create: bool = True) -> Authority:
+             create: bool = True,
+             wait: float | None = None) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
-        (:class:`ntcli_authority.storage.DatabaseMissing`)."""
-        return cls(open_store(target, create=create), clock=clock, jws=jws)
+        (:class:`ntcli_authority.storage.DatabaseMissing`); ``wait``
+        bounds each database call (see
+        :func:`ntcli_authority.storage.open_store`)."""
+        return cls(open_store(target, create=create, wait=wait),
+                   clock=clock, jws=jws)
 
     def close(self) -> None:
         self.store.close()
@@ -307,7 +313,10 @@ class Authority:
             raise errors.TokenInvalid('The token is not known to this '
                                       'authority')
         now = self.now()
-        if record.revoked_at is not None:
+        # A revocation time still to come is a grace period (a rotated
+        # token retiring): valid until then, refused from then on, with
+        # nothing to run when the time comes.
+        if record.revoked_by(now):
             raise errors.TokenRevoked(details={'jti': record.jti})
         if record.expires_at is not None and record.expires_at <= now:
             raise errors.TokenExpired(details={'jti': record.jti})
@@ -363,15 +372,51 @@ class Authority:
         return TokenInfo.from_record(record, self.now())
 
     def revoke(self, workspace_id: str, jti: str, *,
+               grace: int | None = None,
                origin: Origin | None = None) -> Revocation:
-        """Revoke a token; revoking it again keeps the first revoked_at."""
+        """Revoke a token now, or with ``grace`` (seconds, at most
+        MAX_GRACE) when that grace ends: until then it stays valid, then
+        validation refuses it. A revocation is never postponed: revoking
+        again keeps the earlier time, and revoking a retiring token
+        without grace revokes it at once."""
+        if grace is not None and (not _is_int(grace)
+                                  or not 0 <= grace <= MAX_GRACE):
+            raise errors.InvalidRequest(
+                'Invalid grace period: a whole number of seconds from 0 to '
+                f'{MAX_GRACE} ({MAX_GRACE // 86400} days)', {'field': 'grace'})
         now = self.now()
-        record, already = self.store.revoke_token(
-            workspace_id, jti, now, self._event(
+        at = now + (grace or 0)
+        if at > now:
+            from ntcli_core import timefmt
+            audit = self._event(
+                origin, models.AUDIT_TOKEN_RETIRE, workspace_id=workspace_id,
+                target_jti=jti, detail=f'revoked_at={timefmt.iso(at)}')
+        else:
+            audit = self._event(
                 origin, models.AUDIT_TOKEN_REVOKE, workspace_id=workspace_id,
-                target_jti=jti))
+                target_jti=jti)
+        record, already = self.store.revoke_token(workspace_id, jti, now,
+                                                  audit, at=at)
         return Revocation(token=TokenInfo.from_record(record, now),
-                          already_revoked=already)
+                          already_revoked=already,
+                          retiring=not record.revoked_by(now))
+
+    def list_expiring(self, within: int, *,
+                      limit: int = MAX_PAGE) -> list[TokenRecord]:
+        """Up to ``limit`` valid tokens of every workspace that expire
+        within ``within`` seconds from now, soonest first."""
+        if not _is_int(within) or not 0 < within <= MAX_LIFETIME:
+            raise errors.InvalidRequest(
+                'The window must be a whole number of seconds, at most ten '
+                'years', {'field': 'within'})
+        now = self.now()
+        return self.store.list_expiring_tokens(now, now + within, limit)
+
+    def count_expiring(self, windows: typing.Sequence[int]
+                       ) -> tuple[dict[int, int], int]:
+        """How many valid tokens expire within each window (seconds), and
+        how many are retiring (revoked at a time still to come)."""
+        return self.store.count_expiring_tokens(self.now(), windows)
 
     def purge_idempotency_keys(self) -> int:
         """Forget idempotency keys too old to replay."""
@@ -447,6 +492,155 @@ class Authority:
                 detail=json.dumps({'policy': policy.id,
                                    'name': policy.name},
                                   separators=(',', ':'))))
+
+    def exchange(self, subject_token: str, *, issuers: IssuerCache,
+                 audience: str, workspace: str | None = None,
+                 scope: object = None,
+                 origin: Origin | None = None) -> Exchange:
+        """A workspace token for an external issuer's JWT (RFC 8693).
+
+        The token's issuer must be one a trust policy names (it is read
+        before anything is fetched); that issuer, from ``issuers``, checks
+        its signature, ``audience`` (this server), expiry and issue time.
+        Then the policies of that issuer (of ``workspace``, an id or name,
+        when given) are matched; the first, by name, whose conditions all
+        hold and that grants ``scope`` (default: all it grants) issues a
+        token that lives its ``max_lifetime``. Each subject token is
+        accepted once while it is valid. Raises SubjectTokenRejected or
+        oidc.TokenRejected (the token itself is not acceptable),
+        oidc.ProviderUnavailable, or NoMatchingPolicy (saying which
+        condition failed); every refusal of a verified token is audited,
+        as is every exchange, with the issuer, the subject and the claims
+        matched.
+        """
+        from ntcli_authority import trust
+        issuer = trust.unverified_issuer(subject_token)
+        wanted = None if scope is None else self._scopes(scope)
+        candidates = self.store.list_trust_policies(issuer=issuer)
+        named = None
+        if workspace is not None:
+            named = self._find_workspace(workspace)
+            candidates = [p for p in candidates
+                          if named is not None and p.workspace_id == named]
+        if not candidates:
+            raise errors.SubjectTokenRejected(
+                'No trust policy trusts the issuer of this token'
+                + (f" in workspace '{workspace}'" if workspace else ''),
+                {'reason': 'untrusted_issuer'})
+        verifier = issuers.get(issuer)
+        verified = verifier.verify(subject_token, audience=audience)
+        claims, subject = dict(verified.claims), verified.subject
+        reasons, matched = [], []
+        for policy in candidates:
+            why = trust.first_mismatch(policy.conditions, claims)
+            if why is None and wanted is not None:
+                lacking = scopes.missing(policy.granted, wanted)
+                if lacking:
+                    why = f"it does not grant {' '.join(lacking)}"
+            if why is None:
+                why = self._creator_gone(policy)
+            if why is None:
+                matched.append(policy)
+            else:
+                reasons.append(f"trust policy '{policy.name}': {why}")
+        if len({p.workspace_id for p in matched}) > 1:
+            raise errors.InvalidRequest(
+                'Trust policies of several workspaces accept this token: '
+                'name the workspace', {'field': 'workspace'})
+        if not matched:
+            message = 'No trust policy accepts this token: ' + '; '.join(
+                reasons)
+            self._audit_exchange(origin, None, issuer, subject, claims,
+                                 refused=message,
+                                 workspace_id=candidates[0].workspace_id
+                                 if len({p.workspace_id for p in candidates})
+                                 == 1 else None)
+            raise errors.NoMatchingPolicy(message)
+        policy = matched[0]
+        granted = policy.granted if wanted is None else wanted
+        now = self.now()
+        # remembered as long as the verifier would accept it
+        expires = verified.expires_at + verifier.leeway
+        key, private_key = self.keys.primary(
+            self._event(origin, models.AUDIT_KEY_ROTATE))
+        record = TokenRecord(
+            jti=JTI_PREFIX + secrets.token_hex(16),
+            workspace_id=policy.workspace_id, created_at=now,
+            expires_at=now + policy.max_lifetime, kid=key.kid,
+            scope=scopes.to_claim(granted),
+            description=(f'trust policy {policy.name}: ' + ''.join(
+                c for c in subject if c.isprintable()))[:MAX_DESCRIPTION])
+        kept = trust.audited_claims(policy.conditions, claims)
+        try:
+            self.store.add_exchanged_token(
+                record, policy.id, trust.subject_digest(issuer, claims),
+                expires, now, self._audit_exchange(
+                    origin, policy, issuer, subject, claims,
+                    target_jti=record.jti, make_only=True))
+        except (errors.SubjectTokenRejected, errors.NoMatchingPolicy) as exc:
+            self._audit_exchange(origin, policy, issuer, subject, claims,
+                                 refused=exc.message)
+            raise
+        issued = IssuedToken(
+            token=signing.encode_token(record, private_key, self.jws),
+            jti=record.jti, workspace_id=record.workspace_id,
+            created_at=now, expires_at=record.expires_at, scope=granted,
+            kid=key.kid)
+        return Exchange(issued=issued, policy=policy, issuer=issuer,
+                        subject=subject, claims=kept)
+
+    def _find_workspace(self, ref: str) -> str | None:
+        """The id of the workspace with this id or name, or None."""
+        try:
+            return self.get_workspace(ref).id
+        except errors.WorkspaceNotFound:
+            return None
+
+    def _creator_gone(self, policy: TrustPolicy) -> str | None:
+        """Why a policy created by a workspace token no longer allows
+        anything (that token revoked or expired), or None."""
+        creator = policy.created_by or ''
+        if not creator.startswith(JTI_PREFIX):
+            return None
+        record = self.store.get_token(creator)
+        if record is None or record.status_at(self.now()) != \
+                models.STATUS_ACTIVE:
+            return 'the token that created it is no longer valid'
+        if scopes.missing(held_scopes(record.scope), policy.granted):
+            return 'the token that created it no longer holds its scopes'
+        return None
+
+    def _audit_exchange(self, origin: Origin | None,
+                        policy: TrustPolicy | None, issuer: str,
+                        subject: str, claims: dict, *,
+                        refused: str | None = None,
+                        target_jti: str | None = None,
+                        workspace_id: str | None = None,
+                        make_only: bool = False) -> AuditEvent:
+        """The audit event of an exchange (recorded now when refused; made
+        for the store's transaction otherwise): the issuer, the subject,
+        the policy and the claims it matched, never the token."""
+        from ntcli_authority import trust
+        detail: dict[str, object] = {'issuer': issuer,
+                                     'subject': subject[:256]}
+        if policy is not None:
+            detail['policy'] = policy.id
+            detail['policy_name'] = policy.name
+            workspace_id = policy.workspace_id
+        detail['claims'] = trust.audited_claims(
+            policy.conditions if policy else (), claims)
+        if refused is not None:
+            detail['reason'] = refused[:1024]
+        event = self._event(
+            origin, models.AUDIT_TOKEN_EXCHANGE,
+            outcome=models.OUTCOME_REFUSED if refused else
+            models.OUTCOME_SUCCESS, workspace_id=workspace_id,
+            target_jti=target_jti,
+            # ASCII: the claims are the external issuer's text
+            detail=json.dumps(detail, separators=(',', ':')))
+        if not make_only:
+            self.store.record_event(event)
+        return event
 
     # -- users and access -------------------------------------------------
     def create_user(self, name: str, *,
@@ -546,7 +740,10 @@ class Authority:
                 f"{', '.join(models.AUDIT_ACTIONS)})", {'field': 'action'})
         after = None
         if cursor:
-            if not cursor.isdigit() or len(cursor) > 19:
+            # ASCII digits only (str.isdigit takes '²' and '١'), and a
+            # number the database's 64-bit ids can be compared with.
+            if (not re.fullmatch('[0-9]{1,19}', cursor)
+                    or int(cursor) >= 2 ** 63):
                 raise errors.InvalidRequest('Invalid pagination cursor',
                                             {'field': 'cursor'})
             after = int(cursor)

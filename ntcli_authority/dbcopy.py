@@ -21,11 +21,16 @@ import random
 
 from ntcli_authority import errors, signing
 from ntcli_authority.authority import Authority
-from ntcli_authority.models import SigningKey, TokenRecord
+from ntcli_authority.models import STATUS_ACTIVE, SigningKey, TokenRecord
 from ntcli_authority.storage import open_store
 from ntcli_authority.storage.sql import SQLTokenStore
 
 SAMPLE = 20
+#: The columns that name a row of each copied table in messages.
+_ROW_NAMES = {'users': ('id',), 'workspaces': ('id',),
+              'signing_keys': ('kid',), 'tokens': ('jti',),
+              'idempotency_keys': ('workspace_id', 'idempotency_key'),
+              'audit_events': ('at', 'action')}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +60,8 @@ def copy_database(source: str, target: str, *, replace: bool = False,
     with _sql_store(source, create=False) as src, \
             _sql_store(target, create=True) as dst:
         tables = src.dump()
+        if not dst.dialect.holds_nul:
+            _check_nul(tables, dst.dialect.location)
         for row in tables['signing_keys']:
             if row['private_key'] is not None:
                 row['private_key'] = signing.seal(
@@ -69,6 +76,25 @@ def copy_database(source: str, target: str, *, replace: bool = False,
                                            sample)
         return CopyReport(counts=counts, live_tokens=live,
                           validated=validated)
+
+
+def _check_nul(tables: dict[str, list[dict]], location: str) -> None:
+    """Refuse, before writing anything, text with NUL (which the target
+    cannot store), naming its table, row and column."""
+    for table, rows in tables.items():
+        for number, row in enumerate(rows, 1):
+            for column, value in row.items():
+                if isinstance(value, str) and '\x00' in value:
+                    names = ', '.join(
+                        f'{name}={row[name]!a}'
+                        for name in _ROW_NAMES.get(table, ()))
+                    raise errors.InvalidRequest(
+                        f'Cannot copy to {location}: table {table}, row '
+                        f'{number} ({names}), column {column} holds a NUL '
+                        'character, which the target cannot store. Nothing '
+                        'was written: remove the NUL from that row in the '
+                        'source (or delete the row), then copy again.',
+                        {'table': table, 'row': number, 'column': column})
 
 
 def _sql_store(target: str, *,
@@ -88,9 +114,8 @@ def _validate_sample(tokens: list[dict], src: SQLTokenStore,
     target = Authority(dst)
     now = target.now()
     keys = {k.kid: k for k in src.list_signing_keys()}
-    live = [TokenRecord(**row) for row in tokens
-            if row['revoked_at'] is None
-            and (row['expires_at'] is None or row['expires_at'] > now)]
+    live = [record for record in (TokenRecord(**row) for row in tokens)
+            if record.status_at(now) == STATUS_ACTIVE]
     signable = [r for r in live
                 if keys.get(r.kid) and keys[r.kid].private_key is not None]
     chosen = random.sample(signable, min(size, len(signable)))

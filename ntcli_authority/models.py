@@ -53,11 +53,26 @@ class TokenRecord(Record):
     # 'workspace' of tokens issued before scopes, which holds them all
     scope: str = scopes.LEGACY
     description: str | None = None
-    revoked_at: int | None = None
+    revoked_at: int | None = None    # when it was revoked
+    retires_at: int | None = None    # when its grace period ends (rotation)
+
+    @property
+    def revocation(self) -> int | None:
+        """When it stops (or stopped) being valid by revocation: when it
+        was revoked, else when its grace period ends; None: never."""
+        return self.revoked_at if self.revoked_at is not None \
+            else self.retires_at
+
+    def revoked_by(self, now: int) -> bool:
+        """Whether it is revoked at ``now``: it was revoked, or its grace
+        period has ended."""
+        return self.revoked_at is not None or (
+            self.retires_at is not None and self.retires_at <= now)
 
     def status_at(self, now: int) -> str:
-        """active, expired or revoked; a revocation outranks an expiry."""
-        if self.revoked_at is not None:
+        """active, expired or revoked; a revocation outranks an expiry. A
+        token within its grace period (retiring) is active."""
+        if self.revoked_by(now):
             return STATUS_REVOKED
         if self.expires_at is not None and self.expires_at <= now:
             return STATUS_EXPIRED
@@ -65,7 +80,8 @@ class TokenRecord(Record):
 
 
 class TokenInfo(Record):
-    """A token's metadata as the authority reports it, with its status."""
+    """A token's metadata as the authority reports it, with its status;
+    ``revoked_at`` later than now: retiring, valid until then."""
 
     jti: str
     workspace_id: str
@@ -81,7 +97,7 @@ class TokenInfo(Record):
         return cls(jti=record.jti, workspace_id=record.workspace_id,
                    created_at=record.created_at,
                    expires_at=record.expires_at,
-                   revoked_at=record.revoked_at,
+                   revoked_at=record.revocation,
                    status=record.status_at(now),
                    scope=held_scopes(record.scope),
                    description=record.description)
@@ -119,10 +135,13 @@ class TokenPage(Record):
 
 
 class Revocation(Record):
-    """The outcome of a revoke; ``already_revoked`` keeps the first time."""
+    """The outcome of a revoke; ``already_revoked``: nothing changed (it
+    was revoked, or retires at that time or sooner); ``retiring``: it is
+    valid until ``revoked_at``, the end of its grace period."""
 
     token: TokenInfo
     already_revoked: bool
+    retiring: bool = False
 
     @property
     def revoked_at(self) -> int:
@@ -172,6 +191,18 @@ class TrustPolicy(Record):
         return held_scopes(self.scope)
 
 
+class Exchange(Record):
+    """A token issued for an external issuer's token (see
+    Authority.exchange): the token, the policy that allowed it and what the
+    audit trail kept of the subject token's claims."""
+
+    issued: IssuedToken
+    policy: TrustPolicy
+    issuer: str
+    subject: str
+    claims: dict[str, str]
+
+
 class NewUser(Record):
     """A user just created, with the credential shown to it once."""
 
@@ -186,16 +217,20 @@ AUDIT_WORKSPACE_DELETE = 'workspace.delete'
 AUDIT_TOKEN_ISSUE = 'token.issue'
 AUDIT_TOKEN_REPLAY = 'token.replay'
 AUDIT_TOKEN_REVOKE = 'token.revoke'
+AUDIT_TOKEN_RETIRE = 'token.retire'      # a revocation after a grace period
 AUDIT_KEY_ROTATE = 'signing_key.rotate'
 AUDIT_KEY_RETIRE = 'signing_key.retire'
 AUDIT_USER_CREATE = 'user.create'
 AUDIT_AUTH_REFUSED = 'auth.refused'
 AUDIT_TRUST_CREATE = 'trust_policy.create'
 AUDIT_TRUST_DELETE = 'trust_policy.delete'
+AUDIT_TOKEN_EXCHANGE = 'token.exchange'
 AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
                  AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
+                 AUDIT_TOKEN_RETIRE,
                  AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
-                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE)
+                 AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE,
+                 AUDIT_TOKEN_EXCHANGE)
 #: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
 #: a credential refused.
 OUTCOME_SUCCESS = 'success'

@@ -51,7 +51,6 @@ AUDITED_CLAIMS = ('repository', 'project_path', 'ref', 'environment',
                   'pipeline_id', 'job_id')
 
 _CLAIM_NAME = re.compile(r'[A-Za-z][A-Za-z0-9_-]{0,63}')
-_LOOPBACK = frozenset({'127.0.0.1', 'localhost', '::1'})
 
 Conditions = tuple[tuple[str, str], ...]
 
@@ -62,22 +61,20 @@ def _is_int(value: object) -> bool:
 
 def check_issuer(issuer: object) -> str:
     """An issuer URL as OpenID Connect has it: https (http only on the
-    loopback interface, for a sidecar or a test), no query or fragment."""
-    if not isinstance(issuer, str) or not 0 < len(issuer) <= MAX_ISSUER \
-            or not issuer.isprintable() or not issuer.isascii():
-        raise errors.InvalidRequest(
-            f'issuer must be a URL of at most {MAX_ISSUER} characters',
+    loopback interface, for a sidecar or a test), ASCII, without user,
+    query or fragment (see ntcli_authority.oidc.check_url)."""
+    from ntcli_authority import oidc
+
+    def refused(message: str) -> errors.AuthorityError:
+        return errors.InvalidRequest(
+            f'{message}, such as https://token.actions.githubusercontent.com',
             {'field': 'issuer'})
-    parts = urllib.parse.urlsplit(issuer)
-    secure = parts.scheme == 'https' or (
-        parts.scheme == 'http' and parts.hostname in _LOOPBACK)
-    if (not secure or not parts.hostname or parts.query or parts.fragment
-            or '#' in issuer or '?' in issuer or parts.username
-            or ' ' in issuer):
-        raise errors.InvalidRequest(
-            'issuer must be an https:// URL without query or fragment, '
-            "such as https://token.actions.githubusercontent.com",
-            {'field': 'issuer'})
+    if isinstance(issuer, str) and len(issuer) > MAX_ISSUER:
+        raise refused(f'The issuer is longer than {MAX_ISSUER} characters')
+    oidc.check_url(issuer, what='issuer', error=refused)
+    assert isinstance(issuer, str)
+    if not issuer.isascii() or urllib.parse.urlsplit(issuer).query:
+        raise refused('The issuer must be an ASCII URL without a query')
     return issuer
 
 
@@ -240,18 +237,6 @@ def audited_claims(conditions: Conditions,
 
 
 # -- the exchange's view of a subject token -----------------------------------
-MAX_SUBJECT_TOKEN = 16 * 1024
-
-
-class SubjectVerifier(typing.Protocol):
-    """What checks an external JWT: its signature through the issuer's
-    published keys, ``iss``, ``aud``, ``exp`` and ``iat`` (see
-    ntcli_authority.oidc). Raises SubjectTokenRejected, saying why."""
-
-    def verify(self, token: str, *, issuer: str,
-               audience: str) -> dict[str, typing.Any]: ...
-
-
 def unverified_issuer(token: object) -> str:
     """The ``iss`` claim of a JWT, read without checking anything else:
     only to find the policies (and so the keys) that could apply. The
@@ -259,8 +244,10 @@ def unverified_issuer(token: object) -> str:
     is fetched, so that a token never chooses where the server connects.
     """
     import base64
+
+    from ntcli_authority.oidc import MAX_TOKEN
     if (not isinstance(token, str) or not token
-            or len(token) > MAX_SUBJECT_TOKEN or token.count('.') != 2):
+            or len(token) > MAX_TOKEN or token.count('.') != 2):
         raise errors.SubjectTokenRejected(
             'The subject token is not a JWT', {'reason': 'malformed'})
     payload = token.split('.')[1]

@@ -10,3 +10,6 @@ DEFAULT_LIFETIME = YEAR
 #: The longest lifetime: ten years with a leap day in every one, so any
 #: time up to ten calendar years ahead is accepted, and nothing further.
 MAX_LIFETIME = 10 * 366 * DAY
+#: The longest grace period of a rotation (``token refresh --grace``): how
+#: long an old token may stay valid after its successor is stored.
+MAX_GRACE = 7 * DAY

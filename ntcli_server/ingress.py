@@ -15,7 +15,8 @@ refused instead of guessed at: empty segments (``//``), dot segments
 (``.``, ``..``, also percent-encoded), encoded slashes, backslashes,
 percent signs or ``;`` (path parameters) inside a segment, control
 characters, malformed percent-encoding, invalid UTF-8, and segments with
-surrounding white space. The query string and fragment are ignored.
+surrounding white space, and a raw ``#`` anywhere (what follows it is
+still sent upstream). The query string is ignored.
 Names are compared after NFKC normalization and case folding, so that
 ``/WORKSPACES/`` or full-width letters do not slip past the workspace
 check of an upstream that folds them.
@@ -60,6 +61,11 @@ def _path(url: str) -> str:
         raise _refuse('too long')
     if not _VISIBLE_ASCII.fullmatch(url):
         raise _refuse('it must be visible ASCII (percent-encode the rest)')
+    if '#' in url:
+        # No client sends a fragment; nginx passes a raw '#' and what
+        # follows it in $request_uri, and to the upstream: judging only
+        # what comes before it would judge another URL than the one served.
+        raise _refuse('a raw # (percent-encode it as %23)')
     if not url.startswith('/'):
         match = _ABSOLUTE.match(url)
         if match is None:

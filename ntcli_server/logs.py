@@ -9,7 +9,9 @@ line is one object, so that a log shipper needs no parser of its own:
   "request_id", "message"}`` (plus ``"exception"`` with a traceback).
 
 No request header but the user agent is logged (``Authorization`` is a
-secret), and every message goes through :func:`ntcli_core.redact.redact`.
+secret), and every message goes through :func:`ntcli_core.redact.redact`,
+in the access log too: the request line, path, query, user agent and
+referer are a client's text, where a careless client may put a token.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def configure(level: str, fmt: str) -> None:
     _filters(handler)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
+    # Its records are written here only: in gunicorn's workers the root
+    # logger has a handler too, which wrote each of them again as text.
+    logger.propagate = False
 
 
 def gunicorn_logger(fmt: str) -> type:
@@ -84,6 +89,15 @@ def gunicorn_logger(fmt: str) -> type:
                 handler.setFormatter(_error_formatter(fmt))
                 _filters(handler)
 
+        def atoms(self, resp: object, req: object, environ: dict,
+                  request_time: object) -> dict:
+            atoms = super().atoms(resp, req, environ, request_time)
+            for key in _CLIENT_TEXT:
+                value = atoms.get(key)
+                if isinstance(value, str):
+                    atoms[key] = redacted(value)
+            return atoms
+
         def access(self, resp: object, req: object, environ: dict,
                    request_time: object) -> None:
             if fmt != 'json':
@@ -95,6 +109,46 @@ def gunicorn_logger(fmt: str) -> type:
                     ensure_ascii=False))
 
     return ServerLogger
+
+
+def one_line_tls_failures() -> None:
+    """In a gevent worker: log a connection that fails before its request
+    (a failed TLS handshake: a plain-HTTP client on the TLS port, a port
+    scanner, a reset) as one warning, not gevent's traceback of 18 lines
+    on stderr for each."""
+    import ssl
+
+    import gevent
+    hub = gevent.get_hub()
+    printed = hub.print_exception
+    log = logging.getLogger('ntcli_server.tls')
+
+    def print_exception(context: object, kind: type | None, value: object,
+                        tb: object) -> None:
+        if kind is not None and issubclass(kind, (ssl.SSLError,
+                                                  ConnectionError)):
+            log.warning('A connection failed before its request (TLS '
+                        'handshake): %s', value)
+            return
+        printed(context, kind, value, tb)
+
+    hub.print_exception = print_exception
+
+
+#: gunicorn's access log atoms a client writes: request line, path, query,
+#: user agent, referer.
+_CLIENT_TEXT = ('r', 'U', 'q', 'a', 'f')
+
+
+def redacted(text: str) -> str:
+    """``text`` (a client's, maybe percent-encoded) with every secret
+    replaced: percent-decoded first when the encoding hides one."""
+    import urllib.parse
+    clean = redact.redact(text)
+    decoded = urllib.parse.unquote_plus(text)
+    if decoded != text and redact.redact(decoded) != decoded:
+        return redact.redact(decoded)
+    return clean
 
 
 def _access_entry(atoms: dict) -> dict:

@@ -7,15 +7,20 @@ mode has each of them write its values to files in one directory
 answers the scrape.
 
 Labels are bounded sets: the route *template*
-(``/v1/workspaces/{workspace_id}/tokens``), the method, the status code and
-a validation outcome; never a workspace id, a JTI or anything a client can
-make up, lest one client create unbounded series.
+(``/v1/workspaces/{workspace_id}/tokens``), the method, the status code, a
+validation outcome and an expiry window; never a workspace id, a JTI or
+anything a client can make up, lest one client create unbounded series.
+
+How many tokens expire soon is read from the database at each scrape (one
+query, whichever worker answers), not counted by the workers: it changes
+with the clock, not with requests.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import typing
 
 import falcon
 import prometheus_client
@@ -30,15 +35,51 @@ STORAGE_ERROR = errors.StorageUnavailable.code
 METHODS = frozenset({'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
                      'OPTIONS'})
 OUTCOMES = ('valid', 'missing', 'invalid', 'expired', 'revoked', 'forbidden')
+#: The windows of ``ntcli_server_tokens_expiring``: label, seconds.
+EXPIRY_WINDOWS = (('1d', 86400), ('7d', 7 * 86400), ('30d', 30 * 86400))
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                    1.0, 2.5, 5.0, 10.0)
 
 
 # -- the metrics ----------------------------------------------------------
+#: For each window (seconds), how many valid tokens expire within it, and
+#: how many are retiring (Authority.count_expiring).
+TokenCounts = typing.Callable[[typing.Sequence[int]],
+                              tuple[dict[int, int], int]]
+
+
+class TokenExpiryCollector:
+    """Gauges read from the database when scraped: tokens expiring within
+    each of EXPIRY_WINDOWS, and tokens in a rotation's grace period."""
+
+    def __init__(self, counts: TokenCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> typing.Iterator[typing.Any]:
+        from prometheus_client.core import GaugeMetricFamily
+        try:
+            expiring, retiring = self.counts(
+                [seconds for _, seconds in EXPIRY_WINDOWS])
+        except errors.StorageUnavailable:
+            return      # the scrape still has every other metric
+        gauge = GaugeMetricFamily(
+            'ntcli_server_tokens_expiring',
+            'Valid tokens (every workspace) that expire within a window',
+            labels=['within'])
+        for label, seconds in EXPIRY_WINDOWS:
+            gauge.add_metric([label], expiring.get(seconds, 0))
+        yield gauge
+        yield GaugeMetricFamily(
+            'ntcli_server_tokens_retiring',
+            'Valid tokens in the grace period of a rotation (revoked when '
+            'it ends)', value=retiring)
+
+
 class PrometheusMetrics:
     """The token API's metrics, in one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, token_counts: TokenCounts | None = None) -> None:
+        self.token_counts = token_counts
         # A registry of our own: two apps in one process (tests) do not
         # collide; in multiprocess mode the values go to files anyway.
         self.registry = prometheus_client.CollectorRegistry()
@@ -97,7 +138,12 @@ class PrometheusMetrics:
             multiprocess.MultiProcessCollector(registry)
         else:
             registry = self.registry
-        return prometheus_client.generate_latest(registry)
+        text = prometheus_client.generate_latest(registry)
+        if self.token_counts is not None:
+            gauges = prometheus_client.CollectorRegistry()
+            gauges.register(TokenExpiryCollector(self.token_counts))
+            text += prometheus_client.generate_latest(gauges)
+        return text
 
 
 class RequestMetrics:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import copy
 import typing
 
-from ntcli_authority import authority, models
+from ntcli_authority import authority, models, trust
 from ntcli_core import scopes
-from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
 
 OPENAPI_VERSION = '3.1.0'
@@ -151,7 +151,13 @@ SCHEMAS: dict[str, dict] = {
             'expires_at': nullable(_TIME),
             'status': _string(enum=['active', 'expired', 'revoked']),
             'description': nullable(_string()),
-            'revoked_at': nullable(_TIME),
+            'revoked_at': nullable(_string(format='date-time', description=(
+                'When the token was revoked; a time still to come: the '
+                'token is retiring (the grace period of a rotation, see '
+                'the grace parameter of a revoke): its status is active and '
+                'it is valid until then, then refused. A client that '
+                'ignores this field loses nothing: the status says '
+                'whether the token is valid now.'))),
             'scope': ref('ScopeList')}},
     'TokenList': _page('tokens', 'TokenInfo'),
     'TokenRevokeResponse': {
@@ -159,7 +165,10 @@ SCHEMAS: dict[str, dict] = {
         'required': ['workspace_id', 'token_jti', 'status', 'revoked_at',
                      'already_revoked'],
         'properties': {'workspace_id': _UUID, 'token_jti': _string(),
-                       'status': {'const': 'revoked'},
+                       'status': _string(enum=['revoked', 'retiring'],
+                                         description=(
+                           'retiring only when grace was asked for: the '
+                           'token is valid until revoked_at')),
                        'revoked_at': _TIME,
                        'already_revoked': {'type': 'boolean'}}},
     'TokenAuthResponse': {
@@ -189,6 +198,68 @@ SCHEMAS: dict[str, dict] = {
                 'actor', 'workspace_id', 'target_jti', 'client',
                 'request_id', 'user_agent', 'detail')}}},
     'EventList': _page('events', 'AuditEvent'),
+    'TrustConditions': {
+        'type': 'object', 'minProperties': 1,
+        'maxProperties': trust.MAX_CONDITIONS,
+        'propertyNames': {'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$',
+                          'not': {'enum': sorted(trust.RESERVED_CLAIMS)}},
+        'additionalProperties': _string(minLength=1,
+                                        maxLength=trust.MAX_PATTERN),
+        'description': 'Claim name to pattern: the claim (a string, or an '
+                       "integer's digits) must equal the pattern, where * "
+                       'stands for any text; all must hold, and at least '
+                       'one must have no *.'},
+    'TrustPolicyCreateRequest': {
+        'type': 'object', 'required': ['name', 'issuer', 'conditions'],
+        'additionalProperties': False,
+        'properties': {
+            'name': _string(pattern=f'^{NAME_PATTERN.pattern}$'),
+            'issuer': _string(maxLength=trust.MAX_ISSUER,
+                              description='The iss of the tokens trusted: '
+                                          'an https URL'),
+            'conditions': ref('TrustConditions'),
+            'scope': {'anyOf': [
+                {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
+                 'maxItems': scopes.MAX_SCOPES},
+                _string(description='space-separated scopes'), _NULL],
+                'default': list(scopes.DEFAULT),
+                'description': 'Never tokens:write; a token creating the '
+                               'policy grants only scopes it holds'},
+            'max_lifetime': nullable({
+                'type': 'integer', 'minimum': trust.MIN_MAX_LIFETIME,
+                'maximum': trust.MAX_MAX_LIFETIME,
+                'default': trust.DEFAULT_MAX_LIFETIME}),
+            'description': nullable(_string(
+                maxLength=trust.MAX_DESCRIPTION))}},
+    'TrustPolicy': {
+        'type': 'object',
+        'required': ['id', 'workspace_id', 'name', 'issuer', 'conditions',
+                     'scope', 'max_lifetime', 'created_at', 'created_by',
+                     'description'],
+        'properties': {
+            'id': _string(pattern='^tp_[0-9a-f]{16}$'),
+            'workspace_id': _UUID, 'name': _string(),
+            'issuer': _string(), 'conditions': ref('TrustConditions'),
+            'scope': ref('ScopeList'),
+            'max_lifetime': {'type': 'integer'},
+            'created_at': _TIME,
+            'created_by': nullable(_string(
+                description='The user id or token JTI that created it, or '
+                            'local')),
+            'description': nullable(_string())}},
+    'TrustPolicyList': {
+        'type': 'object',
+        'required': ['workspace_id', 'trust_policies', 'count'],
+        'properties': {
+            'workspace_id': _UUID,
+            'trust_policies': {'type': 'array',
+                               'items': ref('TrustPolicy')},
+            'count': {'type': 'integer', 'minimum': 0}}},
+    'TrustPolicyDeleted': {
+        'type': 'object',
+        'required': ['workspace_id', 'id', 'name', 'status'],
+        'properties': {'workspace_id': _UUID, 'id': _string(),
+                       'name': _string(), 'status': {'const': 'deleted'}}},
     'HealthCheck': {
         'type': 'object',
         'required': ['status', 'version', 'service', 'timestamp'],
@@ -196,6 +267,8 @@ SCHEMAS: dict[str, dict] = {
                        'service': _string(), 'timestamp': _TIME}},
     'Healthz': {'type': 'object', 'required': ['status'],
                 'properties': {'status': {'const': 'ok'}}},
+    'Readyz': {'type': 'object', 'required': ['status'],
+               'properties': {'status': {'const': 'ready'}}},
 }
 
 # -- responses ----------------------------------------------------------------
@@ -205,16 +278,17 @@ ERRORS: dict[int, str] = {
     401: 'No valid credential (AUTHENTICATION_REQUIRED, TOKEN_INVALID, '
          'TOKEN_EXPIRED, TOKEN_REVOKED)',
     403: 'The credential may not do this (FORBIDDEN, INSUFFICIENT_SCOPE)',
-    404: 'Unknown workspace or token (WORKSPACE_NOT_FOUND, '
-         'TOKEN_NOT_FOUND)',
-    409: 'The name is taken (WORKSPACE_EXISTS)',
+    404: 'Unknown workspace, token or trust policy (WORKSPACE_NOT_FOUND, '
+         'TOKEN_NOT_FOUND, TRUST_POLICY_NOT_FOUND)',
+    409: 'The name is taken (WORKSPACE_EXISTS, TRUST_POLICY_EXISTS)',
     413: 'Request body too large (PAYLOAD_TOO_LARGE)',
     415: 'Request body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
     422: 'The request does not fit this document (VALIDATION_ERROR)',
     429: 'Too many failed authentications from this address '
          '(TOO_MANY_REQUESTS; see Retry-After)',
     500: 'The server failed (INTERNAL_ERROR)',
-    503: 'The database does not answer (STORAGE_UNAVAILABLE)',
+    503: 'The database does not answer within the bound on database '
+         'waits (STORAGE_UNAVAILABLE; see Retry-After)',
 }
 # What every operation may answer (an address that failed to authenticate
 # too often gets 429 for everything), and what each kind of input adds.
@@ -285,6 +359,14 @@ def _header(name: str, description: str) -> dict:
 
 _WORKSPACE_ID = _path_param('workspace_id', _string())
 _TOKEN_JTI = _path_param('jti', _string())
+_GRACE = _query(
+    'grace', {'type': 'integer', 'minimum': 0, 'maximum': MAX_GRACE},
+    'Seconds the token stays valid before the revocation takes effect (a '
+    f'rotation without downtime; at most {MAX_GRACE // 86400} days); absent '
+    'or 0: at once. '
+    'Revoking again never postpones a revocation; without grace it ends a '
+    'grace period at once.')
+_POLICY = _path_param('policy', _string(description='Its id or name'))
 _BOOLEAN_TEXT = _string(enum=['true', 'false', '1', '0', 'yes', 'no'])
 _AUTH_HEADERS = {
     name: {'description': description, 'schema': _string()}
@@ -310,10 +392,25 @@ PATHS: dict[str, dict] = {
     '/health': {'get': operation(
         'Health check', (200, _json(ref('HealthCheck'), 'Healthy')),
         authenticated=False, operation_id='health')},
-    '/healthz': {'get': operation(
-        'Liveness of the server and its database',
-        (200, _json(ref('Healthz'), 'Healthy')),
-        authenticated=False, operation_id='healthz')},
+    '/healthz': {
+        'get': operation(
+            'Liveness of the server process (answered from memory)',
+            (200, _json(ref('Healthz'), 'Serving')),
+            authenticated=False, operation_id='healthz'),
+        'head': operation(
+            'Liveness of the server process, without a body',
+            (200, {'description': 'Serving'}),
+            authenticated=False, operation_id='healthz_head')},
+    '/readyz': {
+        'get': operation(
+            'Readiness: whether the database answers (503 within the '
+            'bound on database waits when it does not)',
+            (200, _json(ref('Readyz'), 'Ready')),
+            authenticated=False, operation_id='readyz'),
+        'head': operation(
+            'Readiness, without a body',
+            (200, {'description': 'Ready'}),
+            authenticated=False, operation_id='readyz_head')},
     '/openapi.json': {'get': operation(
         'This document', (200, _json({'type': 'object'}, 'OpenAPI 3.1')),
         authenticated=False, operation_id='openapi')},
@@ -377,19 +474,45 @@ PATHS: dict[str, dict] = {
                     enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
                 *_paging('Page size (default 100)')],
             operation_id='list_events')},
+    '/v1/workspaces/{workspace_id}/trust-policies': {
+        'parameters': [_WORKSPACE_ID],
+        'post': operation(
+            "Let CI jobs of an OIDC issuer whose tokens' claims meet the "
+            'conditions obtain tokens of the workspace (its owner, or a '
+            'token of it holding tokens:write)',
+            (201, _json(ref('TrustPolicy'), 'Created')),
+            body=ref('TrustPolicyCreateRequest'),
+            errors=_IN_WORKSPACE + (409,),
+            operation_id='create_trust_policy'),
+        'get': operation(
+            "The workspace's trust policies, by name",
+            (200, _json(ref('TrustPolicyList'), 'Trust policies')),
+            errors=_IN_WORKSPACE, operation_id='list_trust_policies')},
+    '/v1/workspaces/{workspace_id}/trust-policies/{policy}': {
+        'parameters': [_WORKSPACE_ID, _POLICY],
+        'get': operation(
+            'One trust policy', (200, _json(ref('TrustPolicy'),
+                                            'The policy')),
+            errors=_IN_WORKSPACE, operation_id='show_trust_policy'),
+        'delete': operation(
+            'Delete a trust policy: its issuer\'s tokens buy nothing more',
+            (200, _json(ref('TrustPolicyDeleted'), 'Deleted')),
+            errors=_IN_WORKSPACE, operation_id='delete_trust_policy')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'delete': operation(
             'Revoke a token (idempotent): a user credential, or the token '
-            'itself',
+            'itself; with grace, at the end of the grace period',
             (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
-            errors=_IN_WORKSPACE, operation_id='revoke_token')},
+            errors=_IN_WORKSPACE + _WITH_QUERY, parameters=[_GRACE],
+            operation_id='revoke_token')},
     '/v1/workspaces/{workspace_id}/tokens/{jti}/revoke': {
         'parameters': [_WORKSPACE_ID, _TOKEN_JTI],
         'post': operation(
             'Revoke a token, as DELETE on the token does',
             (200, _json(ref('TokenRevokeResponse'), 'Revoked')),
-            errors=_IN_WORKSPACE, operation_id='revoke_token_post')},
+            errors=_IN_WORKSPACE + _WITH_QUERY, parameters=[_GRACE],
+            operation_id='revoke_token_post')},
 }
 
 

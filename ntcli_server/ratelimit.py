@@ -143,11 +143,16 @@ class FailureTable:
 class AuthFailureLimit:
     """Falcon middleware: refuse blocked addresses, count 401 answers."""
 
-    def __init__(self, table: FailureTable) -> None:
+    def __init__(self, table: FailureTable,
+                 exempt: typing.Collection[str] = ()) -> None:
+        """``exempt``: paths (probes) never refused."""
         self.table = table
+        self.exempt = frozenset(exempt)
 
     def process_request(self, req: falcon.Request,
                         resp: falcon.Response) -> None:
+        if req.path in self.exempt:
+            return
         wait = self.table.retry_after(req.remote_addr or '')
         if wait:
             raise TooManyRequests(wait)

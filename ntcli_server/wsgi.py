@@ -41,12 +41,13 @@ from ntcli_authority.models import (
     IssuedToken,
     Origin,
     TokenInfo,
+    TrustPolicy,
     Workspace,
 )
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import ingress, ratelimit, request_ids
+from ntcli_server import edge, ingress, ratelimit, request_ids
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -54,6 +55,10 @@ MAX_BODY = 64 * 1024
 SERVICE_NAME = 'ntcli-server'
 DEFAULT_PAGE = 100                   # events
 MAX_USER_AGENT = 256                 # what the audit trail keeps of one
+RETRY_UNAVAILABLE = 5                # Retry-After of a 503, seconds
+#: Probes of load balancers and monitoring: never refused for the failed
+#: authentications of their address.
+PROBES = ('/healthz', '/readyz', '/health', '/metrics')
 
 AuthorityFactory = typing.Callable[[], Authority]
 Fields = typing.Mapping[str, tuple[type, ...]]
@@ -127,17 +132,50 @@ def body_bytes(req: falcon.Request) -> bytes:
     return b''.join(chunks)
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's members; a name given twice is refused (which one
+    counts is up to each parser: ``{"expires_in": 60, "expires_in":
+    null}`` must not be read as a token that never expires)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError('duplicate member name')
+    return data
+
+
+def _has_nul(value: object) -> bool:
+    """Whether a string in ``value`` (a JSON value) holds NUL; a loop, not
+    recursion: a body may nest deeper than Python's stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if edge.has_nul(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
 def _json_document(raw: bytes) -> object:
-    """JSON text to a value; malformed, too deep or not UTF-8 (a lone
-    surrogate escape included) is a 400."""
+    """JSON text to a value; malformed, too deep, not UTF-8 (a lone
+    surrogate escape included) or with a member name twice is a 400; NUL
+    in a string a 422."""
     try:
-        data = json.loads(raw.decode('utf-8'))
+        data = json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_keys)
         # '"\\ud800"' is valid JSON for a string no UTF-8 can hold (nor
         # the database): refuse it here rather than fail later.
         json.dumps(data, ensure_ascii=False).encode('utf-8')
     except (UnicodeError, ValueError, RecursionError):
         raise errors.InvalidRequest(
-            'The request body is not valid JSON in UTF-8') from None
+            'The request body is not valid JSON in UTF-8 (each member '
+            'name once)') from None
+    if _has_nul(data):
+        # PostgreSQL cannot store it; SQLite can, and a copy then fails.
+        raise validation_error('Text in the request body must not '
+                               'contain NUL')
     return data
 
 
@@ -196,18 +234,20 @@ def query_int(req: falcon.Request, name: str,
     value = req.get_param(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
+    number = edge.ascii_int(value)
+    if number is None:
         raise validation_error(f"Query parameter '{name}' must be an "
-                               'integer', field=name) from None
+                               'integer (ASCII digits, 64 bits)', field=name)
+    return number
 
 
 def query_time(name: str, value: str) -> int:
     """A time query parameter: Unix seconds or ISO-8601."""
-    if value.isdigit() and len(value) <= 12:
+    if value.isascii() and value.isdigit() and len(value) <= 12:
         return int(value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Query parameter '{name}' must be Unix "
@@ -220,6 +260,8 @@ def unix_time(name: str, value: object) -> int | None:
     if not isinstance(value, str):
         return typing.cast('int | None', value)
     try:
+        if not value.isascii():         # fromisoformat takes other digits
+            raise ValueError(value)
         return timefmt.parse_iso(value)
     except ValueError:
         raise validation_error(f"Field '{name}' must be Unix seconds or an "
@@ -262,6 +304,17 @@ def token_json(info: TokenInfo) -> dict:
             'status': info.status, 'description': info.description,
             'revoked_at': timefmt.iso(info.revoked_at),
             'scope': list(info.scope)}
+
+
+def policy_json(policy: TrustPolicy) -> dict:
+    return {'id': policy.id, 'workspace_id': policy.workspace_id,
+            'name': policy.name, 'issuer': policy.issuer,
+            'conditions': dict(policy.conditions),
+            'scope': list(policy.granted),
+            'max_lifetime': policy.max_lifetime,
+            'created_at': timefmt.iso(policy.created_at),
+            'created_by': policy.created_by,
+            'description': policy.description}
 
 
 def event_json(event: AuditEvent) -> dict:
@@ -508,11 +561,14 @@ def revoke(api: TokenAPI, req: falcon.Request, resp: falcon.Response,
     authority = api.authority
     authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
                         jti=jti)
+    # ?grace=SECONDS: valid until then (a rotation without downtime);
+    # clients that never send it (the NimbleTools CLI) revoke at once
     result = authority.revoke(workspace_id, jti,
+                              grace=query_int(req, 'grace', None),
                               origin=origin(req, principal))
     api.metrics.token_revoked(result.already_revoked)
     resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
-                  'status': 'revoked',
+                  'status': 'retiring' if result.retiring else 'revoked',
                   'revoked_at': timefmt.iso(result.revoked_at),
                   'already_revoked': result.already_revoked}
 
@@ -555,6 +611,59 @@ class EventsResource(_Resource):
                       'events': [event_json(e) for e in page.events],
                       'count': len(page.events),
                       'next_cursor': page.next_cursor}
+
+
+class TrustPoliciesResource(_Resource):
+    """``/v1/workspaces/{id}/trust-policies``: create and list the trust
+    policies of a workspace (its owner, or a token of it holding
+    tokens:write)."""
+
+    FIELDS: Fields = {'name': (str,), 'issuer': (str,),
+                      'conditions': (dict,), 'scope': (list, str, _NULL),
+                      'max_lifetime': (int, _NULL),
+                      'description': (str, _NULL)}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response,
+                workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        body = read_body(req, self.FIELDS,
+                         required=('name', 'issuer', 'conditions'))
+        policy = self.api.authority.create_trust_policy(
+            principal, workspace_id, body['name'], issuer=body['issuer'],
+            conditions=body['conditions'], scope=body.get('scope'),
+            max_lifetime=body.get('max_lifetime'),
+            description=body.get('description'),
+            origin=origin(req, principal))
+        resp.status = falcon.HTTP_201
+        resp.media = policy_json(policy)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str) -> None:
+        principal = self.api.caller(req)
+        policies = self.api.authority.list_trust_policies(principal,
+                                                          workspace_id)
+        resp.media = {'workspace_id': workspace_id,
+                      'trust_policies': [policy_json(p) for p in policies],
+                      'count': len(policies)}
+
+
+class TrustPolicyResource(_Resource):
+    """``/v1/workspaces/{id}/trust-policies/{policy}`` (an id or a name):
+    show or delete one."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response,
+               workspace_id: str, policy: str) -> None:
+        principal = self.api.caller(req)
+        resp.media = policy_json(self.api.authority.get_trust_policy(
+            principal, workspace_id, policy))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response,
+                  workspace_id: str, policy: str) -> None:
+        principal = self.api.caller(req)
+        deleted = self.api.authority.delete_trust_policy(
+            principal, workspace_id, policy, origin=origin(req, principal))
+        resp.media = {'workspace_id': workspace_id, 'id': deleted.id,
+                      'name': deleted.name, 'status': 'deleted'}
 
 
 @functools.lru_cache(maxsize=1024)
@@ -609,12 +718,25 @@ class WhoAmIResource(_Resource):
                       'jti': principal.jti}
 
 
-class HealthResource(_Resource):
-    """``/healthz``: 200 while the database answers, 503 otherwise."""
+class HealthResource:
+    """``/healthz``: 200 while this process serves requests (liveness),
+    from memory: whatever the database does, this answers at once."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {'status': 'ok'}
+
+    on_head = on_get
+
+
+class ReadyResource(_Resource):
+    """``/readyz``: 200 while the database answers (readiness), else 503
+    within the bound on database waits (``serve --db-wait``)."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         self.api.authority.store.schema_version()
-        resp.media = {'status': 'ok'}
+        resp.media = {'status': 'ready'}
+
+    on_head = on_get
 
 
 class HealthCheckResource(_Resource):
@@ -649,6 +771,8 @@ def _send_error(req: falcon.Request, resp: falcon.Response,
     resp.media = body
     if error.http_status == 401:
         resp.set_header('WWW-Authenticate', 'Bearer realm="ntcli"')
+    elif error.http_status == 503:
+        resp.set_header('Retry-After', str(RETRY_UNAVAILABLE))
     for name, value in getattr(error, 'headers', {}).items():
         resp.set_header(name, value)       # Retry-After of a 429
 
@@ -704,35 +828,41 @@ class BodyLimit:
 
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
-               auth_failures: ratelimit.FailureTable | None = None
-               ) -> falcon.App:
+               auth_failures: ratelimit.FailureTable | None = None,
+               wait: float | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
     prometheus-client). ``auth_failures`` limits failed authentications
-    per client address (:mod:`ntcli_server.ratelimit`).
+    per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
+    each database call of a ``target`` (see ``serve --db-wait``).
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
     new authority whose signing key no client token matches.
     """
     factory: AuthorityFactory = (
-        (lambda: Authority.open(target, create=False))
+        (lambda: Authority.open(target, create=False, wait=wait))
         if isinstance(target, str) else target)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
         # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
-        recorder = prometheus.PrometheusMetrics()
+        recorder = prometheus.PrometheusMetrics(
+            token_counts=lambda windows: api.authority.count_expiring(
+                windows))
         middleware.append(prometheus.RequestMetrics(recorder))
     if auth_failures is not None:
-        middleware.append(ratelimit.AuthFailureLimit(auth_failures))
+        middleware.append(ratelimit.AuthFailureLimit(auth_failures,
+                                                     exempt=PROBES))
     api = TokenAPI(factory, recorder)
-    app = falcon.App(middleware=[*middleware, AuditContext(), BodyLimit()])
+    app = falcon.App(middleware=[*middleware, edge.TextGuard(), AuditContext(),
+                                 BodyLimit()])
     if recorder is not None:
         app.add_route(prometheus.PATH, prometheus.MetricsResource(recorder))
-    app.add_route('/healthz', HealthResource(api))
+    app.add_route('/healthz', HealthResource())
+    app.add_route('/readyz', ReadyResource(api))
     app.add_route('/health', HealthCheckResource(api))
     app.add_route('/openapi.json', OpenAPIResource())
     app.add_route('/v1/token_auth', TokenAuthResource(api))
@@ -747,6 +877,10 @@ def create_app(target: str | AuthorityFactory, *,
                   TokenRevokeResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/events',
                   EventsResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/trust-policies',
+                  TrustPoliciesResource(api))
+    app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
+                  TrustPolicyResource(api))
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

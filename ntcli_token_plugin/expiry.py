@@ -4,20 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 from ntcli import errors, validate
-from ntcli_core import timefmt
-from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_LIFETIME, YEAR
+from ntcli_core import durations, timefmt
+from ntcli_core.lifetimes import DEFAULT_LIFETIME, MAX_LIFETIME
 from ntcli_core.records import Record
 from ntcli_core.terminal import quoted
 
-_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
-# ASCII digits only (int() would take '١٢٣'), and no more of them than
-# any accepted lifetime needs: a 5000-digit number is refused, not converted
-_DURATION = re.compile(
-    rf' *([0-9]{{1,{validate.MAX_DIGITS}}}) *([smhdwy]?) *',
-    re.ASCII | re.IGNORECASE)
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
@@ -53,12 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_duration(text: str) -> int:
     """Seconds from ``86400`` or ``24h``/``30d``/``1y`` (ASCII digits)."""
-    match = _DURATION.fullmatch(text)
-    if not match:
+    try:
+        return durations.parse(text)
+    except ValueError:
         raise errors.InvalidExpiration(
             f'Invalid expiration time: {quoted(text)} is not a number of '
-            'seconds', HINT)
-    return int(match.group(1)) * _UNITS[(match.group(2) or 's').lower()]
+            'seconds', HINT) from None
 
 
 def parse_time(text: str) -> int:
@@ -151,11 +144,4 @@ def check_outlasts(lifetime: Expiry, window: int, option: str,
             'lifetime (--expires-in, default one year).')
 
 
-def describe_window(seconds: int) -> str:
-    """``7 days``, ``1 year``, ``90 seconds``: the largest exact unit."""
-    for unit, size in (('year', _UNITS['y']), ('day', _UNITS['d']),
-                       ('hour', _UNITS['h']), ('minute', _UNITS['m'])):
-        if seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+describe_window = durations.describe

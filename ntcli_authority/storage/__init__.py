@@ -117,7 +117,8 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def delete_workspace(self, workspace_id: str, now: int,
                          audit: AuditEvent | None = None) -> int:
-        """Revoke the workspace's live tokens (revoked_at = now), drop its
+        """Revoke the workspace's live tokens (revoked_at = now, retiring
+        ones included), drop its
         idempotency keys, delete it; return how many tokens were revoked
         (``audit`` is recorded with that number as detail).
         Token rows stay so that their tokens are reported as revoked.
@@ -159,12 +160,30 @@ class TokenStore(abc.ABC):
 
     @abc.abstractmethod
     def revoke_token(self, workspace_id: str, jti: str, now: int,
-                     audit: AuditEvent | None = None
-                     ) -> tuple[TokenRecord, bool]:
-        """Set revoked_at = now unless already set; return the token and
-        whether it was already revoked (then ``audit`` is recorded as
-        unchanged). Raises WorkspaceNotFound, or
-        TokenNotFound when the workspace has no such token."""
+                     audit: AuditEvent | None = None, *,
+                     at: int | None = None) -> tuple[TokenRecord, bool]:
+        """Revoke a token not revoked at ``now``: at once (revoked_at =
+        now) when ``at`` is None or not later than now; else from ``at``
+        on (retires_at = at, a grace period), unless it already retires at
+        ``at`` or sooner. Return the token and whether nothing changed
+        (then ``audit`` is recorded as unchanged). Raises
+        WorkspaceNotFound, or TokenNotFound when the workspace has no such
+        token."""
+
+    @abc.abstractmethod
+    def list_expiring_tokens(self, now: int, until: int,
+                             limit: int) -> list[TokenRecord]:
+        """Up to ``limit`` tokens of every workspace, valid at ``now``
+        (retiring ones too), with ``now < expires_at <= until``, by
+        expires_at."""
+
+    @abc.abstractmethod
+    def count_expiring_tokens(self, now: int,
+                              windows: typing.Sequence[int]
+                              ) -> tuple[dict[int, int], int]:
+        """For each window (seconds), how many tokens valid at ``now``
+        expire within it; and how many valid tokens are in a grace period
+        (retiring). One consistent read."""
 
     @abc.abstractmethod
     def purge_idempotency_keys(self, before: int) -> int:
@@ -246,20 +265,25 @@ class TokenStore(abc.ABC):
         ``before``; return how many."""
 
 
-def open_store(target: str, *, create: bool = True) -> TokenStore:
+def open_store(target: str, *, create: bool = True,
+               wait: float | None = None) -> TokenStore:
     """Open the store at ``target``: a PostgreSQL DSN
     (``postgresql://…``), or a SQLite path (``sqlite:///path`` or a plain
     path, ``:memory:`` for a throw-away database).
 
     ``create=False`` refuses a missing SQLite file (DatabaseMissing)
     instead of creating it; a PostgreSQL database must exist anyway.
+    ``wait``: the longest one call may wait for the database (a lock, a
+    busy connection, a slow statement) before StorageUnavailable; None:
+    the dialect's default, for the CLI and the admin commands.
     """
     from ntcli_authority.storage.sql import SQLTokenStore
 
     if target.startswith(('postgresql://', 'postgres://')):
         from ntcli_authority.storage import postgres
-        return SQLTokenStore(postgres.PostgresDialect(target))
+        return SQLTokenStore(postgres.PostgresDialect(target, wait=wait))
     if target.startswith('sqlite://'):
         target = target[len('sqlite://'):]
     from ntcli_authority.storage import sqlite
-    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create))
+    return SQLTokenStore(sqlite.SQLiteDialect(target, create=create,
+                                                  wait=wait))

@@ -141,12 +141,20 @@ MIGRATIONS: list[tuple[str, ...]] = [
         """CREATE INDEX exchanged_subject_tokens_by_expiry
                ON exchanged_subject_tokens (expires_at)""",
     ),
+    # 5: a revocation at a later time (a rotation's grace period: valid
+    # until retires_at, refused from then on), and tokens found by expiry.
+    # An older ntcli would ignore retires_at; it refuses a database of a
+    # newer version.
+    (
+        "ALTER TABLE tokens ADD COLUMN retires_at {timestamp}",
+        "CREATE INDEX tokens_by_expiry ON tokens (expires_at)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TOKEN_COLUMNS = ('jti, workspace_id, created_at, expires_at, kid, scope, '
-                 'description, revoked_at')
+                 'description, revoked_at, retires_at')
 KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
                'retired_at')
 WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
@@ -176,6 +184,15 @@ COPIED_TABLES = (
 #: Names of the dialect's cross-process locks (Dialect.lock).
 MIGRATION_LOCK = 'migrations'
 SIGNING_KEY_LOCK = 'signing keys'
+
+
+#: A token not revoked at ``:now``: neither revoked nor past its grace.
+NOT_REVOKED = ('(revoked_at IS NULL AND (retires_at IS NULL '
+               'OR retires_at > :now))')
+
+#: A valid token in its grace period at ``:now``.
+RETIRING = ('revoked_at IS NULL AND retires_at > :now '
+            'AND (expires_at IS NULL OR expires_at > :now)')
 
 
 def _token(row: tuple) -> TokenRecord:
@@ -286,6 +303,8 @@ class Dialect(abc.ABC):
     #: primary-key index predicate), bytewise_text, serial_key (an integer
     #: primary key the database numbers, in insertion order).
     ddl: typing.Mapping[str, str]
+    #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
+    holds_nul: bool = True
     #: What refreshes the query planner's statistics of the tokens table
     #: after a bulk import, or '' where the planner needs none.
     analyze_tokens: str = ''
@@ -480,6 +499,7 @@ class SQLTokenStore(TokenStore):
                 'AND private_key IS NOT NULL AND NOT EXISTS ('
                 ' SELECT 1 FROM tokens t WHERE t.kid = k.kid'
                 ' AND t.revoked_at IS NULL'
+                ' AND (t.retires_at IS NULL OR t.retires_at > :now)'
                 ' AND (t.expires_at IS NULL OR t.expires_at > :now)) '
                 'ORDER BY kid', now=now)]
             for kid in kids:
@@ -571,7 +591,7 @@ class SQLTokenStore(TokenStore):
                     details={'workspace_id': workspace_id})
             revoked = tx.count(
                 'UPDATE tokens SET revoked_at = :now '
-                'WHERE workspace_id = :ws AND revoked_at IS NULL',
+                f'WHERE workspace_id = :ws AND {NOT_REVOKED}',
                 now=now, ws=workspace_id)
             tx.execute('DELETE FROM idempotency_keys WHERE workspace_id = :ws',
                        ws=workspace_id)
@@ -585,7 +605,8 @@ class SQLTokenStore(TokenStore):
     # -- tokens -----------------------------------------------------------
     _INSERT_TOKEN = (
         f'INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (:jti, :workspace_id, '
-        ':created_at, :expires_at, :kid, :scope, :description, :revoked_at)')
+        ':created_at, :expires_at, :kid, :scope, :description, :revoked_at, '
+        ':retires_at)')
 
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
@@ -663,12 +684,13 @@ class SQLTokenStore(TokenStore):
                     after: Position | None = None,
                     limit: int = 100) -> list[TokenRecord]:
         # Active tokens always, expired and revoked ones on request.
-        wanted = ['(revoked_at IS NULL AND (expires_at IS NULL '
+        # (a retiring token, within its grace period, is still active)
+        wanted = [f'({NOT_REVOKED} AND (expires_at IS NULL '
                   'OR expires_at > :now))']
         if include_expired:
-            wanted.append('(revoked_at IS NULL AND expires_at <= :now)')
+            wanted.append(f'({NOT_REVOKED} AND expires_at <= :now)')
         if include_revoked:
-            wanted.append('(revoked_at IS NOT NULL)')
+            wanted.append('(revoked_at IS NOT NULL OR retires_at <= :now)')
         query = (f'SELECT {TOKEN_COLUMNS} FROM tokens '
                  f'WHERE workspace_id = :ws AND ({" OR ".join(wanted)})')
         params: dict = {'ws': workspace_id, 'now': now, 'limit': limit}
@@ -682,16 +704,24 @@ class SQLTokenStore(TokenStore):
         return [_token(row) for row in rows]
 
     def revoke_token(self, workspace_id: str, jti: str, now: int,
-                     audit: AuditEvent | None = None
-                     ) -> tuple[TokenRecord, bool]:
+                     audit: AuditEvent | None = None, *,
+                     at: int | None = None) -> tuple[TokenRecord, bool]:
         def work(tx: Transaction) -> tuple[TokenRecord, bool]:
             self._hold_workspace(tx, workspace_id)
             # One conditional UPDATE: of concurrent revokes exactly one
-            # matches; the others wait for it, then match nothing.
-            changed = tx.count(
-                'UPDATE tokens SET revoked_at = :now WHERE jti = :jti '
-                'AND workspace_id = :ws AND revoked_at IS NULL',
-                now=now, jti=jti, ws=workspace_id)
+            # matches; the others wait for it, then match nothing. Ending a
+            # grace period early is a change; postponing it is not made.
+            if at is None or at <= now:
+                changed = tx.count(
+                    'UPDATE tokens SET revoked_at = :now WHERE jti = :jti '
+                    f'AND workspace_id = :ws AND {NOT_REVOKED}',
+                    now=now, jti=jti, ws=workspace_id)
+            else:
+                changed = tx.count(
+                    'UPDATE tokens SET retires_at = :at WHERE jti = :jti '
+                    'AND workspace_id = :ws AND revoked_at IS NULL '
+                    'AND (retires_at IS NULL OR retires_at > :at)',
+                    at=at, jti=jti, ws=workspace_id)
             row = tx.one(f'SELECT {TOKEN_COLUMNS} FROM tokens '
                          'WHERE jti = :jti AND workspace_id = :ws',
                          jti=jti, ws=workspace_id)
@@ -703,6 +733,41 @@ class SQLTokenStore(TokenStore):
                         else audit.but(outcome=OUTCOME_UNCHANGED))
             return _token(row), changed != 1
         return self._write(work)
+
+    def list_expiring_tokens(self, now: int, until: int,
+                             limit: int) -> list[TokenRecord]:
+        rows = self._query(lambda tx: tx.all(
+            f'SELECT {TOKEN_COLUMNS} FROM tokens '
+            f'WHERE expires_at > :now AND expires_at <= :until '
+            f'AND {NOT_REVOKED} ORDER BY expires_at, jti LIMIT :limit',
+            now=now, until=until, limit=limit))
+        return [_token(row) for row in rows]
+
+    def count_expiring_tokens(self, now: int,
+                              windows: typing.Sequence[int]
+                              ) -> tuple[dict[int, int], int]:
+        windows = sorted(set(windows))
+        if not windows:
+            retiring = self._query(lambda tx: tx.one(
+                f'SELECT COUNT(*) FROM tokens WHERE {RETIRING}',
+                now=now))
+            return {}, retiring[0] if retiring else 0
+        # One statement, one snapshot: a scrape sees consistent numbers.
+        params: dict[str, int] = {'now': now}
+        sums = []
+        for i, window in enumerate(windows):
+            params[f'w{i}'] = now + window
+            sums.append(f'COALESCE(SUM(CASE WHEN expires_at <= :w{i} '
+                        'THEN 1 ELSE 0 END), 0)')
+        params['widest'] = now + windows[-1]
+        query = (
+            'SELECT ' + ', '.join(sums) + ', (SELECT COUNT(*) FROM tokens '
+            f'WHERE {RETIRING}) FROM tokens WHERE expires_at > :now '
+            f'AND expires_at <= :widest AND {NOT_REVOKED}')
+        row = self._query(lambda tx: tx.one(query, **params))
+        assert row is not None, 'an aggregate returns one row'
+        counts = {w: int(row[i]) for i, w in enumerate(windows)}
+        return counts, int(row[-1])
 
     def purge_idempotency_keys(self, before: int) -> int:
         return self._write(lambda tx: tx.count(

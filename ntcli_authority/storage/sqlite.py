@@ -17,7 +17,7 @@ import time
 import typing
 
 from ntcli_authority import errors
-from ntcli_authority.storage import DatabaseMissing
+from ntcli_authority.storage import DatabaseMissing, green
 from ntcli_authority.storage.sql import Dialect, T, Transaction
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -52,8 +52,29 @@ def _is_missing(path: str) -> bool:
     return False
 
 
+class _Channel:
+    """One connection and what lets one transaction at a time use it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        # A semaphore, not a lock: under gevent, a transaction that ran out
+        # of time is released by whoever sees its thread end.
+        self.turn = threading.Semaphore(1)
+
+
 class SQLiteDialect(Dialect):
-    """A SQLite database file (or ``:memory:``)."""
+    """A SQLite database file (or ``:memory:``).
+
+    Two connections: writes queue on one (and on SQLite's write lock),
+    reads use the other, so that in WAL mode a held write lock delays no
+    read. ``wait`` bounds every wait for the database: the busy timeout,
+    the queue for a connection, and, in a gevent worker, the work itself
+    (see :mod:`ntcli_authority.storage.green`).
+
+    The file is watched: once it is replaced (a restore) or deleted while
+    open, every call fails with StorageUnavailable until the process
+    opens the database again, lest changes go to a file nobody will read.
+    """
 
     error = sqlite3.Error
     unique_violation = sqlite3.IntegrityError
@@ -63,17 +84,20 @@ class SQLiteDialect(Dialect):
            'is_primary': 'is_primary = 1', 'bytewise_text': 'TEXT',
            'serial_key': 'INTEGER PRIMARY KEY AUTOINCREMENT'}
 
-    def __init__(self, path: str, *, create: bool = True) -> None:
+    def __init__(self, path: str, *, create: bool = True,
+                 wait: float | None = None) -> None:
         """Open (``create``: or create) the database file at ``path``;
         ``create=False`` raises DatabaseMissing when there is none."""
         self.path = self.location = path
+        self.wait = BUSY_TIMEOUT_SECONDS if wait is None else wait
         if sqlite3.sqlite_version_info < MINIMUM_VERSION:
             raise errors.StorageUnavailable(
                 'The token database needs SQLite '
                 f'{".".join(map(str, MINIMUM_VERSION))} or later; this '
                 f'Python has SQLite {sqlite3.sqlite_version}')
-        # One connection per store, shared by threads under a lock.
-        self._lock = threading.RLock()
+        self._identity: tuple[int, int] | None = None
+        self._watched = path
+        self._lost = False
         target, uri = path, False
         if path != ':memory:' and not create:
             if _is_missing(path):
@@ -89,26 +113,40 @@ class SQLiteDialect(Dialect):
                 # SQLite gives the -wal and -shm files the mode of the
                 # database file, so they are private too.
                 self.created = _create_private_file(path)
-            self._conn = sqlite3.connect(
-                target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                check_same_thread=False, uri=uri)
-            self._conn.execute(
-                f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}')
-            self._enable_wal()
-            # Durable commits: a revocation must survive a power cut.
-            self._conn.execute('PRAGMA synchronous = FULL')
+            self._writer = _Channel(self._open(target, uri))
+            if path == ':memory:':
+                self._reader = self._writer     # one database per connection
+            else:
+                self._reader = _Channel(self._open(target, uri))
+                self._watched = os.path.abspath(path)
+                self._identity = _identity(self._watched)
         except (sqlite3.Error, OSError) as exc:
             raise errors.StorageUnavailable(
                 f'Cannot open the token database {path}: {exc}') from exc
 
-    def _enable_wal(self) -> None:
+    def _open(self, target: str, uri: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            target, timeout=self.wait, isolation_level=None,
+            check_same_thread=False, uri=uri)
+        conn.execute(f'PRAGMA busy_timeout = {int(self.wait * 1000)}')
+        self._enable_wal(conn)
+        # Durable commits: a revocation must survive a power cut.
+        conn.execute('PRAGMA synchronous = FULL')
+        return conn
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection that writes."""
+        return self._writer.conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
         # Switching a brand-new file to WAL can fail at once with "database
         # is locked" (no busy wait) when several processes open it together;
         # retry within the busy timeout instead of failing the user.
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self.wait
         while True:
             try:
-                self._conn.execute('PRAGMA journal_mode = WAL')
+                conn.execute('PRAGMA journal_mode = WAL')
                 return
             except sqlite3.OperationalError as exc:
                 if 'locked' not in str(exc) or time.monotonic() > deadline:
@@ -117,27 +155,33 @@ class SQLiteDialect(Dialect):
 
     def transaction(self, work: typing.Callable[[Transaction], T], *,
                     write: bool) -> T:
-        with self._lock:
+        channel = self._writer if write else self._reader
+        conn = channel.conn
+
+        def run() -> T:
             try:
                 # A read is one snapshot for all its statements.
-                self._conn.execute('BEGIN IMMEDIATE' if write else 'BEGIN')
+                conn.execute('BEGIN IMMEDIATE' if write else 'BEGIN')
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc
             try:
-                result = work(Transaction(self._conn, self))
-                self._conn.execute('COMMIT')
+                result = work(Transaction(conn, self))
+                conn.execute('COMMIT')
                 return result
             except BaseException as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute('ROLLBACK')
+                if conn.in_transaction:
+                    conn.execute('ROLLBACK')
                 if isinstance(exc, sqlite3.Error) and not isinstance(
                         exc, sqlite3.IntegrityError):
                     raise self._unavailable(exc) from exc
                 raise
+        return self._use(channel, run)
 
     def statement(self, work: typing.Callable[[Transaction], T]) -> T:
-        with self._lock:
-            cursor = self._conn.cursor()
+        channel = self._reader
+
+        def run() -> T:
+            cursor = channel.conn.cursor()
             try:
                 return work(Transaction(cursor, self))
             except sqlite3.Error as exc:
@@ -146,6 +190,49 @@ class SQLiteDialect(Dialect):
                 # A statement stepped short of its last row keeps its read
                 # snapshot: closing resets it now, not when it is collected.
                 cursor.close()
+        return self._use(channel, run)
+
+    def _use(self, channel: _Channel, run: typing.Callable[[], T]) -> T:
+        """``run`` with ``channel`` to itself, within ``self.wait``."""
+        self._check_file()
+        if not channel.turn.acquire(timeout=self.wait):
+            raise errors.StorageUnavailable(
+                f'The token database {self.path} is busy: no connection '
+                f'was free within {self.wait:g} s')
+        if not green.cooperative():
+            try:
+                return run()
+            finally:
+                channel.turn.release()
+        try:
+            result = green.run_off_loop(run, self.wait,
+                                        channel.conn.interrupt)
+        except green.Expired as exc:
+            # Its thread still runs: the connection is free when it ends.
+            exc.pending.rawlink(lambda _: channel.turn.release())
+            raise errors.StorageUnavailable(
+                f'The token database {self.path} did not answer within '
+                f'{self.wait:g} s; a change may or may not have been '
+                'saved') from None
+        except BaseException:
+            channel.turn.release()
+            raise
+        channel.turn.release()
+        return result
+
+    def _check_file(self) -> None:
+        """Refuse to go on once the open file is no longer at ``path``."""
+        if self._identity is not None and not self._lost:
+            try:
+                now = _identity(self._watched)
+            except OSError:
+                now = None
+            self._lost = now != self._identity
+        if self._lost:
+            raise errors.StorageUnavailable(
+                f'The token database file {self.path} was replaced or '
+                'deleted while in use; restart the server to use the file '
+                'now there')
 
     def lock(self, tx: Transaction, name: str) -> None:
         """Nothing to do: a write transaction holds the whole database."""
@@ -155,5 +242,12 @@ class SQLiteDialect(Dialect):
             f'The token database {self.path} failed: {exc}')
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        for channel in {id(c): c for c in (self._writer, self._reader)
+                        }.values():
+            channel.conn.close()
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """Which file is at ``path`` (device, inode)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino

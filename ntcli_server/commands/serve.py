@@ -27,9 +27,15 @@ DEFAULT_BIND = '127.0.0.1:8080'
 SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
 
 
+#: How long one database call may wait (a lock, a busy connection, a slow
+#: statement) before the request gets 503; well below --timeout.
+DEFAULT_DB_WAIT = 10
+
+
 def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
-                  auth_failures: FailureTable | None = None) -> None:
+                  auth_failures: FailureTable | None = None,
+                  wait: float | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -44,9 +50,11 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
         def load(self) -> typing.Any:
             # Called in each worker (no preload): one connection each.
             # create_app never creates a missing database.
-            from ntcli_server import wsgi
+            from ntcli_server import logs, wsgi
+            if settings.get('certfile'):
+                logs.one_line_tls_failures()
             return wsgi.create_app(target, metrics=metrics,
-                                   auth_failures=auth_failures)
+                                   auth_failures=auth_failures, wait=wait)
 
     TokenServer().run()
 
@@ -190,6 +198,14 @@ class Serve(base.Command):
                             default=30,
                             help='Restart a worker silent for this long '
                                  '(default 30).')
+        parser.add_argument('--db-wait', metavar='SECONDS',
+                            type=base.between(1, 3600),
+                            default=DEFAULT_DB_WAIT,
+                            help='Answer 503 (with Retry-After) when one '
+                                 'database call waits this long for a '
+                                 'lock, a connection or an answer '
+                                 f'(default {DEFAULT_DB_WAIT}; less than '
+                                 '--timeout).')
         parser.add_argument('--access-log', metavar='PATH', default='-',
                             help="Access log file, '-' for stdout (default).")
         parser.add_argument('--log-level', metavar='LEVEL', default='info',
@@ -224,6 +240,10 @@ class Serve(base.Command):
                 and importlib.util.find_spec('prometheus_client') is None):
             raise base.CommandFailed('--metrics needs prometheus-client',
                                      "pip install 'ntcli[server]'")
+        if args.db_wait >= args.timeout:
+            raise base.CommandFailed(
+                f'--db-wait ({args.db_wait}) must be less than --timeout '
+                f'({args.timeout})')
         db = self.database(args)
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
@@ -257,5 +277,6 @@ class Serve(base.Command):
             # Recent gunicorn's control socket has one default path per user,
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
-        }, metrics=args.metrics, auth_failures=_auth_failure_table(args))
+        }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
+            wait=args.db_wait)
         return 0

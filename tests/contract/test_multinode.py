@@ -279,7 +279,7 @@ class TestDatabaseOutage(testtools.TestCase):
             self.assertEqual('STORAGE_UNAVAILABLE', error['code'])
             self.assertTrue(error['message'])
             self.assertNotIn(self.dbname, answer.text)
-            self.assertEqual(503, requests.get(node.url + '/healthz',
+            self.assertEqual(503, requests.get(node.url + '/readyz',
                                                timeout=20).status_code)
         self.set_connections_allowed(True)
         # Back again: the retried issue gives one token, on either node.

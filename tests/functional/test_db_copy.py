@@ -130,3 +130,20 @@ class TestFromOneNodeToSeveral(testtools.TestCase):
                      self.dsn, env=SECRET)
         self.assertEqual(1, result.returncode)
         self.assertIn(self.old.db + '.nope', result.stderr)
+
+    def test_text_the_target_cannot_hold_is_named(self):
+        # A NUL stored by an older server (SQLite keeps it; PostgreSQL
+        # cannot): the copy names the row, and writes nothing.
+        import sqlite3
+        with sqlite3.connect(self.old.db) as conn:
+            conn.execute("UPDATE tokens SET description = 'a' || char(0) "
+                         "|| 'b' WHERE jti = ?", (self.kept['jti'],))
+        result = self.copy()
+        self.assertEqual(1, result.returncode)
+        self.assertNotIn('Traceback', result.stderr)
+        for part in ('table tokens', f"jti='{self.kept['jti']}'",
+                     'column description', 'NUL', 'Nothing was written'):
+            self.assertIn(part, result.stderr)
+        with psycopg.connect(self.dsn) as conn:
+            self.assertEqual(0, conn.execute(
+                'SELECT COUNT(*) FROM tokens').fetchone()[0])

@@ -55,6 +55,9 @@ http {{
             proxy_set_header X-Workspace-Id $ntcli_workspace;
             proxy_set_header X-Token-Jti $ntcli_jti;
             proxy_set_header X-Token-Scope $ntcli_scope;
+            # never forward a client's own (an empty value drops the header)
+            proxy_set_header X-Original-URL "";
+            proxy_set_header X-Original-Method "";
             proxy_pass http://{host}:{upstream};
         }}
 
@@ -91,7 +94,10 @@ class Upstream(fixtures.Fixture):
                     'method': self.command, 'path': self.path,
                     'workspace': self.headers.get('X-Workspace-Id'),
                     'jti': self.headers.get('X-Token-Jti'),
-                    'scope': self.headers.get('X-Token-Scope')}).encode()
+                    'scope': self.headers.get('X-Token-Scope'),
+                    'original': [self.headers.get('X-Original-URL'),
+                                 self.headers.get('X-Original-Method')]
+                }).encode()
                 self.send_response(200)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(body)))
@@ -162,12 +168,15 @@ class Nginx(fixtures.Fixture):
         self.process.stderr.close()
 
     def request(self, method: str, path: str, token: str | None = None,
-                body: bytes | None = None) -> tuple[int, dict]:
+                body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict]:
         """One request, the path sent as it is (no client-side
         normalization of dot segments)."""
         connection = http.client.HTTPConnection(HOST, self.port, timeout=20)
         try:
-            headers = {'Authorization': f'Bearer {token}'} if token else {}
+            headers = dict(headers or {})
+            if token:
+                headers['Authorization'] = f'Bearer {token}'
             connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
@@ -214,7 +223,8 @@ class TestBehindNginx(testtools.TestCase):
         self.assertEqual(
             {'method': 'GET', 'path': self.path('servers?x=1'),
              'workspace': self.ws, 'jti': self.reader.jti,
-             'scope': 'workspace:read servers:read'}, answer)
+             'scope': 'workspace:read servers:read',
+             'original': [None, None]}, answer)
 
     def test_a_read_only_token_may_not_write(self):
         status, _ = self.nginx.request('POST', self.path('servers'),
@@ -237,6 +247,35 @@ class TestBehindNginx(testtools.TestCase):
                      f'/v1/workspaces/{self.ws}/..%2F{other}/servers'):
             status, _ = self.nginx.request('GET', path, full.token)
             self.assertEqual(403, status, path)
+
+    def test_a_raw_fragment_is_forbidden(self):
+        # Everything after '#' used to be ignored by the check, and nginx
+        # forwards the whole request line upstream.
+        other = self.api.create_workspace(self.server.credential,
+                                          'elsewhere').id
+        full = self.api.issue_token(self.server.credential, self.ws,
+                                    expires_in=3600, scope=scopes.FULL)
+        for path in (self.path(f'servers#/../../{other}/secrets'),
+                     self.path('servers#'),
+                     self.path('servers?x=1#y')):
+            status, _ = self.nginx.request('GET', path, full.token)
+            self.assertEqual(403, status, path)
+
+    def test_client_sent_original_headers_stay_with_the_ingress(self):
+        other = self.api.create_workspace(self.server.credential,
+                                          'elsewhere').id
+        # Judged on the request line, not on the client's headers...
+        status, _ = self.nginx.request(
+            'GET', self.path('servers', other), self.reader.token,
+            headers={'X-Original-URL': self.path('servers'),
+                     'X-Original-Method': 'GET'})
+        self.assertEqual(403, status)
+        # ...and never passed on to the upstream.
+        status, answer = self.nginx.request(
+            'GET', self.path('servers'), self.reader.token,
+            headers={'X-Original-URL': self.path('servers', other),
+                     'X-Original-Method': 'DELETE'})
+        self.assertEqual((200, [None, None]), (status, answer['original']))
 
     def test_revoked_and_missing_tokens_are_401(self):
         self.api.revoke_token(self.server.credential, self.ws,

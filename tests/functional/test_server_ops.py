@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 import fixtures
@@ -165,6 +166,53 @@ class TestRequestIdsAndJSONLogs(testtools.TestCase):
         self.assertTrue(wait_for(lambda: any(
             line.endswith(' edge-5678') and '"GET /healthz' in line
             for line in server.log().splitlines())))
+
+
+class TestLogsKeepSecrets(testtools.TestCase):
+    """A careless client's token in the query, the path or the user agent
+    stays out of both logs, in both formats; each record is written once."""
+
+    def careless_requests(self, server):
+        token = requests.post(
+            f'{server.url}/v1/workspaces/{server.workspace_id}/tokens',
+            json={'expires_in': 600}, timeout=10, headers={
+                'Authorization': f'Bearer {server.credential}'}
+        ).json()['access_token']
+        encoded = urllib.parse.quote(token, safe='').replace('_', '%5F')
+        for path in (f'/v1/whoami?access_token={token}',
+                     f'/v1/whoami?access_token={encoded}',
+                     f'/v1/workspaces/{token}/tokens',
+                     f'/v1/workspaces/{encoded}/tokens'):
+            requests.get(server.url + path, timeout=10, headers={
+                'User-Agent': f'careless/1.0 {token}'})
+        return token
+
+    def test_text(self):
+        server = self.useFixture(ServerFixture())
+        token = self.careless_requests(server)
+        self.assertTrue(wait_for(
+            lambda: server.log().count('careless/1.0') >= 4))
+        self.assertNotIn(token, server.log())
+        self.assertNotIn(token.split('.')[-1], server.log())
+
+    def test_json(self):
+        server = self.useFixture(ServerFixture(
+            serve_args=['--log-format', 'json']))
+        token = self.careless_requests(server)
+        # A record of ntcli_server's own: the database file goes away.
+        os.unlink(server.db)
+        self.assertEqual(503, requests.get(
+            server.url + '/v1/whoami', timeout=10, headers={
+                'Authorization': f'Bearer {server.credential}'}).status_code)
+        self.assertTrue(wait_for(
+            lambda: server.log().count('careless/1.0') >= 4
+            and 'STORAGE_UNAVAILABLE' in server.log()))
+        entries = [json.loads(line)          # every line is one object
+                   for line in server.log().splitlines()]
+        self.assertEqual(1, sum('STORAGE_UNAVAILABLE' in e['message']
+                                for e in entries if e['log'] == 'error'))
+        self.assertNotIn(token, server.log())
+        self.assertNotIn(token.split('.')[-1], server.log())
 
 
 class TestAuditTrail(testtools.TestCase):

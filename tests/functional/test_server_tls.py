@@ -12,6 +12,7 @@ import fixtures
 from ntcli_server.testing import ServerFixture, server_command
 from tests.certificates import write_private_ca
 from tests.functional import base, rawhttp
+from tests.functional.test_server_ops import wait_for
 
 
 def client_context(ca: str, cert: str | None = None,
@@ -58,6 +59,11 @@ class TestHTTPS(base.FunctionalTest):
                 'GET', '/healthz', {}), timeout=10)
         if answer is not None:
             self.assertNotEqual(200, answer.status)
+        # One line in the log, no traceback.
+        self.assertTrue(wait_for(lambda: 'TLS handshake' in
+                                 self.server.log()))
+        self.assertEqual(1, self.server.log().count('TLS handshake'))
+        self.assertNotIn('Traceback', self.server.log())
         self.assertEqual(200, rawhttp.exchange(
             self.server.port, rawhttp.request_bytes('GET', '/healthz', {}),
             context=client_context(self.ca)).status)

@@ -161,9 +161,9 @@ class TestTokens(LocalTestCase):
 
     def test_expired(self):
         issued = self.endpoint.issue_token(None, self.ws.id, expires_in=60)
-        later = issued.created_at + 61
-        self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.authority.time.time', lambda: later))
+        # the clock moved by the test seam every endpoint reads
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NTCLI_TEST_CLOCK_OFFSET', '61'))
         error = self.assertRaises(errors.TokenExpired,
                                   self.endpoint.validate_token, issued.token)
         self.assertEqual('expired', error.status)

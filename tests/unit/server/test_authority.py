@@ -461,6 +461,154 @@ class TestListAndRevoke(AuthorityTestCase):
                           self.ws.id, foreign.jti)
 
 
+class TestGrace(AuthorityTestCase):
+    """A revocation at a later time: a rotated token retiring."""
+
+    def setUp(self):
+        super().setUp()
+        self.old = self.authority.issue(self.ws.id, expires_in=30 * DAY)
+
+    def listed(self, **kwargs):
+        page = self.authority.list_tokens(self.ws.id, **kwargs)
+        return {t.jti: (t.status, t.revoked_at) for t in page.tokens}
+
+    def test_valid_until_the_grace_ends_then_refused(self):
+        result = self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.assertFalse(result.already_revoked)
+        self.assertEqual(base.START + 3600, result.revoked_at)
+        self.assertEqual('active', result.token.status)
+        self.authority.validate(self.old.token)
+        self.assertEqual({self.old.jti: ('active', base.START + 3600)},
+                         self.listed())
+        self.clock.advance(3599)
+        self.authority.validate(self.old.token)
+        self.clock.advance(1)
+        self.assertCode(errors.TokenRevoked, 'TOKEN_REVOKED', 401,
+                        self.authority.validate, self.old.token)
+        self.assertEqual({}, self.listed())
+        self.assertEqual({self.old.jti: ('revoked', base.START + 3600)},
+                         self.listed(include_revoked=True))
+        self.assertEqual('revoked', self.authority.get_token(
+            self.ws.id, self.old.jti).status)
+
+    def test_another_process_refuses_it_after_the_grace(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        other = self.fx.reopen()
+        other.validate(self.old.token)
+        self.clock.advance(60)
+        self.assertRaises(errors.TokenRevoked, other.validate,
+                          self.old.token)
+
+    def test_revoke_without_grace_ends_it_at_once(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.clock.advance(10)
+        now = self.authority.revoke(self.ws.id, self.old.jti)
+        self.assertFalse(now.already_revoked)
+        self.assertEqual(base.START + 10, now.revoked_at)
+        self.assertEqual('revoked', now.token.status)
+        self.assertRaises(errors.TokenRevoked, self.authority.validate,
+                          self.old.token)
+
+    def test_a_revocation_is_never_postponed(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=600)
+        later = self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.assertTrue(later.already_revoked)
+        self.assertEqual(base.START + 600, later.revoked_at)
+        sooner = self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        self.assertFalse(sooner.already_revoked)
+        self.assertEqual(base.START + 60, sooner.revoked_at)
+        self.clock.advance(60)
+        gone = self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        self.assertTrue(gone.already_revoked)
+        self.assertEqual(base.START + 60, gone.revoked_at)
+        revoked = self.authority.issue(self.ws.id)
+        self.authority.revoke(self.ws.id, revoked.jti)
+        self.assertTrue(self.authority.revoke(
+            self.ws.id, revoked.jti, grace=60).already_revoked)
+
+    def test_grace_zero_is_a_plain_revocation(self):
+        result = self.authority.revoke(self.ws.id, self.old.jti, grace=0)
+        self.assertEqual('revoked', result.token.status)
+        self.assertEqual(base.START, result.revoked_at)
+
+    def test_grace_is_bounded(self):
+        from ntcli_core.lifetimes import MAX_GRACE
+        for grace in (-1, MAX_GRACE + 1, 1.5, '60', True, 2 ** 70):
+            self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
+                            self.authority.revoke, self.ws.id, self.old.jti,
+                            grace=grace)
+        self.authority.validate(self.old.token)
+        self.assertEqual({self.old.jti: ('active', None)}, self.listed())
+        result = self.authority.revoke(self.ws.id, self.old.jti,
+                                       grace=MAX_GRACE)
+        self.assertEqual(base.START + MAX_GRACE, result.revoked_at)
+
+    def test_the_audit_trail_says_when(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.authority.revoke(self.ws.id, self.old.jti, grace=7200)
+        self.authority.revoke(self.ws.id, self.old.jti)
+        events = [(e.action, e.outcome, e.target_jti, e.detail)
+                  for e in self.authority.list_events(self.ws.id).events
+                  if e.action in ('token.retire', 'token.revoke')]
+        self.assertEqual([
+            ('token.retire', 'success', self.old.jti,
+             'revoked_at=2023-11-14T23:13:20Z'),
+            ('token.retire', 'unchanged', self.old.jti,
+             'revoked_at=2023-11-15T00:13:20Z'),
+            ('token.revoke', 'success', self.old.jti, None)], events)
+
+    def test_deleting_the_workspace_ends_the_grace(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.assertEqual(1, self.authority.delete_workspace(self.ws.id))
+        self.assertRaises(errors.TokenRevoked, self.authority.validate,
+                          self.old.token)
+
+    def test_a_retiring_token_keeps_its_signing_key(self):
+        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.authority.rotate_signing_key()
+        self.assertEqual([], self.authority.retire_signing_keys())
+        self.authority.validate(self.old.token)
+        self.clock.advance(3600)
+        self.assertEqual([self.old.kid],
+                         self.authority.retire_signing_keys())
+
+
+class TestExpiring(AuthorityTestCase):
+    """What the operator sees coming: tokens expiring within a window."""
+
+    def test_list_and_count(self):
+        soon = self.authority.issue(self.ws.id, expires_in=DAY)
+        later = self.authority.issue(self.other_ws.id, expires_in=10 * DAY)
+        self.authority.issue(self.ws.id, expires_in=100 * DAY)
+        self.authority.issue(self.ws.id)                      # never
+        revoked = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.authority.revoke(self.ws.id, revoked.jti)
+        retiring = self.authority.issue(self.ws.id, expires_in=2 * DAY)
+        self.authority.revoke(self.ws.id, retiring.jti, grace=3600)
+        expired = self.authority.issue(self.ws.id, expires_in=5)
+        self.clock.advance(5)
+        self.assertNotIn(expired.jti, [
+            r.jti for r in self.authority.list_expiring(30 * DAY)])
+        self.assertEqual(
+            [soon.jti, retiring.jti, later.jti],
+            [r.jti for r in self.authority.list_expiring(30 * DAY)])
+        self.assertEqual([soon.jti], [
+            r.jti for r in self.authority.list_expiring(30 * DAY, limit=1)])
+        self.assertEqual(
+            ({DAY: 1, 7 * DAY: 2, 30 * DAY: 3}, 1),
+            self.authority.count_expiring((DAY, 7 * DAY, 30 * DAY)))
+        self.clock.advance(3600)
+        self.assertEqual(
+            ({DAY: 1, 7 * DAY: 1, 30 * DAY: 2}, 0),
+            self.authority.count_expiring((DAY, 7 * DAY, 30 * DAY)))
+        self.assertEqual(({}, 0), self.authority.count_expiring(()))
+
+    def test_bad_window(self):
+        for within in (0, -1, 11 * 366 * DAY, '1d', None):
+            self.assertRaises(errors.InvalidRequest,
+                              self.authority.list_expiring, within)
+
+
 class TestManyTokens(AuthorityTestCase):
 
     def test_ten_thousand_tokens(self):
@@ -736,7 +884,21 @@ class TestOpen(testtools.TestCase):
 
     def test_system_clock_by_default(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.authority.time.time', lambda: 1234.9))
+            'ntcli_core.clock.time.time', lambda: 1234.9))
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NTCLI_TEST_CLOCK_OFFSET'))
         path = self.useFixture(fixtures.TempDir()).join('a.db')
         with authority_mod.Authority.open(path) as authority:
             self.assertEqual(1234, authority.now())
+
+    def test_the_test_seam_moves_the_system_clock(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_core.clock.time.time', lambda: 1234.9))
+        path = self.useFixture(fixtures.TempDir()).join('a.db')
+        with authority_mod.Authority.open(path) as authority:
+            for offset, now in (('86400', 1234 + 86400), ('-34', 1200),
+                                ('1e3', 1234), ('', 1234),
+                                (str(10 ** 12), 1234)):
+                self.useFixture(fixtures.EnvironmentVariable(
+                    'NTCLI_TEST_CLOCK_OFFSET', offset))
+                self.assertEqual(now, authority.now())

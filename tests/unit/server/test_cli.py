@@ -251,6 +251,73 @@ class TestAdminCommands(CLITestCase):
         self.assertIn('Cannot connect to the token database', err)
 
 
+class TestExpiringTokens(CLITestCase):
+    """``ntcli-server token expiring``: what is about to stop working."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_cli('user', 'create', 'alice')
+        self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
+        self.run_cli('workspace', 'create', 'other', '--owner', 'alice')
+        with Authority.open(self.db) as authority:
+            main = authority.get_workspace('main').id
+            other = authority.get_workspace('other').id
+            self.day = authority.issue(main, expires_in=86400,
+                                       description='ci \x1b[31m').jti
+            self.week = authority.issue(other, expires_in=6 * 86400).jti
+            self.retiring = authority.issue(main, expires_in=2 * 86400).jti
+            authority.revoke(main, self.retiring, grace=3600)
+            self.retires_at = authority.now() + 3600
+            revoked = authority.issue(main, expires_in=3600).jti
+            authority.revoke(main, revoked)
+            authority.issue(main, expires_in=90 * 86400)
+            authority.issue(main)
+        self.main, self.other = main, other
+
+    def listed(self, *argv):
+        code, out, err = self.run_cli('token', 'expiring', *argv,
+                                      '-f', 'json')
+        self.assertEqual((0, ''), (code, err))
+        return json.loads(out)
+
+    def test_soonest_first_in_every_workspace(self):
+        rows = self.listed('--within', '7d')
+        self.assertEqual([self.day, self.retiring, self.week],
+                         [r['jti'] for r in rows])
+        self.assertEqual(
+            {'jti', 'workspace_id', 'workspace_name', 'expires_at',
+             'retiring_until', 'description'}, set(rows[0]))
+        self.assertEqual((self.main, 'main', 'ci \x1b[31m', None),
+                         (rows[0]['workspace_id'], rows[0]['workspace_name'],
+                          rows[0]['description'], rows[0]['retiring_until']))
+        from ntcli_core import timefmt
+        self.assertEqual(timefmt.iso(self.retires_at),
+                         rows[1]['retiring_until'])
+        self.assertEqual([self.day], [r['jti'] for r in
+                                      self.listed('--within', '86400')])
+        # the table escapes what a terminal would obey
+        code, out, _ = self.run_cli('token', 'expiring', '--within', '1d')
+        self.assertNotIn('\x1b', out)
+
+    def test_the_clock_moves(self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NTCLI_TEST_CLOCK_OFFSET', str(2 * 3600)))
+        # the grace has ended: the retiring token is revoked
+        self.assertEqual([self.day, self.week],
+                         [r['jti'] for r in self.listed('--within', '7d')])
+
+    def test_limit_and_bad_windows(self):
+        code, out, err = self.run_cli('token', 'expiring', '--within', '7d',
+                                      '--limit', '1', '-f', 'json')
+        self.assertEqual([self.day], [r['jti'] for r in json.loads(out)])
+        self.assertIn('Only the 1 soonest are listed', err)
+        for bad in ('0', '-1d', '11y', 'soon', '1e3', '\u0661d'):
+            code, out, err = self.run_cli('token', 'expiring', '--within',
+                                          bad)
+            self.assertEqual((2, ''), (code, out), bad)
+            self.assertEqual(2, len(err.splitlines()), err)
+
+
 class TestFormats(CLITestCase):
     """Every command that shows or lists takes ntcli's formatters."""
 
@@ -316,7 +383,8 @@ class TestFormats(CLITestCase):
         self.assertEqual(0, code)
         for name in ('serve', 'user create', 'user list', 'workspace create',
                      'workspace list', 'keys rotate', 'keys list',
-                     'keys retire', 'audit list', 'db copy'):
+                     'keys retire', 'audit list', 'db copy',
+                     'token expiring'):
             self.assertIn(name, out)
 
 

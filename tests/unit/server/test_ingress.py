@@ -45,9 +45,7 @@ class TestTarget(testtools.TestCase):
                 ('/v1/registry/servers', Target(None, 'workspace', read)),
                 ('/', Target(None, 'workspace', read)),
                 (f'/v1/workspaces/{WS}/tokens?limit=5&x=/../y',
-                 Target(WS, 'tokens', read)),
-                (f'/v1/workspaces/{WS}/servers#frag',
-                 Target(WS, 'servers', read))):
+                 Target(WS, 'tokens', read))):
             self.assertTarget(expected, url)
 
     def test_absolute_urls(self):
@@ -112,6 +110,10 @@ class TestTarget(testtools.TestCase):
                 f'/v1/workspaces/{WS}/servers%09',
                 f'/v1/workspaces/{WS}/%3F/servers',        # encoded ? and #
                 f'/v1/workspaces/{WS}/%23/servers',
+                f'/v1/workspaces/{WS}/servers#frag',       # raw #: nginx
+                f'/v1/workspaces/{WS}/servers#/../../WB/secrets',
+                f'/v1/workspaces/{WS}/servers?q=1#x',
+                f'https://api.example#/v1/workspaces/{WS}',
                 f'/v1/workspaces/{WS}/%',                  # bad escapes
                 f'/v1/workspaces/{WS}/%zz',
                 f'/v1/workspaces/{WS}/%4',

@@ -90,8 +90,36 @@ class TestMetrics(MetricsTestCase):
                              token['access_token'][:20], self.alice[:12]):
             self.assertNotIn(secret_or_id, text)
         labels = set(re.findall(r'(\w+)="', text))
-        self.assertEqual({'method', 'route', 'status', 'le', 'outcome'},
-                         labels)
+        self.assertEqual({'method', 'route', 'status', 'le', 'outcome',
+                          'within'}, labels)
+
+    def test_tokens_expiring_within_fixed_windows(self):
+        self.issue(expires_in=3600)
+        self.issue(expires_in=3 * 86400)
+        self.issue(expires_in=20 * 86400)
+        self.issue(expires_in=90 * 86400)
+        self.issue(expires_in=None)
+        retiring = self.issue(expires_in=2 * 86400)
+        self.call('DELETE', self.tokens_path() + '/' + retiring['jti'],
+                  self.alice, params={'grace': '600'})
+        revoked = self.issue(expires_in=3600)
+        self.call('DELETE', self.tokens_path() + '/' + revoked['jti'],
+                  self.alice)
+        found = self.metrics()
+        self.assertEqual(
+            (1, 3, 4, 1),
+            (found['ntcli_server_tokens_expiring{within="1d"}'],
+             found['ntcli_server_tokens_expiring{within="7d"}'],
+             found['ntcli_server_tokens_expiring{within="30d"}'],
+             found['ntcli_server_tokens_retiring']))
+        self.clock.advance(3600)           # the clock moves, not requests
+        found = self.metrics()
+        self.assertEqual(
+            (0, 1, 2, 0),
+            (found['ntcli_server_tokens_expiring{within="1d"}'],
+             found['ntcli_server_tokens_expiring{within="7d"}'],
+             found['ntcli_server_tokens_expiring{within="30d"}'],
+             found['ntcli_server_tokens_retiring']))
 
     def test_tokens_issued_replayed_and_revoked(self):
         first = self.issue()

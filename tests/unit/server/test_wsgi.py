@@ -412,6 +412,57 @@ class TestListAndRevoke(APITestCase):
         self.assertTrue(again.json['already_revoked'])
         self.assertEqual(first.json['revoked_at'], again.json['revoked_at'])
 
+    def test_revoke_with_grace(self):
+        token = self.issue(scope='tokens:write')
+        path = f"{self.tokens_path()}/{token['jti']}"
+        # the token itself asks, as a refresh without a user credential
+        first = self.call('DELETE', path, token['access_token'],
+                          params={'grace': '3600'})
+        self.assertEqual(200, first.status_code, first.text)
+        self.assertEqual({'workspace_id': self.ws.id,
+                          'token_jti': token['jti'], 'status': 'retiring',
+                          'revoked_at': '2023-11-14T23:13:20Z',
+                          'already_revoked': False}, first.json)
+        listed = self.call('GET', self.tokens_path(), self.alice).json
+        self.assertEqual([('active', '2023-11-14T23:13:20Z')],
+                         [(t['status'], t['revoked_at'])
+                          for t in listed['tokens']])
+        self.assertEqual(200, self.call('GET', '/v1/token_auth',
+                                        token['access_token']).status_code)
+        self.clock.advance(3600)
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+        self.assertEqual([], self.call('GET', self.tokens_path(),
+                                       self.alice).json['tokens'])
+
+    def test_revoke_ends_a_grace_at_once_by_either_route(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}"
+        self.call('POST', path + '/revoke', self.alice,
+                  params={'grace': '600'})
+        self.clock.advance(5)
+        now = self.call('DELETE', path, self.alice)
+        self.assertEqual(('revoked', '2023-11-14T22:13:25Z', False),
+                         (now.json['status'], now.json['revoked_at'],
+                          now.json['already_revoked']))
+        self.assertError(self.call('GET', '/v1/token_auth',
+                                   token['access_token']),
+                         401, 'TOKEN_REVOKED')
+
+    def test_bad_grace_changes_nothing(self):
+        token = self.issue()
+        path = f"{self.tokens_path()}/{token['jti']}"
+        for grace in ('-1', '604801', '1.5', 'soon', '9' * 30, ''):
+            result = self.call('DELETE', path, self.alice,
+                               params={'grace': grace})
+            if grace == '':
+                continue       # an empty parameter is no parameter
+            # 422: not an integer; 400: an integer out of bounds
+            self.assertIn(result.status_code, (400, 422), grace)
+        self.assertEqual(200, self.call('GET', '/v1/token_auth',
+                                        token['access_token']).status_code)
+
     def test_revoke_unknown(self):
         self.assertError(self.call('DELETE', f'{self.tokens_path()}/jti_x',
                                    self.alice), 404, 'TOKEN_NOT_FOUND')
@@ -786,21 +837,37 @@ class TestFailures(APITestCase):
     def test_health(self):
         self.assertEqual({'status': 'ok'},
                          self.call('GET', '/healthz').json)
+        self.assertEqual({'status': 'ready'},
+                         self.call('GET', '/readyz').json)
+        for path in ('/healthz', '/readyz'):
+            head = self.call('HEAD', path)
+            self.assertEqual((200, b''), (head.status_code, head.content))
+
+    def test_liveness_never_touches_the_database(self):
+        def cannot_open():
+            raise errors.StorageUnavailable('Cannot open /x.db')
+        client = testing.TestClient(wsgi.create_app(cannot_open))
+        self.assertEqual(200, client.simulate_get('/healthz').status_code)
+        self.assertEqual(200, client.simulate_head('/healthz').status_code)
+        ready = client.simulate_get('/readyz')
+        self.assertError(ready, 503, 'STORAGE_UNAVAILABLE')
+        self.assertEqual(str(wsgi.RETRY_UNAVAILABLE),
+                         ready.headers['Retry-After'])
 
     def test_a_missing_database_is_not_created(self):
         # create_app on a path (as serve's workers have it): a database
         # deleted or mistyped is a 503, never a new authority.
         missing = self.fx.dir + '/gone/server.db'
         client = testing.TestClient(wsgi.create_app(missing))
-        self.assertError(client.simulate_get('/healthz'), 503,
+        self.assertError(client.simulate_get('/readyz'), 503,
                          'STORAGE_UNAVAILABLE')
         self.assertFalse(os.path.exists(os.path.dirname(missing)))
         client = testing.TestClient(wsgi.create_app(self.fx.path))
-        self.assertEqual(200, client.simulate_get('/healthz').status_code)
+        self.assertEqual(200, client.simulate_get('/readyz').status_code)
 
     def test_health_when_the_database_cannot_be_opened(self):
         def cannot_open():
             raise errors.StorageUnavailable('Cannot open /x.db')
         client = testing.TestClient(wsgi.create_app(cannot_open))
-        result = client.simulate_get('/healthz')
+        result = client.simulate_get('/readyz')
         self.assertError(result, 503, 'STORAGE_UNAVAILABLE')

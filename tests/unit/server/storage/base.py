@@ -312,6 +312,66 @@ class StoreTests:
                           'ws-9', 'jti_a', NOW)
 
     # -- users ------------------------------------------------------------
+    def test_revoke_at_a_later_time(self):
+        self.add_workspace()
+        self.store.add_tokens([token('jti_a', expires_at=NOW + 99),
+                               token('jti_b')])
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW,
+                                                  at=NOW + 50)
+        self.assertFalse(already)
+        self.assertEqual(NOW + 50, record.retires_at)
+        self.assertIsNone(record.revoked_at)
+        # retiring: still active until then, revoked from then on
+        self.assertEqual(['jti_a', 'jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 49)])
+        self.assertEqual(['jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 50)])
+        self.assertEqual(['jti_a', 'jti_b'], [
+            r.jti for r in self.store.list_tokens(WS, now=NOW + 50,
+                                                  include_revoked=True)])
+        # never later, sooner is a change, now ends it
+        self.assertTrue(self.store.revoke_token(WS, 'jti_a', NOW,
+                                                at=NOW + 60)[1])
+        self.assertFalse(self.store.revoke_token(WS, 'jti_a', NOW,
+                                                 at=NOW + 40)[1])
+        record, already = self.store.revoke_token(WS, 'jti_a', NOW + 1)
+        self.assertFalse(already)
+        self.assertEqual(NOW + 1, record.revoked_at)
+        self.assertEqual(NOW + 40, record.retires_at)
+        self.assertEqual(NOW + 1, record.revocation)
+        # past its grace, a token is revoked: nothing left to change
+        self.store.add_tokens([token('jti_c')])
+        self.store.revoke_token(WS, 'jti_c', NOW, at=NOW + 5)
+        self.assertTrue(self.store.revoke_token(WS, 'jti_c', NOW + 5)[1])
+        self.assertIsNone(self.store.get_token('jti_c').revoked_at)
+        # deleting the workspace ends a grace too
+        self.store.revoke_token(WS, 'jti_b', NOW, at=NOW + 50)
+        self.assertEqual(2, self.store.delete_workspace(WS, NOW + 2))
+        self.assertEqual(NOW + 2, self.store.get_token('jti_b').revoked_at)
+
+    def test_expiring_tokens(self):
+        self.add_workspace()
+        self.add_workspace('ws-2', 'beta')
+        self.store.add_tokens([
+            token('jti_10', expires_at=NOW + 10),
+            token('jti_20', 'ws-2', expires_at=NOW + 20),
+            token('jti_30', expires_at=NOW + 30, retires_at=NOW + 25),
+            token('jti_gone', expires_at=NOW + 15, revoked_at=NOW - 1),
+            token('jti_over', expires_at=NOW + 15, retires_at=NOW),
+            token('jti_past', expires_at=NOW),
+            token('jti_never', retires_at=NOW + 5)])
+        self.assertEqual(['jti_10', 'jti_20', 'jti_30'], [
+            r.jti for r in self.store.list_expiring_tokens(NOW, NOW + 30,
+                                                           10)])
+        self.assertEqual(['jti_10'], [
+            r.jti for r in self.store.list_expiring_tokens(NOW, NOW + 30,
+                                                           1)])
+        self.assertEqual(({10: 1, 20: 2, 100: 3}, 2),
+                         self.store.count_expiring_tokens(NOW, (100, 10, 20)))
+        self.assertEqual(({}, 2), self.store.count_expiring_tokens(NOW, ()))
+        self.assertEqual(({5: 0}, 0),
+                         self.store.count_expiring_tokens(NOW + 30, (5,)))
+
     def test_users(self):
         alice = User('u1', 'alice', NOW, 'hash-a')
         bob = User('u2', 'bob', NOW, 'hash-b')
@@ -530,7 +590,8 @@ class StoreTests:
         self.add_workspace()
         self.store.add_trust_policy(policy())
         self.store.add_exchanged_token(token('jti-1'), 'tp_1', 'digest-1',
-                                       NOW + 300, NOW, event())
+                                       NOW + 300, NOW, event(
+                                           models.AUDIT_TOKEN_EXCHANGE))
         self.assertEqual('jti-1', self.store.get_token('jti-1').jti)
         error = self.assertRaises(
             errors.SubjectTokenRejected, self.store.add_exchanged_token,

@@ -114,6 +114,49 @@ class TestFiles(testtools.TestCase):
         self.assertRaises(errors.StorageUnavailable, open_store, path)
 
 
+class TestFileReplaced(testtools.TestCase):
+    """A database file replaced (a restore) or deleted under an open store:
+    every call fails until the store is opened again, so that nothing is
+    written to a file no later process will read."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(self.dir, 'a.db')
+        self.store = open_store(self.path)
+        self.addCleanup(self.store.close)
+        self.store.create_workspace(Workspace('ws_1', 'alpha', 100))
+        self.store.dialect.wait = 1
+
+    def assert_refused(self):
+        for call in (lambda: self.store.get_workspace('ws_1'),
+                     lambda: self.store.create_workspace(
+                         Workspace('ws_2', 'beta', 100))):
+            error = self.assertRaises(errors.StorageUnavailable, call)
+            self.assertIn('replaced or deleted', str(error))
+            self.assertIn('restart', str(error))
+
+    def test_replaced(self):
+        backup = os.path.join(self.dir, 'backup.db')
+        with sqlite3.connect(self.path) as source, \
+                sqlite3.connect(backup) as target:
+            source.backup(target)
+        os.replace(backup, self.path)
+        self.assert_refused()
+        # Until reopened, on the file now there.
+        reopened = open_store(self.path)
+        self.addCleanup(reopened.close)
+        self.assertEqual('alpha', reopened.get_workspace('ws_1').name)
+        self.assert_refused()
+
+    def test_deleted(self):
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(self.path + suffix):
+                os.unlink(self.path + suffix)
+        self.assert_refused()
+        self.assertFalse(os.path.exists(self.path))
+
+
 class TestCreateOrNot(testtools.TestCase):
     """open_store(create=False): a missing file is refused, not made."""
 
@@ -272,6 +315,36 @@ class TestMigration(testtools.TestCase):
         store.add_trust_policy(storage_base.policy(workspace_id='ws-1'))
         self.assertEqual(['deploy'],
                          [p.name for p in store.list_trust_policies()])
+
+    def test_upgrade_from_version_4_keeps_tokens(self):
+        # A database of the schema before grace periods: its tokens keep
+        # their state, and a revoked one stays revoked.
+        path = self.useFixture(fixtures.TempDir()).join('v4.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:4]):
+            store = open_store(path)
+            store.create_workspace(Workspace('ws-1', 'alpha', base.START))
+            self.assertEqual(4, store.schema_version())
+            store.close()
+        conn = sqlite3.connect(path)
+        conn.executescript(
+            "INSERT INTO tokens (jti, workspace_id, created_at, expires_at, "
+            f"revoked_at, kid) VALUES ('jti_live', 'ws-1', {base.START}, "
+            f"{base.START + 9}, NULL, 'k'), ('jti_dead', 'ws-1', "
+            f"{base.START}, NULL, {base.START - 1}, 'k');")
+        conn.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(5, store.schema_version())
+        self.assertEqual(['jti_live'], [
+            r.jti for r in store.list_tokens('ws-1', now=base.START)])
+        self.assertEqual(['jti_live'], [r.jti for r in
+                                        store.list_expiring_tokens(
+                                            base.START, base.START + 9, 5)])
+        self.assertIn('tokens_by_expiry', [row[1] for row in schema(path)])
+        self.assertEqual('revoked', store.get_token('jti_dead').status_at(
+            base.START))
+        self.assertIsNone(store.get_token('jti_live').retires_at)
 
     def test_reopening_changes_nothing(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
