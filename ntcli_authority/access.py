@@ -71,6 +71,7 @@ class Principal:
     workspace_id: str | None = None
     jti: str | None = None
     scope: scopes.Scopes = ()        # a workspace token's scopes
+    session_id: str | None = None    # a user's session from a sign-in
 
     @classmethod
     def local(cls) -> Principal:

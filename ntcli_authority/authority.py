@@ -36,15 +36,25 @@ from ntcli_authority.models import (
     Workspace,
     held_scopes,
 )
-from ntcli_authority.storage import ALL_OWNERS, TokenStore, open_store
+from ntcli_authority.storage import (
+    ALL_OWNERS,
+    PrimaryKeyChanged,
+    TokenStore,
+    open_store,
+)
 from ntcli_core import clock, scopes
 from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
-from ntcli_core.tokens import JTI_PREFIX, TOKEN_PREFIX, USER_CREDENTIAL_PREFIX
+from ntcli_core.tokens import (
+    JTI_PREFIX,
+    SESSION_PREFIX,
+    TOKEN_PREFIX,
+    USER_CREDENTIAL_PREFIX,
+)
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.access import Action, Principal
-    from ntcli_authority.oidc import IssuerCache
+    from ntcli_authority.oidc import IssuerCache, VerifiedToken
 
 # uuid (which imports platform) and access are imported where they are
 # used: the CLI's embedded endpoint opens an authority on every 'token show'
@@ -58,6 +68,13 @@ MAX_IDEMPOTENCY_KEY = 128
 MAX_PAGE = 1000
 IDEMPOTENCY_WINDOW = 24 * 3600       # how long an idempotency key replays
 LOCAL = Origin()                     # whoever holds the database
+#: How long a session opened by a sign-in lasts unless the operator says:
+#: a working day.
+DEFAULT_SESSION_LIFETIME = 8 * 3600
+#: The longest session an operator may set: a week.
+MAX_SESSION_LIFETIME = 7 * 24 * 3600
+SESSION_ID_PREFIX = 'ses_'
+MAX_EMAIL = 320
 
 
 def _system_clock() -> int:
@@ -88,6 +105,10 @@ def _hash_credential(credential: str) -> str:
     return hashlib.sha256(credential.encode('utf-8')).hexdigest()
 
 
+def _identity_detail(issuer: str | None, subject: str | None,
+                     email: str | None) -> str:
+    """The audit detail naming a person: issuer, subject and e-mail."""
+    return f'{issuer or "-"} {subject or "-"} {email or "-"}'
 def _actor(principal: Principal) -> str:
     """Who a principal is, for the records it creates."""
     return principal.user_id or principal.jti or models.LOCAL_ACTOR
@@ -114,12 +135,53 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
                                 {'field': 'cursor'})
 
 
+def _keys_in_flux() -> errors.StorageUnavailable:
+    """The primary signing key changed twice during one issue."""
+    return errors.StorageUnavailable(
+        'The signing keys changed while this token was being issued; '
+        'try again')
+
+
+class SignInPolicy(typing.NamedTuple):
+    """How people sign in, as the server's operator set it.
+
+    ``auto_create``: a person the provider vouches for who is linked to no
+    user gets a new user on first sign-in (off: the operator links each
+    one). ``require_provider``: user credentials (``ntu_``) are refused;
+    people sign in through the provider only (the admin commands on the
+    server's machine, which hold the database, are not affected).
+    ``session_lifetime``: seconds a sign-in's session lasts.
+    """
+
+    auto_create: bool = False
+    require_provider: bool = False
+    session_lifetime: int = DEFAULT_SESSION_LIFETIME
+
+
+def name_for(claims: typing.Mapping[str, object]) -> str:
+    """A user name made from a provider's claims (preferred_username,
+    the e-mail's local part, or the subject), folded to the name rule."""
+    import re
+    for claim in ('preferred_username', 'email', 'name', 'sub'):
+        value = claims.get(claim)
+        if not isinstance(value, str):
+            continue
+        value = value.split('@')[0].lower()
+        name = re.sub(r'[^a-z0-9]+', '-', value).strip('-')
+        name = re.sub(r'^[^a-z]+', '', name)[:32].rstrip('-')
+        if len(name) >= 3:
+            return name
+    return 'user'
+
+
 class Authority:
     """Issues, validates, lists and revokes workspace tokens."""
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
-                 jws: JWS = jws_impl.ED25519) -> None:
+                 jws: JWS = jws_impl.ED25519,
+                 sign_in: SignInPolicy | None = None) -> None:
         self.store = store
+        self.sign_in_policy = sign_in or SignInPolicy()
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
         # how tokens are signed and verified (see ntcli_authority.jws)
@@ -169,10 +231,8 @@ class Authority:
     def retire_signing_keys(self, *, origin: Origin | None = None
                             ) -> list[str]:
         """Destroy the private keys no live token needs; return their kids."""
-        kids = self.store.retire_unused_signing_keys(
+        return self.store.retire_unused_signing_keys(
             self.now(), self._event(origin, models.AUDIT_KEY_RETIRE))
-        self.keys.forget(kids)
-        return kids
 
     def list_signing_keys(self) -> list[SigningKey]:
         """Every signing key, without its private part."""
@@ -246,18 +306,25 @@ class Authority:
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
-        key, private_key = self.keys.primary(
-            self._event(origin, models.AUDIT_KEY_ROTATE))
-        record = TokenRecord(
-            jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
-            created_at=now, expires_at=expiry, kid=key.kid,
-            scope=scopes.to_claim(granted), description=description)
-        stored, replayed = self.store.add_token(
-            record, idempotency_key,
-            idempotency_since=now - IDEMPOTENCY_WINDOW,
-            audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
-                              workspace_id=workspace_id,
-                              target_jti=record.jti))
+        for reload in (False, True):
+            key, private_key = self.keys.primary(
+                self._event(origin, models.AUDIT_KEY_ROTATE), reload=reload)
+            record = TokenRecord(
+                jti=JTI_PREFIX + secrets.token_hex(16),
+                workspace_id=workspace_id, created_at=now, expires_at=expiry,
+                kid=key.kid, scope=scopes.to_claim(granted),
+                description=description)
+            try:
+                stored, replayed = self.store.add_token(
+                    record, idempotency_key,
+                    idempotency_since=now - IDEMPOTENCY_WINDOW,
+                    audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
+                                      workspace_id=workspace_id,
+                                      target_jti=record.jti))
+                break
+            except PrimaryKeyChanged:
+                if reload:
+                    raise _keys_in_flux() from None
         if replayed:
             private_key = self.keys.private_key(stored.kid)
             if private_key is None:
@@ -561,22 +628,31 @@ class Authority:
         now = self.now()
         # remembered as long as the verifier would accept it
         expires = verified.expires_at + verifier.leeway
-        key, private_key = self.keys.primary(
-            self._event(origin, models.AUDIT_KEY_ROTATE))
-        record = TokenRecord(
-            jti=JTI_PREFIX + secrets.token_hex(16),
-            workspace_id=policy.workspace_id, created_at=now,
-            expires_at=now + policy.max_lifetime, kid=key.kid,
-            scope=scopes.to_claim(granted),
-            description=(f'trust policy {policy.name}: ' + ''.join(
-                c for c in subject if c.isprintable()))[:MAX_DESCRIPTION])
         kept = trust.audited_claims(policy.conditions, claims)
         try:
-            self.store.add_exchanged_token(
-                record, policy.id, trust.subject_digest(issuer, claims),
-                expires, now, self._audit_exchange(
-                    origin, policy, issuer, subject, claims,
-                    target_jti=record.jti, make_only=True))
+            for reload in (False, True):
+                key, private_key = self.keys.primary(
+                    self._event(origin, models.AUDIT_KEY_ROTATE),
+                    reload=reload)
+                record = TokenRecord(
+                    jti=JTI_PREFIX + secrets.token_hex(16),
+                    workspace_id=policy.workspace_id, created_at=now,
+                    expires_at=now + policy.max_lifetime, kid=key.kid,
+                    scope=scopes.to_claim(granted),
+                    description=(f'trust policy {policy.name}: ' + ''.join(
+                        c for c in subject if c.isprintable())
+                    )[:MAX_DESCRIPTION])
+                try:
+                    self.store.add_exchanged_token(
+                        record, policy.id,
+                        trust.subject_digest(issuer, claims), expires, now,
+                        self._audit_exchange(
+                            origin, policy, issuer, subject, claims,
+                            target_jti=record.jti, make_only=True))
+                    break
+                except PrimaryKeyChanged:
+                    if reload:
+                        raise _keys_in_flux() from None
         except (errors.SubjectTokenRejected, errors.NoMatchingPolicy) as exc:
             self._audit_exchange(origin, policy, issuer, subject, claims,
                                  refused=exc.message)
@@ -643,17 +719,176 @@ class Authority:
         return event
 
     # -- users and access -------------------------------------------------
-    def create_user(self, name: str, *,
+    def create_user(self, name: str, *, credential: bool = True,
                     origin: Origin | None = None) -> NewUser:
-        """Create a user; its credential is returned now and never again."""
+        """Create a user; its credential is returned now and never again.
+
+        ``credential=False`` creates a user without one, who signs in
+        through the identity provider only (link an identity to it).
+        """
         _check_name('user', name)
-        credential = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+        user = self._new_user(name, credential)
+        self.store.create_user(user.user, self._event(
+            origin, models.AUDIT_USER_CREATE, detail=f'{user.user.id} {name}'))
+        return user
+
+    def _new_user(self, name: str, credential: bool) -> NewUser:
         import uuid
+        secret = USER_CREDENTIAL_PREFIX + secrets.token_urlsafe(32) \
+            if credential else None
         user = User(id=str(uuid.uuid4()), name=name, created_at=self.now(),
-                    credential_hash=_hash_credential(credential))
-        self.store.create_user(user, self._event(
-            origin, models.AUDIT_USER_CREATE, detail=f'{user.id} {name}'))
-        return NewUser(user=user, credential=credential)
+                    credential_hash=_hash_credential(secret) if secret
+                    else models.NO_CREDENTIAL + secrets.token_hex(16))
+        return NewUser(user=user, credential=secret)
+
+    # -- identities and sessions (sign-in through a provider) -------------
+    @staticmethod
+    def _check_identity(issuer: object, subject: object) -> None:
+        for field, value, limit in (('issuer', issuer, 2048),
+                                    ('subject', subject, 255)):
+            if (not isinstance(value, str) or not value or len(value) > limit
+                    or not _is_utf8(value)
+                    or any(ord(c) < 0x20 or ord(c) == 0x7f for c in value)):
+                raise errors.InvalidRequest(f'Invalid {field}',
+                                            {'field': field})
+
+    def link_identity(self, user_ref: str, issuer: str, subject: str, *,
+                      origin: Origin | None = None) -> models.Identity:
+        """Link the person (issuer, subject) to an existing user."""
+        self._check_identity(issuer, subject)
+        user = self.get_user(user_ref)
+        identity = models.Identity(issuer=issuer, subject=subject,
+                                   user_id=user.id, created_at=self.now())
+        self.store.add_identity(identity, self._event(
+            origin, models.AUDIT_IDENTITY_LINK,
+            detail=f'{user.id} {issuer} {subject}'))
+        return identity
+
+    def unlink_identity(self, issuer: str, subject: str, *,
+                        origin: Origin | None = None) -> bool:
+        """Unlink (issuer, subject) and end the sessions its user opened
+        through it; False when it was not linked."""
+        self._check_identity(issuer, subject)
+        identity = self.store.get_identity(issuer, subject)
+        removed = self.store.remove_identity(issuer, subject, self._event(
+            origin, models.AUDIT_IDENTITY_UNLINK,
+            detail=f'{identity.user_id if identity else "-"} {issuer} '
+                   f'{subject}'))
+        if removed and identity is not None:
+            self.store.revoke_user_sessions(identity.user_id, self.now())
+        return removed
+
+    def list_identities(self, user_ref: str | None = None
+                        ) -> list[models.Identity]:
+        """The identities linked to one user, or to any."""
+        user_id = self.get_user(user_ref).id if user_ref is not None \
+            else None
+        return self.store.list_identities(user_id)
+
+    def sign_in(self, verified: VerifiedToken, *,
+                origin: Origin | None = None) -> models.NewSession:
+        """Open a session for the person a provider vouches for (an ID
+        token :mod:`ntcli_authority.oidc` verified).
+
+        The person's user is the one linked to (issuer, subject); with
+        :attr:`SignInPolicy.auto_create` a person linked to none gets a
+        new user (without a user credential), otherwise IdentityNotLinked.
+        Every sign-in and refusal is recorded with issuer, subject and
+        e-mail (no token, no hash of one).
+        """
+        policy = self.sign_in_policy
+        issuer, subject = verified.issuer, verified.subject
+        email = verified.email
+        if email is not None and (len(email) > MAX_EMAIL
+                                  or not _is_utf8(email)):
+            email = None
+        self._check_identity(issuer, subject)
+        identity = self.store.get_identity(issuer, subject)
+        created = False
+        if identity is not None:
+            user = self.store.get_user(identity.user_id)
+        else:
+            user = None
+        if user is None:
+            if not policy.auto_create:
+                error = errors.IdentityNotLinked(details={
+                    'issuer': issuer, 'subject': subject})
+                self.record_sign_in_refusal(issuer, subject, email,
+                                            error.code, origin=origin)
+                raise error
+            user, created = self._create_signed_in_user(verified, origin), \
+                True
+        now = self.now()
+        token = SESSION_PREFIX + secrets.token_urlsafe(32)
+        session = models.Session(
+            id=SESSION_ID_PREFIX + secrets.token_hex(12), user_id=user.id,
+            issuer=issuer, subject=subject, created_at=now,
+            expires_at=now + policy.session_lifetime,
+            secret_hash=_hash_credential(token))
+        self.store.add_session(session, email, self._event(
+            (origin or LOCAL).but(actor=user.id), models.AUDIT_SIGN_IN,
+            detail=_identity_detail(issuer, subject, email)))
+        return models.NewSession(session=session, user=user, token=token,
+                                 created_user=created)
+
+    def _create_signed_in_user(self, verified: VerifiedToken,
+                               origin: Origin | None) -> User:
+        """A new user for a person signing in for the first time."""
+        base = name_for(verified.claims)
+        for attempt in range(20):
+            name = base if attempt == 0 else \
+                f'{base[:27]}-{secrets.token_hex(2)}'
+            if not is_valid_name(name):
+                name = f'user-{secrets.token_hex(4)}'
+            new = self._new_user(name, credential=False)
+            identity = models.Identity(
+                issuer=verified.issuer, subject=verified.subject,
+                user_id=new.user.id, created_at=self.now())
+            try:
+                self.store.create_user_with_identity(
+                    new.user, identity,
+                    self._event(origin, models.AUDIT_USER_CREATE,
+                                detail=f'{new.user.id} {name}'),
+                    self._event(origin, models.AUDIT_IDENTITY_LINK,
+                                detail=f'{new.user.id} {verified.issuer} '
+                                       f'{verified.subject}'))
+            except errors.UserExists:
+                linked = self.store.get_identity(verified.issuer,
+                                                 verified.subject)
+                if linked is not None:      # a concurrent first sign-in
+                    user = self.store.get_user(linked.user_id)
+                    if user is not None:
+                        return user
+                continue
+            return new.user
+        raise errors.UserExists('No free user name for this person')
+
+    def record_sign_in_refusal(self, issuer: str | None,
+                               subject: str | None, email: str | None,
+                               reason: str, *,
+                               origin: Origin | None = None) -> None:
+        """Record a refused sign-in: who the token named, if anyone
+        could tell, and why (never the token)."""
+        self.store.record_event(self._event(
+            (origin or LOCAL).but(actor=None), models.AUDIT_SIGN_IN,
+            outcome=models.OUTCOME_REFUSED,
+            detail=f'{reason} ' + _identity_detail(issuer, subject, email)))
+
+    def end_session(self, principal: Principal, *,
+                    origin: Origin | None = None) -> bool:
+        """Revoke the session the caller signed in with (logout); False
+        when it was revoked already."""
+        if principal.session_id is None:
+            raise errors.InvalidRequest(
+                'Only a session opened by signing in can be ended')
+        return self.store.revoke_session(
+            principal.session_id, self.now(), self._event(
+                origin, models.AUDIT_SESSION_REVOKE,
+                detail=principal.session_id))
+
+    def purge_sessions(self) -> int:
+        """Forget the sessions that expired over a day ago."""
+        return self.store.purge_sessions(self.now() - 86400)
 
     def get_user(self, ref: str) -> User:
         """The user with this id or name."""
@@ -683,11 +918,26 @@ class Authority:
                                     workspace_id=valid.workspace_id,
                                     jti=valid.jti, scope=valid.scope)
         if bearer.startswith(USER_CREDENTIAL_PREFIX):
+            if self.sign_in_policy.require_provider:
+                raise errors.ProviderRequired()
             user = self.store.get_user_by_credential_hash(
                 _hash_credential(bearer))
             if user is not None:
                 return access.Principal(access.PRINCIPAL_USER,
                                         user_id=user.id, user_name=user.name)
+        if bearer.startswith(SESSION_PREFIX):
+            session = self.store.get_session_by_hash(_hash_credential(bearer))
+            if session is not None:
+                if session.revoked_at is not None:
+                    raise errors.AuthenticationRequired(
+                        'The session has ended: sign in again')
+                if session.expires_at <= self.now():
+                    raise errors.SessionExpired()
+                user = self.store.get_user(session.user_id)
+                if user is not None:
+                    return access.Principal(
+                        access.PRINCIPAL_USER, user_id=user.id,
+                        user_name=user.name, session_id=session.id)
         raise errors.AuthenticationRequired('Unknown credential')
 
     def authorize(self, principal: Principal, action: Action | str,

@@ -164,6 +164,39 @@ class UserNotFound(_CodedError):
     default_message = 'User not found'
 
 
+class IdentityExists(_CodedError):
+    """An identity (issuer, subject) is linked to a user already."""
+
+    code = 'IDENTITY_EXISTS'
+    http_status = 409
+    default_message = 'This identity is linked to a user already'
+
+
+class IdentityNotLinked(_CodedError):
+    """A person signed in at the provider who is no user of this server."""
+
+    code = 'IDENTITY_NOT_LINKED'
+    http_status = 403
+    default_message = ('This identity is not linked to a user of this '
+                       'server: ask its operator to link it '
+                       '(ntcli-server user link)')
+
+
+class SessionExpired(AuthenticationRequired):
+    """A session whose lifetime is over: sign in (or refresh) again."""
+
+    code = 'SESSION_EXPIRED'
+    http_status = 401
+    default_message = 'The session has expired: sign in again'
+
+
+class ProviderRequired(AuthenticationRequired):
+    """The server admits people only through its identity provider."""
+
+    code = 'PROVIDER_REQUIRED'
+    http_status = 401
+    default_message = ('This server requires signing in through its '
+                       'identity provider: run ntcli auth login')
 class TrustPolicyNotFound(_CodedError):
     """A trust policy id or name the workspace does not have."""
 

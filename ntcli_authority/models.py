@@ -204,10 +204,51 @@ class Exchange(Record):
 
 
 class NewUser(Record):
-    """A user just created, with the credential shown to it once."""
+    """A user just created, with the credential shown to it once (None for
+    a user who signs in only through an identity provider)."""
 
     user: User
-    credential: str = field(repr=False)
+    credential: str | None = field(repr=False)
+
+
+#: The credential_hash of a user without a user credential (who signs in
+#: through the identity provider): no SHA-256 hex digest starts with '!'.
+NO_CREDENTIAL = '!'
+
+
+class Identity(Record):
+    """A person at an identity provider, (issuer, subject), and the user
+    they sign in as."""
+
+    issuer: str
+    subject: str
+    user_id: str
+    created_at: int
+    email: str | None = None         # as the provider last said
+    last_sign_in_at: int | None = None
+
+
+class Session(Record):
+    """A user session opened by a sign-in through an identity provider;
+    only a hash of its secret is kept."""
+
+    id: str
+    user_id: str
+    issuer: str
+    subject: str
+    created_at: int
+    expires_at: int
+    revoked_at: int | None = None
+    secret_hash: str = field(default='', repr=False)
+
+
+class NewSession(Record):
+    """A session just opened: the only time its secret exists."""
+
+    session: Session
+    user: User
+    token: str = field(repr=False)
+    created_user: bool = False       # the user was created by this sign-in
 
 
 # -- the audit trail --------------------------------------------------------
@@ -225,12 +266,17 @@ AUDIT_AUTH_REFUSED = 'auth.refused'
 AUDIT_TRUST_CREATE = 'trust_policy.create'
 AUDIT_TRUST_DELETE = 'trust_policy.delete'
 AUDIT_TOKEN_EXCHANGE = 'token.exchange'
+AUDIT_SIGN_IN = 'user.sign_in'
+AUDIT_SESSION_REVOKE = 'session.revoke'
+AUDIT_IDENTITY_LINK = 'identity.link'
+AUDIT_IDENTITY_UNLINK = 'identity.unlink'
 AUDIT_ACTIONS = (AUDIT_WORKSPACE_CREATE, AUDIT_WORKSPACE_DELETE,
                  AUDIT_TOKEN_ISSUE, AUDIT_TOKEN_REPLAY, AUDIT_TOKEN_REVOKE,
                  AUDIT_TOKEN_RETIRE,
                  AUDIT_KEY_ROTATE, AUDIT_KEY_RETIRE, AUDIT_USER_CREATE,
                  AUDIT_AUTH_REFUSED, AUDIT_TRUST_CREATE, AUDIT_TRUST_DELETE,
-                 AUDIT_TOKEN_EXCHANGE)
+                 AUDIT_TOKEN_EXCHANGE, AUDIT_SIGN_IN, AUDIT_SESSION_REVOKE,
+                 AUDIT_IDENTITY_LINK, AUDIT_IDENTITY_UNLINK)
 #: How it ended (``outcome``): done, nothing to do (a repeated revoke), or
 #: a credential refused.
 OUTCOME_SUCCESS = 'success'

@@ -51,9 +51,9 @@ on the same machine use. A failed discovery is remembered for
 :data:`FAILURE_BACKOFF` seconds so that, with the provider down, requests
 fail at once instead of each waiting for its timeout.
 
-This module imports PyJWT at its top: import it only where a token is
-verified (the server's token-exchange route, the CLI's sign-in), never on
-the start-up path of other commands.
+PyJWT is imported on first use, not with this module: its JWKS client
+imports names from ``ssl`` directly, which gevent (the server's workers)
+cannot patch once imported, and it costs the CLI about 50 ms to import.
 """
 
 from __future__ import annotations
@@ -69,9 +69,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import jwt
-
 from ntcli_authority import errors
+
+if typing.TYPE_CHECKING:
+    import jwt
 
 #: The signature algorithms a token may use: asymmetric ones only.
 ALGORITHMS: tuple[str, ...] = (
@@ -359,6 +360,7 @@ class Issuer:
             self._failed_at = None
             if (self._jwks is None or self._metadata is None
                     or self._metadata.jwks_uri != metadata.jwks_uri):
+                import jwt
                 self._jwks = jwt.PyJWKClient(
                     metadata.jwks_uri, cache_keys=False,
                     lifespan=self.jwks_lifespan, timeout=self.timeout,
@@ -370,6 +372,7 @@ class Issuer:
     # -- keys --------------------------------------------------------------
     def _key(self, header: dict, alg: str) -> typing.Any:
         """The public key the token's header names, for ``alg``."""
+        import jwt
         self.metadata()
         assert self._jwks is not None
         kid = header.get('kid')
@@ -417,6 +420,7 @@ class Issuer:
         ``azp`` must be present when ``aud`` has several values, and equal
         to it when present. Raises TokenRejected or ProviderUnavailable.
         """
+        import jwt
         if not isinstance(token, str) or not token:
             raise TokenRejected('malformed', 'No token was given')
         if len(token) > MAX_TOKEN:

@@ -19,6 +19,11 @@ _SOURCES = (
     (r'\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}'
      r'(\.[A-Za-z0-9_\-]*)?', '***'),
     (r'(?i)(NTCLI_KEY[\'"]?\s*[:=]\s*[\'"]?)[^\s\'",}]+', r'\1***'),
+    # OAuth's secrets in forms, query strings and JSON (an identity
+    # provider's refresh tokens are opaque, not JWTs)
+    (r'(?i)\b((?:refresh|access|id|subject)_token|device_code|code_verifier'
+     r'|client_secret)([\'"]?\s*[:=]\s*[\'"]?)[^\s\'",&}]+', r'\1\2***'),
+    (r'([?&]code=)[^\s\'"&#]+', r'\1***'),
 )
 # Compiled on first use: compiling them costs about 1.5 ms, paid at import
 # by every command although most never log or print anything to redact.

@@ -4,7 +4,8 @@ A workspace token is ``wst_`` followed by a compact JWS signed with
 Ed25519 (``alg`` EdDSA) whose header names the signing key (``kid``) and
 whose claims are ``sub`` (the workspace id), ``jti``, ``iat``, ``exp``
 (absent for a token that never expires) and ``scope``. A user credential
-is ``ntu_`` followed by random text.
+is ``ntu_`` followed by random text; a session opened by signing in
+through an identity provider is ``nts_`` followed by random text.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import typing
 
 TOKEN_PREFIX = 'wst_'
 USER_CREDENTIAL_PREFIX = 'ntu_'
+SESSION_PREFIX = 'nts_'
 #: Text starting with one of these is a secret: never printed, logged or
 #: written in plaintext unless the user asks.
-SECRET_PREFIXES = (TOKEN_PREFIX, USER_CREDENTIAL_PREFIX)
+SECRET_PREFIXES = (TOKEN_PREFIX, USER_CREDENTIAL_PREFIX, SESSION_PREFIX)
 
 ALGORITHM = 'EdDSA'
 JTI_PREFIX = 'jti_'

@@ -35,6 +35,8 @@ STORAGE_ERROR = errors.StorageUnavailable.code
 METHODS = frozenset({'GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE',
                      'OPTIONS'})
 OUTCOMES = ('valid', 'missing', 'invalid', 'expired', 'revoked', 'forbidden')
+SIGN_IN_OUTCOMES = ('success', 'rejected', 'not_linked',
+                    'provider_unavailable')
 #: The windows of ``ntcli_server_tokens_expiring``: label, seconds.
 EXPIRY_WINDOWS = (('1d', 86400), ('7d', 7 * 86400), ('30d', 30 * 86400))
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -109,8 +111,14 @@ class PrometheusMetrics:
             'ntcli_server_storage_errors',
             'Requests failed because the database failed',
             registry=self.registry)
+        self.sign_ins = prometheus_client.Counter(
+            'ntcli_server_sign_ins',
+            'Sign-ins through the identity provider (ID tokens exchanged '
+            'for sessions), by outcome', ['outcome'], registry=self.registry)
         for outcome in OUTCOMES:      # every outcome shows, even at zero
             self.validations.labels(outcome)
+        for outcome in SIGN_IN_OUTCOMES:
+            self.sign_ins.labels(outcome)
 
     def request(self, method: str, route: str, status: int,
                 seconds: float) -> None:
@@ -130,6 +138,9 @@ class PrometheusMetrics:
 
     def storage_error(self) -> None:
         self.storage_errors.inc()
+
+    def sign_in(self, outcome: str) -> None:
+        self.sign_ins.labels(outcome).inc()
 
     def exposition(self) -> bytes:
         """Every metric of every worker, in the text format."""

@@ -20,6 +20,7 @@ from ntcli_authority import authority, models, trust
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
+from ntcli_server import exchange, signin
 
 OPENAPI_VERSION = '3.1.0'
 TITLE = 'ntcli token API'
@@ -61,7 +62,73 @@ def _page(items: str, schema: str) -> dict:
             'next_cursor': nullable(_string())}}
 
 
+_TOKEN_TYPE = _string(description='A token type URI (RFC 8693 section 3)')
+
 SCHEMAS: dict[str, dict] = {
+    'TokenExchangeRequest': {
+        'type': 'object',
+        'required': ['grant_type', 'subject_token', 'subject_token_type'],
+        'additionalProperties': False,
+        'description': 'RFC 8693 section 2.1, form-encoded; each parameter '
+                       'at most once.',
+        'properties': {
+            'grant_type': {'const': exchange.GRANT_TYPE},
+            'subject_token': _string(maxLength=exchange.MAX_PARAMETER),
+            'subject_token_type': _string(examples=[
+                exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]),
+            'requested_token_type': _string(examples=[
+                signin.TOKEN_TYPE_SESSION]),
+            'audience': _string(), 'scope': _string(),
+            'resource': _string(), 'client_id': _string(),
+            'actor_token': _string(description='Not supported'),
+            'actor_token_type': _string(description='Not supported')}},
+    'TokenExchangeResponse': {
+        'type': 'object',
+        'required': ['access_token', 'issued_token_type', 'token_type',
+                     'expires_in'],
+        'description': 'RFC 8693 section 2.2. A session (issued_token_type '
+                       f'{signin.TOKEN_TYPE_SESSION}) also carries '
+                       'expires_at, session_id, user_id, user_name and '
+                       'user_created.',
+        'properties': {
+            'access_token': _string(), 'issued_token_type': _TOKEN_TYPE,
+            'token_type': {'const': 'Bearer'},
+            'expires_in': {'type': 'integer', 'minimum': 0},
+            'expires_at': _TIME, 'session_id': _string(),
+            'user_id': _string(), 'user_name': _string(),
+            'user_created': {'type': 'boolean'}}},
+    'OAuthError': {
+        'type': 'object', 'required': ['error'],
+        'description': 'RFC 6749 section 5.2',
+        'properties': {
+            'error': _string(enum=[
+                'invalid_request', 'invalid_grant', 'invalid_target',
+                'unsupported_grant_type', 'temporarily_unavailable']),
+            'error_description': _string(),
+            'request_id': nullable(_string())}},
+    'SignInProviders': {
+        'type': 'object', 'required': ['providers', 'user_credentials'],
+        'properties': {
+            'providers': {'type': 'array', 'items': {
+                'type': 'object',
+                'required': ['issuer', 'client_id', 'scopes'],
+                'properties': {
+                    'issuer': _string(format='uri'),
+                    'client_id': _string(),
+                    'scopes': {'type': 'array', 'items': _string()},
+                    'token_exchange': _string(),
+                    'subject_token_type': _TOKEN_TYPE,
+                    'requested_token_type': _TOKEN_TYPE}}},
+            'user_credentials': {
+                'type': 'boolean',
+                'description': 'Whether user credentials (ntu_...) are '
+                               'accepted; false when people must sign in '
+                               'through a provider'}}},
+    'SessionEnded': {
+        'type': 'object', 'required': ['session_id', 'status'],
+        'properties': {'session_id': _string(),
+                       'status': _string(enum=['revoked',
+                                               'already_revoked'])}},
     'Error': {
         'type': 'object', 'required': ['error'],
         'properties': {'error': {
@@ -388,7 +455,44 @@ _TOKEN_AUTH = operation(
                 _header('X-Original-Method', 'Its method')],
     operation_id='token_auth')
 
+#: The token-exchange endpoint's errors, in RFC 6749's shape.
+OAUTH_ERRORS = {
+    'OAuth400': 'Refused (RFC 6749 section 5.2): invalid_request, '
+                'invalid_grant, invalid_target or unsupported_grant_type',
+    'OAuth503': "temporarily_unavailable: the subject token's issuer or "
+                'the database cannot be reached'}
+
+
+def _oauth_error(name: str) -> dict:
+    return {'$ref': f'#/components/responses/{name}'}
+
+
 PATHS: dict[str, dict] = {
+    exchange.PATH: {'post': {
+        'operationId': 'token_exchange',
+        'summary': "Trade a token of a trusted issuer (an identity "
+                   "provider's ID token) for a token of this server "
+                   '(OAuth 2.0 Token Exchange, RFC 8693)',
+        'security': [],
+        'requestBody': {'required': True, 'content': {
+            'application/x-www-form-urlencoded': {
+                'schema': ref('TokenExchangeRequest')}}},
+        'responses': {
+            '200': _json(ref('TokenExchangeResponse'), 'Exchanged'),
+            '400': _oauth_error('OAuth400'),
+            '413': {'$ref': '#/components/responses/E413'},
+            '429': {'$ref': '#/components/responses/E429'},
+            '500': {'$ref': '#/components/responses/E500'},
+            '503': _oauth_error('OAuth503')}}},
+    '/v1/auth/providers': {'get': operation(
+        'How people sign in here: the identity providers trusted, and '
+        'whether user credentials are accepted',
+        (200, _json(ref('SignInProviders'), 'Sign-in methods')),
+        authenticated=False, operation_id='sign_in_providers')},
+    '/v1/auth/session': {'delete': operation(
+        "End the caller's session (opened by signing in): logout",
+        (200, _json(ref('SessionEnded'), 'Ended')),
+        errors=(400,), operation_id='end_session')},
     '/health': {'get': operation(
         'Health check', (200, _json(ref('HealthCheck'), 'Healthy')),
         authenticated=False, operation_id='health')},
@@ -536,10 +640,14 @@ def document() -> dict:
         'paths': PATHS,
         'components': {
             'schemas': SCHEMAS,
-            'responses': {f'E{status}': _json(ref('Error'), description)
-                          for status, description in ERRORS.items()},
+            'responses': {
+                **{f'E{status}': _json(ref('Error'), description)
+                   for status, description in ERRORS.items()},
+                **{name: _json(ref('OAuthError'), description)
+                   for name, description in OAUTH_ERRORS.items()}},
             'securitySchemes': {'bearer': {
                 'type': 'http', 'scheme': 'bearer',
-                'description': 'A user credential (ntu_...) or a workspace '
+                'description': 'A user credential (ntu_...), a session '
+                               '(nts_..., from signing in) or a workspace '
                                'token (wst_...)'}}},
     })

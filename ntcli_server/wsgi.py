@@ -35,7 +35,7 @@ import falcon
 
 from ntcli_authority import access, errors
 from ntcli_authority.access import Action, Principal
-from ntcli_authority.authority import Authority
+from ntcli_authority.authority import Authority, SignInPolicy
 from ntcli_authority.models import (
     AuditEvent,
     IssuedToken,
@@ -48,6 +48,9 @@ from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
 from ntcli_server import edge, ingress, ratelimit, request_ids
+
+if typing.TYPE_CHECKING:
+    from ntcli_server.signin import SignInSettings
 
 LOG = logging.getLogger('ntcli_server.wsgi')
 
@@ -373,6 +376,8 @@ class Metrics(typing.Protocol):
 
     def validation(self, outcome: str) -> None: ...
 
+    def sign_in(self, outcome: str) -> None: ...
+
 
 class NoMetrics:
     """What the API tells its metrics; nothing when ``--metrics`` is off
@@ -386,6 +391,9 @@ class NoMetrics:
 
     def validation(self, outcome: str) -> None:
         """A workspace token was checked, with this outcome."""
+
+    def sign_in(self, outcome: str) -> None:
+        """A sign-in through the identity provider ended so."""
 
 
 # The outcome label of each way a token check fails.
@@ -826,16 +834,44 @@ class BodyLimit:
         resp.set_header('Cache-Control', 'no-store')
 
 
+def _with_policy(factory: AuthorityFactory,
+                 policy: SignInPolicy) -> AuthorityFactory:
+    def policed() -> Authority:
+        authority = factory()
+        authority.sign_in_policy = policy
+        return authority
+    return policed
+
+
+def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
+                        settings: SignInSettings | None) -> None:
+    """The token-exchange endpoint with its exchanges, and the sign-in
+    routes (:mod:`ntcli_server.signin`)."""
+    from ntcli_server import exchange, signin
+    exchanges: list[exchange.Exchange] = []
+    if settings is not None:
+        from ntcli_authority import oidc
+        exchanges.append(signin.SignInExchange(
+            api, settings, oidc.Issuer(settings.issuer)))
+    exchange.add_route(app, exchanges, body_bytes, origin)
+    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
+    app.add_route('/v1/auth/session', signin.SessionResource(api))
+
+
 def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
                auth_failures: ratelimit.FailureTable | None = None,
-               wait: float | None = None) -> falcon.App:
+               wait: float | None = None,
+               sign_in: SignInSettings | None = None
+               ) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
     prometheus-client). ``auth_failures`` limits failed authentications
     per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
     each database call of a ``target`` (see ``serve --db-wait``).
+    ``sign_in`` names the identity provider people sign in with
+    (:mod:`ntcli_server.signin`).
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -844,6 +880,8 @@ def create_app(target: str | AuthorityFactory, *,
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False, wait=wait))
         if isinstance(target, str) else target)
+    if sign_in is not None:
+        factory = _with_policy(factory, sign_in.policy)
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
@@ -881,6 +919,7 @@ def create_app(target: str | AuthorityFactory, *,
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
                   TrustPolicyResource(api))
+    _add_sign_in_routes(app, api, sign_in)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

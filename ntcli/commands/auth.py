@@ -111,8 +111,9 @@ class Login(command.Command):
             from ntcli.tokeninfo import token_claims
             claims = token_claims(secret)
             with context.store.transaction() as creds:
-                replaced = creds.get_token(endpoint.key, checked.workspace_id)
-                creds.set_token(endpoint.key, checked.workspace_id,
+                key = context.credentials_key
+                replaced = creds.get_token(key, checked.workspace_id)
+                creds.set_token(key, checked.workspace_id,
                                 StoredToken(secret, checked.jti,
                                             checked.workspace_id,
                                             claims.get('iat'),
@@ -124,9 +125,9 @@ class Login(command.Command):
                              'it.')
             with context.update_config() as config:
                 known = {v: k for k, v in config.known_workspaces(
-                    endpoint.key).items()}
+                    context.context_name).items()}
                 config.select_workspace(
-                    endpoint.key, checked.workspace_id,
+                    context.context_name, checked.workspace_id,
                     known.get(checked.workspace_id, checked.workspace_id))
             context.history.record('login', jti=checked.jti,
                                    outcome='workspace token stored',
@@ -144,16 +145,16 @@ class Login(command.Command):
                 'Check it, or ask the administrator of the server for a new '
                 'one (ntcli-server user create).') from exc
         with context.store.transaction() as creds:
-            creds.set_user_credential(endpoint.key, secret)
+            creds.set_user_credential(context.credentials_key, secret)
         chosen = None
         with context.update_config() as config:
             for workspace in workspaces:
-                config.remember_workspace(endpoint.key, workspace.id,
+                config.remember_workspace(context.context_name, workspace.id,
                                           workspace.name)
-            selected = config.active_workspace(endpoint.key)
+            selected = config.active_workspace(context.context_name)
             if selected is None and len(workspaces) == 1:
                 chosen = selected = workspaces[0].id
-                config.select_workspace(endpoint.key, chosen,
+                config.select_workspace(context.context_name, chosen,
                                         workspaces[0].name)
         context.history.record('login', jti=None,
                                outcome='user credential stored',
@@ -171,16 +172,18 @@ class Login(command.Command):
 
 
 class Status(command.ShowOne):
-    """Show the endpoint, workspace, token status and where secrets live.
+    """Show the context and why it is in force, its endpoint, workspace,
+    token status and where secrets live.
 
     Exits 1 when the stored credentials cannot be read, and, as ``gh auth
     status`` does, when a remote endpoint has no credential to use.
     """
 
     fields = dict.fromkeys((
-        'endpoint', 'embedded', 'user_credential', 'who', 'workspace',
-        'workspace_id', 'token_jti', 'token_status', 'token_source',
-        'credentials_file', 'key_source', 'config_dir'))
+        'context', 'context_source', 'endpoint', 'embedded',
+        'user_credential', 'who', 'workspace', 'workspace_id', 'token_jti',
+        'token_status', 'token_source', 'credentials_file', 'key_source',
+        'config_dir'))
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         self._unreadable = self._logged_out = False
@@ -192,7 +195,10 @@ class Status(command.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         endpoint = context.endpoint
-        data = {'endpoint': endpoint.url, 'embedded': endpoint.embedded}
+        named = context.named
+        data = {'context': named.name,
+                'context_source': '; '.join((named.reason, *named.notes)),
+                'endpoint': endpoint.url, 'embedded': endpoint.embedded}
         try:
             data.update(self._secrets(context, endpoint))
         except errors.CredentialStoreError as exc:
@@ -213,7 +219,8 @@ class Status(command.ShowOne):
         try:
             bearer = context.env_token() or context.user_credential()
             if not bearer:
-                workspace_id = context.config.active_workspace(endpoint.key)
+                workspace_id = context.config.active_workspace(
+                    context.context_name)
                 stored = context.stored_token(workspace_id) \
                     if workspace_id else None
                 bearer = stored.token if stored else None
@@ -297,7 +304,8 @@ class Logout(command.Command):
         with context.store.transaction() as creds:
             # a pending revocation still carries its own token and is
             # retried later: logging out must not let an old token live on
-            creds.forget_endpoint(endpoint.key, keep_pending_revocations=True)
+            creds.forget_endpoint(context.credentials_key,
+                                  keep_pending_revocations=True)
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
         self.app.stdout.write(f'Logged out of {endpoint.url}: local '
@@ -309,8 +317,9 @@ class Logout(command.Command):
         from ntcli import revocations
         creds = context.store.read()
         user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
-        for workspace_id, stored in creds.tokens(endpoint.key).items():
+            creds.get_user_credential(context.credentials_key)
+        stored_tokens = creds.tokens(context.credentials_key)
+        for workspace_id, stored in stored_tokens.items():
             bearer = None if endpoint.embedded else (user or stored.token)
             _, failure = revocations.revoke_quietly(endpoint, bearer,
                                                     workspace_id, stored.jti)

@@ -24,6 +24,8 @@ import typing
 from ntcli_authority import errors
 from ntcli_authority.models import (
     AuditEvent,
+    Identity,
+    Session,
     SigningKey,
     TokenRecord,
     TrustPolicy,
@@ -44,6 +46,12 @@ class DatabaseMissing(errors.StorageUnavailable):
     def __init__(self, path: str) -> None:
         super().__init__(f'No token database at {path}', {'path': path})
         self.path = path
+
+
+class PrimaryKeyChanged(Exception):
+    """A token to store names a signing key that is no longer the primary
+    (a rotation or retirement committed since it was read): sign it with
+    the primary read again."""
 
 
 class TokenStore(abc.ABC):
@@ -243,6 +251,57 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def list_users(self) -> list[User]:
         """Every user, by name."""
+
+    @abc.abstractmethod
+    def create_user_with_identity(self, user: User, identity: Identity,
+                                  audit: AuditEvent | None = None,
+                                  link_audit: AuditEvent | None = None
+                                  ) -> None:
+        """Add a user and link ``identity`` to it, in one transaction.
+        Raises UserExists for a taken name or identity."""
+
+    # -- identities and sessions -----------------------------------------
+    @abc.abstractmethod
+    def add_identity(self, identity: Identity,
+                     audit: AuditEvent | None = None) -> None:
+        """Link an identity to its user. Raises UserNotFound, or
+        IdentityExists when (issuer, subject) is linked already."""
+
+    @abc.abstractmethod
+    def get_identity(self, issuer: str, subject: str) -> Identity | None:
+        """The identity (issuer, subject)."""
+
+    @abc.abstractmethod
+    def list_identities(self, user_id: str | None = None) -> list[Identity]:
+        """The identities of one user, or all, by issuer and subject."""
+
+    @abc.abstractmethod
+    def remove_identity(self, issuer: str, subject: str,
+                        audit: AuditEvent | None = None) -> bool:
+        """Unlink an identity; False when it was not linked."""
+
+    @abc.abstractmethod
+    def add_session(self, session: Session, email: str | None,
+                    audit: AuditEvent | None = None) -> None:
+        """Store a new session and note the sign-in (time, e-mail) on its
+        identity."""
+
+    @abc.abstractmethod
+    def get_session_by_hash(self, secret_hash: str) -> Session | None:
+        """The session whose secret has this SHA-256 hex digest."""
+
+    @abc.abstractmethod
+    def revoke_session(self, session_id: str, now: int,
+                       audit: AuditEvent | None = None) -> bool:
+        """Set revoked_at = now unless set; False when nothing changed."""
+
+    @abc.abstractmethod
+    def revoke_user_sessions(self, user_id: str, now: int) -> int:
+        """Revoke every live session of a user; return how many."""
+
+    @abc.abstractmethod
+    def purge_sessions(self, before: int) -> int:
+        """Forget sessions that expired before ``before``."""
 
     # -- the audit trail --------------------------------------------------
     @abc.abstractmethod

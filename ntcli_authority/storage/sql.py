@@ -36,13 +36,20 @@ from ntcli_authority.models import (
     AUDIT_TOKEN_REPLAY,
     OUTCOME_UNCHANGED,
     AuditEvent,
+    Identity,
+    Session,
     SigningKey,
     TokenRecord,
     TrustPolicy,
     User,
     Workspace,
 )
-from ntcli_authority.storage import ALL_OWNERS, Position, TokenStore
+from ntcli_authority.storage import (
+    ALL_OWNERS,
+    Position,
+    PrimaryKeyChanged,
+    TokenStore,
+)
 
 T = typing.TypeVar('T')
 
@@ -149,6 +156,29 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE tokens ADD COLUMN retires_at {timestamp}",
         "CREATE INDEX tokens_by_expiry ON tokens (expires_at)",
     ),
+    # 6: sign-in through an identity provider: the identities linked to
+    # users and the sessions a sign-in opens (a hash of their secret only).
+    (
+        """CREATE TABLE identities (
+               issuer TEXT NOT NULL,
+               subject TEXT NOT NULL,
+               user_id TEXT NOT NULL,
+               created_at {timestamp} NOT NULL,
+               email TEXT,
+               last_sign_in_at {timestamp},
+               PRIMARY KEY (issuer, subject))""",
+        "CREATE INDEX identities_by_user ON identities (user_id)",
+        """CREATE TABLE sessions (
+               id TEXT PRIMARY KEY,
+               user_id TEXT NOT NULL,
+               issuer TEXT NOT NULL,
+               subject TEXT NOT NULL,
+               created_at {timestamp} NOT NULL,
+               expires_at {timestamp} NOT NULL,
+               revoked_at {timestamp},
+               secret_hash TEXT NOT NULL UNIQUE)""",
+        "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -165,6 +195,10 @@ IDEMPOTENCY_COLUMNS = 'workspace_id, idempotency_key, jti, created_at'
 POLICY_COLUMNS = ('id, workspace_id, name, issuer, conditions, scope, '
                   'max_lifetime, created_at, created_by, description')
 SUBJECT_COLUMNS = 'digest, expires_at'
+IDENTITY_COLUMNS = ('issuer, subject, user_id, created_at, email, '
+                    'last_sign_in_at')
+SESSION_COLUMNS = ('id, user_id, issuer, subject, created_at, expires_at, '
+                   'revoked_at, secret_hash')
 
 #: What a copy of the database carries (:meth:`SQLTokenStore.dump`): each
 #: table, its columns and the order its rows are read and written in
@@ -179,6 +213,8 @@ COPIED_TABLES = (
     ('audit_events', EVENT_COLUMNS, 'id'),
     ('trust_policies', POLICY_COLUMNS, 'id'),
     ('exchanged_subject_tokens', SUBJECT_COLUMNS, 'digest'),
+    ('identities', IDENTITY_COLUMNS, 'issuer, subject'),
+    ('sessions', SESSION_COLUMNS, 'id'),
 )
 
 #: Names of the dialect's cross-process locks (Dialect.lock).
@@ -329,8 +365,11 @@ class Dialect(abc.ABC):
         Driver errors are raised as StorageUnavailable."""
 
     @abc.abstractmethod
-    def lock(self, tx: Transaction, name: str) -> None:
-        """Hold the cross-process lock ``name`` until ``tx`` ends."""
+    def lock(self, tx: Transaction, name: str, *,
+             shared: bool = False) -> None:
+        """Hold the cross-process lock ``name`` until ``tx`` ends
+        (``shared``: along with other shared holders, not an exclusive
+        one)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -623,10 +662,24 @@ class SQLTokenStore(TokenStore):
                         _record(tx, audit.but(action=AUDIT_TOKEN_REPLAY,
                                               target_jti=replayed.jti))
                     return replayed, True
+            self._hold_primary(tx, record.kid)
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
             _record(tx, audit)
             return record, False
         return self._write(work)
+
+    def _hold_primary(self, tx: Transaction, kid: str) -> None:
+        """Hold the signing keys (shared: issues do not wait for each
+        other) until COMMIT, and make sure ``kid`` is still the primary:
+        a rotation or retirement waits for this issue, and an issue that
+        comes after one never stores a token of the key it replaced.
+        Raises PrimaryKeyChanged."""
+        self.dialect.lock(tx, SIGNING_KEY_LOCK, shared=True)
+        primary = tx.one('SELECT kid FROM signing_keys WHERE '
+                         + self.dialect.ddl['is_primary'])
+        # (No primary at all: a store used without an authority.)
+        if primary is not None and primary[0] != kid:
+            raise PrimaryKeyChanged(kid)
 
     @staticmethod
     def _claim_idempotency_key(tx: Transaction, record: TokenRecord,
@@ -851,6 +904,7 @@ class SQLTokenStore(TokenStore):
                 raise errors.SubjectTokenRejected(
                     'This subject token was already exchanged: each may be '
                     'used once', {'reason': 'replayed'})
+            self._hold_primary(tx, record.kid)
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
             _record(tx, audit)
         self._write(work)
@@ -885,6 +939,116 @@ class SQLTokenStore(TokenStore):
         rows = self._query(lambda tx: tx.all(
             f'SELECT {USER_COLUMNS} FROM users ORDER BY name'))
         return [User(*row) for row in rows]
+
+    def create_user_with_identity(self, user: User, identity: Identity,
+                                  audit: AuditEvent | None = None,
+                                  link_audit: AuditEvent | None = None
+                                  ) -> None:
+        def work(tx: Transaction) -> None:
+            tx.execute(f'INSERT INTO users ({USER_COLUMNS}) '
+                       'VALUES (:id, :name, :created_at, :credential_hash)',
+                       **user.as_dict())
+            _record(tx, audit)
+            self._insert_identity(tx, identity, link_audit)
+        try:
+            self._write(work)
+        except self.dialect.unique_violation:
+            # the name, or the identity another sign-in linked meanwhile
+            raise errors.UserExists(
+                f"A user named '{user.name}' or this identity already "
+                'exists', {'user_name': user.name}) from None
+
+    # -- identities and sessions -----------------------------------------
+    @staticmethod
+    def _insert_identity(tx: Transaction, identity: Identity,
+                         audit: AuditEvent | None) -> None:
+        tx.execute(f'INSERT INTO identities ({IDENTITY_COLUMNS}) VALUES ('
+                   ':issuer, :subject, :user_id, :created_at, :email, '
+                   ':last_sign_in_at)', **identity.as_dict())
+        _record(tx, audit)
+
+    def add_identity(self, identity: Identity,
+                     audit: AuditEvent | None = None) -> None:
+        def work(tx: Transaction) -> None:
+            if tx.one('SELECT id FROM users WHERE id = :id',
+                      id=identity.user_id) is None:
+                raise errors.UserNotFound(
+                    details={'user_id': identity.user_id})
+            self._insert_identity(tx, identity, audit)
+        try:
+            self._write(work)
+        except self.dialect.unique_violation:
+            raise errors.IdentityExists(details={
+                'issuer': identity.issuer,
+                'subject': identity.subject}) from None
+
+    def get_identity(self, issuer: str, subject: str) -> Identity | None:
+        row = self._query(lambda tx: tx.one(
+            f'SELECT {IDENTITY_COLUMNS} FROM identities '
+            'WHERE issuer = :issuer AND subject = :subject',
+            issuer=issuer, subject=subject))
+        return Identity(*row) if row else None
+
+    def list_identities(self, user_id: str | None = None) -> list[Identity]:
+        where = ' WHERE user_id = :user_id' if user_id is not None else ''
+        rows = self._query(lambda tx: tx.all(
+            f'SELECT {IDENTITY_COLUMNS} FROM identities{where} '
+            'ORDER BY issuer, subject', user_id=user_id))
+        return [Identity(*row) for row in rows]
+
+    def remove_identity(self, issuer: str, subject: str,
+                        audit: AuditEvent | None = None) -> bool:
+        def work(tx: Transaction) -> bool:
+            removed = tx.count(
+                'DELETE FROM identities WHERE issuer = :issuer '
+                'AND subject = :subject', issuer=issuer, subject=subject)
+            if removed:
+                _record(tx, audit)
+            return removed == 1
+        return self._write(work)
+
+    def add_session(self, session: Session, email: str | None,
+                    audit: AuditEvent | None = None) -> None:
+        def work(tx: Transaction) -> None:
+            tx.execute(f'INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ('
+                       ':id, :user_id, :issuer, :subject, :created_at, '
+                       ':expires_at, :revoked_at, :secret_hash)',
+                       **session.as_dict())
+            tx.execute('UPDATE identities SET last_sign_in_at = :now, '
+                       'email = :email WHERE issuer = :issuer '
+                       'AND subject = :subject', now=session.created_at,
+                       email=email, issuer=session.issuer,
+                       subject=session.subject)
+            _record(tx, audit)
+        self._write(work)
+
+    def get_session_by_hash(self, secret_hash: str) -> Session | None:
+        row = self._query(lambda tx: tx.one(
+            f'SELECT {SESSION_COLUMNS} FROM sessions '
+            'WHERE secret_hash = :secret_hash', secret_hash=secret_hash))
+        return Session(*row) if row else None
+
+    def revoke_session(self, session_id: str, now: int,
+                       audit: AuditEvent | None = None) -> bool:
+        def work(tx: Transaction) -> bool:
+            changed = tx.count(
+                'UPDATE sessions SET revoked_at = :now WHERE id = :id '
+                'AND revoked_at IS NULL', now=now, id=session_id)
+            if changed:
+                _record(tx, audit)
+            return changed == 1
+        return self._write(work)
+
+    def revoke_user_sessions(self, user_id: str, now: int) -> int:
+        return self._write(lambda tx: tx.count(
+            'UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id '
+            'AND revoked_at IS NULL AND expires_at > :now', now=now,
+            user_id=user_id))
+
+    def purge_sessions(self, before: int) -> int:
+        return self._write(lambda tx: tx.count(
+            'DELETE FROM sessions WHERE expires_at < :before',
+            before=before))
 
     # -- the audit trail --------------------------------------------------
     def record_event(self, event: AuditEvent) -> None:

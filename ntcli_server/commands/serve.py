@@ -15,6 +15,7 @@ from ntcli_server.commands import base
 
 if typing.TYPE_CHECKING:
     from ntcli_server.ratelimit import FailureTable
+    from ntcli_server.signin import SignInSettings
 
 DEFAULT_BIND = '127.0.0.1:8080'
 # gevent workers: a connection waiting for a slow client's bytes holds a
@@ -35,7 +36,8 @@ DEFAULT_DB_WAIT = 10
 def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
                   auth_failures: FailureTable | None = None,
-                  wait: float | None = None) -> None:
+                  wait: float | None = None,
+                  sign_in: SignInSettings | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -54,7 +56,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
             if settings.get('certfile'):
                 logs.one_line_tls_failures()
             return wsgi.create_app(target, metrics=metrics,
-                                   auth_failures=auth_failures, wait=wait)
+                                   auth_failures=auth_failures, wait=wait,
+                                   sign_in=sign_in)
 
     TokenServer().run()
 
@@ -225,6 +228,8 @@ class Serve(base.Command):
                                  '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
+        from ntcli_server import signin
+        signin.add_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -244,6 +249,13 @@ class Serve(base.Command):
             raise base.CommandFailed(
                 f'--db-wait ({args.db_wait}) must be less than --timeout '
                 f'({args.timeout})')
+        from ntcli_server import signin
+        try:
+            sign_in = signin.settings_from(args)
+        except ValueError as exc:
+            raise base.CommandFailed(str(exc), 'See ntcli-server serve '
+                                     '--help and the operator guide.') \
+                from None
         db = self.database(args)
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
@@ -278,5 +290,5 @@ class Serve(base.Command):
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
         }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
-            wait=args.db_wait)
+            wait=args.db_wait, sign_in=sign_in)
         return 0

@@ -62,7 +62,8 @@ class TestFromOneNodeToSeveral(testtools.TestCase):
         self.assertEqual({'users': '1', 'workspaces': '1',
                           'signing_keys': '2', 'tokens': '4',
                           'idempotency_keys': '1', 'trust_policies': '0',
-                          'exchanged_subject_tokens': '0'},
+                          'exchanged_subject_tokens': '0',
+                          'identities': '0', 'sessions': '0'},
                          {k: v for k, v in counts.items()
                           if k != 'audit_events'})
         # the private keys are sealed under the node secret now

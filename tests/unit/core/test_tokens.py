@@ -37,7 +37,7 @@ class TestUnverifiedClaims(testtools.TestCase):
             self.assertEqual('The token cannot be decoded', str(error))
 
     def test_secret_prefixes(self):
-        self.assertEqual(('wst_', 'ntu_'), tokens.SECRET_PREFIXES)
+        self.assertEqual(('wst_', 'ntu_', 'nts_'), tokens.SECRET_PREFIXES)
 
 
 class TestNames(testtools.TestCase):

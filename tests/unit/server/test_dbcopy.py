@@ -8,7 +8,7 @@ import os
 import fixtures
 import testtools
 
-from ntcli_authority import dbcopy, errors
+from ntcli_authority import dbcopy, errors, oidc
 from ntcli_authority.authority import Authority
 
 
@@ -30,6 +30,10 @@ class TestCopy(testtools.TestCase):
                 Principal.local(), ws.id, 'deploy',
                 issuer='https://token.actions.githubusercontent.com',
                 conditions={'repository': 'acme/app'})
+            authority.link_identity('alice', 'https://idp.example', 'a-1')
+            self.session = authority.sign_in(oidc.VerifiedToken(
+                issuer='https://idp.example', subject='a-1', claims={},
+                expires_at=0, issued_at=0))
             self.events = authority.store.list_events()
 
     def test_everything_is_copied_and_checked(self):
@@ -39,7 +43,8 @@ class TestCopy(testtools.TestCase):
                           'tokens': 4, 'idempotency_keys': 1,
                           'audit_events': len(self.events),
                           'trust_policies': 1,
-                          'exchanged_subject_tokens': 0}, report.counts)
+                          'exchanged_subject_tokens': 0,
+                          'identities': 1, 'sessions': 1}, report.counts)
         self.assertEqual((3, 3), (report.live_tokens, report.validated))
         with Authority.open(target, create=False) as copy:
             for issued in self.tokens[1:]:
@@ -48,6 +53,8 @@ class TestCopy(testtools.TestCase):
                               self.tokens[0].token)
             self.assertEqual([self.policy],
                              copy.store.list_trust_policies())
+            self.assertEqual('alice',
+                             copy.authenticate(self.session.token).user_name)
             self.assertEqual([e.but(id=None) for e in self.events],
                              [e.but(id=None)
                               for e in copy.store.list_events()])

@@ -103,6 +103,23 @@ class StoreTests:
                           for k in self.store.list_signing_keys()])
         self.assertIsNone(self.store.get_signing_key('nope'))
 
+    def test_new_tokens_only_of_the_primary(self):
+        from ntcli_authority.storage import PrimaryKeyChanged
+        self.add_workspace()
+        self.store.ensure_primary_signing_key(signing_key('a'))
+        self.store.add_token(token('jti_1', kid='a'), 'key-1')
+        self.store.add_primary_signing_key(signing_key('b', base.START + 1))
+        self.assertRaises(PrimaryKeyChanged, self.store.add_token,
+                          token('jti_2', kid='a'), 'key-2')
+        self.assertIsNone(self.store.get_token('jti_2'))
+        # A replay stores nothing new: it names the key that signed it.
+        stored, replayed = self.store.add_token(token('jti_3', kid='b'),
+                                                'key-1')
+        self.assertEqual(('jti_1', 'a', True),
+                         (stored.jti, stored.kid, replayed))
+        self.store.add_token(token('jti_4', kid='b'), 'key-4')
+        self.assertEqual('b', self.store.get_token('jti_4').kid)
+
     def test_retire_unused_signing_keys(self):
         self.add_workspace()
         self.store.ensure_primary_signing_key(signing_key('old'))
@@ -546,6 +563,76 @@ class StoreTests:
         self.assertEqual([NOW + 5, NOW + 6],
                          [e.at for e in self.store.list_events()])
 
+    # -- identities and sessions -----------------------------------------
+    def identity(self, user_id: str = 'u1', subject: str = 'sub-1'
+                 ) -> models.Identity:
+        return models.Identity(issuer='https://idp.example', subject=subject,
+                               user_id=user_id, created_at=NOW)
+
+    def session(self, session_id: str = 'ses_1', user_id: str = 'u1',
+                expires_at: int = NOW + 3600) -> models.Session:
+        return models.Session(id=session_id, user_id=user_id,
+                              issuer='https://idp.example', subject='sub-1',
+                              created_at=NOW, expires_at=expires_at,
+                              secret_hash='hash-' + session_id)
+
+    def test_identities(self):
+        self.store.create_user(User('u1', 'alice', NOW, 'h1'))
+        self.store.add_identity(self.identity(), event(
+            models.AUDIT_IDENTITY_LINK))
+        found = self.store.get_identity('https://idp.example', 'sub-1')
+        self.assertEqual('u1', found.user_id)
+        self.assertIsNone(self.store.get_identity('https://idp.example',
+                                                  'SUB-1'))
+        self.assertRaises(errors.IdentityExists, self.store.add_identity,
+                          self.identity())
+        self.assertRaises(errors.UserNotFound, self.store.add_identity,
+                          self.identity('nobody', 'sub-2'))
+        self.assertEqual([found], self.store.list_identities('u1'))
+        self.assertEqual([], self.store.list_identities('u2'))
+        self.assertTrue(self.store.remove_identity('https://idp.example',
+                                                   'sub-1'))
+        self.assertFalse(self.store.remove_identity('https://idp.example',
+                                                    'sub-1'))
+        self.assertEqual([], self.store.list_identities())
+
+    def test_a_user_created_with_its_identity(self):
+        self.store.create_user_with_identity(
+            User('u1', 'alice', NOW, '!x'), self.identity(),
+            event(models.AUDIT_USER_CREATE),
+            event(models.AUDIT_IDENTITY_LINK))
+        self.assertEqual('alice', self.store.get_user('u1').name)
+        self.assertEqual([models.AUDIT_USER_CREATE,
+                          models.AUDIT_IDENTITY_LINK],
+                         [e.action for e in self.store.list_events()])
+        # the same identity again: nothing of the second user stays
+        self.assertRaises(errors.UserExists,
+                          self.store.create_user_with_identity,
+                          User('u2', 'bob', NOW, '!y'), self.identity('u2'))
+        self.assertIsNone(self.store.get_user('u2'))
+
+    def test_sessions(self):
+        self.store.create_user_with_identity(
+            User('u1', 'alice', NOW, '!x'), self.identity())
+        self.store.add_session(self.session(), 'alice@example.org',
+                               event(models.AUDIT_SIGN_IN))
+        found = self.store.get_session_by_hash('hash-ses_1')
+        self.assertEqual(('ses_1', 'u1', None),
+                         (found.id, found.user_id, found.revoked_at))
+        identity = self.store.get_identity('https://idp.example', 'sub-1')
+        self.assertEqual(('alice@example.org', NOW),
+                         (identity.email, identity.last_sign_in_at))
+        self.assertTrue(self.store.revoke_session('ses_1', NOW + 5))
+        self.assertFalse(self.store.revoke_session('ses_1', NOW + 9))
+        self.assertEqual(NOW + 5,
+                         self.store.get_session_by_hash('hash-ses_1')
+                         .revoked_at)
+        self.store.add_session(self.session('ses_2'), None)
+        self.store.add_session(self.session('ses_3', expires_at=NOW + 10),
+                               None)
+        self.assertEqual(1, self.store.revoke_user_sessions('u1', NOW + 20))
+        self.assertEqual(1, self.store.purge_sessions(NOW + 11))
+        self.assertIsNone(self.store.get_session_by_hash('hash-ses_3'))
     # -- trust policies and exchanged tokens --------------------------------
     def test_trust_policies_kept_listed_and_deleted(self):
         self.add_workspace()

@@ -254,6 +254,11 @@ class TestMigration(testtools.TestCase):
         from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        # Version 4 tables work.
+        from ntcli_authority.models import Identity
+        store.add_identity(Identity('https://idp.example', 's', 'u1', 100))
+        self.assertEqual('u1', store.get_identity('https://idp.example',
+                                                  's').user_id)
 
     def test_an_up_to_date_store_opens_while_a_writer_holds_the_lock(self):
         # reading the schema version is enough: opening does not queue
@@ -316,6 +321,27 @@ class TestMigration(testtools.TestCase):
         self.assertEqual(['deploy'],
                          [p.name for p in store.list_trust_policies()])
 
+    def test_upgrade_from_version_5_adds_identities_and_sessions(self):
+        from ntcli_authority.models import Identity, Session, User
+        path = self.useFixture(fixtures.TempDir()).join('v5.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:5]):
+            store = open_store(path)
+            store.create_user(User('u1', 'alice', base.START, 'h'))
+            self.assertEqual(5, store.schema_version())
+            store.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(6, store.schema_version())
+        self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
+        store.add_identity(Identity('https://idp.example', 's', 'u1',
+                                    base.START))
+        store.add_session(Session('ses_1', 'u1', 'https://idp.example', 's',
+                                  base.START, base.START + 60,
+                                  secret_hash='x'), 'a@example.org')
+        self.assertEqual('a@example.org', store.get_identity(
+            'https://idp.example', 's').email)
+
     def test_upgrade_from_version_4_keeps_tokens(self):
         # A database of the schema before grace periods: its tokens keep
         # their state, and a revoked one stays revoked.
@@ -335,7 +361,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(5, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(['jti_live'], [
             r.jti for r in store.list_tokens('ws-1', now=base.START)])
         self.assertEqual(['jti_live'], [r.jti for r in
