@@ -215,7 +215,7 @@ class Status(command.ShowOne):
         data['credentials_file'] = context.store.path
         data['key_source'] = context.store.describe_key()
         data['config_dir'] = context.config_dir
-        return tuple(data), tuple(data.values())
+        return tuple(self.fields), tuple(data.get(c) for c in self.fields)
 
     def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
