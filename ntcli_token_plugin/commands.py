@@ -179,14 +179,8 @@ class ShowToken(command.ShowOne):
 
     fields = dict.fromkeys((
         'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
-        'is_valid', 'days_until_expiry', 'retiring_until', 'verified',
-        'source', 'message'))
-
-    def declared_fields(self, parsed_args: argparse.Namespace
-                        ) -> command.Fields:
-        if parsed_args.show_token:
-            return dict(self.fields, token=None)
-        return self.fields
+        'is_valid', 'days_until_expiry', 'retiring_until', 'scope',
+        'verified', 'source', 'message', 'token'))
 
     _check_status = 0
 
@@ -196,7 +190,7 @@ class ShowToken(command.ShowOne):
         parser.add_argument(
             '--show-token', action='store_true', default=False,
             help='Also print the token value (it is secret: a warning goes '
-                 'to stderr).')
+                 'to stderr); -c token alone prints only the value.')
         parser.add_argument(
             '--check', metavar='DURATION', nargs='?', const=True,
             default=None,
@@ -224,12 +218,14 @@ class ShowToken(command.ShowOne):
             raise
         if parsed_args.check is not None:
             self._check_status = self._check(info, window)
-        if parsed_args.show_token:
+        asked = {c.lower() for c in parsed_args.columns or ()}
+        if parsed_args.show_token or 'token' in asked:
             self.context.warn('the token below is a secret; do not share '
                               'it or paste it into logs.')
         else:
             info.pop('token', None)
-        return tuple(info), tuple(info.values())
+        columns = [c for c in self.fields if c in info]
+        return tuple(columns), tuple(info[c] for c in columns)
 
     def _check(self, info: dict[str, Any], window: int | None) -> int:
         from ntcli_token_plugin import check
@@ -285,7 +281,7 @@ class CreateToken(command.ShowOne):
     """Create an extra token for CI or automation (printed once, not stored).
     """
 
-    fields = dict.fromkeys(('token', 'jti', 'expires_at'))
+    fields = dict.fromkeys(('token', 'jti', 'expires_at', 'scope'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
@@ -304,6 +300,7 @@ class CreateToken(command.ShowOne):
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
+        command.check_description(parsed_args.description)
         from ntcli import output
         if output.is_closed(self.app.stdout):
             raise errors.UsageError(
@@ -345,7 +342,7 @@ class CreateToken(command.ShowOne):
                                workspace_id=workspace.id,
                                endpoint=context.endpoint.key)
         scope = None if issued.scope is None else list(issued.scope)
-        return (('token', 'jti', 'expires_at', 'scope'),
+        return (tuple(self.fields),
                 (issued.token, issued.jti, timefmt.iso(issued.expires_at),
                  scope))
 
@@ -370,11 +367,14 @@ def _status_text(status: str, revoked_at: int | None, now: int) -> str:
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
 
-    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current'))
+    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current', 'Scope',
+                            'Description'))
+    long_columns = ('Created', 'Scope', 'Description')
 
     def declared_fields(self, parsed_args: argparse.Namespace
                         ) -> command.Fields:
-        if parsed_args.show_expired or parsed_args.expiring_within:
+        if parsed_args.show_expired or getattr(parsed_args,
+                                               'expiring_within', None):
             return dict(self.fields, Status=None)
         return self.fields
 
@@ -418,24 +418,25 @@ class ListTokens(command.Lister):
                 key=lambda r: (r.expires_at, r.jti))
         stored = context.stored_token(workspace.id)
         current = stored.jti if stored else None
-        columns = ['JTI', 'Created', 'Expires', 'Current', 'Scope',
-                   'Description']
-        # a retiring token shows as such, whatever was asked
-        status = (parsed_args.show_expired or window is not None
-                  or any(r.status == 'active' and r.revoked_at is not None
-                         for r in records))
-        if status:
-            columns.append('Status')
+        columns = tuple(self.declared_fields(parsed_args))
         rows = []
+        retiring = []
         for record in records:
-            row = [record.jti, TimeColumn(record.created_at),
-                   TimeColumn(record.expires_at),
-                   CheckColumn(record.jti == current),
-                   ScopeColumn(record.scope), TextColumn(record.description)]
-            if status:
-                row.append(_status_text(record.status, record.revoked_at,
-                                        now))
-            rows.append(row)
+            status = _status_text(record.status, record.revoked_at, now)
+            if status.startswith('Retiring'):
+                retiring.append(f'{record.jti} {status.lower()}')
+            row = {'JTI': record.jti, 'Created': TimeColumn(record.created_at),
+                   'Expires': TimeColumn(record.expires_at),
+                   'Current': CheckColumn(record.jti == current),
+                   'Scope': ScopeColumn(record.scope),
+                   'Description': TextColumn(record.description),
+                   'Status': status}
+            rows.append([row[name] for name in columns])
+        if retiring and 'Status' not in columns:
+            # the default columns say nothing of a grace period: this does
+            context.warn(f"{'; '.join(retiring)} (grace period of a "
+                         "refresh); 'ntcli token list --show-expired' shows "
+                         'every state.')
         if not rows and window is not None:
             from ntcli_token_plugin import expiry
             context.warn(f"no token in workspace '{workspace.name}' expires "
@@ -515,7 +516,7 @@ class RevokeToken(command.ShowEach):
                 f"The other {len(rows)} {'was' if len(rows) == 1 else 'were'}"
                 " revoked. Run 'ntcli token list --show-expired' to see the "
                 'tokens of this workspace.' if rows else None)
-        return ('jti', 'revoked_at', 'status'), rows
+        return tuple(self.fields), rows
 
     def done_summary(self) -> str | None:
         done = getattr(self, '_revoked', None)
