@@ -424,7 +424,7 @@ class ListTokens(command.Lister):
         for record in records:
             status = _status_text(record.status, record.revoked_at, now)
             if status.startswith('Retiring'):
-                retiring.append(f'{record.jti} {status.lower()}')
+                retiring.append(f'{record.jti} r{status[1:]}')
             row = {'JTI': record.jti, 'Created': TimeColumn(record.created_at),
                    'Expires': TimeColumn(record.expires_at),
                    'Current': CheckColumn(record.jti == current),
