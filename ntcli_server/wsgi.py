@@ -47,7 +47,7 @@ from ntcli_authority.models import (
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import edge, ingress, ratelimit, request_ids
+from ntcli_server import edge, ingress, ratelimit, refusals, request_ids
 
 if typing.TYPE_CHECKING:
     from ntcli_server.signin import SignInSettings
@@ -434,6 +434,7 @@ class TokenAPI:
         self._authority: Authority | None = None
         self._lock = threading.Lock()
         self.metrics = metrics or NoMetrics()
+        self.refusals = refusals.RefusalSampler()
         self._counted = _CountedValidation(self.metrics)
 
     @property
@@ -457,9 +458,11 @@ class TokenAPI:
             with self.validation():
                 return self.authority.authenticate(credential)
         except _REFUSALS as exc:
-            self.authority.record_refusal(
-                exc, origin=origin(req),
-                workspace_id=getattr(req.context, 'workspace_id', None))
+            left_out = self.refusals.admit(req.remote_addr or '')
+            if left_out is not None:
+                self.authority.record_refusal(
+                    exc, origin=origin(req), left_out=left_out,
+                    workspace_id=getattr(req.context, 'workspace_id', None))
             raise
 
     def validation(self) -> _CountedValidation:
