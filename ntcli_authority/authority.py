@@ -1071,3 +1071,9 @@ class Authority:
             raise errors.InvalidRequest(
                 f'description must be UTF-8 text of at most {MAX_DESCRIPTION} '
                 'characters', {'field': 'description'})
+        from ntcli_core import redact
+        if description is not None and redact.holds_secret(description):
+            raise errors.InvalidRequest(
+                'description must not hold a token, credential or key: '
+                'every token of the workspace can read it',
+                {'field': 'description'})

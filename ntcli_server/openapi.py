@@ -81,8 +81,13 @@ SCHEMAS: dict[str, dict] = {
             'subject_token_type': _string(examples=[
                 exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]),
             'requested_token_type': _string(examples=[
-                signin.TOKEN_TYPE_SESSION]),
-            'audience': _string(), 'scope': _string(),
+                signin.TOKEN_TYPE_SESSION,
+                exchange.TOKEN_TYPE_ACCESS_TOKEN]),
+            'audience': _string(description='For a workspace token: the '
+                                            'workspace (name or id)'),
+            'scope': _string(description='For a workspace token: '
+                                         'space-separated scopes, of those '
+                                         'the trust policy grants'),
             'resource': _string(), 'client_id': _string(),
             'actor_token': _string(description='Not supported'),
             'actor_token_type': _string(description='Not supported')}},
@@ -93,21 +98,29 @@ SCHEMAS: dict[str, dict] = {
         'description': 'RFC 8693 section 2.2. A session (issued_token_type '
                        f'{signin.TOKEN_TYPE_SESSION}) also carries '
                        'expires_at, session_id, user_id, user_name and '
-                       'user_created.',
+                       'user_created; a workspace token for a CI job '
+                       f'({exchange.TOKEN_TYPE_ACCESS_TOKEN}) carries '
+                       'expires_at, scope, jti, workspace_id, created_at '
+                       'and trust_policy (the name of the policy that '
+                       'allowed it).',
         'properties': {
             'access_token': _string(), 'issued_token_type': _TOKEN_TYPE,
             'token_type': {'const': 'Bearer'},
             'expires_in': {'type': 'integer', 'minimum': 0},
             'expires_at': _TIME, 'session_id': _string(),
             'user_id': _string(), 'user_name': _string(),
-            'user_created': {'type': 'boolean'}}},
+            'user_created': {'type': 'boolean'},
+            'scope': _string(description='space-separated'),
+            'jti': _JTI, 'workspace_id': _UUID, 'created_at': _TIME,
+            'trust_policy': _string()}},
     'OAuthError': {
         'type': 'object', 'required': ['error'],
         'description': 'RFC 6749 section 5.2',
         'properties': {
             'error': _string(enum=[
                 'invalid_request', 'invalid_grant', 'invalid_target',
-                'unsupported_grant_type', 'temporarily_unavailable']),
+                'invalid_scope', 'unsupported_grant_type',
+                'access_denied', 'temporarily_unavailable']),
             'error_description': _string(),
             'request_id': nullable(_string())}},
     'SignInProviders': {
@@ -473,7 +486,10 @@ _TOKEN_AUTH = operation(
 #: The token-exchange endpoint's errors, in RFC 6749's shape.
 OAUTH_ERRORS = {
     'OAuth400': 'Refused (RFC 6749 section 5.2): invalid_request, '
-                'invalid_grant, invalid_target or unsupported_grant_type',
+                'invalid_grant, invalid_target, invalid_scope or '
+                'unsupported_grant_type',
+    'OAuth403': 'access_denied: a valid CI token that no trust policy '
+                'accepts (the description says which condition failed)',
     'OAuth503': "temporarily_unavailable: the subject token's issuer or "
                 'the database cannot be reached'}
 
@@ -486,8 +502,9 @@ PATHS: dict[str, dict] = {
     exchange.PATH: {'post': {
         'operationId': 'token_exchange',
         'summary': "Trade a token of a trusted issuer (an identity "
-                   "provider's ID token) for a token of this server "
-                   '(OAuth 2.0 Token Exchange, RFC 8693)',
+                   "provider's ID token, a CI job's OIDC token) for a "
+                   'token of this server (OAuth 2.0 Token Exchange, '
+                   'RFC 8693)',
         'security': [],
         'requestBody': {'required': True, 'content': {
             'application/x-www-form-urlencoded': {
@@ -495,6 +512,7 @@ PATHS: dict[str, dict] = {
         'responses': {
             '200': _json(ref('TokenExchangeResponse'), 'Exchanged'),
             '400': _oauth_error('OAuth400'),
+            '403': _oauth_error('OAuth403'),
             '413': {'$ref': '#/components/responses/E413'},
             '429': {'$ref': '#/components/responses/E429'},
             '500': {'$ref': '#/components/responses/E500'},

@@ -867,15 +867,18 @@ def _with_policy(factory: AuthorityFactory,
 
 
 def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
-                        settings: SignInSettings | None) -> None:
-    """The token-exchange endpoint with its exchanges, and the sign-in
-    routes (:mod:`ntcli_server.signin`)."""
-    from ntcli_server import exchange, signin
+                        settings: SignInSettings | None,
+                        ci_audience: str | None) -> None:
+    """The token-exchange endpoint with its exchanges (a sign-in, a CI
+    job's token for a workspace token), and the sign-in routes
+    (:mod:`ntcli_server.signin`, :mod:`ntcli_server.ci`)."""
+    from ntcli_server import ci, exchange, signin
     exchanges: list[exchange.Exchange] = []
     if settings is not None:
         from ntcli_authority import oidc
         exchanges.append(signin.SignInExchange(
             api, settings, oidc.Issuer(settings.issuer)))
+    exchanges.append(ci.WorkspaceTokenExchange(api, ci_audience))
     exchange.add_route(app, exchanges, body_bytes, origin)
     app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
     app.add_route('/v1/auth/session', signin.SessionResource(api))
@@ -885,8 +888,8 @@ def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
                auth_failures: ratelimit.FailureTable | None = None,
                wait: float | None = None,
-               sign_in: SignInSettings | None = None
-               ) -> falcon.App:
+               sign_in: SignInSettings | None = None,
+               ci_audience: str | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
@@ -894,7 +897,9 @@ def create_app(target: str | AuthorityFactory, *,
     per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
     each database call of a ``target`` (see ``serve --db-wait``).
     ``sign_in`` names the identity provider people sign in with
-    (:mod:`ntcli_server.signin`).
+    (:mod:`ntcli_server.signin`). ``ci_audience`` is the ``aud`` CI jobs'
+    OIDC tokens must carry to be exchanged for workspace tokens
+    (:mod:`ntcli_server.ci`); None refuses them.
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -942,7 +947,7 @@ def create_app(target: str | AuthorityFactory, *,
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
                   TrustPolicyResource(api))
-    _add_sign_in_routes(app, api, sign_in)
+    _add_sign_in_routes(app, api, sign_in, ci_audience)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)
