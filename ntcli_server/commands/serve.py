@@ -25,7 +25,10 @@ DEFAULT_BIND = '127.0.0.1:8080'
 # and gthread ones too (a thread per connection); with gevent the probes
 # kept a 7 ms median, 22 ms worst. waitress did as well and faster, but
 # cannot serve TLS without a thread per handshake.
-SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
+# (ntcli_server.worker: gunicorn's gevent worker, whose own refusals carry
+# the error envelope.)
+SLOW_CLIENT_SAFE = {'worker_class': 'ntcli_server.worker.TokenWorker',
+                    'worker_connections': 1000}
 
 
 #: How long one database call may wait (a lock, a busy connection, a slow
