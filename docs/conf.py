@@ -22,9 +22,11 @@ extensions = [
     'cliff.sphinxext',
     'myst_parser',
     'reno.sphinxext',
+    'reno_merges',
     'openapi_reference',
     'sphinxcontrib.programoutput',
     'reference_check',
+    'columns_table',
 ]
 
 # Every command of each application must have a section in its reference.

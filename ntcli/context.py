@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -213,6 +212,8 @@ class Context:
                 f'Invalid workspace {quoted(wanted)}',
                 'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
                 '32 lowercase letters, digits or hyphens) or id.')
+        from ntcli import expiring
+        expiring.threshold(self)   # a bad setting fails here, not later
         if os.environ.get('NTCLI_KEY', '').strip():
             from ntcli import keys
             try:
@@ -292,9 +293,18 @@ class Context:
         return self.store.read().get_user_credential(self.credentials_key)
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
-        """The stored workspace token of ``workspace_id``, or None."""
-        return self.store.read().get_token(self.credentials_key,
-                                           workspace_id)
+        """The stored workspace token of ``workspace_id``, or None; a
+        warning on stderr when it expires soon (ntcli.expiring)."""
+        stored = self.store.read().get_token(self.credentials_key,
+                                             workspace_id)
+        if stored is not None:
+            self._warn_if_expiring(stored)
+        return stored
+
+    def _warn_if_expiring(self, stored: StoredToken) -> None:
+        if self.retry_revocations:      # not for a look (completion)
+            from ntcli import expiring
+            expiring.warn_if_expiring(self, stored)
 
     def bearer(self, workspace_id: str | None = None) -> str | None:
         """The credential this run acts with: :func:`choose_bearer` over
@@ -308,9 +318,12 @@ class Context:
         creds = self.store.read()
         stored = (creds.get_token(self.credentials_key, workspace_id)
                   if workspace_id is not None else None)
-        return choose_bearer(False, None,
-                             creds.get_user_credential(self.credentials_key),
-                             stored.token if stored else None)
+        bearer = choose_bearer(
+            False, None, creds.get_user_credential(self.credentials_key),
+            stored.token if stored else None)
+        if stored is not None and bearer == stored.token:
+            self._warn_if_expiring(stored)
+        return bearer
 
     # Plugins written for ntcli 0.1 ask under these names: the same rule.
     def workspace_bearer(self, workspace_id: str) -> str | None:
@@ -374,4 +387,5 @@ class Context:
             "Run 'ntcli workspace list' to see the workspaces.")
 
     def now(self) -> int:
-        return int(time.time())
+        from ntcli_core import clock
+        return clock.now()

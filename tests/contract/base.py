@@ -151,6 +151,19 @@ class EndpointContract:
             self.assertIn('xpir', exc.message, kwargs)
         self.assertEqual({}, self.listed())
 
+    def test_secret_shaped_descriptions_are_refused(self):
+        # every token of the workspace can read a description
+        secret = self.issue().token
+        for text in (secret, f'ci {secret[:30]}', 'ntu_abcdefgh12345678'):
+            exc = self.assertRaises(errors.InvalidRequest, self.issue,
+                                    description=text)
+            self.assertIn('description', exc.message)
+            self.assertNotIn(secret[4:30], exc.message)
+        self.assertRaises(errors.InvalidRequest,
+                          self.endpoint.create_workspace, self.credential,
+                          'described', 'key ntu_abcdefgh12345678')
+        self.assertEqual(1, len(self.listed()))
+
     def test_same_idempotency_key_gives_the_same_token(self):
         first = self.issue(idempotency_key='refresh-1')
         again = self.issue(idempotency_key='refresh-1')
@@ -224,6 +237,49 @@ class EndpointContract:
         record = self.listed(include_revoked=True)[token.jti]
         self.assertEqual(('revoked', first.revoked_at),
                          (record.status, record.revoked_at))
+
+    def test_revoke_after_a_grace_period(self):
+        token = self.full_token()
+        before = int(time.time())
+        # the token itself asks, as a refresh without a user credential does
+        retiring = self.endpoint.revoke_token(
+            None if self.embedded else token.token, self.workspace.id,
+            token.jti, grace=3600)
+        self.assertEqual((True, False), (retiring.retiring,
+                                         retiring.already_revoked))
+        self.assertAlmostEqual(before + 3600, retiring.revoked_at, delta=5)
+        valid = self.endpoint.validate_token(token.token)
+        self.assertEqual(retiring.revoked_at, valid.revoked_at)
+        record = self.listed()[token.jti]
+        self.assertEqual(('active', retiring.revoked_at),
+                         (record.status, record.revoked_at))
+        # a longer grace postpones nothing
+        later = self.endpoint.revoke_token(self.credential,
+                                           self.workspace.id, token.jti,
+                                           grace=7200)
+        self.assertEqual((True, True, retiring.revoked_at),
+                         (later.retiring, later.already_revoked,
+                          later.revoked_at))
+        # a revoke without grace ends it at once
+        now = self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                         token.jti)
+        self.assertEqual((False, False), (now.retiring, now.already_revoked))
+        self.assertAlmostEqual(before, now.revoked_at, delta=5)
+        self.assertRaises(errors.TokenRevoked,
+                          self.endpoint.validate_token, token.token)
+        self.assertIsNone(self.endpoint.validate_token(
+            self.issue().token).revoked_at)
+
+    def test_a_grace_period_is_bounded(self):
+        from ntcli_core.lifetimes import MAX_GRACE
+        token = self.issue()
+        for grace in (-1, MAX_GRACE + 1):
+            self.assertRaises(errors.InvalidRequest,
+                              self.endpoint.revoke_token, self.credential,
+                              self.workspace.id, token.jti, grace=grace)
+        self.assertEqual(('active', None), (
+            self.listed()[token.jti].status,
+            self.listed()[token.jti].revoked_at))
 
     def test_revoke_an_unknown_token(self):
         exc = self.assertRaises(errors.TokenNotFound,
