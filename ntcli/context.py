@@ -46,6 +46,9 @@ class Context:
         self._endpoint: Endpoint | None = None
         # False for a look that must change nothing (shell completion)
         self.retry_revocations = True
+        # True for a context named by a command's argument (see of()):
+        # settings meant for the context in force do not apply
+        self.one_of_several = False
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -121,6 +124,22 @@ class Context:
         return contexts.resolve(config.contexts(), config.current_context,
                                 choices, os.environ,
                                 contexts.find_directory_pin, self.warn)
+
+    def of(self, name: str) -> Context:
+        """This run's settings with the context ``name`` in force, and
+        nothing given for one context only (endpoint, CA bundle,
+        workspace, NTCLI_TOKEN): for commands that act on a context named
+        as their argument, or on every context."""
+        import argparse
+        options = argparse.Namespace(**vars(self.options))
+        options.context, options.endpoint = name, None
+        options.ca_bundle, options.workspace = None, None
+        other = Context(self.app, options)
+        other.__dict__['config'] = self.config
+        if 'store' in self.__dict__:
+            other.__dict__['store'] = self.store
+        other.one_of_several = True
+        return other
 
     @property
     def context_name(self) -> str:
@@ -249,6 +268,8 @@ class Context:
     # -- credentials -------------------------------------------------------
     def env_token(self) -> str | None:
         """The workspace token given in NTCLI_TOKEN, if any."""
+        if self.one_of_several:
+            return None
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
@@ -295,7 +316,8 @@ class Context:
     def workspace(self) -> Workspace:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
-                  or os.environ.get('NTCLI_WORKSPACE')
+                  or (None if self.one_of_several
+                      else os.environ.get('NTCLI_WORKSPACE'))
                   or self.config.active_workspace(self.context_name))
         return self.resolve_workspace(wanted)
 
