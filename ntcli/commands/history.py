@@ -11,7 +11,7 @@ class ShowHistory(command.Lister):
     """Show the local audit trail: rotations, creations, revocations."""
 
     fields = dict.fromkeys(('Time', 'Action', 'JTI', 'Outcome', 'Detail',
-                            'Workspace'))
+                            'Workspace', 'Context'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -24,10 +24,12 @@ class ShowHistory(command.Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import TimeColumn
         entries = self.context.history.entries(limit=parsed_args.limit)
-        return (('Time', 'Action', 'JTI', 'Outcome', 'Detail', 'Workspace'),
+        return (tuple(self.fields),
                 [(TimeColumn(e.get('time')), e.get('action'),
                   e.get('jti') or '', e.get('outcome'), e.get('detail') or '',
-                  e.get('workspace_id') or '') for e in entries])
+                  e.get('workspace_id') or '',
+                  e.get('context') or '')
+                 for e in entries])
 
     @property
     def need_sort_by_cliff(self) -> bool:
