@@ -103,13 +103,17 @@ class Context:
         endpoint given on the command line is kept from now on."""
         from ntcli import config
         named = self.__dict__.get('named')
+        made = None
         with config.Config.update(self.config_dir) as updated:
             if named is not None and not named.saved:
-                name = updated.adopt_endpoint(named.key, named.name,
+                made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=name, saved=True)
+                self.__dict__['named'] = named.but(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
+        if made is not None and named is not None:
+            self.note(f"The context '{made}' now keeps what is stored for "
+                      f'{named.endpoint}.')
 
     # -- the named context -------------------------------------------------
     @functools.cached_property
@@ -117,13 +121,23 @@ class Context:
         """The context in force, and why (ntcli.contexts)."""
         from ntcli import contexts
         config = self.config
+        bundle = self.options.ca_bundle
         choices = contexts.Choices(
             context=getattr(self.options, 'context', None),
             endpoint=self.options.endpoint,
-            ca_bundle=self.options.ca_bundle)
+            # kept with a context made here: valid from any directory
+            ca_bundle=os.path.abspath(os.path.expanduser(bundle))
+            if bundle else None)
         return contexts.resolve(config.contexts(), config.current_context,
                                 choices, os.environ,
                                 contexts.find_directory_pin, self.warn)
+
+    def reresolve(self) -> None:
+        """Forget the context in force and what came of it, after the
+        contexts changed (the interactive mode runs several commands)."""
+        self.close()
+        for name in ('named', 'workspace'):
+            self.__dict__.pop(name, None)
 
     def of(self, name: str) -> Context:
         """This run's settings with the context ``name`` in force, and

@@ -178,7 +178,7 @@ class UseContext(command.ShowOne):
         entry = _existing(context, name)
         with context.update_config() as config:
             config.current_context = name
-        context.__dict__.pop('named', None)
+        context.reresolve()
         in_force = _in_force(context)
         if in_force is not None and in_force != name:
             context.warn(f"here the context '{in_force}' is in force "
@@ -254,6 +254,7 @@ class RenameContext(command.Command):
                     f"A context named '{new}' already exists",
                     'Choose another name.')
             config.rename_context(old, new)
+        context.reresolve()
         context.history.record('context rename', jti=None,
                                outcome='renamed',
                                detail=f'context {old} is now {new}')
@@ -294,15 +295,18 @@ class DeleteContext(command.Command):
             prompt.confirm(self.app, f"Delete context '{name}' "
                                      f"({entry['endpoint']}) and the "
                                      'credentials stored for it?')
-        target = context.of(name)
         if parsed_args.revoke:
-            # pending revocations are retried on the way
-            Logout._revoke_stored(target, target.endpoint)
+            target = context.of(name)
+            try:    # pending revocations are retried on the way
+                Logout._revoke_stored(target, target.endpoint)
+            finally:
+                target.close()
         with context.store.transaction() as creds:
             dropped = creds.pending_revocations(entry['key'])
             creds.forget_endpoint(entry['key'])
         with context.update_config() as config:
             config.remove_context(name)
+        context.reresolve()
         for pending in dropped:
             context.warn(f'the revocation of token {pending.jti} was still '
                          'pending and is dropped: that token stays valid '
