@@ -76,9 +76,14 @@ class Login(command.Command):
             '--token', metavar='SECRET', default=None,
             help='The credential on the command line (discouraged: it lands '
                  'in shell history and the process list).')
+        from ntcli.commands import ci_login
+        ci_login.add_arguments(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli.commands import ci_login
+        if ci_login.wanted(parsed_args):
+            return ci_login.login(self, parsed_args)
         from ntcli.store import StoredToken
         context = self.context
         endpoint = context.endpoint

@@ -30,7 +30,3 @@ class ShowHistory(command.Lister):
                   e.get('workspace_id') or '',
                   e.get('context') or '')
                  for e in entries])
-
-    @property
-    def need_sort_by_cliff(self) -> bool:
-        return False
