@@ -111,6 +111,9 @@ class CreateContext(command.ShowOne):
             ca_bundle=parsed_args.ca_bundle)).close()
         workspace = self.app.options.workspace
         name = parsed_args.name
+        # --endpoint is the new context's, not a choice of the context in
+        # force: a context of that endpoint is not to be made besides
+        context.reresolve()
         with context.update_config() as config:
             if name in config.contexts():
                 from ntcli_core.terminal import quoted
