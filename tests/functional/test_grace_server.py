@@ -134,6 +134,42 @@ class TestGraceOnTheServer(test_remote.RemoteTest):
                                          before.token).status_code)
 
 
+class TestExpiryGaugesAcrossWorkers(testtools.TestCase):
+
+    def test_every_worker_answers_from_the_database(self):
+        from tests.unit.server.test_metrics import samples
+        server = self.useFixture(ServerFixture(workers=2,
+                                               serve_args=['--metrics']))
+        auth = {'Authorization': f'Bearer {server.credential}'}
+        tokens = f'{server.url}/v1/workspaces/{server.workspace_id}/tokens'
+        for lifetime in (3600, 3 * 86400, 20 * 86400):
+            requests.post(tokens, json={'expires_in': lifetime},
+                          headers=auth, timeout=10).raise_for_status()
+        retiring = requests.post(tokens, json={'expires_in': 86400 * 2},
+                                 headers=auth, timeout=10).json()
+        requests.delete(f"{tokens}/{retiring['jti']}", headers=auth,
+                        params={'grace': 600}, timeout=10)
+        for _ in range(4):          # whichever worker answers the scrape
+            found = samples(requests.get(server.url + '/metrics',
+                                         timeout=10).text)
+            self.assertEqual(
+                (1, 3, 4, 1),
+                (found['ntcli_server_tokens_expiring{within="1d"}'],
+                 found['ntcli_server_tokens_expiring{within="7d"}'],
+                 found['ntcli_server_tokens_expiring{within="30d"}'],
+                 found['ntcli_server_tokens_retiring']))
+        restart(server, 2 * 3600)
+        found = samples(requests.get(server.url + '/metrics',
+                                     timeout=10).text)
+        # the hour-long token expired, the retiring one's grace ended
+        self.assertEqual(
+            (0, 1, 2, 0),
+            (found['ntcli_server_tokens_expiring{within="1d"}'],
+             found['ntcli_server_tokens_expiring{within="7d"}'],
+             found['ntcli_server_tokens_expiring{within="30d"}'],
+             found['ntcli_server_tokens_retiring']))
+
+
 def _run(*args, env=None):
     return subprocess.run(server_command() + list(args), capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120,
