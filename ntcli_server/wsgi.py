@@ -847,6 +847,7 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
                         settings: SignInSettings | None) -> None:
     """The token-exchange endpoint with its exchanges, and the sign-in
     routes (:mod:`ntcli_server.signin`)."""
+    from ntcli_core import oauth
     from ntcli_server import exchange, signin
     exchanges: list[exchange.Exchange] = []
     if settings is not None:
@@ -854,8 +855,8 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
         exchanges.append(signin.SignInExchange(
             api, settings, oidc.Issuer(settings.issuer)))
     exchange.add_route(app, exchanges, body_bytes, origin)
-    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
-    app.add_route('/v1/auth/session', signin.SessionResource(api))
+    app.add_route(oauth.PROVIDERS_PATH, signin.ProvidersResource(settings))
+    app.add_route(oauth.SESSION_PATH, signin.SessionResource(api))
 
 
 def create_app(target: str | AuthorityFactory, *,
