@@ -250,9 +250,15 @@ class NtcliApp(cliff_app.App):
         parser = super().build_option_parser(
             description, version, argparse_kwargs)
         parser.add_argument(
+            '--context', metavar='NAME', default=None,
+            help='The context to use: an endpoint, its CA bundle, a '
+                 'workspace and their sign-in (env NTCLI_CONTEXT; default: '
+                 "a .ntcli-context file, the current context, 'local').")
+        parser.add_argument(
             '--endpoint', metavar='URL', default=None,
-            help="Token authority: 'local' (embedded, the default) or an "
-                 "http(s):// URL (env NTCLI_ENDPOINT, config 'endpoint').")
+            help="Token authority: 'local' (embedded) or an http(s):// URL; "
+                 'uses the context of that endpoint (env NTCLI_ENDPOINT; '
+                 "default: the context's).")
         parser.add_argument(
             '-w', '--workspace', metavar='NAME|ID', default=None,
             help='Workspace to act on (env NTCLI_WORKSPACE; default: the '
@@ -269,7 +275,7 @@ class NtcliApp(cliff_app.App):
         parser.add_argument(
             '--ca-bundle', metavar='PATH', default=None,
             help='CA bundle for https endpoints with a private CA '
-                 '(env REQUESTS_CA_BUNDLE).')
+                 "(default: the context's, or env REQUESTS_CA_BUNDLE).")
         from ntcli.command import brief_usage_errors
         brief_usage_errors(parser, self.stderr)
         for action in parser._actions:

@@ -101,19 +101,15 @@ def workspace_names(lookup: Context) -> list[Candidate]:
     """The workspaces known for the endpoint (and, on the embedded
     endpoint, those of its database)."""
     endpoint = lookup.endpoint
-    names = set(lookup.config.known_workspaces(endpoint.key))
+    names = set(lookup.config.known_workspaces(lookup.context_name))
     if endpoint.embedded and not _embedded_database_missing(lookup):
         names.update(w.name for w in endpoint.list_workspaces(None))
     return [Candidate(name) for name in sorted(names)]
 
 
 def used_endpoints(lookup: Context) -> list[Candidate]:
-    """'local' and the endpoints that the configuration has seen."""
-    from ntcli.context import DEFAULT_ENDPOINT
-    config = lookup.config
-    seen = {DEFAULT_ENDPOINT, *(config.get('endpoints') or {})}
-    if config.endpoint:
-        seen.add(config.endpoint)
+    """The endpoints of the contexts ('local' among them)."""
+    seen = {entry['endpoint'] for entry in lookup.config.contexts().values()}
     return [Candidate(url) for url in sorted(seen)]
 
 

@@ -2,7 +2,9 @@
 
 Commands reach everything through ``self.context``; each piece is built on
 first use so that a command pays only for what it touches. Settings resolve
-as flag, then environment variable, then config file, then default.
+as flag, then environment variable, then config file, then default. The
+named context in force (:mod:`ntcli.contexts`) gives the endpoint, its CA
+bundle, the workspace and the key its sign-in is stored under.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
     import argparse
 
     from ntcli.config import Config
+    from ntcli.contexts import InForce
     from ntcli.endpoints import Endpoint, Workspace
     from ntcli.history import AuditLog
     from ntcli.store import CredentialStore, StoredToken
 
-DEFAULT_ENDPOINT = 'local'
 #: A session of a sign-in is renewed when it has less than this many
 #: seconds left.
 RENEW_MARGIN = 120
@@ -62,16 +64,76 @@ class Context:
     @functools.cached_property
     def config(self) -> Config:
         from ntcli import config
-        return config.Config.load(self.config_dir)
+        loaded = config.Config.load(self.config_dir)
+        if loaded.upgraded is not None:
+            return self._upgrade_config(loaded)
+        return loaded
+
+    def _upgrade_config(self, loaded: Config) -> Config:
+        """Write a version 1 config back as contexts, in one atomic rename,
+        with a line saying so. Endpoints with a sign-in but no settings
+        (a login that saw no workspace) get a context too."""
+        from ntcli import config
+        stored: list[str] = []
+        if self.store.exists():
+            # unreadable: the command that needs them will say why
+            with contextlib.suppress(errors.NtcliError):
+                stored = self.store.read().endpoint_keys()
+        if not loaded.upgraded and not stored:
+            return loaded   # nothing per endpoint to move: upgrade in memory
+        try:
+            with config.Config.update(self.config_dir) as upgraded:
+                for key in stored:
+                    upgraded.adopt_endpoint(key)
+                made = sorted(upgraded.contexts())
+        except errors.ConfigError as exc:
+            self.warn(f'{exc.message}; the settings are used as they are')
+            return loaded
+        if upgraded.upgraded is not None:   # not done meanwhile by another
+            self.note('The logins and workspace selections kept per '
+                      'endpoint are now contexts named after their hosts: '
+                      + ', '.join(made) + '.')
+        upgraded.upgraded = None
+        return upgraded
 
     @contextlib.contextmanager
     def update_config(self) -> Iterator[Config]:
         """Change config.json under its lock, so that concurrent ntcli
-        commands never lose each other's changes."""
+        commands never lose each other's changes. A context made for an
+        endpoint given on the command line is kept from now on."""
         from ntcli import config
+        named = self.__dict__.get('named')
         with config.Config.update(self.config_dir) as updated:
+            if named is not None and not named.saved:
+                name = updated.adopt_endpoint(named.key, named.name,
+                                              named.ca_bundle)
+                self.__dict__['named'] = named.but(name=name, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
+
+    # -- the named context -------------------------------------------------
+    @functools.cached_property
+    def named(self) -> InForce:
+        """The context in force, and why (ntcli.contexts)."""
+        from ntcli import contexts
+        config = self.config
+        choices = contexts.Choices(
+            context=getattr(self.options, 'context', None),
+            endpoint=self.options.endpoint,
+            ca_bundle=self.options.ca_bundle)
+        return contexts.resolve(config.contexts(), config.current_context,
+                                choices, os.environ,
+                                contexts.find_directory_pin, self.warn)
+
+    @property
+    def context_name(self) -> str:
+        """The name of the context in force."""
+        return self.named.name
+
+    @property
+    def credentials_key(self) -> str:
+        """Where the sign-in of the context in force is stored."""
+        return self.named.key
 
     def setting(self, flag: Any, env: str, key: str, default: Any) -> Any:
         """Resolve one setting: flag, environment, config file, default."""
@@ -82,11 +144,10 @@ class Context:
         value = self.config.get(key)
         return default if value is None else value
 
-    @functools.cached_property
+    @property
     def endpoint_url(self) -> str:
-        url = self.setting(self.options.endpoint, 'NTCLI_ENDPOINT',
-                           'endpoint', DEFAULT_ENDPOINT)
-        return str(url).rstrip('/')
+        """The endpoint of the context in force."""
+        return self.named.endpoint.rstrip('/')
 
     @functools.cached_property
     def timeout(self) -> float:
@@ -109,6 +170,9 @@ class Context:
         if os.path.isdir(self.config_dir):
             fileio.ensure_config_dir(self.config_dir)
         self.config            # noqa: B018 - loads and checks config.json
+        if getattr(self.options, 'context', None):
+            from ntcli import contexts
+            contexts.check_name(self.options.context)
         self.timeout           # noqa: B018
         wanted = self.options.workspace or os.environ.get('NTCLI_WORKSPACE')
         if wanted and not (validate.is_workspace_name(wanted)
@@ -137,16 +201,24 @@ class Context:
     @functools.cached_property
     def history(self) -> AuditLog:
         from ntcli import history
-        return history.AuditLog(self.config_dir)
+        return history.AuditLog(self.config_dir, context=self._history_name)
+
+    def _history_name(self) -> str | None:
+        """The context an entry of the history is recorded for."""
+        named = self.__dict__.get('named')
+        return named.name if named is not None else None
 
     def warn(self, message: str) -> None:
         """A warning line on stderr (never on stdout)."""
+        self.note(f'Warning: {message}')
+
+    def note(self, message: str) -> None:
+        """A line for the user on stderr (never on stdout)."""
         from ntcli_core import redact
         from ntcli_core.terminal import escape
-        # a warning must not fail the command that gave it
+        # a line of information must not fail the command that gave it
         with contextlib.suppress(OSError, ValueError):
-            self.app.stderr.write(
-                f'Warning: {escape(redact.redact(message))}\n')
+            self.app.stderr.write(f'{escape(redact.redact(message))}\n')
 
     # -- endpoint ----------------------------------------------------------
     @property
@@ -156,8 +228,7 @@ class Context:
             from ntcli import endpoints
             options = endpoints.EndpointOptions(
                 timeout=self.timeout, data_dir=self.data_dir,
-                ca_bundle=(self.options.ca_bundle
-                           or self.config.get('ca_bundle')),
+                ca_bundle=self.named.ca_bundle,
                 debug=bool(self.options.debug))
             endpoint = endpoints.load_endpoint(self.endpoint_url, options)
             if not endpoint.embedded and self.app.stderr.isatty():
@@ -184,14 +255,14 @@ class Context:
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
-        """The user credential stored for this endpoint (``auth login``):
-        a session of a sign-in is renewed first when it is about to end
-        (see ntcli.signin)."""
+        """The user credential stored for the context (``auth login``): a
+        session of a sign-in is renewed first when it is about to end (see
+        ntcli.signin)."""
         if self.endpoint.embedded:
             return None
         creds = self.store.read()
-        credential = creds.get_user_credential(self.endpoint.key)
-        record = creds.get_sign_in(self.endpoint.key)
+        credential = creds.get_user_credential(self.credentials_key)
+        record = creds.get_sign_in(self.credentials_key)
         if (credential and record is not None and record.refresh_token
                 and record.expires_at - self.now() < RENEW_MARGIN):
             from ntcli import signin
@@ -200,7 +271,8 @@ class Context:
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
         """The stored workspace token of ``workspace_id``, or None."""
-        return self.store.read().get_token(self.endpoint.key, workspace_id)
+        return self.store.read().get_token(self.credentials_key,
+                                           workspace_id)
 
     def workspace_bearer(self, workspace_id: str) -> str | None:
         """The credential for workspace calls: NTCLI_TOKEN, the user
@@ -210,7 +282,7 @@ class Context:
         creds = self.store.read()
         bearer = self.env_token() or self.user_credential()
         if not bearer:
-            stored = creds.get_token(self.endpoint.key, workspace_id)
+            stored = creds.get_token(self.credentials_key, workspace_id)
             bearer = stored.token if stored else None
         if not bearer:
             raise errors.AuthenticationRequired(
@@ -235,14 +307,14 @@ class Context:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
                   or os.environ.get('NTCLI_WORKSPACE')
-                  or self.config.active_workspace(self.endpoint.key))
+                  or self.config.active_workspace(self.context_name))
         return self.resolve_workspace(wanted)
 
     def resolve_workspace(self, wanted: str | None) -> Workspace:
         """A Workspace from a name or id, or the endpoint's default."""
         from ntcli.endpoints import Workspace
         endpoint = self.endpoint
-        known = self.config.known_workspaces(endpoint.key)
+        known = self.config.known_workspaces(self.context_name)
         if not wanted:
             default = endpoint.default_workspace()
             if default is not None:
@@ -253,7 +325,8 @@ class Context:
                 sub = token_claims(token).get('sub')
                 if sub:
                     return Workspace(id=sub, name=sub)
-            if not self.store.read().get_user_credential(endpoint.key):
+            if not self.store.read().get_user_credential(
+                    self.credentials_key):
                 raise errors.NoWorkspaceSelected(
                     hint=f"Log in to {endpoint.url} first with 'ntcli auth "
                          "login', then select a workspace with 'ntcli "
@@ -269,8 +342,8 @@ class Context:
         for workspace in endpoint.list_workspaces(self.admin_bearer()):
             if workspace.name == wanted:
                 with self.update_config() as config:
-                    config.remember_workspace(endpoint.key, workspace.id,
-                                              workspace.name)
+                    config.remember_workspace(self.context_name,
+                                              workspace.id, workspace.name)
                 return workspace
         from ntcli_core.terminal import quoted
         raise errors.WorkspaceNotFound(

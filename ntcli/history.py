@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ntcli import fileio
@@ -26,9 +27,12 @@ HISTORY_FILE = 'history.jsonl'
 class AuditLog:
     """Append-only history of what ntcli did with tokens."""
 
-    def __init__(self, config_dir: str) -> None:
+    def __init__(self, config_dir: str,
+                 context: Callable[[], str | None] | None = None) -> None:
         self.config_dir = config_dir
         self.path = os.path.join(config_dir, HISTORY_FILE)
+        # the name of the context in force when an entry is written
+        self._context = context or (lambda: None)
 
     def record(self, action: str, *, jti: str | None, outcome: str,
                workspace_id: str | None = None, endpoint: str | None = None,
@@ -44,7 +48,8 @@ class AuditLog:
         entry: dict[str, Any] = {
             'time': int(time.time()), 'action': action, 'jti': jti,
             'outcome': outcome, 'workspace_id': workspace_id,
-            'endpoint': endpoint, 'detail': detail}
+            'endpoint': endpoint, 'context': self._context(),
+            'detail': detail}
         line = json.dumps(entry, separators=(',', ':')) + '\n'
         if any(marker in line for marker in SECRET_PREFIXES):
             LOG.warning('A secret was redacted from the history entry of '

@@ -40,21 +40,22 @@ def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
 def retry_pending(context: Context) -> None:
     """Retry every pending revocation of the context's endpoint."""
     endpoint = context.endpoint
+    key = context.credentials_key
     try:
-        if not context.store.read().pending_revocations(endpoint.key):
+        if not context.store.read().pending_revocations(key):
             return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
     with context.store.transaction() as creds:
         user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
-        for item in creds.pending_revocations(endpoint.key):
+            creds.get_user_credential(key)
+        for item in creds.pending_revocations(key):
             # the user may revoke any token; a token may revoke itself
             bearer = user or item.token
             _, failure = revoke_quietly(endpoint, bearer, item.workspace_id,
                                         item.jti)
             if failure is None:
-                creds.remove_pending_revocation(endpoint.key, item.jti)
+                creds.remove_pending_revocation(key, item.jti)
                 context.history.record(
                     'revoke', jti=item.jti, outcome='revoked (retried)',
                     workspace_id=item.workspace_id, endpoint=endpoint.key)

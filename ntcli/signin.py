@@ -473,8 +473,8 @@ def sign_in(context: Context, provider: SignInProvider, *,
                     expires_at=session.expires_at, email=verified.email,
                     refresh_token=tokens.refresh_token)
     with context.store.transaction() as creds:
-        previous = creds.get_user_credential(endpoint.key)
-        creds.set_sign_in(endpoint.key, session.token, record)
+        previous = creds.get_user_credential(context.credentials_key)
+        creds.set_sign_in(context.credentials_key, session.token, record)
     if previous and previous.startswith('nts_'):
         # the session of an earlier sign-in on this machine
         _end_quietly(context, previous)
@@ -497,14 +497,15 @@ def renew(context: Context, record: SignIn) -> str | None:
         if tokens is None:
             context.warn(f'{record.issuer} no longer renews your sign-in: '
                          'run ntcli auth login.')
+            key = context.credentials_key
             with context.store.transaction() as creds:
-                current = creds.get_sign_in(endpoint.key)
+                current = creds.get_sign_in(key)
                 if current is not None and \
                         current.session_id == record.session_id:
                     current.refresh_token = None
-                    token = creds.get_user_credential(endpoint.key)
+                    token = creds.get_user_credential(key)
                     if token:
-                        creds.set_sign_in(endpoint.key, token, current)
+                        creds.set_sign_in(key, token, current)
             return None
         verified = client.verify(tokens)
         if verified.subject != record.subject:
@@ -521,8 +522,9 @@ def renew(context: Context, record: SignIn) -> str | None:
                          email=verified.email or record.email,
                          refresh_token=tokens.refresh_token)
     with context.store.transaction() as creds:
-        old = creds.get_user_credential(endpoint.key)
-        creds.set_sign_in(endpoint.key, session.token, renewed)
+        old = creds.get_user_credential(context.credentials_key)
+        creds.set_sign_in(context.credentials_key, session.token,
+                          renewed)
     context.history.record('login', jti=None, outcome='sign-in renewed',
                            endpoint=endpoint.key)
     if old and old != session.token:

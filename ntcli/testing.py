@@ -219,17 +219,18 @@ def ntcli_command() -> list[str]:
 
 def run_ntcli(*args: str, input: str | None = None,
               env: Mapping[str, str] | None = None,
-              timeout: float = 60) -> Result:
+              timeout: float = 60, cwd: str | None = None) -> Result:
     """Run the installed ``ntcli`` as a subprocess and capture its result.
 
-    ``env`` is the whole environment (default: this process's). Standard
-    input is empty and not a terminal unless ``input`` is given.
+    ``env`` is the whole environment (default: this process's), ``cwd``
+    the working directory. Standard input is empty and not a terminal
+    unless ``input`` is given.
     """
     proc = subprocess.run(
         ntcli_command() + list(args), input=input if input is not None
         else '', capture_output=True, text=True,
         env=dict(env) if env is not None else dict(os.environ),
-        timeout=timeout)
+        timeout=timeout, cwd=cwd)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -296,10 +297,11 @@ class CLIRunner(fixtures.Fixture):
 
     def run(self, *args: str, input: str | None = None,
             env: Mapping[str, str | None] | None = None,
-            timeout: float = 60) -> Result:
-        """Run the installed ntcli in this home as a subprocess."""
+            timeout: float = 60, cwd: str | None = None) -> Result:
+        """Run the installed ntcli in this home as a subprocess (in the
+        working directory ``cwd``, default this process's)."""
         return run_ntcli(*args, input=input, env=self._env(env),
-                         timeout=timeout)
+                         timeout=timeout, cwd=cwd)
 
     def run_in_process(self, *args: str, input: str = '',
                        env: Mapping[str, str | None] | None = None

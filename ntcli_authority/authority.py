@@ -36,7 +36,12 @@ from ntcli_authority.models import (
     Workspace,
     held_scopes,
 )
-from ntcli_authority.storage import ALL_OWNERS, TokenStore, open_store
+from ntcli_authority.storage import (
+    ALL_OWNERS,
+    PrimaryKeyChanged,
+    TokenStore,
+    open_store,
+)
 from ntcli_core import clock, scopes
 from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
@@ -130,6 +135,13 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
                                 {'field': 'cursor'})
 
 
+def _keys_in_flux() -> errors.StorageUnavailable:
+    """The primary signing key changed twice during one issue."""
+    return errors.StorageUnavailable(
+        'The signing keys changed while this token was being issued; '
+        'try again')
+
+
 class SignInPolicy(typing.NamedTuple):
     """How people sign in, as the server's operator set it.
 
@@ -219,10 +231,8 @@ class Authority:
     def retire_signing_keys(self, *, origin: Origin | None = None
                             ) -> list[str]:
         """Destroy the private keys no live token needs; return their kids."""
-        kids = self.store.retire_unused_signing_keys(
+        return self.store.retire_unused_signing_keys(
             self.now(), self._event(origin, models.AUDIT_KEY_RETIRE))
-        self.keys.forget(kids)
-        return kids
 
     def list_signing_keys(self) -> list[SigningKey]:
         """Every signing key, without its private part."""
@@ -296,18 +306,25 @@ class Authority:
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
-        key, private_key = self.keys.primary(
-            self._event(origin, models.AUDIT_KEY_ROTATE))
-        record = TokenRecord(
-            jti=JTI_PREFIX + secrets.token_hex(16), workspace_id=workspace_id,
-            created_at=now, expires_at=expiry, kid=key.kid,
-            scope=scopes.to_claim(granted), description=description)
-        stored, replayed = self.store.add_token(
-            record, idempotency_key,
-            idempotency_since=now - IDEMPOTENCY_WINDOW,
-            audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
-                              workspace_id=workspace_id,
-                              target_jti=record.jti))
+        for reload in (False, True):
+            key, private_key = self.keys.primary(
+                self._event(origin, models.AUDIT_KEY_ROTATE), reload=reload)
+            record = TokenRecord(
+                jti=JTI_PREFIX + secrets.token_hex(16),
+                workspace_id=workspace_id, created_at=now, expires_at=expiry,
+                kid=key.kid, scope=scopes.to_claim(granted),
+                description=description)
+            try:
+                stored, replayed = self.store.add_token(
+                    record, idempotency_key,
+                    idempotency_since=now - IDEMPOTENCY_WINDOW,
+                    audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
+                                      workspace_id=workspace_id,
+                                      target_jti=record.jti))
+                break
+            except PrimaryKeyChanged:
+                if reload:
+                    raise _keys_in_flux() from None
         if replayed:
             private_key = self.keys.private_key(stored.kid)
             if private_key is None:
@@ -611,22 +628,31 @@ class Authority:
         now = self.now()
         # remembered as long as the verifier would accept it
         expires = verified.expires_at + verifier.leeway
-        key, private_key = self.keys.primary(
-            self._event(origin, models.AUDIT_KEY_ROTATE))
-        record = TokenRecord(
-            jti=JTI_PREFIX + secrets.token_hex(16),
-            workspace_id=policy.workspace_id, created_at=now,
-            expires_at=now + policy.max_lifetime, kid=key.kid,
-            scope=scopes.to_claim(granted),
-            description=(f'trust policy {policy.name}: ' + ''.join(
-                c for c in subject if c.isprintable()))[:MAX_DESCRIPTION])
         kept = trust.audited_claims(policy.conditions, claims)
         try:
-            self.store.add_exchanged_token(
-                record, policy.id, trust.subject_digest(issuer, claims),
-                expires, now, self._audit_exchange(
-                    origin, policy, issuer, subject, claims,
-                    target_jti=record.jti, make_only=True))
+            for reload in (False, True):
+                key, private_key = self.keys.primary(
+                    self._event(origin, models.AUDIT_KEY_ROTATE),
+                    reload=reload)
+                record = TokenRecord(
+                    jti=JTI_PREFIX + secrets.token_hex(16),
+                    workspace_id=policy.workspace_id, created_at=now,
+                    expires_at=now + policy.max_lifetime, kid=key.kid,
+                    scope=scopes.to_claim(granted),
+                    description=(f'trust policy {policy.name}: ' + ''.join(
+                        c for c in subject if c.isprintable())
+                    )[:MAX_DESCRIPTION])
+                try:
+                    self.store.add_exchanged_token(
+                        record, policy.id,
+                        trust.subject_digest(issuer, claims), expires, now,
+                        self._audit_exchange(
+                            origin, policy, issuer, subject, claims,
+                            target_jti=record.jti, make_only=True))
+                    break
+                except PrimaryKeyChanged:
+                    if reload:
+                        raise _keys_in_flux() from None
         except (errors.SubjectTokenRejected, errors.NoMatchingPolicy) as exc:
             self._audit_exchange(origin, policy, issuer, subject, claims,
                                  refused=exc.message)

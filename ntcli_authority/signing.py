@@ -244,10 +244,19 @@ def _check_claims(claims: dict) -> None:
 
 
 class KeyRing:
-    """The authority's signing keys: the primary signs, all keys verify."""
+    """The authority's signing keys: the primary signs, all keys verify.
+
+    Only the primary's private key is kept in memory, and the store checks,
+    in the transaction that stores each new token, that its key is still
+    the primary (see ``PrimaryKeyChanged``): a token is never stored with a
+    key that a committed rotation replaced or a retirement destroyed. A
+    replay reads its key's private part from the store each time, so a
+    retired key signs nothing from the moment its retirement commits.
+    """
 
     #: Seconds between re-reads of the primary key, so that a rotation made
-    #: by another process (the admin CLI) is picked up by a running server.
+    #: by another process (the admin CLI) is seen without waiting for an
+    #: issue to find it out.
     PRIMARY_TTL = 30.0
 
     def __init__(self, store: TokenStore,
@@ -255,16 +264,17 @@ class KeyRing:
         self._store = store
         self._clock = clock
         self._public: dict[str, object] = {}
-        self._private: dict[str, object] = {}
         self._primary: SigningKey | None = None
+        self._primary_private: object = None
         self._primary_loaded = 0.0
 
-    def primary(self, audit: AuditEvent | None = None
-                ) -> tuple[SigningKey, object]:
+    def primary(self, audit: AuditEvent | None = None, *,
+                reload: bool = False) -> tuple[SigningKey, object]:
         """The primary key and its private key object; made on first use
-        (and then ``audit`` is recorded with its kid as detail)."""
+        (and then ``audit`` is recorded with its kid as detail); read again
+        from the store when ``reload``."""
         fresh = time.monotonic() - self._primary_loaded < self.PRIMARY_TTL
-        if self._primary is None or not fresh:
+        if reload or self._primary is None or not fresh:
             key = self._store.get_primary_signing_key()
             if key is None:
                 # Several processes may race here; the store keeps one.
@@ -272,19 +282,19 @@ class KeyRing:
                 key = self._store.ensure_primary_signing_key(
                     candidate, audit.but(detail=candidate.kid)
                     if audit else None)
-            self._primary = key
-            self._primary_loaded = time.monotonic()
-        return self._primary, self.private_key(self._primary.kid)
+            self._remember(key)
+        assert self._primary is not None
+        return self._primary, self._primary_private
+
+    def _remember(self, key: SigningKey) -> None:
+        self._primary, self._primary_private = key, load_private_key(key)
+        self._primary_loaded = time.monotonic()
 
     def private_key(self, kid: str):
-        """The private key object of ``kid``, or None (unknown, retired)."""
-        if kid not in self._private:
-            key = self._store.get_signing_key(kid)
-            private = load_private_key(key) if key is not None else None
-            if private is None:
-                return None
-            self._private[kid] = private
-        return self._private[kid]
+        """The private key object of ``kid``, or None (unknown, retired),
+        as the store has it now."""
+        key = self._store.get_signing_key(kid)
+        return load_private_key(key) if key is not None else None
 
     def public_key(self, kid: str):
         """The public key object of ``kid``, or None when unknown."""
@@ -301,11 +311,5 @@ class KeyRing:
         key = generate_signing_key(self._clock())
         self._store.add_primary_signing_key(
             key, audit.but(detail=key.kid) if audit else None)
-        self._primary = key
-        self._primary_loaded = time.monotonic()
+        self._remember(key)
         return key
-
-    def forget(self, kids: typing.Iterable[str]) -> None:
-        """Drop cached private keys (after their retirement)."""
-        for kid in kids:
-            self._private.pop(kid, None)

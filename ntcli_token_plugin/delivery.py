@@ -59,7 +59,7 @@ def _remember(context: Any, issued: Any, failure: str) -> None:
     try:
         with context.store.transaction() as creds:
             creds.add_pending_revocation(PendingRevocation(
-                endpoint=context.endpoint.key,
+                endpoint=context.credentials_key,
                 workspace_id=issued.workspace_id, jti=issued.jti,
                 since=context.now(), last_error=failure,
                 token=issued.token))

@@ -67,7 +67,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
     endpoint = context.endpoint        # retries pending revocations first
     workspace = context.workspace
     with context.store.transaction() as creds:
-        old = creds.get_token(endpoint.key, workspace.id)
+        old = creds.get_token(context.credentials_key, workspace.id)
         if if_expires_within is not None and old is not None and \
                 _outlives(context, old, if_expires_within):
             return Kept(old.jti, old.expires_at)
@@ -93,7 +93,8 @@ def rotate_token(context: Context, expiry: Expiry, *,
         if old is not None:                                  # 3. revoke
             # the user may revoke any token; a token may revoke itself
             revoke_bearer = None if endpoint.embedded else (
-                creds.get_user_credential(endpoint.key) or old.token)
+                creds.get_user_credential(context.credentials_key)
+                or old.token)
             try:
                 revoked_at, failure = revocations.revoke_quietly(
                     endpoint, revoke_bearer, workspace.id, old.jti)
@@ -167,7 +168,7 @@ def _issue_bearer(context: Context, creds: Credentials,
     endpoint = context.endpoint
     if endpoint.embedded:
         return None
-    bearer = creds.get_user_credential(endpoint.key) or (
+    bearer = creds.get_user_credential(context.credentials_key) or (
         old.token if old else None)
     if not bearer:
         raise errors.AuthenticationRequired(
@@ -188,13 +189,14 @@ def _store_new_token(context: Context, creds: Credentials,
     endpoint = context.endpoint
     try:
         faults.checkpoint('after-issue')
-        creds.set_token(endpoint.key, new.workspace_id, StoredToken(
+        creds.set_token(context.credentials_key, new.workspace_id, StoredToken(
             token=new.token, jti=new.jti, workspace_id=new.workspace_id,
             created_at=new.created_at, expires_at=new.expires_at,
             scope=new.scope))
         if old is not None:
             creds.add_pending_revocation(PendingRevocation(
-                endpoint=endpoint.key, workspace_id=old.workspace_id,
+                endpoint=context.credentials_key,
+                workspace_id=old.workspace_id,
                 jti=old.jti, since=context.now(), token=old.token))
         with interrupt.deferred():      # written entirely, or not at all
             creds.commit()
@@ -226,11 +228,10 @@ def _store_new_token(context: Context, creds: Credentials,
 def _settle_revocation(context: Context, creds: Credentials,
                        old: StoredToken, failure: str | None) -> None:
     """Step 3 done: drop the pending revocation, or keep it for a retry."""
-    endpoint = context.endpoint
     if failure is None:
-        creds.remove_pending_revocation(endpoint.key, old.jti)
+        creds.remove_pending_revocation(context.credentials_key, old.jti)
     else:
-        for pending in creds.pending_revocations(endpoint.key):
+        for pending in creds.pending_revocations(context.credentials_key):
             if pending.jti == old.jti:
                 pending.attempts += 1
                 pending.last_error = failure

@@ -154,8 +154,9 @@ class Login(command.Command):
             from ntcli.tokeninfo import token_claims
             claims = token_claims(secret)
             with context.store.transaction() as creds:
-                replaced = creds.get_token(endpoint.key, checked.workspace_id)
-                creds.set_token(endpoint.key, checked.workspace_id,
+                key = context.credentials_key
+                replaced = creds.get_token(key, checked.workspace_id)
+                creds.set_token(key, checked.workspace_id,
                                 StoredToken(secret, checked.jti,
                                             checked.workspace_id,
                                             claims.get('iat'),
@@ -167,9 +168,9 @@ class Login(command.Command):
                              'it.')
             with context.update_config() as config:
                 known = {v: k for k, v in config.known_workspaces(
-                    endpoint.key).items()}
+                    context.context_name).items()}
                 config.select_workspace(
-                    endpoint.key, checked.workspace_id,
+                    context.context_name, checked.workspace_id,
                     known.get(checked.workspace_id, checked.workspace_id))
             context.history.record('login', jti=checked.jti,
                                    outcome='workspace token stored',
@@ -189,7 +190,7 @@ class Login(command.Command):
                 'Check it, or ask the administrator of the server for a new '
                 'one (ntcli-server user create).') from exc
         with context.store.transaction() as creds:
-            creds.set_user_credential(endpoint.key, secret)
+            creds.set_user_credential(context.credentials_key, secret)
         context.history.record('login', jti=None,
                                outcome='user credential stored',
                                endpoint=endpoint.key)
@@ -202,16 +203,15 @@ class Login(command.Command):
     def _remember(self, workspaces: list) -> None:
         """Note the workspaces the user sees; select the only one."""
         context = self.context
-        endpoint = context.endpoint
         chosen = None
         with context.update_config() as config:
             for workspace in workspaces:
-                config.remember_workspace(endpoint.key, workspace.id,
+                config.remember_workspace(context.context_name, workspace.id,
                                           workspace.name)
-            selected = config.active_workspace(endpoint.key)
+            selected = config.active_workspace(context.context_name)
             if selected is None and len(workspaces) == 1:
                 chosen = selected = workspaces[0].id
-                config.select_workspace(endpoint.key, chosen,
+                config.select_workspace(context.context_name, chosen,
                                         workspaces[0].name)
         if chosen is not None:
             self.app.stdout.write(
@@ -268,17 +268,18 @@ class Login(command.Command):
 
 
 class Status(command.ShowOne):
-    """Show the endpoint, workspace, token status and where secrets live.
+    """Show the context and why it is in force, its endpoint, workspace,
+    token status and where secrets live.
 
     Exits 1 when the stored credentials cannot be read, and, as ``gh auth
     status`` does, when a remote endpoint has no credential to use.
     """
 
     fields = dict.fromkeys((
-        'endpoint', 'embedded', 'user_credential', 'who',
-        'identity_provider', 'session_expires', 'workspace',
-        'workspace_id', 'token_jti', 'token_status', 'token_source',
-        'credentials_file', 'key_source', 'config_dir'))
+        'context', 'context_source', 'endpoint', 'embedded',
+        'user_credential', 'who', 'identity_provider', 'session_expires',
+        'workspace', 'workspace_id', 'token_jti', 'token_status',
+        'token_source', 'credentials_file', 'key_source', 'config_dir'))
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         self._unreadable = self._logged_out = False
@@ -290,7 +291,10 @@ class Status(command.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         endpoint = context.endpoint
-        data = {'endpoint': endpoint.url, 'embedded': endpoint.embedded}
+        named = context.named
+        data = {'context': named.name,
+                'context_source': '; '.join((named.reason, *named.notes)),
+                'endpoint': endpoint.url, 'embedded': endpoint.embedded}
         try:
             data.update(self._secrets(context, endpoint))
         except errors.CredentialStoreError as exc:
@@ -311,7 +315,8 @@ class Status(command.ShowOne):
         try:
             bearer = context.env_token() or context.user_credential()
             if not bearer:
-                workspace_id = context.config.active_workspace(endpoint.key)
+                workspace_id = context.config.active_workspace(
+                    context.context_name)
                 stored = context.stored_token(workspace_id) \
                     if workspace_id else None
                 bearer = stored.token if stored else None
@@ -332,7 +337,8 @@ class Status(command.ShowOne):
             else 'stored' if context.user_credential() else 'none'}
         data['who'] = self._who(context, endpoint)
         record = None if endpoint.embedded else \
-            context.store.read().get_sign_in(endpoint.key)
+            context.store.read().get_sign_in(
+                context.credentials_key)
         if record is not None:
             from ntcli_core import timefmt
             data['user_credential'] = 'session (signed in)'
@@ -404,8 +410,9 @@ class Logout(command.Command):
             self._revoke_stored(context, endpoint)
         creds = context.store.read()
         record = None if endpoint.embedded else \
-            creds.get_sign_in(endpoint.key)
-        session = creds.get_user_credential(endpoint.key)
+            creds.get_sign_in(context.credentials_key)
+        session = creds.get_user_credential(
+            context.credentials_key)
         if record is not None and session:
             from ntcli import signin
             for problem in signin.sign_out(context, record, session):
@@ -413,7 +420,8 @@ class Logout(command.Command):
         with context.store.transaction() as creds:
             # a pending revocation still carries its own token and is
             # retried later: logging out must not let an old token live on
-            creds.forget_endpoint(endpoint.key, keep_pending_revocations=True)
+            creds.forget_endpoint(context.credentials_key,
+                                  keep_pending_revocations=True)
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
         ended = ('session ended, ' if record is not None else '')
@@ -426,8 +434,9 @@ class Logout(command.Command):
         from ntcli import revocations
         creds = context.store.read()
         user = None if endpoint.embedded else \
-            creds.get_user_credential(endpoint.key)
-        for workspace_id, stored in creds.tokens(endpoint.key).items():
+            creds.get_user_credential(context.credentials_key)
+        stored_tokens = creds.tokens(context.credentials_key)
+        for workspace_id, stored in stored_tokens.items():
             bearer = None if endpoint.embedded else (user or stored.token)
             _, failure = revocations.revoke_quietly(endpoint, bearer,
                                                     workspace_id, stored.jti)

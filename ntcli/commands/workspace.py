@@ -40,10 +40,10 @@ class CreateWorkspace(command.ShowOne):
         workspace = endpoint.create_workspace(
             context.admin_bearer(), name, parsed_args.description)
         with context.update_config() as config:
-            config.remember_workspace(endpoint.key, workspace.id,
+            config.remember_workspace(context.context_name, workspace.id,
                                       workspace.name)
             if parsed_args.select:
-                config.select_workspace(endpoint.key, workspace.id,
+                config.select_workspace(context.context_name, workspace.id,
                                         workspace.name)
         from ntcli_core import timefmt
         return (('workspace_id', 'workspace_name', 'created'),
@@ -61,16 +61,16 @@ class ListWorkspaces(command.Lister):
         context = self.context
         endpoint = context.endpoint
         workspaces = endpoint.list_workspaces(context.admin_bearer())
-        selected = context.config.active_workspace(endpoint.key)
+        selected = context.config.active_workspace(context.context_name)
         if selected is None:
             default = endpoint.default_workspace()
             selected = default.id if default else None
-        known = context.config.known_workspaces(endpoint.key)
+        known = context.config.known_workspaces(context.context_name)
         if any(known.get(w.name) != w.id for w in workspaces):
             with context.update_config() as config:
                 for workspace in workspaces:
-                    config.remember_workspace(endpoint.key, workspace.id,
-                                              workspace.name)
+                    config.remember_workspace(context.context_name,
+                                              workspace.id, workspace.name)
         return (('ID', 'Name', 'Created', 'Selected'),
                 [(w.id, w.name, TimeColumn(w.created_at),
                   CheckColumn(w.id == selected)) for w in workspaces])
@@ -91,7 +91,7 @@ class SelectWorkspace(command.ShowOne):
         context = self.context
         workspace = context.resolve_workspace(parsed_args.name)
         with context.update_config() as config:
-            config.select_workspace(context.endpoint.key, workspace.id,
+            config.select_workspace(context.context_name, workspace.id,
                                     workspace.name)
         return (('workspace_id', 'workspace_name'),
                 (workspace.id, workspace.name))
@@ -122,9 +122,9 @@ class DeleteWorkspace(command.Command):
         endpoint = context.endpoint
         endpoint.delete_workspace(context.admin_bearer(), workspace.id)
         with context.store.transaction() as creds:
-            creds.remove_token(endpoint.key, workspace.id)
+            creds.remove_token(context.credentials_key, workspace.id)
         with context.update_config() as config:
-            config.forget_workspace(endpoint.key, workspace.id)
+            config.forget_workspace(context.context_name, workspace.id)
         context.history.record('workspace delete', jti=None,
                                outcome='deleted', workspace_id=workspace.id,
                                endpoint=endpoint.key)

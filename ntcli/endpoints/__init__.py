@@ -15,6 +15,8 @@ import typing
 
 from ntcli_core.records import Record, field
 
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+
 #: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.
 ScopeList = tuple[str, ...] | None
 
@@ -240,6 +242,33 @@ class Endpoint(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: a no-op by default
         """Release connections; the endpoint is not used afterwards."""
+
+
+def normalize_url(url: str) -> str:
+    """``scheme://host[:port][/path]``: lower-case scheme and host, no
+    default port, no trailing slash; credentials stay out of URLs."""
+    import urllib.parse
+
+    from ntcli import errors
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
+            or not parts.hostname):
+        raise errors.UsageError(f"Invalid endpoint URL '{url}'",
+                                'Give http(s)://HOST[:PORT][/PATH].')
+    if parts.username or parts.password:
+        raise errors.UsageError(
+            'The endpoint URL must not contain credentials',
+            "Log in with 'ntcli auth login' instead.")
+    scheme = parts.scheme.lower()
+    host = parts.hostname.lower()
+    netloc = f'[{host}]' if ':' in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f':{port}'
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:

@@ -48,6 +48,7 @@ from ntcli.endpoints import (
     TokenRecord,
     Validation,
     Workspace,
+    normalize_url,
 )
 from ntcli_core import oauth, redact, scopes, timefmt
 
@@ -58,31 +59,6 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 CONNECT_RETRIES = 2
 LOST_ANSWER_RETRIES = 2
 BACKOFF_SECONDS = 0.2
-_DEFAULT_PORTS = {'http': 80, 'https': 443}
-
-
-def normalize_url(url: str) -> str:
-    """``scheme://host[:port][/path]``: lower-case scheme and host, no
-    default port, no trailing slash; credentials stay out of URLs."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
-            or not parts.hostname):
-        raise errors.UsageError(f"Invalid endpoint URL '{url}'",
-                                'Give http(s)://HOST[:PORT][/PATH].')
-    if parts.username or parts.password:
-        raise errors.UsageError(
-            'The endpoint URL must not contain credentials',
-            "Log in with 'ntcli auth login' instead.")
-    scheme = parts.scheme.lower()
-    host = parts.hostname.lower()
-    netloc = f'[{host}]' if ':' in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc += f':{port}'
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def _unix(value: object) -> int | None:

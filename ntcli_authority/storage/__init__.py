@@ -48,6 +48,12 @@ class DatabaseMissing(errors.StorageUnavailable):
         self.path = path
 
 
+class PrimaryKeyChanged(Exception):
+    """A token to store names a signing key that is no longer the primary
+    (a rotation or retirement committed since it was read): sign it with
+    the primary read again."""
+
+
 class TokenStore(abc.ABC):
     """The persistence interface of the token authority."""
 

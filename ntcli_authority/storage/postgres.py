@@ -275,10 +275,12 @@ class PostgresDialect(Dialect):
             with contextlib.suppress(psycopg.Error):
                 conn.close()
 
-    def lock(self, tx: Transaction, name: str) -> None:
+    def lock(self, tx: Transaction, name: str, *,
+             shared: bool = False) -> None:
         # Released at COMMIT or ROLLBACK.
-        tx.execute('SELECT pg_advisory_xact_lock(:id)',
-                   id=ADVISORY_LOCKS[name])
+        function = ('pg_advisory_xact_lock_shared' if shared
+                    else 'pg_advisory_xact_lock')
+        tx.execute(f'SELECT {function}(:id)', id=ADVISORY_LOCKS[name])
 
     def close(self) -> None:
         for session in self._sessions:

@@ -44,7 +44,12 @@ from ntcli_authority.models import (
     User,
     Workspace,
 )
-from ntcli_authority.storage import ALL_OWNERS, Position, TokenStore
+from ntcli_authority.storage import (
+    ALL_OWNERS,
+    Position,
+    PrimaryKeyChanged,
+    TokenStore,
+)
 
 T = typing.TypeVar('T')
 
@@ -360,8 +365,11 @@ class Dialect(abc.ABC):
         Driver errors are raised as StorageUnavailable."""
 
     @abc.abstractmethod
-    def lock(self, tx: Transaction, name: str) -> None:
-        """Hold the cross-process lock ``name`` until ``tx`` ends."""
+    def lock(self, tx: Transaction, name: str, *,
+             shared: bool = False) -> None:
+        """Hold the cross-process lock ``name`` until ``tx`` ends
+        (``shared``: along with other shared holders, not an exclusive
+        one)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -654,10 +662,24 @@ class SQLTokenStore(TokenStore):
                         _record(tx, audit.but(action=AUDIT_TOKEN_REPLAY,
                                               target_jti=replayed.jti))
                     return replayed, True
+            self._hold_primary(tx, record.kid)
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
             _record(tx, audit)
             return record, False
         return self._write(work)
+
+    def _hold_primary(self, tx: Transaction, kid: str) -> None:
+        """Hold the signing keys (shared: issues do not wait for each
+        other) until COMMIT, and make sure ``kid`` is still the primary:
+        a rotation or retirement waits for this issue, and an issue that
+        comes after one never stores a token of the key it replaced.
+        Raises PrimaryKeyChanged."""
+        self.dialect.lock(tx, SIGNING_KEY_LOCK, shared=True)
+        primary = tx.one('SELECT kid FROM signing_keys WHERE '
+                         + self.dialect.ddl['is_primary'])
+        # (No primary at all: a store used without an authority.)
+        if primary is not None and primary[0] != kid:
+            raise PrimaryKeyChanged(kid)
 
     @staticmethod
     def _claim_idempotency_key(tx: Transaction, record: TokenRecord,
@@ -882,6 +904,7 @@ class SQLTokenStore(TokenStore):
                 raise errors.SubjectTokenRejected(
                     'This subject token was already exchanged: each may be '
                     'used once', {'reason': 'replayed'})
+            self._hold_primary(tx, record.kid)
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
             _record(tx, audit)
         self._write(work)

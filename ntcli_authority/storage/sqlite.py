@@ -234,7 +234,8 @@ class SQLiteDialect(Dialect):
                 'deleted while in use; restart the server to use the file '
                 'now there')
 
-    def lock(self, tx: Transaction, name: str) -> None:
+    def lock(self, tx: Transaction, name: str, *,
+             shared: bool = False) -> None:
         """Nothing to do: a write transaction holds the whole database."""
 
     def _unavailable(self, exc: sqlite3.Error) -> errors.StorageUnavailable:

@@ -73,7 +73,7 @@ class TestConfigFile(base.FunctionalTest):
             _out, err = proc.communicate(timeout=120)
             self.assertEqual(0, proc.returncode, err)
         with open(self.config_path()) as f:
-            known = json.load(f)['endpoints']['local']['workspaces']
+            known = json.load(f)['contexts']['local']['workspaces']
         for n in range(8):
             self.assertIn(f'race-{n}', known)
 

@@ -125,8 +125,8 @@ class TestOtherUsage(UsageTest):
     def test_unknown_config_version(self):
         self.config('{"version": 99}')
         result = self.ntcli('token', 'create', expect=1)
-        self.assertIn('has version 99; this ntcli understands version 1',
-                      result.stderr)
+        self.assertIn('has version 99; this ntcli understands versions 1 '
+                      'and 2', result.stderr)
         self.assertEqual(self.before, self.live_tokens())
 
     def test_control_characters_are_escaped(self):

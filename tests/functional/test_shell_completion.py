@@ -46,7 +46,8 @@ class ShellTest(base.FunctionalTest):
             authority.create_workspace(name)
         self.jtis = sorted(authority.issue_token().jti for _ in range(2))
         with config.Config.update(self.home.config_dir) as cfg:
-            cfg.remember_workspace(ENDPOINT, 'id-1', 'ops')
+            cfg.add_context('tokens', endpoint=ENDPOINT, key=ENDPOINT)
+            cfg.remember_workspace('tokens', 'id-1', 'ops')
         os.mkdir(os.path.join(self.home.path, 'confdir-x'))
         bin_dir = os.path.dirname(testing.ntcli_command()[0])
         self.env = dict(self.home.env, TERM='dumb', HISTFILE='/dev/null',

@@ -107,11 +107,14 @@ class TestOptionPrecedence(testtools.TestCase):
     def context(self, **options):
         return ntcli_context.Context(None, FakeOptions(**options))
 
-    def write_config(self, **values):
+    def write_config(self, endpoint=None, **values):
         from ntcli import config
         cfg = config.Config.load(self.home.config_dir)
         for key, value in values.items():
             cfg.set(key, value)
+        if endpoint:
+            cfg.add_context('conf', endpoint=endpoint, key=endpoint)
+            cfg.current_context = 'conf'
         cfg.save()
 
     def test_default(self):

@@ -114,8 +114,11 @@ class TestValues(CompletionTest):
     def test_workspace_names_seen_on_a_remote_endpoint(self):
         url = 'https://tokens.example.com'
         with config.Config.update(self.home.config_dir) as cfg:
-            cfg.remember_workspace(url, 'id-1', 'ops')
+            cfg.add_context('tokens', endpoint=url, key=url)
+            cfg.remember_workspace('tokens', 'id-1', 'ops')
         self.assertEqual(['ops'], self.offered('--endpoint', url, '-w', ''))
+        self.assertEqual(['ops'], self.offered('--context', 'tokens', '-w',
+                                               ''))
 
     def test_jtis_of_the_workspace(self):
         authority = self.authority()
@@ -134,8 +137,9 @@ class TestValues(CompletionTest):
 
     def test_endpoints_already_used(self):
         with config.Config.update(self.home.config_dir) as cfg:
-            cfg.remember_workspace('https://tokens.example.com', 'i', 'ops')
-            cfg.endpoint = 'http://127.0.0.1:8080'
+            for name, url in (('tokens', 'https://tokens.example.com'),
+                              ('dev', 'http://127.0.0.1:8080')):
+                cfg.add_context(name, endpoint=url, key=url)
         self.assertEqual(['http://127.0.0.1:8080', 'https://tokens.example.com',
                           'local'], self.offered('--endpoint', ''))
         self.assertEqual(['--endpoint=https://tokens.example.com'],
@@ -170,7 +174,8 @@ class TestTheQuery(CompletionTest):
 
     def test_a_line_as_bash_gives_it(self):
         with config.Config.update(self.home.config_dir) as cfg:
-            cfg.remember_workspace('https://tokens.example.com', 'i', 'ops')
+            url = 'https://tokens.example.com'
+            cfg.add_context('tokens', endpoint=url, key=url)
         text = completion.answer(self.app, ['ntcli --endpoint https://tok'],
                                  line=True, breaks=BASH_BREAKS)
         # bash replaces only what follows the last ':' of the word

@@ -38,7 +38,9 @@ class TestConfig(ConfigTestCase):
 
     def test_defaults_without_file(self) -> None:
         config = Config.load(self.config_dir)
-        self.assertIsNone(config.endpoint)
+        self.assertIsNone(config.current_context)
+        self.assertEqual({'local': {'endpoint': 'local', 'key': 'local'}},
+                         config.contexts())
         self.assertIsNone(config.active_workspace('local'))
         self.assertEqual({}, config.known_workspaces('local'))
         self.assertEqual(30, config.get('timeout', 30))
@@ -46,23 +48,30 @@ class TestConfig(ConfigTestCase):
 
     def test_round_trip(self) -> None:
         config = Config.load(self.config_dir)
-        config.endpoint = 'https://tokens.example'
+        config.add_context('work', endpoint='https://tokens.example',
+                           key='https://tokens.example#0123456789abcdef',
+                           ca_bundle='/ca.pem')
+        config.current_context = 'work'
         config.select_workspace('local', 'id-1', 'default')
         config.remember_workspace('local', 'id-2', 'other')
-        config.select_workspace('https://tokens.example', 'id-9', 'remote')
+        config.select_workspace('work', 'id-9', 'remote')
         config.set('timeout', 12.5)
         config.save()
         again = Config.load(self.config_dir)
-        self.assertEqual('https://tokens.example', again.endpoint)
+        self.assertEqual('work', again.current_context)
         self.assertEqual('id-1', again.active_workspace('local'))
         self.assertEqual({'default': 'id-1', 'other': 'id-2'},
                          again.known_workspaces('local'))
-        self.assertEqual('id-9',
-                         again.active_workspace('https://tokens.example'))
+        self.assertEqual('id-9', again.active_workspace('work'))
+        self.assertEqual({'endpoint': 'https://tokens.example',
+                          'key': 'https://tokens.example#0123456789abcdef',
+                          'ca_bundle': '/ca.pem', 'workspace': 'id-9',
+                          'workspaces': {'remote': 'id-9'}},
+                         again.contexts()['work'])
         self.assertEqual(12.5, again.get('timeout'))
-        self.assertIsNone(again.get('ca_bundle'))
+        self.assertIsNone(again.upgraded)
         with open(self.path) as handle:
-            self.assertEqual(1, json.load(handle)['version'])
+            self.assertEqual(2, json.load(handle)['version'])
 
     @testtools.skipUnless(POSIX, 'POSIX permissions')
     def test_permissions(self) -> None:
@@ -93,11 +102,35 @@ class TestConfig(ConfigTestCase):
         config.known_workspaces('local')['two'] = 'id-2'
         self.assertEqual({'one': 'id-1'}, config.known_workspaces('local'))
 
-    def test_unset_endpoint(self) -> None:
+    def test_unset_current_context(self) -> None:
         config = Config.load(self.config_dir)
-        config.endpoint = 'local'
-        config.endpoint = None
-        self.assertIsNone(config.endpoint)
+        config.current_context = 'local'
+        config.current_context = None
+        self.assertIsNone(config.current_context)
+
+    def test_context_names_are_unique_and_local_is_taken(self) -> None:
+        config = Config.load(self.config_dir)
+        self.assertRaises(KeyError, config.add_context, 'local',
+                          endpoint='https://a.example', key='x')
+        config.add_context('a', endpoint='https://a.example',
+                           key='https://a.example')
+        self.assertRaises(KeyError, config.rename_context, 'a', 'local')
+        config.current_context = 'a'
+        config.rename_context('a', 'b')
+        self.assertEqual('b', config.current_context)
+        self.assertEqual('https://a.example', config.contexts()['b']['key'])
+        config.remove_context('b')
+        self.assertIsNone(config.current_context)
+        self.assertEqual(['local'], list(config.contexts()))
+
+    def test_a_context_endpoint_and_key_are_fixed(self) -> None:
+        config = Config.load(self.config_dir)
+        for key in ('endpoint', 'key'):
+            self.assertRaises(KeyError, config.set_context_setting, 'local',
+                              key, 'https://elsewhere.example')
+        config.set_context_setting('local', 'ca_bundle', '/ca.pem')
+        self.assertEqual('/ca.pem',
+                         config.context_setting('local', 'ca_bundle'))
 
     def test_unknown_keys_kept(self) -> None:
         self.write(json.dumps({'future': [1], 'endpoint': 'local'}))
@@ -127,7 +160,7 @@ class TestConfig(ConfigTestCase):
 
     def test_empty_file_is_defaults(self) -> None:
         self.write('')
-        self.assertIsNone(Config.load(self.config_dir).endpoint)
+        self.assertIsNone(Config.load(self.config_dir).current_context)
 
     def test_refuses_secrets(self) -> None:
         config = Config.load(self.config_dir)
@@ -157,13 +190,14 @@ class TestUpdate(ConfigTestCase):
 
     def test_update_saves(self) -> None:
         with Config.update(self.config_dir) as config:
-            config.endpoint = 'local'
-        self.assertEqual('local', Config.load(self.config_dir).endpoint)
+            config.current_context = 'local'
+        self.assertEqual('local',
+                         Config.load(self.config_dir).current_context)
 
     def test_update_not_saved_on_error(self) -> None:
         def run() -> None:
             with Config.update(self.config_dir) as config:
-                config.endpoint = 'local'
+                config.current_context = 'local'
                 raise ValueError('boom')
 
         self.assertRaises(ValueError, run)

@@ -15,7 +15,7 @@ import testtools
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ntcli import errors, validate
+from ntcli import contexts, errors, validate
 from ntcli.config import Config
 from ntcli_core import redact
 from ntcli_core.lifetimes import MAX_LIFETIME
@@ -139,7 +139,8 @@ json_values = st.recursive(
         st.text(max_size=10), inner, max_size=4), max_leaves=20)
 config_documents = st.one_of(
     st.dictionaries(st.sampled_from(['version', 'endpoint', 'timeout',
-                                     'ca_bundle', 'endpoints', 'x']),
+                                     'ca_bundle', 'endpoints', 'contexts',
+                                     'current_context', 'x']),
                     json_values).map(json.dumps),
     json_values.map(lambda v: json.dumps(v, allow_nan=True)),
     st.integers(min_value=1, max_value=5000).map(
@@ -166,7 +167,11 @@ class TestConfig(testtools.TestCase):
         timeout = config.get('timeout')
         if timeout is not None:
             validate.check_timeout(timeout)
-        self.assertIn(config.get('version'), (1, None))
+        # every file that loads is (upgraded to) the version of contexts
+        self.assertEqual(2, config.get('version'))
+        for name, entry in config.contexts().items():
+            self.assertTrue(contexts.is_valid_name(name))
+            self.assertIsInstance(entry['key'], str)
 
 
 # token- and credential-shaped strings, as the authority makes them

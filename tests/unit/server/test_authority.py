@@ -323,6 +323,43 @@ class TestSigningKeys(AuthorityTestCase):
         self.assertEqual([old.kid], self.authority.retire_signing_keys())
 
 
+class TestSigningKeysOfRunningNodes(AuthorityTestCase):
+    """A node (this authority) that signed with a key, while the admin CLI
+    (another process) rotates and retires keys."""
+
+    def setUp(self):
+        super().setUp()
+        self.admin = self.fx.reopen()
+        self.first = self.authority.issue(self.ws.id, expires_in=DAY,
+                                          idempotency_key='k-1')
+
+    def test_a_rotated_primary_signs_the_next_token(self):
+        new_kid = self.admin.rotate_signing_key()
+        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.assertEqual(new_kid, issued.kid)
+        self.assertEqual(new_kid, base.split(issued.token)[0]['kid'])
+        self.admin.validate(issued.token)
+        self.assertEqual(
+            1, len(self.authority.list_tokens(self.ws.id).tokens) - 1)
+
+    def test_a_retired_key_signs_nothing(self):
+        self.authority.revoke(self.ws.id, self.first.jti)
+        new_kid = self.admin.rotate_signing_key()
+        self.assertEqual([self.first.kid], self.admin.retire_signing_keys())
+        # A new token: the new primary's.
+        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.assertEqual(new_kid, issued.kid)
+        self.assertEqual({new_kid}, {
+            t.kid for t in self.admin.store.list_tokens(
+                self.ws.id, now=self.clock.now, include_revoked=True)
+            if t.jti != self.first.jti})
+        # A replay of a token of the retired key: refused, not re-signed.
+        self.clock.advance(1)
+        self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
+                        self.authority.issue, self.ws.id, expires_in=DAY,
+                        idempotency_key='k-1')
+
+
 class TestWorkspaces(AuthorityTestCase):
 
     def test_create(self):

@@ -103,6 +103,23 @@ class StoreTests:
                           for k in self.store.list_signing_keys()])
         self.assertIsNone(self.store.get_signing_key('nope'))
 
+    def test_new_tokens_only_of_the_primary(self):
+        from ntcli_authority.storage import PrimaryKeyChanged
+        self.add_workspace()
+        self.store.ensure_primary_signing_key(signing_key('a'))
+        self.store.add_token(token('jti_1', kid='a'), 'key-1')
+        self.store.add_primary_signing_key(signing_key('b', base.START + 1))
+        self.assertRaises(PrimaryKeyChanged, self.store.add_token,
+                          token('jti_2', kid='a'), 'key-2')
+        self.assertIsNone(self.store.get_token('jti_2'))
+        # A replay stores nothing new: it names the key that signed it.
+        stored, replayed = self.store.add_token(token('jti_3', kid='b'),
+                                                'key-1')
+        self.assertEqual(('jti_1', 'a', True),
+                         (stored.jti, stored.kid, replayed))
+        self.store.add_token(token('jti_4', kid='b'), 'key-4')
+        self.assertEqual('b', self.store.get_token('jti_4').kid)
+
     def test_retire_unused_signing_keys(self):
         self.add_workspace()
         self.store.ensure_primary_signing_key(signing_key('old'))

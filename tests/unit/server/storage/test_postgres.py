@@ -261,9 +261,11 @@ class TestMigration(PostgresTestCase):
         from ntcli_authority.models import User
         store.create_user(User('u1', 'alice', 100, 'h'))
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
-        _, replayed = store.add_token(token('jti_2', 'ws-1'), 'key')
+        _, replayed = store.add_token(token('jti_2', 'ws-1', kid='k1'),
+                                      'key')
         self.assertFalse(replayed)
-        self.assertTrue(store.add_token(token('jti_3', 'ws-1'), 'key')[1])
+        self.assertTrue(store.add_token(token('jti_3', 'ws-1', kid='k1'),
+                                        'key')[1])
 
     def schema(self, dsn):
         """Columns (type, collation, nullability, default) and indexes."""
