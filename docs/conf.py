@@ -25,6 +25,7 @@ extensions = [
     'openapi_reference',
     'sphinxcontrib.programoutput',
     'reference_check',
+    'columns_table',
 ]
 
 # Every command of each application must have a section in its reference.

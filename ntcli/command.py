@@ -15,6 +15,7 @@ cliff's Sphinx extension builds it for the command reference.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -43,8 +44,8 @@ def brief_usage_errors(parser: argparse.ArgumentParser,
 # Formats that show a nested object as it is; the others (table, value,
 # shell) get one column per field: new_token_jti, new_token_expires_at...
 NESTED_FORMATS = ('json', 'yaml', 'text')
-# Formats that escape control characters themselves.
-ESCAPING_FORMATS = ('json', 'yaml')
+# Flat formats for people: a column's human form (see flat_cell).
+HUMAN_FORMATS = ('table',)
 
 # fields: column name -> None, or the keys of a column whose value is an
 # object (None when absent); -c takes a column or '<column>_<key>'.
@@ -141,14 +142,61 @@ def shell_quoted(value: Any) -> Any:
     return value
 
 
-def escaped(value: Any) -> Any:
-    """``value`` with control characters escaped, if it is text."""
-    if isinstance(value, str):
-        from ntcli_core.terminal import escape
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: escaped(v) for k, v in value.items()}
+def flat_cell(value: Any, formatter: str) -> Any:
+    """``value`` as the flat format ``formatter`` prints it: text with its
+    control characters escaped (so that no field can split a row or reach
+    the terminal as a control sequence), a list as its items separated by
+    spaces (as OAuth writes scopes), an absent value as empty text; in CSV,
+    a cell a spreadsheet would run as a formula neutralised. People's
+    formats (table) show a column's human form, the others its machine
+    form. Numbers and booleans stay as they are."""
+    from cliff import columns as cliff_columns
+
+    from ntcli_core.terminal import escape
+    if isinstance(value, cliff_columns.FormattableColumn):
+        value = value.human_readable() if formatter in HUMAN_FORMATS \
+            else value.machine_readable()
+    if value is None:
+        return ''
+    if isinstance(value, list | tuple):
+        value = ' '.join('' if v is None else str(v) for v in value)
+    if isinstance(value, dict):     # an object no declaration flattened
+        value = ' '.join(f'{k}={"" if v is None else v}'
+                         for k, v in value.items())
+    if not isinstance(value, str):
+        return value
+    value = escape(value)
+    if formatter == 'csv':
+        from ntcli_core import cells
+        value = cells.neutralized(value)
+    elif formatter == 'shell':
+        value = shell_quoted(value)
     return value
+
+
+def formatted_row(row: Any, formatter: str) -> list[Any]:
+    """The cells of ``row`` for ``formatter``: as they are for the formats
+    that keep objects and escape on their own (json, yaml, text), else
+    flat (see :func:`flat_cell`)."""
+    if formatter in NESTED_FORMATS:
+        return list(row)
+    return [flat_cell(value, formatter) for value in row]
+
+
+def _row_key(index: int, row: Any) -> tuple:
+    return sort_key(row[index])
+
+
+def sort_key(value: Any) -> tuple:
+    """The order of ``--sort-column``: by machine value, absent last."""
+    from cliff import columns as cliff_columns
+    if isinstance(value, cliff_columns.FormattableColumn):
+        value = value.machine_readable()
+    if value is None:
+        return (1, 0, '')
+    if isinstance(value, bool | int | float):
+        return (0, 0, value)
+    return (0, 1, str(value))
 
 
 class CommandMixin(command.Command):
@@ -246,12 +294,33 @@ class CommandMixin(command.Command):
         return context
 
 
+def check_description(text: str | None) -> None:
+    """Raise UsageError for a ``--description`` that holds a secret."""
+    from ntcli import errors, validate
+    try:
+        validate.check_description(text)
+    except ValueError as exc:
+        raise errors.UsageError(
+            f'The description {exc}',
+            'Describe what the token or workspace is for, without '
+            'secrets.') from None
+
+
 class Command(CommandMixin, command.Command):
     """A command that prints nothing or only text of its own."""
 
 
 class _Display(CommandMixin):
-    """What ShowOne and Lister share: declared columns."""
+    """What ShowOne and Lister share: the columns, declared once.
+
+    ``fields`` (or :meth:`declared_fields`, when options add columns) is
+    the one list of a command's columns: ``take_action`` returns them in
+    that order, and ``-c``, ``--sort-column``, shell completion and the
+    documentation's column tables all read it. ``-c`` and
+    ``--sort-column`` are checked against it before the command does
+    anything; a command that declares nothing takes neither (its columns
+    are known only once it has acted).
+    """
 
     #: the columns of every format (see Fields); None: not declared
     fields: Fields | None = None
@@ -264,12 +333,22 @@ class _Display(CommandMixin):
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
         fields = self.declared_fields(parsed_args)
+        given = [(option, getattr(parsed_args, dest, None))
+                 for option, dest in (('-c', 'columns'),
+                                      ('--sort-column', 'sort_columns'))]
         if fields is None:
+            for option, wanted in given:
+                if wanted:
+                    from ntcli import errors
+                    raise errors.UsageError(
+                        f'{option} cannot be used with '
+                        f"'{self.cmd_name}': it declares no columns",
+                        'Leave it out, or ask its author to declare the '
+                        "command's fields (docs: plugins).")
             return
         choices = column_choices(fields)
-        check_columns(getattr(parsed_args, 'columns', None), choices)
-        check_columns(getattr(parsed_args, 'sort_columns', None), choices,
-                      '--sort-column')
+        for option, wanted in given:
+            check_columns(wanted, choices, option)
 
 
 class ShowOne(_Display, show.ShowOne):
@@ -310,10 +389,7 @@ class ShowOne(_Display, show.ShowOne):
             parsed_args.text_layout = None
         if not nested:
             column_names, data = flatten(column_names, data, fields)
-        if parsed_args.formatter not in ESCAPING_FORMATS:
-            data = [escaped(value) for value in data]
-        if parsed_args.formatter == 'shell':
-            data = [shell_quoted(value) for value in data]
+        data = formatted_row(data, parsed_args.formatter)
         return super().produce_output(parsed_args, column_names, data)
 
 
@@ -342,12 +418,13 @@ class ShowEach(ShowOne):
             flat = [flatten(column_names, row, fields) for row in rows]
             names, rows = flat[0][0], [values for _names, values in flat]
         # -c picks columns as ShowOne's -c does, in the command's order
-        wanted = parsed_args.columns or names
-        keep = [i for i, name in enumerate(names) if name in wanted]
-        if parsed_args.formatter not in ESCAPING_FORMATS:
-            rows = [[escaped(value) for value in row] for row in rows]
+        wanted = {_normalized(n) for n in parsed_args.columns or names}
+        keep = [i for i, name in enumerate(names)
+                if _normalized(name) in wanted]
         self.formatter.emit_list(
-            [names[i] for i in keep], [[row[i] for i in keep] for row in rows],
+            [names[i] for i in keep],
+            [formatted_row([row[i] for i in keep], parsed_args.formatter)
+             for row in rows],
             self.app.stdout, parsed_args)
         return 0
 
@@ -358,8 +435,40 @@ class Lister(_Display, lister.Lister):
     formatter_namespace = LIST_FORMATTERS
     formatter_default = 'table'
 
+    #: declared columns shown only with --long (or when -c names them),
+    #: so that the default table fits 80 columns; the command gets
+    #: python-openstackclient's --long option when there are any
+    long_columns: tuple[str, ...] = ()
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        if self.long_columns:
+            parser.add_argument(
+                '--long', action='store_true', default=False,
+                help=f"Also show {', '.join(self.long_columns)} (in every "
+                     'format).')
+        return parser
+
+    @property
+    def need_sort_by_cliff(self) -> bool:
+        # sorted here, on the values before they are formatted
+        return False
+
     def produce_output(self, parsed_args: argparse.Namespace,
                        column_names: Any, data: Any) -> int:
-        if parsed_args.formatter not in ESCAPING_FORMATS:
-            data = [[escaped(value) for value in row] for row in data]
-        return super().produce_output(parsed_args, column_names, data)
+        column_names = list(column_names)
+        rows = list(data)
+        wanted = [_normalized(c) for c in parsed_args.sort_columns or ()]
+        normalized = [_normalized(c) for c in column_names]
+        for name in reversed(wanted):
+            if name in normalized:
+                index = normalized.index(name)
+                rows.sort(key=functools.partial(_row_key, index),
+                          reverse=parsed_args.sort_direction == 'desc')
+        rows = [formatted_row(row, parsed_args.formatter) for row in rows]
+        if self.long_columns and not parsed_args.columns and \
+                not parsed_args.long:
+            parsed_args = argparse.Namespace(**vars(parsed_args))
+            parsed_args.columns = [c for c in column_names
+                                   if c not in self.long_columns]
+        return super().produce_output(parsed_args, column_names, rows)

@@ -417,10 +417,15 @@ def answer(app: NtcliApp, words: list[str], *, line: bool = False,
     result = complete_in_time(app, words, line=line)
     if breaks is not None:
         result = for_bash(result, breaks)
+    from ntcli_core.terminal import escape
     lines = [result.kind]
     for candidate in dict.fromkeys(result.candidates):
-        value = candidate.value.replace('\n', ' ')
-        description = candidate.description.replace('\n', ' ')
+        value = candidate.value
+        if escape(value) != value:
+            # a control character from a server: it would reach the
+            # terminal, and escaped it would be another word
+            continue
+        description = escape(candidate.description)
         lines.append(f'{value}\t{description}' if description else value)
     return '\n'.join(lines) + '\n'
 

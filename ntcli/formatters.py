@@ -1,13 +1,16 @@
-"""ntcli's own output format: ``text``, for people at a terminal."""
+"""ntcli's own output formats: ``text``, for people at a terminal, and
+``csv`` as RFC 4180 writes it."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import csv
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from cliff import columns as cliff_columns
-from cliff.formatters import base
+from cliff.formatters import base, commaseparated
 
 
 def _human(value: Any) -> str:
@@ -17,6 +20,8 @@ def _human(value: Any) -> str:
         return '-'
     if isinstance(value, bool):
         return 'yes' if value else 'no'
+    if isinstance(value, list | tuple):
+        return ' '.join(str(item) for item in value)
     return str(value)
 
 
@@ -27,7 +32,9 @@ def label_for(column: str) -> str:
 
 
 class TextFormatter(base.SingleFormatter):
-    """Human text: the command's own layout, else ``Label:  value`` lines."""
+    """Human text: the command's own layout, else ``Label:  value`` lines;
+    every line with its control characters escaped, whatever the layout
+    put in it (a description or an error from a server)."""
 
     def add_argument_group(self, parser: argparse.ArgumentParser) -> None:
         """The text format has no options of its own."""
@@ -40,8 +47,9 @@ class TextFormatter(base.SingleFormatter):
             lines = layout(dict(zip(column_names, data, strict=False)))
         if lines is None:
             lines = self.generic_lines(column_names, data)
+        from ntcli_core.terminal import escape
         for line in lines:
-            stdout.write(line + '\n')
+            stdout.write(escape(line) + '\n')
 
     @staticmethod
     def generic_lines(column_names: Sequence[str],
@@ -51,3 +59,26 @@ class TextFormatter(base.SingleFormatter):
         width = max((len(label) for label in labels), default=0) + 1
         return [f'{label:<{width}} {_human(value)}'.rstrip()
                 for label, value in zip(labels, data, strict=False)]
+
+
+class CSVFormatter(commaseparated.CSVLister):
+    """cliff's CSV, written as RFC 4180 says: quotes doubled inside quoted
+    fields, backslashes as they are (cliff's backslash escape character,
+    which doubles them, is kept only for ``--quote none``, where nothing
+    else could escape a comma)."""
+
+    def emit_list(self, column_names: Sequence[str],
+                  data: Iterable[Sequence[Any]], stdout: TextIO,
+                  parsed_args: argparse.Namespace) -> None:
+        if parsed_args.quote_mode == 'none':
+            return super().emit_list(column_names, data, stdout,
+                                     parsed_args)
+        writer = csv.writer(stdout,
+                            quoting=self.QUOTE_MODES[parsed_args.quote_mode],
+                            lineterminator=os.linesep)
+        writer.writerow(column_names)
+        for row in data:
+            writer.writerow(
+                [c.machine_readable()
+                 if isinstance(c, cliff_columns.FormattableColumn) else c
+                 for c in row])

@@ -78,3 +78,13 @@ def is_workspace_name(text: str) -> bool:
 
 def is_uuid(text: str) -> bool:
     return UUID.fullmatch(text) is not None
+
+
+def check_description(text: str | None) -> str | None:
+    """A description a token or workspace may carry: every reader of the
+    workspace sees it, so it may not hold a secret."""
+    from ntcli_core import redact
+    if text is not None and redact.holds_secret(text):
+        raise ValueError('looks like it holds a token, credential or key, '
+                         'which every reader of the workspace would see')
+    return text

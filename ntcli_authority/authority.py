@@ -963,15 +963,21 @@ class Authority:
     # -- the audit trail -------------------------------------------------
     def record_refusal(self, error: errors.AuthorityError, *,
                        origin: Origin | None = None,
-                       workspace_id: str | None = None) -> None:
+                       workspace_id: str | None = None,
+                       left_out: int = 0) -> None:
         """Record a refused credential: its error code and, for a genuine
-        token, its JTI as the actor (never the credential itself)."""
+        token, its JTI as the actor (never the credential itself);
+        ``left_out``: refusals from the same client not recorded since its
+        last event (see ntcli_server.refusals)."""
         jti = (error.details or {}).get('jti')
+        detail = error.code
+        if left_out:
+            detail += f' (+{left_out} not recorded)'
         self.store.record_event(self._event(
             (origin or LOCAL).but(actor=jti if isinstance(jti, str)
                                   else None),
             models.AUDIT_AUTH_REFUSED, outcome=models.OUTCOME_REFUSED,
-            workspace_id=workspace_id, detail=error.code))
+            workspace_id=workspace_id, detail=detail))
 
     def list_events(self, workspace_id: str | None = None, *,
                     since: int | None = None,
@@ -1065,3 +1071,9 @@ class Authority:
             raise errors.InvalidRequest(
                 f'description must be UTF-8 text of at most {MAX_DESCRIPTION} '
                 'characters', {'field': 'description'})
+        from ntcli_core import redact
+        if description is not None and redact.holds_secret(description):
+            raise errors.InvalidRequest(
+                'description must not hold a token, credential or key: '
+                'every token of the workspace can read it',
+                {'field': 'description'})

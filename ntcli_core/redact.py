@@ -40,6 +40,12 @@ def redact(text: str) -> str:
     return text
 
 
+def holds_secret(text: str) -> bool:
+    """True when ``text`` holds something :func:`redact` would hide: a
+    description of that shape would show a secret to every reader."""
+    return redact(text) != text
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts the formatted message of each record
     and escapes its control characters (it may echo a server's words)."""

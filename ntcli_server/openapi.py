@@ -43,6 +43,10 @@ def _string(**extra: object) -> dict:
 
 
 _TIME = _string(format='date-time')
+# Scopes as one space-separated string (what the server splits and checks).
+_SCOPE_NAME = '(?:' + '|'.join(scopes.VOCABULARY).replace('.', r'\.') + ')'
+_SCOPE_TEXT = (f'^ *{_SCOPE_NAME}(?: +{_SCOPE_NAME}){{0,'
+               f'{scopes.MAX_SCOPES - 1}}} *$')
 _UUID = _string(format='uuid')
 _JTI = _string(pattern=r'^jti_[0-9a-f]{32}$')
 
@@ -77,8 +81,13 @@ SCHEMAS: dict[str, dict] = {
             'subject_token_type': _string(examples=[
                 exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]),
             'requested_token_type': _string(examples=[
-                signin.TOKEN_TYPE_SESSION]),
-            'audience': _string(), 'scope': _string(),
+                signin.TOKEN_TYPE_SESSION,
+                exchange.TOKEN_TYPE_ACCESS_TOKEN]),
+            'audience': _string(description='For a workspace token: the '
+                                            'workspace (name or id)'),
+            'scope': _string(description='For a workspace token: '
+                                         'space-separated scopes, of those '
+                                         'the trust policy grants'),
             'resource': _string(), 'client_id': _string(),
             'actor_token': _string(description='Not supported'),
             'actor_token_type': _string(description='Not supported')}},
@@ -89,21 +98,29 @@ SCHEMAS: dict[str, dict] = {
         'description': 'RFC 8693 section 2.2. A session (issued_token_type '
                        f'{signin.TOKEN_TYPE_SESSION}) also carries '
                        'expires_at, session_id, user_id, user_name and '
-                       'user_created.',
+                       'user_created; a workspace token for a CI job '
+                       f'({exchange.TOKEN_TYPE_ACCESS_TOKEN}) carries '
+                       'expires_at, scope, jti, workspace_id, created_at '
+                       'and trust_policy (the name of the policy that '
+                       'allowed it).',
         'properties': {
             'access_token': _string(), 'issued_token_type': _TOKEN_TYPE,
             'token_type': {'const': 'Bearer'},
             'expires_in': {'type': 'integer', 'minimum': 0},
             'expires_at': _TIME, 'session_id': _string(),
             'user_id': _string(), 'user_name': _string(),
-            'user_created': {'type': 'boolean'}}},
+            'user_created': {'type': 'boolean'},
+            'scope': _string(description='space-separated'),
+            'jti': _JTI, 'workspace_id': _UUID, 'created_at': _TIME,
+            'trust_policy': _string()}},
     'OAuthError': {
         'type': 'object', 'required': ['error'],
         'description': 'RFC 6749 section 5.2',
         'properties': {
             'error': _string(enum=[
                 'invalid_request', 'invalid_grant', 'invalid_target',
-                'unsupported_grant_type', 'temporarily_unavailable']),
+                'invalid_scope', 'unsupported_grant_type',
+                'access_denied', 'temporarily_unavailable']),
             'error_description': _string(),
             'request_id': nullable(_string())}},
     'SignInProviders': {
@@ -177,6 +194,10 @@ SCHEMAS: dict[str, dict] = {
                                           'minimum': 0}}},
     'TokenCreateRequest': {
         'type': 'object', 'additionalProperties': False,
+        # not both a lifetime and an expiry time
+        'not': {'required': ['expires_in', 'expires_at'], 'properties': {
+            'expires_in': {'type': 'integer'},
+            'expires_at': {'type': ['integer', 'string']}}},
         'description': 'Without expires_in and expires_at the token lives '
                        'one year; null in either asks for a token that '
                        'never expires (a user credential only).',
@@ -190,7 +211,8 @@ SCHEMAS: dict[str, dict] = {
             'scope': {'anyOf': [
                 {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
                  'maxItems': scopes.MAX_SCOPES},
-                _string(description='space-separated scopes'), _NULL],
+                _string(description='space-separated scopes',
+                        pattern=_SCOPE_TEXT), _NULL],
                 'default': list(scopes.DEFAULT)},
             'description': nullable(_string(
                 maxLength=authority.MAX_DESCRIPTION))}},
@@ -288,7 +310,8 @@ SCHEMAS: dict[str, dict] = {
             'scope': {'anyOf': [
                 {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
                  'maxItems': scopes.MAX_SCOPES},
-                _string(description='space-separated scopes'), _NULL],
+                _string(description='space-separated scopes',
+                        pattern=_SCOPE_TEXT), _NULL],
                 'default': list(scopes.DEFAULT),
                 'description': 'Never tokens:write; a token creating the '
                                'policy grants only scopes it holds'},
@@ -349,19 +372,24 @@ ERRORS: dict[int, str] = {
          'TOKEN_NOT_FOUND, TRUST_POLICY_NOT_FOUND)',
     409: 'The name is taken (WORKSPACE_EXISTS, TRUST_POLICY_EXISTS)',
     413: 'Request body too large (PAYLOAD_TOO_LARGE)',
+    411: 'A body without a length where one is needed (LENGTH_REQUIRED: '
+         'HTTP/1.0 without Content-Length)',
+    414: 'Request line too long (URI_TOO_LONG)',
     415: 'Request body is not JSON (UNSUPPORTED_MEDIA_TYPE)',
     422: 'The request does not fit this document (VALIDATION_ERROR)',
     429: 'Too many failed authentications from this address '
          '(TOO_MANY_REQUESTS; see Retry-After)',
+    431: 'Too many or too large header fields (HEADERS_TOO_LARGE)',
     500: 'The server failed (INTERNAL_ERROR)',
+    501: 'A transfer coding other than chunked (NOT_IMPLEMENTED)',
     503: 'The database does not answer within the bound on database '
          'waits (STORAGE_UNAVAILABLE; see Retry-After)',
 }
 # What every operation may answer (an address that failed to authenticate
 # too often gets 429 for everything), and what each kind of input adds.
-_ALWAYS = (429, 500, 503)
+_ALWAYS = (414, 429, 431, 500, 503)
 _AUTHENTICATED = (401, 403)
-_WITH_BODY = (400, 413, 415, 422)
+_WITH_BODY = (400, 411, 413, 415, 422, 501)
 _WITH_QUERY = (400, 422)
 _IN_WORKSPACE = (404,)
 
@@ -383,7 +411,7 @@ def _json(schema: dict, description: str,
 def operation(summary: str, ok: tuple[int, dict], *,
               errors: typing.Iterable[int] = (), authenticated: bool = True,
               body: dict | None = None, parameters: list | None = None,
-              operation_id: str) -> dict:
+              body_required: bool = False, operation_id: str) -> dict:
     """One operation: its success answer, its errors and its inputs."""
     status, response = ok
     statuses = set(errors)
@@ -398,7 +426,7 @@ def operation(summary: str, ok: tuple[int, dict], *,
     if parameters:
         op['parameters'] = parameters
     if body is not None:
-        op['requestBody'] = {'required': False, 'content': {
+        op['requestBody'] = {'required': body_required, 'content': {
             'application/json': {'schema': body}}}
     return op
 
@@ -419,9 +447,9 @@ def _paging(limit: str) -> list[dict]:
             _query('cursor', _string(), 'next_cursor of the page before')]
 
 
-def _header(name: str, description: str) -> dict:
+def _header(name: str, description: str, **schema: object) -> dict:
     return {'name': name, 'in': 'header', 'required': False,
-            'schema': _string(), 'description': description}
+            'schema': _string(**schema), 'description': description}
 
 
 _WORKSPACE_ID = _path_param('workspace_id', _string())
@@ -458,7 +486,10 @@ _TOKEN_AUTH = operation(
 #: The token-exchange endpoint's errors, in RFC 6749's shape.
 OAUTH_ERRORS = {
     'OAuth400': 'Refused (RFC 6749 section 5.2): invalid_request, '
-                'invalid_grant, invalid_target or unsupported_grant_type',
+                'invalid_grant, invalid_target, invalid_scope or '
+                'unsupported_grant_type',
+    'OAuth403': 'access_denied: a valid CI token that no trust policy '
+                'accepts (the description says which condition failed)',
     'OAuth503': "temporarily_unavailable: the subject token's issuer or "
                 'the database cannot be reached'}
 
@@ -471,8 +502,9 @@ PATHS: dict[str, dict] = {
     exchange.PATH: {'post': {
         'operationId': 'token_exchange',
         'summary': "Trade a token of a trusted issuer (an identity "
-                   "provider's ID token) for a token of this server "
-                   '(OAuth 2.0 Token Exchange, RFC 8693)',
+                   "provider's ID token, a CI job's OIDC token) for a "
+                   'token of this server (OAuth 2.0 Token Exchange, '
+                   'RFC 8693)',
         'security': [],
         'requestBody': {'required': True, 'content': {
             'application/x-www-form-urlencoded': {
@@ -480,6 +512,7 @@ PATHS: dict[str, dict] = {
         'responses': {
             '200': _json(ref('TokenExchangeResponse'), 'Exchanged'),
             '400': _oauth_error('OAuth400'),
+            '403': _oauth_error('OAuth403'),
             '413': {'$ref': '#/components/responses/E413'},
             '429': {'$ref': '#/components/responses/E429'},
             '500': {'$ref': '#/components/responses/E500'},
@@ -534,7 +567,7 @@ PATHS: dict[str, dict] = {
             'Create a workspace (a user credential)',
             (201, _json(ref('WorkspaceCreated'), 'Created')),
             body=ref('WorkspaceCreateRequest'), errors=(409,),
-            operation_id='create_workspace')},
+            body_required=True, operation_id='create_workspace')},
     '/v1/workspaces/{workspace_id}': {
         'parameters': [_WORKSPACE_ID],
         'delete': operation(
@@ -552,7 +585,8 @@ PATHS: dict[str, dict] = {
             body=ref('TokenCreateRequest'), errors=_IN_WORKSPACE,
             parameters=[_header('Idempotency-Key', 'A retry with the same '
                                 'key within 24 hours returns the same '
-                                'token')],
+                                'token', minLength=1,
+                                maxLength=authority.MAX_IDEMPOTENCY_KEY)],
             operation_id='issue_token'),
         'get': operation(
             'List tokens, oldest first: without limit every matching '
@@ -573,7 +607,10 @@ PATHS: dict[str, dict] = {
             (200, _json(ref('EventList'), 'Events')),
             errors=_IN_WORKSPACE + _WITH_QUERY,
             parameters=[
-                _query('since', _string(), 'Unix seconds or ISO-8601'),
+                _query('since', {'anyOf': [
+                    _string(pattern=r'^[0-9]{1,12}$'),
+                    _string(format='date-time')]},
+                    'Unix seconds or an ISO-8601 time'),
                 _query('action', {'type': 'array', 'items': _string(
                     enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
                 *_paging('Page size (default 100)')],

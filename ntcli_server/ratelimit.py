@@ -1,6 +1,7 @@
 """A limit on failed authentications per client address, for one node.
 
-After ``limit`` failed authentications (answers 401) from one address
+After ``limit`` failed authentications (answers 401, and subject tokens
+refused at the token-exchange endpoint) from one address
 within ``window`` seconds, that address gets ``429 TOO_MANY_REQUESTS``
 with ``Retry-After`` for every request until the window ends; its
 credential is not even looked at. Other addresses are not affected, and
@@ -140,8 +141,16 @@ class FailureTable:
             self._lock.release()
 
 
+#: The error codes of the token-exchange endpoint's refusals of a subject
+#: token (ntcli_server.exchange records them on the request): failed
+#: authentications as much as a 401 is.
+REFUSED_SUBJECT_TOKEN = frozenset({'invalid_grant', 'access_denied',
+                                   'EXTERNAL_TOKEN_REJECTED'})
+
+
 class AuthFailureLimit:
-    """Falcon middleware: refuse blocked addresses, count 401 answers."""
+    """Falcon middleware: refuse blocked addresses, count 401 answers and
+    refused subject tokens."""
 
     def __init__(self, table: FailureTable,
                  exempt: typing.Collection[str] = ()) -> None:
@@ -159,5 +168,7 @@ class AuthFailureLimit:
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
                          resource: object, req_succeeded: bool) -> None:
-        if falcon.http_status_to_code(resp.status) == 401:
+        if (falcon.http_status_to_code(resp.status) == 401
+                or getattr(req.context, 'error_code', None)
+                in REFUSED_SUBJECT_TOKEN):
             self.table.failed(req.remote_addr or '')

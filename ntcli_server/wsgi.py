@@ -47,7 +47,7 @@ from ntcli_authority.models import (
 from ntcli_core import redact, timefmt
 from ntcli_core.lifetimes import DEFAULT_LIFETIME
 from ntcli_core.tokens import TOKEN_PREFIX
-from ntcli_server import edge, ingress, ratelimit, request_ids
+from ntcli_server import edge, ingress, ratelimit, refusals, request_ids
 
 if typing.TYPE_CHECKING:
     from ntcli_server.signin import SignInSettings
@@ -103,16 +103,32 @@ def body_bytes(req: falcon.Request) -> bytes:
     With Content-Length, Falcon's bounded stream reads exactly that much.
     A chunked body has no length: the server de-chunks it, and reading to
     the end is safe only where it says so (``wsgi.input_terminated``);
-    elsewhere the request is refused (411) rather than read as empty.
+    elsewhere the request is refused (411) rather than read as empty, as
+    is an HTTP/1.0 request with neither (its body would end at the close
+    of the connection), and a transfer coding other than chunked (501).
     """
+    coding = req.get_header('Transfer-Encoding')
+    if coding is not None and [
+            c.strip().lower() for c in coding.split(',')] != ['chunked']:
+        # gzip and the like: gunicorn would hand them over as if plain
+        # chunked (a front proxy may read them otherwise).
+        raise errors.AuthorityError(
+            'NOT_IMPLEMENTED', 'The only transfer coding this server reads '
+            f'is chunked, not {coding!r}', 501)
     if req.content_length is not None:
         stream: typing.Any = req.bounded_stream
-    elif req.get_header('Transfer-Encoding'):
+    elif coding:
         if not req.env.get('wsgi.input_terminated'):
             raise errors.AuthorityError(
                 'LENGTH_REQUIRED', 'This server needs a Content-Length '
                 'for a request body', 411)
         stream = req.stream
+    elif req.env.get('SERVER_PROTOCOL') == 'HTTP/1.0':
+        # HTTP/1.0 delimits a body by closing the connection: a body sent
+        # that way is there, unread; refuse rather than act without it.
+        raise errors.AuthorityError(
+            'LENGTH_REQUIRED', 'An HTTP/1.0 request needs a Content-Length '
+            '(0 for no body)', 411)
     else:
         return b''
     chunks, size = [], 0
@@ -207,6 +223,10 @@ def read_body(req: falcon.Request, fields: Fields,
             raise validation_error(f"Field '{name}' is required",
                                    field=name)
     for name, value in data.items():
+        if (isinstance(value, float) and int in fields[name]
+                and value.is_integer()):
+            # 60.0 is an integer to JSON Schema (and to the document)
+            data[name] = value = int(value)
         _check_type(name, value, fields[name])
     return data
 
@@ -434,6 +454,7 @@ class TokenAPI:
         self._authority: Authority | None = None
         self._lock = threading.Lock()
         self.metrics = metrics or NoMetrics()
+        self.refusals = refusals.RefusalSampler()
         self._counted = _CountedValidation(self.metrics)
 
     @property
@@ -457,9 +478,11 @@ class TokenAPI:
             with self.validation():
                 return self.authority.authenticate(credential)
         except _REFUSALS as exc:
-            self.authority.record_refusal(
-                exc, origin=origin(req),
-                workspace_id=getattr(req.context, 'workspace_id', None))
+            left_out = self.refusals.admit(req.remote_addr or '')
+            if left_out is not None:
+                self.authority.record_refusal(
+                    exc, origin=origin(req), left_out=left_out,
+                    workspace_id=getattr(req.context, 'workspace_id', None))
             raise
 
     def validation(self) -> _CountedValidation:
@@ -844,16 +867,19 @@ def _with_policy(factory: AuthorityFactory,
 
 
 def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
-                        settings: SignInSettings | None) -> None:
-    """The token-exchange endpoint with its exchanges, and the sign-in
-    routes (:mod:`ntcli_server.signin`)."""
+                        settings: SignInSettings | None,
+                        ci_audience: str | None) -> None:
+    """The token-exchange endpoint with its exchanges (a sign-in, a CI
+    job's token for a workspace token), and the sign-in routes
+    (:mod:`ntcli_server.signin`, :mod:`ntcli_server.ci`)."""
     from ntcli_core import oauth
-    from ntcli_server import exchange, signin
+    from ntcli_server import ci, exchange, signin
     exchanges: list[exchange.Exchange] = []
     if settings is not None:
         from ntcli_authority import oidc
         exchanges.append(signin.SignInExchange(
             api, settings, oidc.Issuer(settings.issuer)))
+    exchanges.append(ci.WorkspaceTokenExchange(api, ci_audience))
     exchange.add_route(app, exchanges, body_bytes, origin)
     app.add_route(oauth.PROVIDERS_PATH, signin.ProvidersResource(settings))
     app.add_route(oauth.SESSION_PATH, signin.SessionResource(api))
@@ -863,8 +889,8 @@ def create_app(target: str | AuthorityFactory, *,
                metrics: bool = False,
                auth_failures: ratelimit.FailureTable | None = None,
                wait: float | None = None,
-               sign_in: SignInSettings | None = None
-               ) -> falcon.App:
+               sign_in: SignInSettings | None = None,
+               ci_audience: str | None = None) -> falcon.App:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
@@ -872,7 +898,9 @@ def create_app(target: str | AuthorityFactory, *,
     per client address (:mod:`ntcli_server.ratelimit`). ``wait`` bounds
     each database call of a ``target`` (see ``serve --db-wait``).
     ``sign_in`` names the identity provider people sign in with
-    (:mod:`ntcli_server.signin`).
+    (:mod:`ntcli_server.signin`). ``ci_audience`` is the ``aud`` CI jobs'
+    OIDC tokens must carry to be exchanged for workspace tokens
+    (:mod:`ntcli_server.ci`); None refuses them.
 
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
@@ -920,7 +948,7 @@ def create_app(target: str | AuthorityFactory, *,
                   TrustPoliciesResource(api))
     app.add_route('/v1/workspaces/{workspace_id}/trust-policies/{policy}',
                   TrustPolicyResource(api))
-    _add_sign_in_routes(app, api, sign_in)
+    _add_sign_in_routes(app, api, sign_in, ci_audience)
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(falcon.HTTPError, handle_http_error)
     app.add_error_handler(errors.AuthorityError, handle_authority_error)

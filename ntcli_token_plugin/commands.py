@@ -163,13 +163,8 @@ class ShowToken(command.ShowOne):
 
     fields = dict.fromkeys((
         'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
-        'is_valid', 'days_until_expiry', 'verified', 'source', 'message'))
-
-    def declared_fields(self, parsed_args: argparse.Namespace
-                        ) -> command.Fields:
-        if parsed_args.show_token:
-            return dict(self.fields, token=None)
-        return self.fields
+        'is_valid', 'days_until_expiry', 'scope', 'verified', 'source',
+        'message', 'token'))
 
     _check_status = 0
 
@@ -179,7 +174,7 @@ class ShowToken(command.ShowOne):
         parser.add_argument(
             '--show-token', action='store_true', default=False,
             help='Also print the token value (it is secret: a warning goes '
-                 'to stderr).')
+                 'to stderr); -c token alone prints only the value.')
         parser.add_argument(
             '--check', metavar='DURATION', nargs='?', const=True,
             default=None,
@@ -207,12 +202,14 @@ class ShowToken(command.ShowOne):
             raise
         if parsed_args.check is not None:
             self._check_status = self._check(info, window)
-        if parsed_args.show_token:
+        asked = {c.lower() for c in parsed_args.columns or ()}
+        if parsed_args.show_token or 'token' in asked:
             self.context.warn('the token below is a secret; do not share '
                               'it or paste it into logs.')
         else:
             info.pop('token', None)
-        return tuple(info), tuple(info.values())
+        columns = [c for c in self.fields if c in info]
+        return tuple(columns), tuple(info[c] for c in columns)
 
     def _check(self, info: dict[str, Any], window: int | None) -> int:
         from ntcli_token_plugin import check
@@ -259,7 +256,7 @@ class CreateToken(command.ShowOne):
     """Create an extra token for CI or automation (printed once, not stored).
     """
 
-    fields = dict.fromkeys(('token', 'jti', 'expires_at'))
+    fields = dict.fromkeys(('token', 'jti', 'expires_at', 'scope'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         # imported here, not at the top: 'token show' does not need it
@@ -278,6 +275,7 @@ class CreateToken(command.ShowOne):
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
+        command.check_description(parsed_args.description)
         from ntcli import output
         if output.is_closed(self.app.stdout):
             raise errors.UsageError(
@@ -319,7 +317,7 @@ class CreateToken(command.ShowOne):
                                workspace_id=workspace.id,
                                endpoint=context.endpoint.key)
         scope = None if issued.scope is None else list(issued.scope)
-        return (('token', 'jti', 'expires_at', 'scope'),
+        return (tuple(self.fields),
                 (issued.token, issued.jti, timefmt.iso(issued.expires_at),
                  scope))
 
@@ -336,7 +334,9 @@ class CreateToken(command.ShowOne):
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
 
-    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current'))
+    fields = dict.fromkeys(('JTI', 'Created', 'Expires', 'Current', 'Scope',
+                            'Description'))
+    long_columns = ('Created', 'Scope', 'Description')
 
     def declared_fields(self, parsed_args: argparse.Namespace
                         ) -> command.Fields:
@@ -366,19 +366,16 @@ class ListTokens(command.Lister):
             include_revoked=parsed_args.show_expired)
         stored = context.stored_token(workspace.id)
         current = stored.jti if stored else None
-        columns = ['JTI', 'Created', 'Expires', 'Current', 'Scope',
-                   'Description']
-        if parsed_args.show_expired:
-            columns.append('Status')
+        columns = tuple(self.declared_fields(parsed_args))
         rows = []
         for record in records:
-            row = [record.jti, TimeColumn(record.created_at),
-                   TimeColumn(record.expires_at),
-                   CheckColumn(record.jti == current),
-                   ScopeColumn(record.scope), TextColumn(record.description)]
-            if parsed_args.show_expired:
-                row.append(STATUS_TEXT.get(record.status, record.status))
-            rows.append(row)
+            row = {'JTI': record.jti, 'Created': TimeColumn(record.created_at),
+                   'Expires': TimeColumn(record.expires_at),
+                   'Current': CheckColumn(record.jti == current),
+                   'Scope': ScopeColumn(record.scope),
+                   'Description': TextColumn(record.description),
+                   'Status': STATUS_TEXT.get(record.status, record.status)}
+            rows.append([row[name] for name in columns])
         if not rows:
             context.warn(f"no tokens in workspace '{workspace.name}'. Run "
                          "'ntcli token refresh' to create one.")
@@ -454,7 +451,7 @@ class RevokeToken(command.ShowEach):
                 f"The other {len(rows)} {'was' if len(rows) == 1 else 'were'}"
                 " revoked. Run 'ntcli token list --show-expired' to see the "
                 'tokens of this workspace.' if rows else None)
-        return ('jti', 'revoked_at', 'status'), rows
+        return tuple(self.fields), rows
 
     def done_summary(self) -> str | None:
         done = getattr(self, '_revoked', None)

@@ -108,9 +108,14 @@ class Login(command.Command):
             '--wait', metavar='SECONDS', type=_wait, default=300,
             help='How long a browser sign-in waits for the provider '
                  '(default 300).')
+        from ntcli.commands import ci_login
+        ci_login.add_arguments(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
+        from ntcli.commands import ci_login
+        if ci_login.wanted(parsed_args):
+            return ci_login.login(self, parsed_args)
         from ntcli.store import StoredToken
         context = self.context
         endpoint = context.endpoint
@@ -306,7 +311,7 @@ class Status(command.ShowOne):
         data['credentials_file'] = context.store.path
         data['key_source'] = context.store.describe_key()
         data['config_dir'] = context.config_dir
-        return tuple(data), tuple(data.values())
+        return tuple(self.fields), tuple(data.get(c) for c in self.fields)
 
     def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""

@@ -23,7 +23,7 @@ class ShowConfig(command.ShowOne):
             'credentials_file': context.store.path,
             'key_source': context.store.describe_key(),
         }
-        return tuple(data), tuple(data.values())
+        return tuple(self.fields), tuple(data[c] for c in self.fields)
 
 
 class RotateKey(command.Command):

@@ -24,11 +24,7 @@ class ShowHistory(command.Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import TimeColumn
         entries = self.context.history.entries(limit=parsed_args.limit)
-        return (('Time', 'Action', 'JTI', 'Outcome', 'Detail', 'Workspace'),
+        return (tuple(self.fields),
                 [(TimeColumn(e.get('time')), e.get('action'),
                   e.get('jti') or '', e.get('outcome'), e.get('detail') or '',
                   e.get('workspace_id') or '') for e in entries])
-
-    @property
-    def need_sort_by_cliff(self) -> bool:
-        return False

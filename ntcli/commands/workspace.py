@@ -33,6 +33,10 @@ class CreateWorkspace(command.ShowOne):
                             help='Select it for the following commands.')
         return parser
 
+    def check_arguments(self, parsed_args: argparse.Namespace) -> None:
+        super().check_arguments(parsed_args)
+        command.check_description(parsed_args.description)
+
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         name = check_name(parsed_args.name)
@@ -46,7 +50,7 @@ class CreateWorkspace(command.ShowOne):
                 config.select_workspace(context.context_name, workspace.id,
                                         workspace.name)
         from ntcli_core import timefmt
-        return (('workspace_id', 'workspace_name', 'created'),
+        return (tuple(self.fields),
                 (workspace.id, workspace.name,
                  timefmt.iso(workspace.created_at)))
 
@@ -71,7 +75,7 @@ class ListWorkspaces(command.Lister):
                 for workspace in workspaces:
                     config.remember_workspace(context.context_name,
                                               workspace.id, workspace.name)
-        return (('ID', 'Name', 'Created', 'Selected'),
+        return (tuple(self.fields),
                 [(w.id, w.name, TimeColumn(w.created_at),
                   CheckColumn(w.id == selected)) for w in workspaces])
 
@@ -93,7 +97,7 @@ class SelectWorkspace(command.ShowOne):
         with context.update_config() as config:
             config.select_workspace(context.context_name, workspace.id,
                                     workspace.name)
-        return (('workspace_id', 'workspace_name'),
+        return (tuple(self.fields),
                 (workspace.id, workspace.name))
 
     def format_text(self, data: dict) -> list[str]:
@@ -143,6 +147,9 @@ class ListEvents(command.Lister):
     """Show what happened to a workspace's tokens: the endpoint's audit
     trail (every machine, every user), oldest first."""
 
+    fields = dict.fromkeys(('Time', 'Action', 'Outcome', 'Actor', 'JTI',
+                            'Client', 'User Agent', 'Request ID', 'Detail'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument('name', metavar='NAME|ID', nargs='?',
@@ -168,15 +175,10 @@ class ListEvents(command.Lister):
         events = context.endpoint.list_events(
             context.admin_bearer(), workspace.id, since=parsed_args.since,
             actions=parsed_args.actions)
-        return (('Time', 'Action', 'Outcome', 'Actor', 'JTI', 'Client',
-                 'User Agent', 'Request ID', 'Detail'),
+        return (tuple(self.fields),
                 [(TimeColumn(e.time), _shown(e.action), _shown(e.outcome),
                   _shown(e.actor), _shown(e.target_jti), _shown(e.client),
                   _shown(e.user_agent), _shown(e.request_id),
                   _shown(e.detail)) for e in events])
-
-    @property
-    def need_sort_by_cliff(self) -> bool:
-        return False
 
 

@@ -47,6 +47,31 @@ class IssuedToken(Record):
     scope: ScopeList = None
 
 
+class ExchangedToken(Record):
+    """A token an endpoint gave for a CI job's ID token, and the name of
+    the trust policy that allowed it (None when the endpoint does not
+    say)."""
+
+    issued: IssuedToken
+    policy: str | None = None
+
+
+class TrustPolicy(Record):
+    """A trust policy of a workspace: tokens of ``issuer`` whose claims
+    meet ``conditions`` (claim, pattern) buy workspace tokens holding
+    ``scope`` for ``max_lifetime`` seconds."""
+
+    id: str
+    name: str
+    issuer: str
+    conditions: tuple[tuple[str, str], ...]
+    scope: ScopeList
+    max_lifetime: int
+    created_at: int | None = None
+    created_by: str | None = None
+    description: str | None = None
+
+
 class TokenRecord(Record):
     """What an endpoint knows of a token (never its value)."""
 
@@ -195,6 +220,54 @@ class Endpoint(abc.ABC):
     @abc.abstractmethod
     def validate_token(self, token: str) -> Validation:
         """Check a token; raise TokenExpired/TokenRevoked/TokenInvalid."""
+
+    def exchange_ci_token(self, subject_token: str, *,
+                          workspace: str | None = None,
+                          scope: typing.Sequence[str] | None = None
+                          ) -> ExchangedToken:
+        """A short-lived workspace token for a CI job's OIDC ID token, as
+        a trust policy of the endpoint allows (RFC 8693 token exchange):
+        of ``workspace`` (a name or id; None: the one whose policy
+        matches), with ``scope`` or all the policy grants. Endpoints that
+        trust no external issuer say so."""
+        from ntcli import errors
+        raise errors.UsageError(
+            f'The endpoint {self.url} takes no CI identity tokens',
+            'Use an ntcli-server endpoint (--endpoint https://…) whose '
+            'operator set up a trust policy for this CI.')
+
+    # -- trust policies ---------------------------------------------------
+    def _no_trust_policies(self) -> typing.NoReturn:
+        from ntcli import errors
+        raise errors.UsageError(
+            f'The endpoint {self.url} keeps no trust policies',
+            'Trust policies live on an ntcli-server: give --endpoint (or '
+            'NTCLI_ENDPOINT) its URL.')
+
+    def create_trust_policy(self, credential: str | None,
+                            workspace_id: str, name: str, *, issuer: str,
+                            conditions: typing.Sequence[tuple[str, str]],
+                            scope: typing.Sequence[str] | None = None,
+                            max_lifetime: int | None = None,
+                            description: str | None = None) -> TrustPolicy:
+        """Create a trust policy in the workspace (see
+        ``docs/operator/trust.md``)."""
+        self._no_trust_policies()
+
+    def list_trust_policies(self, credential: str | None,
+                            workspace_id: str) -> list[TrustPolicy]:
+        """The workspace's trust policies, by name."""
+        self._no_trust_policies()
+
+    def get_trust_policy(self, credential: str | None, workspace_id: str,
+                         policy: str) -> TrustPolicy:
+        """The workspace's trust policy with this id or name."""
+        self._no_trust_policies()
+
+    def delete_trust_policy(self, credential: str | None, workspace_id: str,
+                            policy: str) -> TrustPolicy:
+        """Delete the workspace's trust policy with this id or name."""
+        self._no_trust_policies()
 
     # -- the audit trail --------------------------------------------------
     def list_events_page(self, credential: str | None, workspace_id: str, *,

@@ -41,11 +41,13 @@ from ntcli.endpoints import (
     Endpoint,
     EndpointOptions,
     Event,
+    ExchangedToken,
     IssuedToken,
     Revocation,
     Session,
     SignInProvider,
     TokenRecord,
+    TrustPolicy,
     Validation,
     Workspace,
     normalize_url,
@@ -59,6 +61,19 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 CONNECT_RETRIES = 2
 LOST_ANSWER_RETRIES = 2
 BACKOFF_SECONDS = 0.2
+#: RFC 8693 token exchange at ntcli-server's token endpoint.
+TOKEN_ENDPOINT = '/v1/oauth/token'
+GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt'
+TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+# RFC 6749 errors of the token endpoint, as ntcli's own.
+_OAUTH_ERRORS: dict[str, type[errors.NtcliError]] = {
+    'invalid_grant': errors.AuthenticationRequired,
+    'access_denied': errors.Forbidden,
+    'invalid_request': errors.InvalidRequest,
+    'invalid_scope': errors.InvalidRequest,
+}
+
 
 
 def _unix(value: object) -> int | None:
@@ -292,6 +307,129 @@ class HTTPEndpoint(Endpoint):
                 for e in answer['events']]
             return events, answer.get('next_cursor') or None
 
+    # -- trust policies ---------------------------------------------------
+    def _policies_path(self, workspace_id: str, *rest: str) -> str:
+        return '/'.join((f'/v1/workspaces/{_quote(workspace_id)}'
+                         '/trust-policies', *map(_quote, rest)))
+
+    @staticmethod
+    def _policy(item: dict) -> TrustPolicy:
+        conditions = item['conditions']
+        if not isinstance(conditions, dict) or not all(
+                isinstance(v, str) for v in conditions.values()):
+            raise ValueError('conditions')
+        return TrustPolicy(
+            id=str(item['id']), name=str(item['name']),
+            issuer=str(item['issuer']),
+            conditions=tuple(sorted(conditions.items())),
+            scope=scopes.reported(item.get('scope')),
+            max_lifetime=int(item['max_lifetime']),
+            created_at=_unix(item.get('created_at')),
+            created_by=item.get('created_by'),
+            description=item.get('description'))
+
+    def create_trust_policy(self, credential: str | None,
+                            workspace_id: str, name: str, *, issuer: str,
+                            conditions: typing.Sequence[tuple[str, str]],
+                            scope: typing.Sequence[str] | None = None,
+                            max_lifetime: int | None = None,
+                            description: str | None = None) -> TrustPolicy:
+        body: dict[str, object] = {'name': name, 'issuer': issuer,
+                                   'conditions': dict(conditions)}
+        if scope is not None:
+            body['scope'] = list(scope)
+        if max_lifetime is not None:
+            body['max_lifetime'] = max_lifetime
+        if description is not None:
+            body['description'] = description
+        answer = self._call('POST', self._policies_path(workspace_id),
+                            credential, json=body)
+        with self._reading('trust policy'):
+            return self._policy(answer)
+
+    def list_trust_policies(self, credential: str | None,
+                            workspace_id: str) -> list[TrustPolicy]:
+        answer = self._call('GET', self._policies_path(workspace_id),
+                            credential)
+        with self._reading('trust policy list'):
+            return [self._policy(p) for p in answer['trust_policies']]
+
+    def get_trust_policy(self, credential: str | None, workspace_id: str,
+                         policy: str) -> TrustPolicy:
+        answer = self._call('GET', self._policies_path(workspace_id, policy),
+                            credential)
+        with self._reading('trust policy'):
+            return self._policy(answer)
+
+    def delete_trust_policy(self, credential: str | None, workspace_id: str,
+                            policy: str) -> TrustPolicy:
+        shown = self.get_trust_policy(credential, workspace_id, policy)
+        self._call('DELETE', self._policies_path(workspace_id, shown.id),
+                   credential)
+        return shown
+
+    def exchange_ci_token(self, subject_token: str, *,
+                          workspace: str | None = None,
+                          scope: typing.Sequence[str] | None = None
+                          ) -> ExchangedToken:
+        form = {'grant_type': GRANT_TOKEN_EXCHANGE,
+                'subject_token': subject_token,
+                'subject_token_type': TOKEN_TYPE_JWT,
+                'requested_token_type': TOKEN_TYPE_ACCESS_TOKEN}
+        if workspace:
+            form['audience'] = workspace
+        if scope:
+            form['scope'] = ' '.join(scope)
+        # Sent once: the subject token is accepted once, so a repeat after
+        # a lost answer could only be refused.
+        try:
+            response = self._send('POST', TOKEN_ENDPOINT, {}, None, None,
+                                  form=form)
+        except requests.RequestException as exc:
+            raise self._unreachable(exc) from exc
+        answer = self._exchange_answer(response)
+        with self._reading('token exchange answer'):
+            token = answer['access_token']
+            if not isinstance(token, str) or not token:
+                raise ValueError('no access_token')
+            expires_in = answer.get('expires_in')
+            expires_at = _unix(answer.get('expires_at'))
+            if expires_at is None and isinstance(expires_in, int):
+                expires_at = int(time.time()) + expires_in
+            policy = answer.get('trust_policy')
+            return ExchangedToken(
+                issued=IssuedToken(
+                    token=token, jti=answer['jti'],
+                    workspace_id=answer['workspace_id'],
+                    expires_at=expires_at,
+                    created_at=_unix(answer.get('created_at')),
+                    scope=scopes.reported(answer.get('scope'))),
+                policy=policy if isinstance(policy, str) else None)
+
+    def _exchange_answer(self, response: requests.Response) -> dict:
+        """The JSON of a token endpoint's answer; RFC 6749's
+        ``{"error", "error_description"}`` raised as ntcli's errors."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get('error') if isinstance(body, dict) else None
+        if response.status_code >= 300 and isinstance(error, str):
+            from ntcli_core.terminal import escape
+            description = body.get('error_description')
+            text = escape(description) if isinstance(description, str) \
+                else error
+            if error in ('invalid_target', 'unsupported_grant_type'):
+                raise errors.EndpointError(
+                    f'The endpoint at {self.url} does not exchange CI '
+                    f'identity tokens: {text}',
+                    'Ask its operator to enable it (ntcli-server serve '
+                    '--ci-audience) and to create a trust policy.')
+            cls = _OAUTH_ERRORS.get(error, errors.EndpointError)
+            raise cls(f'The endpoint at {self.url} refused the CI identity '
+                      f'token: {text}', details={'error': error})
+        return self._answer(response)
+
     def whoami(self, credential: str | None) -> str:
         answer = self._call('GET', '/v1/whoami', credential)
         with self._reading('identity'):
@@ -413,16 +551,17 @@ class HTTPEndpoint(Endpoint):
         raise AssertionError('the last attempt returns or raises')
 
     def _send(self, method: str, path: str, headers: dict[str, str],
-              json: object, params: dict[str, str] | None
-              ) -> requests.Response:
-        """One HTTP exchange, traced under --debug."""
+              json: object, params: dict[str, str] | None, *,
+              form: dict[str, str] | None = None) -> requests.Response:
+        """One HTTP exchange (a JSON or ``form`` body), traced under
+        --debug."""
         url = self.url + path
         started = time.monotonic()
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers,
-                verify=self._verify, timeout=self.options.timeout,
-                allow_redirects=False)
+                method, url, json=json, data=form, params=params,
+                headers=headers, verify=self._verify,
+                timeout=self.options.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             self._trace(method, url, type(exc).__name__, started, headers)
             raise

@@ -36,7 +36,6 @@ class ListEvents(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         from ntcli_authority.errors import AuthorityError
-        from ntcli_core.terminal import escape
         with self.open_authority(parsed_args) as authority:
             workspace_id = None
             if parsed_args.workspace:
@@ -55,11 +54,6 @@ class ListEvents(base.Lister):
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        for_terminal = parsed_args.formatter == 'table'
-        rows = []
-        for event in events:
-            row = [timefmt.iso(event.at)] + [getattr(event, name, None)
-                                             for name in COLUMNS[1:]]
-            rows.append([escape(v) if isinstance(v, str) else v
-                         for v in row] if for_terminal else row)
-        return COLUMNS, rows
+        return COLUMNS, [[timefmt.iso(event.at)]
+                         + [getattr(event, name, None) for name in COLUMNS[1:]]
+                         for event in events]

@@ -146,14 +146,37 @@ class ShowOne(CommandMixin, show.ShowOne):
                        column_names: typing.Any, data: typing.Any) -> int:
         if parsed_args.formatter == 'value' and not parsed_args.columns:
             parsed_args.columns = list(self.value_columns)
+        data = [flat_cell(value, parsed_args.formatter) for value in data]
         return super().produce_output(parsed_args, column_names, data)
+
+
+def flat_cell(value: typing.Any, formatter: str) -> typing.Any:
+    """A cell as the flat formats (all but json and yaml) print it: text
+    with its control characters escaped, so that a field from the database
+    can neither split a row nor reach the terminal as a control sequence;
+    in CSV, a cell a spreadsheet would run as a formula neutralised."""
+    if not isinstance(value, str) or formatter in ('json', 'yaml'):
+        return value
+    from ntcli_core.terminal import escape
+    value = escape(value)
+    if formatter == 'csv':
+        from ntcli_core import cells
+        value = cells.neutralized(value)
+    return value
 
 
 class Lister(CommandMixin, lister.Lister):
     """A command that lists objects (default format ``table``); CSV quotes
-    only where needed, so that a field splits on commas."""
+    only where needed, so that a field splits on commas; every cell passes
+    through :func:`flat_cell`."""
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.set_defaults(quote_mode='minimal')
         return parser
+
+    def produce_output(self, parsed_args: argparse.Namespace,
+                       column_names: typing.Any, data: typing.Any) -> int:
+        rows = ([flat_cell(value, parsed_args.formatter) for value in row]
+                for row in data)
+        return super().produce_output(parsed_args, column_names, rows)

@@ -25,7 +25,10 @@ DEFAULT_BIND = '127.0.0.1:8080'
 # and gthread ones too (a thread per connection); with gevent the probes
 # kept a 7 ms median, 22 ms worst. waitress did as well and faster, but
 # cannot serve TLS without a thread per handshake.
-SLOW_CLIENT_SAFE = {'worker_class': 'gevent', 'worker_connections': 1000}
+# (ntcli_server.worker: gunicorn's gevent worker, whose own refusals carry
+# the error envelope.)
+SLOW_CLIENT_SAFE = {'worker_class': 'ntcli_server.worker.TokenWorker',
+                    'worker_connections': 1000}
 
 
 #: How long one database call may wait (a lock, a busy connection, a slow
@@ -37,7 +40,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
                   metrics: bool = False,
                   auth_failures: FailureTable | None = None,
                   wait: float | None = None,
-                  sign_in: SignInSettings | None = None) -> None:
+                  sign_in: SignInSettings | None = None,
+                  ci_audience: str | None = None) -> None:
     """Serve ``create_app(target)`` under gunicorn until it is stopped."""
     from gunicorn.app.base import BaseApplication
 
@@ -57,7 +61,8 @@ def _run_gunicorn(target: str, settings: dict[str, object], *,
                 logs.one_line_tls_failures()
             return wsgi.create_app(target, metrics=metrics,
                                    auth_failures=auth_failures, wait=wait,
-                                   sign_in=sign_in)
+                                   sign_in=sign_in,
+                                   ci_audience=ci_audience)
 
     TokenServer().run()
 
@@ -228,8 +233,9 @@ class Serve(base.Command):
                                  '(needs prometheus-client).')
         _add_tls_options(parser)
         _add_auth_failure_options(parser)
-        from ntcli_server import signin
+        from ntcli_server import ci, signin
         signin.add_options(parser)
+        ci.add_options(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -249,9 +255,10 @@ class Serve(base.Command):
             raise base.CommandFailed(
                 f'--db-wait ({args.db_wait}) must be less than --timeout '
                 f'({args.timeout})')
-        from ntcli_server import signin
+        from ntcli_server import ci, signin
         try:
             sign_in = signin.settings_from(args)
+            ci_audience = ci.check_audience(args.ci_audience)
         except ValueError as exc:
             raise base.CommandFailed(str(exc), 'See ntcli-server serve '
                                      '--help and the operator guide.') \
@@ -290,5 +297,6 @@ class Serve(base.Command):
             # which several servers on one machine would fight over.
             'control_socket_disable': True,
         }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
-            wait=args.db_wait, sign_in=sign_in)
+                                   sign_in=sign_in,
+                                   ci_audience=ci_audience)
         return 0

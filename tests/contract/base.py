@@ -149,6 +149,19 @@ class EndpointContract:
             self.assertIn('xpir', exc.message, kwargs)
         self.assertEqual({}, self.listed())
 
+    def test_secret_shaped_descriptions_are_refused(self):
+        # every token of the workspace can read a description
+        secret = self.issue().token
+        for text in (secret, f'ci {secret[:30]}', 'ntu_abcdefgh12345678'):
+            exc = self.assertRaises(errors.InvalidRequest, self.issue,
+                                    description=text)
+            self.assertIn('description', exc.message)
+            self.assertNotIn(secret[4:30], exc.message)
+        self.assertRaises(errors.InvalidRequest,
+                          self.endpoint.create_workspace, self.credential,
+                          'described', 'key ntu_abcdefgh12345678')
+        self.assertEqual(1, len(self.listed()))
+
     def test_same_idempotency_key_gives_the_same_token(self):
         first = self.issue(idempotency_key='refresh-1')
         again = self.issue(idempotency_key='refresh-1')

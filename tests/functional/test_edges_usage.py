@@ -44,7 +44,6 @@ class TestColumns(UsageTest):
 
     def test_column_needing_an_option(self):
         self.refused('token', 'list', '-c', 'Status')
-        self.refused('token', 'show', '-c', 'token')
         self.refused('token', 'list', '--sort-column', 'nosuch')
         self.ntcli('token', 'list', '--show-expired', '-c', 'Status')
 

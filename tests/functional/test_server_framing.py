@@ -71,6 +71,10 @@ class TestBodyFraming(rawhttp.LiveServerTest):
             ({'Content-Length': 'ten'}, body),
             ({'Content-Length': '-1'}, body),
             ({'Transfer-Encoding': 'gzip'}, body),
+            # read as plain chunked, once
+            ({'Transfer-Encoding': 'gzip, chunked'}, rawhttp.chunked(body)),
+            ({'Transfer-Encoding': 'identity, chunked'},
+             rawhttp.chunked(body)),
         ]
         before = self.count_tokens()
         for headers, data in cases:
@@ -79,6 +83,61 @@ class TestBodyFraming(rawhttp.LiveServerTest):
             self.assertIn(answer.status, (400, 411, 501), (headers, answer))
         self.assertEqual(before, self.count_tokens())
 
+    def test_http_10_without_a_length_is_refused(self):
+        # Its body ends with the connection: it used to be ignored, and
+        # {"expires_in": 60} gave a token of a year.
+        before = self.count_tokens()
+        data = rawhttp.request_bytes(
+            'POST', self.tokens_path,
+            {'Authorization': f'Bearer {self.server.credential}',
+             'Content-Type': 'application/json'},
+            b'{"expires_in": 60}').replace(b'HTTP/1.1', b'HTTP/1.0', 1)
+        answer = rawhttp.exchange(self.server.port, data)
+        self.assertEqual(411, answer.status, answer.body)
+        self.assertEqual('LENGTH_REQUIRED', answer.json()['error']['code'])
+        self.assertEqual(before, self.count_tokens())
+        # With a length, HTTP/1.0 is read as any other.
+        data = rawhttp.request_bytes(
+            'POST', self.tokens_path,
+            {'Authorization': f'Bearer {self.server.credential}',
+             'Content-Type': 'application/json', 'Content-Length': '18'},
+            b'{"expires_in": 60}').replace(b'HTTP/1.1', b'HTTP/1.0', 1)
+        answer = rawhttp.exchange(self.server.port, data)
+        self.assertEqual((201, 60), (answer.status,
+                                     answer.json()['expires_in']))
+
     def count_tokens(self):
         answer = self.call('GET', self.tokens_path + '?limit=1000')
         return answer.json()['count']
+
+
+class TestGunicornRefusals(rawhttp.LiveServerTest):
+    """What gunicorn refuses before the application sees it comes in the
+    error envelope too, not as an HTML page."""
+
+    def assertEnvelope(self, answer, status, code):
+        self.assertEqual(status, answer.status, answer.body)
+        self.assertEqual('application/json', answer.headers['content-type'])
+        error = answer.json()['error']
+        self.assertEqual(code, error['code'])
+        self.assertEqual(answer.headers['x-request-id'], error['request_id'])
+
+    def send(self, data: bytes):
+        return rawhttp.exchange(self.server.port, data)
+
+    def test_a_request_line_too_long(self):
+        self.assertEnvelope(self.send(rawhttp.request_bytes(
+            'GET', '/v1/whoami?' + 'x' * 9000, {})), 414, 'URI_TOO_LONG')
+
+    def test_header_fields_too_large(self):
+        self.assertEnvelope(self.send(rawhttp.request_bytes(
+            'GET', '/v1/whoami', {'X-Big': 'y' * 9000})),
+            431, 'HEADERS_TOO_LARGE')
+        self.assertEnvelope(self.send(rawhttp.request_bytes(
+            'GET', '/v1/whoami', {f'X-H{n}': 'v' for n in range(150)})),
+            431, 'HEADERS_TOO_LARGE')
+
+    def test_not_http(self):
+        for data in (b'HELLO\r\n\r\n', b'GET / HTTP/9.9\r\n\r\n',
+                     b'GET /v1/whoami HTTP/1.1\r\nBad Header\r\n\r\n'):
+            self.assertEnvelope(self.send(data), 400, 'INVALID_REQUEST')

@@ -213,6 +213,8 @@ class TestList(base.FunctionalTest):
         rows = self.json('token', 'list')
         self.assertEqual({second: True, extra: False},
                          {r['JTI']: r['Current'] for r in rows})
+        self.assertEqual({'JTI', 'Expires', 'Current'}, set(rows[0]))
+        rows = self.json('token', 'list', '--long')
         self.assertEqual({'JTI', 'Created', 'Expires', 'Current', 'Scope',
                           'Description'}, set(rows[0]))
         table = self.ntcli('token', 'list').stdout

@@ -64,13 +64,13 @@ class TestLocalScopes(base.FunctionalTest):
         self.ntcli('token', 'refresh')
         made = self.json('token', 'create', '--description', 'ci deploys',
                          '--scope', 'servers:write')['jti']
-        rows = {r['JTI']: r for r in self.json('token', 'list')}
+        rows = {r['JTI']: r for r in self.json('token', 'list', '--long')}
         self.assertEqual((['servers:read', 'servers:write'], 'ci deploys'),
                          (rows[made]['Scope'], rows[made]['Description']))
         stored = [r for j, r in rows.items() if j != made][0]
         self.assertEqual((list(scopes.FULL), None),
                          (stored['Scope'], stored['Description']))
-        table = self.ntcli('token', 'list').stdout
+        table = self.ntcli('token', 'list', '--long').stdout
         self.assertIn('Scope', table)
         self.assertIn('Description', table)
         self.assertIn('ci deploys', table)
@@ -132,7 +132,8 @@ class TestRemoteScopes(RemoteTest):
                           'tokens:write'), self.stored().scope)
         out = self.json('token', 'create')
         self.assertEqual(DEFAULT, out['scope'])
-        rows = {r['JTI']: r for r in self.json('token', 'list')}
+        rows = {r['JTI']: r for r in self.json('token', 'list', '-c', 'JTI',
+                                               '-c', 'Scope')}
         self.assertEqual(DEFAULT, rows[out['jti']]['Scope'])
         show = self.json('token', 'show')
         self.assertEqual(list(self.stored().scope), show['scope'])

@@ -70,7 +70,8 @@ class TestCommandsAndOptions(CompletionTest):
                          self.offered('token', 'show', '--format=', )[:2])
 
     def test_columns_of_the_command(self):
-        self.assertEqual(['JTI', 'Created', 'Expires', 'Current'],
+        self.assertEqual(['JTI', 'Created', 'Expires', 'Current', 'Scope',
+                          'Description'],
                          self.offered('token', 'list', '-c', ''))
         self.assertIn('Status', self.offered('token', 'list',
                                              '--show-expired', '-c', ''))

@@ -54,6 +54,11 @@ class DaysLeft(columns.FormattableColumn[int | None]):
 class Hello(command.ShowOne):
     """Greet, and show the workspace and whether a token is stored for it."""
 
+    # The columns, declared once: take_action returns them in this order,
+    # and -c, --sort-column and shell completion offer them.
+    fields = dict.fromkeys(('greeting', 'workspace', 'workspace_id',
+                            'endpoint', 'token_stored', 'token_jti'))
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(
@@ -74,8 +79,7 @@ class Hello(command.ShowOne):
             raise errors.NtcliError(
                 f"No token is stored for workspace '{workspace.name}'",
                 "Run 'ntcli token refresh' to get one.")
-        return (('greeting', 'workspace', 'workspace_id', 'endpoint',
-                 'token_stored', 'token_jti'),
+        return (tuple(self.fields),
                 (f'Hello, {name}!', workspace.name, workspace.id,
                  context.endpoint.url, stored is not None,
                  stored.jti if stored else None))
@@ -92,6 +96,8 @@ class Hello(command.ShowOne):
 
 class HelloTokens(command.Lister):
     """List the workspace's live tokens and the days each has left."""
+
+    fields = dict.fromkeys(('JTI', 'Days left'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -120,4 +126,4 @@ class HelloTokens(command.Lister):
             # Warnings go to stderr, so machine formats stay parseable.
             context.warn(f"no matching tokens in workspace "
                          f"'{workspace.name}'.")
-        return ('JTI', 'Days left'), rows
+        return tuple(self.fields), rows

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 
+import fixtures
+
 from ntcli_authority import models
+from ntcli_server import refusals
 from tests.unit.server import test_wsgi
 
 UA = 'ntcli/9.9 (audit test)'
@@ -112,12 +115,16 @@ class TestRecords(AuditTestCase):
         self.call('DELETE', self.tokens_path() + '/' + token['jti'],
                   self.alice)
         self.first = len(self.authority.store.list_events())
-        self.call('GET', self.tokens_path(), token['access_token'])
-        self.call('GET', self.tokens_path(), 'ntu_not-a-real-credential')
+        # four clients (one client's refusals are aggregated: see below)
+        self.call('GET', self.tokens_path(), token['access_token'],
+                  remote_addr='192.0.2.1')
+        self.call('GET', self.tokens_path(), 'ntu_not-a-real-credential',
+                  remote_addr='192.0.2.2')
         self.call('GET', '/v1/workspaces/' + 'x' * 200 + '/tokens',
-                  'wst_forged.token.value')
+                  'wst_forged.token.value', remote_addr='192.0.2.3')
         self.call('GET', '/v1/workspaces', headers={
-            'User-Agent': 'evil\x1b[2J' + 'a' * 1000})
+            'User-Agent': 'evil\x1b[2J' + 'a' * 1000},
+            remote_addr='192.0.2.4')
         events = self.new_events()
         self.assertEqual(
             [('auth.refused', 'refused', token['jti'], self.ws.id,
@@ -133,6 +140,30 @@ class TestRecords(AuditTestCase):
         self.assertNoSecretIn(self.audit_rows(), token['access_token'],
                               'ntu_not-a-real-credential',
                               'wst_forged.token.value')
+
+    def test_one_address_adds_one_event_a_minute(self):
+        now = [1000.0]
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_server.refusals.time.monotonic', lambda: now[0]))
+        self.first = len(self.authority.store.list_events())
+        for number in range(50):
+            self.call('GET', self.tokens_path(), f'ntu_guess-{number}',
+                      remote_addr='198.51.100.7',
+                      headers={'User-Agent': 'x' * 256})
+        self.call('GET', self.tokens_path(), 'ntu_other',
+                  remote_addr='198.51.100.8')
+        self.assertEqual(
+            [('198.51.100.7', 'AUTHENTICATION_REQUIRED'),
+             ('198.51.100.8', 'AUTHENTICATION_REQUIRED')],
+            [(e.client, e.detail) for e in self.new_events()])
+        now[0] += refusals.WINDOW
+        self.call('GET', self.tokens_path(), 'ntu_guess-again',
+                  remote_addr='198.51.100.7')
+        self.assertEqual(('198.51.100.7',
+                          'AUTHENTICATION_REQUIRED (+49 not recorded)'),
+                         (self.new_events()[-1].client,
+                          self.new_events()[-1].detail))
+        self.assertEqual(3, len(self.new_events()))
 
     def test_token_auth_refusals_are_metrics_not_events(self):
         self.call('GET', '/v1/token_auth', 'wst_forged.token.value')

@@ -351,6 +351,33 @@ class TestFormats(CLITestCase):
             self.assertEqual([str(r[list(r)[0]]) for r in rows],
                              out.splitlines())
 
+    def test_fields_from_the_database_are_safe_in_flat_formats(self):
+        # a user agent is whatever a client sent: formulas, escapes, lines
+        from ntcli_authority.models import Origin
+        agent = '=cmd|\' /C calc\'!A0\x1b]0;PWNED\x07\r\nfake'
+        with Authority.open(self.db, create=True) as authority:
+            authority.create_user('alice', origin=Origin(
+                actor='admin', user_agent=agent))
+            authority.create_user('bob', origin=Origin(
+                actor='admin', user_agent='-2+3'))
+        code, out, _ = self.run_cli('audit', 'list', '-f', 'csv', '-c',
+                                    'user_agent')
+        self.assertEqual(0, code)
+        import csv
+        # cliff's CSV escapes backslashes with a backslash
+        rows = list(csv.reader(io.StringIO(out), escapechar='\\'))
+        from ntcli_core.terminal import escape
+        self.assertEqual([['user_agent'], ["'" + escape(agent)],
+                          ["'-2+3"]], rows)
+        for fmt in ('value', 'table', 'csv'):
+            code, out, _ = self.run_cli('audit', 'list', '-f', fmt)
+            self.assertNotIn('\x1b', out)
+            self.assertNotIn('\r', out)
+        code, out, _ = self.run_cli('audit', 'list', '-f', 'value')
+        self.assertEqual(2, len(out.splitlines()))
+        code, out, _ = self.run_cli('audit', 'list', '-f', 'json')
+        self.assertEqual(agent, json.loads(out)[0]['user_agent'])
+
     def test_help_lists_every_command(self):
         code, out, err = self.run_cli('--help')
         self.assertEqual(0, code)

@@ -271,3 +271,75 @@ class TestRefusals(ExchangeTestCase):
 def oidc_claims(token):
     import jwt
     return jwt.decode(token, options={'verify_signature': False})
+
+
+class TestRoute(ExchangeTestCase):
+    """POST /v1/oauth/token for a CI job: RFC 8693's answer and RFC 6749's
+    errors."""
+
+    def post(self, token, audience=AUDIENCE, failures=None, **extra):
+        import urllib.parse
+
+        from falcon import testing
+
+        from ntcli_server import exchange, wsgi
+        client = testing.TestClient(wsgi.create_app(
+            lambda: self.authority, ci_audience=audience,
+            auth_failures=failures))
+        form = {'grant_type': exchange.GRANT_TYPE, 'subject_token': token,
+                'subject_token_type': exchange.TOKEN_TYPE_JWT,
+                'requested_token_type': exchange.TOKEN_TYPE_ACCESS_TOKEN,
+                **extra}
+        return client.simulate_post(
+            exchange.PATH, body=urllib.parse.urlencode(form), headers={
+                'Content-Type': 'application/x-www-form-urlencoded'})
+
+    def test_the_answer(self):
+        self.trust()
+        result = self.post(self.actions.token(), audience=AUDIENCE,
+                           scope='servers:read')
+        self.assertEqual(200, result.status_code, result.text)
+        body = result.json
+        self.assertTrue(body.pop('access_token').startswith('wst_'))
+        self.assertEqual({'issued_token_type', 'token_type', 'expires_in',
+                          'expires_at', 'scope', 'jti', 'workspace_id',
+                          'created_at', 'trust_policy'}, set(body))
+        self.assertEqual(('Bearer', 900, 'servers:read', 'deploy',
+                          self.workspace.id),
+                         (body['token_type'], body['expires_in'],
+                          body['scope'], body['trust_policy'],
+                          body['workspace_id']))
+        self.assertEqual('no-store', result.headers['cache-control'])
+
+    def test_the_refusals(self):
+        self.trust()
+        token = self.actions.token()
+        self.assertEqual(200, self.post(token).status_code)
+        cases = [
+            (self.post(token), 400, 'invalid_grant', 'already exchanged'),
+            (self.post(self.actions.token(ref='refs/heads/x')), 403,
+             'access_denied', "the claim 'ref' ('refs/heads/x')"),
+            (self.post(self.actions.token('https://elsewhere')), 400,
+             'invalid_grant', 'another audience'),
+            (self.post(self.actions.token(), scope='nope:read'), 400,
+             'invalid_scope', 'Invalid scope'),
+            (self.post(self.actions.token(), audience=None), 400,
+             'invalid_target', '--ci-audience'),
+            (self.post(self.actions.token(), resource='x'), 400,
+             'invalid_target', 'Name the workspace with audience')]
+        for result, status, error, words in cases:
+            self.assertEqual(status, result.status_code, result.text)
+            self.assertEqual(error, result.json['error'])
+            self.assertIn(words, result.json['error_description'])
+            self.assertNotIn('eyJ', result.text)
+
+    def test_refused_tokens_count_as_failed_authentications(self):
+        from ntcli_server import ratelimit
+        self.trust()
+        failures = ratelimit.FailureTable(2, 60)
+        for _ in range(2):
+            result = self.post(self.actions.token(ref='refs/heads/x'),
+                               failures=failures)
+            self.assertEqual(403, result.status_code)
+        result = self.post(self.actions.token(), failures=failures)
+        self.assertEqual(429, result.status_code)
