@@ -295,9 +295,9 @@ SCHEMAS: dict[str, dict] = {
         'additionalProperties': _string(minLength=1,
                                         maxLength=trust.MAX_PATTERN),
         'description': 'Claim name to pattern: the claim (a string, or an '
-                       "integer's digits) must equal the pattern, where * "
-                       'stands for any text; all must hold, and at least '
-                       'one must have no *.'},
+                       "integer's digits) must equal the pattern, where an "
+                       'asterisk stands for any text; all must hold, and at '
+                       'least one must have no asterisk.'},
     'TrustPolicyCreateRequest': {
         'type': 'object', 'required': ['name', 'issuer', 'conditions'],
         'additionalProperties': False,

@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         '--expires-in', metavar='SECONDS', default=None,
         help=f'Lifetime in seconds (default {DEFAULT_LIFETIME}, one year); '
-             'a duration such as 24h, 30d or 1y is accepted too.')
+             'a duration such as 24h, 30d, 1y or 1h30m is accepted too; at '
+             'most ten years (3653d).')
     group.add_argument(
         '--expires-at', metavar='TIME', default=None,
         help='Expiry as an ISO-8601 time (2026-01-31T12:00:00Z) or a Unix '
