@@ -265,7 +265,11 @@ SCHEMAS: dict[str, dict] = {
         'required': ['valid', 'workspace_id', 'jti', 'scope', 'expires_at'],
         'properties': {'valid': {'const': True}, 'workspace_id': _UUID,
                        'jti': _JTI, 'scope': ref('ScopeList'),
-                       'expires_at': nullable(_TIME)}},
+                       'expires_at': nullable(_TIME),
+                       'revoked_at': _string(format='date-time', description=(
+                           'Only for a retiring token (the grace period of a '
+                           'rotation): when it stops being valid. Optional: '
+                           'a client that ignores it loses nothing.'))}},
     'WhoAmI': {
         'type': 'object',
         'required': ['kind', 'user_id', 'user_name', 'workspace_id', 'jti'],
