@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -182,6 +181,8 @@ class Context:
                 f'Invalid workspace {quoted(wanted)}',
                 'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
                 '32 lowercase letters, digits or hyphens) or id.')
+        from ntcli import expiring
+        expiring.threshold(self)   # a bad setting fails here, not later
         if os.environ.get('NTCLI_KEY', '').strip():
             from ntcli import keys
             try:
@@ -270,9 +271,18 @@ class Context:
         return credential
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
-        """The stored workspace token of ``workspace_id``, or None."""
-        return self.store.read().get_token(self.credentials_key,
-                                           workspace_id)
+        """The stored workspace token of ``workspace_id``, or None; a
+        warning on stderr when it expires soon (ntcli.expiring)."""
+        stored = self.store.read().get_token(self.credentials_key,
+                                             workspace_id)
+        if stored is not None:
+            self._warn_if_expiring(stored)
+        return stored
+
+    def _warn_if_expiring(self, stored: StoredToken) -> None:
+        if self.retry_revocations:      # not for a look (completion)
+            from ntcli import expiring
+            expiring.warn_if_expiring(self, stored)
 
     def workspace_bearer(self, workspace_id: str) -> str | None:
         """The credential for workspace calls: NTCLI_TOKEN, the user
@@ -284,6 +294,8 @@ class Context:
         if not bearer:
             stored = creds.get_token(self.credentials_key, workspace_id)
             bearer = stored.token if stored else None
+            if stored is not None:
+                self._warn_if_expiring(stored)
         if not bearer:
             raise errors.AuthenticationRequired(
                 hint="Log in with 'ntcli auth login' (a user credential or a "
@@ -351,4 +363,5 @@ class Context:
             "Run 'ntcli workspace list' to see the workspaces.")
 
     def now(self) -> int:
-        return int(time.time())
+        from ntcli_core import clock
+        return clock.now()

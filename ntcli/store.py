@@ -121,18 +121,24 @@ class PendingRevocation(Record, frozen=False):
     # the revoked token itself: a workspace token may revoke itself on a
     # remote endpoint when no user credential is stored
     token: str | None = field(default=None, repr=False)
+    # when the revocation takes effect: the end of a grace period (token
+    # refresh --grace); None: at once
+    revoke_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingRevocation:
+        revoke_at = data.get('revoke_at')
         return cls(endpoint=data['endpoint'],
                    workspace_id=data.get('workspace_id') or '',
                    jti=data['jti'], since=int(data.get('since') or 0),
                    attempts=int(data.get('attempts') or 0),
                    last_error=data.get('last_error'),
-                   token=data.get('token'))
+                   token=data.get('token'),
+                   revoke_at=revoke_at if isinstance(revoke_at, int)
+                   and not isinstance(revoke_at, bool) else None)
 
 
 class Credentials:

@@ -7,9 +7,10 @@ DAY = 86400
 YEAR = 365 * DAY
 #: The lifetime of a token when none is asked for (the user's document).
 DEFAULT_LIFETIME = YEAR
-#: The longest lifetime: ten years with a leap day in every one, so any
-#: time up to ten calendar years ahead is accepted, and nothing further.
-MAX_LIFETIME = 10 * 366 * DAY
+#: The longest lifetime: ten calendar years, which hold at most three leap
+#: days, so any time up to ten years ahead is accepted and nothing further
+#: (``3654d`` is refused).
+MAX_LIFETIME = (10 * 365 + 3) * DAY
 #: The longest grace period of a rotation (``token refresh --grace``): how
 #: long an old token may stay valid after its successor is stored.
 MAX_GRACE = 7 * DAY

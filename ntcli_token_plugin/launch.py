@@ -38,6 +38,18 @@ _ENV_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 # (subprocess's restore_signals does the same).
 _RESTORED_SIGNALS = ('SIGPIPE', 'SIGXFZ', 'SIGXFSZ')
 _PATH_HINT = 'Check the name of the command and the PATH it is looked up in.'
+# Variables that the dynamic loader, the shell or the program's runtime
+# act on: the token as their value would be loaded, run, printed in an
+# error ("ld.so: object 'wst_...' cannot be preloaded") or would break
+# the program's lookup of commands and files.
+RESERVED_ENV_NAMES = frozenset((
+    'PATH', 'HOME', 'SHELL', 'USER', 'LOGNAME', 'PWD', 'TMPDIR', 'TERM',
+    'IFS', 'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'CDPATH',
+    'GLOBIGNORE', 'PS4', 'PROMPT_COMMAND', 'LANG', 'LANGUAGE',
+    'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PERL5OPT', 'PERL5LIB',
+    'RUBYOPT', 'NODE_OPTIONS', 'JAVA_TOOL_OPTIONS', 'GCONV_PATH',
+    'LOCPATH', 'NLSPATH', 'MALLOC_CHECK_'))
+RESERVED_ENV_PREFIXES = ('LD_', 'DYLD_', 'LC_', 'BASH_FUNC_')
 
 
 def check_env_name(name: str) -> str:
@@ -51,6 +63,12 @@ def check_env_name(name: str) -> str:
         raise errors.UsageError(
             f'{KEY_ENV_VAR} is the key of the credentials file and cannot '
             'carry the token', 'Choose another name for --env.')
+    if name.upper() in RESERVED_ENV_NAMES or \
+            name.upper().startswith(RESERVED_ENV_PREFIXES):
+        raise errors.UsageError(
+            f'{name} cannot carry the token: the loader, the shell or the '
+            "program's runtime acts on it (and may print it)",
+            'Choose a name of your own for --env (NTCLI_TOKEN, API_TOKEN).')
     return name
 
 
@@ -125,6 +143,11 @@ def replace_process(program: str, argv: Sequence[str],
     except OSError as exc:
         for number, handler in restored.items():   # still ntcli: as before
             signal.signal(number, handler)
+        if isinstance(exc, FileNotFoundError) and os.path.exists(program):
+            # the file is there: its #! interpreter is not (bash: 126)
+            raise _not_executable(
+                argv[0], 'bad interpreter: No such file or directory') \
+                from None
         if isinstance(exc, FileNotFoundError):
             raise errors.CommandNotFound(
                 f'{argv[0]!r}: No such file or directory',

@@ -115,12 +115,19 @@ def login(command: Command, parsed_args: argparse.Namespace) -> int:
                                            workspace=workspace,
                                            scope=asked_scopes)
     issued = exchanged.issued
-    with context.store.transaction() as creds:
-        key = context.credentials_key
-        replaced = creds.get_token(key, issued.workspace_id)
-        creds.set_token(key, issued.workspace_id, StoredToken(
-            issued.token, issued.jti, issued.workspace_id,
-            issued.created_at, issued.expires_at, issued.scope))
+    try:
+        with context.store.transaction() as creds:
+            key = context.credentials_key
+            replaced = creds.get_token(key, issued.workspace_id)
+            creds.set_token(key, issued.workspace_id, StoredToken(
+                issued.token, issued.jti, issued.workspace_id,
+                issued.created_at, issued.expires_at, issued.scope))
+    except BaseException:
+        # A token nobody holds must not live on (it may revoke itself).
+        from ntcli import revocations
+        revocations.revoke_quietly(endpoint, issued.token,
+                                   issued.workspace_id, issued.jti)
+        raise
     if replaced is not None and replaced.jti != issued.jti and (
             replaced.expires_at is None
             or replaced.expires_at > context.now()):

@@ -85,18 +85,24 @@ class TokenRecord(Record):
 
 
 class Revocation(Record):
+    """A revoke's outcome; ``retiring``: the token stays valid until
+    ``revoked_at``, the end of the grace period that was asked for."""
+
     jti: str
     workspace_id: str
     revoked_at: int
     already_revoked: bool = False
+    retiring: bool = False
 
 
 class Validation(Record):
-    """A token the endpoint accepted."""
+    """A token the endpoint accepted; ``revoked_at``: when it stops being
+    valid, for a token retiring (in the grace period of a rotation)."""
 
     jti: str
     workspace_id: str
     expires_at: int | None
+    revoked_at: int | None = None
 
 
 class Event(Record):
@@ -214,8 +220,14 @@ class Endpoint(abc.ABC):
 
     @abc.abstractmethod
     def revoke_token(self, credential: str | None, workspace_id: str,
-                     jti: str) -> Revocation:
-        """Revoke a token; revoking a revoked token is not an error."""
+                     jti: str, *, grace: int | None = None) -> Revocation:
+        """Revoke a token; revoking a revoked token is not an error.
+
+        ``grace`` (seconds; ntcli passes it only when it is given, so an
+        endpoint plugin written before grace periods keeps working): the
+        token stays valid that long, then the endpoint refuses it. An
+        endpoint that cannot wait revokes at once and says so (``retiring``
+        False)."""
 
     @abc.abstractmethod
     def validate_token(self, token: str) -> Validation:

@@ -12,7 +12,6 @@ import sys
 import time
 
 import fixtures
-import testtools
 
 PACKAGES = 'gnome-keyring dbus (apt-get install gnome-keyring dbus)'
 PASSWORD = 'ntcli-test-keyring'
@@ -31,8 +30,27 @@ print(keyring.get_password('ntcli', sys.argv[1]) or '')
 '''
 
 
+def missing() -> str | None:
+    """Why no Secret Service can run here, or None when one can.
+
+    Tests call it (``self.skipTest``) before they use the fixture: since
+    fixtures 4.3 a skip raised inside a fixture's ``_setUp`` is reported
+    as a SetupError, a failure, not as a skip.
+    """
+    absent = [tool for tool in ('dbus-daemon', 'gnome-keyring-daemon',
+                                'dbus-send') if not shutil.which(tool)]
+    if absent:
+        return f'no {", ".join(absent)} here: needs {PACKAGES}'
+    try:
+        import secretstorage  # noqa: F401
+    except ImportError:
+        return "needs the 'keyring' extra (keyring, secretstorage)"
+    return None
+
+
 class SecretService(fixtures.Fixture):
-    """gnome-keyring-daemon, unlocked, on a bus of its own, in ``home``.
+    """gnome-keyring-daemon, unlocked, on a bus of its own, in ``home``;
+    check :func:`missing` first.
 
     ``env`` is the environment for ntcli runs that should use it.
     """
@@ -43,17 +61,9 @@ class SecretService(fixtures.Fixture):
         self.daemon: subprocess.Popen | None = None
 
     def _setUp(self) -> None:
-        missing = [tool for tool in ('dbus-daemon', 'gnome-keyring-daemon',
-                                     'dbus-send') if not shutil.which(tool)]
-        if missing:
-            raise testtools.TestCase.skipException(
-                f'no {", ".join(missing)} here: needs {PACKAGES}')
-        try:
-            import secretstorage  # noqa: F401
-        except ImportError:
-            raise testtools.TestCase.skipException(
-                "needs the 'keyring' extra (keyring, secretstorage)") \
-                from None
+        reason = missing()
+        if reason:
+            raise RuntimeError(f'no Secret Service: {reason}')
         base = self.useFixture(fixtures.TempDir()).path
         runtime = os.path.join(base, 'run')
         os.mkdir(runtime, 0o700)

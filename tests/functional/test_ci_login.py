@@ -239,3 +239,21 @@ class TestOwnerCommands(CILoginTest):
                              env=env, expect=2)
         self.assertIn('At least one condition must be exact',
                       refused.stderr)
+
+
+class TestUndelivered(CILoginTest):
+
+    def test_a_token_that_cannot_be_kept_is_revoked(self):
+        # the credentials file cannot be written: a directory in its place
+        os.makedirs(os.path.join(self.home.config_dir, 'credentials.enc'))
+        result = self.login('--ci', env=self.actions.job_environment(),
+                            expect=1)
+        self.assertNotIn('wst_', result.stdout + result.stderr)
+        [(outcome, detail)] = self.exchanges()
+        self.assertEqual('success', outcome)
+        issued = json.loads(self.server.admin(
+            'audit', 'list', '--action', 'token.exchange', '-f',
+            'json'))[0]['target_jti']
+        revoked = json.loads(self.server.admin(
+            'audit', 'list', '--action', 'token.revoke', '-f', 'json'))
+        self.assertEqual([issued], [e['target_jti'] for e in revoked])

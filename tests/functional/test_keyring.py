@@ -1,9 +1,16 @@
 """The keyring key source against a real Secret Service."""
 
+import io
 import json
 import os
+import subprocess
+import sys
 
-from tests.functional import base
+import fixtures
+import subunit
+import testtools
+
+from tests.functional import base, secret_service
 from tests.functional.secret_service import SecretService
 
 
@@ -11,6 +18,9 @@ class TestKeyring(base.FunctionalTest):
 
     def setUp(self):
         super().setUp()
+        reason = secret_service.missing()
+        if reason:
+            self.skipTest(reason)
         self.service = self.useFixture(SecretService(self.home))
         self.key_file = os.path.join(self.home.config_dir, 'credentials.key')
         self.creds = os.path.join(self.home.config_dir, 'credentials.enc')
@@ -78,3 +88,23 @@ class TestKeyring(base.FunctionalTest):
         result = self.run_ntcli('token', 'show', expect=1)
         self.assert_says_unlock(result)
         self.assertIn('did not answer within', result.stderr)
+
+
+class TestWithoutAKeyring(base.FunctionalTest):
+
+    def test_the_keyring_tests_skip_where_there_is_none(self):
+        # a plain developer machine: no dbus-daemon, no gnome-keyring
+        empty = self.useFixture(fixtures.TempDir()).path
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        proc = subprocess.run(
+            [sys.executable, '-m', 'subunit.run',
+             'tests.functional.test_keyring.TestKeyring'],
+            env=dict(os.environ, PATH=empty), capture_output=True,
+            timeout=300, cwd=root)
+        result = testtools.StreamSummary()
+        result.startTestRun()
+        subunit.ByteStreamToStreamResult(io.BytesIO(proc.stdout)).run(result)
+        result.stopTestRun()
+        self.assertTrue(result.wasSuccessful(), result.errors)
+        self.assertGreaterEqual(len(result.skipped), 4)

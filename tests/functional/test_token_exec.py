@@ -110,6 +110,25 @@ class TestEnvironment(ExecTest):
             self.assertNotIn('\x1b', result.stderr)
             self.assertIn('--env', result.stderr)
 
+    def test_names_the_loader_shell_or_runtime_act_on_are_refused(self):
+        self.ntcli('token', 'refresh')
+        token = self.stored()['token']
+        for name in ('LD_PRELOAD', 'ld_library_path', 'BASH_ENV', 'PATH',
+                     'HOME', 'ENV', 'IFS', 'PYTHONSTARTUP', 'DYLD_INSERT_'
+                     'LIBRARIES', 'NODE_OPTIONS'):
+            result = self.ntcli('token', 'exec', '--env', name, '--', 'sh',
+                                '-c', 'echo ran', expect=2)
+            self.assertIn('cannot carry the token', result.stderr)
+            self.assertEqual('', result.stdout)
+            self.assertNotIn(token[4:40], result.stderr)
+
+    def test_a_script_whose_interpreter_is_missing_is_126(self):
+        self.ntcli('token', 'refresh')
+        script = self.script('run.sh', '#!/no/such/interpreter\necho hi\n')
+        os.chmod(script, stat.S_IRWXU)
+        result = self.ntcli('token', 'exec', '--', script, expect=126)
+        self.assertIn('bad interpreter', result.stderr)
+
     def test_ntcli_key_is_not_passed_on(self):
         from ntcli import keys
         key = keys.generate_key().decode()

@@ -25,7 +25,9 @@ class TestExpiry(testtools.TestCase):
         self.assertEqual(86400, parse('--expires-in', '86400').expires_in)
         for text, seconds in (('90s', 90), ('15m', 900), ('24h', 86400),
                               ('30d', 2592000), ('2w', 1209600),
-                              ('1y', 31536000), ('10y', 315360000)):
+                              ('1y', 31536000), ('10y', 315360000),
+                              ('1h30m', 5400), ('1d12h', 129600),
+                              ('1w 2d', 777600), ('3653d', 3653 * 86400)):
             self.assertEqual(seconds, parse('--expires-in', text).expires_in)
 
     def test_expires_at_iso_and_unix(self):
@@ -45,6 +47,11 @@ class TestExpiry(testtools.TestCase):
         for argv in (('--expires-in', '0'), ('--expires-in', '-1'),
                      ('--expires-in', 'soon'), ('--expires-in', '1.5'),
                      ('--expires-in', '11y'),
+                     # ten calendar years hold at most 3653 days
+                     ('--expires-in', '3654d'), ('--expires-in', '3660d'),
+                     ('--expires-at', str(NOW + 3654 * 86400)),
+                     ('--expires-in', '30m1h'), ('--expires-in', '1h1h'),
+                     ('--expires-in', '1h30'),
                      ('--expires-in', str(expiry.MAX_LIFETIME + 1)),
                      ('--expires-at', str(NOW)),
                      ('--expires-at', '1999-01-01T00:00:00Z'),
