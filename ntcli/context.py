@@ -26,6 +26,9 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
     from ntcli.history import AuditLog
     from ntcli.store import CredentialStore, StoredToken
 
+#: A session of a sign-in is renewed when it has less than this many
+#: seconds left.
+RENEW_MARGIN = 120
 
 
 class AppStreams(Protocol):
@@ -288,10 +291,19 @@ class Context:
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
-        """The user credential stored for the context (``auth login``)."""
+        """The user credential stored for the context (``auth login``): a
+        session of a sign-in is renewed first when it is about to end (see
+        ntcli.signin)."""
         if self.endpoint.embedded:
             return None
-        return self.store.read().get_user_credential(self.credentials_key)
+        creds = self.store.read()
+        credential = creds.get_user_credential(self.credentials_key)
+        record = creds.get_sign_in(self.credentials_key)
+        if (credential and record is not None and record.refresh_token
+                and record.expires_at - self.now() < RENEW_MARGIN):
+            from ntcli import signin
+            credential = signin.renew(self, record) or credential
+        return credential
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
         """The stored workspace token of ``workspace_id``, or None; a
@@ -313,8 +325,7 @@ class Context:
         if self.endpoint.embedded:
             return None
         creds = self.store.read()
-        bearer = (self.env_token()
-                  or creds.get_user_credential(self.credentials_key))
+        bearer = self.env_token() or self.user_credential()
         if not bearer:
             stored = creds.get_token(self.credentials_key, workspace_id)
             bearer = stored.token if stored else None
