@@ -13,7 +13,12 @@ import requests
 import testtools
 
 from ntcli_core import clock, timefmt
-from ntcli_server.testing import ServerFixture, server_command
+from ntcli_server.testing import (
+    Answer,
+    FaultProxy,
+    ServerFixture,
+    server_command,
+)
 from tests import postgres as pg_fixture
 from tests.functional import test_remote
 
@@ -168,6 +173,38 @@ class TestExpiryGaugesAcrossWorkers(testtools.TestCase):
              found['ntcli_server_tokens_expiring{within="7d"}'],
              found['ntcli_server_tokens_expiring{within="30d"}'],
              found['ntcli_server_tokens_retiring']))
+
+
+class TestAnAPIWithoutGracePeriods(test_remote.RemoteTest):
+    """An API that ignores ``grace`` (the NimbleTools API) revokes at once;
+    ntcli says so instead of promising a grace period."""
+
+    server_per_test = True
+
+    def endpoint_url(self):
+        self.proxy = self.useFixture(FaultProxy(self.server.url))
+        return self.proxy.url
+
+    def test_the_old_token_is_reported_revoked_with_a_warning(self):
+        self.login_and_select()
+        self.quick('token', 'refresh')
+        old = self.stored()
+        now = timefmt.iso(clock.now())
+        self.proxy.fail(Answer(200, json.dumps({
+            'workspace_id': self.workspace.id, 'token_jti': old.jti,
+            'status': 'revoked', 'revoked_at': now}).encode()),
+            method='DELETE')
+        result = self.ntcli('token', 'refresh', '--grace', '1h', '-f',
+                            'json')
+        out = json.loads(result.stdout)
+        self.assertEqual({'jti': old.jti, 'revoked_at': now},
+                         out['old_token'])
+        self.assertIn('the endpoint revoked the old token at once: it does '
+                      'not keep a token valid for a grace period',
+                      result.stderr)
+        self.assertIn('?grace=3600', self.proxy.seen[-1].path)
+        self.assertEqual([], self.credentials().pending_revocations(
+            self.url))
 
 
 def _run(*args, env=None):
