@@ -26,6 +26,9 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
     from ntcli.history import AuditLog
     from ntcli.store import CredentialStore, StoredToken
 
+#: A session of a sign-in is renewed when it has less than this many
+#: seconds left.
+RENEW_MARGIN = 120
 
 
 def choose_bearer(embedded: bool, env_token: str | None,
@@ -79,6 +82,9 @@ class Context:
         self._endpoint: Endpoint | None = None
         # False for a look that must change nothing (shell completion)
         self.retry_revocations = True
+        # True for a context named by a command's argument (see of()):
+        # settings meant for the context in force do not apply
+        self.one_of_several = False
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -133,13 +139,17 @@ class Context:
         endpoint given on the command line is kept from now on."""
         from ntcli import config
         named = self.__dict__.get('named')
+        made = None
         with config.Config.update(self.config_dir) as updated:
             if named is not None and not named.saved:
-                name = updated.adopt_endpoint(named.key, named.name,
+                made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=name, saved=True)
+                self.__dict__['named'] = named.but(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
+        if made is not None and named is not None:
+            self.note(f"The context '{made}' now keeps what is stored for "
+                      f'{named.endpoint}.')
 
     # -- the named context -------------------------------------------------
     @functools.cached_property
@@ -147,13 +157,39 @@ class Context:
         """The context in force, and why (ntcli.contexts)."""
         from ntcli import contexts
         config = self.config
+        bundle = self.options.ca_bundle
         choices = contexts.Choices(
             context=getattr(self.options, 'context', None),
             endpoint=self.options.endpoint,
-            ca_bundle=self.options.ca_bundle)
+            # kept with a context made here: valid from any directory
+            ca_bundle=os.path.abspath(os.path.expanduser(bundle))
+            if bundle else None)
         return contexts.resolve(config.contexts(), config.current_context,
                                 choices, os.environ,
                                 contexts.find_directory_pin, self.warn)
+
+    def reresolve(self) -> None:
+        """Forget the context in force and what came of it, after the
+        contexts changed (the interactive mode runs several commands)."""
+        self.close()
+        for name in ('named', 'workspace'):
+            self.__dict__.pop(name, None)
+
+    def of(self, name: str) -> Context:
+        """This run's settings with the context ``name`` in force, and
+        nothing given for one context only (endpoint, CA bundle,
+        workspace, NTCLI_TOKEN): for commands that act on a context named
+        as their argument, or on every context."""
+        import argparse
+        options = argparse.Namespace(**vars(self.options))
+        options.context, options.endpoint = name, None
+        options.ca_bundle, options.workspace = None, None
+        other = Context(self.app, options)
+        other.__dict__['config'] = self.config
+        if 'store' in self.__dict__:
+            other.__dict__['store'] = self.store
+        other.one_of_several = True
+        return other
 
     @property
     def context_name(self) -> str:
@@ -284,13 +320,24 @@ class Context:
     # -- credentials -------------------------------------------------------
     def env_token(self) -> str | None:
         """The workspace token given in NTCLI_TOKEN, if any."""
+        if self.one_of_several:
+            return None
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
-        """The user credential stored for the context (``auth login``)."""
+        """The user credential stored for the context (``auth login``): a
+        session of a sign-in is renewed first when it is about to end (see
+        ntcli.signin)."""
         if self.endpoint.embedded:
             return None
-        return self.store.read().get_user_credential(self.credentials_key)
+        creds = self.store.read()
+        credential = creds.get_user_credential(self.credentials_key)
+        record = creds.get_sign_in(self.credentials_key)
+        if (credential and record is not None and record.refresh_token
+                and record.expires_at - self.now() < RENEW_MARGIN):
+            from ntcli import signin
+            credential = signin.renew(self, record) or credential
+        return credential
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
         """The stored workspace token of ``workspace_id``, or None; a
@@ -318,9 +365,8 @@ class Context:
         creds = self.store.read()
         stored = (creds.get_token(self.credentials_key, workspace_id)
                   if workspace_id is not None else None)
-        bearer = choose_bearer(
-            False, None, creds.get_user_credential(self.credentials_key),
-            stored.token if stored else None)
+        bearer = choose_bearer(False, None, self.user_credential(),
+                               stored.token if stored else None)
         if stored is not None and bearer == stored.token:
             self._warn_if_expiring(stored)
         return bearer
@@ -339,7 +385,8 @@ class Context:
     def workspace(self) -> Workspace:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
-                  or os.environ.get('NTCLI_WORKSPACE')
+                  or (None if self.one_of_several
+                      else os.environ.get('NTCLI_WORKSPACE'))
                   or self.config.active_workspace(self.context_name))
         return self.resolve_workspace(wanted)
 

@@ -856,6 +856,7 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
     """The token-exchange endpoint with its exchanges (a sign-in, a CI
     job's token for a workspace token), and the sign-in routes
     (:mod:`ntcli_server.signin`, :mod:`ntcli_server.ci`)."""
+    from ntcli_core import oauth
     from ntcli_server import ci, exchange, signin
     exchanges: list[exchange.Exchange] = []
     if settings is not None:
@@ -864,8 +865,8 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
             api, settings, oidc.Issuer(settings.issuer)))
     exchanges.append(ci.WorkspaceTokenExchange(api, ci_audience))
     exchange.add_route(app, exchanges, body_bytes, origin)
-    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
-    app.add_route('/v1/auth/session', signin.SessionResource(api))
+    app.add_route(oauth.PROVIDERS_PATH, signin.ProvidersResource(settings))
+    app.add_route(oauth.SESSION_PATH, signin.SessionResource(api))
 
 
 def create_app(target: str | AuthorityFactory, *,
