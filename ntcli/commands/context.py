@@ -179,6 +179,7 @@ class UseContext(command.ShowOne):
         context = self.context
         name = parsed_args.name
         entry = _existing(context, name)
+        context.reresolve()     # changing contexts makes no other one
         with context.update_config() as config:
             config.current_context = name
         context.reresolve()
@@ -251,6 +252,7 @@ class RenameContext(command.Command):
         context = self.context
         old, new = parsed_args.old, parsed_args.new
         _existing(context, old)
+        context.reresolve()     # changing contexts makes no other one
         with context.update_config() as config:
             if new in config.contexts():
                 raise errors.UsageError(
@@ -307,6 +309,7 @@ class DeleteContext(command.Command):
         with context.store.transaction() as creds:
             dropped = creds.pending_revocations(entry['key'])
             creds.forget_endpoint(entry['key'])
+        context.reresolve()     # changing contexts makes no other one
         with context.update_config() as config:
             config.remove_context(name)
         context.reresolve()

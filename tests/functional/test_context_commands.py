@@ -147,6 +147,14 @@ class TestUseShowRename(ContextCommandsTest):
         self.assertEqual('local',
                          Config.load(self.home.config_dir).current_context)
 
+    def test_an_endpoint_given_by_the_way_makes_no_context(self):
+        for args in (('context', 'use', 'work'),
+                     ('context', 'rename', 'work', 'job'),
+                     ('context', 'delete', 'job', '--force')):
+            self.quick('--endpoint', 'https://other.example', *args)
+            self.assertNotIn('other.example', self.contexts())
+        self.assertEqual(['local'], sorted(self.contexts()))
+
     def test_unknown_names(self):
         for args in (('context', 'use', 'nope'),
                      ('context', 'show', 'nope'),
