@@ -291,7 +291,8 @@ class Context:
     # -- endpoint ----------------------------------------------------------
     @property
     def endpoint(self) -> Endpoint:
-        """The endpoint, connected, with pending revocations retried."""
+        """The endpoint, connected, with pending issues settled and
+        pending revocations retried."""
         if self._endpoint is None:
             from ntcli import endpoints
             options = endpoints.EndpointOptions(
@@ -308,8 +309,10 @@ class Context:
         return self._endpoint
 
     def retry_pending_revocations(self) -> None:
-        """Finish revocations that an earlier command could not complete."""
-        from ntcli import revocations
+        """Finish what an earlier command could not complete: settle its
+        issues whose answers were lost, then retry its revocations."""
+        from ntcli import issues, revocations
+        issues.settle(self)
         revocations.retry_pending(self)
 
     def close(self) -> None:

@@ -133,6 +133,25 @@ class EndpointError(NtcliError):
     """The endpoint failed or answered something we cannot use."""
 
     hint = 'Try again later; run with --debug for details.'
+    #: True when the request was never sent (no connection could be made):
+    #: the endpoint cannot have acted on it (see ntcli.issues)
+    nothing_sent = False
+
+
+class IssueInDoubt(EndpointError):
+    """An issue request whose answer was lost: the endpoint may have
+    issued a token; the next command settles it (ntcli.issues)."""
+
+
+class ReplayedTokenGone(NtcliError):
+    """The token an idempotency key issued is no longer valid: revoked or
+    expired since."""
+
+    @property
+    def jti(self) -> str | None:
+        jti = (self.details or {}).get('jti') if isinstance(
+            self.details, dict) else None
+        return jti if isinstance(jti, str) else None
 
 
 class EndpointUnreachable(EndpointError):
@@ -220,6 +239,8 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'CONFLICT': Conflict,
     'WORKSPACE_EXISTS': Conflict,
     'USER_EXISTS': Conflict,
+    'IDEMPOTENCY_KEY_CONFLICT': Conflict,
+    'REPLAYED_TOKEN_GONE': ReplayedTokenGone,
     'USER_NOT_FOUND': NotFound,
     'PROVIDER_REQUIRED': SignInRequired,
     'SESSION_EXPIRED': SignInRequired,

@@ -1,9 +1,10 @@
 """The encrypted local credential store.
 
 ``<config_dir>/credentials.enc`` holds one Fernet token whose plaintext is a
-JSON document: the stored workspace tokens, user credentials and pending
-revocations of every endpoint. Writes are atomic renames under the lock file
-``credentials.lock``, so readers never see a torn file and a
+JSON document: the stored workspace tokens, user credentials, pending
+revocations and pending issues (ntcli.issues) of every endpoint. Writes
+are atomic renames under the lock file ``credentials.lock``, so readers
+never see a torn file and a
 read-modify-write never loses a concurrent update. Plaintext exists only in
 memory; a file that cannot be decrypted is reported, never replaced.
 """
@@ -141,6 +142,42 @@ class PendingRevocation(Record, frozen=False):
                    and not isinstance(revoke_at, bool) else None)
 
 
+class PendingIssue(Record, frozen=False):
+    """An issue request written down before it is sent (ntcli.issues): its
+    idempotency key, what it is for and who asked."""
+
+    endpoint: str
+    workspace_id: str
+    key: str                         # the request's Idempotency-Key
+    purpose: str                     # refresh or create
+    since: int
+    request: dict[str, Any]          # expires_in, expires_at, scope...
+    bearer: str                      # local, user, env or token
+    bearer_jti: str | None = None    # NTCLI_TOKEN's JTI (never the token)
+    # the stored workspace token that asked, when one did (as a pending
+    # revocation keeps its token)
+    token: str | None = field(default=None, repr=False)
+    attempts: int = 0
+    last_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingIssue:
+        request = data.get('request')
+        return cls(endpoint=data['endpoint'],
+                   workspace_id=data.get('workspace_id') or '',
+                   key=data['key'], purpose=data.get('purpose') or 'issue',
+                   since=int(data.get('since') or 0),
+                   request=request if isinstance(request, dict) else {},
+                   bearer=data.get('bearer') or 'token',
+                   bearer_jti=data.get('bearer_jti'),
+                   token=data.get('token'),
+                   attempts=int(data.get('attempts') or 0),
+                   last_error=data.get('last_error'))
+
+
 class Credentials:
     """The decrypted credentials document.
 
@@ -177,6 +214,11 @@ class Credentials:
             if not isinstance(pending, list) or not all(
                     isinstance(p, dict) and 'jti' in p for p in pending):
                 raise ValueError('bad pending revocations')
+            issues = entry.get('pending_issues', [])
+            if not isinstance(issues, list) or not all(
+                    isinstance(p, dict) and isinstance(p.get('key'), str)
+                    for p in issues):
+                raise ValueError('bad pending issues')
         return cls(doc)
 
     def to_bytes(self) -> bytes:
@@ -300,15 +342,46 @@ class Credentials:
                 if data.get('jti') != jti]
         self._drop_if_empty(endpoint_key)
 
+    # -- pending issues ------------------------------------------------------
+
+    def pending_issues(self, endpoint_key: str) -> list[PendingIssue]:
+        return [PendingIssue.from_dict(dict(data, endpoint=endpoint_key))
+                for data in self._endpoint(endpoint_key).get(
+                    'pending_issues', [])]
+
+    def add_pending_issue(self, pending: PendingIssue) -> None:
+        """Remember an issue request before it is sent."""
+        self.update_pending_issue(pending)
+
+    def update_pending_issue(self, pending: PendingIssue) -> None:
+        entries = self._endpoint(pending.endpoint, create=True).setdefault(
+            'pending_issues', [])
+        for index, data in enumerate(entries):
+            if data.get('key') == pending.key:
+                entries[index] = pending.to_dict()
+                return
+        entries.append(pending.to_dict())
+
+    def remove_pending_issue(self, endpoint_key: str, key: str) -> None:
+        entry = self._endpoint(endpoint_key)
+        if 'pending_issues' in entry:
+            entry['pending_issues'] = [
+                data for data in entry['pending_issues']
+                if data.get('key') != key]
+        self._drop_if_empty(endpoint_key)
+
     def forget_endpoint(self, endpoint_key: str, *,
                         keep_pending_revocations: bool = False) -> None:
-        """Drop every secret kept for ``endpoint_key``."""
+        """Drop every secret kept for ``endpoint_key``; with
+        ``keep_pending_revocations``, what is still to be revoked stays
+        (pending revocations and issues)."""
         endpoints = self._doc.get('endpoints', {})
         entry = endpoints.pop(endpoint_key, None)
-        if entry and keep_pending_revocations and entry.get(
-                'pending_revocations'):
-            endpoints[endpoint_key] = {
-                'pending_revocations': entry['pending_revocations']}
+        kept = {name: entry[name] for name in ('pending_revocations',
+                                                'pending_issues')
+                if entry and keep_pending_revocations and entry.get(name)}
+        if kept:
+            endpoints[endpoint_key] = kept
 
     # -- transactions --------------------------------------------------------
 

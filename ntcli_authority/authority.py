@@ -351,10 +351,16 @@ class Authority:
 
         ``scope`` is a list of scopes or one space-separated string (see
         ntcli_core.scopes); None gives the default, ``workspace:read
-        servers:read``. A retry with the same ``idempotency_key`` for the
-        same workspace within 24 hours returns the same token, re-signed
-        from its stored claims (Ed25519 is deterministic, so the value is
-        identical).
+        servers:read``.
+
+        A retry with the same ``idempotency_key`` for the same workspace
+        within 24 hours returns the same token, re-signed from its stored
+        claims (Ed25519 is deterministic, so the value is identical): a
+        replay. A key is bound to the principal that first sent it (another
+        one gets IdempotencyKeyConflict); a replay is authorized as the
+        first request was, and then hands out nothing when the token is no
+        longer valid (ReplayedTokenGone). The audit trail records each
+        replay as it ended, a refusal as a refusal.
         """
         self._authorize(principal, Action.ISSUE_TOKEN, workspace_id)
         access.check_expiry(principal, expires_in is not None
@@ -382,6 +388,7 @@ class Authority:
                 stored, replayed = self.store.add_token(
                     record, idempotency_key,
                     idempotency_since=now - IDEMPOTENCY_WINDOW,
+                    caller=principal.identity,
                     audit=self._event(principal, origin,
                                       models.AUDIT_TOKEN_ISSUE,
                                       workspace_id=workspace_id,
@@ -390,16 +397,12 @@ class Authority:
             except PrimaryKeyChanged:
                 if reload:
                     raise _keys_in_flux() from None
+            except errors.IdempotencyKeyConflict as exc:
+                self._record_replay(principal, origin, workspace_id, None,
+                                    exc)
+                raise
         if replayed:
-            # A replay returns the token first issued under this key,
-            # whatever this request asked for: that token must pass too.
-            access.check_expiry(principal, stored.expires_at is not None)
-            access.check_grant(principal, held_scopes(stored.scope))
-            private_key = self.keys.private_key(stored.kid)
-            if private_key is None:
-                raise errors.InvalidRequest(
-                    'This idempotency key can no longer be replayed',
-                    {'field': 'idempotency_key'})
+            private_key = self._replayable(principal, origin, stored)
         return IssuedToken(
             token=signing.encode_token(stored, private_key, self.jws),
             jti=stored.jti,
@@ -482,6 +485,52 @@ class Authority:
         return TokenPage(
             tokens=[TokenInfo.from_record(r, now) for r in records],
             next_cursor=encode_cursor(records[-1]) if more else None)
+
+    def _replayable(self, principal: Principal, origin: Origin | None,
+                    stored: TokenRecord) -> object:
+        """The key to re-sign ``stored``, the token a replay returns; raise
+        (and record the refusal) when it must not be handed out."""
+        refusal: errors.AuthorityError | None = None
+        private_key = None
+        status = stored.status_at(self.now())
+        if status != models.STATUS_ACTIVE:
+            what = ('been revoked' if status == models.STATUS_REVOKED
+                    else 'expired')
+            refusal = errors.ReplayedTokenGone(
+                f'The token this idempotency key issued ({stored.jti}) has '
+                f'{what}; ask again with a new key',
+                {'jti': stored.jti, 'status': status})
+        else:
+            try:
+                # The token first issued under this key, whatever this
+                # request asked for: it must pass as a fresh issue would.
+                access.check_expiry(principal, stored.expires_at is not None)
+                access.check_grant(principal, held_scopes(stored.scope))
+            except errors.Forbidden as exc:
+                refusal = exc
+            else:
+                private_key = self.keys.private_key(stored.kid)
+                if private_key is None:
+                    refusal = errors.InvalidRequest(
+                        'This idempotency key can no longer be replayed',
+                        {'field': 'idempotency_key'})
+        self._record_replay(principal, origin, stored.workspace_id,
+                            stored.jti, refusal)
+        if refusal is not None:
+            raise refusal
+        assert private_key is not None
+        return private_key
+
+    def _record_replay(self, principal: Principal, origin: Origin | None,
+                       workspace_id: str, jti: str | None,
+                       refusal: errors.AuthorityError | None) -> None:
+        """The audit event of a replay, as it ended."""
+        self.store.record_event(self._event(
+            principal, origin, models.AUDIT_TOKEN_REPLAY,
+            outcome=(models.OUTCOME_SUCCESS if refusal is None
+                     else models.OUTCOME_REFUSED),
+            workspace_id=workspace_id, target_jti=jti,
+            detail=None if refusal is None else refusal.code))
 
     def get_token(self, principal: Principal, workspace_id: str,
                   jti: str) -> TokenInfo:

@@ -156,6 +156,27 @@ class StorageUnavailable(_CodedError):
     default_message = 'The token database is unavailable'
 
 
+class IdempotencyKeyConflict(_CodedError):
+    """An idempotency key that names a request of another caller: a key is
+    bound to the principal that first sent it."""
+
+    code = 'IDEMPOTENCY_KEY_CONFLICT'
+    http_status = 409
+    default_message = ('This idempotency key names a request of another '
+                       'caller')
+
+
+class ReplayedTokenGone(_CodedError):
+    """A replay of an issue whose token is no longer valid (revoked or
+    expired): the replay hands out nothing; ``details`` say which token and
+    why."""
+
+    code = 'REPLAYED_TOKEN_GONE'
+    http_status = 410
+    default_message = ('The token this idempotency key issued is no '
+                       'longer valid')
+
+
 class UserNotFound(_CodedError):
     """A user id or name the authority does not know."""
 

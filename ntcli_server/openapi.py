@@ -374,7 +374,11 @@ ERRORS: dict[int, str] = {
     403: 'The credential may not do this (FORBIDDEN, INSUFFICIENT_SCOPE)',
     404: 'Unknown workspace, token or trust policy (WORKSPACE_NOT_FOUND, '
          'TOKEN_NOT_FOUND, TRUST_POLICY_NOT_FOUND)',
-    409: 'The name is taken (WORKSPACE_EXISTS, TRUST_POLICY_EXISTS)',
+    409: 'The name is taken (WORKSPACE_EXISTS, TRUST_POLICY_EXISTS), or '
+         "the Idempotency-Key names another caller's request "
+         '(IDEMPOTENCY_KEY_CONFLICT)',
+    410: 'The token an Idempotency-Key issued has since been revoked or '
+         'has expired: a replay hands out nothing (REPLAYED_TOKEN_GONE)',
     413: 'Request body too large (PAYLOAD_TOO_LARGE)',
     411: 'A body without a length where one is needed (LENGTH_REQUIRED: '
          'HTTP/1.0 without Content-Length)',
@@ -587,10 +591,13 @@ PATHS: dict[str, dict] = {
             'grants only scopes it holds',
             (201, _json(ref('TokenCreateResponse'), 'Issued (or replayed '
                         'for the same Idempotency-Key)')),
-            body=ref('TokenCreateRequest'), errors=_IN_WORKSPACE,
+            body=ref('TokenCreateRequest'),
+            errors=_IN_WORKSPACE + (409, 410),
             parameters=[_header('Idempotency-Key', 'A retry with the same '
-                                'key within 24 hours returns the same '
-                                'token', minLength=1,
+                                'key within 24 hours, by the same caller, '
+                                'returns the same token (with '
+                                'Idempotent-Replayed: true) while it is '
+                                'valid', minLength=1,
                                 maxLength=authority.MAX_IDEMPOTENCY_KEY)],
             operation_id='issue_token'),
         'get': operation(

@@ -234,8 +234,20 @@ LOSE_ANSWER = 'lose-answer'    # forward, then drop the upstream's answer
 
 HTML_502 = Answer(502, b'<html><body><h1>502 Bad Gateway</h1></body>'
                        b'</html>', 'text/html')
+GARBLED = Answer(200, b'{"access_token": "wst_\x00\xff', 'application/json')
 
-Fault = Answer | str
+
+@dataclasses.dataclass(frozen=True)
+class Forwarded:
+    """Forward the request, so that the upstream acts on it, then answer
+    with ``then`` (an Answer, HANG or CLOSE) in place of its answer: the
+    answer lost, delayed past any timeout, turned into a gateway error or
+    garbled."""
+
+    then: Answer | str
+
+
+Fault = Answer | Forwarded | str
 
 
 @dataclasses.dataclass
@@ -368,6 +380,10 @@ class FaultProxy(fixtures.Fixture):
         if isinstance(fault, Answer):
             self._send(handler, fault)
             return
+        after: Answer | str | None = None
+        if isinstance(fault, Forwarded):
+            after = fault.then
+            fault = None
         upstream = self.upstream
         if upstream is None:
             self._send(handler, Answer(404, b'{}'))
@@ -378,10 +394,14 @@ class FaultProxy(fixtures.Fixture):
             answer = self._forward(handler, body, upstream)
         except OSError:
             answer = HTML_502       # as a real gateway says it
-        if fault == LOSE_ANSWER:
+        if fault == LOSE_ANSWER or after == CLOSE:
             handler.close_connection = True
             return
-        self._send(handler, answer)
+        if after == HANG:
+            self._release.wait(300)
+            handler.close_connection = True
+            return
+        self._send(handler, after if isinstance(after, Answer) else answer)
 
     def _forward(self, handler: http.server.BaseHTTPRequestHandler,
                  body: bytes, upstream: str) -> Answer:

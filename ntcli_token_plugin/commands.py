@@ -13,6 +13,7 @@ from ntcli_core import timefmt
 if TYPE_CHECKING:
     from ntcli.context import Context
     from ntcli.endpoints import IssuedToken
+    from ntcli.store import PendingIssue
     from ntcli_token_plugin import expiry, rotation
 
 STATUS_TEXT = {'active': 'Active', 'expired': 'Expired',
@@ -312,30 +313,42 @@ class CreateToken(command.ShowOne):
     def run_checked(self, parsed_args: argparse.Namespace) -> int:
         # Output is part of the operation: a token that was not delivered
         # (stdout gone, disk full, Ctrl-C before it was written) is revoked.
+        # The request was written down before it was sent (ntcli.issues):
+        # it is forgotten once the token is delivered or revoked.
+        from ntcli import issues
         from ntcli_token_plugin import delivery
         self._issued: IssuedToken | None = None
         self._bearer: str | None = None
+        self._pending: PendingIssue | None = None
         try:
-            return super().run_checked(parsed_args)
+            status = super().run_checked(parsed_args)
         except BaseException as exc:
             if self._issued is None:
                 raise
-            raise delivery.revoke_undelivered(
-                self.context, self._issued, self._bearer, exc) from None
+            error = delivery.revoke_undelivered(
+                self.context, self._issued, self._bearer, exc)
+            if self._pending is not None:
+                issues.delivered(self.context, self._pending)
+            raise error from None
+        if self._pending is not None:
+            issues.delivered(self.context, self._pending)
+        return status
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli import interrupt
+        from ntcli import interrupt, issues
         from ntcli_token_plugin import expiry, scope_option
         context = self.context
         lifetime = expiry.from_args(parsed_args, context.now())
         wanted = scope_option.from_args(parsed_args)
         workspace = context.workspace
         self._bearer = context.bearer(workspace.id)
+        self._pending = issues.begin(
+            context, None, self._bearer, workspace.id, purpose='create',
+            expires_in=lifetime.expires_in, expires_at=lifetime.expires_at,
+            scope=wanted, description=parsed_args.description)
         with interrupt.deferred():  # a token issued is a token we know of
-            self._issued = issued = context.endpoint.issue_token(
-                self._bearer, workspace.id, expires_in=lifetime.expires_in,
-                expires_at=lifetime.expires_at,
-                description=parsed_args.description, scope=wanted)
+            self._issued = issued = issues.send(
+                context, None, self._bearer, self._pending)
         faults.checkpoint('after-create')
         _warn_no_expiry(context, lifetime)
         context.history.record('create', jti=issued.jti, outcome='created',

@@ -1,7 +1,8 @@
 """Token rotation: the transaction behind ``ntcli token refresh``.
 
-The order is what makes rotation safe: issue the new token, store it, and
-only then revoke the old one. A crash or a network failure at any point
+The order is what makes rotation safe: write down the issue request
+(ntcli.issues), issue the new token, store it, and only then revoke the old
+one. A crash or a network failure at any point
 leaves a stored token that works: the old one before the store step, the new
 one after it. The whole transaction holds the credentials lock, so
 concurrent refreshes on one machine run one after the other.
@@ -19,17 +20,16 @@ time, so a retry never lengthens the grace period it was given.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-from ntcli import errors, faults, interrupt, revocations
+from ntcli import errors, faults, interrupt, issues, revocations
 from ntcli_core.records import Record
 from ntcli_token_plugin.expiry import Expiry
 
 if TYPE_CHECKING:
     from ntcli.context import Context
     from ntcli.endpoints import IssuedToken
-    from ntcli.store import Credentials, StoredToken
+    from ntcli.store import Credentials, PendingIssue, StoredToken
 
 
 class Rotation(Record):
@@ -88,17 +88,18 @@ def rotate_token(context: Context, expiry: Expiry, *,
         # the grace runs from now (the refresh), whatever a retry does
         revoke_at = context.now() + grace if grace and old else None
         faults.checkpoint('before-issue')
+        pending = issues.begin(                              # 0. write down
+            context, creds, bearer, workspace.id, purpose='refresh',
+            expires_in=expiry.expires_in, expires_at=expiry.expires_at,
+            scope=wanted)
         # Ctrl-C and SIGTERM wait until the issued token is stored (or,
         # failing that, revoked); a second signal does not wait
         new = None
         try:
             with interrupt.deferred():
-                new = endpoint.issue_token(                  # 1. issue
-                    bearer, workspace.id, expires_in=expiry.expires_in,
-                    expires_at=expiry.expires_at,
-                    idempotency_key=_random_uuid(), scope=wanted)
-                _store_new_token(context, creds, new, old, bearer,  # 2.
-                                 revoke_at)
+                new = issues.send(context, creds, bearer, pending)  # 1.
+                _store_new_token(context, creds, new, old, bearer,
+                                 revoke_at, pending)         # 2. store
         except errors.Interrupted as exc:
             if exc.detail is None and new is not None:
                 exc.detail = _stopped_after_store(new, old)
@@ -182,20 +183,6 @@ def _outlives(context: Context, old: StoredToken, window: int) -> bool:
     return True
 
 
-def _random_uuid() -> str:
-    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it.
-
-    The uuid module is not imported for this: it imports platform, about
-    2.5 ms of every refresh.
-    """
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40       # version 4
-    raw[8] = raw[8] & 0x3F | 0x80       # the RFC 4122 variant
-    text = raw.hex()
-    return (f'{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-'
-            f'{text[20:]}')
-
-
 def _stored_bearer(context: Context, creds: Credentials,
                    old: StoredToken | None) -> str | None:
     """Who asks for the new token and revokes the old one: the rule of
@@ -209,12 +196,14 @@ def _stored_bearer(context: Context, creds: Credentials,
 
 def _store_new_token(context: Context, creds: Credentials,
                      new: IssuedToken, old: StoredToken | None,
-                     bearer: str | None, revoke_at: int | None) -> None:
+                     bearer: str | None, revoke_at: int | None,
+                     pending: PendingIssue) -> None:
     """Step 2: store the new token and, in the same write, the intent to
-    revoke the old one, so that a crash before step 3 completes is finished
-    by the next command. If the write fails or the command is stopped
-    (Ctrl-C, SIGTERM) before it is done, the old token stays stored and the
-    new one is revoked."""
+    revoke the old one and the end of the pending issue, so that a crash
+    before step 3 completes is finished by the next command. If the write
+    fails or the command is stopped (Ctrl-C, SIGTERM) before it is done,
+    the old token stays stored and the new one is revoked (and should that
+    fail, the pending issue makes the next command revoke it)."""
     from ntcli.store import PendingRevocation, StoredToken
     endpoint = context.endpoint
     try:
@@ -229,6 +218,7 @@ def _store_new_token(context: Context, creds: Credentials,
                 workspace_id=old.workspace_id,
                 jti=old.jti, since=context.now(), token=old.token,
                 revoke_at=revoke_at))
+        issues.finish(creds, pending)
         with interrupt.deferred():      # written entirely, or not at all
             creds.commit()
         return

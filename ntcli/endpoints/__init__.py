@@ -45,6 +45,9 @@ class IssuedToken(Record):
     expires_at: int | None
     created_at: int | None = None
     scope: ScopeList = None
+    # the answer to a repeated request (same idempotency key): the token
+    # was issued before, so it must be checked before it is kept
+    replayed: bool = False
 
 
 class ExchangedToken(Record):

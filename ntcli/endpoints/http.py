@@ -220,12 +220,14 @@ class HTTPEndpoint(Endpoint):
             body['description'] = description
         if scope is not None:
             body['scope'] = list(scope)
-        answer = self._call(
+        answer, headers = self._call(
             'POST', f'/v1/workspaces/{_quote(workspace_id)}/tokens',
             credential, json=body,
-            idempotency_key=idempotency_key or str(uuid.uuid4()))
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+            with_headers=True)
         with self._reading('issued token'):
             return IssuedToken(
+                replayed=headers.get('Idempotent-Replayed') == 'true',
                 token=answer['access_token'], jti=answer['jti'],
                 workspace_id=answer.get('workspace_id') or workspace_id,
                 expires_at=_unix(answer.get('expires_at')),
@@ -634,6 +636,14 @@ class HTTPEndpoint(Endpoint):
                 'could not be verified',
                 'For a private CA give --ca-bundle PATH (or set '
                 'REQUESTS_CA_BUNDLE).')
+        if _not_connected(exc) or any(isinstance(e, ConnectionRefusedError)
+                                      for e in _causes(exc)):
+            error = errors.EndpointUnreachable(
+                f'Cannot reach the endpoint at {self.url}: {_reason(exc)}',
+                'Check the URL, your network, and that the server is '
+                'running; then try again.')
+            error.nothing_sent = True   # nothing can have been acted on
+            return error
         if _timed_out(exc):
             seconds = self.options.timeout
             return errors.EndpointUnreachable(

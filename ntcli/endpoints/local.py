@@ -175,7 +175,8 @@ class LocalEndpoint(Endpoint):
         return IssuedToken(token=issued.token, jti=issued.jti,
                            workspace_id=issued.workspace_id,
                            expires_at=issued.expires_at,
-                           created_at=issued.created_at, scope=issued.scope)
+                           created_at=issued.created_at, scope=issued.scope,
+                           replayed=issued.replayed)
 
     @_translated
     def list_tokens_page(self, credential: str | None, workspace_id: str, *,

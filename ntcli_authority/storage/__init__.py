@@ -136,16 +136,18 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
-                  idempotency_since: int = 0,
+                  idempotency_since: int = 0, caller: str | None = None,
                   audit: AuditEvent | None = None
                   ) -> tuple[TokenRecord, bool]:
-        """Store a newly issued token; return it and False.
-        ``audit`` is recorded for it, or as a replay of the token returned.
+        """Store a newly issued token and record ``audit``; return it and
+        False.
 
         With ``idempotency_key``: when the key was stored for this
-        workspace at or after ``idempotency_since``, store nothing and
-        return the token it names and True; otherwise replace any stale
-        entry and remember the key for ``record``. Raises WorkspaceNotFound.
+        workspace at or after ``idempotency_since``, store and record
+        nothing and return the token it names and True, if the key is
+        ``caller``'s (else raise IdempotencyKeyConflict); otherwise replace
+        any stale entry and remember the key for ``record`` and ``caller``.
+        Raises WorkspaceNotFound.
         """
 
     @abc.abstractmethod

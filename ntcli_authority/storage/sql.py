@@ -33,7 +33,6 @@ import typing
 
 from ntcli_authority import errors, trust
 from ntcli_authority.models import (
-    AUDIT_TOKEN_REPLAY,
     OUTCOME_UNCHANGED,
     AuditEvent,
     Identity,
@@ -179,6 +178,12 @@ MIGRATIONS: list[tuple[str, ...]] = [
                secret_hash TEXT NOT NULL UNIQUE)""",
         "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
     ),
+    # 7: an idempotency key is bound to the caller that sent it (a
+    # principal's identity, never a credential); keys stored before have
+    # none and replay for nobody.
+    (
+        "ALTER TABLE idempotency_keys ADD COLUMN caller TEXT",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -191,7 +196,8 @@ WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'
 USER_COLUMNS = 'id, name, created_at, credential_hash'
 EVENT_COLUMNS = ('at, action, outcome, actor, workspace_id, target_jti, '
                  'client, request_id, user_agent, detail')
-IDEMPOTENCY_COLUMNS = 'workspace_id, idempotency_key, jti, created_at'
+IDEMPOTENCY_COLUMNS = ('workspace_id, idempotency_key, jti, created_at, '
+                       'caller')
 POLICY_COLUMNS = ('id, workspace_id, name, issuer, conditions, scope, '
                   'max_lifetime, created_at, created_by, description')
 SUBJECT_COLUMNS = 'digest, expires_at'
@@ -649,18 +655,15 @@ class SQLTokenStore(TokenStore):
 
     def add_token(self, record: TokenRecord,
                   idempotency_key: str | None = None, *,
-                  idempotency_since: int = 0,
+                  idempotency_since: int = 0, caller: str | None = None,
                   audit: AuditEvent | None = None
                   ) -> tuple[TokenRecord, bool]:
         def work(tx: Transaction) -> tuple[TokenRecord, bool]:
             self._hold_workspace(tx, record.workspace_id)
             if idempotency_key is not None:
                 replayed = self._claim_idempotency_key(
-                    tx, record, idempotency_key, idempotency_since)
+                    tx, record, idempotency_key, idempotency_since, caller)
                 if replayed is not None:
-                    if audit is not None:
-                        _record(tx, audit.but(action=AUDIT_TOKEN_REPLAY,
-                                              target_jti=replayed.jti))
                     return replayed, True
             self._hold_primary(tx, record.kid)
             tx.execute(self._INSERT_TOKEN, **_token_params(record))
@@ -683,9 +686,11 @@ class SQLTokenStore(TokenStore):
 
     @staticmethod
     def _claim_idempotency_key(tx: Transaction, record: TokenRecord,
-                               key: str, since: int) -> TokenRecord | None:
-        """Make ``key`` name ``record`` unless it names a token stored at or
-        after ``since``; return that token, or None when claimed.
+                               key: str, since: int,
+                               caller: str | None) -> TokenRecord | None:
+        """Make ``key`` name ``record`` for ``caller`` unless it names a
+        token stored at or after ``since``; return that token, or None when
+        claimed. A key of another caller raises IdempotencyKeyConflict.
 
         One statement decides: a new key is inserted, a stale one taken
         over, a fresh one left alone. An issue with the same key in
@@ -693,26 +698,33 @@ class SQLTokenStore(TokenStore):
         waits and then sees its token.
         """
         params = {'ws': record.workspace_id, 'key': key, 'jti': record.jti,
-                  'created': record.created_at, 'since': since}
+                  'created': record.created_at, 'since': since,
+                  'caller': caller}
         claimed = tx.count(
             'INSERT INTO idempotency_keys (workspace_id, idempotency_key, '
-            'jti, created_at) VALUES (:ws, :key, :jti, :created) '
-            'ON CONFLICT (workspace_id, idempotency_key) DO UPDATE '
-            'SET jti = excluded.jti, created_at = excluded.created_at '
+            'jti, created_at, caller) VALUES (:ws, :key, :jti, :created, '
+            ':caller) ON CONFLICT (workspace_id, idempotency_key) DO UPDATE '
+            'SET jti = excluded.jti, created_at = excluded.created_at, '
+            'caller = excluded.caller '
             'WHERE idempotency_keys.created_at < :since', **params)
         if claimed:
             return None
-        row = tx.one(
-            f'SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = ('
-            ' SELECT jti FROM idempotency_keys'
-            ' WHERE workspace_id = :ws AND idempotency_key = :key)',
-            **params)
+        bound = tx.one('SELECT jti, caller FROM idempotency_keys '
+                       'WHERE workspace_id = :ws AND idempotency_key = :key',
+                       **params)
+        if bound is not None and bound[1] != caller:
+            raise errors.IdempotencyKeyConflict(
+                'This idempotency key names a request of another caller; '
+                'use a key of your own', {'field': 'idempotency_key'})
+        row = tx.one(f'SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = :jti',
+                     jti=bound[0] if bound else None)
         if row:
             return _token(row)
         # The key names a token that is gone: claim it for this one.
         tx.execute('UPDATE idempotency_keys SET jti = :jti, '
-                   'created_at = :created WHERE workspace_id = :ws '
-                   'AND idempotency_key = :key', **params)
+                   'created_at = :created, caller = :caller '
+                   'WHERE workspace_id = :ws AND idempotency_key = :key',
+                   **params)
         return None
 
     def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:

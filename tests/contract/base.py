@@ -168,11 +168,42 @@ class EndpointContract:
         first = self.issue(idempotency_key='refresh-1')
         again = self.issue(idempotency_key='refresh-1')
         other = self.issue(idempotency_key='refresh-2')
-        self.assertEqual(first, again)
+        self.assertEqual(first, again.but(replayed=False))
+        self.assertTrue(again.replayed)
         self.assertNotEqual(first.jti, other.jti)
         self.assertEqual({first.jti, other.jti}, set(self.listed()))
 
     # -- list -------------------------------------------------------------
+    def test_an_idempotency_key_is_bound_to_its_caller(self):
+        other = self.full_token()          # may issue in this workspace
+        first = self.issue(idempotency_key='bound-key')
+        self.assertFalse(first.replayed)
+        error = self.assertRaises(
+            errors.Conflict, self.endpoint.issue_token, other.token,
+            self.workspace.id, expires_in=60, idempotency_key='bound-key')
+        self.assertNotIn(first.jti, error.message)
+        again = self.issue(idempotency_key='bound-key')
+        self.assertEqual((first.token, True), (again.token, again.replayed))
+        self.assertEqual({first.jti, other.jti}, set(self.listed()))
+        replays = self.endpoint.list_events(self.credential,
+                                            self.workspace.id,
+                                            actions=['token.replay'])
+        self.assertEqual([('refused', other.jti), ('success', first.jti)],
+                         [(e.outcome, e.actor if e.outcome == 'refused'
+                           else e.target_jti) for e in replays])
+
+    def test_a_replay_hands_out_no_revoked_token(self):
+        first = self.issue(idempotency_key='gone-key')
+        self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                   first.jti)
+        error = self.assertRaises(errors.ReplayedTokenGone, self.issue,
+                                  idempotency_key='gone-key')
+        self.assertEqual(first.jti, error.jti)
+        self.assertIn('revoked', error.message)
+        self.assertEqual({first.jti: 'revoked'}, {
+            j: r.status for j, r in self.listed(include_revoked=True)
+            .items()})
+
     def test_pages_give_every_token_exactly_once(self):
         issued = [self.issue().jti for _ in range(25)]
         seen, cursor, pages = [], None, 0

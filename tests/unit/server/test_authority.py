@@ -129,6 +129,79 @@ class TestIssue(AuthorityTestCase):
 
 class TestIdempotency(AuthorityTestCase):
 
+    def replays(self):
+        return [(e.outcome, e.actor, e.target_jti, e.detail)
+                for e in self.authority.list_events(
+                    OWNER, self.ws.id, actions=['token.replay']).events]
+
+    def test_a_key_names_the_request_of_one_caller(self):
+        alice = self.authority.create_user(OWNER, 'alice')
+        mine = self.authority.create_workspace(OWNER, 'mine',
+                                               owner=alice.user.id)
+        alice_p = self.authority.authenticate(alice.credential)
+        token_p = self.authority.authenticate(self.authority.issue(
+            alice_p, mine.id, expires_in=DAY, scope=scopes.FULL).token)
+        first = self.authority.issue(alice_p, mine.id, expires_in=DAY,
+                                     idempotency_key='k')
+        for other in (token_p, OWNER):
+            error = self.assertCode(
+                errors.IdempotencyKeyConflict, 'IDEMPOTENCY_KEY_CONFLICT',
+                409, self.authority.issue, other, mine.id, expires_in=DAY,
+                idempotency_key='k')
+            self.assertNotIn(first.jti, str(error.to_dict()))
+        again = self.authority.issue(alice_p, mine.id, expires_in=DAY,
+                                     idempotency_key='k')
+        self.assertEqual((first.token, True), (again.token, again.replayed))
+        # the same key names another request in another workspace
+        elsewhere = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
+                                         idempotency_key='k')
+        self.assertFalse(elsewhere.replayed)
+        events = self.authority.list_events(
+            OWNER, mine.id, actions=['token.replay']).events
+        self.assertEqual(
+            [('refused', token_p.jti, None, 'IDEMPOTENCY_KEY_CONFLICT'),
+             ('refused', 'local', None, 'IDEMPOTENCY_KEY_CONFLICT'),
+             ('success', alice.user.id, first.jti, None)],
+            [(e.outcome, e.actor, e.target_jti, e.detail) for e in events])
+
+    def test_a_replay_hands_out_no_revoked_or_expired_token(self):
+        revoked = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
+                                       idempotency_key='r')
+        self.authority.revoke(OWNER, self.ws.id, revoked.jti)
+        soon = self.authority.issue(OWNER, self.ws.id, expires_in=60,
+                                    idempotency_key='e')
+        self.clock.advance(61)
+        for key, token, status in (('r', revoked, 'revoked'),
+                                   ('e', soon, 'expired')):
+            error = self.assertCode(
+                errors.ReplayedTokenGone, 'REPLAYED_TOKEN_GONE', 410,
+                self.authority.issue, OWNER, self.ws.id, expires_in=DAY,
+                idempotency_key=key)
+            self.assertEqual({'jti': token.jti, 'status': status},
+                             error.details)
+            self.assertIn(status if status == 'expired' else 'revoked',
+                          error.message)
+        self.assertEqual(
+            [('refused', 'local', revoked.jti, 'REPLAYED_TOKEN_GONE'),
+             ('refused', 'local', soon.jti, 'REPLAYED_TOKEN_GONE')],
+            self.replays())
+        # nothing new was issued
+        self.assertEqual(2, len(self.authority.list_tokens(
+            OWNER, self.ws.id, include_expired=True,
+            include_revoked=True).tokens))
+
+    def test_a_key_stored_before_callers_were_bound_replays_for_nobody(self):
+        from ntcli_authority.models import TokenRecord
+        key, _ = self.authority.keys.primary()
+        record = TokenRecord(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
+                             created_at=base.START, expires_at=None,
+                             kid=key.kid, scope='workspace:read')
+        self.authority.store.add_token(record, 'old-key',
+                                       idempotency_since=0)
+        self.assertRaises(errors.IdempotencyKeyConflict,
+                          self.authority.issue, OWNER, self.ws.id,
+                          idempotency_key='old-key')
+
     def test_replay_returns_same_token(self):
         first = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
                                      idempotency_key='refresh-1')
@@ -363,9 +436,10 @@ class TestSigningKeysOfRunningNodes(AuthorityTestCase):
             t.kid for t in self.admin.store.list_tokens(
                 self.ws.id, now=self.clock.now, include_revoked=True)
             if t.jti != self.first.jti})
-        # A replay of a token of the retired key: refused, not re-signed.
+        # A replay of a token of the retired key (revoked, as a retired
+        # key signed no live token): refused, not re-signed.
         self.clock.advance(1)
-        self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
+        self.assertCode(errors.ReplayedTokenGone, 'REPLAYED_TOKEN_GONE', 410,
                         self.authority.issue, OWNER, self.ws.id,
                         expires_in=DAY, idempotency_key='k-1')
 
@@ -825,13 +899,27 @@ class TestScopes(AuthorityTestCase):
 
     def test_a_replay_cannot_launder_scopes(self):
         # the user issued a full token under a key; a weaker token that
-        # replays the key must not receive it
-        self.authority.issue(self.alice_p, self.mine.id, expires_in=DAY,
-                                 scope=scopes.FULL, idempotency_key='k')
+        # replays the key must not receive it, and the audit trail says it
+        # was refused (it once said "token.replay success" first)
+        first = self.authority.issue(self.alice_p, self.mine.id,
+                                     expires_in=DAY, scope=scopes.FULL,
+                                     idempotency_key='k')
         issuer = self.token_principal(['tokens:write', 'servers:read'])
+        self.assertRaises(errors.IdempotencyKeyConflict,
+                          self.authority.issue, issuer, self.mine.id,
+                          expires_in=DAY, scope=['servers:read'],
+                          idempotency_key='k')
+        reader = self.token_principal(None)
         self.assertRaises(errors.InsufficientScope, self.authority.issue,
-                          issuer, self.mine.id, expires_in=DAY,
+                          reader, self.mine.id, expires_in=DAY,
                           scope=['servers:read'], idempotency_key='k')
+        replays = self.authority.list_events(
+            OWNER, self.mine.id, actions=['token.replay']).events
+        self.assertEqual([('refused', issuer.jti, None,
+                           'IDEMPOTENCY_KEY_CONFLICT')],
+                         [(e.outcome, e.actor, e.target_jti, e.detail)
+                          for e in replays])
+        self.assertNotIn(first.jti, [e.target_jti for e in replays])
 
     def test_tokens_from_before_scopes_hold_every_scope(self):
         token = self.legacy_token()

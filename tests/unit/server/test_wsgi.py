@@ -779,7 +779,8 @@ class TestAuthorization(APITestCase):
 
     def test_workspace_token_cannot_replay_a_non_expiring_token(self):
         # An idempotency key a user issued a permanent token under must
-        # not hand that token to a workspace token asking for a day.
+        # not hand that token to a workspace token asking for a day: the
+        # key names the user's request.
         key = {'Idempotency-Key': 'k-1'}
         bearer = self.issue(scope=scopes.FULL)['access_token']
         permanent = self.call('POST', self.tokens_path(), self.alice,
@@ -787,9 +788,9 @@ class TestAuthorization(APITestCase):
         self.assertEqual(201, permanent.status_code)
         result = self.call('POST', self.tokens_path(), bearer,
                            json={'expires_in': 86400}, headers=dict(key))
-        error = self.assertError(result, 403, 'FORBIDDEN')
+        self.assertError(result, 409, 'IDEMPOTENCY_KEY_CONFLICT')
         self.assertNotIn(permanent.json['access_token'], result.text)
-        self.assertIn('never expires', error['message'])
+        self.assertNotIn(permanent.json['jti'], result.text)
         # an expiring one under its own key replays as before
         first = self.call('POST', self.tokens_path(), bearer,
                           json={'expires_in': 60},

@@ -4,13 +4,14 @@ import uuid
 
 import testtools
 
+from ntcli import issues
 from ntcli_token_plugin import rotation
 
 
 class TestRandomUUID(testtools.TestCase):
 
     def test_same_form_as_uuid4(self):
-        keys = {rotation._random_uuid() for _ in range(200)}
+        keys = {issues.new_key() for _ in range(200)}
         self.assertEqual(200, len(keys))
         for key in keys:
             parsed = uuid.UUID(key)

@@ -335,7 +335,7 @@ class TestMigration(testtools.TestCase):
             store.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(6, store.schema_version())
+        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
         store.add_identity(Identity('https://idp.example', 's', 'u1',
                                     base.START))
@@ -344,6 +344,40 @@ class TestMigration(testtools.TestCase):
                                   secret_hash='x'), 'a@example.org')
         self.assertEqual('a@example.org', store.get_identity(
             'https://idp.example', 's').email)
+
+    def test_upgrade_from_version_6_binds_new_keys_only(self):
+        # A key stored before keys were bound to their callers replays for
+        # nobody; a new one names its caller's request.
+        path = self.useFixture(fixtures.TempDir()).join('v6.db')
+        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
+                                  sql.MIGRATIONS[:6]):
+            store = open_store(path)
+            store.create_workspace(Workspace('ws-1', 'alpha', base.START))
+            store.add_token(storage_base.token('jti_1'))
+            self.assertEqual(6, store.schema_version())
+            store.close()
+        conn = sqlite3.connect(path)
+        conn.execute("INSERT INTO idempotency_keys (workspace_id, "
+                     "idempotency_key, jti, created_at) VALUES "
+                     "('ws-1', 'old-key', 'jti_1', ?)",
+                     (storage_base.NOW,))
+        conn.commit()
+        conn.close()
+        store = open_store(path)
+        self.addCleanup(store.close)
+        self.assertEqual(7, store.schema_version())
+        self.assertRaises(errors.IdempotencyKeyConflict, store.add_token,
+                          storage_base.token('jti_2'), 'old-key',
+                          caller='user:u1')
+        self.assertEqual((storage_base.token('jti_3'), False),
+                         store.add_token(storage_base.token('jti_3'),
+                                         'new-key', caller='user:u1'))
+        self.assertEqual('jti_3', store.add_token(
+            storage_base.token('jti_4'), 'new-key',
+            caller='user:u1')[0].jti)
+        self.assertRaises(errors.IdempotencyKeyConflict, store.add_token,
+                          storage_base.token('jti_5'), 'new-key',
+                          caller='workspace:jti_x')
 
     def test_upgrade_from_version_4_keeps_tokens(self):
         # A database of the schema before grace periods: its tokens keep
