@@ -68,8 +68,10 @@ class TestTwoServersOneDatabase(testtools.TestCase):
         credential, ws = first.credential, first.workspace_id
         token = a.issue_token(credential, ws, expires_in=60,
                               idempotency_key='once')
-        self.assertEqual(token, b.issue_token(credential, ws, expires_in=60,
-                                              idempotency_key='once'))
+        again = b.issue_token(credential, ws, expires_in=60,
+                              idempotency_key='once')
+        self.assertEqual((token, True), (again.but(replayed=False),
+                                         again.replayed))
         self.assertEqual(token.jti, b.validate_token(token.token).jti)
         b.revoke_token(credential, ws, token.jti)
         self.assertRaises(errors.TokenRevoked, a.validate_token, token.token)

@@ -140,7 +140,8 @@ class TestThroughAFaultProxy(IssueProtocolTest):
         self.fail_issues(testing.HTML_502)
         marker = os.path.join(self.home.path, 'ran')
         result = self.ntcli('token', 'exec', '--refresh-if-expires-within',
-                            '400d', '--', sys.executable, '-c',
+                            '400d', '--expires-in', '800d', '--',
+                            sys.executable, '-c',
                             f'open({marker!r}, "w").close()', expect=None)
         self.assertInDoubt(result)
         self.assertFalse(os.path.exists(marker))
@@ -239,6 +240,7 @@ class TestWorkerStoppedMidRequest(IssueProtocolTest):
 
     def test_exec_refresh_if_expires_within(self):
         self.assertInDoubt(self.stopped(
-            'token', 'exec', '--refresh-if-expires-within', '400d', '--',
+            'token', 'exec', '--refresh-if-expires-within', '400d',
+            '--expires-in', '800d', '--',
             sys.executable, '-c', 'pass'))
         self.assertSettledByTheNextCommand({self.first.jti})
