@@ -132,9 +132,10 @@ def send(context: Context, creds: Credentials | None, bearer: str | None,
     raise errors.IssueInDoubt(
         f'{failure.message}; the endpoint may have issued a token that '
         'ntcli did not receive',
-        'The next ntcli command that reaches the endpoint asks again with '
-        'the same idempotency key and revokes that token, if there is one. '
-        'Your stored token is unchanged.') from failure
+        'Your stored token is unchanged; the next ntcli command that '
+        'reaches the endpoint asks again with the same idempotency key and '
+        'revokes that token, if there is one. '
+        + (failure.hint or '')) from failure
 
 
 def finish(creds: Credentials, pending: PendingIssue) -> None:
