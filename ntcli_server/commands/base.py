@@ -16,10 +16,14 @@ import typing
 
 from cliff import command, lister, show
 
+from ntcli_authority.access import Principal
 from ntcli_core import timefmt
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.authority import Authority
+
+#: Who the admin commands act as: whoever holds the database is its owner.
+ADMIN = Principal.local()
 
 DEFAULT_DB = 'ntcli-server.db'
 DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '
@@ -63,7 +67,9 @@ def between(low: int, high: int) -> typing.Callable[[str], int]:
     """An argparse type: a whole number from ``low`` to ``high``."""
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            # ASCII digits: int() also takes '٢' and ' 2_0 '
+            value = int(text) if text.isascii() and text.strip() == text \
+                and '_' not in text else low - 1
         except ValueError:
             value = low - 1
         if not low <= value <= high:

@@ -273,6 +273,22 @@ class TestExpiryWarnings(base.FunctionalTest):
             remembered = json.load(f)
         self.assertEqual([jti], list(remembered))
 
+    def test_every_command_that_uses_it(self):
+        self.ntcli('token', 'refresh', '--expires-in', '10d')
+        # token exec: the program's output is untouched, the line is ours
+        result = self.ntcli('token', 'exec', '--', 'sh', '-c',
+                            'echo "${NTCLI_TOKEN%%.*}" | cut -c1-4')
+        self.assertEqual('wst_\n', result.stdout)
+        self.assertEqual(1, sum(line.startswith(self.WARNING)
+                                for line in result.stderr.splitlines()))
+        for args in (('auth', 'status'), ('token', 'list')):
+            self.assertEqual(1, len(self.warnings(*args,
+                                                  env=later(DAY + 1))),
+                             args)
+            self.assertEqual([], self.warnings(*args, env=later(DAY + 1)))
+            self.assertEqual(1, len(self.warnings(*args,
+                                                  env=later(2 * DAY + 2))))
+
     def test_threshold_setting_and_off_switch(self):
         self.ntcli('token', 'refresh', '--expires-in', '20d')
         self.assertEqual([], self.warnings('token', 'show'))   # 14d default

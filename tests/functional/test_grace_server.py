@@ -13,7 +13,12 @@ import requests
 import testtools
 
 from ntcli_core import clock, timefmt
-from ntcli_server.testing import ServerFixture, server_command
+from ntcli_server.testing import (
+    Answer,
+    FaultProxy,
+    ServerFixture,
+    server_command,
+)
 from tests import postgres as pg_fixture
 from tests.functional import test_remote
 
@@ -132,6 +137,74 @@ class TestGraceOnTheServer(test_remote.RemoteTest):
         restart(self.server, HOUR + 60)
         self.assertEqual(401, token_auth(self.server,
                                          before.token).status_code)
+
+
+class TestExpiryGaugesAcrossWorkers(testtools.TestCase):
+
+    def test_every_worker_answers_from_the_database(self):
+        from tests.unit.server.test_metrics import samples
+        server = self.useFixture(ServerFixture(workers=2,
+                                               serve_args=['--metrics']))
+        auth = {'Authorization': f'Bearer {server.credential}'}
+        tokens = f'{server.url}/v1/workspaces/{server.workspace_id}/tokens'
+        for lifetime in (3600, 3 * 86400, 20 * 86400):
+            requests.post(tokens, json={'expires_in': lifetime},
+                          headers=auth, timeout=10).raise_for_status()
+        retiring = requests.post(tokens, json={'expires_in': 86400 * 2},
+                                 headers=auth, timeout=10).json()
+        requests.delete(f"{tokens}/{retiring['jti']}", headers=auth,
+                        params={'grace': 600}, timeout=10)
+        for _ in range(4):          # whichever worker answers the scrape
+            found = samples(requests.get(server.url + '/metrics',
+                                         timeout=10).text)
+            self.assertEqual(
+                (1, 3, 4, 1),
+                (found['ntcli_server_tokens_expiring{within="1d"}'],
+                 found['ntcli_server_tokens_expiring{within="7d"}'],
+                 found['ntcli_server_tokens_expiring{within="30d"}'],
+                 found['ntcli_server_tokens_retiring']))
+        restart(server, 2 * 3600)
+        found = samples(requests.get(server.url + '/metrics',
+                                     timeout=10).text)
+        # the hour-long token expired, the retiring one's grace ended
+        self.assertEqual(
+            (0, 1, 2, 0),
+            (found['ntcli_server_tokens_expiring{within="1d"}'],
+             found['ntcli_server_tokens_expiring{within="7d"}'],
+             found['ntcli_server_tokens_expiring{within="30d"}'],
+             found['ntcli_server_tokens_retiring']))
+
+
+class TestAnAPIWithoutGracePeriods(test_remote.RemoteTest):
+    """An API that ignores ``grace`` (the NimbleTools API) revokes at once;
+    ntcli says so instead of promising a grace period."""
+
+    server_per_test = True
+
+    def endpoint_url(self):
+        self.proxy = self.useFixture(FaultProxy(self.server.url))
+        return self.proxy.url
+
+    def test_the_old_token_is_reported_revoked_with_a_warning(self):
+        self.login_and_select()
+        self.quick('token', 'refresh')
+        old = self.stored()
+        now = timefmt.iso(clock.now())
+        self.proxy.fail(Answer(200, json.dumps({
+            'workspace_id': self.workspace.id, 'token_jti': old.jti,
+            'status': 'revoked', 'revoked_at': now}).encode()),
+            method='DELETE')
+        result = self.ntcli('token', 'refresh', '--grace', '1h', '-f',
+                            'json')
+        out = json.loads(result.stdout)
+        self.assertEqual({'jti': old.jti, 'revoked_at': now},
+                         out['old_token'])
+        self.assertIn('the endpoint revoked the old token at once: it does '
+                      'not keep a token valid for a grace period',
+                      result.stderr)
+        self.assertIn('?grace=3600', self.proxy.seen[-1].path)
+        self.assertEqual([], self.credentials().pending_revocations(
+            self.url))
 
 
 def _run(*args, env=None):
