@@ -198,7 +198,8 @@ class TestMetrics(SignInTestCase):
             lambda: self.authority, sign_in=self.settings, metrics=True))
         self.exchange()                                     # not linked
         self.exchange(self.idp.token('someone-else'))       # rejected
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER, 'alice', self.idp.url,
+                                     'alice-at-idp')
         self.exchange()                                     # success
         self.exchange()
         self.assertEqual({'not_linked': '1.0', 'rejected': '1.0',
