@@ -22,6 +22,7 @@ extensions = [
     'cliff.sphinxext',
     'myst_parser',
     'reno.sphinxext',
+    'reno_merges',
     'openapi_reference',
     'sphinxcontrib.programoutput',
     'reference_check',

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -27,6 +26,9 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
     from ntcli.history import AuditLog
     from ntcli.store import CredentialStore, StoredToken
 
+#: A session of a sign-in is renewed when it has less than this many
+#: seconds left.
+RENEW_MARGIN = 120
 
 
 class AppStreams(Protocol):
@@ -46,6 +48,9 @@ class Context:
         self._endpoint: Endpoint | None = None
         # False for a look that must change nothing (shell completion)
         self.retry_revocations = True
+        # True for a context named by a command's argument (see of()):
+        # settings meant for the context in force do not apply
+        self.one_of_several = False
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -100,13 +105,17 @@ class Context:
         endpoint given on the command line is kept from now on."""
         from ntcli import config
         named = self.__dict__.get('named')
+        made = None
         with config.Config.update(self.config_dir) as updated:
             if named is not None and not named.saved:
-                name = updated.adopt_endpoint(named.key, named.name,
+                made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=name, saved=True)
+                self.__dict__['named'] = named.but(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
+        if made is not None and named is not None:
+            self.note(f"The context '{made}' now keeps what is stored for "
+                      f'{named.endpoint}.')
 
     # -- the named context -------------------------------------------------
     @functools.cached_property
@@ -114,13 +123,39 @@ class Context:
         """The context in force, and why (ntcli.contexts)."""
         from ntcli import contexts
         config = self.config
+        bundle = self.options.ca_bundle
         choices = contexts.Choices(
             context=getattr(self.options, 'context', None),
             endpoint=self.options.endpoint,
-            ca_bundle=self.options.ca_bundle)
+            # kept with a context made here: valid from any directory
+            ca_bundle=os.path.abspath(os.path.expanduser(bundle))
+            if bundle else None)
         return contexts.resolve(config.contexts(), config.current_context,
                                 choices, os.environ,
                                 contexts.find_directory_pin, self.warn)
+
+    def reresolve(self) -> None:
+        """Forget the context in force and what came of it, after the
+        contexts changed (the interactive mode runs several commands)."""
+        self.close()
+        for name in ('named', 'workspace'):
+            self.__dict__.pop(name, None)
+
+    def of(self, name: str) -> Context:
+        """This run's settings with the context ``name`` in force, and
+        nothing given for one context only (endpoint, CA bundle,
+        workspace, NTCLI_TOKEN): for commands that act on a context named
+        as their argument, or on every context."""
+        import argparse
+        options = argparse.Namespace(**vars(self.options))
+        options.context, options.endpoint = name, None
+        options.ca_bundle, options.workspace = None, None
+        other = Context(self.app, options)
+        other.__dict__['config'] = self.config
+        if 'store' in self.__dict__:
+            other.__dict__['store'] = self.store
+        other.one_of_several = True
+        return other
 
     @property
     def context_name(self) -> str:
@@ -179,6 +214,8 @@ class Context:
                 f'Invalid workspace {quoted(wanted)}',
                 'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
                 '32 lowercase letters, digits or hyphens) or id.')
+        from ntcli import expiring
+        expiring.threshold(self)   # a bad setting fails here, not later
         if os.environ.get('NTCLI_KEY', '').strip():
             from ntcli import keys
             try:
@@ -249,18 +286,38 @@ class Context:
     # -- credentials -------------------------------------------------------
     def env_token(self) -> str | None:
         """The workspace token given in NTCLI_TOKEN, if any."""
+        if self.one_of_several:
+            return None
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
-        """The user credential stored for the context (``auth login``)."""
+        """The user credential stored for the context (``auth login``): a
+        session of a sign-in is renewed first when it is about to end (see
+        ntcli.signin)."""
         if self.endpoint.embedded:
             return None
-        return self.store.read().get_user_credential(self.credentials_key)
+        creds = self.store.read()
+        credential = creds.get_user_credential(self.credentials_key)
+        record = creds.get_sign_in(self.credentials_key)
+        if (credential and record is not None and record.refresh_token
+                and record.expires_at - self.now() < RENEW_MARGIN):
+            from ntcli import signin
+            credential = signin.renew(self, record) or credential
+        return credential
 
     def stored_token(self, workspace_id: str) -> StoredToken | None:
-        """The stored workspace token of ``workspace_id``, or None."""
-        return self.store.read().get_token(self.credentials_key,
-                                           workspace_id)
+        """The stored workspace token of ``workspace_id``, or None; a
+        warning on stderr when it expires soon (ntcli.expiring)."""
+        stored = self.store.read().get_token(self.credentials_key,
+                                             workspace_id)
+        if stored is not None:
+            self._warn_if_expiring(stored)
+        return stored
+
+    def _warn_if_expiring(self, stored: StoredToken) -> None:
+        if self.retry_revocations:      # not for a look (completion)
+            from ntcli import expiring
+            expiring.warn_if_expiring(self, stored)
 
     def workspace_bearer(self, workspace_id: str) -> str | None:
         """The credential for workspace calls: NTCLI_TOKEN, the user
@@ -268,11 +325,12 @@ class Context:
         if self.endpoint.embedded:
             return None
         creds = self.store.read()
-        bearer = (self.env_token()
-                  or creds.get_user_credential(self.credentials_key))
+        bearer = self.env_token() or self.user_credential()
         if not bearer:
             stored = creds.get_token(self.credentials_key, workspace_id)
             bearer = stored.token if stored else None
+            if stored is not None:
+                self._warn_if_expiring(stored)
         if not bearer:
             raise errors.AuthenticationRequired(
                 hint="Log in with 'ntcli auth login' (a user credential or a "
@@ -295,7 +353,8 @@ class Context:
     def workspace(self) -> Workspace:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
-                  or os.environ.get('NTCLI_WORKSPACE')
+                  or (None if self.one_of_several
+                      else os.environ.get('NTCLI_WORKSPACE'))
                   or self.config.active_workspace(self.context_name))
         return self.resolve_workspace(wanted)
 
@@ -340,4 +399,5 @@ class Context:
             "Run 'ntcli workspace list' to see the workspaces.")
 
     def now(self) -> int:
-        return int(time.time())
+        from ntcli_core import clock
+        return clock.now()

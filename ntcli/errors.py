@@ -55,6 +55,14 @@ class AuthenticationRequired(NtcliError):
     message = 'Authentication required. Try running ntcli token refresh'
 
 
+class SignInRequired(AuthenticationRequired):
+    """The endpoint wants the person to sign in (again) through its
+    identity provider: a session that ended, or credentials it refuses."""
+
+    message = 'Sign in through the identity provider: run ntcli auth login'
+    hint = 'Run ntcli auth login.'
+
+
 class NoStoredToken(AuthenticationRequired):
     """The workspace has no token: none stored and none in NTCLI_TOKEN."""
 
@@ -213,6 +221,8 @@ API_ERRORS: dict[str, type[NtcliError]] = {
     'WORKSPACE_EXISTS': Conflict,
     'USER_EXISTS': Conflict,
     'USER_NOT_FOUND': NotFound,
+    'PROVIDER_REQUIRED': SignInRequired,
+    'SESSION_EXPIRED': SignInRequired,
     'TRUST_POLICY_NOT_FOUND': NotFound,
     'TRUST_POLICY_EXISTS': Conflict,
     'NO_MATCHING_POLICY': Forbidden,

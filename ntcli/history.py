@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,9 +43,10 @@ class AuditLog:
         an operation that already succeeded (a file that cannot be written
         is logged).
         """
+        from ntcli_core.clock import now
         from ntcli_core.redact import redact
         entry: dict[str, Any] = {
-            'time': int(time.time()), 'action': action, 'jti': jti,
+            'time': now(), 'action': action, 'jti': jti,
             'outcome': outcome, 'workspace_id': workspace_id,
             'endpoint': endpoint, 'context': self._context(),
             'detail': detail}

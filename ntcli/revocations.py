@@ -17,8 +17,11 @@ if TYPE_CHECKING:
 
 
 def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
-                   jti: str) -> tuple[int | None, str | None]:
-    """Revoke ``jti``; return (revoked_at, None) or (None, what failed).
+                   jti: str, *, grace: int | None = None
+                   ) -> tuple[int | None, str | None]:
+    """Revoke ``jti`` (after ``grace`` seconds if given); return
+    (revoked_at, None) or (None, what failed). revoked_at is later than now
+    when the endpoint keeps the token valid for the grace period.
 
     A token the endpoint already considers dead (revoked, expired, unknown)
     counts as revoked: there is nothing left to do for it.
@@ -28,13 +31,27 @@ def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
         if faults.should_fail('revoke'):
             raise errors.EndpointUnreachable('Injected fault: the endpoint '
                                              'could not be reached')
-        revocation = endpoint.revoke_token(bearer, workspace_id, jti)
+        if grace:
+            revocation = endpoint.revoke_token(bearer, workspace_id, jti,
+                                               grace=grace)
+        else:
+            revocation = endpoint.revoke_token(bearer, workspace_id, jti)
     except (errors.TokenRevoked, errors.TokenExpired, errors.TokenNotFound,
             errors.WorkspaceNotFound):
         return None, None
     except errors.NtcliError as exc:
         return None, exc.message
     return revocation.revoked_at, None
+
+
+def grace_left(context: Context, revoke_at: int | None) -> int | None:
+    """The seconds of a grace period still to run until ``revoke_at``,
+    None when there is none (revoke at once)."""
+    from ntcli_core.lifetimes import MAX_GRACE
+    if revoke_at is None:
+        return None
+    left = revoke_at - context.now()
+    return min(left, MAX_GRACE) if left > 0 else None
 
 
 def retry_pending(context: Context) -> None:
@@ -52,12 +69,20 @@ def retry_pending(context: Context) -> None:
         for item in creds.pending_revocations(key):
             # the user may revoke any token; a token may revoke itself
             bearer = user or item.token
-            _, failure = revoke_quietly(endpoint, bearer, item.workspace_id,
-                                        item.jti)
+            # a grace period runs from the refresh, not from this retry:
+            # what is left of it, or nothing once it has ended
+            grace = grace_left(context, item.revoke_at)
+            revoked_at, failure = revoke_quietly(
+                endpoint, bearer, item.workspace_id, item.jti, grace=grace)
             if failure is None:
+                from ntcli_core import timefmt
                 creds.remove_pending_revocation(key, item.jti)
+                retiring = revoked_at is not None and \
+                    revoked_at > context.now()
                 context.history.record(
-                    'revoke', jti=item.jti, outcome='revoked (retried)',
+                    'revoke', jti=item.jti,
+                    outcome='retiring until ' + str(timefmt.iso(revoked_at))
+                    + ' (retried)' if retiring else 'revoked (retried)',
                     workspace_id=item.workspace_id, endpoint=endpoint.key)
             else:
                 item.attempts += 1

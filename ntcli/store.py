@@ -73,6 +73,42 @@ class StoredToken(Record, frozen=False):
                    scope=scopes.reported(data.get('scope')))
 
 
+class SignIn(Record, frozen=False):
+    """A sign-in through an identity provider: the session it opened (the
+    session's secret is the endpoint's user credential) and what renews
+    it. Its repr hides the provider's refresh token."""
+
+    issuer: str
+    client_id: str
+    subject: str
+    user_name: str
+    session_id: str
+    expires_at: int
+    email: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (f'SignIn(issuer={self.issuer!r}, subject={self.subject!r}, '
+                f'user_name={self.user_name!r}, '
+                f'session_id={self.session_id!r}, '
+                f'expires_at={self.expires_at!r}, refresh_token='
+                f'{"<redacted>" if self.refresh_token else None})')
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.as_dict()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignIn:
+        return cls(issuer=str(data['issuer']),
+                   client_id=str(data['client_id']),
+                   subject=str(data['subject']),
+                   user_name=str(data.get('user_name') or ''),
+                   session_id=str(data.get('session_id') or ''),
+                   expires_at=int(data.get('expires_at') or 0),
+                   email=data.get('email'),
+                   refresh_token=data.get('refresh_token'))
+
+
 class PendingRevocation(Record, frozen=False):
     """A revocation that failed and must be retried at ``endpoint``."""
 
@@ -85,18 +121,24 @@ class PendingRevocation(Record, frozen=False):
     # the revoked token itself: a workspace token may revoke itself on a
     # remote endpoint when no user credential is stored
     token: str | None = field(default=None, repr=False)
+    # when the revocation takes effect: the end of a grace period (token
+    # refresh --grace); None: at once
+    revoke_at: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return self.as_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingRevocation:
+        revoke_at = data.get('revoke_at')
         return cls(endpoint=data['endpoint'],
                    workspace_id=data.get('workspace_id') or '',
                    jti=data['jti'], since=int(data.get('since') or 0),
                    attempts=int(data.get('attempts') or 0),
                    last_error=data.get('last_error'),
-                   token=data.get('token'))
+                   token=data.get('token'),
+                   revoke_at=revoke_at if isinstance(revoke_at, int)
+                   and not isinstance(revoke_at, bool) else None)
 
 
 class Credentials:
@@ -196,11 +238,33 @@ class Credentials:
         return self._endpoint(endpoint_key).get('user_credential')
 
     def set_user_credential(self, endpoint_key: str, value: str) -> None:
-        self._endpoint(endpoint_key, create=True)['user_credential'] = value
+        """Store a user credential; it replaces any sign-in."""
+        entry = self._endpoint(endpoint_key, create=True)
+        entry['user_credential'] = value
+        entry.pop('sign_in', None)
 
     def remove_user_credential(self, endpoint_key: str) -> None:
         self._endpoint(endpoint_key).pop('user_credential', None)
+        self._endpoint(endpoint_key).pop('sign_in', None)
         self._drop_if_empty(endpoint_key)
+
+    # -- sign-in through an identity provider ---------------------------------
+
+    def get_sign_in(self, endpoint_key: str) -> SignIn | None:
+        data = self._endpoint(endpoint_key).get('sign_in')
+        if not isinstance(data, dict):
+            return None
+        try:
+            return SignIn.from_dict(data)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def set_sign_in(self, endpoint_key: str, session_token: str,
+                    sign_in: SignIn) -> None:
+        """Store a session (as the user credential) and its sign-in."""
+        entry = self._endpoint(endpoint_key, create=True)
+        entry['user_credential'] = session_token
+        entry['sign_in'] = sign_in.to_dict()
 
     # -- pending revocations -------------------------------------------------
 

@@ -93,10 +93,12 @@ def describe_current(context: Context) -> dict[str, Any]:
         jti = created = expires = None
         local_status = 'invalid'
     status, verified, note = local_status, False, None
+    retiring_until = None
     if local_status != 'invalid':
         try:
-            context.endpoint.validate_token(token)
+            valid = context.endpoint.validate_token(token)
             status, verified = 'active', True
+            retiring_until = valid.revoked_at
         except errors.TokenRejected as exc:
             status, verified = exc.status, True
         except errors.NtcliError as exc:
@@ -108,6 +110,11 @@ def describe_current(context: Context) -> dict[str, Any]:
         days = max(0, -(-(int(expires) - now) // 86400))  # rounded up
     if note is not None:
         message = f'{note}. Showing what is stored locally.'
+    elif retiring_until is not None:
+        message = (f'Token is valid until {timefmt.iso(retiring_until)}, '
+                   'when its grace period ends: it was replaced by a '
+                   "refresh. Use the new token ('ntcli token show' where it "
+                   'was refreshed).')
     elif source == 'stored' or status == 'active':
         message = MESSAGES[status]
     else:
@@ -122,6 +129,7 @@ def describe_current(context: Context) -> dict[str, Any]:
         if local_status != 'invalid' else workspace.id,
         'is_valid': status == 'active',
         'days_until_expiry': days,
+        'retiring_until': timefmt.iso(retiring_until),
         'scope': None if local_status == 'invalid' else
         _listed(scopes_of(token, recorded)),
         'verified': verified,

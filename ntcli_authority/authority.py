@@ -394,7 +394,7 @@ class Authority:
                               issued_at=record.created_at,
                               expires_at=record.expires_at,
                               scope=held_scopes(record.scope),
-                              kid=record.kid)
+                              kid=record.kid, retires_at=record.retires_at)
 
     def list_tokens(self, workspace_id: str, *, include_expired: bool = False,
                     include_revoked: bool = False, limit: int | None = 100,

@@ -117,7 +117,8 @@ class IssuedToken(Record):
 
 
 class ValidatedToken(Record):
-    """A token the authority accepted."""
+    """A token the authority accepted; ``retires_at``: the end of its grace
+    period, when it is retiring."""
 
     jti: str
     workspace_id: str
@@ -125,6 +126,7 @@ class ValidatedToken(Record):
     expires_at: int | None
     scope: scopes.Scopes
     kid: str
+    retires_at: int | None = None
 
 
 class TokenPage(Record):

@@ -35,13 +35,14 @@ import falcon
 
 from ntcli_authority import errors
 from ntcli_authority.models import Origin
+from ntcli_core import oauth
 
-PATH = '/v1/oauth/token'
-GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+PATH = oauth.EXCHANGE_PATH
+GRANT_TYPE = oauth.GRANT_TOKEN_EXCHANGE
 #: Subject token types of RFC 8693 §3.
-TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token'
-TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt'
-TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token'
+TOKEN_TYPE_ID_TOKEN = oauth.TOKEN_TYPE_ID_TOKEN
+TOKEN_TYPE_JWT = oauth.TOKEN_TYPE_JWT
+TOKEN_TYPE_ACCESS_TOKEN = oauth.TOKEN_TYPE_ACCESS_TOKEN
 
 #: Parameters a request may carry (RFC 8693 §2.1), each at most once.
 PARAMETERS = frozenset({

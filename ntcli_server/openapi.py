@@ -265,7 +265,11 @@ SCHEMAS: dict[str, dict] = {
         'required': ['valid', 'workspace_id', 'jti', 'scope', 'expires_at'],
         'properties': {'valid': {'const': True}, 'workspace_id': _UUID,
                        'jti': _JTI, 'scope': ref('ScopeList'),
-                       'expires_at': nullable(_TIME)}},
+                       'expires_at': nullable(_TIME),
+                       'revoked_at': _string(format='date-time', description=(
+                           'Only for a retiring token (the grace period of a '
+                           'rotation): when it stops being valid. Optional: '
+                           'a client that ignores it loses nothing.'))}},
     'WhoAmI': {
         'type': 'object',
         'required': ['kind', 'user_id', 'user_name', 'workspace_id', 'jti'],
@@ -295,9 +299,9 @@ SCHEMAS: dict[str, dict] = {
         'additionalProperties': _string(minLength=1,
                                         maxLength=trust.MAX_PATTERN),
         'description': 'Claim name to pattern: the claim (a string, or an '
-                       "integer's digits) must equal the pattern, where * "
-                       'stands for any text; all must hold, and at least '
-                       'one must have no *.'},
+                       "integer's digits) must equal the pattern, where an "
+                       'asterisk stands for any text; all must hold, and at '
+                       'least one must have no asterisk.'},
     'TrustPolicyCreateRequest': {
         'type': 'object', 'required': ['name', 'issuer', 'conditions'],
         'additionalProperties': False,

@@ -37,7 +37,7 @@ from ntcli_authority.authority import (
     MAX_SESSION_LIFETIME,
     SignInPolicy,
 )
-from ntcli_core import timefmt
+from ntcli_core import oauth, timefmt
 from ntcli_server import exchange
 
 if typing.TYPE_CHECKING:
@@ -45,7 +45,7 @@ if typing.TYPE_CHECKING:
     from ntcli_server.wsgi import TokenAPI
 
 #: The token type of a user session (RFC 8693 §3 allows URIs of our own).
-TOKEN_TYPE_SESSION = 'urn:ntcli:params:oauth:token-type:session'
+TOKEN_TYPE_SESSION = oauth.TOKEN_TYPE_SESSION
 DEFAULT_SCOPES = ('openid', 'profile', 'email', 'offline_access')
 
 ENV_ISSUER = 'NTCLI_SERVER_OIDC_ISSUER'

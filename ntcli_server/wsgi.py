@@ -699,15 +699,18 @@ class TrustPolicyResource(_Resource):
 
 @functools.lru_cache(maxsize=1024)
 def _valid_answer(workspace_id: str, jti: str, scope: tuple[str, ...],
-                  expires_at: int | None) -> bytes:
+                  expires_at: int | None, retires_at: int | None) -> bytes:
     """The body of a 200 from /v1/token_auth, as Falcon's JSON media would
     write it: the same for every validation of a token, so it is written
     once (the expiry's formatting and the JSON took 10 us each of a
-    validation in a server worker, cProfile)."""
-    return json.dumps({'valid': True, 'workspace_id': workspace_id,
-                       'jti': jti, 'scope': list(scope),
-                       'expires_at': timefmt.iso(expires_at)},
-                      ensure_ascii=False).encode('utf-8')
+    validation in a server worker, cProfile). A retiring token's answer
+    adds ``revoked_at``, the end of its grace period."""
+    body: dict[str, object] = {'valid': True, 'workspace_id': workspace_id,
+                               'jti': jti, 'scope': list(scope),
+                               'expires_at': timefmt.iso(expires_at)}
+    if retires_at is not None:
+        body['revoked_at'] = timefmt.iso(retires_at)
+    return json.dumps(body, ensure_ascii=False).encode('utf-8')
 
 
 class TokenAuthResource(_Resource):
@@ -733,7 +736,8 @@ class TokenAuthResource(_Resource):
         resp.set_header('X-Token-Scope', ' '.join(valid.scope))
         resp.content_type = falcon.MEDIA_JSON
         resp.data = _valid_answer(valid.workspace_id, valid.jti,
-                                  valid.scope, valid.expires_at)
+                                  valid.scope, valid.expires_at,
+                                  valid.retires_at)
 
     on_post = on_get
 
@@ -872,6 +876,7 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
     """The token-exchange endpoint with its exchanges (a sign-in, a CI
     job's token for a workspace token), and the sign-in routes
     (:mod:`ntcli_server.signin`, :mod:`ntcli_server.ci`)."""
+    from ntcli_core import oauth
     from ntcli_server import ci, exchange, signin
     exchanges: list[exchange.Exchange] = []
     if settings is not None:
@@ -880,8 +885,8 @@ def _add_sign_in_routes(app: falcon.App, api: TokenAPI,
             api, settings, oidc.Issuer(settings.issuer)))
     exchanges.append(ci.WorkspaceTokenExchange(api, ci_audience))
     exchange.add_route(app, exchanges, body_bytes, origin)
-    app.add_route('/v1/auth/providers', signin.ProvidersResource(settings))
-    app.add_route('/v1/auth/session', signin.SessionResource(api))
+    app.add_route(oauth.PROVIDERS_PATH, signin.ProvidersResource(settings))
+    app.add_route(oauth.SESSION_PATH, signin.SessionResource(api))
 
 
 def create_app(target: str | AuthorityFactory, *,

@@ -25,11 +25,14 @@ _REJECTED = {'expired': EXPIRED, 'revoked': REVOKED, 'invalid': INVALID}
 
 def expires_within(info: dict[str, Any], window: int | None,
                    now: int) -> bool:
-    """True when the described token expires within ``window`` seconds (a
-    token that never expires never does)."""
-    if window is None or info['expires_at'] is None:
+    """True when the described token stops working within ``window``
+    seconds: it expires, or its grace period ends (a retiring token's); a
+    token that never expires and is not retiring never does."""
+    if window is None:
         return False
-    return timefmt.parse_iso(info['expires_at']) - now <= window
+    ends = [timefmt.parse_iso(info[name])
+            for name in ('expires_at', 'retiring_until') if info.get(name)]
+    return bool(ends) and min(ends) - now <= window
 
 
 def exit_status(info: dict[str, Any], window: int | None, now: int) -> int:

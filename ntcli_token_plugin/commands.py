@@ -89,6 +89,13 @@ class RefreshToken(command.ShowOne):
         scope_option.add_argument(
             parser, "the stored token's scopes (every scope for the first "
                     'token); more than it holds needs a user credential')
+        parser.add_argument(
+            '--grace', metavar='DURATION', default=None,
+            help='Keep the old token valid for DURATION (seconds or 15m, '
+                 '24h, 7d; at most 7 days) after the new one is stored, so '
+                 'that programs sharing it can switch without downtime; the '
+                 'endpoint revokes it then, even if ntcli never runs again. '
+                 'Default: revoke it at once.')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
@@ -97,9 +104,10 @@ class RefreshToken(command.ShowOne):
         lifetime = expiry.from_args(parsed_args, now)
         window = _refresh_window(parsed_args.if_expires_within,
                                  '--if-expires-within', lifetime, now)
+        grace = expiry.parse_grace(parsed_args.grace)
         wanted = scope_option.from_args(parsed_args)
         result = rotation.rotate_token(self.context, lifetime, scope=wanted,
-                                       if_expires_within=window)
+                                       if_expires_within=window, grace=grace)
         if isinstance(result, rotation.Kept):
             return self._kept(result, window)
         self._done = result
@@ -124,6 +132,9 @@ class RefreshToken(command.ShowOne):
             old = 'no old token to revoke'
         elif result.revocation_pending:
             old = f'revocation of old token {result.old_jti} pending'
+        elif result.old_retiring:
+            old = (f'old token {result.old_jti} valid until '
+                   f'{timefmt.iso(result.old_revoked_at)}')
         else:
             old = f'old token {result.old_jti} revoked'
         return (f'Token refreshed and stored (new token {result.new_jti}; '
@@ -150,6 +161,11 @@ class RefreshToken(command.ShowOne):
         elif old.get('revocation_pending'):
             old_line = (f"Old token ({old['jti']}) could not be revoked yet; "
                         'the revocation will be retried.')
+        elif old['revoked_at'] and \
+                timefmt.parse_iso(old['revoked_at']) > self.context.now():
+            old_line = (f"Old token ({old['jti']}) stays valid until "
+                        f"{old['revoked_at']} (grace period), then it is "
+                        'revoked.')
         else:
             old_line = f"Old token ({old['jti']}) has been revoked."
         return ['Token refreshed successfully.', old_line,
@@ -163,8 +179,8 @@ class ShowToken(command.ShowOne):
 
     fields = dict.fromkeys((
         'jti', 'created_at', 'expires_at', 'status', 'workspace_id',
-        'is_valid', 'days_until_expiry', 'scope', 'verified', 'source',
-        'message', 'token'))
+        'is_valid', 'days_until_expiry', 'retiring_until', 'scope',
+        'verified', 'source', 'message', 'token'))
 
     _check_status = 0
 
@@ -216,10 +232,16 @@ class ShowToken(command.ShowOne):
         status = check.exit_status(info, window, self.context.now())
         if status == check.EXPIRING:
             from ntcli_token_plugin import expiry
-            self.context.warn(
-                f'the token expires within '
-                f'{expiry.describe_window(window or 0)}, at '
-                f"{info['expires_at']}; run 'ntcli token refresh'.")
+            within = expiry.describe_window(window or 0)
+            if info.get('retiring_until'):
+                self.context.warn(
+                    f'the token stops working within {within}, at '
+                    f"{info['retiring_until']}, when its grace period ends; "
+                    'use the token that replaced it.')
+            else:
+                self.context.warn(
+                    f'the token expires within {within}, at '
+                    f"{info['expires_at']}; run 'ntcli token refresh'.")
         return status
 
     def run(self, parsed_args: argparse.Namespace) -> int:
@@ -236,6 +258,9 @@ class ShowToken(command.ShowOne):
                 else missing
         title = 'Workspace Token Information'
         status = STATUS_TEXT.get(data['status'], data['status'])
+        if data.get('retiring_until'):
+            status += (' (retiring until '
+                       f"{human(data['retiring_until'], 'unknown')})")
         if not data['verified']:
             status += ' (not verified)'
         lines = [title, '─' * len(title),
@@ -331,6 +356,14 @@ class CreateToken(command.ShowOne):
                 'again.']
 
 
+def _status_text(status: str, revoked_at: int | None, now: int) -> str:
+    """A token's status for people: ``Retiring until …`` for a token in the
+    grace period of a rotation (valid until then)."""
+    if status == 'active' and revoked_at is not None and revoked_at > now:
+        return f'Retiring until {timefmt.human(revoked_at)}'
+    return STATUS_TEXT.get(status, status)
+
+
 class ListTokens(command.Lister):
     """List the tokens of the workspace (✓ marks the stored one)."""
 
@@ -340,15 +373,22 @@ class ListTokens(command.Lister):
 
     def declared_fields(self, parsed_args: argparse.Namespace
                         ) -> command.Fields:
-        if parsed_args.show_expired:
+        if parsed_args.show_expired or getattr(parsed_args,
+                                               'expiring_within', None):
             return dict(self.fields, Status=None)
         return self.fields
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument(
+        when = parser.add_mutually_exclusive_group()
+        when.add_argument(
             '--show-expired', action='store_true', default=False,
             help='Include expired and revoked tokens, with a Status column.')
+        when.add_argument(
+            '--expiring-within', metavar='DURATION', default=None,
+            help='Only the valid tokens that expire within DURATION (as '
+                 '--expires-in: 604800, 7d), soonest first, with a Status '
+                 'column.')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
@@ -359,24 +399,49 @@ class ListTokens(command.Lister):
             TimeColumn,
         )
         context = self.context
+        window = None
+        if parsed_args.expiring_within is not None:
+            from ntcli_token_plugin import expiry
+            window = expiry.parse_window(parsed_args.expiring_within,
+                                         '--expiring-within')
         workspace = context.workspace
         bearer = context.workspace_bearer(workspace.id)
         records = context.endpoint.list_tokens(
             bearer, workspace.id, include_expired=parsed_args.show_expired,
             include_revoked=parsed_args.show_expired)
+        now = context.now()
+        if window is not None:
+            records = sorted(
+                (r for r in records if r.status == 'active'
+                 and r.expires_at is not None
+                 and r.expires_at - now <= window),
+                key=lambda r: (r.expires_at, r.jti))
         stored = context.stored_token(workspace.id)
         current = stored.jti if stored else None
         columns = tuple(self.declared_fields(parsed_args))
         rows = []
+        retiring = []
         for record in records:
+            status = _status_text(record.status, record.revoked_at, now)
+            if status.startswith('Retiring'):
+                retiring.append(f'{record.jti} r{status[1:]}')
             row = {'JTI': record.jti, 'Created': TimeColumn(record.created_at),
                    'Expires': TimeColumn(record.expires_at),
                    'Current': CheckColumn(record.jti == current),
                    'Scope': ScopeColumn(record.scope),
                    'Description': TextColumn(record.description),
-                   'Status': STATUS_TEXT.get(record.status, record.status)}
+                   'Status': status}
             rows.append([row[name] for name in columns])
-        if not rows:
+        if retiring and 'Status' not in columns:
+            # the default columns say nothing of a grace period: this does
+            context.warn(f"{'; '.join(retiring)} (grace period of a "
+                         "refresh); 'ntcli token list --show-expired' shows "
+                         'every state.')
+        if not rows and window is not None:
+            from ntcli_token_plugin import expiry
+            context.warn(f"no token in workspace '{workspace.name}' expires "
+                         f'within {expiry.describe_window(window)}.')
+        elif not rows:
             context.warn(f"no tokens in workspace '{workspace.name}'. Run "
                          "'ntcli token refresh' to create one.")
         return columns, rows

@@ -7,7 +7,7 @@ import argparse
 
 from ntcli import errors, validate
 from ntcli_core import durations, timefmt
-from ntcli_core.lifetimes import DEFAULT_LIFETIME, MAX_LIFETIME
+from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_GRACE, MAX_LIFETIME
 from ntcli_core.records import Record
 from ntcli_core.terminal import quoted
 
@@ -127,6 +127,26 @@ def parse_window(text: str, option: str) -> int:
         raise errors.UsageError(
             f'Invalid duration for {option}: {quoted(text)}', WINDOW_HINT)
     return seconds
+
+
+GRACE_HINT = ('Give --grace a number of seconds (3600) or a duration (15m, '
+              f'24h, 7d), at most {MAX_GRACE // DAY} days; 0 revokes the old '
+              'token at once.')
+
+
+def parse_grace(text: str | None) -> int | None:
+    """The seconds of ``--grace``; None when not given or 0 (revoke at
+    once). Raises UsageError."""
+    if text is None:
+        return None
+    try:
+        seconds = durations.parse(text)
+    except ValueError:
+        seconds = -1
+    if not 0 <= seconds <= MAX_GRACE:
+        raise errors.UsageError(
+            f'Invalid grace period for --grace: {quoted(text)}', GRACE_HINT)
+    return seconds or None
 
 
 def check_outlasts(lifetime: Expiry, window: int, option: str,

@@ -9,6 +9,12 @@ concurrent refreshes on one machine run one after the other.
 A conditional refresh (``--if-expires-within``) decides under that same
 lock: of two runs started at once, the second sees the token the first
 stored, finds it good for long enough, and keeps it.
+
+With a grace period (``--grace``), step 3 asks the endpoint to revoke the
+old token when the grace ends rather than at once: the endpoint records
+that time with the token and refuses it from then on, whether or not ntcli
+ever runs again. The pending revocation written in step 2 carries the same
+time, so a retry never lengthens the grace period it was given.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class Rotation(Record):
     revocation_pending: bool = False
     revocation_error: str | None = None
     new_scope: tuple[str, ...] | None = None
+    # the old token stays valid until old_revoked_at (a grace period)
+    old_retiring: bool = False
 
 
 class Kept(Record):
@@ -48,8 +56,12 @@ class Kept(Record):
 
 def rotate_token(context: Context, expiry: Expiry, *,
                  scope: tuple[str, ...] | None = None,
-                 if_expires_within: int | None = None) -> Rotation | Kept:
+                 if_expires_within: int | None = None,
+                 grace: int | None = None) -> Rotation | Kept:
     """Issue a new token, store it, revoke the old one; see module doc.
+
+    ``grace`` (seconds): the old token stays valid that long after the new
+    one is stored, then the endpoint refuses it.
 
     The new token gets ``scope``, else the old token's scopes, else (the
     first token ntcli keeps for itself) every scope, so that it can
@@ -73,6 +85,8 @@ def rotate_token(context: Context, expiry: Expiry, *,
             return Kept(old.jti, old.expires_at)
         bearer = _issue_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
+        # the grace runs from now (the refresh), whatever a retry does
+        revoke_at = context.now() + grace if grace and old else None
         faults.checkpoint('before-issue')
         # Ctrl-C and SIGTERM wait until the issued token is stored (or,
         # failing that, revoked); a second signal does not wait
@@ -83,13 +97,14 @@ def rotate_token(context: Context, expiry: Expiry, *,
                     bearer, workspace.id, expires_in=expiry.expires_in,
                     expires_at=expiry.expires_at,
                     idempotency_key=_random_uuid(), scope=wanted)
-                _store_new_token(context, creds, new, old, bearer)  # 2.
+                _store_new_token(context, creds, new, old, bearer,  # 2.
+                                 revoke_at)
         except errors.Interrupted as exc:
             if exc.detail is None and new is not None:
                 exc.detail = _stopped_after_store(new, old)
             raise
         faults.checkpoint('after-store')
-        revoked_at, failure = None, None
+        revoked_at, failure, retiring = None, None, False
         if old is not None:                                  # 3. revoke
             # the user may revoke any token; a token may revoke itself
             revoke_bearer = None if endpoint.embedded else (
@@ -97,20 +112,42 @@ def rotate_token(context: Context, expiry: Expiry, *,
                 or old.token)
             try:
                 revoked_at, failure = revocations.revoke_quietly(
-                    endpoint, revoke_bearer, workspace.id, old.jti)
+                    endpoint, revoke_bearer, workspace.id, old.jti,
+                    grace=revocations.grace_left(context, revoke_at))
+                retiring = _retiring(context, revoked_at, grace)
                 _settle_revocation(context, creds, old, failure)
             except errors.Interrupted as exc:
                 exc.detail = _stopped_after_store(new, old)
                 raise
         faults.checkpoint('after-revoke')
+    if old and failure:
+        outcome = 'pending revocation of ' + old.jti
+    elif retiring:
+        from ntcli_core import timefmt
+        outcome = f'rotated; old token retiring until ' \
+                  f'{timefmt.iso(revoked_at)}'
+    else:
+        outcome = 'rotated' if old else 'first token'
     context.history.record(
         'refresh', jti=new.jti, workspace_id=workspace.id,
-        endpoint=endpoint.key,
-        outcome='pending revocation of ' + old.jti if old and failure
-        else 'rotated' if old else 'first token',
+        endpoint=endpoint.key, outcome=outcome,
         detail=f'old token {old.jti}' if old else None)
     return Rotation(new.jti, new.expires_at, old.jti if old else None,
-                    revoked_at, failure is not None, failure, new.scope)
+                    revoked_at, failure is not None, failure, new.scope,
+                    retiring)
+
+
+def _retiring(context: Context, revoked_at: int | None,
+              grace: int | None) -> bool:
+    """Whether the old token is retiring (valid until ``revoked_at``); a
+    warning when a grace period was asked for and the endpoint revoked it
+    at once (an API without grace periods)."""
+    if revoked_at is not None and revoked_at > context.now():
+        return True
+    if grace and revoked_at is not None:
+        context.warn('the endpoint revoked the old token at once: it does '
+                     'not keep a token valid for a grace period.')
+    return False
 
 
 def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
@@ -179,7 +216,7 @@ def _issue_bearer(context: Context, creds: Credentials,
 
 def _store_new_token(context: Context, creds: Credentials,
                      new: IssuedToken, old: StoredToken | None,
-                     bearer: str | None) -> None:
+                     bearer: str | None, revoke_at: int | None) -> None:
     """Step 2: store the new token and, in the same write, the intent to
     revoke the old one, so that a crash before step 3 completes is finished
     by the next command. If the write fails or the command is stopped
@@ -197,7 +234,8 @@ def _store_new_token(context: Context, creds: Credentials,
             creds.add_pending_revocation(PendingRevocation(
                 endpoint=context.credentials_key,
                 workspace_id=old.workspace_id,
-                jti=old.jti, since=context.now(), token=old.token))
+                jti=old.jti, since=context.now(), token=old.token,
+                revoke_at=revoke_at))
         with interrupt.deferred():      # written entirely, or not at all
             creds.commit()
         return

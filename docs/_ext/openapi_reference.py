@@ -47,12 +47,18 @@ def _block(data: Any) -> list[str]:
         ['   ' + line for line in text.splitlines()] + ['']
 
 
+def _prose(text: str) -> str:
+    """A description of the document as reStructuredText: its words are
+    plain text (a ``*`` is a star, not emphasis)."""
+    return text.replace('\\', '\\\\').replace('*', '\\*')
+
+
 def _operation(path: str, method: str, op: dict[str, Any]) -> list[str]:
     title = f'{method.upper()} {path}'
     lines = [title, '-' * len(title), '']
     for key in ('summary', 'description'):
         if op.get(key):
-            lines += [op[key], '']
+            lines += [_prose(op[key]), '']
     params = op.get('parameters') or []
     if params:
         lines += ['**Parameters**', '']
@@ -107,7 +113,7 @@ def render(document: dict[str, Any]) -> list[str]:
         for name, value in sorted(entries.items()):
             lines += [f'.. _{name}:', '', name, '-' * len(name), '']
             if value.get('description'):
-                lines += [value['description'], '']
+                lines += [_prose(value['description']), '']
             lines += _block(value)
     return lines
 

@@ -63,19 +63,51 @@ def is_cleartext(url: str) -> bool:
         return True
 
 
-class Login(command.Command):
-    """Store a user credential or a workspace token for the endpoint.
+def _wait(text: str) -> int:
+    """An argparse type: seconds from 10 to 3600."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if not 10 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a whole number of seconds from 10 to 3600")
+    return seconds
 
-    The secret is read from standard input when it is piped, otherwise from
-    a prompt that does not echo it.
+
+class Login(command.Command):
+    """Sign in to the endpoint, or store a user credential or a token.
+
+    When the endpoint trusts an identity provider, you sign in there: in a
+    browser on this machine when one can be opened (or --web), otherwise
+    with a code you approve in a browser anywhere (--device; over SSH, in a
+    container). The session this opens is stored encrypted and renewed
+    while the provider vouches for you. A credential or workspace token is
+    read from standard input when it is piped (or --token), otherwise from
+    a prompt that does not echo it, when the endpoint has no provider.
     """
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument(
+        how = parser.add_mutually_exclusive_group()
+        how.add_argument(
             '--token', metavar='SECRET', default=None,
             help='The credential on the command line (discouraged: it lands '
                  'in shell history and the process list).')
+        how.add_argument(
+            '--web', action='store_true',
+            help="Sign in through the endpoint's identity provider in a "
+                 'browser on this machine (the default where one can be '
+                 'opened).')
+        how.add_argument(
+            '--device', action='store_true',
+            help="Sign in through the endpoint's identity provider with a "
+                 'code approved in a browser on any device (the default '
+                 'over SSH or without a display).')
+        parser.add_argument(
+            '--wait', metavar='SECONDS', type=_wait, default=300,
+            help='How long a browser sign-in waits for the provider '
+                 '(default 300).')
         from ntcli.commands import ci_login
         ci_login.add_arguments(parser)
         return parser
@@ -91,11 +123,22 @@ class Login(command.Command):
             self.app.stdout.write('The embedded endpoint needs no login; '
                                   'ntcli token refresh works as it is.\n')
             return 0
+        if parsed_args.web or parsed_args.device:
+            return self._sign_in(parsed_args, self._provider(required=True))
         if parsed_args.token:
             context.warn('a secret given with --token lands in your shell '
                           'history; prefer piping it on stdin.')
             secret = check_secret(parsed_args.token)
+        elif not self.app.stdin.isatty():
+            secret = read_secret(self.app, '')
         else:
+            secret = None
+        if not secret:
+            # nothing pasted: sign in where the endpoint has a provider
+            provider = self._provider(required=False)
+            if provider is not None:
+                return self._sign_in(parsed_args, provider)
+        if secret is None:
             secret = read_secret(self.app, 'User credential or workspace '
                                            'token: ')
         if not secret:
@@ -144,6 +187,8 @@ class Login(command.Command):
             return 0
         try:
             workspaces = endpoint.list_workspaces(secret)
+        except errors.SignInRequired:
+            raise           # the server admits people through its provider
         except errors.AuthenticationRequired as exc:
             raise errors.AuthenticationRequired(
                 f'The credential was not accepted by {endpoint.url}',
@@ -151,6 +196,18 @@ class Login(command.Command):
                 'one (ntcli-server user create).') from exc
         with context.store.transaction() as creds:
             creds.set_user_credential(context.credentials_key, secret)
+        context.history.record('login', jti=None,
+                               outcome='user credential stored',
+                               endpoint=endpoint.key)
+        self.app.stdout.write(
+            f'Logged in to {endpoint.url} with a user credential '
+            f'({len(workspaces)} workspace(s) visible).\n')
+        self._remember(workspaces)
+        return 0
+
+    def _remember(self, workspaces: list) -> None:
+        """Note the workspaces the user sees; select the only one."""
+        context = self.context
         chosen = None
         with context.update_config() as config:
             for workspace in workspaces:
@@ -161,48 +218,117 @@ class Login(command.Command):
                 chosen = selected = workspaces[0].id
                 config.select_workspace(context.context_name, chosen,
                                         workspaces[0].name)
-        context.history.record('login', jti=None,
-                               outcome='user credential stored',
-                               endpoint=endpoint.key)
-        self.app.stdout.write(
-            f'Logged in to {endpoint.url} with a user credential '
-            f'({len(workspaces)} workspace(s) visible).\n')
         if chosen is not None:
             self.app.stdout.write(
                 f"Workspace '{workspaces[0].name}' selected.\n")
         elif workspaces and selected is None:
             self.app.stdout.write("Select one with 'ntcli workspace select "
                                   "NAME'.\n")
+
+    def _provider(self, *, required: bool):
+        """The identity provider the endpoint trusts, or None."""
+        endpoint = self.context.endpoint
+        providers = endpoint.sign_in_providers()
+        if not providers:
+            if required:
+                raise errors.UsageError(
+                    f'{endpoint.url} has no identity provider to sign in '
+                    'with', 'Log in with a user credential: ntcli auth '
+                            'login (and paste it).')
+            return None
+        return providers[0]
+
+    def _sign_in(self, parsed_args: argparse.Namespace, provider) -> int:
+        """Sign in through ``provider``; store the session."""
+        from ntcli import signin
+        from ntcli_core import timefmt
+        from ntcli_core.terminal import escape
+        context = self.context
+        endpoint = context.endpoint
+        browser = parsed_args.web or (not parsed_args.device
+                                      and signin.can_open_browser())
+        record, created = signin.sign_in(context, provider, browser=browser,
+                                         wait=parsed_args.wait)
+        context.history.record(
+            'login', jti=None,
+            outcome=f'signed in through {record.issuer}',
+            endpoint=endpoint.key)
+        who = escape(record.user_name)
+        through = escape(f'{record.email} at {record.issuer}'
+                         if record.email else record.issuer)
+        self.app.stdout.write(
+            f'Signed in to {endpoint.url} as {who} ({through}).\n')
+        if created:
+            self.app.stdout.write(f'The server created the user {who} for '
+                                  'you.\n')
+        renewal = (f'renewed while {escape(record.issuer)} vouches for you'
+                   if record.refresh_token else
+                   'not renewable: sign in again then')
+        self.app.stdout.write(
+            f'Session valid until {timefmt.iso(record.expires_at)}; '
+            f'{renewal}.\n')
+        self._remember(endpoint.list_workspaces(
+            context.user_credential()))
         return 0
 
 
-class Status(command.ShowOne):
+class Status(command.ShowEach):
     """Show the context and why it is in force, its endpoint, workspace,
-    token status and where secrets live.
+    token status and where secrets live (--all: for every context).
 
     Exits 1 when the stored credentials cannot be read, and, as ``gh auth
-    status`` does, when a remote endpoint has no credential to use.
+    status`` does, when a remote endpoint has no credential to use (not
+    with --all, which lists contexts whatever their state).
     """
 
     fields = dict.fromkeys((
         'context', 'context_source', 'endpoint', 'embedded',
-        'user_credential', 'who', 'workspace', 'workspace_id', 'token_jti',
-        'token_status', 'token_source', 'credentials_file', 'key_source',
-        'config_dir'))
+        'user_credential', 'who', 'identity_provider', 'session_expires',
+        'workspace', 'workspace_id', 'token_jti', 'token_status',
+        'token_source', 'credentials_file', 'key_source', 'config_dir'))
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--all', action='store_true', default=False,
+            help='Every context: who is signed in and the state of its '
+                 'token (each endpoint is asked, within --timeout).')
+        return parser
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         self._unreadable = self._logged_out = False
         code = super().run(parsed_args)
         # everything was shown, but no command can use these credentials
-        failed = self._unreadable or self._logged_out
+        failed = self._unreadable or (self._logged_out
+                                      and not parsed_args.all)
         return 1 if failed and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
+        if not parsed_args.all:
+            row = self._status(context)
+            return tuple(row), [tuple(row.values())]
+        in_force = context.named.name
+        rows = []
+        for name in sorted(context.config.contexts()):
+            if name == in_force:
+                rows.append(self._status(context))
+                continue
+            other = context.of(name)
+            other.retry_revocations = False     # a look changes nothing
+            try:
+                rows.append(self._status(other))
+            finally:
+                other.close()
+        return tuple(rows[0]), [tuple(row.values()) for row in rows]
+
+    def _status(self, context) -> dict:
+        """The status of the context in force of ``context``."""
         endpoint = context.endpoint
         named = context.named
         data = {'context': named.name,
-                'context_source': '; '.join((named.reason, *named.notes)),
+                'context_source': '; '.join((named.reason, *named.notes))
+                if not context.one_of_several else 'not in force here',
                 'endpoint': endpoint.url, 'embedded': endpoint.embedded}
         try:
             data.update(self._secrets(context, endpoint))
@@ -215,7 +341,7 @@ class Status(command.ShowOne):
         data['credentials_file'] = context.store.path
         data['key_source'] = context.store.describe_key()
         data['config_dir'] = context.config_dir
-        return tuple(self.fields), tuple(data.get(c) for c in self.fields)
+        return {name: data.get(name) for name in self.fields}
 
     def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
@@ -245,12 +371,26 @@ class Status(command.ShowOne):
             'user_credential': 'not needed' if endpoint.embedded
             else 'stored' if context.user_credential() else 'none'}
         data['who'] = self._who(context, endpoint)
+        record = None if endpoint.embedded else \
+            context.store.read().get_sign_in(
+                context.credentials_key)
+        if record is not None:
+            from ntcli_core import timefmt
+            data['user_credential'] = 'session (signed in)'
+            data['identity_provider'] = (
+                f'{record.email or record.subject} at {record.issuer}')
+            data['session_expires'] = timefmt.iso(record.expires_at)
+        else:
+            data['identity_provider'] = data['session_expires'] = None
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name
             data['workspace_id'] = workspace.id
         except errors.NoWorkspaceSelected:
             data['workspace'] = data['workspace_id'] = None
+        except errors.NtcliError as exc:    # a name the endpoint must tell
+            data['workspace'] = f'unknown ({exc.message})'
+            data['workspace_id'] = None
         if data['workspace_id']:
             try:
                 info = tokeninfo.describe_current(context)
@@ -306,6 +446,15 @@ class Logout(command.Command):
         endpoint = context.endpoint
         if parsed_args.revoke:
             self._revoke_stored(context, endpoint)
+        creds = context.store.read()
+        record = None if endpoint.embedded else \
+            creds.get_sign_in(context.credentials_key)
+        session = creds.get_user_credential(
+            context.credentials_key)
+        if record is not None and session:
+            from ntcli import signin
+            for problem in signin.sign_out(context, record, session):
+                context.warn(problem)
         with context.store.transaction() as creds:
             # a pending revocation still carries its own token and is
             # retried later: logging out must not let an old token live on
@@ -313,7 +462,8 @@ class Logout(command.Command):
                                   keep_pending_revocations=True)
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
-        self.app.stdout.write(f'Logged out of {endpoint.url}: local '
+        ended = ('session ended, ' if record is not None else '')
+        self.app.stdout.write(f'Logged out of {endpoint.url}: {ended}local '
                               'credentials removed.\n')
         return 0
 

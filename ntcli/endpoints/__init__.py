@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import typing
 
-from ntcli_core.records import Record
+from ntcli_core.records import Record, field
 
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 
@@ -85,18 +85,24 @@ class TokenRecord(Record):
 
 
 class Revocation(Record):
+    """A revoke's outcome; ``retiring``: the token stays valid until
+    ``revoked_at``, the end of the grace period that was asked for."""
+
     jti: str
     workspace_id: str
     revoked_at: int
     already_revoked: bool = False
+    retiring: bool = False
 
 
 class Validation(Record):
-    """A token the endpoint accepted."""
+    """A token the endpoint accepted; ``revoked_at``: when it stops being
+    valid, for a token retiring (in the grace period of a rotation)."""
 
     jti: str
     workspace_id: str
     expires_at: int | None
+    revoked_at: int | None = None
 
 
 class Event(Record):
@@ -113,6 +119,25 @@ class Event(Record):
     request_id: str | None = None
     user_agent: str | None = None
     detail: str | None = None
+
+
+class SignInProvider(Record):
+    """An identity provider an endpoint trusts (``GET /v1/auth/providers``)."""
+
+    issuer: str
+    client_id: str
+    scopes: tuple[str, ...]
+
+
+class Session(Record):
+    """A session an endpoint opened for a signed-in person."""
+
+    token: str = field(repr=False)
+    session_id: str
+    user_id: str
+    user_name: str
+    expires_at: int
+    user_created: bool = False
 
 
 class Endpoint(abc.ABC):
@@ -195,8 +220,14 @@ class Endpoint(abc.ABC):
 
     @abc.abstractmethod
     def revoke_token(self, credential: str | None, workspace_id: str,
-                     jti: str) -> Revocation:
-        """Revoke a token; revoking a revoked token is not an error."""
+                     jti: str, *, grace: int | None = None) -> Revocation:
+        """Revoke a token; revoking a revoked token is not an error.
+
+        ``grace`` (seconds; ntcli passes it only when it is given, so an
+        endpoint plugin written before grace periods keeps working): the
+        token stays valid that long, then the endpoint refuses it. An
+        endpoint that cannot wait revokes at once and says so (``retiring``
+        False)."""
 
     @abc.abstractmethod
     def validate_token(self, token: str) -> Validation:
@@ -279,6 +310,20 @@ class Endpoint(abc.ABC):
     def whoami(self, credential: str | None) -> str:
         """Who ``credential`` stands for, in words (for ``auth status``)."""
         return 'unknown'
+
+    # -- signing in through an identity provider (optional) ---------------
+    def sign_in_providers(self) -> list[SignInProvider]:
+        """The identity providers people sign in with here (none by
+        default: an endpoint without them takes a pasted credential)."""
+        return []
+
+    def exchange_id_token(self, id_token: str) -> Session:
+        """A session for the person an ID token names (RFC 8693)."""
+        raise NotImplementedError
+
+    def end_session(self, credential: str) -> bool:
+        """End the session ``credential`` is; False when it had ended."""
+        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional: a no-op by default
         """Release connections; the endpoint is not used afterwards."""

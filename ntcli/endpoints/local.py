@@ -199,19 +199,21 @@ class LocalEndpoint(Endpoint):
 
     @_translated
     def revoke_token(self, credential: str | None, workspace_id: str,
-                     jti: str) -> Revocation:
+                     jti: str, *, grace: int | None = None) -> Revocation:
         self._authorize(credential, 'token:revoke', workspace_id, jti=jti)
-        result = self.authority.revoke(workspace_id, jti)
+        result = self.authority.revoke(workspace_id, jti, grace=grace)
         return Revocation(jti=result.token.jti,
                           workspace_id=result.token.workspace_id,
                           revoked_at=result.revoked_at,
-                          already_revoked=result.already_revoked)
+                          already_revoked=result.already_revoked,
+                          retiring=result.retiring)
 
     @_translated
     def validate_token(self, token: str) -> Validation:
         valid = self.authority.validate(token)
         return Validation(jti=valid.jti, workspace_id=valid.workspace_id,
-                          expires_at=valid.expires_at)
+                          expires_at=valid.expires_at,
+                          revoked_at=valid.retires_at)
 
     @_translated
     def list_events_page(self, credential: str | None, workspace_id: str, *,

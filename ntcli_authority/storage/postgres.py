@@ -203,7 +203,8 @@ class PostgresDialect(Dialect):
         try:
             # A second more than the server's own timeouts: this one
             # catches what they cannot see (a silent network).
-            with green.deadline((self.wait or 0) + 1):
+            with (green.deadline(self.wait + 1) if self.wait is not None
+                  else contextlib.nullcontext()):
                 for attempt in (1, 2):
                     try:
                         return self._attempt(session, work,

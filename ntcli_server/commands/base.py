@@ -63,7 +63,9 @@ def between(low: int, high: int) -> typing.Callable[[str], int]:
     """An argparse type: a whole number from ``low`` to ``high``."""
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            # ASCII digits: int() also takes '٢' and ' 2_0 '
+            value = int(text) if text.isascii() and text.strip() == text \
+                and '_' not in text else low - 1
         except ValueError:
             value = low - 1
         if not low <= value <= high:

@@ -298,5 +298,6 @@ class Serve(base.Command):
             'control_socket_disable': True,
         }, metrics=args.metrics, auth_failures=_auth_failure_table(args),
                                    sign_in=sign_in,
-                                   ci_audience=ci_audience)
+                                   ci_audience=ci_audience,
+                                   wait=args.db_wait)
         return 0

@@ -236,6 +236,49 @@ class EndpointContract:
         self.assertEqual(('revoked', first.revoked_at),
                          (record.status, record.revoked_at))
 
+    def test_revoke_after_a_grace_period(self):
+        token = self.full_token()
+        before = int(time.time())
+        # the token itself asks, as a refresh without a user credential does
+        retiring = self.endpoint.revoke_token(
+            None if self.embedded else token.token, self.workspace.id,
+            token.jti, grace=3600)
+        self.assertEqual((True, False), (retiring.retiring,
+                                         retiring.already_revoked))
+        self.assertAlmostEqual(before + 3600, retiring.revoked_at, delta=5)
+        valid = self.endpoint.validate_token(token.token)
+        self.assertEqual(retiring.revoked_at, valid.revoked_at)
+        record = self.listed()[token.jti]
+        self.assertEqual(('active', retiring.revoked_at),
+                         (record.status, record.revoked_at))
+        # a longer grace postpones nothing
+        later = self.endpoint.revoke_token(self.credential,
+                                           self.workspace.id, token.jti,
+                                           grace=7200)
+        self.assertEqual((True, True, retiring.revoked_at),
+                         (later.retiring, later.already_revoked,
+                          later.revoked_at))
+        # a revoke without grace ends it at once
+        now = self.endpoint.revoke_token(self.credential, self.workspace.id,
+                                         token.jti)
+        self.assertEqual((False, False), (now.retiring, now.already_revoked))
+        self.assertAlmostEqual(before, now.revoked_at, delta=5)
+        self.assertRaises(errors.TokenRevoked,
+                          self.endpoint.validate_token, token.token)
+        self.assertIsNone(self.endpoint.validate_token(
+            self.issue().token).revoked_at)
+
+    def test_a_grace_period_is_bounded(self):
+        from ntcli_core.lifetimes import MAX_GRACE
+        token = self.issue()
+        for grace in (-1, MAX_GRACE + 1):
+            self.assertRaises(errors.InvalidRequest,
+                              self.endpoint.revoke_token, self.credential,
+                              self.workspace.id, token.jti, grace=grace)
+        self.assertEqual(('active', None), (
+            self.listed()[token.jti].status,
+            self.listed()[token.jti].revoked_at))
+
     def test_revoke_an_unknown_token(self):
         exc = self.assertRaises(errors.TokenNotFound,
                                 self.endpoint.revoke_token, self.credential,

@@ -90,8 +90,9 @@ class LoadBalancer(Endpoint):
         return self._next().list_tokens_page(credential, workspace_id,
                                              **kwargs)
 
-    def revoke_token(self, credential, workspace_id, jti):
-        return self._next().revoke_token(credential, workspace_id, jti)
+    def revoke_token(self, credential, workspace_id, jti, **kwargs):
+        return self._next().revoke_token(credential, workspace_id, jti,
+                                         **kwargs)
 
     def validate_token(self, token):
         return self._next().validate_token(token)

@@ -112,6 +112,30 @@ class TestNodeClient(testtools.TestCase):
         self.assertEqual((401, 'TOKEN_REVOKED'),
                          (status, body['error']['code']))
 
+    def test_a_retiring_token_as_it_sees_it(self):
+        # another client (ntcli token refresh --grace) left a token
+        # retiring: the Node client's list, its stored token and its revoke
+        # work as before, and its revoke ends the grace at once
+        ws = self.workspace()
+        path = f'/v1/workspaces/{ws}/tokens'
+        status, old = self.send('POST', path, self.server.credential, {})
+        status, body = self.send(
+            'DELETE', f"{path}/{old['jti']}?grace=3600",
+            self.server.credential)
+        self.assertEqual((200, 'retiring'), (status, body['status']))
+        status, listed = self.send('GET', path, old['access_token'])
+        self.assertEqual((200, 1), (status, listed['count']))
+        self.assertEqual(old['jti'], listed['tokens'][0]['jti'])
+        self.assertIsInstance(listed['tokens'][0]['created_at'], int)
+        status, body = self.send(
+            'POST', f"{path}/{old['jti']}/revoke", self.server.credential)
+        self.assertEqual((200, 'revoked', False),
+                         (status, body['status'], body['already_revoked']))
+        status, body = self.send('GET', '/v1/token_auth',
+                                 old['access_token'])
+        self.assertEqual((401, 'TOKEN_REVOKED'),
+                         (status, body['error']['code']))
+
     def test_workspaces_and_health(self):
         ws = self.workspace()
         status, body = self.send('GET', '/v1/workspaces',

@@ -22,9 +22,10 @@ from ntcli.endpoints.http import HTTPEndpoint
 from ntcli_core import scopes
 from ntcli_server.testing import ServerFixture
 
-CHECKS = ('not_a_server_error', 'status_code_conformance',
-          'content_type_conformance', 'response_headers_conformance',
-          'response_schema_conformance')
+# Every check but positive_data_acceptance (ST202: "schema-valid request
+# rejected"), which still finds values the document cannot describe (an
+# expires_at in the past) and answers of the sign-in and exchange routes.
+EXCLUDED_CHECKS = ('positive_data_acceptance',)
 MAX_EXAMPLES = 6
 SEED = 20261129
 
@@ -45,7 +46,10 @@ class TestOpenAPIConformance(testtools.TestCase):
         if self.command is None:
             self.skipTest("schemathesis is not installed (pip install "
                           "'ntcli[test]')")
-        self.server = self.useFixture(ServerFixture())
+        # Without the limit on failed authentications: requests without a
+        # credential must get their 401, not the 429 that follows the 20th.
+        self.server = self.useFixture(ServerFixture(
+            serve_args=['--auth-failure-limit', '0']))
         api = HTTPEndpoint(self.server.url, EndpointOptions(timeout=10))
         self.addCleanup(api.close)
         # token_auth gets a token of the workspace; the token routes work
@@ -55,12 +59,12 @@ class TestOpenAPIConformance(testtools.TestCase):
                                      expires_in=3600, scope=scopes.FULL)
         self.dir = self.useFixture(fixtures.TempDir()).path
 
-    def config(self) -> str:
+    def config(self, credential: str | None = None) -> str:
         path = os.path.join(self.dir, 'schemathesis.toml')
         with open(path, 'w') as config:
             config.write(
                 f'headers = {{ Authorization = "Bearer '
-                f'{self.server.credential}" }}\n'
+                f'{credential or self.server.credential}" }}\n'
                 '[[operations]]\n'
                 'include-path-regex = "/(tokens|events)"\n'
                 'parameters = { "path.workspace_id" = '
@@ -72,10 +76,17 @@ class TestOpenAPIConformance(testtools.TestCase):
         return path
 
     def test_no_server_error_and_no_answer_outside_the_document(self):
+        self.run_schemathesis(self.config())
+
+    def test_the_same_with_a_workspace_token(self):
+        self.run_schemathesis(self.config(self.token.token))
+
+    def run_schemathesis(self, config: str) -> None:
         result = subprocess.run(
-            [*self.command, '--config-file', self.config(), 'run',
+            [*self.command, '--config-file', config, 'run',
              f'{self.server.url}/openapi.json',
-             '--checks', ','.join(CHECKS),
+             '--checks', 'all',
+             '--exclude-checks', ','.join(EXCLUDED_CHECKS),
              '--phases', 'coverage,fuzzing',
              '--max-examples', str(MAX_EXAMPLES), '--seed', str(SEED),
              '--workers', '1', '--request-timeout', '20', '--no-shrink',

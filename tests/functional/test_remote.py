@@ -102,6 +102,8 @@ class TestUserLogin(RemoteTest):
                             input=self.credential + '\n')
         self.assertIn(f'Logged in to {self.url} with a user credential',
                       result.stdout)
+        self.assertIn(f"The context '127.0.0.1' now keeps what is stored "
+                      f'for {self.url}.', result.stderr)
         self.assertNoSecrets(result.stdout + result.stderr)
         self.assertEqual(self.credential,
                          self.credentials().get_user_credential(self.url))

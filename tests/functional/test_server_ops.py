@@ -331,3 +331,55 @@ class TestAuditRetention(testtools.TestCase):
         self.assertEqual(retention,
                          {p for p, r in children().items() if r})
         self.assertNotIn('can only join a child process', server.log())
+
+
+class TestDatabaseFileReplaced(testtools.TestCase):
+    """A restore done under a running server, or a mistaken rm: 503 until
+    the server is restarted, never an acknowledged change to a file no
+    later process reads."""
+
+    def issue(self, server):
+        return requests.post(
+            f'{server.url}/v1/workspaces/{server.workspace_id}/tokens',
+            json={'expires_in': 600}, timeout=10, headers={
+                'Authorization': f'Bearer {server.credential}'})
+
+    def test_replaced(self):
+        server = self.useFixture(ServerFixture())
+        backup = server.db + '.backup'
+        with sqlite3.connect(server.db) as source, \
+                sqlite3.connect(backup) as target:
+            source.backup(target)
+        self.assertEqual(201, self.issue(server).status_code)
+        os.replace(backup, server.db)
+        for _ in range(3):
+            answer = self.issue(server)
+            self.assertEqual(503, answer.status_code, answer.text)
+            self.assertEqual('STORAGE_UNAVAILABLE',
+                             answer.json()['error']['code'])
+        self.assertEqual(503, requests.get(server.url + '/readyz',
+                                           timeout=10).status_code)
+        self.assertEqual(200, requests.get(server.url + '/healthz',
+                                           timeout=10).status_code)
+        self.assertIn('replaced or deleted', server.log())
+        # Then as the operator guide says: stop, drop the old file's -wal
+        # and -shm (they would be replayed into the restored file), start.
+        server.kill()
+        for suffix in ('-wal', '-shm'):
+            if os.path.exists(server.db + suffix):
+                os.unlink(server.db + suffix)
+        server.start()
+        self.assertEqual(201, self.issue(server).status_code)
+        with sqlite3.connect(server.db) as conn:
+            # the restored file: the token issued before the restore is not
+            # in it, the one issued after the restart is
+            self.assertEqual(1, conn.execute(
+                'SELECT COUNT(*) FROM tokens').fetchone()[0])
+
+    def test_deleted(self):
+        server = self.useFixture(ServerFixture())
+        for suffix in ('', '-wal', '-shm'):
+            if os.path.exists(server.db + suffix):
+                os.unlink(server.db + suffix)
+        self.assertEqual(503, self.issue(server).status_code)
+        self.assertFalse(os.path.exists(server.db))

@@ -64,6 +64,8 @@ class LocalIssuer(fixtures.Fixture):
         self.hits: collections.Counter = collections.Counter()
         self.delay = 0.0
         self.down = False
+        # endpoints answering POSTs: metadata name -> form -> (status, body)
+        self.posts: dict[str, typing.Callable[[dict], tuple[int, dict]]] = {}
         issuer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -79,6 +81,17 @@ class LocalIssuer(fixtures.Fixture):
                     return self._send(200, {
                         'keys': [k.jwk() for k in issuer.keys]})
                 self._send(404, {'error': 'not found'})
+
+            def do_POST(self) -> None:
+                import urllib.parse
+                issuer.hits[self.path] += 1
+                length = int(self.headers.get('Content-Length') or 0)
+                form = dict(urllib.parse.parse_qsl(
+                    self.rfile.read(length).decode()))
+                handler = issuer.posts.get(self.path.lstrip('/'))
+                if handler is None:
+                    return self._send(404, {'error': 'not found'})
+                self._send(*handler(form))
 
             def _send(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
@@ -109,6 +122,8 @@ class LocalIssuer(fixtures.Fixture):
             'id_token_signing_alg_values_supported': ['RS256', 'ES256',
                                                       'PS256'],
         }
+        for name in self.posts:
+            document[name] = f'{self.url}/{name}'
         document.update(self.extra_metadata)
         return document
 

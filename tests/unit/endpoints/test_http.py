@@ -290,6 +290,43 @@ class TestRequests(CannedTestCase):
         self.assertEqual('/v1/workspaces/..%2F..%2Fadmin/tokens/a%2Fb%3Fc',
                          self.server.seen[0].path)
 
+    def test_revoke_with_grace_asks_for_it_and_reads_the_answer(self):
+        self.answer(ok({'workspace_id': WS, 'token_jti': 'jti_1',
+                        'status': 'retiring',
+                        'revoked_at': '2030-01-01T00:00:00Z',
+                        'already_revoked': False}))
+        revocation = self.endpoint.revoke_token('ntu_x', WS, 'jti_1',
+                                                grace=3600)
+        self.assertEqual((True, 1893456000),
+                         (revocation.retiring, revocation.revoked_at))
+        self.assertEqual(('DELETE', f'/v1/workspaces/{WS}/tokens/jti_1'
+                                    '?grace=3600'),
+                         (self.server.seen[0].method,
+                          self.server.seen[0].path))
+
+    def test_an_api_without_grace_periods_revokes_at_once(self):
+        # the NimbleTools API ignores the query: its answer says revoked
+        self.answer(ok({'workspace_id': WS, 'token_jti': 'jti_1',
+                        'status': 'revoked',
+                        'revoked_at': '2025-01-01T00:00:00Z'}))
+        revocation = self.endpoint.revoke_token('ntu_x', WS, 'jti_1',
+                                                grace=3600)
+        self.assertEqual((False, 1735689600),
+                         (revocation.retiring, revocation.revoked_at))
+        # and without grace, no query at all
+        self.answer(ok({'status': 'revoked',
+                        'revoked_at': '2025-01-01T00:00:00Z'}))
+        self.endpoint.revoke_token('ntu_x', WS, 'jti_1')
+        self.assertEqual(f'/v1/workspaces/{WS}/tokens/jti_1',
+                         self.server.seen[-1].path)
+
+    def test_validate_reports_a_retiring_token(self):
+        self.answer(ok({'valid': True, 'workspace_id': WS, 'jti': 'jti_1',
+                        'expires_at': None,
+                        'revoked_at': '2030-01-01T00:00:00Z'}))
+        self.assertEqual(1893456000, self.endpoint.validate_token(
+            'wst_whatever').revoked_at)
+
     def test_validate_with_headers_only(self):
         self.answer(testing.Answer(200, b'', None, (
             ('X-Workspace-Id', WS), ('X-Token-Jti', 'jti_9'))))

@@ -138,6 +138,9 @@ class TestAdminCommands(CLITestCase):
 
     def test_usage_errors_are_one_line_and_a_hint_and_exit_2(self):
         for argv in ([], ['bogus'], ['user'], ['serve', '--workers', '0'],
+                     ['serve', '--workers', '٢'],
+                     ['serve', '--workers', '1_0'],
+                     ['serve', '--db-wait', '0'],
                      ['serve', '--log-level', 'loud'],
                      ['user', 'list', '-f', 'xml'], ['--bogus', 'user']):
             code, out, err = self.run_cli(*argv)
@@ -145,6 +148,14 @@ class TestAdminCommands(CLITestCase):
             self.assertEqual(2, len(err.splitlines()), err)
             self.assertTrue(err.startswith('ntcli-server'), err)
             self.assertIn('--help', err.splitlines()[1])
+
+    def test_db_wait_below_the_worker_timeout(self):
+        self.run_cli('user', 'create', 'alice')
+        code, out, err = self.run_cli('serve', '--timeout', '10',
+                                      '--db-wait', '10')
+        self.assertEqual(1, code)
+        self.assertEqual(['ntcli-server: --db-wait (10) must be less than '
+                          '--timeout (10)'], err.splitlines())
 
     def test_unusable_database_is_one_line_and_exit_1(self):
         blocker = os.path.join(self.dir, 'file')
