@@ -8,8 +8,9 @@ from the command manager, their options from their parsers, and these
 values: the choices of an option (``-f``), the columns of the command
 (``-c``, ``--sort-column``), workspace names (``-w``,
 ``workspace select|delete``), the JTIs of the workspace (``token revoke``,
-from the endpoint with a short timeout) and the endpoints already used
-(``--endpoint``).
+from the endpoint with a short timeout), the endpoints of the contexts
+(``--endpoint``) and the context names (``--context``, ``context
+use|show|rename|delete``).
 
 Completion never prints an error and never asks for input: a value that
 cannot be found is simply not offered. It retries no pending revocation and
@@ -113,6 +114,12 @@ def used_endpoints(lookup: Context) -> list[Candidate]:
     return [Candidate(url) for url in sorted(seen)]
 
 
+def context_names(lookup: Context) -> list[Candidate]:
+    """The contexts, each with its endpoint."""
+    return [Candidate(name, entry['endpoint'])
+            for name, entry in sorted(lookup.config.contexts().items())]
+
+
 def token_jtis(lookup: Context) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
     if _embedded_database_missing(lookup):
@@ -120,7 +127,7 @@ def token_jtis(lookup: Context) -> list[Candidate]:
     from ntcli_core import timefmt
     endpoint = lookup.endpoint
     workspace = lookup.workspace
-    records = endpoint.list_tokens(lookup.workspace_bearer(workspace.id),
+    records = endpoint.list_tokens(lookup.bearer(workspace.id),
                                    workspace.id)
     return [Candidate(r.jti, f'expires {timefmt.iso(r.expires_at) or "never"}')
             for r in records]
@@ -130,6 +137,11 @@ def token_jtis(lookup: Context) -> list[Candidate]:
 VALUES: dict[tuple[str | None, str], Callable[[Context], list[Candidate]]] = {
     (None, 'workspace'): workspace_names,
     (None, 'endpoint'): used_endpoints,
+    (None, 'context'): context_names,
+    ('context use', 'name'): context_names,
+    ('context show', 'name'): context_names,
+    ('context rename', 'old'): context_names,
+    ('context delete', 'name'): context_names,
     ('workspace select', 'name'): workspace_names,
     ('workspace delete', 'name'): workspace_names,
     ('token revoke', 'jti'): token_jtis,

@@ -31,6 +31,40 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
 RENEW_MARGIN = 120
 
 
+def choose_bearer(embedded: bool, env_token: str | None,
+                  user_credential: str | None = None,
+                  workspace_token: str | None = None) -> str | None:
+    """Which credential a command acts with: the one rule, for every
+    command (docs/user/configuration.md).
+
+    1. The workspace token in NTCLI_TOKEN, when set, on every endpoint, the
+       embedded one included.
+    2. The user credential stored for the endpoint (``ntcli auth login``);
+       on the embedded endpoint, the local owner (None), who needs none.
+    3. The workspace token stored for the workspace.
+
+    Work an earlier command left to finish (a pending revocation or issue)
+    is done with the credential that command had: the same rule without
+    NTCLI_TOKEN, the token in question as the stored one.
+    """
+    if env_token:
+        return env_token
+    if embedded:
+        return None
+    if user_credential:
+        return user_credential
+    if workspace_token:
+        return workspace_token
+    raise errors.AuthenticationRequired(
+        hint="Log in with 'ntcli auth login' (a user credential or a "
+             'workspace token) or set NTCLI_TOKEN.')
+
+
+def names_by_id(known: dict[str, str]) -> dict[str, str]:
+    """Workspace names by id, from the names-to-ids the config knows."""
+    return {v: k for k, v in known.items()}
+
+
 class AppStreams(Protocol):
     """What the context needs of its application: where to warn."""
 
@@ -48,6 +82,9 @@ class Context:
         self._endpoint: Endpoint | None = None
         # False for a look that must change nothing (shell completion)
         self.retry_revocations = True
+        # True for a context named by a command's argument (see of()):
+        # settings meant for the context in force do not apply
+        self.one_of_several = False
 
     # -- settings ----------------------------------------------------------
     @functools.cached_property
@@ -102,13 +139,17 @@ class Context:
         endpoint given on the command line is kept from now on."""
         from ntcli import config
         named = self.__dict__.get('named')
+        made = None
         with config.Config.update(self.config_dir) as updated:
             if named is not None and not named.saved:
-                name = updated.adopt_endpoint(named.key, named.name,
+                made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=name, saved=True)
+                self.__dict__['named'] = named.but(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
+        if made is not None and named is not None:
+            self.note(f"The context '{made}' now keeps what is stored for "
+                      f'{named.endpoint}.')
 
     # -- the named context -------------------------------------------------
     @functools.cached_property
@@ -116,13 +157,39 @@ class Context:
         """The context in force, and why (ntcli.contexts)."""
         from ntcli import contexts
         config = self.config
+        bundle = self.options.ca_bundle
         choices = contexts.Choices(
             context=getattr(self.options, 'context', None),
             endpoint=self.options.endpoint,
-            ca_bundle=self.options.ca_bundle)
+            # kept with a context made here: valid from any directory
+            ca_bundle=os.path.abspath(os.path.expanduser(bundle))
+            if bundle else None)
         return contexts.resolve(config.contexts(), config.current_context,
                                 choices, os.environ,
                                 contexts.find_directory_pin, self.warn)
+
+    def reresolve(self) -> None:
+        """Forget the context in force and what came of it, after the
+        contexts changed (the interactive mode runs several commands)."""
+        self.close()
+        for name in ('named', 'workspace'):
+            self.__dict__.pop(name, None)
+
+    def of(self, name: str) -> Context:
+        """This run's settings with the context ``name`` in force, and
+        nothing given for one context only (endpoint, CA bundle,
+        workspace, NTCLI_TOKEN): for commands that act on a context named
+        as their argument, or on every context."""
+        import argparse
+        options = argparse.Namespace(**vars(self.options))
+        options.context, options.endpoint = name, None
+        options.ca_bundle, options.workspace = None, None
+        other = Context(self.app, options)
+        other.__dict__['config'] = self.config
+        if 'store' in self.__dict__:
+            other.__dict__['store'] = self.store
+        other.one_of_several = True
+        return other
 
     @property
     def context_name(self) -> str:
@@ -253,6 +320,8 @@ class Context:
     # -- credentials -------------------------------------------------------
     def env_token(self) -> str | None:
         """The workspace token given in NTCLI_TOKEN, if any."""
+        if self.one_of_several:
+            return None
         return os.environ.get('NTCLI_TOKEN') or None
 
     def user_credential(self) -> str | None:
@@ -284,41 +353,40 @@ class Context:
             from ntcli import expiring
             expiring.warn_if_expiring(self, stored)
 
-    def workspace_bearer(self, workspace_id: str) -> str | None:
-        """The credential for workspace calls: NTCLI_TOKEN, the user
-        credential, or the stored workspace token (None when embedded)."""
-        if self.endpoint.embedded:
-            return None
+    def bearer(self, workspace_id: str | None = None) -> str | None:
+        """The credential this run acts with: :func:`choose_bearer` over
+        NTCLI_TOKEN, the stored user credential and the workspace token
+        stored for ``workspace_id``. The endpoint's authority decides what
+        it may do."""
+        endpoint = self.endpoint
+        env = self.env_token()
+        if env or endpoint.embedded:
+            return choose_bearer(endpoint.embedded, env)
         creds = self.store.read()
-        bearer = self.env_token() or self.user_credential()
-        if not bearer:
-            stored = creds.get_token(self.credentials_key, workspace_id)
-            bearer = stored.token if stored else None
-            if stored is not None:
-                self._warn_if_expiring(stored)
-        if not bearer:
-            raise errors.AuthenticationRequired(
-                hint="Log in with 'ntcli auth login' (a user credential or a "
-                     'workspace token) or set NTCLI_TOKEN.')
+        stored = (creds.get_token(self.credentials_key, workspace_id)
+                  if workspace_id is not None else None)
+        bearer = choose_bearer(False, None, self.user_credential(),
+                               stored.token if stored else None)
+        if stored is not None and bearer == stored.token:
+            self._warn_if_expiring(stored)
         return bearer
 
+    # Plugins written for ntcli 0.1 ask under these names: the same rule.
+    def workspace_bearer(self, workspace_id: str) -> str | None:
+        """:meth:`bearer` (its name in ntcli 0.1)."""
+        return self.bearer(workspace_id)
+
     def admin_bearer(self) -> str | None:
-        """The credential for workspace administration and revocation."""
-        if self.endpoint.embedded:
-            return None
-        credential = self.user_credential()
-        if not credential:
-            raise errors.AuthenticationRequired(
-                'Authentication required: this needs a user credential',
-                "Run 'ntcli auth login' with your user credential.")
-        return credential
+        """:meth:`bearer` without a workspace (its name in ntcli 0.1)."""
+        return self.bearer()
 
     # -- workspace ---------------------------------------------------------
     @functools.cached_property
     def workspace(self) -> Workspace:
         """The workspace this run acts on (see :meth:`resolve_workspace`)."""
         wanted = (self.options.workspace
-                  or os.environ.get('NTCLI_WORKSPACE')
+                  or (None if self.one_of_several
+                      else os.environ.get('NTCLI_WORKSPACE'))
                   or self.config.active_workspace(self.context_name))
         return self.resolve_workspace(wanted)
 
@@ -328,15 +396,19 @@ class Context:
         endpoint = self.endpoint
         known = self.config.known_workspaces(self.context_name)
         if not wanted:
+            token = self.env_token()
+            if token:       # the workspace of the token the run acts with
+                from ntcli.tokeninfo import token_claims
+                try:
+                    sub = token_claims(token).get('sub')
+                except errors.TokenInvalid:
+                    sub = None      # the endpoint will refuse it
+                if isinstance(sub, str) and sub:
+                    return Workspace(id=sub, name=names_by_id(known).get(
+                        sub, sub))
             default = endpoint.default_workspace()
             if default is not None:
                 return default
-            token = self.env_token()
-            if token:
-                from ntcli.tokeninfo import token_claims
-                sub = token_claims(token).get('sub')
-                if sub:
-                    return Workspace(id=sub, name=sub)
             if not self.store.read().get_user_credential(
                     self.credentials_key):
                 raise errors.NoWorkspaceSelected(
@@ -346,12 +418,11 @@ class Context:
             raise errors.NoWorkspaceSelected()
         from ntcli import validate
         if validate.is_uuid(wanted):
-            names = {v: k for k, v in known.items()}
-            return Workspace(id=wanted.lower(),
-                             name=names.get(wanted.lower(), wanted))
+            return Workspace(id=wanted.lower(), name=names_by_id(known).get(
+                wanted.lower(), wanted))
         if wanted in known:
             return Workspace(id=known[wanted], name=wanted)
-        for workspace in endpoint.list_workspaces(self.admin_bearer()):
+        for workspace in endpoint.list_workspaces(self.bearer()):
             if workspace.name == wanted:
                 with self.update_config() as config:
                     config.remember_workspace(self.context_name,

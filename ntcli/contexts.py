@@ -311,8 +311,8 @@ def resolve(contexts: Mapping[str, Mapping[str, Any]], current: str | None,
         from ntcli_core.terminal import quoted
         raise errors.UsageError(
             f'No context named {quoted(name)} ({reason})',
-            "A context is made by signing in to its endpoint: 'ntcli "
-            "--endpoint URL auth login'.")
+            "See 'ntcli context list'; make it with 'ntcli context create "
+            f"{name} --endpoint URL'.")
     key = str(entry['key'])
     endpoint = str(entry['endpoint'])
     if key_endpoint(key) != endpoint_key(endpoint):

@@ -272,12 +272,13 @@ class Login(command.Command):
         return 0
 
 
-class Status(command.ShowOne):
+class Status(command.ShowEach):
     """Show the context and why it is in force, its endpoint, workspace,
-    token status and where secrets live.
+    token status and where secrets live (--all: for every context).
 
     Exits 1 when the stored credentials cannot be read, and, as ``gh auth
-    status`` does, when a remote endpoint has no credential to use.
+    status`` does, when a remote endpoint has no credential to use (not
+    with --all, which lists contexts whatever their state).
     """
 
     fields = dict.fromkeys((
@@ -286,19 +287,48 @@ class Status(command.ShowOne):
         'workspace', 'workspace_id', 'token_jti', 'token_status',
         'token_source', 'credentials_file', 'key_source', 'config_dir'))
 
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            '--all', action='store_true', default=False,
+            help='Every context: who is signed in and the state of its '
+                 'token (each endpoint is asked, within --timeout).')
+        return parser
+
     def run(self, parsed_args: argparse.Namespace) -> int:
         self._unreadable = self._logged_out = False
         code = super().run(parsed_args)
         # everything was shown, but no command can use these credentials
-        failed = self._unreadable or self._logged_out
+        failed = self._unreadable or (self._logged_out
+                                      and not parsed_args.all)
         return 1 if failed and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
+        if not parsed_args.all:
+            row = self._status(context)
+            return tuple(row), [tuple(row.values())]
+        in_force = context.named.name
+        rows = []
+        for name in sorted(context.config.contexts()):
+            if name == in_force:
+                rows.append(self._status(context))
+                continue
+            other = context.of(name)
+            other.retry_revocations = False     # a look changes nothing
+            try:
+                rows.append(self._status(other))
+            finally:
+                other.close()
+        return tuple(rows[0]), [tuple(row.values()) for row in rows]
+
+    def _status(self, context) -> dict:
+        """The status of the context in force of ``context``."""
         endpoint = context.endpoint
         named = context.named
         data = {'context': named.name,
-                'context_source': '; '.join((named.reason, *named.notes)),
+                'context_source': '; '.join((named.reason, *named.notes))
+                if not context.one_of_several else 'not in force here',
                 'endpoint': endpoint.url, 'embedded': endpoint.embedded}
         try:
             data.update(self._secrets(context, endpoint))
@@ -311,22 +341,14 @@ class Status(command.ShowOne):
         data['credentials_file'] = context.store.path
         data['key_source'] = context.store.describe_key()
         data['config_dir'] = context.config_dir
-        return tuple(self.fields), tuple(data.get(c) for c in self.fields)
+        return {name: data.get(name) for name in self.fields}
 
     def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
-        if endpoint.embedded:
-            return endpoint.whoami(None)
         try:
-            bearer = context.env_token() or context.user_credential()
-            if not bearer:
-                workspace_id = context.config.active_workspace(
-                    context.context_name)
-                stored = context.stored_token(workspace_id) \
-                    if workspace_id else None
-                bearer = stored.token if stored else None
-            if not bearer:
-                raise errors.AuthenticationRequired()
+            workspace_id = context.config.active_workspace(
+                context.context_name)
+            bearer = context.bearer(workspace_id)
             return endpoint.whoami(bearer)
         except errors.AuthenticationRequired:
             self._logged_out = True
@@ -358,6 +380,9 @@ class Status(command.ShowOne):
             data['workspace_id'] = workspace.id
         except errors.NoWorkspaceSelected:
             data['workspace'] = data['workspace_id'] = None
+        except errors.NtcliError as exc:    # a name the endpoint must tell
+            data['workspace'] = f'unknown ({exc.message})'
+            data['workspace_id'] = None
         if data['workspace_id']:
             try:
                 info = tokeninfo.describe_current(context)
@@ -437,12 +462,13 @@ class Logout(command.Command):
     @staticmethod
     def _revoke_stored(context, endpoint) -> None:
         from ntcli import revocations
+        from ntcli.context import choose_bearer
         creds = context.store.read()
-        user = None if endpoint.embedded else \
-            creds.get_user_credential(context.credentials_key)
+        user = creds.get_user_credential(context.credentials_key)
         stored_tokens = creds.tokens(context.credentials_key)
         for workspace_id, stored in stored_tokens.items():
-            bearer = None if endpoint.embedded else (user or stored.token)
+            bearer = choose_bearer(endpoint.embedded, context.env_token(),
+                                   user, stored.token)
             _, failure = revocations.revoke_quietly(endpoint, bearer,
                                                     workspace_id, stored.jti)
             if failure:

@@ -10,14 +10,15 @@ from ntcli import command
 class ShowConfig(command.ShowOne):
     """Show where ntcli keeps its files and which settings are in force."""
 
-    fields = dict.fromkeys(('config_dir', 'data_dir', 'endpoint', 'timeout',
-                            'credentials_file', 'key_source'))
+    fields = dict.fromkeys(('config_dir', 'data_dir', 'context', 'endpoint',
+                            'timeout', 'credentials_file', 'key_source'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         context = self.context
         data = {
             'config_dir': context.config_dir,
             'data_dir': context.data_dir,
+            'context': context.context_name,
             'endpoint': context.endpoint_url,
             'timeout': context.timeout,
             'credentials_file': context.store.path,

@@ -11,7 +11,7 @@ class ShowHistory(command.Lister):
     """Show the local audit trail: rotations, creations, revocations."""
 
     fields = dict.fromkeys(('Time', 'Action', 'JTI', 'Outcome', 'Detail',
-                            'Workspace'))
+                            'Workspace', 'Context'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -27,4 +27,6 @@ class ShowHistory(command.Lister):
         return (tuple(self.fields),
                 [(TimeColumn(e.get('time')), e.get('action'),
                   e.get('jti') or '', e.get('outcome'), e.get('detail') or '',
-                  e.get('workspace_id') or '') for e in entries])
+                  e.get('workspace_id') or '',
+                  e.get('context') or '')
+                 for e in entries])

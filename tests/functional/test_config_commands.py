@@ -12,7 +12,7 @@ class TestConfigCommands(base.FunctionalTest):
     def test_show(self):
         out = self.json('config', 'show')
         self.assertEqual(self.home.config_dir, out['config_dir'])
-        self.assertEqual('local', out['endpoint'])
+        self.assertEqual(('local', 'local'), (out['context'], out['endpoint']))
         self.assertIn('credentials.key', out['key_source'])
 
     def test_rotate_key_keeps_tokens_readable(self):

@@ -10,6 +10,8 @@ import os
 import shutil
 
 from ntcli.config import Config
+from ntcli.endpoints import EndpointOptions
+from ntcli.endpoints.http import HTTPEndpoint
 from ntcli.store import CredentialStore
 from ntcli_server.testing import FaultProxy, ServerFixture
 from tests.functional import base
@@ -270,3 +272,85 @@ class TestCredentialsStayWithTheirContext(ServersTest):
         self.assertEqual([self.work.url, self.personal.url,
                           self.personal.url, self.work.url],
                          [e['endpoint'] for e in refreshes])
+        shown = self.json('token', 'history')
+        self.assertEqual([work, personal, personal, work],
+                         [r['Context'] for r in shown
+                          if r['Action'] == 'refresh'])
+
+
+class TestEveryCommandFollowsTheContext(ServersTest):
+    """Contexts made with ``context create``, used as cron lines would."""
+
+    def setUp(self):
+        super().setUp()
+        self.ntcli('context', 'create', 'work', '--endpoint', self.work.url)
+        self.ntcli('context', 'create', 'personal', '--endpoint',
+                   self.personal.url, '-w', 'mine')
+        self.ntcli('--context', 'work', 'auth', 'login',
+                   input=self.work_credential)
+        self.ntcli('--context', 'personal', 'auth', 'login',
+                   input=self.personal_credential)
+
+    def test_cron_lines_name_their_context(self):
+        for name in ('work', 'personal'):
+            self.ntcli('--context', name, 'token', 'refresh',
+                       '--if-expires-within', '30d')
+            self.ntcli('--context', name, 'token', 'show', '--check=7d')
+        # already fresh: kept, not rotated
+        kept = self.json('--context', 'work', 'token', 'refresh',
+                         '--if-expires-within', '30d')
+        printed = self.ntcli(
+            '--context', 'personal', 'token', 'exec', '--', 'sh', '-c',
+            'printf %s "$NTCLI_TOKEN"').stdout
+        self.assertNotEqual(self.server.workspace_id,
+                            _token_workspace(printed))
+        printed = self.ntcli('token', 'exec', '--', 'sh', '-c',
+                             'printf %s "$NTCLI_TOKEN"',
+                             env={'NTCLI_CONTEXT': 'work'}).stdout
+        self.assertEqual(self.server.workspace_id, _token_workspace(printed))
+        self.assertEqual(kept['jti'], self.json(
+            '--context', 'work', 'token', 'show')['jti'])
+        for name in ('work', 'personal'):
+            self.ntcli('--context', name, 'token', 'show', '--check=400d',
+                       expect=10)
+        self.assertNotIn(self.work_credential, self.bearers(self.personal))
+        self.assertNotIn(self.personal_credential, self.bearers(self.work))
+
+    def test_auth_status_all(self):
+        self.ntcli('--context', 'work', 'token', 'refresh')
+        result = self.ntcli('auth', 'status', '--all', '-f', 'json')
+        listed = {row['context']: row for row in json.loads(result.stdout)}
+        self.assertEqual(['local', 'personal', 'work'], sorted(listed))
+        work, personal = listed['work'], listed['personal']
+        self.assertEqual(
+            (self.work.url, 'stored', 'main', 'active', 'not in force here'),
+            (work['endpoint'], work['user_credential'], work['workspace'],
+             work['token_status'], work['context_source']))
+        self.assertIn('tester', work['who'])
+        self.assertIn('other', personal['who'])
+        self.assertEqual(('mine', None, 'no token (run ntcli token refresh)'),
+                         (personal['workspace'], personal['token_jti'],
+                          personal['token_status']))
+        self.assertEqual('the default context',
+                         listed['local']['context_source'])
+
+    def test_delete_with_revoke(self):
+        self.ntcli('--context', 'work', 'token', 'refresh')
+        jti = self.json('--context', 'work', 'token', 'show')['jti']
+        key = Config.load(self.home.config_dir).contexts()['work']['key']
+        result = self.ntcli('context', 'delete', 'work', '--revoke',
+                            '--force')
+        self.assertEqual("Context 'work' deleted, with the credentials "
+                         'stored for it.\n', result.stdout)
+        creds = CredentialStore(self.home.config_dir).read()
+        self.assertIsNone(creds.get_user_credential(key))
+        self.assertEqual({}, creds.tokens(key))
+        revoked = [seen for seen in self.work.seen
+                   if seen.method == 'DELETE' and jti in seen.path]
+        self.assertEqual(1, len(revoked))
+        api = HTTPEndpoint(self.server.url, EndpointOptions(timeout=10))
+        self.addCleanup(api.close)
+        records = api.list_tokens(self.work_credential,
+                                  self.server.workspace_id,
+                                  include_revoked=True)
+        self.assertEqual('revoked', {r.jti: r.status for r in records}[jti])

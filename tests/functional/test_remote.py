@@ -102,6 +102,8 @@ class TestUserLogin(RemoteTest):
                             input=self.credential + '\n')
         self.assertIn(f'Logged in to {self.url} with a user credential',
                       result.stdout)
+        self.assertIn(f"The context '127.0.0.1' now keeps what is stored "
+                      f'for {self.url}.', result.stderr)
         self.assertNoSecrets(result.stdout + result.stderr)
         self.assertEqual(self.credential,
                          self.credentials().get_user_credential(self.url))
@@ -263,7 +265,8 @@ class TestWorkspaceTokenLogin(RemoteTest):
         self.login(issued.token, quick=True)
         result = self.ntcli('token', 'revoke', other.jti, '--force',
                             expect=1)
-        self.assertIn('needs a user credential', result.stderr)
+        self.assertIn('may revoke only itself; use a user credential',
+                      result.stderr)
         self.assertEqual(200, self.token_auth(other.token).status_code)
 
     def test_a_revoked_stored_token(self):

@@ -44,6 +44,15 @@ class TestHTTPS(base.FunctionalTest):
                            '--workspace', self.server.workspace_id)
         self.assertTrue(issued)
 
+    def test_the_context_keeps_its_ca_bundle(self):
+        self.ntcli('--endpoint', self.server.url, '--ca-bundle', self.ca,
+                   'auth', 'login', input=self.server.credential + '\n')
+        issued = self.json('--context', '127.0.0.1', 'token', 'refresh',
+                           '--workspace', self.server.workspace_id)
+        self.assertTrue(issued['new_token']['jti'])
+        shown = self.json('context', 'show', '127.0.0.1')
+        self.assertEqual(self.ca, shown['ca_bundle'])
+
     def test_an_unknown_ca_is_refused_with_a_hint(self):
         result = self.ntcli('--endpoint', self.server.url, 'auth', 'login',
                             input=self.server.credential + '\n', expect=1)

@@ -259,9 +259,9 @@ class TestResolution(testtools.TestCase):
                           'context',), chosen.notes)
 
 
-class TestUpgrade(testtools.TestCase):
+class V1Directory(testtools.TestCase):
     """A config.json of version 1 (settings per endpoint URL), as the
-    release before contexts wrote it, becomes contexts."""
+    release before contexts wrote it."""
 
     V1 = {
         'version': 1,
@@ -286,6 +286,10 @@ class TestUpgrade(testtools.TestCase):
         os.makedirs(self.home.config_dir)
         with open(self.path, 'w') as handle:
             json.dump(self.V1, handle, indent=2, sort_keys=True)
+
+
+class TestUpgrade(V1Directory):
+    """It becomes contexts."""
 
     def test_read_as_contexts_in_memory(self):
         config = Config.load(self.home.config_dir)
@@ -329,3 +333,52 @@ class TestUpgrade(testtools.TestCase):
         exc = self.assertRaises(errors.ConfigError, Config.load,
                                 self.home.config_dir)
         self.assertIn('cannot be upgraded', exc.message)
+
+
+class _App:
+    def __init__(self):
+        import io
+        self.stderr = io.StringIO()
+
+
+class TestUpgradeInARun(V1Directory):
+    """What a command's run makes of a version 1 directory."""
+
+    def run_context(self):
+        import argparse
+
+        from ntcli import context
+        options = argparse.Namespace(
+            endpoint=None, workspace=None, config_dir=None, timeout=None,
+            ca_bundle=None, debug=False, context=None)
+        app = _App()
+        return app, context.Context(app, options)
+
+    def test_said_once_and_written(self):
+        app, run = self.run_context()
+        self.assertEqual('work.example.com', run.named.name)
+        self.assertEqual('The logins and workspace selections kept per '
+                         'endpoint are now contexts named after their hosts:'
+                         ' 127.0.0.1, 127.0.0.1-9090, local, '
+                         'work.example.com.\n', app.stderr.getvalue())
+        with open(self.path) as handle:
+            self.assertEqual(2, json.load(handle)['version'])
+        app, run = self.run_context()
+        self.assertEqual('work.example.com', run.named.name)
+        self.assertEqual('', app.stderr.getvalue())
+
+    def test_a_directory_that_cannot_be_written_is_used_as_it_is(self):
+        def refuse(*args, **kwargs):
+            raise errors.ConfigError('Cannot write the configuration file '
+                                     'config.json: Read-only file system')
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli.config.Config.update', refuse))
+        app, run = self.run_context()
+        self.assertEqual(('work.example.com', WORK),
+                         (run.named.name, run.endpoint_url))
+        self.assertIn('Warning: Cannot write the configuration file '
+                      'config.json: Read-only file system; the settings are '
+                      'used as they are', app.stderr.getvalue())
+        with open(self.path) as handle:
+            self.assertEqual(self.V1, json.load(handle))
