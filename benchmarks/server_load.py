@@ -56,6 +56,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from ntcli_authority.access import Principal
+
+OWNER = Principal.local()  # the local owner may do everything
+
 DRIVER = '_drive'
 BARE = '_bare'
 # The bare Falcon app's answer: the size and shape of a real validation's.
@@ -372,8 +376,9 @@ def setup(db: str) -> tuple[str, str]:
     """A user (its credential) and the id of a workspace it owns."""
     from ntcli_authority.authority import Authority
     with Authority.open(db) as authority:
-        user = authority.create_user('bench')
-        workspace = authority.create_workspace('bench', owner=user.user.id)
+        user = authority.create_user(OWNER, 'bench')
+        workspace = authority.create_workspace(OWNER,
+                                               'bench', owner=user.user.id)
     return user.credential, workspace.id
 
 
@@ -465,8 +470,8 @@ def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
     from ntcli_authority.authority import Authority
     from ntcli_authority.models import TokenRecord
     with Authority.open(db) as authority:
-        user = authority.get_user(owner)
-        workspace = authority.create_workspace(name, owner=user.id)
+        user = authority.get_user(OWNER, owner)
+        workspace = authority.create_workspace(OWNER, name, owner=user.id)
         key, _ = authority.keys.primary()
         private = authority.keys.private_key(key.kid)
         now = authority.now()
@@ -485,8 +490,8 @@ def fill_workspace(db: str, owner: str, name: str,
     from ntcli_authority import authority as authority_mod
     from ntcli_authority.models import TokenRecord
     with authority_mod.Authority.open(db) as authority:
-        user = authority.get_user(owner)
-        workspace = authority.create_workspace(name, owner=user.id)
+        user = authority.get_user(OWNER, owner)
+        workspace = authority.create_workspace(OWNER, name, owner=user.id)
         key, _ = authority.keys.primary()
         now = authority.now()
         # oldest first: spread over the past, a hundred per second
@@ -496,7 +501,7 @@ def fill_workspace(db: str, owner: str, name: str,
                             expires_at=now + 86400, kid=key.kid)
                 for i in range(count - 1)]
         authority.store.add_tokens(bulk)
-        real = authority.issue(workspace.id, expires_in=86400)
+        real = authority.issue(OWNER, workspace.id, expires_in=86400)
         middle = bulk[len(bulk) // 2] if bulk else None
         cursor = authority_mod.encode_cursor(middle) if middle else ''
     return workspace.id, real.token, cursor
@@ -548,10 +553,11 @@ def scale_one(port: int, db: str, credential: str, size: int,
         row['in-process validate'] = timed(
             lambda: authority.validate(token), repeat)
         row['in-process first page'] = timed(
-            lambda: authority.list_tokens(workspace_id, limit=100), repeat)
+            lambda: authority.list_tokens(OWNER,
+                                          workspace_id, limit=100), repeat)
         if cursor:
             row['in-process middle page'] = timed(
-                lambda: authority.list_tokens(workspace_id, limit=100,
+                lambda: authority.list_tokens(OWNER, workspace_id, limit=100,
                                               cursor=cursor), repeat)
     return row
 

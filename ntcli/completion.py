@@ -127,7 +127,7 @@ def token_jtis(lookup: Context) -> list[Candidate]:
     from ntcli_core import timefmt
     endpoint = lookup.endpoint
     workspace = lookup.workspace
-    records = endpoint.list_tokens(lookup.workspace_bearer(workspace.id),
+    records = endpoint.list_tokens(lookup.bearer(workspace.id),
                                    workspace.id)
     return [Candidate(r.jti, f'expires {timefmt.iso(r.expires_at) or "never"}')
             for r in records]

@@ -31,6 +31,40 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
 RENEW_MARGIN = 120
 
 
+def choose_bearer(embedded: bool, env_token: str | None,
+                  user_credential: str | None = None,
+                  workspace_token: str | None = None) -> str | None:
+    """Which credential a command acts with: the one rule, for every
+    command (docs/user/configuration.md).
+
+    1. The workspace token in NTCLI_TOKEN, when set, on every endpoint, the
+       embedded one included.
+    2. The user credential stored for the endpoint (``ntcli auth login``);
+       on the embedded endpoint, the local owner (None), who needs none.
+    3. The workspace token stored for the workspace.
+
+    Work an earlier command left to finish (a pending revocation or issue)
+    is done with the credential that command had: the same rule without
+    NTCLI_TOKEN, the token in question as the stored one.
+    """
+    if env_token:
+        return env_token
+    if embedded:
+        return None
+    if user_credential:
+        return user_credential
+    if workspace_token:
+        return workspace_token
+    raise errors.AuthenticationRequired(
+        hint="Log in with 'ntcli auth login' (a user credential or a "
+             'workspace token) or set NTCLI_TOKEN.')
+
+
+def names_by_id(known: dict[str, str]) -> dict[str, str]:
+    """Workspace names by id, from the names-to-ids the config knows."""
+    return {v: k for k, v in known.items()}
+
+
 class AppStreams(Protocol):
     """What the context needs of its application: where to warn."""
 
@@ -319,34 +353,32 @@ class Context:
             from ntcli import expiring
             expiring.warn_if_expiring(self, stored)
 
-    def workspace_bearer(self, workspace_id: str) -> str | None:
-        """The credential for workspace calls: NTCLI_TOKEN, the user
-        credential, or the stored workspace token (None when embedded)."""
-        if self.endpoint.embedded:
-            return None
+    def bearer(self, workspace_id: str | None = None) -> str | None:
+        """The credential this run acts with: :func:`choose_bearer` over
+        NTCLI_TOKEN, the stored user credential and the workspace token
+        stored for ``workspace_id``. The endpoint's authority decides what
+        it may do."""
+        endpoint = self.endpoint
+        env = self.env_token()
+        if env or endpoint.embedded:
+            return choose_bearer(endpoint.embedded, env)
         creds = self.store.read()
-        bearer = self.env_token() or self.user_credential()
-        if not bearer:
-            stored = creds.get_token(self.credentials_key, workspace_id)
-            bearer = stored.token if stored else None
-            if stored is not None:
-                self._warn_if_expiring(stored)
-        if not bearer:
-            raise errors.AuthenticationRequired(
-                hint="Log in with 'ntcli auth login' (a user credential or a "
-                     'workspace token) or set NTCLI_TOKEN.')
+        stored = (creds.get_token(self.credentials_key, workspace_id)
+                  if workspace_id is not None else None)
+        bearer = choose_bearer(False, None, self.user_credential(),
+                               stored.token if stored else None)
+        if stored is not None and bearer == stored.token:
+            self._warn_if_expiring(stored)
         return bearer
 
+    # Plugins written for ntcli 0.1 ask under these names: the same rule.
+    def workspace_bearer(self, workspace_id: str) -> str | None:
+        """:meth:`bearer` (its name in ntcli 0.1)."""
+        return self.bearer(workspace_id)
+
     def admin_bearer(self) -> str | None:
-        """The credential for workspace administration and revocation."""
-        if self.endpoint.embedded:
-            return None
-        credential = self.user_credential()
-        if not credential:
-            raise errors.AuthenticationRequired(
-                'Authentication required: this needs a user credential',
-                "Run 'ntcli auth login' with your user credential.")
-        return credential
+        """:meth:`bearer` without a workspace (its name in ntcli 0.1)."""
+        return self.bearer()
 
     # -- workspace ---------------------------------------------------------
     @functools.cached_property
@@ -364,15 +396,19 @@ class Context:
         endpoint = self.endpoint
         known = self.config.known_workspaces(self.context_name)
         if not wanted:
+            token = self.env_token()
+            if token:       # the workspace of the token the run acts with
+                from ntcli.tokeninfo import token_claims
+                try:
+                    sub = token_claims(token).get('sub')
+                except errors.TokenInvalid:
+                    sub = None      # the endpoint will refuse it
+                if isinstance(sub, str) and sub:
+                    return Workspace(id=sub, name=names_by_id(known).get(
+                        sub, sub))
             default = endpoint.default_workspace()
             if default is not None:
                 return default
-            token = self.env_token()
-            if token:
-                from ntcli.tokeninfo import token_claims
-                sub = token_claims(token).get('sub')
-                if sub:
-                    return Workspace(id=sub, name=sub)
             if not self.store.read().get_user_credential(
                     self.credentials_key):
                 raise errors.NoWorkspaceSelected(
@@ -382,12 +418,11 @@ class Context:
             raise errors.NoWorkspaceSelected()
         from ntcli import validate
         if validate.is_uuid(wanted):
-            names = {v: k for k, v in known.items()}
-            return Workspace(id=wanted.lower(),
-                             name=names.get(wanted.lower(), wanted))
+            return Workspace(id=wanted.lower(), name=names_by_id(known).get(
+                wanted.lower(), wanted))
         if wanted in known:
             return Workspace(id=known[wanted], name=wanted)
-        for workspace in endpoint.list_workspaces(self.admin_bearer()):
+        for workspace in endpoint.list_workspaces(self.bearer()):
             if workspace.name == wanted:
                 with self.update_config() as config:
                     config.remember_workspace(self.context_name,

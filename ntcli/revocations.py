@@ -63,12 +63,12 @@ def retry_pending(context: Context) -> None:
             return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
+    from ntcli.context import choose_bearer
     with context.store.transaction() as creds:
-        user = None if endpoint.embedded else \
-            creds.get_user_credential(key)
+        user = creds.get_user_credential(key)
         for item in creds.pending_revocations(key):
-            # the user may revoke any token; a token may revoke itself
-            bearer = user or item.token
+            # as the command that left it had: the user, else the token
+            bearer = choose_bearer(endpoint.embedded, None, user, item.token)
             # a grace period runs from the refresh, not from this retry:
             # what is left of it, or nothing once it has ended
             grace = grace_left(context, item.revoke_at)

@@ -3,8 +3,16 @@
 One :class:`Authority` serves both the CLI's embedded endpoint and
 ``ntcli-server``. It holds no SQL: state lives behind
 :class:`ntcli_authority.storage.TokenStore`, and every state change is one
-store call, hence one transaction. Authorization is the caller's duty
-(:meth:`Authority.authorize`); the embedded endpoint trusts its local user.
+store call, hence one transaction.
+
+Every operation takes its caller, a :class:`ntcli_authority.access.Principal`,
+as its first argument and is authorized here, by the rules of
+:data:`ntcli_authority.access.RULES`, before it reads or changes anything:
+the embedded endpoint, the HTTP server and the admin CLI only say who calls
+(the local owner is ``Principal.local()``). Only :meth:`Authority.validate`
+and :meth:`Authority.authenticate`, which take a credential rather than a
+caller, and :meth:`Authority.record_refusal` (the refusal of one) have no
+principal.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ import re
 import secrets
 import typing
 
-from ntcli_authority import errors, models, signing
+from ntcli_authority import access, errors, models, signing
 from ntcli_authority import jws as jws_impl
+from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import (
     AuditEvent,
     EventPage,
@@ -53,12 +62,11 @@ from ntcli_core.tokens import (
 )
 
 if typing.TYPE_CHECKING:
-    from ntcli_authority.access import Action, Principal
     from ntcli_authority.oidc import IssuerCache, VerifiedToken
 
-# uuid (which imports platform) and access are imported where they are
-# used: the CLI's embedded endpoint opens an authority on every 'token show'
-# and needs neither there (about 3.5 ms of its start-up).
+# uuid (which imports platform) is imported where it is used: the CLI's
+# embedded endpoint opens an authority on every 'token show' and needs it
+# not there (about 2.5 ms of its start-up).
 
 Clock = typing.Callable[[], int]
 JWS = jws_impl.PyJWT | jws_impl.Ed25519
@@ -109,9 +117,6 @@ def _identity_detail(issuer: str | None, subject: str | None,
                      email: str | None) -> str:
     """The audit detail naming a person: issuer, subject and e-mail."""
     return f'{issuer or "-"} {subject or "-"} {email or "-"}'
-def _actor(principal: Principal) -> str:
-    """Who a principal is, for the records it creates."""
-    return principal.user_id or principal.jti or models.LOCAL_ACTOR
 
 
 def encode_cursor(record: TokenRecord) -> str:
@@ -214,38 +219,75 @@ class Authority:
         return int(self.clock())
 
     # -- signing keys -----------------------------------------------------
-    def _event(self, origin: Origin | None, action: str,
-               **fields: typing.Any) -> AuditEvent:
-        """The audit event of ``action`` asked for by ``origin`` now."""
-        return AuditEvent.of(origin or LOCAL, self.now(), action, **fields)
+    def _event(self, principal: Principal | None, origin: Origin | None,
+               action: str, **fields: typing.Any) -> AuditEvent:
+        """The audit event of ``action`` asked for now by ``principal``
+        (its actor) from ``origin`` (where the request came from)."""
+        origin = origin or LOCAL
+        if principal is not None:
+            origin = origin.but(actor=principal.actor)
+        return AuditEvent.of(origin, self.now(), action, **fields)
 
-    def rotate_signing_key(self, *, origin: Origin | None = None) -> str:
+    def _authorize(self, principal: Principal, action: Action,
+                   workspace_id: str | None = None, *,
+                   jti: str | None = None) -> Workspace | None:
+        """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
+        take ``action`` on ``workspace_id``; return that workspace."""
+        workspace = None
+        if workspace_id is not None:
+            workspace = (self.store.get_workspace(workspace_id)
+                         if isinstance(workspace_id, str) else None)
+            if workspace is None:
+                # A workspace token learns nothing about other workspaces.
+                if (principal.kind == access.PRINCIPAL_WORKSPACE
+                        and principal.workspace_id != workspace_id):
+                    raise errors.Forbidden(
+                        'The token belongs to another workspace')
+                raise errors.WorkspaceNotFound(
+                    details={'workspace_id': workspace_id})
+        access.check(principal, action, workspace, jti=jti)
+        return workspace
+
+    def rotate_signing_key(self, principal: Principal, *,
+                           origin: Origin | None = None) -> str:
         """Make a new primary signing key; return its kid.
 
         Tokens signed by the older keys stay valid until they expire or
         are revoked.
         """
-        return self.keys.rotate(
-            self._event(origin, models.AUDIT_KEY_ROTATE)).kid
+        self._authorize(principal, Action.MANAGE_KEYS)
+        return self.keys.rotate(self._event(
+            principal, origin, models.AUDIT_KEY_ROTATE)).kid
 
-    def retire_signing_keys(self, *, origin: Origin | None = None
-                            ) -> list[str]:
+    def retire_signing_keys(self, principal: Principal, *,
+                            origin: Origin | None = None) -> list[str]:
         """Destroy the private keys no live token needs; return their kids."""
+        self._authorize(principal, Action.MANAGE_KEYS)
         return self.store.retire_unused_signing_keys(
-            self.now(), self._event(origin, models.AUDIT_KEY_RETIRE))
+            self.now(), self._event(principal, origin,
+                                    models.AUDIT_KEY_RETIRE))
 
-    def list_signing_keys(self) -> list[SigningKey]:
+    def list_signing_keys(self, principal: Principal) -> list[SigningKey]:
         """Every signing key, without its private part."""
+        self._authorize(principal, Action.MANAGE_KEYS)
         return [SigningKey(kid=k.kid, public_key=k.public_key,
                            created_at=k.created_at, is_primary=k.is_primary,
                            retired_at=k.retired_at)
                 for k in self.store.list_signing_keys()]
 
     # -- workspaces -------------------------------------------------------
-    def create_workspace(self, name: str, description: str | None = None,
+    def create_workspace(self, principal: Principal, name: str,
+                         description: str | None = None,
                          owner: str | None = None, *,
                          origin: Origin | None = None) -> Workspace:
-        """Create a workspace; ``owner`` None is the local owner."""
+        """Create a workspace. A user's is its own; the local owner gives
+        ``owner`` (a user id), or None for a workspace of its own."""
+        self._authorize(principal, Action.CREATE_WORKSPACE)
+        if principal.kind != access.PRINCIPAL_LOCAL:
+            if owner not in (None, principal.user_id):
+                raise errors.Forbidden(
+                    'A user creates workspaces for itself only')
+            owner = principal.user_id
         _check_name('workspace', name)
         self._check_description(description)
         import uuid
@@ -253,42 +295,59 @@ class Authority:
                               created_at=self.now(),
                               description=description, owner=owner)
         self.store.create_workspace(workspace, self._event(
-            origin, models.AUDIT_WORKSPACE_CREATE, workspace_id=workspace.id,
-            detail=name))
+            principal, origin, models.AUDIT_WORKSPACE_CREATE,
+            workspace_id=workspace.id, detail=name))
         return workspace
 
-    def list_workspaces(self, owner: object = ALL_OWNERS) -> list[Workspace]:
-        """Workspaces by name: all, or those of one owner (None: local)."""
+    def list_workspaces(self, principal: Principal,
+                        owner: object = ALL_OWNERS) -> list[Workspace]:
+        """The workspaces ``principal`` may see, by name: a user its own, a
+        workspace token its workspace, the local owner all (or those of
+        ``owner``; None: its own)."""
+        self._authorize(principal, Action.LIST_WORKSPACES)
+        if principal.kind == access.PRINCIPAL_WORKSPACE:
+            workspace = self.store.get_workspace(principal.workspace_id or '')
+            return [workspace] if workspace is not None else []
+        if principal.kind == access.PRINCIPAL_USER:
+            owner = principal.user_id
         return self.store.list_workspaces(owner)
 
-    def get_workspace(self, ref: str) -> Workspace:
+    def get_workspace(self, principal: Principal, ref: str) -> Workspace:
         """The workspace with this id or name."""
-        workspace = None
-        if isinstance(ref, str):
-            workspace = self.store.get_workspace(ref)
-            if workspace is None and is_valid_name(ref):
-                workspace = self.store.get_workspace_by_name(ref)
+        workspace = self._lookup_workspace(ref)
         if workspace is None:
+            if (principal.kind == access.PRINCIPAL_WORKSPACE
+                    and principal.workspace_id != ref):
+                raise errors.Forbidden(
+                    'The token belongs to another workspace')
             raise errors.WorkspaceNotFound(
                 f"Workspace '{ref}' not found", {'workspace': ref})
+        access.check(principal, Action.GET_WORKSPACE, workspace)
         return workspace
 
-    def delete_workspace(self, workspace_id: str, *,
+    def delete_workspace(self, principal: Principal, workspace_id: str, *,
                          origin: Origin | None = None) -> int:
         """Revoke every token of the workspace and delete it, atomically;
         return the number of tokens revoked."""
+        self._authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
         return self.store.delete_workspace(
             workspace_id, self.now(), self._event(
-                origin, models.AUDIT_WORKSPACE_DELETE,
+                principal, origin, models.AUDIT_WORKSPACE_DELETE,
                 workspace_id=workspace_id))
 
     # -- tokens -----------------------------------------------------------
-    def issue(self, workspace_id: str, *, expires_in: int | None = None,
+    def issue(self, principal: Principal, workspace_id: str, *,
+              expires_in: int | None = None,
               expires_at: int | None = None,
               description: str | None = None, scope: object = None,
               idempotency_key: str | None = None,
               origin: Origin | None = None) -> IssuedToken:
         """Issue a token; no expiry given means a non-expiring token.
+
+        Besides the rule of :data:`~ntcli_authority.access.RULES`, a
+        workspace token may issue only tokens that expire, with scopes it
+        holds (:func:`~ntcli_authority.access.check_expiry`,
+        :func:`~ntcli_authority.access.check_grant`).
 
         ``scope`` is a list of scopes or one space-separated string (see
         ntcli_core.scopes); None gives the default, ``workspace:read
@@ -297,10 +356,14 @@ class Authority:
         from its stored claims (Ed25519 is deterministic, so the value is
         identical).
         """
+        self._authorize(principal, Action.ISSUE_TOKEN, workspace_id)
+        access.check_expiry(principal, expires_in is not None
+                            or expires_at is not None)
+        granted = self._scopes(scope)
+        access.check_grant(principal, granted)
         now = self.now()
         expiry = self._expiry(now, expires_in, expires_at)
         self._check_description(description)
-        granted = self._scopes(scope)
         if idempotency_key is not None and (
                 not isinstance(idempotency_key, str) or not idempotency_key
                 or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
@@ -308,7 +371,8 @@ class Authority:
                                         {'field': 'idempotency_key'})
         for reload in (False, True):
             key, private_key = self.keys.primary(
-                self._event(origin, models.AUDIT_KEY_ROTATE), reload=reload)
+                self._event(principal, origin, models.AUDIT_KEY_ROTATE),
+                reload=reload)
             record = TokenRecord(
                 jti=JTI_PREFIX + secrets.token_hex(16),
                 workspace_id=workspace_id, created_at=now, expires_at=expiry,
@@ -318,7 +382,8 @@ class Authority:
                 stored, replayed = self.store.add_token(
                     record, idempotency_key,
                     idempotency_since=now - IDEMPOTENCY_WINDOW,
-                    audit=self._event(origin, models.AUDIT_TOKEN_ISSUE,
+                    audit=self._event(principal, origin,
+                                      models.AUDIT_TOKEN_ISSUE,
                                       workspace_id=workspace_id,
                                       target_jti=record.jti))
                 break
@@ -326,6 +391,10 @@ class Authority:
                 if reload:
                     raise _keys_in_flux() from None
         if replayed:
+            # A replay returns the token first issued under this key,
+            # whatever this request asked for: that token must pass too.
+            access.check_expiry(principal, stored.expires_at is not None)
+            access.check_grant(principal, held_scopes(stored.scope))
             private_key = self.keys.private_key(stored.kid)
             if private_key is None:
                 raise errors.InvalidRequest(
@@ -337,31 +406,6 @@ class Authority:
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=held_scopes(stored.scope),
             kid=stored.kid, replayed=replayed)
-
-    def issue_for(self, principal: Principal, workspace_id: str, *,
-                  expires_in: int | None = None,
-                  expires_at: int | None = None,
-                  description: str | None = None, scope: object = None,
-                  idempotency_key: str | None = None,
-                  origin: Origin | None = None) -> IssuedToken:
-        """:meth:`issue` on behalf of ``principal``, with every access rule
-        of an issue (see ntcli_authority.access): who may issue here, what
-        lifetime and which scopes it may grant."""
-        from ntcli_authority import access
-        self.authorize(principal, access.Action.ISSUE_TOKEN, workspace_id)
-        access.check_expiry(principal, expires_in is not None
-                            or expires_at is not None)
-        access.check_grant(principal, self._scopes(scope))
-        issued = self.issue(workspace_id, expires_in=expires_in,
-                            expires_at=expires_at, description=description,
-                            scope=scope, idempotency_key=idempotency_key,
-                            origin=origin)
-        if issued.replayed:
-            # A replay returns the token first issued under this key,
-            # whatever this request asked for: that token must pass too.
-            access.check_expiry(principal, issued.expires_at is not None)
-            access.check_grant(principal, issued.scope)
-        return issued
 
     def validate(self, token: str,
                  workspace_id: str | None = None) -> ValidatedToken:
@@ -396,15 +440,17 @@ class Authority:
                               scope=held_scopes(record.scope),
                               kid=record.kid, retires_at=record.retires_at)
 
-    def list_tokens(self, workspace_id: str, *, include_expired: bool = False,
+    def list_tokens(self, principal: Principal, workspace_id: str, *,
+                    include_expired: bool = False,
                     include_revoked: bool = False, limit: int | None = 100,
                     cursor: str | None = None) -> TokenPage:
         """One page of the workspace's tokens, oldest first; ``limit``
         None: every token from ``cursor`` on, in one page."""
+        self._authorize(principal, Action.LIST_TOKENS, workspace_id)
         if limit is None:
             tokens: list[TokenInfo] = []
             while True:
-                page = self.list_tokens(
+                page = self._list_tokens(
                     workspace_id, include_expired=include_expired,
                     include_revoked=include_revoked, limit=MAX_PAGE,
                     cursor=cursor)
@@ -412,6 +458,13 @@ class Authority:
                 if page.next_cursor is None:
                     return TokenPage(tokens=tokens, next_cursor=None)
                 cursor = page.next_cursor
+        return self._list_tokens(workspace_id, include_expired=include_expired,
+                                 include_revoked=include_revoked,
+                                 limit=limit, cursor=cursor)
+
+    def _list_tokens(self, workspace_id: str, *, include_expired: bool,
+                     include_revoked: bool, limit: int,
+                     cursor: str | None) -> TokenPage:
         if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(
                 f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
@@ -430,15 +483,17 @@ class Authority:
             tokens=[TokenInfo.from_record(r, now) for r in records],
             next_cursor=encode_cursor(records[-1]) if more else None)
 
-    def get_token(self, workspace_id: str, jti: str) -> TokenInfo:
+    def get_token(self, principal: Principal, workspace_id: str,
+                  jti: str) -> TokenInfo:
         """The metadata of one token of the workspace."""
+        self._authorize(principal, Action.GET_TOKEN, workspace_id)
         record = self.store.get_token(jti)
         if record is None or record.workspace_id != workspace_id:
             raise errors.TokenNotFound(f"Token with JTI '{jti}' not found",
                                        {'jti': jti})
         return TokenInfo.from_record(record, self.now())
 
-    def revoke(self, workspace_id: str, jti: str, *,
+    def revoke(self, principal: Principal, workspace_id: str, jti: str, *,
                grace: int | None = None,
                origin: Origin | None = None) -> Revocation:
         """Revoke a token now, or with ``grace`` (seconds, at most
@@ -446,6 +501,8 @@ class Authority:
         validation refuses it. A revocation is never postponed: revoking
         again keeps the earlier time, and revoking a retiring token
         without grace revokes it at once."""
+        self._authorize(principal, Action.REVOKE_TOKEN, workspace_id,
+                        jti=jti)
         if grace is not None and (not _is_int(grace)
                                   or not 0 <= grace <= MAX_GRACE):
             raise errors.InvalidRequest(
@@ -456,22 +513,24 @@ class Authority:
         if at > now:
             from ntcli_core import timefmt
             audit = self._event(
-                origin, models.AUDIT_TOKEN_RETIRE, workspace_id=workspace_id,
-                target_jti=jti, detail=f'revoked_at={timefmt.iso(at)}')
+                principal, origin, models.AUDIT_TOKEN_RETIRE,
+                workspace_id=workspace_id, target_jti=jti,
+                detail=f'revoked_at={timefmt.iso(at)}')
         else:
             audit = self._event(
-                origin, models.AUDIT_TOKEN_REVOKE, workspace_id=workspace_id,
-                target_jti=jti)
+                principal, origin, models.AUDIT_TOKEN_REVOKE,
+                workspace_id=workspace_id, target_jti=jti)
         record, already = self.store.revoke_token(workspace_id, jti, now,
                                                   audit, at=at)
         return Revocation(token=TokenInfo.from_record(record, now),
                           already_revoked=already,
                           retiring=not record.revoked_by(now))
 
-    def list_expiring(self, within: int, *,
+    def list_expiring(self, principal: Principal, within: int, *,
                       limit: int = MAX_PAGE) -> list[TokenRecord]:
         """Up to ``limit`` valid tokens of every workspace that expire
         within ``within`` seconds from now, soonest first."""
+        self._authorize(principal, Action.WATCH_EXPIRY)
         if not _is_int(within) or not 0 < within <= MAX_LIFETIME:
             raise errors.InvalidRequest(
                 'The window must be a whole number of seconds, at most ten '
@@ -479,14 +538,17 @@ class Authority:
         now = self.now()
         return self.store.list_expiring_tokens(now, now + within, limit)
 
-    def count_expiring(self, windows: typing.Sequence[int]
+    def count_expiring(self, principal: Principal,
+                       windows: typing.Sequence[int]
                        ) -> tuple[dict[int, int], int]:
         """How many valid tokens expire within each window (seconds), and
         how many are retiring (revoked at a time still to come)."""
+        self._authorize(principal, Action.WATCH_EXPIRY)
         return self.store.count_expiring_tokens(self.now(), windows)
 
-    def purge_idempotency_keys(self) -> int:
+    def purge_idempotency_keys(self, principal: Principal) -> int:
         """Forget idempotency keys too old to replay."""
+        self._authorize(principal, Action.PURGE)
         return self.store.purge_idempotency_keys(
             self.now() - IDEMPOTENCY_WINDOW)
 
@@ -503,8 +565,8 @@ class Authority:
         (default one hour); see ntcli_authority.trust. A workspace token
         may create one only with scopes it holds, and the policy then
         lives only as long as that token."""
-        from ntcli_authority import access, trust
-        self.authorize(principal, access.Action.MANAGE_TRUST, workspace_id)
+        from ntcli_authority import trust
+        self._authorize(principal, Action.MANAGE_TRUST, workspace_id)
         _check_name('trust policy', name)
         issuer = trust.check_issuer(issuer)
         checked = trust.check_conditions(conditions)
@@ -516,10 +578,11 @@ class Authority:
             id='tp_' + secrets.token_hex(8), workspace_id=workspace_id,
             name=name, issuer=issuer, conditions=checked,
             scope=scopes.to_claim(granted), max_lifetime=lifetime,
-            created_at=self.now(), created_by=_actor(principal),
+            created_at=self.now(), created_by=principal.actor,
             description=description)
         self.store.add_trust_policy(policy, self._event(
-            origin, models.AUDIT_TRUST_CREATE, workspace_id=workspace_id,
+            principal, origin, models.AUDIT_TRUST_CREATE,
+            workspace_id=workspace_id,
             detail=json.dumps({
                 'policy': policy.id, 'name': name, 'issuer': issuer,
                 'conditions': dict(checked), 'scope': list(granted),
@@ -532,8 +595,10 @@ class Authority:
                             ) -> list[TrustPolicy]:
         """The trust policies of a workspace (every workspace's for the
         local operator, with ``workspace_id`` None), by name."""
-        from ntcli_authority import access
-        self.authorize(principal, access.Action.LIST_TRUST, workspace_id)
+        if workspace_id is None:
+            self._authorize(principal, Action.LIST_ALL_TRUST)
+        else:
+            self._authorize(principal, Action.LIST_TRUST, workspace_id)
         return self.store.list_trust_policies(workspace_id=workspace_id)
 
     def get_trust_policy(self, principal: Principal, workspace_id: str,
@@ -550,12 +615,12 @@ class Authority:
                             origin: Origin | None = None) -> TrustPolicy:
         """Delete the policy of the workspace with this id or name: from
         now on it allows no exchange."""
-        from ntcli_authority import access
-        self.authorize(principal, access.Action.MANAGE_TRUST, workspace_id)
+        self._authorize(principal, Action.MANAGE_TRUST, workspace_id)
         policy = self.get_trust_policy(principal, workspace_id, ref)
         return self.store.delete_trust_policy(
             workspace_id, policy.id, self._event(
-                origin, models.AUDIT_TRUST_DELETE, workspace_id=workspace_id,
+                principal, origin, models.AUDIT_TRUST_DELETE,
+                workspace_id=workspace_id,
                 detail=json.dumps({'policy': policy.id,
                                    'name': policy.name},
                                   separators=(',', ':'))))
@@ -632,7 +697,7 @@ class Authority:
         try:
             for reload in (False, True):
                 key, private_key = self.keys.primary(
-                    self._event(origin, models.AUDIT_KEY_ROTATE),
+                    self._event(None, origin, models.AUDIT_KEY_ROTATE),
                     reload=reload)
                 record = TokenRecord(
                     jti=JTI_PREFIX + secrets.token_hex(16),
@@ -666,11 +731,19 @@ class Authority:
                         subject=subject, claims=kept)
 
     def _find_workspace(self, ref: str) -> str | None:
-        """The id of the workspace with this id or name, or None."""
-        try:
-            return self.get_workspace(ref).id
-        except errors.WorkspaceNotFound:
-            return None
+        """The id of the workspace with this id or name, or None (for the
+        exchange, whose trust policies are its authorization)."""
+        workspace = self._lookup_workspace(ref)
+        return None if workspace is None else workspace.id
+
+    def _lookup_workspace(self, ref: object) -> Workspace | None:
+        """The workspace with this id or name, or None."""
+        workspace = None
+        if isinstance(ref, str):
+            workspace = self.store.get_workspace(ref)
+            if workspace is None and is_valid_name(ref):
+                workspace = self.store.get_workspace_by_name(ref)
+        return workspace
 
     def _creator_gone(self, policy: TrustPolicy) -> str | None:
         """Why a policy created by a workspace token no longer allows
@@ -708,7 +781,7 @@ class Authority:
         if refused is not None:
             detail['reason'] = refused[:1024]
         event = self._event(
-            origin, models.AUDIT_TOKEN_EXCHANGE,
+            None, origin, models.AUDIT_TOKEN_EXCHANGE,
             outcome=models.OUTCOME_REFUSED if refused else
             models.OUTCOME_SUCCESS, workspace_id=workspace_id,
             target_jti=target_jti,
@@ -719,17 +792,20 @@ class Authority:
         return event
 
     # -- users and access -------------------------------------------------
-    def create_user(self, name: str, *, credential: bool = True,
+    def create_user(self, principal: Principal, name: str, *,
+                    credential: bool = True,
                     origin: Origin | None = None) -> NewUser:
         """Create a user; its credential is returned now and never again.
 
         ``credential=False`` creates a user without one, who signs in
         through the identity provider only (link an identity to it).
         """
+        self._authorize(principal, Action.MANAGE_USERS)
         _check_name('user', name)
         user = self._new_user(name, credential)
         self.store.create_user(user.user, self._event(
-            origin, models.AUDIT_USER_CREATE, detail=f'{user.user.id} {name}'))
+            principal, origin, models.AUDIT_USER_CREATE,
+            detail=f'{user.user.id} {name}'))
         return user
 
     def _new_user(self, name: str, credential: bool) -> NewUser:
@@ -752,37 +828,43 @@ class Authority:
                 raise errors.InvalidRequest(f'Invalid {field}',
                                             {'field': field})
 
-    def link_identity(self, user_ref: str, issuer: str, subject: str, *,
+    def link_identity(self, principal: Principal, user_ref: str,
+                      issuer: str, subject: str, *,
                       origin: Origin | None = None) -> models.Identity:
         """Link the person (issuer, subject) to an existing user."""
+        self._authorize(principal, Action.MANAGE_USERS)
         self._check_identity(issuer, subject)
-        user = self.get_user(user_ref)
+        user = self.get_user(principal, user_ref)
         identity = models.Identity(issuer=issuer, subject=subject,
                                    user_id=user.id, created_at=self.now())
         self.store.add_identity(identity, self._event(
-            origin, models.AUDIT_IDENTITY_LINK,
+            principal, origin, models.AUDIT_IDENTITY_LINK,
             detail=f'{user.id} {issuer} {subject}'))
         return identity
 
-    def unlink_identity(self, issuer: str, subject: str, *,
+    def unlink_identity(self, principal: Principal, issuer: str,
+                        subject: str, *,
                         origin: Origin | None = None) -> bool:
         """Unlink (issuer, subject) and end the sessions its user opened
         through it; False when it was not linked."""
+        self._authorize(principal, Action.MANAGE_USERS)
         self._check_identity(issuer, subject)
         identity = self.store.get_identity(issuer, subject)
         removed = self.store.remove_identity(issuer, subject, self._event(
-            origin, models.AUDIT_IDENTITY_UNLINK,
+            principal, origin, models.AUDIT_IDENTITY_UNLINK,
             detail=f'{identity.user_id if identity else "-"} {issuer} '
                    f'{subject}'))
         if removed and identity is not None:
             self.store.revoke_user_sessions(identity.user_id, self.now())
         return removed
 
-    def list_identities(self, user_ref: str | None = None
+    def list_identities(self, principal: Principal,
+                        user_ref: str | None = None
                         ) -> list[models.Identity]:
         """The identities linked to one user, or to any."""
-        user_id = self.get_user(user_ref).id if user_ref is not None \
-            else None
+        self._authorize(principal, Action.MANAGE_USERS)
+        user_id = self.get_user(principal, user_ref).id \
+            if user_ref is not None else None
         return self.store.list_identities(user_id)
 
     def sign_in(self, verified: VerifiedToken, *,
@@ -826,7 +908,7 @@ class Authority:
             expires_at=now + policy.session_lifetime,
             secret_hash=_hash_credential(token))
         self.store.add_session(session, email, self._event(
-            (origin or LOCAL).but(actor=user.id), models.AUDIT_SIGN_IN,
+            None, (origin or LOCAL).but(actor=user.id), models.AUDIT_SIGN_IN,
             detail=_identity_detail(issuer, subject, email)))
         return models.NewSession(session=session, user=user, token=token,
                                  created_user=created)
@@ -847,9 +929,9 @@ class Authority:
             try:
                 self.store.create_user_with_identity(
                     new.user, identity,
-                    self._event(origin, models.AUDIT_USER_CREATE,
+                    self._event(None, origin, models.AUDIT_USER_CREATE,
                                 detail=f'{new.user.id} {name}'),
-                    self._event(origin, models.AUDIT_IDENTITY_LINK,
+                    self._event(None, origin, models.AUDIT_IDENTITY_LINK,
                                 detail=f'{new.user.id} {verified.issuer} '
                                        f'{verified.subject}'))
             except errors.UserExists:
@@ -870,7 +952,7 @@ class Authority:
         """Record a refused sign-in: who the token named, if anyone
         could tell, and why (never the token)."""
         self.store.record_event(self._event(
-            (origin or LOCAL).but(actor=None), models.AUDIT_SIGN_IN,
+            None, (origin or LOCAL).but(actor=None), models.AUDIT_SIGN_IN,
             outcome=models.OUTCOME_REFUSED,
             detail=f'{reason} ' + _identity_detail(issuer, subject, email)))
 
@@ -878,28 +960,32 @@ class Authority:
                     origin: Origin | None = None) -> bool:
         """Revoke the session the caller signed in with (logout); False
         when it was revoked already."""
+        self._authorize(principal, Action.END_SESSION)
         if principal.session_id is None:
             raise errors.InvalidRequest(
                 'Only a session opened by signing in can be ended')
         return self.store.revoke_session(
             principal.session_id, self.now(), self._event(
-                origin, models.AUDIT_SESSION_REVOKE,
+                principal, origin, models.AUDIT_SESSION_REVOKE,
                 detail=principal.session_id))
 
-    def purge_sessions(self) -> int:
+    def purge_sessions(self, principal: Principal) -> int:
         """Forget the sessions that expired over a day ago."""
+        self._authorize(principal, Action.PURGE)
         return self.store.purge_sessions(self.now() - 86400)
 
-    def get_user(self, ref: str) -> User:
+    def get_user(self, principal: Principal, ref: str) -> User:
         """The user with this id or name."""
+        self._authorize(principal, Action.MANAGE_USERS)
         user = self.store.get_user(ref) or self.store.get_user_by_name(ref)
         if user is None:
             raise errors.UserNotFound(f"User '{ref}' not found",
                                       {'user': ref})
         return user
 
-    def list_users(self) -> list[User]:
+    def list_users(self, principal: Principal) -> list[User]:
         """Every user, by name."""
+        self._authorize(principal, Action.MANAGE_USERS)
         return self.store.list_users()
 
     def authenticate(self, bearer: str | None) -> Principal:
@@ -909,7 +995,6 @@ class Authority:
         token a ``workspace`` one; a bad workspace token raises its token
         error, anything else AuthenticationRequired.
         """
-        from ntcli_authority import access
         if not isinstance(bearer, str) or not bearer:
             raise errors.AuthenticationRequired()
         if bearer.startswith(TOKEN_PREFIX):
@@ -940,26 +1025,6 @@ class Authority:
                         user_name=user.name, session_id=session.id)
         raise errors.AuthenticationRequired('Unknown credential')
 
-    def authorize(self, principal: Principal, action: Action | str,
-                  workspace_id: str | None = None, *,
-                  jti: str | None = None) -> Workspace | None:
-        """Raise Forbidden (or WorkspaceNotFound) unless ``principal`` may
-        take ``action`` on ``workspace_id``; return that workspace."""
-        from ntcli_authority import access
-        workspace = None
-        if workspace_id is not None:
-            workspace = self.store.get_workspace(workspace_id)
-            if workspace is None:
-                # A workspace token learns nothing about other workspaces.
-                if (principal.kind == access.PRINCIPAL_WORKSPACE
-                        and principal.workspace_id != workspace_id):
-                    raise errors.Forbidden(
-                        'The token belongs to another workspace')
-                raise errors.WorkspaceNotFound(
-                    details={'workspace_id': workspace_id})
-        access.check(principal, access.Action(action), workspace, jti=jti)
-        return workspace
-
     # -- the audit trail -------------------------------------------------
     def record_refusal(self, error: errors.AuthorityError, *,
                        origin: Origin | None = None,
@@ -974,18 +1039,23 @@ class Authority:
         if left_out:
             detail += f' (+{left_out} not recorded)'
         self.store.record_event(self._event(
-            (origin or LOCAL).but(actor=jti if isinstance(jti, str)
+            None, (origin or LOCAL).but(actor=jti if isinstance(jti, str)
                                   else None),
             models.AUDIT_AUTH_REFUSED, outcome=models.OUTCOME_REFUSED,
             workspace_id=workspace_id, detail=detail))
 
-    def list_events(self, workspace_id: str | None = None, *,
+    def list_events(self, principal: Principal,
+                    workspace_id: str | None = None, *,
                     since: int | None = None,
                     actions: typing.Collection[str] = (),
                     limit: int = 100, cursor: str | None = None
                     ) -> EventPage:
         """One page of the audit trail, oldest first: of one workspace (it
         must exist) or all, at or after ``since``, of some actions."""
+        if workspace_id is None:
+            self._authorize(principal, Action.READ_ALL_EVENTS)
+        else:
+            self._authorize(principal, Action.READ_EVENTS, workspace_id)
         if not _is_int(limit) or not 1 <= limit <= MAX_PAGE:
             raise errors.InvalidRequest(
                 f'limit must be between 1 and {MAX_PAGE}', {'field': 'limit'})
@@ -1003,10 +1073,6 @@ class Authority:
                 raise errors.InvalidRequest('Invalid pagination cursor',
                                             {'field': 'cursor'})
             after = int(cursor)
-        if (workspace_id is not None
-                and self.store.get_workspace(workspace_id) is None):
-            raise errors.WorkspaceNotFound(
-                details={'workspace_id': workspace_id})
         events = self.store.list_events(
             workspace_id=workspace_id, since=since, actions=actions,
             after_id=after, limit=limit + 1)
@@ -1015,11 +1081,12 @@ class Authority:
         return EventPage(events=events,
                          next_cursor=str(events[-1].id) if more else None)
 
-    def purge_events(self, older_than_days: int, *,
+    def purge_events(self, principal: Principal, older_than_days: int, *,
                      batch: int = 1000) -> int:
         """Delete the events older than ``older_than_days``, a batch per
         transaction so that requests wait for no long lock; return how
         many."""
+        self._authorize(principal, Action.PURGE)
         before = self.now() - older_than_days * 86400
         total = 0
         while True:

@@ -564,7 +564,8 @@ PATHS: dict[str, dict] = {
         'post': {**_TOKEN_AUTH, 'operationId': 'token_auth_post'}},
     '/v1/workspaces': {
         'get': operation(
-            "The caller's workspaces",
+            "The caller's workspaces: a user's own, a workspace token's "
+            'own one',
             (200, _json(ref('WorkspaceList'), 'Workspaces by name')),
             operation_id='list_workspaces'),
         'post': operation(

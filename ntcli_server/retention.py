@@ -34,10 +34,11 @@ PARENT_CHECK_SECONDS = 5
 
 def purge_once(target: str, days: int) -> int:
     """One pass; a failure is logged and retried at the next pass."""
+    from ntcli_authority.access import Principal
     from ntcli_authority.authority import Authority
     try:
         with Authority.open(target, create=False) as authority:
-            deleted = authority.purge_events(days)
+            deleted = authority.purge_events(Principal.local(), days)
     except errors.AuthorityError as exc:
         LOG.error('Audit retention failed (will retry): %s', exc.message)
         return 0

@@ -256,6 +256,6 @@ class SessionResource:
         from ntcli_server.wsgi import origin
         principal = self.api.caller(req)
         ended = self.api.authority.end_session(
-            principal, origin=origin(req, principal))
+            principal, origin=origin(req))
         resp.media = {'session_id': principal.session_id,
                       'status': 'revoked' if ended else 'already_revoked'}

@@ -1,7 +1,8 @@
 """The token API over HTTP (SPEC section 6): a Falcon WSGI app.
 
-Each handler is thin: parse the request, authenticate and authorize the
-caller, make one authority call, serialize the result. Every failure leaves
+Each handler is thin: parse the request, authenticate the caller, make one
+authority call with that caller (the authority authorizes it, see
+ntcli_authority.access.RULES), serialize the result. Every failure leaves
 as the envelope ``{"error": {"code", "message", "details"?}}``; an
 unexpected exception becomes a 500 ``INTERNAL_ERROR`` whose details stay in
 the server log, never in the answer.
@@ -34,7 +35,7 @@ import typing
 import falcon
 
 from ntcli_authority import access, errors
-from ntcli_authority.access import Action, Principal
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority, SignInPolicy
 from ntcli_authority.models import (
     AuditEvent,
@@ -375,13 +376,10 @@ class AuditContext:
             and _SANE_ID.fullmatch(workspace_id) else None)
 
 
-def origin(req: falcon.Request, principal: Principal | None = None
-           ) -> Origin:
-    """What the audit trail records of who sent ``req`` and from where."""
-    actor = None
-    if principal is not None:
-        actor = principal.user_id or principal.jti
-    return Origin(actor=actor, client=_printable(req.remote_addr, 64),
+def origin(req: falcon.Request) -> Origin:
+    """What the audit trail records of where ``req`` came from (who sent
+    it, the authority takes from the principal)."""
+    return Origin(actor=None, client=_printable(req.remote_addr, 64),
                   request_id=getattr(req.context, 'request_id', None),
                   user_agent=_printable(req.user_agent, MAX_USER_AGENT))
 
@@ -502,20 +500,15 @@ class WorkspacesResource(_Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.CREATE_WORKSPACE)
         body = read_body(req, self.FIELDS, required=('name',))
-        workspace = authority.create_workspace(
-            body['name'], body.get('description'), owner=principal.user_id,
-            origin=origin(req, principal))
+        workspace = self.api.authority.create_workspace(
+            principal, body['name'], body.get('description'),
+            origin=origin(req))
         resp.status = falcon.HTTP_201
         resp.media = workspace_json(workspace, full=True)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.LIST_WORKSPACES)
-        workspaces = authority.list_workspaces(owner=principal.user_id)
+        workspaces = self.api.authority.list_workspaces(self.api.caller(req))
         resp.media = {'workspaces': [workspace_json(w) for w in workspaces],
                       'total': len(workspaces)}
 
@@ -525,11 +518,8 @@ class WorkspaceResource(_Resource):
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response,
                   workspace_id: str) -> None:
-        principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.DELETE_WORKSPACE, workspace_id)
-        revoked = authority.delete_workspace(workspace_id,
-                                             origin=origin(req, principal))
+        revoked = self.api.authority.delete_workspace(
+            self.api.caller(req), workspace_id, origin=origin(req))
         resp.media = {'workspace_id': workspace_id, 'status': 'deleted',
                       'tokens_revoked': revoked}
 
@@ -545,20 +535,18 @@ class TokensResource(_Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response,
                 workspace_id: str) -> None:
         principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.ISSUE_TOKEN, workspace_id)
         body = read_body(req, self.FIELDS)
         if 'expires_in' in body or 'expires_at' in body:
             expires_in = body.get('expires_in')
             expires_at = unix_time('expires_at', body.get('expires_at'))
         else:
             expires_in, expires_at = DEFAULT_LIFETIME, None
-        issued = authority.issue_for(
+        issued = self.api.authority.issue(
             principal, workspace_id, expires_in=expires_in,
             expires_at=expires_at, description=body.get('description'),
             scope=body.get('scope'),
             idempotency_key=req.get_header('Idempotency-Key'),
-            origin=origin(req, principal))
+            origin=origin(req))
         self.api.metrics.token_issued(issued.replayed)
         resp.status = falcon.HTTP_201
         if issued.replayed:
@@ -568,15 +556,13 @@ class TokensResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response,
                workspace_id: str) -> None:
         principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.LIST_TOKENS, workspace_id)
         include_expired = query_flag(req, 'include_expired')
         include_revoked = query_flag(req, 'include_revoked')
         # without a limit, every token: clients that know no cursor (the
         # NimbleTools CLI) would otherwise show a truncated list
         limit = query_int(req, 'limit', None)
-        page = authority.list_tokens(
-            workspace_id, include_expired=include_expired,
+        page = self.api.authority.list_tokens(
+            principal, workspace_id, include_expired=include_expired,
             include_revoked=include_revoked, limit=limit,
             cursor=req.get_param('cursor') or None)
         resp.media = {'workspace_id': workspace_id,
@@ -588,15 +574,11 @@ class TokensResource(_Resource):
 def revoke(api: TokenAPI, req: falcon.Request, resp: falcon.Response,
            workspace_id: str, jti: str) -> None:
     """Revoke a token (idempotent), for either route that does it."""
-    principal = api.caller(req)
-    authority = api.authority
-    authority.authorize(principal, Action.REVOKE_TOKEN, workspace_id,
-                        jti=jti)
     # ?grace=SECONDS: valid until then (a rotation without downtime);
     # clients that never send it (the NimbleTools CLI) revoke at once
-    result = authority.revoke(workspace_id, jti,
-                              grace=query_int(req, 'grace', None),
-                              origin=origin(req, principal))
+    result = api.authority.revoke(api.caller(req), workspace_id, jti,
+                                  grace=query_int(req, 'grace', None),
+                                  origin=origin(req))
     api.metrics.token_revoked(result.already_revoked)
     resp.media = {'workspace_id': workspace_id, 'token_jti': jti,
                   'status': 'retiring' if result.retiring else 'revoked',
@@ -628,12 +610,10 @@ class EventsResource(_Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response,
                workspace_id: str) -> None:
         principal = self.api.caller(req)
-        authority = self.api.authority
-        authority.authorize(principal, Action.READ_EVENTS, workspace_id)
         since = req.get_param('since')
         actions = req.get_param_as_list('action') or ()
-        page = authority.list_events(
-            workspace_id,
+        page = self.api.authority.list_events(
+            principal, workspace_id,
             since=None if since is None else query_time('since', since),
             actions=tuple(actions),
             limit=query_int(req, 'limit', DEFAULT_PAGE),
@@ -664,7 +644,7 @@ class TrustPoliciesResource(_Resource):
             conditions=body['conditions'], scope=body.get('scope'),
             max_lifetime=body.get('max_lifetime'),
             description=body.get('description'),
-            origin=origin(req, principal))
+            origin=origin(req))
         resp.status = falcon.HTTP_201
         resp.media = policy_json(policy)
 
@@ -692,7 +672,7 @@ class TrustPolicyResource(_Resource):
                   workspace_id: str, policy: str) -> None:
         principal = self.api.caller(req)
         deleted = self.api.authority.delete_trust_policy(
-            principal, workspace_id, policy, origin=origin(req, principal))
+            principal, workspace_id, policy, origin=origin(req))
         resp.media = {'workspace_id': workspace_id, 'id': deleted.id,
                       'name': deleted.name, 'status': 'deleted'}
 
@@ -921,8 +901,9 @@ def create_app(target: str | AuthorityFactory, *,
         # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
         recorder = prometheus.PrometheusMetrics(
+            # the server's own gauges: read as whoever holds the database
             token_counts=lambda windows: api.authority.count_expiring(
-                windows))
+                Principal.local(), windows))
         middleware.append(prometheus.RequestMetrics(recorder))
     if auth_failures is not None:
         middleware.append(ratelimit.AuthFailureLimit(auth_failures,

@@ -330,7 +330,7 @@ class CreateToken(command.ShowOne):
         lifetime = expiry.from_args(parsed_args, context.now())
         wanted = scope_option.from_args(parsed_args)
         workspace = context.workspace
-        self._bearer = context.workspace_bearer(workspace.id)
+        self._bearer = context.bearer(workspace.id)
         with interrupt.deferred():  # a token issued is a token we know of
             self._issued = issued = context.endpoint.issue_token(
                 self._bearer, workspace.id, expires_in=lifetime.expires_in,
@@ -405,7 +405,7 @@ class ListTokens(command.Lister):
             window = expiry.parse_window(parsed_args.expiring_within,
                                          '--expiring-within')
         workspace = context.workspace
-        bearer = context.workspace_bearer(workspace.id)
+        bearer = context.bearer(workspace.id)
         records = context.endpoint.list_tokens(
             bearer, workspace.id, include_expired=parsed_args.show_expired,
             include_revoked=parsed_args.show_expired)
@@ -475,7 +475,7 @@ class RevokeToken(command.ShowEach):
         if not parsed_args.force:
             prompt.confirm(self.app, f"Revoke {', '.join(jtis)}?")
         workspace = context.workspace
-        bearer = context.admin_bearer()
+        bearer = context.bearer(workspace.id)
         stored = context.stored_token(workspace.id)
         rows = []
         failures: list[errors.NtcliError] = []

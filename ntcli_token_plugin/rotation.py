@@ -83,7 +83,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
         if if_expires_within is not None and old is not None and \
                 _outlives(context, old, if_expires_within):
             return Kept(old.jti, old.expires_at)
-        bearer = _issue_bearer(context, creds, old)
+        bearer = _stored_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
         # the grace runs from now (the refresh), whatever a retry does
         revoke_at = context.now() + grace if grace and old else None
@@ -106,10 +106,7 @@ def rotate_token(context: Context, expiry: Expiry, *,
         faults.checkpoint('after-store')
         revoked_at, failure, retiring = None, None, False
         if old is not None:                                  # 3. revoke
-            # the user may revoke any token; a token may revoke itself
-            revoke_bearer = None if endpoint.embedded else (
-                creds.get_user_credential(context.credentials_key)
-                or old.token)
+            revoke_bearer = _stored_bearer(context, creds, old)
             try:
                 revoked_at, failure = revocations.revoke_quietly(
                     endpoint, revoke_bearer, workspace.id, old.jti,
@@ -199,19 +196,15 @@ def _random_uuid() -> str:
             f'{text[20:]}')
 
 
-def _issue_bearer(context: Context, creds: Credentials,
-                  old: StoredToken | None) -> str | None:
-    """Who asks for the new token: the user, else the old token itself."""
-    endpoint = context.endpoint
-    if endpoint.embedded:
-        return None
-    bearer = creds.get_user_credential(context.credentials_key) or (
-        old.token if old else None)
-    if not bearer:
-        raise errors.AuthenticationRequired(
-            hint="Run 'ntcli auth login' first: this endpoint needs a user "
-                 'credential or a workspace token.')
-    return bearer
+def _stored_bearer(context: Context, creds: Credentials,
+                   old: StoredToken | None) -> str | None:
+    """Who asks for the new token and revokes the old one: the rule of
+    every command (ntcli.context.choose_bearer; NTCLI_TOKEN was refused
+    above), so the user, else the old token itself."""
+    from ntcli.context import choose_bearer
+    return choose_bearer(context.endpoint.embedded, None,
+                         creds.get_user_credential(context.credentials_key),
+                         old.token if old else None)
 
 
 def _store_new_token(context: Context, creds: Credentials,

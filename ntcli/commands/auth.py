@@ -345,18 +345,10 @@ class Status(command.ShowEach):
 
     def _who(self, context, endpoint) -> str:
         """Whom the endpoint sees: the user, or the workspace token."""
-        if endpoint.embedded:
-            return endpoint.whoami(None)
         try:
-            bearer = context.env_token() or context.user_credential()
-            if not bearer:
-                workspace_id = context.config.active_workspace(
-                    context.context_name)
-                stored = context.stored_token(workspace_id) \
-                    if workspace_id else None
-                bearer = stored.token if stored else None
-            if not bearer:
-                raise errors.AuthenticationRequired()
+            workspace_id = context.config.active_workspace(
+                context.context_name)
+            bearer = context.bearer(workspace_id)
             return endpoint.whoami(bearer)
         except errors.AuthenticationRequired:
             self._logged_out = True
@@ -470,12 +462,13 @@ class Logout(command.Command):
     @staticmethod
     def _revoke_stored(context, endpoint) -> None:
         from ntcli import revocations
+        from ntcli.context import choose_bearer
         creds = context.store.read()
-        user = None if endpoint.embedded else \
-            creds.get_user_credential(context.credentials_key)
+        user = creds.get_user_credential(context.credentials_key)
         stored_tokens = creds.tokens(context.credentials_key)
         for workspace_id, stored in stored_tokens.items():
-            bearer = None if endpoint.embedded else (user or stored.token)
+            bearer = choose_bearer(endpoint.embedded, context.env_token(),
+                                   user, stored.token)
             _, failure = revocations.revoke_quietly(endpoint, bearer,
                                                     workspace_id, stored.jti)
             if failure:

@@ -42,7 +42,7 @@ class CreateWorkspace(command.ShowOne):
         name = check_name(parsed_args.name)
         endpoint = context.endpoint
         workspace = endpoint.create_workspace(
-            context.admin_bearer(), name, parsed_args.description)
+            context.bearer(), name, parsed_args.description)
         with context.update_config() as config:
             config.remember_workspace(context.context_name, workspace.id,
                                       workspace.name)
@@ -64,7 +64,7 @@ class ListWorkspaces(command.Lister):
         from ntcli.columns import CheckColumn, TimeColumn
         context = self.context
         endpoint = context.endpoint
-        workspaces = endpoint.list_workspaces(context.admin_bearer())
+        workspaces = endpoint.list_workspaces(context.bearer())
         selected = context.config.active_workspace(context.context_name)
         if selected is None:
             default = endpoint.default_workspace()
@@ -124,7 +124,7 @@ class DeleteWorkspace(command.Command):
             prompt.confirm(self.app, f"Delete workspace '{workspace.name}' "
                                      'and revoke all of its tokens?')
         endpoint = context.endpoint
-        endpoint.delete_workspace(context.admin_bearer(), workspace.id)
+        endpoint.delete_workspace(context.bearer(), workspace.id)
         with context.store.transaction() as creds:
             creds.remove_token(context.credentials_key, workspace.id)
         with context.update_config() as config:
@@ -173,7 +173,7 @@ class ListEvents(command.Lister):
         workspace = (context.resolve_workspace(parsed_args.name)
                      if parsed_args.name else context.workspace)
         events = context.endpoint.list_events(
-            context.admin_bearer(), workspace.id, since=parsed_args.since,
+            context.bearer(), workspace.id, since=parsed_args.since,
             actions=parsed_args.actions)
         return (tuple(self.fields),
                 [(TimeColumn(e.time), _shown(e.action), _shown(e.outcome),

@@ -2,9 +2,10 @@
 
 It keeps its state in ``<data_dir>/authority.db`` and trusts the local
 user, so it needs no server and no login: a call without a credential is
-the local user's, who may do everything. A call with a workspace token is
-that token's, under the same access rules as on ``ntcli-server`` (scopes,
-its own workspace only, no escalation). The authority is imported on
+the local owner's. A call with a credential is that credential's. Either
+way the endpoint only says who calls: the authority decides what the caller
+may do, by the same rules as on ``ntcli-server``
+(ntcli_authority.access.RULES). The authority is imported on
 first use, not when this module is, and signs and verifies tokens with
 cryptography's Ed25519 directly rather than through PyJWT (whose import
 costs about 40 ms of every ``token show`` and ``token refresh``; see
@@ -30,6 +31,7 @@ from ntcli.endpoints import (
 )
 
 if typing.TYPE_CHECKING:
+    from ntcli_authority.access import Principal
     from ntcli_authority.authority import Authority
     from ntcli_authority.models import AuditEvent
 
@@ -110,49 +112,49 @@ class LocalEndpoint(Endpoint):
         fileio.refuse_symlink(path)
         return Authority.open(path, jws=jws.ED25519)
 
-    # The local user (no credential) may do everything: the access rules
-    # (ntcli_authority.access, about 1.5 ms to import) are not even loaded.
-    def _authorize(self, credential: str | None, action: str,
-                   workspace_id: str | None = None, *,
-                   jti: str | None = None) -> None:
-        """Raise unless the caller may take ``action`` (an
-        ntcli_authority.access.Action value)."""
-        if credential is not None:
-            authority = self.authority
-            authority.authorize(authority.authenticate(credential), action,
-                                workspace_id, jti=jti)
+    def _caller(self, credential: str | None) -> Principal:
+        """Who calls: the local owner without a credential, else the
+        principal the credential stands for."""
+        from ntcli_authority.access import Principal
+        if credential is None:
+            return Principal.local()
+        return self.authority.authenticate(credential)
 
     # -- workspaces -------------------------------------------------------
     @_translated
     def create_workspace(self, credential: str | None, name: str,
                          description: str | None = None) -> Workspace:
-        self._authorize(credential, 'workspace:create')
-        return _workspace(self.authority.create_workspace(name, description))
+        return _workspace(self.authority.create_workspace(
+            self._caller(credential), name, description))
 
     @_translated
     def list_workspaces(self, credential: str | None) -> list[Workspace]:
-        self._authorize(credential, 'workspace:list')
-        return [_workspace(ws) for ws in self.authority.list_workspaces()]
+        return [_workspace(ws) for ws in self.authority.list_workspaces(
+            self._caller(credential))]
 
     @_translated
     def delete_workspace(self, credential: str | None,
                          workspace_id: str) -> None:
-        self._authorize(credential, 'workspace:delete', workspace_id)
-        self.authority.delete_workspace(workspace_id)
+        self.authority.delete_workspace(self._caller(credential),
+                                        workspace_id)
 
     @_translated
     def default_workspace(self) -> Workspace | None:
+        """The local owner's ``default`` workspace, created on first use."""
         from ntcli_authority.errors import WorkspaceExists, WorkspaceNotFound
+        owner = self._caller(None)
         try:
-            return _workspace(self.authority.get_workspace(DEFAULT_WORKSPACE))
+            return _workspace(self.authority.get_workspace(
+                owner, DEFAULT_WORKSPACE))
         except WorkspaceNotFound:
             pass
         try:
             return _workspace(
-                self.authority.create_workspace(DEFAULT_WORKSPACE))
+                self.authority.create_workspace(owner, DEFAULT_WORKSPACE))
         except WorkspaceExists:
             # Another process created it between our two calls.
-            return _workspace(self.authority.get_workspace(DEFAULT_WORKSPACE))
+            return _workspace(self.authority.get_workspace(
+                owner, DEFAULT_WORKSPACE))
 
     # -- tokens -----------------------------------------------------------
     @_translated
@@ -168,12 +170,8 @@ class LocalEndpoint(Endpoint):
             description=description,
             scope=None if scope is None else list(scope),
             idempotency_key=idempotency_key)
-        if credential is None:
-            issued = self.authority.issue(workspace_id, **arguments)
-        else:
-            issued = self.authority.issue_for(
-                self.authority.authenticate(credential), workspace_id,
-                **arguments)
+        issued = self.authority.issue(self._caller(credential), workspace_id,
+                                      **arguments)
         return IssuedToken(token=issued.token, jti=issued.jti,
                            workspace_id=issued.workspace_id,
                            expires_at=issued.expires_at,
@@ -186,10 +184,10 @@ class LocalEndpoint(Endpoint):
                          limit: int = 100,
                          cursor: str | None = None,
                          ) -> tuple[list[TokenRecord], str | None]:
-        self._authorize(credential, 'token:list', workspace_id)
         page = self.authority.list_tokens(
-            workspace_id, include_expired=include_expired,
-            include_revoked=include_revoked, limit=limit, cursor=cursor)
+            self._caller(credential), workspace_id,
+            include_expired=include_expired, include_revoked=include_revoked,
+            limit=limit, cursor=cursor)
         records = [TokenRecord(jti=t.jti, created_at=t.created_at,
                                expires_at=t.expires_at, status=t.status,
                                description=t.description,
@@ -200,8 +198,8 @@ class LocalEndpoint(Endpoint):
     @_translated
     def revoke_token(self, credential: str | None, workspace_id: str,
                      jti: str, *, grace: int | None = None) -> Revocation:
-        self._authorize(credential, 'token:revoke', workspace_id, jti=jti)
-        result = self.authority.revoke(workspace_id, jti, grace=grace)
+        result = self.authority.revoke(self._caller(credential),
+                                       workspace_id, jti, grace=grace)
         return Revocation(jti=result.token.jti,
                           workspace_id=result.token.workspace_id,
                           revoked_at=result.revoked_at,
@@ -221,12 +219,20 @@ class LocalEndpoint(Endpoint):
                          actions: typing.Sequence[str] = (),
                          limit: int = 100, cursor: str | None = None,
                          ) -> tuple[list[Event], str | None]:
-        page = self.authority.list_events(workspace_id, since=since,
+        page = self.authority.list_events(self._caller(credential),
+                                          workspace_id, since=since,
                                           actions=actions, limit=limit,
                                           cursor=cursor)
         return [_event(e) for e in page.events], page.next_cursor
 
+    @_translated
     def whoami(self, credential: str | None) -> str:
+        if credential is not None:
+            principal = self._caller(credential)
+            if principal.kind == 'user':
+                return f'user {principal.user_name}'
+            return (f'workspace token {principal.jti} of workspace '
+                    f'{principal.workspace_id}')
         import getpass
         try:
             return f'local user {getpass.getuser()}'

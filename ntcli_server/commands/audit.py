@@ -7,6 +7,7 @@ import typing
 
 from ntcli_core import timefmt
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 COLUMNS = ('time', 'action', 'outcome', 'actor', 'workspace_id',
            'target_jti', 'client', 'request_id', 'user_agent', 'detail')
@@ -41,14 +42,14 @@ class ListEvents(base.Lister):
             if parsed_args.workspace:
                 try:
                     workspace_id = authority.get_workspace(
-                        parsed_args.workspace).id
+                        ADMIN, parsed_args.workspace).id
                 except AuthorityError:
                     # a deleted workspace's trail stays: its id still works
                     workspace_id = parsed_args.workspace
             events, cursor = [], None
             while True:
                 page = authority.list_events(
-                    workspace_id, since=parsed_args.since,
+                    ADMIN, workspace_id, since=parsed_args.since,
                     actions=parsed_args.actions, limit=1000, cursor=cursor)
                 events += page.events
                 cursor = page.next_cursor

@@ -16,10 +16,14 @@ import typing
 
 from cliff import command, lister, show
 
+from ntcli_authority.access import Principal
 from ntcli_core import timefmt
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.authority import Authority
+
+#: Who the admin commands act as: whoever holds the database is its owner.
+ADMIN = Principal.local()
 
 DEFAULT_DB = 'ntcli-server.db'
 DB_HELP = ('SQLite database path or postgresql:// DSN (env NTCLI_SERVER_DB; '

@@ -6,6 +6,7 @@ import argparse
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 
 class RotateKey(base.ShowOne):
@@ -15,7 +16,7 @@ class RotateKey(base.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args, create=True) as authority:
-            kid = authority.rotate_signing_key()
+            kid = authority.rotate_signing_key(ADMIN)
         self.tell('New primary signing key created; tokens signed by older '
                   'keys stay valid. Running servers sign with it within '
                   'about 30 seconds.')
@@ -27,7 +28,7 @@ class ListKeys(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            keys = authority.list_signing_keys()
+            keys = authority.list_signing_keys(ADMIN)
         return (('kid', 'created', 'primary', 'retired'),
                 [(k.kid, base.when(k.created_at), k.is_primary,
                   base.when(k.retired_at)) for k in keys])
@@ -42,7 +43,7 @@ class RetireKeys(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            kids = authority.retire_signing_keys()
+            kids = authority.retire_signing_keys(ADMIN)
         self.tell(f'{len(kids)} signing key(s) retired: their private halves '
                   'are destroyed; their public halves stay to name the '
                   'tokens they signed.' if kids else 'No signing key to '

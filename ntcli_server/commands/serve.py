@@ -12,6 +12,7 @@ import os
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 if typing.TYPE_CHECKING:
     from ntcli_server.ratelimit import FailureTable
@@ -267,7 +268,7 @@ class Serve(base.Command):
         tls = _tls_settings(args)
         with self.open_authority(args) as authority:
             # Migrate and tidy up once, here, before the workers start.
-            authority.purge_idempotency_keys()
+            authority.purge_idempotency_keys(ADMIN)
         from ntcli_server import logs
         logs.configure(args.log_level, args.log_format)
         hooks = []

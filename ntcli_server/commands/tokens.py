@@ -6,6 +6,7 @@ import argparse
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 COLUMNS = ('jti', 'workspace_id', 'workspace_name', 'expires_at',
            'retiring_until', 'description')
@@ -46,9 +47,9 @@ class ListExpiringTokens(base.Lister):
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         from ntcli_core.terminal import escape
         with self.open_authority(parsed_args) as authority:
-            records = authority.list_expiring(parsed_args.within,
+            records = authority.list_expiring(ADMIN, parsed_args.within,
                                               limit=parsed_args.limit + 1)
-            names = {w.id: w.name for w in authority.list_workspaces()}
+            names = {w.id: w.name for w in authority.list_workspaces(ADMIN)}
         if len(records) > parsed_args.limit:
             records = records[:parsed_args.limit]
             self.tell(f'Only the {parsed_args.limit} soonest are listed; '

@@ -51,7 +51,8 @@ class _TrustCommand:
     """What the trust commands share: the workspace they name."""
 
     def workspace_id(self, authority: Authority, ref: str) -> str:
-        return authority.get_workspace(ref).id
+        from ntcli_authority.access import Principal
+        return authority.get_workspace(Principal.local(), ref).id
 
 
 class CreateTrustPolicy(_TrustCommand, base.ShowOne):
@@ -127,7 +128,7 @@ class ListTrustPolicies(base.Lister):
             workspace_id = None
             if parsed_args.workspace:
                 workspace_id = authority.get_workspace(
-                    parsed_args.workspace).id
+                    Principal.local(), parsed_args.workspace).id
             policies = authority.list_trust_policies(Principal.local(),
                                                      workspace_id)
         for_terminal = parsed_args.formatter == 'table'

@@ -6,6 +6,7 @@ import argparse
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 
 class CreateUser(base.ShowOne):
@@ -30,7 +31,8 @@ class CreateUser(base.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args, create=True) as authority:
             new = authority.create_user(
-                parsed_args.name, credential=not parsed_args.no_credential)
+                ADMIN, parsed_args.name,
+                credential=not parsed_args.no_credential)
         if new.credential is None:
             self.tell(f"User '{new.user.name}' created ({new.user.id}) "
                       'without a credential: link the identity they sign in '
@@ -52,7 +54,7 @@ class ListUsers(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            users = authority.list_users()
+            users = authority.list_users(ADMIN)
         return (('id', 'name', 'created'),
                 [(u.id, u.name, base.when(u.created_at)) for u in users])
 
@@ -84,8 +86,9 @@ class LinkUser(base.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
             identity = authority.link_identity(
-                parsed_args.user, parsed_args.issuer, parsed_args.subject)
-            user = authority.get_user(identity.user_id)
+                ADMIN, parsed_args.user, parsed_args.issuer,
+                parsed_args.subject)
+            user = authority.get_user(ADMIN, identity.user_id)
         self.tell(f"Signing in as {identity.subject} at {identity.issuer} "
                   f"now opens a session of user '{user.name}'.")
         return (('user', 'user_id', 'issuer', 'subject', 'linked'),
@@ -104,7 +107,7 @@ class UnlinkUser(base.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         with self.open_authority(parsed_args) as authority:
-            removed = authority.unlink_identity(parsed_args.issuer,
+            removed = authority.unlink_identity(ADMIN, parsed_args.issuer,
                                                 parsed_args.subject)
         if not removed:
             raise base.CommandFailed(
@@ -126,8 +129,8 @@ class ListIdentities(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            identities = authority.list_identities(parsed_args.user)
-            names = {u.id: u.name for u in authority.list_users()}
+            identities = authority.list_identities(ADMIN, parsed_args.user)
+            names = {u.id: u.name for u in authority.list_users(ADMIN)}
         return (('user', 'issuer', 'subject', 'email', 'linked',
                  'last_sign_in'),
                 [(names.get(i.user_id, i.user_id), i.issuer, i.subject,

@@ -6,6 +6,7 @@ import argparse
 import typing
 
 from ntcli_server.commands import base
+from ntcli_server.commands.base import ADMIN
 
 
 class CreateWorkspace(base.ShowOne):
@@ -25,9 +26,10 @@ class CreateWorkspace(base.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         # Not create=True: a new database has no user to own the workspace.
         with self.open_authority(parsed_args) as authority:
-            owner = authority.get_user(parsed_args.owner)
+            owner = authority.get_user(ADMIN, parsed_args.owner)
             workspace = authority.create_workspace(
-                parsed_args.name, parsed_args.description, owner=owner.id)
+                ADMIN, parsed_args.name, parsed_args.description,
+                owner=owner.id)
         self.tell(f"Workspace '{workspace.name}' created for user "
                   f"'{owner.name}'.")
         return (('id', 'name', 'owner', 'description', 'created'),
@@ -40,8 +42,8 @@ class ListWorkspaces(base.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
         with self.open_authority(parsed_args) as authority:
-            names = {u.id: u.name for u in authority.list_users()}
-            workspaces = authority.list_workspaces()
+            names = {u.id: u.name for u in authority.list_users(ADMIN)}
+            workspaces = authority.list_workspaces(ADMIN)
         return (('id', 'name', 'owner', 'created'),
                 [(w.id, w.name, names.get(w.owner or ''),
                   base.when(w.created_at)) for w in workspaces])

@@ -2,9 +2,11 @@
 
 The embedded endpoint and the HTTP endpoint (against a real ntcli-server)
 run the same tests, so that a command behaves the same whichever endpoint
-it talks to. Nothing here is mocked. Access rules are checked only where
-the endpoint has them: the embedded one trusts its local user (no
-credential), and applies the server's rules to a workspace token.
+it talks to. Nothing here is mocked, and nothing is skipped: both endpoints
+ask the same authority (ntcli_authority.access.RULES) about every
+credential, so every access scenario runs on both. ``credential`` is the
+owner of the workspaces the tests make: a user on the server, the local
+owner (no credential) on the embedded endpoint.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ def wait_until_past(ts: int) -> None:
 class EndpointContract:
     """Scenarios for one endpoint; mix into a testtools.TestCase that
     provides :meth:`make_endpoint`, :meth:`rotate_signing_key`,
-    ``credential`` (the user's bearer, None for the embedded endpoint)
-    and ``embedded``."""
+    :meth:`make_user`, ``credential`` (the owner's bearer, None for the
+    embedded endpoint's local owner) and ``embedded``."""
 
     embedded: bool
     credential: str | None = None
@@ -45,6 +47,10 @@ class EndpointContract:
         raise NotImplementedError
 
     def rotate_signing_key(self) -> None:
+        raise NotImplementedError
+
+    def make_user(self) -> str:
+        """A new user of the authority; its credential."""
         raise NotImplementedError
 
     def setUp(self):
@@ -63,10 +69,6 @@ class EndpointContract:
     def listed(self, **kwargs):
         return {r.jti: r for r in self.endpoint.list_tokens(
             self.credential, self.workspace.id, **kwargs)}
-
-    def needs_access_rules(self):
-        if self.embedded:
-            self.skipTest('the embedded endpoint trusts its local user')
 
     def full_token(self, **kwargs):
         """A token holding every scope, as ntcli keeps for itself."""
@@ -330,21 +332,35 @@ class EndpointContract:
         self.assertEqual(new.jti, self.endpoint.validate_token(new.token).jti)
 
     # -- access (endpoints with credentials) ------------------------------
-    def test_no_credential(self):
-        self.needs_access_rules()
-        for call in (
-                lambda: self.endpoint.list_workspaces(None),
-                lambda: self.endpoint.issue_token(None, self.workspace.id),
-                lambda: self.endpoint.list_tokens(None, self.workspace.id),
-                lambda: self.endpoint.validate_token('')):
-            exc = self.assertRaises(errors.AuthenticationRequired, call)
-            self.assertEqual('Authentication required. Try running ntcli '
-                             'token refresh', exc.message)
-
     def test_unknown_user_credential(self):
-        self.needs_access_rules()
-        self.assertRaises(errors.AuthenticationRequired,
-                          self.endpoint.list_workspaces, 'ntu_' + 'x' * 43)
+        for bearer in ('ntu_' + 'x' * 43, 'garbage'):
+            self.assertRaises(errors.AuthenticationRequired,
+                              self.endpoint.list_workspaces, bearer)
+        self.assertRaises(errors.TokenInvalid, self.endpoint.list_workspaces,
+                          'wst_' + 'x' * 43)
+
+    def test_a_user_may_not_touch_another_users_workspace(self):
+        stranger = self.make_user()
+        token = self.issue()
+        self.assertEqual([], self.endpoint.list_workspaces(stranger))
+        for call in (
+                lambda: self.endpoint.issue_token(stranger,
+                                                  self.workspace.id),
+                lambda: self.endpoint.list_tokens(stranger,
+                                                  self.workspace.id),
+                lambda: self.endpoint.revoke_token(
+                    stranger, self.workspace.id, token.jti),
+                lambda: self.endpoint.list_events(stranger,
+                                                  self.workspace.id),
+                lambda: self.endpoint.delete_workspace(stranger,
+                                                       self.workspace.id)):
+            self.assertRaises(errors.Forbidden, call)
+        self.endpoint.validate_token(token.token)
+        # its own workspace is its own
+        own = self.endpoint.create_workspace(stranger, unique_name())
+        self.assertEqual([own.id], [w.id for w in
+                                    self.endpoint.list_workspaces(stranger)])
+        self.endpoint.issue_token(stranger, own.id, expires_in=60)
 
     def test_workspace_token_works_in_its_own_workspace(self):
         bearer = self.full_token()
@@ -397,12 +413,18 @@ class EndpointContract:
                                                    theirs.jti),
                 lambda: self.endpoint.issue_token(bearer.token,
                                                   UNKNOWN_WORKSPACE),
-                lambda: self.endpoint.list_workspaces(bearer.token),
+                lambda: self.endpoint.list_events(bearer.token, other.id),
                 lambda: self.endpoint.create_workspace(bearer.token,
                                                        unique_name()),
                 lambda: self.endpoint.delete_workspace(bearer.token,
-                                                       self.workspace.id)):
+                                                       self.workspace.id),
+                lambda: self.endpoint.delete_workspace(bearer.token,
+                                                       other.id)):
             self.assertRaises(errors.Forbidden, call)
+        # of the workspaces, it sees its own
+        self.assertEqual([self.workspace.id], [
+            w.id for w in self.endpoint.list_workspaces(bearer.token)])
+        self.endpoint.validate_token(theirs.token)
 
     def test_a_revoked_token_is_no_credential(self):
         bearer = self.full_token()
@@ -506,7 +528,37 @@ class EndpointContract:
                           self.credential, UNKNOWN_WORKSPACE)
 
     def test_only_the_owner_reads_the_audit_trail(self):
-        self.needs_access_rules()
-        bearer = self.issue()
-        self.assertRaises(errors.Forbidden, self.endpoint.list_events,
-                          bearer.token, self.workspace.id)
+        # not a token of the workspace, whatever its scopes...
+        for scope in (None, scopes.FULL):
+            bearer = self.issue(scope=scope)
+            self.assertRaises(errors.Forbidden, self.endpoint.list_events,
+                              bearer.token, self.workspace.id)
+            self.assertRaises(errors.Forbidden,
+                              self.endpoint.list_events_page, bearer.token,
+                              self.workspace.id)
+        # ...nor one of another workspace
+        other = self.endpoint.create_workspace(self.credential,
+                                               unique_name())
+        theirs = self.endpoint.issue_token(self.credential, other.id,
+                                           expires_in=60, scope=scopes.FULL)
+        self.assertRaises(errors.Forbidden, self.endpoint.list_events_page,
+                          theirs.token, self.workspace.id)
+        self.assertTrue(self.endpoint.list_events(self.credential,
+                                                  self.workspace.id))
+
+    def test_a_read_only_token_creates_no_token_and_no_workspace(self):
+        reader = self.issue(scope=['workspace:read', 'servers:read'])
+        victim = self.issue()
+        for call in (
+                lambda: self.endpoint.issue_token(
+                    reader.token, self.workspace.id, expires_in=60,
+                    scope=['tokens:write']),
+                lambda: self.endpoint.revoke_token(
+                    reader.token, self.workspace.id, victim.jti),
+                lambda: self.endpoint.create_workspace(reader.token,
+                                                       unique_name()),
+                lambda: self.endpoint.delete_workspace(reader.token,
+                                                       self.workspace.id)):
+            self.assertRaises(errors.Forbidden, call)
+        self.assertEqual({reader.jti, victim.jti}, set(self.listed()))
+        self.endpoint.validate_token(victim.token)

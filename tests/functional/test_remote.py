@@ -265,7 +265,8 @@ class TestWorkspaceTokenLogin(RemoteTest):
         self.login(issued.token, quick=True)
         result = self.ntcli('token', 'revoke', other.jti, '--force',
                             expect=1)
-        self.assertIn('needs a user credential', result.stderr)
+        self.assertIn('may revoke only itself; use a user credential',
+                      result.stderr)
         self.assertEqual(200, self.token_auth(other.token).status_code)
 
     def test_a_revoked_stored_token(self):

@@ -20,6 +20,7 @@ import requests
 import testtools
 from prometheus_client import multiprocess
 
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_server.testing import ServerFixture, server_command
 from tests.unit.server.test_metrics import samples
@@ -281,9 +282,9 @@ class TestAuditRetention(testtools.TestCase):
         db = os.path.join(directory, 'server.db')
         now = int(time.time())
         with Authority.open(db, clock=lambda: now - 10 * 86400) as old:
-            old.create_user('ancient')
+            old.create_user(Principal.local(), 'ancient')
         with Authority.open(db, clock=lambda: now - 2 * 86400) as recent:
-            recent.create_user('recent')
+            recent.create_user(Principal.local(), 'recent')
         server = self.useFixture(ServerFixture(
             db, user=None, serve_args=['--audit-retention-days', '5']))
 

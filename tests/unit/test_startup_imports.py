@@ -22,12 +22,13 @@ print(json.dumps([code, sorted(sys.modules)]))
 
 # Costly modules the embedded token commands do without (ms measured on the
 # benchmark machine): PyJWT ~40, cryptography's serialization ~5-10,
-# uuid with platform ~2.5, platformdirs ~2.5, ntcli_authority.access ~1.2;
-# keyring 60-120 (and its backend discovery ~90) when the key is elsewhere.
+# uuid with platform ~2.5, platformdirs ~2.5; keyring 60-120 (and its
+# backend discovery ~90) when the key is elsewhere. ntcli_authority.access
+# (~1.2) is on the path: the authority authorizes every operation, the
+# local owner's too.
 NOT_ON_TOKEN_PATHS = ('jwt', 'cryptography.hazmat.primitives.serialization',
-                      'uuid', 'platform', 'platformdirs',
-                      'ntcli_authority.access', 'requests', 'keyring',
-                      'secretstorage')
+                      'uuid', 'platform', 'platformdirs', 'requests',
+                      'keyring', 'secretstorage')
 
 # The records of the token paths are ntcli_core.records, not dataclasses
 # (which compile their methods at import: ~12 ms for the server models,

@@ -115,7 +115,7 @@ class HelloTokens(command.Lister):
         context = self.context
         workspace = context.workspace
         records = context.endpoint.list_tokens(
-            context.workspace_bearer(workspace.id), workspace.id)
+            context.bearer(workspace.id), workspace.id)
         now = time.time()
         rows = []
         for record in records:

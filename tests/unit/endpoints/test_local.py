@@ -211,8 +211,10 @@ class TestCredentials(LocalTestCase):
         reader = self.endpoint.issue_token(None, self.ws.id, expires_in=60)
         self.assertRaises(errors.InsufficientScope, self.endpoint.issue_token,
                           reader.token, self.ws.id, expires_in=60)
-        for call in (lambda: self.endpoint.list_workspaces(reader.token),
-                     lambda: self.endpoint.create_workspace(reader.token,
+        # of the workspaces, it sees its own
+        self.assertEqual([self.ws.id], [
+            w.id for w in self.endpoint.list_workspaces(reader.token)])
+        for call in (lambda: self.endpoint.create_workspace(reader.token,
                                                             'sneaky'),
                      lambda: self.endpoint.delete_workspace(reader.token,
                                                             self.ws.id)):

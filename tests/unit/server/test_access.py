@@ -28,7 +28,20 @@ class TestCheck(testtools.TestCase):
                 access.check(Principal.local(), action, ws)
 
     def test_user(self):
+        admin_only = {action for action, rule in access.RULES.items()
+                      if rule.user is None}
+        self.assertEqual({Action.READ_ALL_EVENTS, Action.MANAGE_USERS,
+                          Action.MANAGE_KEYS, Action.PURGE,
+                          Action.LIST_ALL_TRUST, Action.WATCH_EXPIRY},
+                         admin_only)
         for action in Action:
+            if action == Action.END_SESSION:
+                access.check(USER, action)      # its own, see the authority
+                continue
+            if action in admin_only:
+                self.assertRaises(errors.Forbidden, access.check, USER,
+                                  action, MINE)
+                continue
             access.check(USER, action, MINE, jti='jti_x')
             if action in (Action.CREATE_WORKSPACE, Action.LIST_WORKSPACES):
                 access.check(USER, action)
@@ -37,6 +50,16 @@ class TestCheck(testtools.TestCase):
                 self.assertRaises(errors.Forbidden, access.check, USER,
                                   action, ws)
 
+    def test_every_operation_has_a_rule(self):
+        self.assertEqual(set(Action), set(access.RULES))
+        for rule in access.RULES.values():
+            self.assertTrue(rule.local)     # whoever holds the database
+            self.assertIn(rule.user, (access.ANYONE, access.OWNER, None))
+            self.assertIn(rule.token, (access.ANYONE, access.OWN_WORKSPACE,
+                                       access.ITSELF, None))
+            if None in (rule.user, rule.token):
+                self.assertTrue(rule.what)  # a refusal says what
+
     def test_user_without_id_owns_nothing(self):
         self.assertRaises(errors.Forbidden, access.check,
                           Principal('user'), Action.LIST_TOKENS, LOCAL)
@@ -44,7 +67,9 @@ class TestCheck(testtools.TestCase):
     def test_workspace_token(self):
         access.check(TOKEN, Action.ISSUE_TOKEN, MINE)
         access.check(TOKEN, Action.LIST_TOKENS, MINE)
+        access.check(TOKEN, Action.GET_WORKSPACE, MINE)
         access.check(TOKEN, Action.REVOKE_TOKEN, MINE, jti='jti_me')
+        access.check(TOKEN, Action.LIST_WORKSPACES)   # its own, see authority
         denied = [
             (Action.REVOKE_TOKEN, MINE, 'jti_other'),
             (Action.REVOKE_TOKEN, MINE, None),
@@ -52,8 +77,9 @@ class TestCheck(testtools.TestCase):
             (Action.LIST_TOKENS, THEIRS, None),
             (Action.REVOKE_TOKEN, THEIRS, 'jti_me'),
             (Action.DELETE_WORKSPACE, MINE, None),
+            (Action.READ_EVENTS, MINE, None),
             (Action.CREATE_WORKSPACE, None, None),
-            (Action.LIST_WORKSPACES, None, None),
+            (Action.MANAGE_USERS, None, None),
         ]
         for action, ws, jti in denied:
             error = self.assertRaises(errors.Forbidden, access.check, TOKEN,

@@ -9,8 +9,11 @@ import sqlite3
 import fixtures
 
 from ntcli_authority import models
+from ntcli_authority.access import Principal
 from ntcli_server import refusals
 from tests.unit.server import test_wsgi
+
+OWNER = Principal.local()  # the local owner may do everything
 
 UA = 'ntcli/9.9 (audit test)'
 
@@ -23,9 +26,9 @@ class AuditTestCase(test_wsgi.APITestCase):
 
     def setUp(self):
         super().setUp()
-        self.alice_id = self.authority.get_user('alice').id
+        self.alice_id = self.authority.get_user(OWNER, 'alice').id
         if self.premade_key:
-            self.authority.rotate_signing_key()
+            self.authority.rotate_signing_key(OWNER)
         self.first = len(self.authority.store.list_events())
 
     def call(self, method, path, credential=None, **kwargs):
@@ -73,7 +76,7 @@ class TestRecords(AuditTestCase):
                 target_jti=issued['jti'], client='127.0.0.1',
                 request_id='req-revoke', user_agent=UA)],
             [e.but(id=None) for e in self.new_events()])
-        user_hash = self.authority.get_user('alice').credential_hash
+        user_hash = self.authority.get_user(OWNER, 'alice').credential_hash
         self.assertNoSecretIn(self.audit_rows(), issued['access_token'],
                               issued['access_token'].split('.')[-1],
                               self.alice, self.bob, user_hash)
@@ -180,7 +183,7 @@ class TestFirstSigningKey(AuditTestCase):
         key, issue = self.new_events()
         self.assertEqual(('signing_key.rotate', 'first', self.alice_id),
                          (key.action, key.request_id, key.actor))
-        self.assertEqual(self.authority.list_signing_keys()[0].kid,
+        self.assertEqual(self.authority.list_signing_keys(OWNER)[0].kid,
                          key.detail)
         self.assertEqual(('token.issue', issued['jti']),
                          (issue.action, issue.target_jti))
@@ -204,12 +207,12 @@ class TestNoChangeWithoutItsRecord(AuditTestCase):
         self.assertError(self.call('POST', '/v1/workspaces', self.alice,
                                    json={'name': 'other'}), 503,
                          'STORAGE_UNAVAILABLE')
-        tokens = self.authority.list_tokens(self.ws.id,
+        tokens = self.authority.list_tokens(OWNER, self.ws.id,
                                             include_revoked=True).tokens
         self.assertEqual([(token['jti'], 'active')],
                          [(t.jti, t.status) for t in tokens])
-        self.assertEqual(['main'],
-                         [w.name for w in self.authority.list_workspaces()])
+        self.assertEqual(['main'], [
+            w.name for w in self.authority.list_workspaces(OWNER)])
 
 
 class TestEventsEndpoint(AuditTestCase):

@@ -9,10 +9,12 @@ import testtools
 
 from ntcli_authority import authority as authority_mod
 from ntcli_authority import errors, signing
-from ntcli_authority.access import Action, Principal
+from ntcli_authority.access import Principal
 from ntcli_authority.models import TokenRecord
 from ntcli_core import scopes
 from tests.unit.server import base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 DAY = 86400
 
@@ -24,8 +26,8 @@ class AuthorityTestCase(testtools.TestCase):
         self.fx = self.useFixture(base.AuthorityFixture())
         self.authority = self.fx.authority
         self.clock = self.fx.clock
-        self.ws = self.authority.create_workspace('alpha')
-        self.other_ws = self.authority.create_workspace('beta')
+        self.ws = self.authority.create_workspace(OWNER, 'alpha')
+        self.other_ws = self.authority.create_workspace(OWNER, 'beta')
 
     def assertCode(self, error_class, code, status, func, *args, **kwargs):
         error = self.assertRaises(error_class, func, *args, **kwargs)
@@ -37,7 +39,7 @@ class AuthorityTestCase(testtools.TestCase):
 class TestIssue(AuthorityTestCase):
 
     def test_token_shape(self):
-        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        issued = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
         self.assertTrue(issued.token.startswith('wst_'))
         header, claims, _ = base.split(issued.token)
         self.assertEqual('EdDSA', header['alg'])
@@ -55,12 +57,13 @@ class TestIssue(AuthorityTestCase):
         self.assertNotIn(issued.token, repr(issued))
 
     def test_non_expiring(self):
-        issued = self.authority.issue(self.ws.id)
+        issued = self.authority.issue(OWNER, self.ws.id)
         self.assertIsNone(issued.expires_at)
         self.assertNotIn('exp', base.split(issued.token)[1])
 
     def test_expires_at_and_scope(self):
-        issued = self.authority.issue(self.ws.id, expires_at=base.START + 99,
+        issued = self.authority.issue(OWNER,
+                                      self.ws.id, expires_at=base.START + 99,
                                       scope=['tokens:write', 'servers:read'],
                                       description='CI')
         self.assertEqual(base.START + 99, issued.expires_at)
@@ -68,16 +71,16 @@ class TestIssue(AuthorityTestCase):
         self.assertEqual(' '.join(canonical),
                          base.split(issued.token)[1]['scope'])
         self.assertEqual(canonical, issued.scope)
-        info = self.authority.get_token(self.ws.id, issued.jti)
+        info = self.authority.get_token(OWNER, self.ws.id, issued.jti)
         self.assertEqual('CI', info.description)
         self.assertEqual(canonical, info.scope)
         # one space-separated string is the same request
-        again = self.authority.issue(self.ws.id, expires_in=DAY,
+        again = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
                                      scope='tokens:write  servers:read')
         self.assertEqual(canonical, again.scope)
 
     def test_jtis_are_unique(self):
-        jtis = {self.authority.issue(self.ws.id).jti for _ in range(50)}
+        jtis = {self.authority.issue(OWNER, self.ws.id).jti for _ in range(50)}
         self.assertEqual(50, len(jtis))
 
     def test_bad_expiry(self):
@@ -90,7 +93,7 @@ class TestIssue(AuthorityTestCase):
                        {'expires_at': base.START + 11 * 366 * DAY},
                        {'expires_in': 60, 'expires_at': base.START + 60}):
             self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
-                            self.authority.issue, self.ws.id, **kwargs)
+                            self.authority.issue, OWNER, self.ws.id, **kwargs)
 
     def test_bad_scope_and_description(self):
         for scope in ('a b', 'workspace', [], '', ' ', ['servers:admin'],
@@ -99,17 +102,19 @@ class TestIssue(AuthorityTestCase):
                       ['x' * 65 + ':read'], ['servers:read'] * 33,
                       'servers:read\tsecrets:read'):
             self.assertCode(errors.ValidationError, 'VALIDATION_ERROR', 422,
-                            self.authority.issue, self.ws.id, scope=scope)
+                            self.authority.issue, OWNER, self.ws.id,
+                            scope=scope)
         self.assertRaises(errors.InvalidRequest, self.authority.issue,
-                          self.ws.id, description='x' * 300)
-        self.assertEqual([], self.authority.list_tokens(self.ws.id).tokens)
+                          OWNER, self.ws.id, description='x' * 300)
+        self.assertEqual([], self.authority.list_tokens(OWNER,
+                                                        self.ws.id).tokens)
 
     def test_unknown_workspace(self):
         self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
-                        self.authority.issue, str(uuid.uuid4()))
+                        self.authority.issue, OWNER, str(uuid.uuid4()))
 
     def test_no_token_value_is_stored(self):
-        issued = self.authority.issue(self.ws.id, idempotency_key='k1')
+        issued = self.authority.issue(OWNER, self.ws.id, idempotency_key='k1')
         self.authority.store.close()
         for suffix in ('', '-wal'):
             try:
@@ -125,64 +130,67 @@ class TestIssue(AuthorityTestCase):
 class TestIdempotency(AuthorityTestCase):
 
     def test_replay_returns_same_token(self):
-        first = self.authority.issue(self.ws.id, expires_in=DAY,
+        first = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
                                      idempotency_key='refresh-1')
         self.clock.advance(30)
-        again = self.authority.issue(self.ws.id, expires_in=DAY,
+        again = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
                                      idempotency_key='refresh-1')
         self.assertEqual(first.token, again.token)
         self.assertEqual(first.jti, again.jti)
         self.assertEqual(first.expires_at, again.expires_at)
         self.assertFalse(first.replayed)
         self.assertTrue(again.replayed)
-        self.assertEqual(1, len(self.authority.list_tokens(self.ws.id).tokens))
+        self.assertEqual(1, len(self.authority.list_tokens(OWNER,
+                                                           self.ws.id).tokens))
 
     def test_replay_from_another_process(self):
-        first = self.authority.issue(self.ws.id, idempotency_key='k')
-        again = self.fx.reopen().issue(self.ws.id, idempotency_key='k')
+        first = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
+        again = self.fx.reopen().issue(OWNER, self.ws.id,
+                                          idempotency_key='k')
         self.assertEqual(first.token, again.token)
 
     def test_replay_after_rotation_uses_original_key(self):
-        first = self.authority.issue(self.ws.id, idempotency_key='k')
-        self.authority.rotate_signing_key()
-        again = self.authority.issue(self.ws.id, idempotency_key='k')
+        first = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
+        self.authority.rotate_signing_key(OWNER)
+        again = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
         self.assertEqual(first.token, again.token)
 
     def test_other_key_or_workspace_gives_new_token(self):
-        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        first = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
         self.assertNotEqual(first.jti, self.authority.issue(
-            self.ws.id, idempotency_key='k2').jti)
+            OWNER, self.ws.id, idempotency_key='k2').jti)
         self.assertNotEqual(first.jti, self.authority.issue(
-            self.other_ws.id, idempotency_key='k').jti)
-        self.assertNotEqual(first.jti, self.authority.issue(self.ws.id).jti)
+            OWNER, self.other_ws.id, idempotency_key='k').jti)
+        self.assertNotEqual(first.jti, self.authority.issue(OWNER,
+                                                            self.ws.id).jti)
 
     def test_key_expires_after_a_day(self):
-        first = self.authority.issue(self.ws.id, idempotency_key='k')
+        first = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
         self.clock.advance(DAY + 1)
-        later = self.authority.issue(self.ws.id, idempotency_key='k')
+        later = self.authority.issue(OWNER, self.ws.id, idempotency_key='k')
         self.assertNotEqual(first.jti, later.jti)
         self.assertFalse(later.replayed)
         # ...and the new issuance is the one replayed from now on.
         self.assertEqual(later.token, self.authority.issue(
-            self.ws.id, idempotency_key='k').token)
+            OWNER, self.ws.id, idempotency_key='k').token)
 
     def test_purge(self):
-        self.authority.issue(self.ws.id, idempotency_key='old')
+        self.authority.issue(OWNER, self.ws.id, idempotency_key='old')
         self.clock.advance(DAY + 1)
-        self.authority.issue(self.ws.id, idempotency_key='new')
-        self.assertEqual(1, self.authority.purge_idempotency_keys())
+        self.authority.issue(OWNER, self.ws.id, idempotency_key='new')
+        self.assertEqual(1, self.authority.purge_idempotency_keys(OWNER))
 
     def test_bad_key(self):
         for key in ('', 'k' * 200, 5):
             self.assertRaises(errors.InvalidRequest, self.authority.issue,
-                              self.ws.id, idempotency_key=key)
+                              OWNER, self.ws.id, idempotency_key=key)
 
 
 class TestValidate(AuthorityTestCase):
 
     def setUp(self):
         super().setUp()
-        self.issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        self.issued = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
         self.header, self.claims, self.signature = base.split(
             self.issued.token)
 
@@ -207,7 +215,8 @@ class TestValidate(AuthorityTestCase):
                                           self.claims, self.signature))
 
     def test_hs256_with_public_key_as_secret(self):
-        public_pem = self.authority.list_signing_keys()[0].public_key
+        public_pem = self.authority.list_signing_keys(
+            OWNER)[0].public_key
         for secret in (public_pem.encode(), public_pem.strip().encode()):
             self.assertInvalid(base.forge_hs256(
                 dict(self.header, alg='HS256'), self.claims, secret))
@@ -223,8 +232,8 @@ class TestValidate(AuthorityTestCase):
 
     def test_token_of_another_authority(self):
         other = self.useFixture(base.AuthorityFixture()).authority
-        ws = other.create_workspace('alpha')
-        self.assertInvalid(other.issue(ws.id).token)
+        ws = other.create_workspace(OWNER, 'alpha')
+        self.assertInvalid(other.issue(OWNER, ws.id).token)
 
     def test_tampered_payload(self):
         for change in ({'sub': self.other_ws.id},
@@ -262,12 +271,12 @@ class TestValidate(AuthorityTestCase):
                         self.authority.validate, self.issued.token)
 
     def test_revoked(self):
-        self.authority.revoke(self.ws.id, self.issued.jti)
+        self.authority.revoke(OWNER, self.ws.id, self.issued.jti)
         self.assertCode(errors.TokenRevoked, 'TOKEN_REVOKED', 401,
                         self.authority.validate, self.issued.token)
 
     def test_revoked_and_expired_reports_revoked(self):
-        self.authority.revoke(self.ws.id, self.issued.jti)
+        self.authority.revoke(OWNER, self.ws.id, self.issued.jti)
         self.clock.advance(2 * DAY)
         self.assertRaises(errors.TokenRevoked, self.authority.validate,
                           self.issued.token)
@@ -286,10 +295,10 @@ class TestValidate(AuthorityTestCase):
 class TestSigningKeys(AuthorityTestCase):
 
     def test_rotation_keeps_old_tokens_valid(self):
-        old = self.authority.issue(self.ws.id, expires_in=DAY)
-        new_kid = self.authority.rotate_signing_key()
+        old = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
+        new_kid = self.authority.rotate_signing_key(OWNER)
         self.assertNotEqual(old.kid, new_kid)
-        new = self.authority.issue(self.ws.id)
+        new = self.authority.issue(OWNER, self.ws.id)
         self.assertEqual(new_kid, new.kid)
         self.assertEqual(new_kid, base.split(new.token)[0]['kid'])
         self.authority.validate(old.token)
@@ -298,29 +307,29 @@ class TestSigningKeys(AuthorityTestCase):
         other = self.fx.reopen()
         other.validate(old.token)
         other.validate(new.token)
-        keys = self.authority.list_signing_keys()
+        keys = self.authority.list_signing_keys(OWNER)
         self.assertEqual({old.kid: False, new_kid: True},
                          {k.kid: k.is_primary for k in keys})
         self.assertTrue(all(k.private_key is None for k in keys))
 
     def test_retire_only_keys_without_live_tokens(self):
-        old = self.authority.issue(self.ws.id, expires_in=DAY)
-        self.authority.rotate_signing_key()
-        self.assertEqual([], self.authority.retire_signing_keys())
+        old = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
+        self.authority.rotate_signing_key(OWNER)
+        self.assertEqual([], self.authority.retire_signing_keys(OWNER))
         self.clock.advance(DAY)
-        self.assertEqual([old.kid], self.authority.retire_signing_keys())
+        self.assertEqual([old.kid], self.authority.retire_signing_keys(OWNER))
         # Its public key stays, so its tokens still say why they fail.
         self.assertRaises(errors.TokenExpired, self.authority.validate,
                           old.token)
-        self.assertEqual([], self.authority.retire_signing_keys())
+        self.assertEqual([], self.authority.retire_signing_keys(OWNER))
 
     def test_non_expiring_token_keeps_its_key(self):
-        old = self.authority.issue(self.ws.id)
-        self.authority.rotate_signing_key()
+        old = self.authority.issue(OWNER, self.ws.id)
+        self.authority.rotate_signing_key(OWNER)
         self.clock.advance(3650 * DAY)
-        self.assertEqual([], self.authority.retire_signing_keys())
-        self.authority.revoke(self.ws.id, old.jti)
-        self.assertEqual([old.kid], self.authority.retire_signing_keys())
+        self.assertEqual([], self.authority.retire_signing_keys(OWNER))
+        self.authority.revoke(OWNER, self.ws.id, old.jti)
+        self.assertEqual([old.kid], self.authority.retire_signing_keys(OWNER))
 
 
 class TestSigningKeysOfRunningNodes(AuthorityTestCase):
@@ -330,24 +339,25 @@ class TestSigningKeysOfRunningNodes(AuthorityTestCase):
     def setUp(self):
         super().setUp()
         self.admin = self.fx.reopen()
-        self.first = self.authority.issue(self.ws.id, expires_in=DAY,
+        self.first = self.authority.issue(OWNER, self.ws.id, expires_in=DAY,
                                           idempotency_key='k-1')
 
     def test_a_rotated_primary_signs_the_next_token(self):
-        new_kid = self.admin.rotate_signing_key()
-        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        new_kid = self.admin.rotate_signing_key(OWNER)
+        issued = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
         self.assertEqual(new_kid, issued.kid)
         self.assertEqual(new_kid, base.split(issued.token)[0]['kid'])
         self.admin.validate(issued.token)
         self.assertEqual(
-            1, len(self.authority.list_tokens(self.ws.id).tokens) - 1)
+            1, len(self.authority.list_tokens(OWNER, self.ws.id).tokens) - 1)
 
     def test_a_retired_key_signs_nothing(self):
-        self.authority.revoke(self.ws.id, self.first.jti)
-        new_kid = self.admin.rotate_signing_key()
-        self.assertEqual([self.first.kid], self.admin.retire_signing_keys())
+        self.authority.revoke(OWNER, self.ws.id, self.first.jti)
+        new_kid = self.admin.rotate_signing_key(OWNER)
+        self.assertEqual([self.first.kid],
+                         self.admin.retire_signing_keys(OWNER))
         # A new token: the new primary's.
-        issued = self.authority.issue(self.ws.id, expires_in=DAY)
+        issued = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
         self.assertEqual(new_kid, issued.kid)
         self.assertEqual({new_kid}, {
             t.kid for t in self.admin.store.list_tokens(
@@ -356,14 +366,14 @@ class TestSigningKeysOfRunningNodes(AuthorityTestCase):
         # A replay of a token of the retired key: refused, not re-signed.
         self.clock.advance(1)
         self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
-                        self.authority.issue, self.ws.id, expires_in=DAY,
-                        idempotency_key='k-1')
+                        self.authority.issue, OWNER, self.ws.id,
+                        expires_in=DAY, idempotency_key='k-1')
 
 
 class TestWorkspaces(AuthorityTestCase):
 
     def test_create(self):
-        ws = self.authority.create_workspace('gamma-1', 'third')
+        ws = self.authority.create_workspace(OWNER, 'gamma-1', 'third')
         self.assertEqual(4, uuid.UUID(ws.id).version)
         self.assertEqual('gamma-1', ws.name)
         self.assertEqual('third', ws.description)
@@ -372,63 +382,67 @@ class TestWorkspaces(AuthorityTestCase):
 
     def test_names(self):
         for good in ('abc', 'a-1', 'a' * 32, 'my-workspace-2'):
-            self.authority.create_workspace(good)
+            self.authority.create_workspace(OWNER, good)
         for bad in ('ab', 'a' * 33, '1abc', '-abc', 'ABC', 'a_b', 'a b',
                     'añb', '', None, 'abc\n'):
             self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
-                            self.authority.create_workspace, bad)
+                            self.authority.create_workspace, OWNER, bad)
 
     def test_duplicate(self):
         self.assertCode(errors.WorkspaceExists, 'WORKSPACE_EXISTS', 409,
-                        self.authority.create_workspace, 'alpha')
+                        self.authority.create_workspace, OWNER, 'alpha')
 
     def test_list_and_get(self):
-        self.assertEqual(['alpha', 'beta'],
-                         [w.name for w in self.authority.list_workspaces()])
-        self.assertEqual(self.ws, self.authority.get_workspace(self.ws.id))
-        self.assertEqual(self.ws, self.authority.get_workspace('alpha'))
+        self.assertEqual(['alpha', 'beta'], [
+            w.name for w in self.authority.list_workspaces(OWNER)])
+        self.assertEqual(self.ws, self.authority.get_workspace(OWNER,
+                                                               self.ws.id))
+        self.assertEqual(self.ws, self.authority.get_workspace(OWNER, 'alpha'))
         self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
-                        self.authority.get_workspace, 'nope')
+                        self.authority.get_workspace, OWNER, 'nope')
         self.assertRaises(errors.WorkspaceNotFound,
-                          self.authority.get_workspace, str(uuid.uuid4()))
+                          self.authority.get_workspace, OWNER,
+                          str(uuid.uuid4()))
 
     def test_list_by_owner(self):
-        user = self.authority.create_user('alice').user
-        owned = self.authority.create_workspace('owned', owner=user.id)
-        self.assertEqual([owned], self.authority.list_workspaces(user.id))
-        local = self.authority.list_workspaces(None)
+        user = self.authority.create_user(OWNER, 'alice').user
+        owned = self.authority.create_workspace(OWNER, 'owned', owner=user.id)
+        self.assertEqual([owned], self.authority.list_workspaces(OWNER,
+                                                                 user.id))
+        local = self.authority.list_workspaces(OWNER, None)
         self.assertEqual(['alpha', 'beta'], [w.name for w in local])
 
     def test_delete_revokes_tokens(self):
-        tokens = [self.authority.issue(self.ws.id) for _ in range(3)]
-        kept = self.authority.issue(self.other_ws.id)
-        self.assertEqual(3, self.authority.delete_workspace(self.ws.id))
+        tokens = [self.authority.issue(OWNER, self.ws.id) for _ in range(3)]
+        kept = self.authority.issue(OWNER, self.other_ws.id)
+        self.assertEqual(3, self.authority.delete_workspace(OWNER, self.ws.id))
         self.assertRaises(errors.WorkspaceNotFound,
-                          self.authority.get_workspace, self.ws.id)
+                          self.authority.get_workspace, OWNER, self.ws.id)
         for issued in tokens:
             self.assertRaises(errors.TokenRevoked, self.authority.validate,
                               issued.token)
         self.authority.validate(kept.token)
         self.assertCode(errors.WorkspaceNotFound, 'WORKSPACE_NOT_FOUND', 404,
-                        self.authority.delete_workspace, self.ws.id)
+                        self.authority.delete_workspace, OWNER, self.ws.id)
         # The name is free again, for a new workspace with a new id.
-        again = self.authority.create_workspace('alpha')
+        again = self.authority.create_workspace(OWNER, 'alpha')
         self.assertNotEqual(self.ws.id, again.id)
-        self.assertEqual([], self.authority.list_tokens(again.id).tokens)
+        self.assertEqual([], self.authority.list_tokens(OWNER,
+                                                        again.id).tokens)
 
 
 class TestListAndRevoke(AuthorityTestCase):
 
     def test_statuses_and_filters(self):
-        active = self.authority.issue(self.ws.id)
-        expiring = self.authority.issue(self.ws.id, expires_in=10)
-        revoked = self.authority.issue(self.ws.id)
-        self.authority.issue(self.other_ws.id)
-        self.authority.revoke(self.ws.id, revoked.jti)
+        active = self.authority.issue(OWNER, self.ws.id)
+        expiring = self.authority.issue(OWNER, self.ws.id, expires_in=10)
+        revoked = self.authority.issue(OWNER, self.ws.id)
+        self.authority.issue(OWNER, self.other_ws.id)
+        self.authority.revoke(OWNER, self.ws.id, revoked.jti)
         self.clock.advance(10)
 
         def listed(**kwargs):
-            page = self.authority.list_tokens(self.ws.id, **kwargs)
+            page = self.authority.list_tokens(OWNER, self.ws.id, **kwargs)
             return {t.jti: t.status for t in page.tokens}
 
         self.assertEqual({active.jti: 'active'}, listed())
@@ -442,11 +456,11 @@ class TestListAndRevoke(AuthorityTestCase):
     def test_pages(self):
         issued = []
         for _ in range(7):
-            issued.append(self.authority.issue(self.ws.id).jti)
+            issued.append(self.authority.issue(OWNER, self.ws.id).jti)
             self.clock.advance(1)
         seen, cursor, pages = [], None, 0
         while True:
-            page = self.authority.list_tokens(self.ws.id, limit=3,
+            page = self.authority.list_tokens(OWNER, self.ws.id, limit=3,
                                               cursor=cursor)
             seen.extend(t.jti for t in page.tokens)
             pages += 1
@@ -458,44 +472,44 @@ class TestListAndRevoke(AuthorityTestCase):
 
     def test_exact_page_has_no_next_cursor(self):
         for _ in range(3):
-            self.authority.issue(self.ws.id)
-        page = self.authority.list_tokens(self.ws.id, limit=3)
+            self.authority.issue(OWNER, self.ws.id)
+        page = self.authority.list_tokens(OWNER, self.ws.id, limit=3)
         self.assertEqual(3, len(page.tokens))
         self.assertIsNone(page.next_cursor)
 
     def test_bad_arguments(self):
         for cursor in ('!!!', 'e30', 'WzEsMl0'):
             self.assertRaises(errors.InvalidRequest,
-                              self.authority.list_tokens, self.ws.id,
+                              self.authority.list_tokens, OWNER, self.ws.id,
                               cursor=cursor)
         for limit in (0, -1, 1001, '5'):
             self.assertRaises(errors.InvalidRequest,
-                              self.authority.list_tokens, self.ws.id,
+                              self.authority.list_tokens, OWNER, self.ws.id,
                               limit=limit)
         self.assertRaises(errors.WorkspaceNotFound,
-                          self.authority.list_tokens, str(uuid.uuid4()))
+                          self.authority.list_tokens, OWNER, str(uuid.uuid4()))
 
     def test_revoke_twice_keeps_first_time(self):
-        issued = self.authority.issue(self.ws.id)
-        first = self.authority.revoke(self.ws.id, issued.jti)
+        issued = self.authority.issue(OWNER, self.ws.id)
+        first = self.authority.revoke(OWNER, self.ws.id, issued.jti)
         self.assertFalse(first.already_revoked)
         self.assertEqual(base.START, first.revoked_at)
         self.assertEqual('revoked', first.token.status)
         self.clock.advance(100)
-        second = self.authority.revoke(self.ws.id, issued.jti)
+        second = self.authority.revoke(OWNER, self.ws.id, issued.jti)
         self.assertTrue(second.already_revoked)
         self.assertEqual(base.START, second.revoked_at)
 
     def test_revoke_unknown_or_foreign(self):
-        foreign = self.authority.issue(self.other_ws.id)
+        foreign = self.authority.issue(OWNER, self.other_ws.id)
         for jti in ('jti_unknown', foreign.jti):
             error = self.assertCode(errors.TokenNotFound, 'TOKEN_NOT_FOUND',
-                                    404, self.authority.revoke, self.ws.id,
-                                    jti)
+                                    404, self.authority.revoke, OWNER,
+                                    self.ws.id, jti)
             self.assertIn(jti, str(error))
         self.authority.validate(foreign.token)
         self.assertRaises(errors.TokenNotFound, self.authority.get_token,
-                          self.ws.id, foreign.jti)
+                          OWNER, self.ws.id, foreign.jti)
 
 
 class TestGrace(AuthorityTestCase):
@@ -503,14 +517,15 @@ class TestGrace(AuthorityTestCase):
 
     def setUp(self):
         super().setUp()
-        self.old = self.authority.issue(self.ws.id, expires_in=30 * DAY)
+        self.old = self.authority.issue(OWNER, self.ws.id, expires_in=30 * DAY)
 
     def listed(self, **kwargs):
-        page = self.authority.list_tokens(self.ws.id, **kwargs)
+        page = self.authority.list_tokens(OWNER, self.ws.id, **kwargs)
         return {t.jti: (t.status, t.revoked_at) for t in page.tokens}
 
     def test_valid_until_the_grace_ends_then_refused(self):
-        result = self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        result = self.authority.revoke(OWNER,
+                                       self.ws.id, self.old.jti, grace=3600)
         self.assertFalse(result.already_revoked)
         self.assertEqual(base.START + 3600, result.revoked_at)
         self.assertEqual('active', result.token.status)
@@ -526,10 +541,10 @@ class TestGrace(AuthorityTestCase):
         self.assertEqual({self.old.jti: ('revoked', base.START + 3600)},
                          self.listed(include_revoked=True))
         self.assertEqual('revoked', self.authority.get_token(
-            self.ws.id, self.old.jti).status)
+            OWNER, self.ws.id, self.old.jti).status)
 
     def test_another_process_refuses_it_after_the_grace(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=60)
         other = self.fx.reopen()
         other.validate(self.old.token)
         self.clock.advance(60)
@@ -537,9 +552,9 @@ class TestGrace(AuthorityTestCase):
                           self.old.token)
 
     def test_revoke_without_grace_ends_it_at_once(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=3600)
         self.clock.advance(10)
-        now = self.authority.revoke(self.ws.id, self.old.jti)
+        now = self.authority.revoke(OWNER, self.ws.id, self.old.jti)
         self.assertFalse(now.already_revoked)
         self.assertEqual(base.START + 10, now.revoked_at)
         self.assertEqual('revoked', now.token.status)
@@ -547,24 +562,27 @@ class TestGrace(AuthorityTestCase):
                           self.old.token)
 
     def test_a_revocation_is_never_postponed(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=600)
-        later = self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=600)
+        later = self.authority.revoke(OWNER,
+                                      self.ws.id, self.old.jti, grace=3600)
         self.assertTrue(later.already_revoked)
         self.assertEqual(base.START + 600, later.revoked_at)
-        sooner = self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        sooner = self.authority.revoke(OWNER,
+                                       self.ws.id, self.old.jti, grace=60)
         self.assertFalse(sooner.already_revoked)
         self.assertEqual(base.START + 60, sooner.revoked_at)
         self.clock.advance(60)
-        gone = self.authority.revoke(self.ws.id, self.old.jti, grace=60)
+        gone = self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=60)
         self.assertTrue(gone.already_revoked)
         self.assertEqual(base.START + 60, gone.revoked_at)
-        revoked = self.authority.issue(self.ws.id)
-        self.authority.revoke(self.ws.id, revoked.jti)
+        revoked = self.authority.issue(OWNER, self.ws.id)
+        self.authority.revoke(OWNER, self.ws.id, revoked.jti)
         self.assertTrue(self.authority.revoke(
-            self.ws.id, revoked.jti, grace=60).already_revoked)
+            OWNER, self.ws.id, revoked.jti, grace=60).already_revoked)
 
     def test_grace_zero_is_a_plain_revocation(self):
-        result = self.authority.revoke(self.ws.id, self.old.jti, grace=0)
+        result = self.authority.revoke(OWNER,
+                                       self.ws.id, self.old.jti, grace=0)
         self.assertEqual('revoked', result.token.status)
         self.assertEqual(base.START, result.revoked_at)
 
@@ -572,20 +590,20 @@ class TestGrace(AuthorityTestCase):
         from ntcli_core.lifetimes import MAX_GRACE
         for grace in (-1, MAX_GRACE + 1, 1.5, '60', True, 2 ** 70):
             self.assertCode(errors.InvalidRequest, 'INVALID_REQUEST', 400,
-                            self.authority.revoke, self.ws.id, self.old.jti,
-                            grace=grace)
+                            self.authority.revoke, OWNER, self.ws.id,
+                            self.old.jti, grace=grace)
         self.authority.validate(self.old.token)
         self.assertEqual({self.old.jti: ('active', None)}, self.listed())
-        result = self.authority.revoke(self.ws.id, self.old.jti,
+        result = self.authority.revoke(OWNER, self.ws.id, self.old.jti,
                                        grace=MAX_GRACE)
         self.assertEqual(base.START + MAX_GRACE, result.revoked_at)
 
     def test_the_audit_trail_says_when(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
-        self.authority.revoke(self.ws.id, self.old.jti, grace=7200)
-        self.authority.revoke(self.ws.id, self.old.jti)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=3600)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=7200)
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti)
         events = [(e.action, e.outcome, e.target_jti, e.detail)
-                  for e in self.authority.list_events(self.ws.id).events
+                  for e in self.authority.list_events(OWNER, self.ws.id).events
                   if e.action in ('token.retire', 'token.revoke')]
         self.assertEqual([
             ('token.retire', 'success', self.old.jti,
@@ -595,55 +613,57 @@ class TestGrace(AuthorityTestCase):
             ('token.revoke', 'success', self.old.jti, None)], events)
 
     def test_deleting_the_workspace_ends_the_grace(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
-        self.assertEqual(1, self.authority.delete_workspace(self.ws.id))
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=3600)
+        self.assertEqual(1, self.authority.delete_workspace(OWNER, self.ws.id))
         self.assertRaises(errors.TokenRevoked, self.authority.validate,
                           self.old.token)
 
     def test_a_retiring_token_keeps_its_signing_key(self):
-        self.authority.revoke(self.ws.id, self.old.jti, grace=3600)
-        self.authority.rotate_signing_key()
-        self.assertEqual([], self.authority.retire_signing_keys())
+        self.authority.revoke(OWNER, self.ws.id, self.old.jti, grace=3600)
+        self.authority.rotate_signing_key(OWNER)
+        self.assertEqual([], self.authority.retire_signing_keys(OWNER))
         self.authority.validate(self.old.token)
         self.clock.advance(3600)
         self.assertEqual([self.old.kid],
-                         self.authority.retire_signing_keys())
+                         self.authority.retire_signing_keys(OWNER))
 
 
 class TestExpiring(AuthorityTestCase):
     """What the operator sees coming: tokens expiring within a window."""
 
     def test_list_and_count(self):
-        soon = self.authority.issue(self.ws.id, expires_in=DAY)
-        later = self.authority.issue(self.other_ws.id, expires_in=10 * DAY)
-        self.authority.issue(self.ws.id, expires_in=100 * DAY)
-        self.authority.issue(self.ws.id)                      # never
-        revoked = self.authority.issue(self.ws.id, expires_in=DAY)
-        self.authority.revoke(self.ws.id, revoked.jti)
-        retiring = self.authority.issue(self.ws.id, expires_in=2 * DAY)
-        self.authority.revoke(self.ws.id, retiring.jti, grace=3600)
-        expired = self.authority.issue(self.ws.id, expires_in=5)
+        soon = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
+        later = self.authority.issue(OWNER,
+                                     self.other_ws.id, expires_in=10 * DAY)
+        self.authority.issue(OWNER, self.ws.id, expires_in=100 * DAY)
+        self.authority.issue(OWNER, self.ws.id)                      # never
+        revoked = self.authority.issue(OWNER, self.ws.id, expires_in=DAY)
+        self.authority.revoke(OWNER, self.ws.id, revoked.jti)
+        retiring = self.authority.issue(OWNER, self.ws.id, expires_in=2 * DAY)
+        self.authority.revoke(OWNER, self.ws.id, retiring.jti, grace=3600)
+        expired = self.authority.issue(OWNER, self.ws.id, expires_in=5)
         self.clock.advance(5)
         self.assertNotIn(expired.jti, [
-            r.jti for r in self.authority.list_expiring(30 * DAY)])
+            r.jti for r in self.authority.list_expiring(OWNER, 30 * DAY)])
         self.assertEqual(
             [soon.jti, retiring.jti, later.jti],
-            [r.jti for r in self.authority.list_expiring(30 * DAY)])
+            [r.jti for r in self.authority.list_expiring(OWNER, 30 * DAY)])
         self.assertEqual([soon.jti], [
-            r.jti for r in self.authority.list_expiring(30 * DAY, limit=1)])
+            r.jti for r in self.authority.list_expiring(OWNER,
+                                                        30 * DAY, limit=1)])
         self.assertEqual(
             ({DAY: 1, 7 * DAY: 2, 30 * DAY: 3}, 1),
-            self.authority.count_expiring((DAY, 7 * DAY, 30 * DAY)))
+            self.authority.count_expiring(OWNER, (DAY, 7 * DAY, 30 * DAY)))
         self.clock.advance(3600)
         self.assertEqual(
             ({DAY: 1, 7 * DAY: 1, 30 * DAY: 2}, 0),
-            self.authority.count_expiring((DAY, 7 * DAY, 30 * DAY)))
-        self.assertEqual(({}, 0), self.authority.count_expiring(()))
+            self.authority.count_expiring(OWNER, (DAY, 7 * DAY, 30 * DAY)))
+        self.assertEqual(({}, 0), self.authority.count_expiring(OWNER, ()))
 
     def test_bad_window(self):
         for within in (0, -1, 11 * 366 * DAY, '1d', None):
             self.assertRaises(errors.InvalidRequest,
-                              self.authority.list_expiring, within)
+                              self.authority.list_expiring, OWNER, within)
 
 
 class TestManyTokens(AuthorityTestCase):
@@ -652,7 +672,7 @@ class TestManyTokens(AuthorityTestCase):
         key, _ = self.authority.keys.primary()
         real = []
         for _ in range(10):
-            real.append(self.authority.issue(self.ws.id))
+            real.append(self.authority.issue(OWNER, self.ws.id))
             self.clock.advance(1)
         # The rest in bulk, many sharing a second so that ties on
         # created_at are exercised.
@@ -661,16 +681,17 @@ class TestManyTokens(AuthorityTestCase):
                             expires_at=None, kid=key.kid)
                 for i in range(9990)]
         self.assertEqual(9990, self.authority.store.add_tokens(bulk))
-        self.authority.revoke(self.ws.id, real[3].jti)
+        self.authority.revoke(OWNER, self.ws.id, real[3].jti)
         self.assertRaises(errors.TokenRevoked, self.authority.validate,
                           real[3].token)
         self.authority.validate(real[7].token, self.ws.id)
-        self.authority.revoke(self.ws.id, bulk[5000].jti)
+        self.authority.revoke(OWNER, self.ws.id, bulk[5000].jti)
 
         def walk(**kwargs):
             seen, cursor = [], None
             while True:
-                page = self.authority.list_tokens(self.ws.id, limit=1000,
+                page = self.authority.list_tokens(OWNER,
+                                                  self.ws.id, limit=1000,
                                                   cursor=cursor, **kwargs)
                 self.assertLessEqual(len(page.tokens), 1000)
                 seen.extend(t.jti for t in page.tokens)
@@ -690,40 +711,41 @@ class TestManyTokens(AuthorityTestCase):
 class TestUsers(AuthorityTestCase):
 
     def test_create_user(self):
-        new = self.authority.create_user('alice')
+        new = self.authority.create_user(OWNER, 'alice')
         self.assertRegex(new.credential, r'^ntu_[A-Za-z0-9_-]{43}$')
         self.assertNotIn(new.credential, repr(new))
-        stored = self.authority.get_user('alice')
+        stored = self.authority.get_user(OWNER, 'alice')
         self.assertEqual(new.user.id, stored.id)
         self.assertNotIn(new.credential, stored.credential_hash)
         self.assertEqual(64, len(stored.credential_hash))
-        self.assertEqual(stored, self.authority.get_user(new.user.id))
+        self.assertEqual(stored, self.authority.get_user(OWNER, new.user.id))
         self.assertEqual(['alice'],
-                         [u.name for u in self.authority.list_users()])
+                         [u.name for u in self.authority.list_users(OWNER)])
 
     def test_duplicate_and_bad_names(self):
-        self.authority.create_user('alice')
+        self.authority.create_user(OWNER, 'alice')
         self.assertCode(errors.UserExists, 'USER_EXISTS', 409,
-                        self.authority.create_user, 'alice')
+                        self.authority.create_user, OWNER, 'alice')
         self.assertRaises(errors.InvalidRequest, self.authority.create_user,
-                          'Al')
-        self.assertRaises(errors.UserNotFound, self.authority.get_user, 'bob')
+                          OWNER, 'Al')
+        self.assertRaises(errors.UserNotFound, self.authority.get_user,
+                          OWNER, 'bob')
 
     def test_authenticate_user(self):
-        new = self.authority.create_user('alice')
+        new = self.authority.create_user(OWNER, 'alice')
         principal = self.authority.authenticate(new.credential)
         self.assertEqual('user', principal.kind)
         self.assertEqual(new.user.id, principal.user_id)
 
     def test_authenticate_rejects(self):
-        self.authority.create_user('alice')
+        self.authority.create_user(OWNER, 'alice')
         for bearer in (None, '', 'ntu_' + 'x' * 43, 'something', 'ntu_'):
             self.assertCode(errors.AuthenticationRequired,
                             'AUTHENTICATION_REQUIRED', 401,
                             self.authority.authenticate, bearer)
 
     def test_authenticate_workspace_token(self):
-        issued = self.authority.issue(self.ws.id, expires_in=10)
+        issued = self.authority.issue(OWNER, self.ws.id, expires_in=10)
         principal = self.authority.authenticate(issued.token)
         self.assertEqual(Principal('workspace', workspace_id=self.ws.id,
                                    jti=issued.jti, scope=scopes.DEFAULT),
@@ -733,8 +755,8 @@ class TestUsers(AuthorityTestCase):
         self.clock.advance(10)
         self.assertRaises(errors.TokenExpired, self.authority.authenticate,
                           issued.token)
-        other = self.authority.issue(self.ws.id)
-        self.authority.revoke(self.ws.id, other.jti)
+        other = self.authority.issue(OWNER, self.ws.id)
+        self.authority.revoke(OWNER, self.ws.id, other.jti)
         self.assertRaises(errors.TokenRevoked, self.authority.authenticate,
                           other.token)
 
@@ -744,13 +766,13 @@ class TestScopes(AuthorityTestCase):
 
     def setUp(self):
         super().setUp()
-        self.alice = self.authority.create_user('alice')
-        self.mine = self.authority.create_workspace('mine',
+        self.alice = self.authority.create_user(OWNER, 'alice')
+        self.mine = self.authority.create_workspace(OWNER, 'mine',
                                                     owner=self.alice.user.id)
         self.alice_p = self.authority.authenticate(self.alice.credential)
 
     def token_principal(self, scope):
-        issued = self.authority.issue(self.mine.id, expires_in=DAY,
+        issued = self.authority.issue(OWNER, self.mine.id, expires_in=DAY,
                                       scope=scope)
         return self.authority.authenticate(issued.token)
 
@@ -767,47 +789,47 @@ class TestScopes(AuthorityTestCase):
                                     self.authority.jws)
 
     def test_a_user_grants_any_scope_in_its_workspace(self):
-        issued = self.authority.issue_for(self.alice_p, self.mine.id,
+        issued = self.authority.issue(self.alice_p, self.mine.id,
                                           expires_in=DAY, scope=scopes.FULL)
         self.assertEqual(scopes.FULL, issued.scope)
         # and the default when it names none
-        self.assertEqual(scopes.DEFAULT, self.authority.issue_for(
+        self.assertEqual(scopes.DEFAULT, self.authority.issue(
             self.alice_p, self.mine.id, expires_in=DAY).scope)
 
     def test_a_token_needs_tokens_write_to_issue(self):
         reader = self.token_principal(None)
         error = self.assertCode(errors.InsufficientScope,
                                 'INSUFFICIENT_SCOPE', 403,
-                                self.authority.issue_for, reader,
+                                self.authority.issue, reader,
                                 self.mine.id, expires_in=DAY,
                                 scope=['workspace:read'])
         self.assertIn('tokens:write', error.message)
 
     def test_a_token_grants_only_what_it_holds(self):
         issuer = self.token_principal(['tokens:write', 'servers:read'])
-        issued = self.authority.issue_for(issuer, self.mine.id,
+        issued = self.authority.issue(issuer, self.mine.id,
                                           expires_in=DAY,
                                           scope=['servers:read'])
         self.assertEqual(('servers:read',), issued.scope)
-        before = len(self.authority.list_tokens(self.mine.id).tokens)
+        before = len(self.authority.list_tokens(OWNER, self.mine.id).tokens)
         for wanted in (['servers:write'], ['secrets:read'], None):
             # None is the default, workspace:read servers:read: too much
             error = self.assertCode(errors.InsufficientScope,
                                     'INSUFFICIENT_SCOPE', 403,
-                                    self.authority.issue_for, issuer,
+                                    self.authority.issue, issuer,
                                     self.mine.id, expires_in=DAY,
                                     scope=wanted)
             self.assertTrue(error.details['missing'])
         self.assertEqual(before, len(
-            self.authority.list_tokens(self.mine.id).tokens))
+            self.authority.list_tokens(OWNER, self.mine.id).tokens))
 
     def test_a_replay_cannot_launder_scopes(self):
         # the user issued a full token under a key; a weaker token that
         # replays the key must not receive it
-        self.authority.issue_for(self.alice_p, self.mine.id, expires_in=DAY,
+        self.authority.issue(self.alice_p, self.mine.id, expires_in=DAY,
                                  scope=scopes.FULL, idempotency_key='k')
         issuer = self.token_principal(['tokens:write', 'servers:read'])
-        self.assertRaises(errors.InsufficientScope, self.authority.issue_for,
+        self.assertRaises(errors.InsufficientScope, self.authority.issue,
                           issuer, self.mine.id, expires_in=DAY,
                           scope=['servers:read'], idempotency_key='k')
 
@@ -816,105 +838,236 @@ class TestScopes(AuthorityTestCase):
         valid = self.authority.validate(token)
         self.assertEqual(scopes.FULL, valid.scope)
         principal = self.authority.authenticate(token)
-        issued = self.authority.issue_for(principal, self.mine.id,
+        issued = self.authority.issue(principal, self.mine.id,
                                           expires_in=DAY, scope=scopes.FULL)
         self.assertEqual(scopes.FULL, issued.scope)
         listed = {t.jti: t for t in self.authority.list_tokens(
-            self.mine.id).tokens}
+            OWNER, self.mine.id).tokens}
         self.assertEqual(scopes.FULL, listed[valid.jti].scope)
 
     def test_a_stored_scope_that_cannot_be_read_grants_nothing(self):
         record = self.authority.store.get_token(
-            self.authority.issue(self.mine.id).jti)
+            self.authority.issue(OWNER, self.mine.id).jti)
         from ntcli_authority.models import held_scopes
         self.assertEqual((), held_scopes('servers:root'))
         self.assertEqual((), held_scopes(''))
         self.assertEqual(scopes.DEFAULT, held_scopes(record.scope))
 
     def test_list_without_limit_gives_every_token(self):
-        jtis = {self.authority.issue(self.mine.id).jti for _ in range(12)}
+        jtis = {self.authority.issue(OWNER,
+                                     self.mine.id).jti for _ in range(12)}
         self.patch(authority_mod, 'MAX_PAGE', 5)
-        page = self.authority.list_tokens(self.mine.id, limit=None)
+        page = self.authority.list_tokens(OWNER, self.mine.id, limit=None)
         self.assertEqual(jtis, {t.jti for t in page.tokens})
         self.assertEqual(12, len(page.tokens))
         self.assertIsNone(page.next_cursor)
 
 
-class TestAuthorize(AuthorityTestCase):
+class TestEveryOperationIsAuthorized(AuthorityTestCase):
+    """Every public operation of the authority takes its caller first and
+    refuses one without the right (ntcli_authority.access.RULES), with
+    nothing changed; the caller with the right succeeds."""
+
+    # They take a credential, not a caller: authenticating it is their job.
+    # The exchange takes an external issuer's token: the trust policies it
+    # matches are its authorization (ntcli_authority.trust).
+    # sign_in takes a person a provider vouched for; record_* record the
+    # refusal of one who is not let in.
+    NO_CALLER = frozenset({'validate', 'authenticate', 'record_refusal',
+                           'exchange', 'sign_in', 'record_sign_in_refusal',
+                           'open', 'close', 'now'})
 
     def setUp(self):
         super().setUp()
-        self.alice = self.authority.create_user('alice')
-        self.bob = self.authority.create_user('bob')
-        self.mine = self.authority.create_workspace('mine',
+        self.alice = self.authority.create_user(OWNER, 'alice')
+        self.bob = self.authority.create_user(OWNER, 'bob')
+        self.mine = self.authority.create_workspace(OWNER, 'mine',
                                                     owner=self.alice.user.id)
         self.alice_p = self.authority.authenticate(self.alice.credential)
         self.bob_p = self.authority.authenticate(self.bob.credential)
-        self.token = self.authority.issue(self.mine.id, scope=scopes.FULL)
-        self.token_p = self.authority.authenticate(self.token.token)
+        self.full = self.authority.issue(OWNER, self.mine.id, expires_in=DAY,
+                                         scope=scopes.FULL)
+        self.full_p = self.authority.authenticate(self.full.token)
+        self.reader = self.authority.issue(OWNER, self.mine.id,
+                                           expires_in=DAY)
+        self.reader_p = self.authority.authenticate(self.reader.token)
+        # a full token of a workspace of alice's, not this one
+        theirs = self.authority.create_workspace(OWNER, 'theirs',
+                                                 owner=self.alice.user.id)
+        self.foreign_p = self.authority.authenticate(self.authority.issue(
+            OWNER, theirs.id, expires_in=DAY, scope=scopes.FULL).token)
+        self.nobody = Principal('nobody')
+        self.authority.create_trust_policy(
+            OWNER, self.mine.id, 'standing', issuer='https://ci.example',
+            conditions={'repository': 'acme/app'})
 
-    def test_owner_may_do_everything(self):
-        for action in Action:
-            self.authority.authorize(self.alice_p, action, self.mine.id,
-                                     jti='jti_any')
+    def operations(self):
+        """Each operation: a call of it by a principal, the principals
+        with the right, those without."""
+        a, ws = self.authority, self.mine.id
+        admin_only = ([OWNER], [self.alice_p, self.full_p, self.nobody])
+        owner_or_token = ([OWNER, self.alice_p, self.full_p, self.reader_p],
+                          [self.bob_p, self.foreign_p, self.nobody])
+        owner_only = ([OWNER, self.alice_p],
+                      [self.bob_p, self.full_p, self.foreign_p, self.nobody])
+        return {
+            'create_workspace': (
+                lambda p: a.create_workspace(p, 'w' + uuid.uuid4().hex[:8]),
+                [OWNER, self.alice_p], [self.full_p, self.nobody]),
+            'list_workspaces': (lambda p: a.list_workspaces(p),
+                                [OWNER, self.alice_p, self.full_p],
+                                [self.nobody]),
+            'get_workspace': (lambda p: a.get_workspace(p, 'mine'),
+                              *owner_or_token),
+            'delete_workspace': (lambda p: a.delete_workspace(p, ws),
+                                 *owner_only),
+            'issue': (lambda p: a.issue(p, ws, expires_in=60,
+                                        scope=['servers:read']),
+                      [OWNER, self.alice_p, self.full_p],
+                      [self.bob_p, self.reader_p, self.foreign_p,
+                       self.nobody]),
+            'list_tokens': (lambda p: a.list_tokens(p, ws), *owner_or_token),
+            'get_token': (lambda p: a.get_token(p, ws, self.reader.jti),
+                          *owner_or_token),
+            'revoke': (lambda p: a.revoke(p, ws, self.reader.jti),
+                       [OWNER, self.alice_p, self.reader_p],
+                       [self.bob_p, self.full_p, self.foreign_p,
+                        self.nobody]),
+            'list_events': (lambda p: a.list_events(p, ws), *owner_only),
+            'link_identity': (
+                lambda p: a.link_identity(p, 'bob', 'https://idp.example',
+                                          'b-' + uuid.uuid4().hex[:8]),
+                *admin_only),
+            'unlink_identity': (
+                lambda p: a.unlink_identity(p, 'https://idp.example', 'b-1'),
+                *admin_only),
+            'list_identities': (lambda p: a.list_identities(p),
+                                *admin_only),
+            'purge_sessions': (lambda p: a.purge_sessions(p), *admin_only),
+            'end_session': (lambda p: a.end_session(p), [],
+                            [self.full_p, self.nobody]),
+            'list_expiring': (lambda p: a.list_expiring(p, 86400),
+                              *admin_only),
+            'count_expiring': (lambda p: a.count_expiring(p, [86400]),
+                               *admin_only),
+            'create_trust_policy': (
+                lambda p: a.create_trust_policy(
+                    p, ws, 't' + uuid.uuid4().hex[:8],
+                    issuer='https://ci.example', scope=['servers:read'],
+                    conditions={'repository': 'acme/app'}),
+                [OWNER, self.alice_p, self.full_p],
+                [self.bob_p, self.reader_p, self.foreign_p, self.nobody]),
+            'list_trust_policies': (lambda p: a.list_trust_policies(p, ws),
+                                    [OWNER, self.alice_p, self.full_p],
+                                    [self.bob_p, self.reader_p,
+                                     self.foreign_p, self.nobody]),
+            'get_trust_policy': (
+                lambda p: a.get_trust_policy(p, ws, 'standing'),
+                [OWNER, self.alice_p, self.full_p],
+                [self.bob_p, self.reader_p, self.foreign_p, self.nobody]),
+            'delete_trust_policy': (
+                lambda p: a.delete_trust_policy(p, ws, 'standing'),
+                [OWNER, self.alice_p],
+                [self.bob_p, self.reader_p, self.foreign_p, self.nobody]),
+            'purge_events': (lambda p: a.purge_events(p, 1), *admin_only),
+            'purge_idempotency_keys': (
+                lambda p: a.purge_idempotency_keys(p), *admin_only),
+            'create_user': (
+                lambda p: a.create_user(p, 'u' + uuid.uuid4().hex[:8]),
+                *admin_only),
+            'get_user': (lambda p: a.get_user(p, 'bob'), *admin_only),
+            'list_users': (lambda p: a.list_users(p), *admin_only),
+            'rotate_signing_key': (lambda p: a.rotate_signing_key(p),
+                                   *admin_only),
+            'retire_signing_keys': (lambda p: a.retire_signing_keys(p),
+                                    *admin_only),
+            'list_signing_keys': (lambda p: a.list_signing_keys(p),
+                                  *admin_only),
+        }
 
-    def test_user_global_actions(self):
-        for principal in (self.alice_p, self.bob_p):
-            self.authority.authorize(principal, Action.CREATE_WORKSPACE)
-            self.authority.authorize(principal, Action.LIST_WORKSPACES)
+    def state(self):
+        """Everything an operation could change, read from the store."""
+        store = self.authority.store
+        return (store.list_workspaces(authority_mod.ALL_OWNERS),
+                store.list_users(), store.list_signing_keys(),
+                store.list_trust_policies(),
+                [store.list_tokens(w.id, now=0, include_expired=True,
+                                   include_revoked=True, after=None,
+                                   limit=1000)
+                 for w in store.list_workspaces(authority_mod.ALL_OWNERS)],
+                store.list_events(workspace_id=None, since=None, actions=(),
+                                  after_id=None, limit=10000))
 
-    def test_other_user_forbidden(self):
-        for action in (Action.ISSUE_TOKEN, Action.LIST_TOKENS,
-                       Action.REVOKE_TOKEN, Action.DELETE_WORKSPACE,
-                       Action.GET_WORKSPACE):
-            self.assertCode(errors.Forbidden, 'FORBIDDEN', 403,
-                            self.authority.authorize, self.bob_p, action,
-                            self.mine.id, jti=self.token.jti)
-        # Workspaces of the local owner belong to no user.
-        self.assertRaises(errors.Forbidden, self.authority.authorize,
-                          self.alice_p, Action.ISSUE_TOKEN, self.ws.id)
+    def test_every_public_operation_takes_its_caller_first(self):
+        public = {name for name in dir(authority_mod.Authority)
+                  if not name.startswith('_')
+                  and callable(getattr(authority_mod.Authority, name))}
+        self.assertEqual(sorted(public - self.NO_CALLER),
+                         sorted(self.operations()))
+        import inspect
+        for name in self.operations():
+            parameters = list(inspect.signature(
+                getattr(authority_mod.Authority, name)).parameters)
+            self.assertEqual(['self', 'principal'], parameters[:2], name)
 
-    def test_workspace_token_on_own_workspace(self):
-        self.authority.authorize(self.token_p, 'token:issue', self.mine.id)
-        self.authority.authorize(self.token_p, Action.LIST_TOKENS,
-                                 self.mine.id)
-        self.authority.authorize(self.token_p, Action.REVOKE_TOKEN,
-                                 self.mine.id, jti=self.token.jti)
-        other = self.authority.issue(self.mine.id)
-        self.assertRaises(errors.Forbidden, self.authority.authorize,
-                          self.token_p, Action.REVOKE_TOKEN, self.mine.id,
-                          jti=other.jti)
+    def test_a_caller_without_the_right_is_refused_and_nothing_changes(self):
+        for name, (call, _, refused) in self.operations().items():
+            for principal in refused:
+                before = self.state()
+                self.assertRaises(errors.Forbidden, call, principal)
+                self.assertEqual(before, self.state(),
+                                 f'{name} by {principal}')
 
-    def test_workspace_token_elsewhere_or_on_workspaces(self):
-        for action in (Action.ISSUE_TOKEN, Action.LIST_TOKENS,
-                       Action.REVOKE_TOKEN):
-            self.assertRaises(errors.Forbidden, self.authority.authorize,
-                              self.token_p, action, self.ws.id,
-                              jti=self.token.jti)
-        for action in (Action.CREATE_WORKSPACE, Action.LIST_WORKSPACES):
-            self.assertRaises(errors.Forbidden, self.authority.authorize,
-                              self.token_p, action)
-        self.assertRaises(errors.Forbidden, self.authority.authorize,
-                          self.token_p, Action.DELETE_WORKSPACE,
-                          self.mine.id)
-        # No probing of which workspace ids exist.
-        self.assertRaises(errors.Forbidden, self.authority.authorize,
-                          self.token_p, Action.LIST_TOKENS,
+    def test_a_caller_with_the_right_succeeds(self):
+        for name, (call, allowed, _) in self.operations().items():
+            if name in ('delete_workspace', 'revoke', 'delete_trust_policy'):
+                continue        # once only: below
+            for principal in allowed:
+                call(principal)
+        self.authority.delete_trust_policy(self.alice_p, self.mine.id,
+                                           'standing')
+        self.authority.revoke(self.reader_p, self.mine.id, self.reader.jti)
+        self.authority.revoke(self.alice_p, self.mine.id, self.full.jti)
+        self.authority.delete_workspace(self.alice_p, self.mine.id)
+
+    def test_each_sees_only_its_own_workspaces(self):
+        self.authority.create_workspace(self.bob_p, 'bobs')
+        self.assertEqual(['bobs'], [w.name for w in
+                                    self.authority.list_workspaces(
+                                        self.bob_p)])
+        self.assertEqual(['mine', 'theirs'], [
+            w.name for w in self.authority.list_workspaces(self.alice_p)])
+        self.assertEqual(['mine'], [w.name for w in
+                                    self.authority.list_workspaces(
+                                        self.reader_p)])
+        self.assertEqual(['alpha', 'beta', 'bobs', 'mine', 'theirs'], [
+            w.name for w in self.authority.list_workspaces(OWNER)])
+
+    def test_a_user_creates_workspaces_for_itself_only(self):
+        created = self.authority.create_workspace(self.bob_p, 'bobs')
+        self.assertEqual(self.bob.user.id, created.owner)
+        self.assertRaises(errors.Forbidden, self.authority.create_workspace,
+                          self.bob_p, 'stolen', owner=self.alice.user.id)
+
+    def test_no_probing_of_which_workspaces_exist(self):
+        for call in (
+                lambda: self.authority.list_tokens(self.full_p,
+                                                   str(uuid.uuid4())),
+                lambda: self.authority.get_workspace(self.full_p, 'alpha'),
+                lambda: self.authority.get_workspace(self.full_p,
+                                                     'no-such')):
+            self.assertRaises(errors.Forbidden, call)
+        self.assertRaises(errors.WorkspaceNotFound,
+                          self.authority.list_tokens, self.alice_p,
                           str(uuid.uuid4()))
 
-    def test_unknown_workspace(self):
-        self.assertRaises(errors.WorkspaceNotFound, self.authority.authorize,
-                          self.alice_p, Action.LIST_TOKENS,
-                          str(uuid.uuid4()))
-
-    def test_local_principal(self):
-        for action in Action:
-            self.authority.authorize(Principal.local(), action,
-                                     self.mine.id)
-
-    def test_returns_workspace(self):
-        self.assertEqual(self.mine, self.authority.authorize(
-            self.alice_p, Action.LIST_TOKENS, self.mine.id))
+    def test_the_audit_trail_names_the_caller(self):
+        self.authority.revoke(self.reader_p, self.mine.id, self.reader.jti)
+        self.authority.issue(self.alice_p, self.mine.id, expires_in=60)
+        events = self.authority.list_events(OWNER, self.mine.id).events
+        self.assertEqual([(self.reader.jti, 'token.revoke'),
+                          (self.alice.user.id, 'token.issue')],
+                         [(e.actor, e.action) for e in events[-2:]])
 
 
 class TestOpen(testtools.TestCase):

@@ -10,9 +10,12 @@ import os
 import fixtures
 import testtools
 
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_server import cli
 from tests import postgres as pg_fixture
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class CLITestCase(testtools.TestCase):
@@ -102,15 +105,15 @@ class TestAdminCommands(CLITestCase):
         self.run_cli('user', 'create', 'alice')
         self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
         with Authority.open(self.db) as authority:
-            ws = authority.get_workspace('main')
-            live = authority.issue(ws.id, expires_in=600)
+            ws = authority.get_workspace(OWNER, 'main')
+            live = authority.issue(OWNER, ws.id, expires_in=600)
             first_kid = live.kid
         code, second, _ = self.run_cli('keys', 'rotate')
         code, out, err = self.run_cli('keys', 'retire')
         self.assertEqual((0, ''), (code, out))       # the first signs `live`
         self.assertIn('No signing key to retire', err)
         with Authority.open(self.db) as authority:
-            authority.revoke(ws.id, live.jti)
+            authority.revoke(OWNER, ws.id, live.jti)
         code, out, err = self.run_cli('keys', 'retire')
         self.assertEqual((0, first_kid), (code, out.strip()))
         self.assertIn('1 signing key(s) retired', err)
@@ -271,18 +274,19 @@ class TestExpiringTokens(CLITestCase):
         self.run_cli('workspace', 'create', 'main', '--owner', 'alice')
         self.run_cli('workspace', 'create', 'other', '--owner', 'alice')
         with Authority.open(self.db) as authority:
-            main = authority.get_workspace('main').id
-            other = authority.get_workspace('other').id
-            self.day = authority.issue(main, expires_in=86400,
+            main = authority.get_workspace(OWNER, 'main').id
+            other = authority.get_workspace(OWNER, 'other').id
+            self.day = authority.issue(OWNER, main, expires_in=86400,
                                        description='ci \x1b[31m').jti
-            self.week = authority.issue(other, expires_in=6 * 86400).jti
-            self.retiring = authority.issue(main, expires_in=2 * 86400).jti
-            authority.revoke(main, self.retiring, grace=3600)
+            self.week = authority.issue(OWNER, other, expires_in=6 * 86400).jti
+            self.retiring = authority.issue(OWNER,
+                                            main, expires_in=2 * 86400).jti
+            authority.revoke(OWNER, main, self.retiring, grace=3600)
             self.retires_at = authority.now() + 3600
-            revoked = authority.issue(main, expires_in=3600).jti
-            authority.revoke(main, revoked)
-            authority.issue(main, expires_in=90 * 86400)
-            authority.issue(main)
+            revoked = authority.issue(OWNER, main, expires_in=3600).jti
+            authority.revoke(OWNER, main, revoked)
+            authority.issue(OWNER, main, expires_in=90 * 86400)
+            authority.issue(OWNER, main)
         self.main, self.other = main, other
 
     def listed(self, *argv):
@@ -367,9 +371,9 @@ class TestFormats(CLITestCase):
         from ntcli_authority.models import Origin
         agent = '=cmd|\' /C calc\'!A0\x1b]0;PWNED\x07\r\nfake'
         with Authority.open(self.db, create=True) as authority:
-            authority.create_user('alice', origin=Origin(
+            authority.create_user(OWNER, 'alice', origin=Origin(
                 actor='admin', user_agent=agent))
-            authority.create_user('bob', origin=Origin(
+            authority.create_user(OWNER, 'bob', origin=Origin(
                 actor='admin', user_agent='-2+3'))
         code, out, _ = self.run_cli('audit', 'list', '-f', 'csv', '-c',
                                     'user_agent')

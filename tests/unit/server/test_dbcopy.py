@@ -9,7 +9,10 @@ import fixtures
 import testtools
 
 from ntcli_authority import dbcopy, errors, oidc
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class TestCopy(testtools.TestCase):
@@ -19,18 +22,18 @@ class TestCopy(testtools.TestCase):
         self.dir = self.useFixture(fixtures.TempDir()).path
         self.source = os.path.join(self.dir, 'one-node.db')
         with Authority.open(self.source) as authority:
-            user = authority.create_user('alice')
-            ws = authority.create_workspace('main', owner=user.user.id)
-            self.tokens = [authority.issue(ws.id, expires_in=3600)
+            user = authority.create_user(OWNER, 'alice')
+            ws = authority.create_workspace(OWNER, 'main', owner=user.user.id)
+            self.tokens = [authority.issue(OWNER, ws.id, expires_in=3600)
                            for _ in range(3)]
-            authority.revoke(ws.id, self.tokens[0].jti)
-            authority.issue(ws.id, expires_in=60, idempotency_key='k')
-            from ntcli_authority.access import Principal
+            authority.revoke(OWNER, ws.id, self.tokens[0].jti)
+            authority.issue(OWNER, ws.id, expires_in=60, idempotency_key='k')
             self.policy = authority.create_trust_policy(
-                Principal.local(), ws.id, 'deploy',
+                OWNER, ws.id, 'deploy',
                 issuer='https://token.actions.githubusercontent.com',
                 conditions={'repository': 'acme/app'})
-            authority.link_identity('alice', 'https://idp.example', 'a-1')
+            authority.link_identity(OWNER, 'alice', 'https://idp.example',
+                                    'a-1')
             self.session = authority.sign_in(oidc.VerifiedToken(
                 issuer='https://idp.example', subject='a-1', claims={},
                 expires_at=0, issued_at=0))
@@ -63,7 +66,7 @@ class TestCopy(testtools.TestCase):
         target = os.path.join(self.dir, 'copy.db')
         dbcopy.copy_database(self.source, target)
         with Authority.open(target) as copy:
-            copy.create_user('bob')
+            copy.create_user(OWNER, 'bob')
         error = self.assertRaises(errors.DatabaseNotEmpty,
                                   dbcopy.copy_database, self.source, target)
         self.assertEqual(2, error.details['users'])

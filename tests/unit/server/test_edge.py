@@ -12,6 +12,7 @@ import fixtures
 import testtools
 from falcon import testing
 
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_server import edge, wsgi
 from tests import postgres as pg_fixture
@@ -24,6 +25,8 @@ ODD_NUMBERS = ['9' * 19, '9' * 30, '-' + '9' * 30, str(2 ** 63),
 
 def quote(text: str) -> str:
     return urllib.parse.quote(text, safe='')
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class EdgeTests:
@@ -38,10 +41,10 @@ class EdgeTests:
                                             level=logging.DEBUG))
         self.authority = self.open_authority()
         self.addCleanup(self.authority.close)
-        alice = self.authority.create_user('alice')
+        alice = self.authority.create_user(OWNER, 'alice')
         self.headers = {'Authorization': f'Bearer {alice.credential}',
                         'Content-Type': 'application/json'}
-        self.ws = self.authority.create_workspace('main',
+        self.ws = self.authority.create_workspace(OWNER, 'main',
                                                   owner=alice.user.id)
         self.client = testing.TestClient(
             wsgi.create_app(lambda: self.authority))
@@ -57,11 +60,11 @@ class EdgeTests:
         self.assertIn('error', result.json)
 
     def assert_nothing_stored(self):
-        self.assertEqual(0, len(self.authority.list_tokens(self.ws.id,
+        self.assertEqual(0, len(self.authority.list_tokens(OWNER, self.ws.id,
                                                            limit=None)
                                 .tokens))
         self.assertEqual(['main'], [w.name for w in
-                                    self.authority.list_workspaces()])
+                                    self.authority.list_workspaces(OWNER)])
 
     def test_nul_and_surrogates_in_paths(self):
         for bad in (quote(NUL), 'a' + quote(NUL) + 'b', SURROGATE):

@@ -14,6 +14,8 @@ from tests.oidc.github_actions import GitHubActions
 from tests.oidc.localissuer import LocalIssuer, SigningKey
 from tests.unit.server import base
 
+OWNER = Principal.local()  # the local owner may do everything
+
 AUDIENCE = 'https://tokens.example'
 LOCAL = Principal.local()
 
@@ -26,7 +28,7 @@ class ExchangeTestCase(testtools.TestCase):
         fixture = self.useFixture(base.AuthorityFixture())
         fixture.clock.now = int(time.time())
         self.authority = fixture.authority
-        self.workspace = self.authority.create_workspace('alpha')
+        self.workspace = self.authority.create_workspace(OWNER, 'alpha')
         self.issuers = oidc.IssuerCache()
 
     def trust(self, name='deploy', workspace=None, **changes):
@@ -48,7 +50,7 @@ class ExchangeTestCase(testtools.TestCase):
     def exchange_events(self):
         return [(e.outcome, json.loads(e.detail)) for e in
                 self.authority.list_events(
-                    actions=[models.AUDIT_TOKEN_EXCHANGE]).events]
+                    OWNER, actions=[models.AUDIT_TOKEN_EXCHANGE]).events]
 
 
 class TestExchange(ExchangeTestCase):
@@ -64,7 +66,7 @@ class TestExchange(ExchangeTestCase):
         valid = self.authority.validate(issued.token)
         self.assertEqual((issued.jti, ('servers:read', 'servers:write')),
                          (valid.jti, valid.scope))
-        info = self.authority.get_token(self.workspace.id, issued.jti)
+        info = self.authority.get_token(OWNER, self.workspace.id, issued.jti)
         self.assertEqual('trust policy deploy: '
                          'repo:acme/app:ref:refs/heads/main',
                          info.description)
@@ -82,7 +84,7 @@ class TestExchange(ExchangeTestCase):
                                            'deploy.yml@refs/heads/main',
                        'run_id': '8675309'}}, detail)
         event = self.authority.list_events(
-            actions=[models.AUDIT_TOKEN_EXCHANGE]).events[0]
+            OWNER, actions=[models.AUDIT_TOKEN_EXCHANGE]).events[0]
         self.assertEqual((self.workspace.id, issued.jti),
                          (event.workspace_id, event.target_jti))
 
@@ -110,7 +112,7 @@ class TestExchange(ExchangeTestCase):
         self.assertEqual(('servers:read',), feature.issued.scope)
 
     def test_the_workspace_may_be_named_and_must_be_when_ambiguous(self):
-        beta = self.authority.create_workspace('beta')
+        beta = self.authority.create_workspace(OWNER, 'beta')
         self.trust()
         self.trust(workspace=beta)
         error = self.assertRaises(errors.InvalidRequest, self.exchange,
@@ -137,7 +139,7 @@ class TestRefusals(ExchangeTestCase):
         self.assertNotIn(token, error.message)
         self.assertNotIn(token.split('.')[2], str(error.to_dict()))
         self.assertEqual([], self.authority.list_tokens(
-            self.workspace.id).tokens)
+            OWNER, self.workspace.id).tokens)
 
     def test_another_issuer(self):
         stranger = self.useFixture(LocalIssuer())
@@ -214,7 +216,7 @@ class TestRefusals(ExchangeTestCase):
         self.assertNotIn(token, error.message)
         self.assertEqual([first.issued.jti], [
             t.jti for t in self.authority.list_tokens(
-                self.workspace.id).tokens])
+                OWNER, self.workspace.id).tokens])
         self.assertEqual(['success', 'refused'],
                          [outcome for outcome, _ in self.exchange_events()])
         # another encoding of the same token (its jti) is the same token
@@ -248,7 +250,8 @@ class TestRefusals(ExchangeTestCase):
         self.assertNoToken(error, token)
 
     def test_a_policy_whose_creator_token_was_revoked(self):
-        issued = self.authority.issue(self.workspace.id, expires_in=3600,
+        issued = self.authority.issue(OWNER,
+                                      self.workspace.id, expires_in=3600,
                                       scope=['tokens:write', 'servers:read'])
         creator = Principal('workspace', workspace_id=self.workspace.id,
                             jti=issued.jti, scope=issued.scope)
@@ -261,7 +264,7 @@ class TestRefusals(ExchangeTestCase):
             creator, self.workspace.id, 'by-token', issuer=self.actions.url,
             conditions={'repository': 'acme/app'}, scope=['servers:read'])
         self.exchange(self.actions.token())
-        self.authority.revoke(self.workspace.id, issued.jti)
+        self.authority.revoke(OWNER, self.workspace.id, issued.jti)
         error = self.assertRaises(errors.NoMatchingPolicy, self.exchange,
                                   self.actions.token())
         self.assertIn("trust policy 'by-token': the token that created it "

@@ -7,8 +7,11 @@ import os
 import testtools
 from falcon import testing
 
+from ntcli_authority.access import Principal
 from ntcli_server import ratelimit, wsgi
 from tests.unit.server import base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class FakeClock:
@@ -95,7 +98,7 @@ class TestMiddleware(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.fx = self.useFixture(base.AuthorityFixture())
-        self.alice = self.fx.authority.create_user('alice').credential
+        self.alice = self.fx.authority.create_user(OWNER, 'alice').credential
         self.table = ratelimit.FailureTable(3, 60)
         self.client = testing.TestClient(wsgi.create_app(
             lambda: self.fx.authority, auth_failures=self.table))

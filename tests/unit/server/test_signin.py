@@ -12,12 +12,15 @@ import testtools
 from falcon import testing
 
 from ntcli_authority import errors, models, oidc
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import SignInPolicy, name_for
 from ntcli_server import exchange, signin, wsgi
 from tests.oidc.localissuer import LocalIssuer, SigningKey
 from tests.unit.server import base
 
 ID_TOKEN = exchange.TOKEN_TYPE_ID_TOKEN
+
+OWNER = Principal.local()  # the local owner may do everything
 
 
 class SignInTestCase(testtools.TestCase):
@@ -35,9 +38,10 @@ class SignInTestCase(testtools.TestCase):
             issuer=self.idp.url, client_id='ntcli', policy=self.policy)
         self.client = testing.TestClient(wsgi.create_app(
             lambda: self.authority, sign_in=self.settings))
-        alice = self.authority.create_user('alice')
+        alice = self.authority.create_user(OWNER, 'alice')
         self.alice = alice.credential
-        self.ws = self.authority.create_workspace('main', owner=alice.user.id)
+        self.ws = self.authority.create_workspace(OWNER,
+                                                  'main', owner=alice.user.id)
 
     def exchange(self, subject_token=None, *, raw=None, **params):
         form = {'grant_type': exchange.GRANT_TYPE,
@@ -77,10 +81,11 @@ class TestExchange(SignInTestCase):
         self.assertEqual(models.OUTCOME_REFUSED, refused.outcome)
         self.assertEqual(f'IDENTITY_NOT_LINKED {self.idp.url} alice-at-idp '
                          'alice@example.org', refused.detail)
-        self.assertEqual([], self.authority.list_users()[1:])
+        self.assertEqual([], self.authority.list_users(OWNER)[1:])
 
     def test_a_linked_person_gets_a_session_of_their_user(self):
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER,
+                                     'alice', self.idp.url, 'alice-at-idp')
         result = self.exchange()
         self.assertEqual(200, result.status_code, result.text)
         body = result.json
@@ -115,7 +120,8 @@ class TestExchange(SignInTestCase):
                          repr(self.authority.store.dump()))
 
     def test_bad_tokens_are_refused_and_recorded(self):
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER,
+                                     'alice', self.idp.url, 'alice-at-idp')
         other = self.useFixture(LocalIssuer())
         other.keys = [SigningKey('other')]
         cases = {
@@ -168,13 +174,14 @@ class TestExchange(SignInTestCase):
         self.assertOAuthError(result, 'invalid_request')
 
     def test_the_session_type_may_be_asked_for(self):
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER,
+                                     'alice', self.idp.url, 'alice-at-idp')
         result = self.exchange(requested_token_type=signin.TOKEN_TYPE_SESSION)
         self.assertEqual(200, result.status_code, result.text)
 
 
 def alice_id(case):
-    return case.authority.get_user('alice').id
+    return case.authority.get_user(OWNER, 'alice').id
 
 
 class TestAutoCreate(SignInTestCase):
@@ -192,7 +199,7 @@ class TestAutoCreate(SignInTestCase):
         self.assertEqual((first['user_id'], False),
                          (again['user_id'], again['user_created']))
         # the new user has no user credential, and owns nothing yet
-        user = self.authority.get_user('carol-smith')
+        user = self.authority.get_user(OWNER, 'carol-smith')
         self.assertTrue(user.credential_hash.startswith(
             models.NO_CREDENTIAL))
         listed = self.call('GET', '/v1/workspaces', first['access_token'])
@@ -214,7 +221,8 @@ class TestSessions(SignInTestCase):
 
     def setUp(self):
         super().setUp()
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER,
+                                     'alice', self.idp.url, 'alice-at-idp')
         self.session = self.exchange().json['access_token']
 
     def test_logout_ends_the_session(self):
@@ -238,11 +246,11 @@ class TestSessions(SignInTestCase):
         self.assertEqual('SESSION_EXPIRED', refused.json['error']['code'])
 
     def test_unlinking_ends_the_sessions(self):
-        self.assertTrue(self.authority.unlink_identity(self.idp.url,
+        self.assertTrue(self.authority.unlink_identity(OWNER, self.idp.url,
                                                        'alice-at-idp'))
         self.assertEqual(401, self.call('GET', '/v1/workspaces',
                                         self.session).status_code)
-        self.assertFalse(self.authority.unlink_identity(self.idp.url,
+        self.assertFalse(self.authority.unlink_identity(OWNER, self.idp.url,
                                                         'alice-at-idp'))
 
     def test_providers(self):
@@ -267,15 +275,16 @@ class TestRequireProvider(SignInTestCase):
         self.assertFalse(self.client.simulate_get(
             '/v1/auth/providers').json['user_credentials'])
         # a sign-in works
-        self.authority.link_identity('alice', self.idp.url, 'alice-at-idp')
+        self.authority.link_identity(OWNER,
+                                     'alice', self.idp.url, 'alice-at-idp')
         session = self.exchange().json['access_token']
         self.assertEqual(200, self.call('GET', '/v1/workspaces',
                                         session).status_code)
 
     def test_the_local_admin_is_not_affected(self):
         # what the admin commands do: the authority, no credential
-        self.authority.create_workspace('other')
-        self.assertEqual(2, len(self.authority.list_workspaces()))
+        self.authority.create_workspace(OWNER, 'other')
+        self.assertEqual(2, len(self.authority.list_workspaces(OWNER)))
 
 
 class TestWithoutProvider(testtools.TestCase):

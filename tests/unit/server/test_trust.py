@@ -14,6 +14,8 @@ from ntcli_authority.access import (
 )
 from tests.unit.server import base
 
+OWNER = Principal.local()  # the local owner may do everything
+
 GITHUB = 'https://token.actions.githubusercontent.com'
 LOCAL = Principal.local()
 
@@ -91,9 +93,9 @@ class TestPolicies(testtools.TestCase):
         super().setUp()
         self.fixture = self.useFixture(base.AuthorityFixture())
         self.authority = self.fixture.authority
-        self.alice = self.authority.create_user('alice').user
+        self.alice = self.authority.create_user(OWNER, 'alice').user
         self.workspace = self.authority.create_workspace(
-            'alpha', owner=self.alice.id)
+            OWNER, 'alpha', owner=self.alice.id)
         self.as_alice = Principal(PRINCIPAL_USER, user_id=self.alice.id,
                                   user_name='alice')
 
@@ -107,7 +109,8 @@ class TestPolicies(testtools.TestCase):
             **arguments)
 
     def workspace_token(self, *scopes):
-        issued = self.authority.issue(self.workspace.id, expires_in=3600,
+        issued = self.authority.issue(OWNER,
+                                      self.workspace.id, expires_in=3600,
                                       scope=list(scopes))
         return issued, Principal(PRINCIPAL_WORKSPACE,
                                  workspace_id=self.workspace.id,
@@ -123,7 +126,7 @@ class TestPolicies(testtools.TestCase):
         self.assertEqual([policy], self.authority.list_trust_policies(
             self.as_alice, self.workspace.id))
         event = self.authority.list_events(
-            actions=[models.AUDIT_TRUST_CREATE]).events[0]
+            OWNER, actions=[models.AUDIT_TRUST_CREATE]).events[0]
         self.assertEqual(self.workspace.id, event.workspace_id)
         self.assertEqual({'policy': policy.id, 'name': 'deploy',
                           'issuer': GITHUB,
@@ -145,7 +148,7 @@ class TestPolicies(testtools.TestCase):
                           self.authority.delete_trust_policy,
                           self.as_alice, self.workspace.id, 'deploy')
         events = self.authority.list_events(
-            actions=[models.AUDIT_TRUST_DELETE]).events
+            OWNER, actions=[models.AUDIT_TRUST_DELETE]).events
         self.assertEqual(['deploy', 'second'],
                          [json.loads(e.detail)['name'] for e in events])
 
@@ -185,7 +188,7 @@ class TestPolicies(testtools.TestCase):
         self.assertRaises(errors.InvalidRequest, self.create, name='No')
         self.assertEqual([], self.authority.list_trust_policies(LOCAL))
         self.assertEqual([], self.authority.list_events(
-            actions=[models.AUDIT_TRUST_CREATE]).events)
+            OWNER, actions=[models.AUDIT_TRUST_CREATE]).events)
 
     def test_loopback_issuers_may_use_http(self):
         for issuer in ('http://127.0.0.1:8080', 'http://localhost/x',
@@ -197,7 +200,7 @@ class TestPolicies(testtools.TestCase):
         self.assertRaises(errors.TrustPolicyExists, self.create)
 
     def test_another_owner_may_not(self):
-        bob = self.authority.create_user('bob').user
+        bob = self.authority.create_user(OWNER, 'bob').user
         as_bob = Principal(PRINCIPAL_USER, user_id=bob.id, user_name='bob')
         self.assertRaises(errors.Forbidden, self.create, as_bob)
         self.create()
@@ -226,8 +229,9 @@ class TestPolicies(testtools.TestCase):
         self.assertEqual(issued.jti, policy.created_by)
 
     def test_another_workspace_token_may_not(self):
-        other = self.authority.create_workspace('beta', owner=self.alice.id)
-        issued = self.authority.issue(other.id, expires_in=3600,
+        other = self.authority.create_workspace(OWNER,
+                                                'beta', owner=self.alice.id)
+        issued = self.authority.issue(OWNER, other.id, expires_in=3600,
                                       scope=['tokens:write'])
         stranger = Principal(PRINCIPAL_WORKSPACE, workspace_id=other.id,
                              jti=issued.jti, scope=issued.scope)

@@ -12,10 +12,13 @@ import testtools
 from falcon import testing
 
 from ntcli_authority import errors
+from ntcli_authority.access import Principal
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_server import wsgi
 from tests.unit.server import base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 YEAR = 31536000
 ISO = r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$'
@@ -32,10 +35,11 @@ class APITestCase(testtools.TestCase):
         self.clock = self.fx.clock
         self.client = testing.TestClient(
             wsgi.create_app(lambda: self.authority))
-        alice = self.authority.create_user('alice')
+        alice = self.authority.create_user(OWNER, 'alice')
         self.alice = alice.credential
-        self.bob = self.authority.create_user('bob').credential
-        self.ws = self.authority.create_workspace('main', owner=alice.user.id)
+        self.bob = self.authority.create_user(OWNER, 'bob').credential
+        self.ws = self.authority.create_workspace(OWNER,
+                                                  'main', owner=alice.user.id)
         self.logs = self.useFixture(fixtures.FakeLogger(
             name='ntcli_server', level=logging.DEBUG))
 
@@ -257,7 +261,8 @@ class TestRequestValidation(APITestCase):
                           headers={'Content-Type': 'application/json'}),
                 400, 'INVALID_REQUEST')
             self.assertIn('UTF-8', error['message'])
-        self.assertEqual([], self.authority.list_tokens(self.ws.id).tokens)
+        self.assertEqual([], self.authority.list_tokens(OWNER,
+                                                        self.ws.id).tokens)
 
     def test_deep_nesting_is_400(self):
         for body in ('[' * 32000, '{"a":' * 10000 + '1' + '}' * 10000,
@@ -527,7 +532,7 @@ class TestIngress(APITestCase):
     def setUp(self):
         super().setUp()
         self.reader = self.issue()          # workspace:read servers:read
-        self.other = self.authority.create_workspace('other')
+        self.other = self.authority.create_workspace(OWNER, 'other')
 
     def ask(self, token, url, method='GET', **headers):
         headers = {'X-Original-URL': url, 'X-Original-Method': method,
@@ -718,16 +723,21 @@ class TestAuthorization(APITestCase):
 
     def test_workspace_token_elsewhere(self):
         bearer = self.issue()['access_token']
-        other = self.authority.create_workspace('other')
+        other = self.authority.create_workspace(OWNER, 'other')
         for method, path in (
                 ('POST', self.tokens_path(other.id)),
                 ('GET', self.tokens_path(other.id)),
                 ('POST', self.tokens_path('no-such-workspace')),
-                ('GET', '/v1/workspaces'),
                 ('POST', '/v1/workspaces'),
                 ('DELETE', f'/v1/workspaces/{self.ws.id}')):
-            self.assertError(self.call(method, path, bearer, json={}),
+            body = ({'name': 'made-by-a-token'}
+                    if path == '/v1/workspaces' else {})
+            self.assertError(self.call(method, path, bearer, json=body),
                              403, 'FORBIDDEN')
+        # it sees its own workspace only
+        listed = self.call('GET', '/v1/workspaces', bearer).json
+        self.assertEqual([self.ws.id], [w['workspace_id']
+                                        for w in listed['workspaces']])
 
     def test_another_users_workspace(self):
         token = self.issue()
@@ -790,12 +800,16 @@ class TestAuthorization(APITestCase):
         self.assertEqual(first.json['jti'], again.json['jti'])
         self.assertEqual('true', again.headers['idempotent-replayed'])
 
-    def test_access_is_checked_before_the_body(self):
+    def test_the_caller_is_known_before_the_body_is_read(self):
         self.assertError(self.call('POST', self.tokens_path(), None,
                                    json={'bogus': 1}),
                          401, 'AUTHENTICATION_REQUIRED')
+        # the authority decides on a request, once it is read
         self.assertError(self.call('POST', self.tokens_path(), self.bob,
                                    json={'bogus': 1}),
+                         422, 'VALIDATION_ERROR')
+        self.assertError(self.call('POST', self.tokens_path(), self.bob,
+                                   json={'expires_in': 60}),
                          403, 'FORBIDDEN')
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from ntcli_authority.access import Principal
 from tests.unit.server.test_wsgi import ISO, APITestCase
+
+OWNER = Principal.local()  # the local owner may do everything
 
 GITHUB = 'https://token.actions.githubusercontent.com'
 
@@ -32,7 +35,7 @@ class TestTrustPolicies(APITestCase):
             'workspace_id': self.ws.id, 'name': 'deploy', 'issuer': GITHUB,
             'conditions': {'ref': 'refs/heads/*', 'repository': 'acme/app'},
             'scope': ['servers:read', 'servers:write'], 'max_lifetime': 600,
-            'created_by': self.authority.get_user('alice').id,
+            'created_by': self.authority.get_user(OWNER, 'alice').id,
             'description': 'main deploys'}, policy)
         listed = self.call('GET', self.path(), self.alice).json
         self.assertEqual((1, 'deploy'), (listed['count'],

@@ -15,6 +15,7 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import open_store
@@ -22,6 +23,8 @@ from tests import postgres as pg_fixture
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 from tests.unit.server.storage import test_sqlite
+
+OWNER = Principal.local()  # the local owner may do everything
 
 try:
     import psycopg
@@ -645,7 +648,7 @@ class TestAuthorities(PostgresTestCase):
         self.clock = base.FakeClock()
         self.node_a = self.authority()
         self.node_b = self.authority()
-        self.ws = self.node_a.create_workspace('alpha')
+        self.ws = self.node_a.create_workspace(OWNER, 'alpha')
 
     def authority(self):
         node = Authority.open(self.dsn, clock=self.clock)
@@ -653,24 +656,25 @@ class TestAuthorities(PostgresTestCase):
         return node
 
     def test_issue_on_a_validate_and_revoke_on_b(self):
-        issued = self.node_a.issue(self.ws.id, expires_in=3600)
+        issued = self.node_a.issue(OWNER, self.ws.id, expires_in=3600)
         self.assertEqual(issued.jti,
                          self.node_b.validate(issued.token, self.ws.id).jti)
         self.assertEqual([issued.jti], [t.jti for t in self.node_b
-                                        .list_tokens(self.ws.id).tokens])
-        revocation = self.node_b.revoke(self.ws.id, issued.jti)
+                                        .list_tokens(OWNER, self.ws.id)
+                                        .tokens])
+        revocation = self.node_b.revoke(OWNER, self.ws.id, issued.jti)
         self.assertFalse(revocation.already_revoked)
         self.assertRaises(errors.TokenRevoked, self.node_a.validate,
                           issued.token)
-        self.assertTrue(self.node_a.revoke(self.ws.id,
+        self.assertTrue(self.node_a.revoke(OWNER, self.ws.id,
                                            issued.jti).already_revoked)
 
     def test_rotation_on_a_is_seen_by_b_at_once(self):
-        old = self.node_a.issue(self.ws.id)
+        old = self.node_a.issue(OWNER, self.ws.id)
         self.node_b.validate(old.token)        # B's key cache is warm
-        self.assertEqual(old.kid, self.node_b.issue(self.ws.id).kid)
-        new_kid = self.node_a.rotate_signing_key()
-        new = self.node_a.issue(self.ws.id)
+        self.assertEqual(old.kid, self.node_b.issue(OWNER, self.ws.id).kid)
+        new_kid = self.node_a.rotate_signing_key(OWNER)
+        new = self.node_a.issue(OWNER, self.ws.id)
         self.assertEqual(new_kid, new.kid)
         # An unknown kid is looked up in the store, not rejected.
         self.assertEqual(new.jti, self.node_b.validate(new.token).jti)
@@ -678,27 +682,29 @@ class TestAuthorities(PostgresTestCase):
         # B signs with the new key once it re-reads the primary.
         self.useFixture(fixtures.MonkeyPatch(
             'ntcli_authority.signing.KeyRing.PRIMARY_TTL', 0.0))
-        from_b = self.node_b.issue(self.ws.id)
+        from_b = self.node_b.issue(OWNER, self.ws.id)
         self.assertEqual(new_kid, from_b.kid)
         self.node_a.validate(from_b.token)
 
     def test_idempotent_issue_across_nodes(self):
-        first = self.node_a.issue(self.ws.id, idempotency_key='refresh-1')
-        again = self.node_b.issue(self.ws.id, idempotency_key='refresh-1')
+        first = self.node_a.issue(OWNER,
+                                  self.ws.id, idempotency_key='refresh-1')
+        again = self.node_b.issue(OWNER,
+                                  self.ws.id, idempotency_key='refresh-1')
         self.assertEqual(first.token, again.token)
         self.assertTrue(again.replayed)
 
     def test_delete_workspace_on_b(self):
-        issued = self.node_a.issue(self.ws.id)
-        self.assertEqual(1, self.node_b.delete_workspace(self.ws.id))
+        issued = self.node_a.issue(OWNER, self.ws.id)
+        self.assertEqual(1, self.node_b.delete_workspace(OWNER, self.ws.id))
         self.assertRaises(errors.TokenRevoked, self.node_a.validate,
                           issued.token)
         self.assertRaises(errors.WorkspaceNotFound, self.node_a.issue,
-                          self.ws.id)
+                          OWNER, self.ws.id)
 
     def test_private_keys_are_encrypted_at_rest(self):
-        self.node_a.issue(self.ws.id)
-        self.node_a.rotate_signing_key()
+        self.node_a.issue(OWNER, self.ws.id)
+        self.node_a.rotate_signing_key(OWNER)
         rows = self.raw().execute(
             'SELECT private_key FROM signing_keys').fetchall()
         self.assertEqual(2, len(rows))
@@ -707,7 +713,7 @@ class TestAuthorities(PostgresTestCase):
             self.assertNotIn('PRIVATE KEY', sealed)
 
     def test_node_with_another_secret(self):
-        issued = self.node_a.issue(self.ws.id)
+        issued = self.node_a.issue(OWNER, self.ws.id)
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_SECRET',
                                                      OTHER_SECRET))
         stranger = self.authority()
@@ -715,24 +721,24 @@ class TestAuthorities(PostgresTestCase):
         stranger.validate(issued.token)
         # ...signing needs the private key, sealed under another secret.
         error = self.assertRaises(errors.StorageUnavailable, stranger.issue,
-                                  self.ws.id)
+                                  OWNER, self.ws.id)
         self.assertIn('NTCLI_SERVER_SECRET', str(error))
 
     def test_secret_rotation(self):
-        old = self.node_a.issue(self.ws.id, idempotency_key='k')
+        old = self.node_a.issue(OWNER, self.ws.id, idempotency_key='k')
         self.useFixture(fixtures.EnvironmentVariable(
             'NTCLI_SERVER_SECRET',
             OTHER_SECRET + ',' + pg_fixture.TEST_SERVER_SECRET))
         node = self.authority()
         # Keys sealed under the old (second) secret still unseal...
-        self.assertEqual(old.token, node.issue(self.ws.id,
+        self.assertEqual(old.token, node.issue(OWNER, self.ws.id,
                                                idempotency_key='k').token)
         # ...and new keys are sealed under the new (first) one alone.
-        node.rotate_signing_key()
+        node.rotate_signing_key(OWNER)
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_SECRET',
                                                      OTHER_SECRET))
         newest = self.authority()
-        newest.validate(newest.issue(self.ws.id).token)
+        newest.validate(newest.issue(OWNER, self.ws.id).token)
 
 
 class TestProcesses(PostgresTestCase):
@@ -744,15 +750,15 @@ class TestProcesses(PostgresTestCase):
     def test_issue_and_revoke_from_several_processes(self):
         authority = Authority.open(self.dsn)
         self.addCleanup(authority.close)
-        ws = authority.create_workspace('shared')
-        shared = [authority.issue(ws.id).jti for _ in range(25)]
+        ws = authority.create_workspace(OWNER, 'shared')
+        shared = [authority.issue(OWNER, ws.id).jti for _ in range(25)]
         outcomes = self.run_processes(
             test_sqlite._worker, lambda i: (self.dsn, ws.id, shared, i))
         issued = [j for o in outcomes for j in o['issued']]
         self.assertEqual(self.PROCESSES * 25, len(set(issued)))
         firsts = [j for o in outcomes for j in o['first_revocations']]
         self.assertEqual(sorted(shared), sorted(firsts))
-        listed = authority.list_tokens(ws.id, include_revoked=True,
+        listed = authority.list_tokens(OWNER, ws.id, include_revoked=True,
                                        limit=1000).tokens
         status = {t.jti: t.status for t in listed}
         self.assertEqual(len(shared) + len(issued), len(status))

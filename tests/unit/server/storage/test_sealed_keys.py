@@ -9,9 +9,12 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors, signing
+from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from tests import postgres as pg_fixture
 from tests.unit.server import base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 OLD = pg_fixture.TEST_SERVER_SECRET
 NEW = 'bmV3LW50Y2xpLXRlc3Qtc2VjcmV0LW5vdC1yZWFsISE='
@@ -99,8 +102,8 @@ class TestSQLiteWithSecret(testtools.TestCase):
         self.useFixture(fixtures.EnvironmentVariable(signing.SECRET_ENV,
                                                      OLD))
         fx = self.useFixture(base.AuthorityFixture())
-        ws = fx.authority.create_workspace('alpha')
-        issued = fx.authority.issue(ws.id)
+        ws = fx.authority.create_workspace(OWNER, 'alpha')
+        issued = fx.authority.issue(OWNER, ws.id)
         conn = sqlite3.connect(fx.path)
         self.addCleanup(conn.close)
         [(sealed,)] = conn.execute(
@@ -109,4 +112,4 @@ class TestSQLiteWithSecret(testtools.TestCase):
         other = Authority.open(fx.path, clock=fx.clock)
         self.addCleanup(other.close)
         other.validate(issued.token)
-        self.assertEqual(issued.kid, other.issue(ws.id).kid)
+        self.assertEqual(issued.kid, other.issue(OWNER, ws.id).kid)

@@ -13,10 +13,13 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors, storage
+from ntcli_authority.access import Principal
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import open_store, sql, sqlite
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
+
+OWNER = Principal.local()  # the local owner may do everything
 
 # Version 1 of the schema, written out by hand as an old ntcli made it.
 SCHEMA_V1 = """
@@ -431,11 +434,12 @@ def _worker(path, workspace_id, shared_jtis, seed, barrier, results):
         barrier.wait(timeout=60)
         for kind, jti in jobs:
             if kind == 'issue':
-                issued = authority.issue(workspace_id, expires_in=3600)
+                issued = authority.issue(OWNER, workspace_id, expires_in=3600)
                 authority.validate(issued.token, workspace_id)
                 outcome['issued'].append(issued.jti)
             else:
-                if not authority.revoke(workspace_id, jti).already_revoked:
+                if not authority.revoke(OWNER,
+                                        workspace_id, jti).already_revoked:
                     outcome['first_revocations'].append(jti)
         authority.close()
     except Exception as exc:  # reported to the parent, which fails the test
@@ -453,10 +457,10 @@ def _opener(path, barrier, results):
         authority = Authority.open(path)
         ws = None
         try:
-            ws = authority.create_workspace('default')
+            ws = authority.create_workspace(OWNER, 'default')
         except errors.WorkspaceExists:
-            ws = authority.get_workspace('default')
-        outcome['kid'] = authority.issue(ws.id).kid
+            ws = authority.get_workspace(OWNER, 'default')
+        outcome['kid'] = authority.issue(OWNER, ws.id).kid
         authority.close()
     except Exception as exc:
         outcome['errors'].append(repr(exc))
@@ -486,8 +490,8 @@ class TestConcurrency(testtools.TestCase):
 
     def test_issue_and_revoke_from_several_processes(self):
         fx = self.useFixture(base.AuthorityFixture())
-        ws = fx.authority.create_workspace('shared')
-        shared = [fx.authority.issue(ws.id).jti for _ in range(25)]
+        ws = fx.authority.create_workspace(OWNER, 'shared')
+        shared = [fx.authority.issue(OWNER, ws.id).jti for _ in range(25)]
         outcomes = self.run_processes(
             _worker, lambda i: (fx.path, ws.id, shared, i))
 
@@ -497,7 +501,7 @@ class TestConcurrency(testtools.TestCase):
         # Each shared token was revoked first by exactly one process.
         self.assertEqual(sorted(shared), sorted(firsts))
         fx.clock.now = fx.authority.now()
-        listed = fx.authority.list_tokens(ws.id, include_revoked=True,
+        listed = fx.authority.list_tokens(OWNER, ws.id, include_revoked=True,
                                           limit=1000).tokens
         self.assertEqual(len(shared) + len(issued), len(listed))
         status = {t.jti: t.status for t in listed}
