@@ -43,7 +43,9 @@ def _parse(parser: argparse.ArgumentParser, args: list[str]
 def describe(name: str, cls: Any) -> str:
     """The columns of one command, with those that options add."""
     cmd = cls(None, None)
-    parser = cmd.get_parser(f'ntcli {name}')
+    # built here: its usage errors go to this stderr, silenced below
+    with contextlib.redirect_stderr(io.StringIO()):
+        parser = cmd.get_parser(f'ntcli {name}')
     defaults = _parse(parser, [])
     base = cmd.declared_fields(defaults) or {}
     text = ', '.join(_names(base))

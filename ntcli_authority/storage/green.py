@@ -46,16 +46,27 @@ def run_off_loop(work: typing.Callable[[], T], wait: float,
     :class:`Expired` when even the interrupted work does not end within
     ``wait`` more seconds: it goes on in its thread."""
     import gevent
-    result = gevent.get_hub().threadpool.spawn(work)
+
+    def outcome() -> tuple[bool, object]:
+        # Raised in the pool, an exception would also be printed there
+        # (gevent's hub reports it): carried back and raised here.
+        try:
+            return True, work()
+        except BaseException as exc:  # noqa: BLE001 - raised again below
+            return False, exc
+
+    result = gevent.get_hub().threadpool.spawn(outcome)
     try:
-        return typing.cast(T, result.get(timeout=wait))
+        done, value = result.get(timeout=wait)
     except gevent.Timeout:
-        pass
-    interrupt()
-    try:
-        return typing.cast(T, result.get(timeout=wait))
-    except gevent.Timeout:
-        raise Expired(result) from None
+        interrupt()
+        try:
+            done, value = result.get(timeout=wait)
+        except gevent.Timeout:
+            raise Expired(result) from None
+    if not done:
+        raise typing.cast(BaseException, value)
+    return typing.cast(T, value)
 
 
 def deadline(seconds: float) -> typing.ContextManager[object]:

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import re
 import threading
+import time
 import typing
 
 from ntcli_authority import errors, signing
@@ -195,6 +196,7 @@ class PostgresDialect(Dialect):
 
     def _run(self, work: typing.Callable[[Transaction], T], *,
              explicit: bool) -> T:
+        started = time.monotonic()
         if not self._turns.acquire(timeout=self.wait):
             raise errors.StorageUnavailable(
                 f'The token database {self.location} is busy: no '
@@ -203,8 +205,8 @@ class PostgresDialect(Dialect):
         try:
             # A second more than the server's own timeouts: this one
             # catches what they cannot see (a silent network).
-            with (green.deadline(self.wait + 1) if self.wait is not None
-                  else contextlib.nullcontext()):
+            with (green.deadline(self.wait + 1 - (time.monotonic() - started))
+                  if self.wait is not None else contextlib.nullcontext()):
                 for attempt in (1, 2):
                     try:
                         return self._attempt(session, work,

@@ -158,8 +158,11 @@ class SQLiteDialect(Dialect):
         channel = self._writer if write else self._reader
         conn = channel.conn
 
-        def run() -> T:
+        def run(remaining: float) -> T:
             try:
+                # What is left of the wait, once a turn was waited for.
+                conn.execute('PRAGMA busy_timeout = '
+                             f'{max(1, int(remaining * 1000))}')
                 # A read is one snapshot for all its statements.
                 conn.execute('BEGIN IMMEDIATE' if write else 'BEGIN')
             except sqlite3.Error as exc:
@@ -180,7 +183,7 @@ class SQLiteDialect(Dialect):
     def statement(self, work: typing.Callable[[Transaction], T]) -> T:
         channel = self._reader
 
-        def run() -> T:
+        def run(remaining: float) -> T:
             cursor = channel.conn.cursor()
             try:
                 return work(Transaction(cursor, self))
@@ -192,20 +195,24 @@ class SQLiteDialect(Dialect):
                 cursor.close()
         return self._use(channel, run)
 
-    def _use(self, channel: _Channel, run: typing.Callable[[], T]) -> T:
-        """``run`` with ``channel`` to itself, within ``self.wait``."""
+    def _use(self, channel: _Channel,
+             run: typing.Callable[[float], T]) -> T:
+        """``run(seconds left)`` with ``channel`` to itself, within
+        ``self.wait``."""
         self._check_file()
+        started = time.monotonic()
         if not channel.turn.acquire(timeout=self.wait):
             raise errors.StorageUnavailable(
                 f'The token database {self.path} is busy: no connection '
                 f'was free within {self.wait:g} s')
+        remaining = max(0.001, self.wait - (time.monotonic() - started))
         if not green.cooperative():
             try:
-                return run()
+                return run(remaining)
             finally:
                 channel.turn.release()
         try:
-            result = green.run_off_loop(run, self.wait,
+            result = green.run_off_loop(lambda: run(remaining), remaining,
                                         channel.conn.interrupt)
         except green.Expired as exc:
             # Its thread still runs: the connection is free when it ends.

@@ -122,6 +122,10 @@ class TestLoadBalancedNodes(base.EndpointContract, testtools.TestCase):
     def rotate_signing_key(self):
         self.nodes[0].admin('keys', 'rotate')
 
+    def make_user(self):
+        return self.nodes[0].admin('user', 'create',
+                                   base.unique_name('user')).strip()
+
 
 class TestTwoNodes(testtools.TestCase):
     """Scenarios that need to say which node does what."""

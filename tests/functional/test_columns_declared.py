@@ -25,6 +25,12 @@ ARGUMENTS = {
     'trust create': lambda t: [t.new_name(), '--issuer', ISSUER,
                                '--claim', 'repository=acme/app'],
     'trust show': lambda t: ['walk-policy'],
+    'context use': lambda t: [t.context_name],
+    'context create': lambda t: [t.new_name()],
+}
+# Global options a command needs, before its name.
+GLOBAL_ARGUMENTS = {
+    'context create': lambda t: ['--endpoint', t.walk_endpoint],
 }
 ISSUER = 'https://token.actions.githubusercontent.com'
 # Commands that only a server answers (the remote walk covers them).
@@ -64,6 +70,10 @@ class EveryColumnIsDeclared:
 
     remote = False
     workspace_name = 'default'
+    # the endpoint of the contexts the walk creates: one that the endpoint
+    # of the run (NTCLI_ENDPOINT, for the remote walk) does not name
+    walk_endpoint = 'local'
+    context_name = 'local'
 
     def ntcli(self, *args):
         result = self.runner.run_in_process(*args)
@@ -94,10 +104,11 @@ class EveryColumnIsDeclared:
             self.assertTrue(cls.fields is not None,
                             f'{name} declares no columns')
             extra = ARGUMENTS.get(name, lambda t: [])
+            before = GLOBAL_ARGUMENTS.get(name, lambda t: [])
             formats = stevedore.ExtensionManager(cls.formatter_namespace)
             for fmt in sorted(formats.names()):
                 args = [*name.split(), *extra(self), '-f', fmt]
-                out = self.ntcli(*args).stdout
+                out = self.ntcli(*before(self), *args).stdout
                 shown = printed_names(fmt, out, issubclass(cls,
                                                            command.Lister))
                 if shown is None:
@@ -112,8 +123,8 @@ class EveryColumnIsDeclared:
                     self.assertIn(column.lower().replace(' ', '_'), choices,
                                   f'{name} -f {fmt} prints {column!r}')
                 picked = [a for c in shown for a in ('-c', c)]
-                again = self.ntcli(*name.split(), *extra(self), '-f', fmt,
-                                 *picked).stdout
+                again = self.ntcli(*before(self), *name.split(),
+                                   *extra(self), '-f', fmt, *picked).stdout
                 self.assertEqual(
                     shown, printed_names(fmt, again,
                                          issubclass(cls, command.Lister)),
@@ -142,6 +153,9 @@ class TestRemote(EveryColumnIsDeclared, RemoteTest):
         super().setUp()
         self.names = 0
         self.workspace_name = self.workspace.name
+        self.walk_endpoint = 'https://walk.invalid'
+        self.context_name = json.loads(self.ntcli(
+            'context', 'show', '-f', 'json').stdout)['name']
         self.login_and_select()
         self.ntcli('token', 'refresh')
         self.ntcli('token', 'create', '--description', 'ci')

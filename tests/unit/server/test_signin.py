@@ -6,6 +6,7 @@ tests)."""
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 import testtools
@@ -182,6 +183,32 @@ class TestExchange(SignInTestCase):
 
 def alice_id(case):
     return case.authority.get_user(OWNER, 'alice').id
+
+
+class TestMetrics(SignInTestCase):
+
+    def counts(self):
+        text = self.client.simulate_get('/metrics').text
+        return {k: v for k, v in re.findall(
+            r'^ntcli_server_sign_ins_total\{outcome="(\w+)"\} (\S+)$',
+            text, re.M) if v != '0.0'}
+
+    def test_sign_ins_are_counted_by_outcome(self):
+        self.client = testing.TestClient(wsgi.create_app(
+            lambda: self.authority, sign_in=self.settings, metrics=True))
+        self.exchange()                                     # not linked
+        self.exchange(self.idp.token('someone-else'))       # rejected
+        self.authority.link_identity(OWNER, 'alice', self.idp.url,
+                                     'alice-at-idp')
+        self.exchange()                                     # success
+        self.exchange()
+        self.assertEqual({'not_linked': '1.0', 'rejected': '1.0',
+                          'success': '2.0'}, self.counts())
+        self.idp.down = True
+        self.client = testing.TestClient(wsgi.create_app(   # a new issuer
+            lambda: self.authority, sign_in=self.settings, metrics=True))
+        self.exchange()
+        self.assertEqual({'provider_unavailable': '1.0'}, self.counts())
 
 
 class TestAutoCreate(SignInTestCase):
