@@ -197,7 +197,12 @@ class TestTwoNodes(testtools.TestCase):
             for thread in threads:
                 thread.join(30)
             self.assertIsNotNone(results[0])
-            self.assertEqual(results[0], results[1])
+            self.assertIsNotNone(results[1])
+            # the same token twice: issued once, replayed once
+            self.assertEqual(
+                [False, True], sorted(r.replayed for r in results))
+            self.assertEqual(results[0].but(replayed=False),
+                             results[1].but(replayed=False))
         self.assertEqual(5, len(self.b.list_tokens(self.credential,
                                                    self.ws)))
 
