@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import http.server
-import json
 import secrets
 import threading
 import typing
@@ -24,7 +23,7 @@ import urllib.parse
 
 import fixtures
 
-from tests.oidc.localissuer import LocalIssuer
+from tests.oidc.localissuer import JSONHandler, LocalIssuer
 
 REQUEST_PATH = '/_apis/pipelines/workflows/run/idtoken'
 
@@ -80,7 +79,7 @@ class GitHubActions(fixtures.Fixture):
         self.audiences: list[str | None] = []
         actions = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 url = urllib.parse.urlsplit(self.path)
                 if url.path != REQUEST_PATH:
@@ -93,17 +92,6 @@ class GitHubActions(fixtures.Fixture):
                 actions.audiences.append(audience)
                 self._send(200, {'count': 1, 'value': actions.token(
                     audience or 'https://github.com/acme')})
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: typing.Any) -> None:
-                pass
 
         server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         server.daemon_threads = True

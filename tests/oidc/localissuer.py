@@ -28,6 +28,21 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip('=')
 
 
+class JSONHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler of the test services: answers JSON, logs nothing."""
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: typing.Any) -> None:
+        pass
+
+
 class SigningKey:
     """A private key with its kid and algorithm."""
 
@@ -68,7 +83,7 @@ class LocalIssuer(fixtures.Fixture):
         self.posts: dict[str, typing.Callable[[dict], tuple[int, dict]]] = {}
         issuer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 issuer.hits[self.path] += 1
                 if issuer.delay:
@@ -92,17 +107,6 @@ class LocalIssuer(fixtures.Fixture):
                 if handler is None:
                     return self._send(404, {'error': 'not found'})
                 self._send(*handler(form))
-
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: typing.Any) -> None:
-                pass
 
         self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
                                                       Handler)
