@@ -84,9 +84,7 @@ def _lookup_context(app: NtcliApp, options: argparse.Namespace) -> Context:
     options = argparse.Namespace(**vars(options))
     options.timeout = ENDPOINT_TIMEOUT
     options.debug = False
-    lookup = context.Context(_Quiet(), options)
-    lookup.retry_revocations = False
-    return lookup
+    return context.Context(_Quiet(), options, look=True)
 
 
 def _embedded_database_missing(lookup: Context) -> bool:

@@ -26,6 +26,8 @@ from ntcli import fileio
 from ntcli.errors import CredentialStoreError, KeyUnavailable
 from ntcli_core.fernet import generate_key, multi_fernet, parse_keys
 
+__all__ = ['ENV_VAR']
+
 LOG = logging.getLogger(__name__)
 
 ENV_VAR = 'NTCLI_KEY'

@@ -55,10 +55,29 @@ from ntcli import errors
 from ntcli_core import oauth
 
 if typing.TYPE_CHECKING:
-    from ntcli.context import Context
-    from ntcli.endpoints import SignInProvider
-    from ntcli.store import SignIn
+    from ntcli.endpoints import Endpoint, SignInProvider
+    from ntcli.history import AuditLog
+    from ntcli.store import CredentialStore, SignIn
     from ntcli_authority.oidc import Issuer, ProviderMetadata, VerifiedToken
+
+
+class Context(typing.Protocol):
+    """What a sign-in needs of the run's context (ntcli.context, which
+    renews a session through this module)."""
+
+    @property
+    def app(self) -> typing.Any: ...
+    @property
+    def credentials_key(self) -> str: ...
+    @property
+    def endpoint(self) -> Endpoint: ...
+    @property
+    def history(self) -> AuditLog: ...
+    @property
+    def store(self) -> CredentialStore: ...
+    @property
+    def timeout(self) -> float: ...
+    def warn(self, message: str) -> None: ...
 
 #: Seconds between two polls when the provider names no interval (RFC 8628
 #: section 3.5), and what a slow_down adds.

@@ -22,14 +22,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ntcli import errors, faults, interrupt, issues, revocations
+from ntcli import (
+    errors,
+    faults,
+    interrupt,
+    issues,
+    revocations,
+    unfinished,
+)
+from ntcli.context import whole
+from ntcli_core.lifetimes import Expiry
 from ntcli_core.records import Record
-from ntcli_token_plugin.expiry import Expiry
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.context import Context, PluginContext
     from ntcli.endpoints import IssuedToken
     from ntcli.store import Credentials, PendingIssue, StoredToken
+
+__all__ = ['Kept', 'Rotation', 'rotate_token']
 
 
 class Rotation(Record):
@@ -54,7 +64,7 @@ class Kept(Record):
     expires_at: int | None
 
 
-def rotate_token(context: Context, expiry: Expiry, *,
+def rotate_token(view: Context | PluginContext, expiry: Expiry, *,
                  scope: tuple[str, ...] | None = None,
                  if_expires_within: int | None = None,
                  grace: int | None = None) -> Rotation | Kept:
@@ -70,13 +80,15 @@ def rotate_token(context: Context, expiry: Expiry, *,
     rejected by the endpoint; otherwise nothing changes and :class:`Kept`
     says so.
     """
+    context = whole(view)
     if context.env_token():
         raise errors.NtcliError(
             'The token in NTCLI_TOKEN is not the stored token and is not '
             'rotated',
             'Unset NTCLI_TOKEN to refresh the stored token, or use '
             "'ntcli token create' for a new token.")
-    endpoint = context.endpoint        # retries pending revocations first
+    unfinished.finish(context)         # what an earlier refresh left
+    endpoint = context.endpoint
     workspace = context.workspace
     with context.store.transaction() as creds:
         old = creds.get_token(context.credentials_key, workspace.id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ntcli import command
+from ntcli.columns import TimeColumn
+from ntcli.validate import count_option
 
 
 class ShowHistory(command.Lister):
@@ -15,14 +17,12 @@ class ShowHistory(command.Lister):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        from ntcli.validate import count_option
         parser.add_argument('--limit', metavar='N', type=count_option,
                             default=None,
                             help='Show only the N most recent entries.')
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import TimeColumn
         entries = self.context.history.entries(limit=parsed_args.limit)
         return (tuple(self.fields),
                 [(TimeColumn(e.get('time')), e.get('action'),
