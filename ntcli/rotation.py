@@ -28,6 +28,7 @@ from ntcli import (
     interrupt,
     issues,
     revocations,
+    tokeninfo,
     unfinished,
 )
 from ntcli.context import whole
@@ -62,6 +63,8 @@ class Kept(Record):
 
     jti: str
     expires_at: int | None
+    # the scopes of the kept token, None when nothing says
+    scope: tuple[str, ...] | None = None
 
 
 def rotate_token(view: Context | PluginContext, expiry: Expiry, *,
@@ -94,7 +97,8 @@ def rotate_token(view: Context | PluginContext, expiry: Expiry, *,
         old = creds.get_token(context.credentials_key, workspace.id)
         if if_expires_within is not None and old is not None and \
                 _outlives(context, old, if_expires_within):
-            return Kept(old.jti, old.expires_at)
+            return Kept(old.jti, old.expires_at,
+                        tokeninfo.scopes_of(old.token, old.scope))
         bearer = _stored_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
         # the grace runs from now (the refresh), whatever a retry does
@@ -163,7 +167,6 @@ def _retiring(context: Context, revoked_at: int | None,
 def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
     """The old token's scopes; every scope when there is none, or when
     nothing says which it held."""
-    from ntcli import tokeninfo
     from ntcli_core import scopes
     if old is None:
         return scopes.FULL

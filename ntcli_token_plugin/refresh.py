@@ -11,6 +11,10 @@ from ntcli_core import scopes, timefmt
 from ntcli_token_plugin import common, expiry, scope_option
 
 
+def _listed(scope: tuple[str, ...] | None) -> list[str] | None:
+    return None if scope is None else list(scope)
+
+
 def _warn_cannot_refresh_itself(context: PluginContext,
                                 scope: tuple[str, ...] | None) -> None:
     if scope is None or scopes.allows(scope, 'tokens', scopes.WRITE) or \
@@ -74,6 +78,13 @@ class RefreshToken(command.ShowOne):
         result = rotation.rotate_token(self.context, lifetime, scope=wanted,
                                        if_expires_within=window, grace=grace)
         if isinstance(result, rotation.Kept):
+            if wanted is not None and result.scope != wanted:
+                self.context.warn(
+                    f"the token was not refreshed, so --scope "
+                    f"{','.join(scopes.compact(wanted))} was not applied: "
+                    'it keeps '
+                    f'{common.scope_text(_listed(result.scope))}. Run it '
+                    'without --if-expires-within to apply --scope now.')
             return self._kept(result, window)
         self._done = result
         common.warn_no_expiry(self.context, lifetime)

@@ -37,8 +37,8 @@ def section(text: str, title: str) -> str:
     start = text.index(title)
     level = title.split(' ')[0]
     rest = text[start + len(title):]
-    ends = [m.start() for m in re.finditer(r'^#{1,%d} ' % len(level), rest,
-                                           re.MULTILINE)]
+    heading = re.compile(f'^#{{1,{len(level)}}} ', re.MULTILINE)
+    ends = [m.start() for m in heading.finditer(rest)]
     return rest[:ends[0]] if ends else rest
 
 
