@@ -149,7 +149,7 @@ class Context:
             if named is not None and not named.saved:
                 made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=made, saved=True)
+                self.__dict__['named'] = named.replace(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
         if made is not None and named is not None:
@@ -444,7 +444,7 @@ class Context:
 
 class PluginContext:
     """A command's view of the run's :class:`Context`: what
-    docs/plugins.md documents for plugins, and nothing else (the stored
+    the plugin guide documents for plugins, and nothing else (the stored
     credentials, the config file and the settings are ntcli's own)."""
 
     __slots__ = ('_whole',)

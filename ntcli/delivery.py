@@ -17,9 +17,9 @@ included, and issues the token through it::
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from ntcli import errors, faults, interrupt, issues, output, revocations
+from ntcli import errors, faults, interrupt, issues, revocations
 from ntcli.context import whole
 from ntcli_core.lifetimes import Expiry
 
@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 __all__ = ['Delivery', 'check_output']
 
 
-def check_output(stream: TextIO) -> None:
-    """Raise UsageError when ``stream`` is closed: a token printed there
-    would never be seen, so none is created."""
-    if output.is_closed(stream):
+def check_output(closed: bool) -> None:
+    """Raise UsageError when standard output is ``closed``: a token printed
+    there would never be seen, so none is created."""
+    if closed:
         raise errors.UsageError(
             'Refusing to create a token: standard output is closed, so '
             'nobody would ever see it',

@@ -1,9 +1,10 @@
 """Errors of the token authority.
 
-Each error carries a code of the token API (SPEC section 6), the HTTP status
-that code means and a message safe to show to a client: no token value, key
-or credential ever goes into one. ``ntcli.errors.API_ERRORS`` maps the same
-codes to the CLI's own error classes.
+Each error carries a code of the token API (docs/reference/api.rst), the
+HTTP status that code means and a message safe to show to a client: no
+token value, key or credential ever goes into one.
+``ntcli.errors.API_ERRORS`` maps the same codes to the CLI's own error
+classes.
 """
 
 from __future__ import annotations
@@ -154,6 +155,14 @@ class StorageUnavailable(_CodedError):
     code = 'STORAGE_UNAVAILABLE'
     http_status = 503
     default_message = 'The token database is unavailable'
+
+
+class DatabaseMissing(StorageUnavailable):
+    """``open_store(..., create=False)`` found no database at ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f'No token database at {path}', {'path': path})
+        self.path = path
 
 
 class IdempotencyKeyConflict(_CodedError):

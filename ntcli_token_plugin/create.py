@@ -32,7 +32,7 @@ class CreateToken(command.ShowOne):
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
         command.check_description(parsed_args.description)
-        delivery.check_output(self.app.stdout)
+        delivery.check_output(self.app.stdout_closed)
 
     def run_checked(self, parsed_args: argparse.Namespace) -> int:
         # Output is part of the operation: a token that was not delivered

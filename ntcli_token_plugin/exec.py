@@ -5,34 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from typing import Any
 
 from ntcli import command, errors, rotation, tokeninfo
 from ntcli_core import timefmt
 from ntcli_core.lifetimes import Expiry
 from ntcli_token_plugin import common, expiry, launch
-
-
-def _command_after_double_dash(parser: argparse.ArgumentParser) -> None:
-    """Make ``parser`` leave everything after the first ``--`` unparsed, as
-    ``parsed_args.command`` (None without ``--``): the program's options
-    are its own, whatever argparse's version does with ``--``."""
-    parse_known_args = parser.parse_known_args
-
-    def parse(args: Any = None, namespace: Any = None) -> tuple:
-        args = list(sys.argv[1:] if args is None else args)
-        command_line = None
-        if '--' in args:
-            at = args.index('--')
-            args, command_line = args[:at], args[at + 1:]
-        parsed, extras = parse_known_args(args, namespace)
-        if extras and command_line is None:
-            parser.error(f"unrecognized arguments: {' '.join(extras)} "
-                         "(the command to run goes after '--')")
-        parsed.command = command_line
-        return parsed, extras
-    parser.parse_known_args = parse  # type: ignore[method-assign]
 
 
 class ExecToken(command.Command):
@@ -46,6 +23,9 @@ class ExecToken(command.Command):
     """
 
     finishes_pending_work = True
+    # the program's options are its own, whatever argparse's version does
+    # with '--': everything after it is parsed_args.command
+    rest_after_double_dash = 'command'
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
@@ -63,7 +43,6 @@ class ExecToken(command.Command):
                  'DURATION (as --expires-in: 604800, 7d) or is no longer '
                  'valid, as token refresh --if-expires-within does.')
         expiry.add_arguments(parser)
-        _command_after_double_dash(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
 """The token plugin is an ordinary plugin: it uses only the public surface.
 
-The public surface is what docs/plugins.md documents: the modules listed in
-its "The public API" section, each declaring ``__all__``, and the context
-table. Every module of ``ntcli_token_plugin`` is parsed (not imported) and
-each of its imports of the product, and each attribute it reads of an
-imported product module, must be a public name of a public module.
+The public surface is what docs/plugins/index.md documents: the modules
+listed in its "The public API" section, each declaring ``__all__``, and the
+context table. Every module of ``ntcli_token_plugin`` is parsed (not
+imported) and each of its imports of the product, and each attribute it
+reads of an imported product module, must be a public name of a public
+module.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ntcli import context
 from ..test_layering import product_modules
 
 DOCS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'docs',
-                    'plugins.md')
+                    'plugins', 'index.md')
 
 PRODUCT = ('ntcli', 'ntcli_core', 'ntcli_authority', 'ntcli_server')
 

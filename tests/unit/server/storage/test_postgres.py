@@ -23,13 +23,14 @@ from tests import postgres as pg_fixture
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 from tests.unit.server.storage import test_sqlite
+from tests.unit.server.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 
 try:
     import psycopg
 
-    from ntcli_authority.storage import postgres, sql
+    from ntcli_authority.storage import postgres, schema
 except (ImportError, errors.StorageUnavailable):
     # No psycopg: the tests skip, saying why (tests/postgres.py).
     psycopg = postgres = sql = None
@@ -169,7 +170,7 @@ class TestStore(storage_base.StoreTests, PostgresTestCase):
 
     @property
     def schema_version(self):
-        return sql.SCHEMA_VERSION
+        return schema.SCHEMA_VERSION
 
     def open_store(self, dsn=None):
         return open_store(dsn or self.dsn)
@@ -187,7 +188,7 @@ class TestOpen(PostgresTestCase):
         for dsn in (self.dsn, 'postgres://' + self.dsn.split('://', 1)[1]):
             store = self.open_store(dsn)
             self.assertIsInstance(store.dialect, postgres.PostgresDialect)
-            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+            self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
 
     def test_secret_required(self):
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_SECRET'))
@@ -236,7 +237,7 @@ class TestOpen(PostgresTestCase):
     def test_reopening_changes_nothing(self):
         self.open_store().close()
         store = self.open_store()
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(1, self.raw().execute(
             'SELECT COUNT(*) FROM schema_version').fetchone()[0])
 
@@ -254,7 +255,7 @@ class TestMigration(PostgresTestCase):
                      "('k1', 'plain:x', 'pub', 100, TRUE, NULL)")
 
         store = self.open_store()
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('old-one', store.get_workspace('ws-1').name)
         record = store.get_token('jti_1')
         self.assertEqual('kept', record.description)
@@ -290,8 +291,8 @@ class TestMigration(PostgresTestCase):
         self.raw().execute(SCHEMA_V1 + SCHEMA_V2_ADDED)
         before = self.schema(self.dsn)
         fresh = self.server.create_database()
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:2]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  schema.MIGRATIONS[:2]):
             self.assertEqual(2, self.open_store().schema_version())
             self.assertEqual(before, self.schema(self.dsn))
             self.open_store(fresh)
@@ -306,10 +307,10 @@ class TestMigration(PostgresTestCase):
 
     def test_failed_migration_rolls_back(self):
         self.open_store().close()
-        broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+        broken = schema.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
                                     'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.storage.sql.MIGRATIONS', broken))
+            'ntcli_authority.storage.schema.MIGRATIONS', broken))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   self.dsn)
         self.assertIn(f'schema version {len(broken)} failed', str(error))
@@ -325,8 +326,8 @@ class TestMigration(PostgresTestCase):
         self.assertNoErrors(results)
         for store in results:
             self.addCleanup(store.close)
-            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
-        self.assertEqual([(sql.SCHEMA_VERSION,)], self.raw().execute(
+            self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual([(schema.SCHEMA_VERSION,)], self.raw().execute(
             'SELECT version FROM schema_version').fetchall())
 
 
@@ -336,7 +337,7 @@ class TestConnectionLoss(PostgresTestCase):
         super().setUp()
         self.store = self.open_store()
         self.store.create_workspace(Workspace(WS, 'alpha', NOW))
-        self.store.add_tokens([token('jti_a'), token('jti_b')])
+        insert_tokens(self.store, [token('jti_a'), token('jti_b')])
         self.admin = self.raw()
 
     def terminate(self, pid):
@@ -595,7 +596,7 @@ class TestNodes(PostgresTestCase):
                          self.nodes[0].get_token('jti_held').revoked_at)
 
     def test_issue_waits_for_a_delete_in_flight(self):
-        self.nodes[0].add_tokens([token('jti_a')])
+        insert_tokens(self.nodes[0], [token('jti_a')])
         # The delete has deleted the workspace row, then waits for this
         # lock on a token row before it can revoke the tokens.
         holder = self.raw()
@@ -629,7 +630,7 @@ class TestNodes(PostgresTestCase):
         self.assertIsNone(self.nodes[0].get_token('jti_held'))
 
     def test_concurrent_deletes_of_one_workspace(self):
-        self.nodes[0].add_tokens([token('jti_a'), token('jti_b')])
+        insert_tokens(self.nodes[0], [token('jti_a'), token('jti_b')])
         results = self.run_together([
             lambda node=node: node.delete_workspace(WS, NOW + 1)
             for node in self.nodes])
