@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -90,21 +89,12 @@ def _lookup_context(app: App, options: argparse.Namespace) -> Context:
     return context.Context(_Quiet(), options, look=True)
 
 
-def _embedded_database_missing(lookup: Context) -> bool:
-    # the embedded endpoint creates its database on first use: a lookup
-    # must not, so an endpoint never used has no values
-    from ntcli.endpoints.local import LocalEndpoint
-    endpoint = lookup.endpoint
-    return (isinstance(endpoint, LocalEndpoint)
-            and not os.path.exists(endpoint.database_path))
-
-
 def workspace_names(lookup: Context) -> list[Candidate]:
     """The workspaces known for the endpoint (and, on the embedded
     endpoint, those of its database)."""
     endpoint = lookup.endpoint
     names = set(lookup.config.known_workspaces(lookup.context_name))
-    if endpoint.embedded and not _embedded_database_missing(lookup):
+    if endpoint.embedded and not lookup.embedded_database_missing():
         names.update(w.name for w in endpoint.list_workspaces(None))
     return [Candidate(name) for name in sorted(names)]
 
@@ -123,7 +113,7 @@ def context_names(lookup: Context) -> list[Candidate]:
 
 def token_jtis(lookup: Context) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
-    if _embedded_database_missing(lookup):
+    if lookup.embedded_database_missing():
         return []
     from ntcli_core import timefmt
     endpoint = lookup.endpoint

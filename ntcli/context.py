@@ -62,6 +62,20 @@ def choose_bearer(embedded: bool, env_token: str | None,
              'workspace token) or set NTCLI_TOKEN.')
 
 
+def _under_a_home(directory: str, variable: str) -> str:
+    """``directory``; ConfigError when it lies under a home directory that
+    does not exist, which ntcli would otherwise create."""
+    from ntcli import paths
+    home = paths.missing_home(directory)
+    if home is None:
+        return directory
+    raise errors.ConfigError(
+        f'The home directory {home} does not exist, and ntcli keeps its '
+        f'files under it ({directory})',
+        f'Set HOME to your home directory, or {variable} to a directory '
+        'for them.')
+
+
 def names_by_id(known: dict[str, str]) -> dict[str, str]:
     """Workspace names by id, from the names-to-ids the config knows."""
     return {v: k for k, v in known.items()}
@@ -95,18 +109,20 @@ class Context:
     @functools.cached_property
     def config_dir(self) -> str:
         from ntcli import paths
-        return paths.config_dir(self.options.config_dir)
+        return _under_a_home(paths.config_dir(self.options.config_dir),
+                             'NTCLI_CONFIG_DIR')
 
     @functools.cached_property
     def data_dir(self) -> str:
         from ntcli import paths
-        return paths.data_dir(self.options.config_dir)
+        return _under_a_home(paths.data_dir(self.options.config_dir),
+                             'NTCLI_DATA_DIR')
 
     @functools.cached_property
     def config(self) -> Config:
         from ntcli import config
-        loaded = config.Config.load(self.config_dir)
-        if loaded.upgraded is not None:
+        loaded = config.Config.load(self.config_dir, look=self.look)
+        if loaded.upgraded is not None and not self.look:
             return self._upgrade_config(loaded)
         return loaded
 
@@ -312,6 +328,15 @@ class Context:
             self._endpoint = endpoint
         return self._endpoint
 
+
+    def embedded_database_missing(self) -> bool:
+        """Whether the endpoint is the embedded one and its database does not
+        exist yet: a look (completion, ``auth status``, ``token show``)
+        then finds nothing, and creates nothing."""
+        from ntcli.endpoints.local import LocalEndpoint
+        endpoint = self.endpoint
+        return (isinstance(endpoint, LocalEndpoint)
+                and not os.path.exists(endpoint.database_path))
 
     def close(self) -> None:
         """Release the endpoint; the next command (interactive mode) builds

@@ -51,6 +51,8 @@ def usable_token(view: Context | PluginContext) -> str:
     its user could only fail with. Raises NoStoredToken or TokenExpired."""
     context = whole(view)
     token = context.env_token()
+    if not token and context.embedded_database_missing():
+        raise errors.NoStoredToken()    # and no workspace to look in
     if token:
         try:
             expires_at = token_claims(token).get('exp')
@@ -76,8 +78,10 @@ def describe_current(view: Context | PluginContext) -> dict[str, Any]:
     be reached, and a message for people. Raises AuthenticationRequired when
     there is no token at all."""
     context = whole(view)
-    workspace = context.workspace
     token = context.env_token()
+    if not token and context.embedded_database_missing():
+        raise errors.NoStoredToken()    # and no workspace to look in
+    workspace = context.workspace
     source = 'environment (NTCLI_TOKEN)'
     recorded = None
     if not token:

@@ -373,6 +373,12 @@ class Status(command.ShowEach):
             data['session_expires'] = timefmt.iso(record.expires_at)
         else:
             data['identity_provider'] = data['session_expires'] = None
+        if context.embedded_database_missing():
+            # nothing to look at, and a look creates nothing
+            data['workspace'] = 'default (made by the first token command)'
+            data['workspace_id'] = None
+            data['token_status'] = 'no token (run ntcli token refresh)'
+            return data
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name

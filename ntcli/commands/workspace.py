@@ -45,12 +45,20 @@ class CreateWorkspace(command.ShowOne):
         endpoint = context.endpoint
         workspace = endpoint.create_workspace(
             context.bearer(), name, parsed_args.description)
-        with context.update_config() as config:
-            config.remember_workspace(context.context_name, workspace.id,
-                                      workspace.name)
-            if parsed_args.select:
-                config.select_workspace(context.context_name, workspace.id,
-                                        workspace.name)
+        try:
+            with context.update_config() as config:
+                config.remember_workspace(context.context_name,
+                                          workspace.id, workspace.name)
+                if parsed_args.select:
+                    config.select_workspace(context.context_name,
+                                            workspace.id, workspace.name)
+        except errors.NtcliError as exc:
+            # the workspace exists: say so, and what was not written
+            context.warn(
+                f"the workspace '{workspace.name}' was created, but "
+                + ('it is not selected: ' if parsed_args.select else
+                   'it is not remembered in the configuration: ')
+                + exc.message + '.')
         from ntcli_core import timefmt
         return (tuple(self.fields),
                 (workspace.id, workspace.name,
