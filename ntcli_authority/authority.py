@@ -51,6 +51,7 @@ from ntcli_authority.storage import (
     TokenStore,
     open_store,
 )
+from ntcli_authority.token_cache import TokenCache
 from ntcli_core import clock, scopes
 from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
@@ -184,8 +185,17 @@ class Authority:
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
                  jws: JWS = jws_impl.ED25519,
-                 sign_in: SignInPolicy | None = None) -> None:
+                 sign_in: SignInPolicy | None = None,
+                 keep_tokens: bool = False) -> None:
+        """``keep_tokens``: keep the token rows validation reads in this
+        process, read again once the database signals a change (see
+        :mod:`ntcli_authority.token_cache`); for a long-lived server
+        worker."""
         self.store = store
+        # where validation reads a token's row
+        self._token_rows: TokenCache | TokenStore = (
+            TokenCache(store, store.token_changes()) if keep_tokens
+            else store)
         self.sign_in_policy = sign_in or SignInPolicy()
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
@@ -196,14 +206,16 @@ class Authority:
     def open(cls, target: str, *, clock: Clock | None = None,
              jws: JWS = jws_impl.ED25519,
              create: bool = True,
-             wait: float | None = None) -> Authority:
+             wait: float | None = None,
+             keep_tokens: bool = False) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
         (:class:`ntcli_authority.storage.DatabaseMissing`); ``wait``
         bounds each database call (see
-        :func:`ntcli_authority.storage.open_store`)."""
+        :func:`ntcli_authority.storage.open_store`); ``keep_tokens``: see
+        the constructor."""
         return cls(open_store(target, create=create, wait=wait),
-                   clock=clock, jws=jws)
+                   clock=clock, jws=jws, keep_tokens=keep_tokens)
 
     def close(self) -> None:
         self.store.close()
@@ -416,7 +428,7 @@ class Authority:
         TokenExpired, or Forbidden when it is not for ``workspace_id``."""
         kid, claims = signing.decode_token(token, self.keys.public_key,
                                            self.jws)
-        record = self.store.get_token(claims['jti'])
+        record = self._token_rows.get_token(claims['jti'])
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.
         if (record is None or record.workspace_id != claims['sub']

@@ -33,6 +33,9 @@ from ntcli_authority.models import (
     Workspace,
 )
 
+if typing.TYPE_CHECKING:
+    from ntcli_authority.storage.changes import ChangeFeed
+
 #: ``list_workspaces`` owner filter meaning "every owner".
 ALL_OWNERS = object()
 
@@ -153,6 +156,11 @@ class TokenStore(abc.ABC):
     @abc.abstractmethod
     def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:
         """Store many token records in one transaction (bulk import)."""
+
+    @abc.abstractmethod
+    def token_changes(self) -> ChangeFeed:
+        """What says whether token rows read before may have changed
+        (:mod:`ntcli_authority.storage.changes`)."""
 
     @abc.abstractmethod
     def get_token(self, jti: str) -> TokenRecord | None:

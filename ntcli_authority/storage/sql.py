@@ -50,6 +50,9 @@ from ntcli_authority.storage import (
     TokenStore,
 )
 
+if typing.TYPE_CHECKING:
+    from ntcli_authority.storage.changes import ChangeFeed
+
 T = typing.TypeVar('T')
 
 # Each entry upgrades the schema by one version and runs in one
@@ -184,6 +187,13 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (
         "ALTER TABLE idempotency_keys ADD COLUMN caller TEXT",
     ),
+    # 8: the database itself signals every change of a token row, so that
+    # the server's workers may keep the rows validation reads in memory
+    # (see ntcli_authority.token_cache): a counter bumped by triggers on
+    # SQLite, a NOTIFY on PostgreSQL (the dialect's statements).
+    (
+        "{token_change_signal}",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -274,6 +284,19 @@ def _record(tx: Transaction, event: AuditEvent | None) -> None:
                + ', '.join(f':{name}' for name in params) + ')', **params)
 
 
+def _in_words(statement: str,
+              ddl: typing.Mapping[str, str | tuple[str, ...]]
+              ) -> tuple[str, ...]:
+    """A migration statement in the dialect's words: ``{word}`` alone,
+    where the word stands for statements of the dialect's own (a trigger),
+    is those statements."""
+    if statement.startswith('{') and statement.endswith('}'):
+        own = ddl.get(statement[1:-1])
+        if isinstance(own, tuple):
+            return own
+    return (statement.format(**ddl),)
+
+
 def one_line(exc: BaseException) -> str:
     """A one-line reason from a driver error (neither driver puts a
     password in its messages)."""
@@ -343,8 +366,10 @@ class Dialect(abc.ABC):
     share_lock: str
     #: The words MIGRATIONS use: timestamp, flag, false, is_primary (the
     #: primary-key index predicate), bytewise_text, serial_key (an integer
-    #: primary key the database numbers, in insertion order).
-    ddl: typing.Mapping[str, str]
+    #: primary key the database numbers, in insertion order), and
+    #: token_change_signal: the statements that make the database signal
+    #: each change of a token row (see :meth:`token_changes`).
+    ddl: typing.Mapping[str, str | tuple[str, ...]]
     #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
     holds_nul: bool = True
     #: What refreshes the query planner's statistics of the tokens table
@@ -376,6 +401,11 @@ class Dialect(abc.ABC):
         """Hold the cross-process lock ``name`` until ``tx`` ends
         (``shared``: along with other shared holders, not an exclusive
         one)."""
+
+    @abc.abstractmethod
+    def token_changes(self) -> ChangeFeed:
+        """What tells this process whether token rows it read may have
+        changed since (made on first call, closed with the dialect)."""
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -454,7 +484,8 @@ class SQLTokenStore(TokenStore):
                 if self._current_version(tx) >= target:
                     return
                 for statement in statements:
-                    tx.execute(statement.format(**self.dialect.ddl))
+                    for sql in _in_words(statement, self.dialect.ddl):
+                        tx.execute(sql)
                 tx.execute('UPDATE schema_version SET version = :target',
                            target=target)
 
@@ -678,8 +709,8 @@ class SQLTokenStore(TokenStore):
         comes after one never stores a token of the key it replaced.
         Raises PrimaryKeyChanged."""
         self.dialect.lock(tx, SIGNING_KEY_LOCK, shared=True)
-        primary = tx.one('SELECT kid FROM signing_keys WHERE '
-                         + self.dialect.ddl['is_primary'])
+        primary = tx.one('SELECT kid FROM signing_keys WHERE {is_primary}'
+                         .format(**self.dialect.ddl))
         # (No primary at all: a store used without an authority.)
         if primary is not None and primary[0] != kid:
             raise PrimaryKeyChanged(kid)
@@ -737,6 +768,11 @@ class SQLTokenStore(TokenStore):
 
         self._write(work)
         return len(rows)
+
+    def token_changes(self) -> ChangeFeed:
+        """What says whether token rows read before may have changed (see
+        Dialect.token_changes)."""
+        return self.dialect.token_changes()
 
     def get_token(self, jti: str) -> TokenRecord | None:
         row = self._query(lambda tx: tx.one(
