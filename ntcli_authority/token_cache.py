@@ -22,8 +22,8 @@ import typing
 from ntcli_authority.models import TokenRecord
 
 if typing.TYPE_CHECKING:
-    from ntcli_authority.storage import TokenStore
     from ntcli_authority.storage.changes import ChangeFeed
+    from ntcli_authority.storage.store import TokenStore
 
 #: Rows kept at most (about 0.5 KiB each); beyond, the oldest go first.
 SIZE = 16384

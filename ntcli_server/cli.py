@@ -37,6 +37,7 @@ import typing
 from cliff import app as cliff_app
 from cliff import commandmanager
 
+from ntcli_core import cli_parser
 from ntcli_server.commands import base
 
 NAME = 'ntcli-server'
@@ -52,8 +53,11 @@ def _no_database(db: str) -> base.CommandFailed:
 
 def _as_failure(exc: BaseException) -> base.CommandFailed | None:
     """What the user is told about an exception (None: unexpected)."""
-    from ntcli_authority.errors import AuthorityError, DatabaseNotEmpty
-    from ntcli_authority.storage import DatabaseMissing
+    from ntcli_authority.errors import (
+        AuthorityError,
+        DatabaseMissing,
+        DatabaseNotEmpty,
+    )
     if isinstance(exc, base.CommandFailed):
         return exc
     if isinstance(exc, DatabaseMissing):
@@ -100,11 +104,11 @@ class ServerApp(cliff_app.App):
                             version: str | None,
                             argparse_kwargs: dict[str, typing.Any] | None
                             = None) -> argparse.ArgumentParser:
-        parser = super().build_option_parser(
-            description, version, {'prog': NAME, **(argparse_kwargs or {})})
+        parser = cli_parser.global_parser(
+            self, description, version,
+            **{'prog': NAME, **(argparse_kwargs or {})})
         parser.add_argument('--db', metavar='PATH|DSN',
                             default=base.default_db(), help=base.DB_HELP)
-        base.brief_usage_errors(parser, self.stderr)
         return parser
 
     def interact(self) -> None:

@@ -32,7 +32,7 @@ import typing
 
 import psycopg
 
-from ntcli_authority.storage.sql import one_line
+from ntcli_authority.storage.dialect import one_line
 
 #: The channel the tokens table's trigger notifies (schema version 8).
 CHANNEL = 'ntcli_tokens'

@@ -158,10 +158,10 @@ class TestSQLite(testtools.TestCase):
 class TestSQLiteUpgrade(testtools.TestCase):
 
     def test_upgrade_from_version_7_counts_changes(self):
-        from ntcli_authority.storage import sql
+        from ntcli_authority.storage import schema
         path = self.useFixture(fixtures.TempDir()).join('v7.db')
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:7]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  schema.MIGRATIONS[:7]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
             store.add_token(storage_base.token('jti_1'))
@@ -264,10 +264,10 @@ class TestPostgres(test_postgres.PostgresTestCase):
         self.assertEqual(2, calls.calls)
 
     def test_upgrade_from_version_7_notifies(self):
-        from ntcli_authority.storage import sql
+        from ntcli_authority.storage import schema
         dsn = self.server.create_database()
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:7]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  schema.MIGRATIONS[:7]):
             store = self.open_store(dsn)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
             store.add_token(storage_base.token('jti_1'))
