@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import typing
 
-from ntcli_authority.models import TokenRecord
+from ntcli_authority.models import TokenRow
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.storage.changes import ChangeFeed
@@ -38,10 +38,10 @@ class TokenCache:
         self._store = store
         self._feed = feed
         self._size = size
-        self._rows: dict[str, TokenRecord] = {}
+        self._rows: dict[str, TokenRow] = {}
         self._generation: object | None = None
 
-    def get_token(self, jti: str) -> TokenRecord | None:
+    def get_token(self, jti: str) -> TokenRow | None:
         """The token's row as the database holds it now (see the module's
         docstring for "now")."""
         generation = self._feed.generation()

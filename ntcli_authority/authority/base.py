@@ -8,7 +8,6 @@ from __future__ import annotations
 import typing
 
 from ntcli_authority import access, errors, signing
-from ntcli_authority import jws as jws_impl
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import AuditEvent, Origin, Workspace
 from ntcli_authority.storage.store import TokenStore
@@ -16,7 +15,6 @@ from ntcli_authority.token_cache import TokenCache
 from ntcli_core.names import is_valid_name
 
 Clock = typing.Callable[[], int]
-JWS = jws_impl.PyJWT | jws_impl.Ed25519
 
 LOCAL = Origin()                     # whoever holds the database
 
@@ -37,8 +35,6 @@ class Operations:
     token_rows: TokenStore | TokenCache
     clock: Clock
     keys: signing.KeyRing
-    #: how tokens are signed and verified (see ntcli_authority.jws)
-    jws: JWS
 
     def now(self) -> int:
         """The current time, integer Unix seconds."""
@@ -50,7 +46,7 @@ class Operations:
         (its actor) from ``origin`` (where the request came from)."""
         origin = origin or LOCAL
         if principal is not None:
-            origin = origin.but(actor=principal.actor)
+            origin = origin.replace(actor=principal.actor)
         return AuditEvent.of(origin, self.now(), action, **fields)
 
     def _authorize(self, principal: Principal, action: Action,
