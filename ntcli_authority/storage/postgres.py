@@ -99,8 +99,8 @@ _ROLLED_BACK = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected,
 
 class _Session:
     """A connection of the pool (None until needed) and its one cursor:
-    making and closing a cursor costs 2.2 us (timeit), a few per cent of a
-    validation."""
+    making and closing a cursor for each statement cost a few per cent of a
+    validation (benchmarks/RESULTS.md)."""
 
     def __init__(self) -> None:
         self.conn: psycopg.Connection | None = None
@@ -130,11 +130,6 @@ class PostgresDialect(Dialect):
                'CREATE TRIGGER tokens_changed '
                'AFTER UPDATE OR DELETE OR TRUNCATE ON tokens '
                'FOR EACH STATEMENT EXECUTE FUNCTION ntcli_tokens_changed()')}
-
-    # Until autovacuum gets to it, the planner judges a workspace just
-    # filled by its old size: a page of 100,000 fresh tokens took 78 ms
-    # (a scan and sort of all of them) instead of 0.06 ms (the index).
-    analyze_tokens = 'ANALYZE tokens'
 
     def __init__(self, dsn: str, *, wait: float | None = None) -> None:
         """Connect to ``dsn``. ``wait``: the longest any call waits for the
