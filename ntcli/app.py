@@ -31,6 +31,16 @@ def _program_name() -> str:
     return name
 
 
+def _print(stdout: TextIO | None, text: str) -> int:
+    try:
+        stream = stdout or sys.stdout
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        return 1
+    return 0
+
+
 def _print_version(stdout: TextIO | None) -> int:
     """Print the line cliff's ``--version`` prints: the program name and
     the version.
@@ -40,13 +50,7 @@ def _print_version(stdout: TextIO | None) -> int:
     ``--version``); the line is written here instead, the same bytes on
     any terminal wide enough for it (argparse wraps it on a narrower one).
     """
-    stream = stdout or sys.stdout
-    try:
-        stream.write(f'{_program_name()} {ntcli.__version__}\n')
-        stream.flush()
-    except (OSError, ValueError):
-        return 1
-    return 0
+    return _print(stdout, f'{_program_name()} {ntcli.__version__}\n')
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
@@ -64,6 +68,13 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
         sys.stderr = open(os.devnull, 'w')  # noqa: SIM115 - open for good
     if argv == ['--version']:
         return _print_version(stdout)
+    if argv[:2] == ['complete', '--query']:
+        # a Tab: answered from the completion table and cache, before
+        # cliff is imported, when they know the answer
+        from ntcli import completion_quick
+        text = completion_quick.answer(argv)
+        if text is not None:
+            return _print(stdout, text)
     from ntcli import interrupt
     from ntcli.errors import Interrupted
     with interrupt.handled():
