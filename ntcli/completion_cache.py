@@ -257,6 +257,14 @@ def store_values(source: str, options: dict[str, Any],
     write(name, {'config_dir': config_dir, 'entries': entries})
 
 
+# What the background refresh runs: ntcli's entry point with the sys.path
+# of the Tab that started it (not ``python -m ntcli``, which would put the
+# working directory first: Tab in a directory holding an ``ntcli`` package
+# would run it).
+_REFRESH = ('import sys; sys.path[0] = sys.argv.pop(1); '
+            'from ntcli.app import main; sys.exit(main(sys.argv[1:]))')
+
+
 def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:
     """Start ``ntcli complete --refresh ARGV`` detached, unless one started
     less than REFRESH_EVERY seconds ago for the config directory of the
@@ -299,10 +307,10 @@ def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            # the same script as this Tab's, so the same sys.path
-            script = (sys.argv[0] if os.path.isfile(sys.argv[0])
-                      else '-m ntcli').split(' ')
-            os.execv(sys.executable, [sys.executable, *script,
-                                      'complete', '--refresh', *argv])
+            # ntcli started as this Tab's was: the same sys.path, whose
+            # first entry (the script's directory) comes first again
+            os.execv(sys.executable, [sys.executable, '-c', _REFRESH,
+                                      sys.path[0], 'complete', '--refresh',
+                                      *argv])
     finally:
         os._exit(0)

@@ -46,11 +46,9 @@ def _mtime(path: str) -> int:
 def signature() -> list:
     """What the installed plugin set is read from (stevedore's cache key):
     the interpreter, each ``sys.path`` entry and the ``entry_points.txt``
-    of each distribution in it, with their modification times. The first
-    entry, the script's directory (or the working directory under
-    ``python -m``), is left out: it holds no installed distribution."""
+    of each distribution in it, with their modification times."""
     found: list = [sys.executable, sys.prefix, ntcli.__version__]
-    for entry in sys.path[1:]:
+    for entry in sys.path:
         found.append([entry, _mtime(entry)])
         try:
             names = sorted(os.listdir(entry or '.'))
