@@ -40,8 +40,7 @@ from ntcli.completion_engine import (  # noqa: F401
 )
 
 if TYPE_CHECKING:
-    from cliff.app import App
-
+    from ntcli.command import App
     from ntcli.context import Context
 
 # Seconds that a value lookup may spend on the endpoint; the whole answer is

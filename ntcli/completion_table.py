@@ -31,7 +31,7 @@ from ntcli import completion_cache, completion_engine
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from typing import Any, NoReturn
+    from typing import Any
 
 _SUFFIXES = ('.dist-info', '.egg-info')
 
@@ -140,22 +140,17 @@ def _options(parser: argparse.ArgumentParser) -> list[dict[str, Any]]:
 
 def _parse_known(parser: argparse.ArgumentParser,
                  args: list[str]) -> argparse.Namespace:
-    """What ``parser`` makes of ``args``, errors ignored."""
-    import argparse
-
-    def quiet(message: str) -> NoReturn:
-        raise ValueError(message)
-    error = parser.error
-    parser.error = quiet  # type: ignore[method-assign]
-    try:
+    """What ``parser`` makes of ``args``, errors ignored (a parser that is
+    not ntcli's cannot parse quietly: its defaults alone)."""
+    from ntcli_core.cli_parser import ArgumentParser, UsageProblem
+    if isinstance(parser, ArgumentParser):
         for attempt in (args, []):
             try:
-                return parser.parse_known_args(attempt)[0]
-            except (ValueError, SystemExit):
+                return parser.parse_known_quietly(attempt)
+            except (UsageProblem, SystemExit):      # SystemExit: -h
                 continue
-        return argparse.Namespace()
-    finally:
-        parser.error = error  # type: ignore[method-assign]
+    import argparse
+    return argparse.Namespace()
 
 
 def _columns(cmd: Any, parser: argparse.ArgumentParser
@@ -163,7 +158,7 @@ def _columns(cmd: Any, parser: argparse.ArgumentParser
     """The command's columns, and the flags that change them."""
     import argparse
 
-    from ntcli.command import column_choices
+    from ntcli.display import column_choices
     declared = getattr(cmd, 'declared_fields', None)
     if declared is None:
         return None, {}
