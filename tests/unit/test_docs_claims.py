@@ -137,6 +137,23 @@ class TestMessagesNamePublishedPages(testtools.TestCase):
         self.assertIn('Running several ntcli-server nodes', page_titles())
 
 
+class TestInstallInstructions(testtools.TestCase):
+
+    def test_no_page_installs_ntcli_from_an_index(self):
+        # no release is published: "pip install ntcli" finds nothing, and
+        # the install page says so in the one sentence allowed to name it
+        pattern = re.compile(r'pip install [\'"]?ntcli(\[[^\]]*\])?[\'"]?`')
+        said = []
+        pages = glob.glob(os.path.join(DOCS, '**', '*.md'), recursive=True)
+        for path in pages + [os.path.join(ROOT, 'README.md')]:
+            for number, line in enumerate(read(path).split('\n'), 1):
+                if pattern.search(line) and 'No release' not in line:
+                    said.append(f'{os.path.relpath(path, ROOT)}:{number}')
+        self.assertEqual([], said)
+        self.assertIsNotNone(pattern.search("`pip install 'ntcli[server]'`"))
+        self.assertIsNone(pattern.search('`pip install ntcli-greet`'))
+
+
 class TestManPage(testtools.TestCase):
 
     def test_variables_that_set_global_options_have_one(self):
