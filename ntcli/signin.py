@@ -56,8 +56,8 @@ from ntcli_core import oauth
 
 if typing.TYPE_CHECKING:
     from ntcli.context import Context
+    from ntcli.credentials import SignIn
     from ntcli.endpoints import SignInProvider
-    from ntcli.store import SignIn
     from ntcli_authority.oidc import Issuer, ProviderMetadata, VerifiedToken
 
 #: Seconds between two polls when the provider names no interval (RFC 8628
@@ -457,7 +457,7 @@ def sign_in(context: Context, provider: SignInProvider, *,
                 SignIn, bool]:
     """Run a flow, exchange the ID token for a session, store both;
     return the sign-in and whether the server created the user."""
-    from ntcli.store import SignIn
+    from ntcli.credentials import SignIn
     endpoint = context.endpoint
     client = client_for(context, provider)
     if browser:

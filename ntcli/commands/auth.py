@@ -116,7 +116,7 @@ class Login(command.Command):
         from ntcli.commands import ci_login
         if ci_login.wanted(parsed_args):
             return ci_login.login(self, parsed_args)
-        from ntcli.store import StoredToken
+        from ntcli.credentials import StoredToken
         context = self.context
         endpoint = context.endpoint
         if endpoint.embedded:
