@@ -9,8 +9,7 @@ token values.
 
 The key classes are imported when first used: the CLI imports this module
 on paths that never sign or verify anything. Tokens are signed and verified
-through :data:`ntcli_authority.jws.ED25519` unless a caller passes
-:data:`ntcli_authority.jws.PYJWT`; the tokens are the same.
+by :mod:`ntcli_authority.jws`.
 """
 
 from __future__ import annotations
@@ -22,9 +21,8 @@ import re
 import time
 import typing
 
-from ntcli_authority import errors
-from ntcli_authority import jws as jws_impl
-from ntcli_authority.models import AuditEvent, SigningKey, TokenRecord
+from ntcli_authority import errors, jws
+from ntcli_authority.models import AuditEvent, SigningKey, TokenRow
 from ntcli_core import fernet
 from ntcli_core.tokens import (
     ALGORITHM,
@@ -160,7 +158,7 @@ def load_private_key(key: SigningKey):
         return None
     pem = unseal(key.private_key)
     # our own keys without importing serialization (about 10 ms)
-    private = jws_impl.ed25519_private_key(pem)
+    private = jws.ed25519_private_key(pem)
     if private is not None:
         return private
     from cryptography.hazmat.primitives import serialization
@@ -171,7 +169,7 @@ def load_private_key(key: SigningKey):
 
 def load_public_key(key: SigningKey):
     """The public key object of a stored key."""
-    public = jws_impl.ed25519_public_key(key.public_key)
+    public = jws.ed25519_public_key(key.public_key)
     if public is not None:
         return public
     from cryptography.hazmat.primitives import serialization
@@ -179,7 +177,7 @@ def load_public_key(key: SigningKey):
     return serialization.load_pem_public_key(key.public_key.encode('ascii'))
 
 
-def claims_of(record: TokenRecord) -> dict:
+def claims_of(record: TokenRow) -> dict:
     """The JWT claims of a token record, in a fixed order.
 
     The order matters: it makes re-signing byte-for-byte identical.
@@ -192,16 +190,13 @@ def claims_of(record: TokenRecord) -> dict:
     return claims
 
 
-def encode_token(record: TokenRecord, private_key,
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
-                 ) -> str:
+def encode_token(record: TokenRow, private_key) -> str:
     """Sign the claims of ``record`` with the key it names."""
     return TOKEN_PREFIX + jws.sign(claims_of(record), record.kid, private_key)
 
 
 def decode_token(token: str,
-                 public_key_for: typing.Callable[[str], object],
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
+                 public_key_for: typing.Callable[[str], object]
                  ) -> tuple[str, dict]:
     """Verify a token's format and signature; return its kid and claims.
 
@@ -224,7 +219,7 @@ def decode_token(token: str,
     if public_key is None:
         raise errors.TokenInvalid('The token was signed by an unknown key')
     if not CANONICAL_JWS.fullmatch(raw):
-        raise errors.TokenInvalid(jws_impl.MALFORMED)
+        raise errors.TokenInvalid(jws.MALFORMED)
     # Times are checked by the authority against its own clock.
     claims = jws.verified_claims(raw, public_key)
     _check_claims(claims)
@@ -282,7 +277,7 @@ class KeyRing:
                 # Several processes may race here; the store keeps one.
                 candidate = generate_signing_key(self._clock())
                 key = self._store.ensure_primary_signing_key(
-                    candidate, audit.but(detail=candidate.kid)
+                    candidate, audit.replace(detail=candidate.kid)
                     if audit else None)
             self._remember(key)
         assert self._primary is not None
@@ -312,6 +307,6 @@ class KeyRing:
         is recorded with the new kid as detail."""
         key = generate_signing_key(self._clock())
         self._store.add_primary_signing_key(
-            key, audit.but(detail=key.kid) if audit else None)
+            key, audit.replace(detail=key.kid) if audit else None)
         self._remember(key)
         return key

@@ -8,14 +8,12 @@ from __future__ import annotations
 import typing
 
 from ntcli_authority import access, errors, signing
-from ntcli_authority import jws as jws_impl
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import AuditEvent, Origin, Workspace
 from ntcli_authority.storage.store import TokenStore
 from ntcli_core.names import is_valid_name
 
 Clock = typing.Callable[[], int]
-JWS = jws_impl.PyJWT | jws_impl.Ed25519
 
 LOCAL = Origin()                     # whoever holds the database
 
@@ -33,8 +31,6 @@ class Operations:
     store: TokenStore
     clock: Clock
     keys: signing.KeyRing
-    #: how tokens are signed and verified (see ntcli_authority.jws)
-    jws: JWS
 
     def now(self) -> int:
         """The current time, integer Unix seconds."""
@@ -46,7 +42,7 @@ class Operations:
         (its actor) from ``origin`` (where the request came from)."""
         origin = origin or LOCAL
         if principal is not None:
-            origin = origin.but(actor=principal.actor)
+            origin = origin.replace(actor=principal.actor)
         return AuditEvent.of(origin, self.now(), action, **fields)
 
     def _authorize(self, principal: Principal, action: Action,

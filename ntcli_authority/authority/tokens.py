@@ -33,7 +33,7 @@ from ntcli_authority.models import (
     Revocation,
     TokenInfo,
     TokenPage,
-    TokenRecord,
+    TokenRow,
     ValidatedToken,
     held_scopes,
 )
@@ -91,7 +91,7 @@ class Tokens(Operations):
             key, private_key = self.keys.primary(
                 self._event(principal, origin, models.AUDIT_KEY_ROTATE),
                 reload=reload)
-            record = TokenRecord(
+            record = TokenRow(
                 jti=JTI_PREFIX + secrets.token_hex(16),
                 workspace_id=workspace_id, created_at=now, expires_at=expiry,
                 kid=key.kid, scope=scopes.to_claim(granted),
@@ -116,7 +116,7 @@ class Tokens(Operations):
         if replayed:
             private_key = self._replayable(principal, origin, stored)
         return IssuedToken(
-            token=signing.encode_token(stored, private_key, self.jws),
+            token=signing.encode_token(stored, private_key),
             jti=stored.jti,
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=held_scopes(stored.scope),
@@ -126,8 +126,7 @@ class Tokens(Operations):
                  workspace_id: str | None = None) -> ValidatedToken:
         """Accept a token or raise TokenInvalid / TokenRevoked /
         TokenExpired, or Forbidden when it is not for ``workspace_id``."""
-        kid, claims = signing.decode_token(token, self.keys.public_key,
-                                           self.jws)
+        kid, claims = signing.decode_token(token, self.keys.public_key)
         record = self.store.get_token(claims['jti'])
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.
@@ -197,7 +196,7 @@ class Tokens(Operations):
             next_cursor=encode_cursor(records[-1]) if more else None)
 
     def _replayable(self, principal: Principal, origin: Origin | None,
-                    stored: TokenRecord) -> object:
+                    stored: TokenRow) -> object:
         """The key to re-sign ``stored``, the token a replay returns; raise
         (and record the refusal) when it must not be handed out."""
         refusal: errors.AuthorityError | None = None
@@ -285,7 +284,7 @@ class Tokens(Operations):
                           retiring=not record.revoked_by(now))
 
     def list_expiring(self, principal: Principal, within: int, *,
-                      limit: int = MAX_PAGE) -> list[TokenRecord]:
+                      limit: int = MAX_PAGE) -> list[TokenRow]:
         """Up to ``limit`` valid tokens of every workspace that expire
         within ``within`` seconds from now, soonest first."""
         self._authorize(principal, Action.WATCH_EXPIRY)

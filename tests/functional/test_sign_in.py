@@ -273,7 +273,7 @@ class TestRenewal(SignInTest):
         store = credential_store.CredentialStore(self.home.config_dir)
         with store.transaction() as c:
             c.set_sign_in(key, old_session,
-                          record.but(expires_at=int(time.time()) + 60))
+                          record.replace(expires_at=int(time.time()) + 60))
         self.run_ntcli('workspace', 'list')
         after = self.credentials()
         renewed = after.get_sign_in(key)
@@ -300,7 +300,7 @@ class TestRenewal(SignInTest):
         store = credential_store.CredentialStore(self.home.config_dir)
         with store.transaction() as c:
             c.set_sign_in(key, session,
-                          record.but(expires_at=int(time.time()) + 60))
+                          record.replace(expires_at=int(time.time()) + 60))
         result = self.run_ntcli('workspace', 'list')
         self.assertIn('no longer renews your sign-in: run ntcli auth login',
                       result.stderr)

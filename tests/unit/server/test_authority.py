@@ -10,9 +10,10 @@ import testtools
 from ntcli_authority import authority as authority_mod
 from ntcli_authority import errors, signing
 from ntcli_authority.access import Principal
-from ntcli_authority.models import TokenRecord
+from ntcli_authority.models import TokenRow
 from ntcli_core import scopes
 from tests.unit.server import base
+from tests.unit.server.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -191,11 +192,11 @@ class TestIdempotency(AuthorityTestCase):
             include_revoked=True).tokens))
 
     def test_a_key_stored_before_callers_were_bound_replays_for_nobody(self):
-        from ntcli_authority.models import TokenRecord
+        from ntcli_authority.models import TokenRow
         key, _ = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid, scope='workspace:read')
+        record = TokenRow(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid, scope='workspace:read')
         self.authority.store.add_token(record, 'old-key',
                                        idempotency_since=0)
         self.assertRaises(errors.IdempotencyKeyConflict,
@@ -331,9 +332,9 @@ class TestValidate(AuthorityTestCase):
         # A genuine signature over claims that were never issued (a key
         # leak, or a database restored from an old backup).
         key, private = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid)
+        record = TokenRow(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid)
         self.assertInvalid(signing.encode_token(record, private))
 
     def test_expired(self):
@@ -750,11 +751,11 @@ class TestManyTokens(AuthorityTestCase):
             self.clock.advance(1)
         # The rest in bulk, many sharing a second so that ties on
         # created_at are exercised.
-        bulk = [TokenRecord(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
-                            created_at=base.START + i // 100,
-                            expires_at=None, kid=key.kid)
+        bulk = [TokenRow(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
+                         created_at=base.START + i // 100,
+                         expires_at=None, kid=key.kid)
                 for i in range(9990)]
-        self.assertEqual(9990, self.authority.store.add_tokens(bulk))
+        self.assertEqual(9990, insert_tokens(self.authority.store, bulk))
         self.authority.revoke(OWNER, self.ws.id, real[3].jti)
         self.assertRaises(errors.TokenRevoked, self.authority.validate,
                           real[3].token)
@@ -853,14 +854,13 @@ class TestScopes(AuthorityTestCase):
     def legacy_token(self):
         """A token as issued before scopes existed: scope 'workspace'."""
         key, private_key = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + '1' * 32,
-                             workspace_id=self.mine.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid, scope='workspace')
+        record = TokenRow(jti='jti_' + '1' * 32,
+                          workspace_id=self.mine.id,
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid, scope='workspace')
         self.authority.store.add_token(record, None,
                                        idempotency_since=base.START)
-        return signing.encode_token(record, private_key,
-                                    self.authority.jws)
+        return signing.encode_token(record, private_key)
 
     def test_a_user_grants_any_scope_in_its_workspace(self):
         issued = self.authority.issue(self.alice_p, self.mine.id,
