@@ -1,7 +1,7 @@
 """A CI job's own identity: the OpenID Connect token its CI system gives it.
 
 ``ntcli auth login --ci`` trades that token for a short-lived workspace
-token at the endpoint (RFC 8693, see ``docs/automation.md``). Where the
+token at the endpoint (RFC 8693, see ``docs/user/automation.md``). Where the
 token comes from, first found first:
 
 1. ``--oidc-token-file PATH``: a file holding it, such as a Kubernetes

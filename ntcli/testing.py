@@ -1,6 +1,6 @@
 """Test fixtures for ntcli and for plugin authors.
 
-Public and stable API (see docs/plugins.md, "Testing a plugin"):
+Public and stable API (see docs/plugins/index.md, "Testing a plugin"):
 
 :class:`IsolatedHome`
     A temporary HOME with its own XDG directories and no ``NTCLI_*``

@@ -79,7 +79,7 @@ class Rule(Record):
     what: str = ''           # the operation in words, for a refusal
 
 
-#: The one table of authorization rules (docs/architecture.md shows it).
+#: The one table of authorization rules (docs/architecture/index.md shows it).
 RULES: dict[Action, Rule] = {
     Action.CREATE_WORKSPACE: Rule(True, ANYONE, None,
                                   what='create workspaces'),

@@ -2,8 +2,8 @@
 
 One :class:`Authority` serves both the CLI's embedded endpoint and
 ``ntcli-server``. It holds no SQL: state lives behind
-:class:`ntcli_authority.storage.TokenStore`, and every state change is one
-store call, hence one transaction.
+:class:`ntcli_authority.storage.store.TokenStore`, and every state change
+is one store call, hence one transaction.
 
 Every operation takes its caller, a :class:`ntcli_authority.access.Principal`,
 as its first argument and is authorized here, by the rules of
@@ -45,12 +45,10 @@ from ntcli_authority.models import (
     Workspace,
     held_scopes,
 )
-from ntcli_authority.storage import (
-    ALL_OWNERS,
-    PrimaryKeyChanged,
-    TokenStore,
-    open_store,
-)
+from ntcli_authority.storage import open_store
+from ntcli_authority.storage.queries import PrimaryKeyChanged
+from ntcli_authority.storage.store import TokenStore
+from ntcli_authority.storage.workspaces import ALL_OWNERS
 from ntcli_core import clock, scopes
 from ntcli_core.lifetimes import MAX_GRACE, MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
@@ -199,7 +197,7 @@ class Authority:
              wait: float | None = None) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
-        (:class:`ntcli_authority.storage.DatabaseMissing`); ``wait``
+        (:class:`ntcli_authority.errors.DatabaseMissing`); ``wait``
         bounds each database call (see
         :func:`ntcli_authority.storage.open_store`)."""
         return cls(open_store(target, create=create, wait=wait),

@@ -23,7 +23,7 @@ from ntcli_authority import errors, signing
 from ntcli_authority.authority import Authority
 from ntcli_authority.models import STATUS_ACTIVE, SigningKey, TokenRecord
 from ntcli_authority.storage import open_store
-from ntcli_authority.storage.sql import SQLTokenStore
+from ntcli_authority.storage.store import TokenStore
 
 SAMPLE = 20
 #: The columns that name a row of each copied table in messages.
@@ -57,8 +57,8 @@ def copy_database(source: str, target: str, *, replace: bool = False,
     if source == target:
         raise errors.InvalidRequest('The source and the target are the same '
                                     'database')
-    with _sql_store(source, create=False) as src, \
-            _sql_store(target, create=True) as dst:
+    with contextlib.closing(open_store(source, create=False)) as src, \
+            contextlib.closing(open_store(target, create=True)) as dst:
         tables = src.dump()
         if not dst.dialect.holds_nul:
             _check_nul(tables, dst.dialect.location)
@@ -97,17 +97,8 @@ def _check_nul(tables: dict[str, list[dict]], location: str) -> None:
                         {'table': table, 'row': number, 'column': column})
 
 
-def _sql_store(target: str, *,
-               create: bool) -> contextlib.closing[SQLTokenStore]:
-    store = open_store(target, create=create)
-    if not isinstance(store, SQLTokenStore):
-        store.close()
-        raise errors.InvalidRequest(f'{target} is not a SQL token database')
-    return contextlib.closing(store)
-
-
-def _validate_sample(tokens: list[dict], src: SQLTokenStore,
-                     dst: SQLTokenStore, size: int) -> tuple[int, int]:
+def _validate_sample(tokens: list[dict], src: TokenStore,
+                     dst: TokenStore, size: int) -> tuple[int, int]:
     """Re-sign a sample of the live tokens with the source's keys; each
     must validate on the target and be what the target's keys sign.
     Return how many live tokens there were and how many were checked."""

@@ -156,6 +156,14 @@ class StorageUnavailable(_CodedError):
     default_message = 'The token database is unavailable'
 
 
+class DatabaseMissing(StorageUnavailable):
+    """``open_store(..., create=False)`` found no database at ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f'No token database at {path}', {'path': path})
+        self.path = path
+
+
 class IdempotencyKeyConflict(_CodedError):
     """An idempotency key that names a request of another caller: a key is
     bound to the principal that first sent it."""

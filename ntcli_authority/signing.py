@@ -34,7 +34,7 @@ from ntcli_core.tokens import (
 )
 
 if typing.TYPE_CHECKING:
-    from ntcli_authority.storage import TokenStore
+    from ntcli_authority.storage.store import TokenStore
 
 # The one spelling of a token: three unpadded base64url segments (RFC 7515)
 # and a 64-byte Ed25519 signature in canonical form, whose last character

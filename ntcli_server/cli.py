@@ -52,8 +52,11 @@ def _no_database(db: str) -> base.CommandFailed:
 
 def _as_failure(exc: BaseException) -> base.CommandFailed | None:
     """What the user is told about an exception (None: unexpected)."""
-    from ntcli_authority.errors import AuthorityError, DatabaseNotEmpty
-    from ntcli_authority.storage import DatabaseMissing
+    from ntcli_authority.errors import (
+        AuthorityError,
+        DatabaseMissing,
+        DatabaseNotEmpty,
+    )
     if isinstance(exc, base.CommandFailed):
         return exc
     if isinstance(exc, DatabaseMissing):

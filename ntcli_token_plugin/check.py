@@ -1,7 +1,7 @@
 """Exit statuses of ``ntcli token show --check``, for monitoring.
 
 One status per state, so that a check can tell them apart; each maps to a
-Nagios severity (docs/automation.md has the table and a plugin wrapper).
+Nagios severity (docs/user/automation.md has the table and a plugin wrapper).
 They start at 10 so that none is taken for ntcli's own 1 (the check could
 not be made: unreadable credentials, no workspace...) or 2 (bad usage).
 """

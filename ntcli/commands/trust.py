@@ -2,7 +2,7 @@
 
 A trust policy lets CI jobs of an external OpenID Connect issuer obtain
 short-lived tokens of the workspace with ``ntcli auth login --ci`` (see
-``docs/automation.md``). These commands are for the workspace's owner (a
+``docs/user/automation.md``). These commands are for the workspace's owner (a
 user credential) or a token of it holding ``tokens:write``; the server's
 operator has ``ntcli-server trust`` as well.
 """

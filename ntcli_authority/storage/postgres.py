@@ -4,7 +4,7 @@ Each store object owns one connection (a gunicorn worker owns one store).
 Every transaction runs at READ COMMITTED; the store's queries get their
 safety under concurrency from row locks (``FOR KEY SHARE`` on the
 workspace row), conditional updates and upserts (see
-:mod:`ntcli_authority.storage.sql`), and from transaction-scoped advisory
+:mod:`ntcli_authority.storage.tokens`), and from transaction-scoped advisory
 locks that serialize schema migrations and signing-key changes.
 
 A connection found dead is replaced and the transaction retried once; a
@@ -31,7 +31,12 @@ except ImportError as exc:      # the 'postgres' extra is not installed
         "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
     ) from exc
 from ntcli_authority.storage import green
-from ntcli_authority.storage.sql import Dialect, T, Transaction, one_line
+from ntcli_authority.storage.dialect import (
+    Dialect,
+    T,
+    Transaction,
+    one_line,
+)
 
 
 def cooperate_with_gevent() -> None:

@@ -17,8 +17,8 @@ import time
 import typing
 
 from ntcli_authority import errors
-from ntcli_authority.storage import DatabaseMissing, green
-from ntcli_authority.storage.sql import Dialect, T, Transaction
+from ntcli_authority.storage import green
+from ntcli_authority.storage.dialect import Dialect, T, Transaction
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -101,7 +101,7 @@ class SQLiteDialect(Dialect):
         target, uri = path, False
         if path != ':memory:' and not create:
             if _is_missing(path):
-                raise DatabaseMissing(path)
+                raise errors.DatabaseMissing(path)
             # mode=rw: should the file vanish meanwhile, SQLite fails
             # instead of making an empty database there.
             import urllib.parse

@@ -1,5 +1,5 @@
 """ntcli-server behind a real nginx: ``auth_request`` to /v1/token_auth in
-front of a small upstream, configured as docs/ingress.md says.
+front of a small upstream, configured as docs/operator/ingress.md says.
 
 nginx comes from the distribution's packages (.ci/run installs
 nginx-light when it is missing); without it, or without its auth_request
@@ -29,7 +29,7 @@ from ntcli.endpoints.http import HTTPEndpoint
 from ntcli_core import scopes
 from ntcli_server.testing import HOST, ServerFixture, free_port
 
-# The configuration docs/ingress.md gives, with this test's ports and
+# The configuration docs/operator/ingress.md gives, with this test's ports and
 # prefix filled in.
 CONFIG = '''
 worker_processes 1;

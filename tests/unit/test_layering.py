@@ -105,7 +105,7 @@ class TestLayering(testtools.TestCase):
     def test_every_import_runs_downwards(self):
         modules = product_modules()
         self.assertIn('ntcli_core.tokens', modules)
-        self.assertIn('ntcli_authority.storage.sql', modules)
+        self.assertIn('ntcli_authority.storage.tokens', modules)
         problems = []
         for module, path in sorted(modules.items()):
             with open(path, encoding='utf-8') as handle:

@@ -108,7 +108,8 @@ class TestDistributions(testtools.TestCase):
         self.assertEqual(1, len(licenses), sorted(self.wheel_files))
 
     def test_sdist_can_run_its_tests_and_build_its_docs(self) -> None:
-        needed = {'LICENSE', 'README.md', 'docs/plugins.md', 'docs/conf.py',
+        needed = {'LICENSE', 'README.md', 'docs/plugins/index.md',
+                  'docs/conf.py',
                   '.stestr.conf',
                   'tox.ini', 'setup.cfg', 'pyproject.toml',
                   'tests/__init__.py', 'tests/unit/test_packaging.py',

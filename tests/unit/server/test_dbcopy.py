@@ -95,7 +95,7 @@ class TestCopy(testtools.TestCase):
                           self.source, self.source)
 
     def test_a_missing_source_creates_nothing(self):
-        from ntcli_authority.storage import DatabaseMissing
+        from ntcli_authority.errors import DatabaseMissing
         target = os.path.join(self.dir, 'copy.db')
         self.assertRaises(DatabaseMissing, dbcopy.copy_database,
                           self.source + '.nope', target)

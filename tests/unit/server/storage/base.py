@@ -17,7 +17,8 @@ from ntcli_authority.models import (
     User,
     Workspace,
 )
-from ntcli_authority.storage import ALL_OWNERS, TokenStore
+from ntcli_authority.storage.store import TokenStore
+from ntcli_authority.storage.workspaces import ALL_OWNERS
 from tests.unit.server import base
 
 WS = 'ws-1'
@@ -104,7 +105,7 @@ class StoreTests:
         self.assertIsNone(self.store.get_signing_key('nope'))
 
     def test_new_tokens_only_of_the_primary(self):
-        from ntcli_authority.storage import PrimaryKeyChanged
+        from ntcli_authority.storage.queries import PrimaryKeyChanged
         self.add_workspace()
         self.store.ensure_primary_signing_key(signing_key('a'))
         self.store.add_token(token('jti_1', kid='a'), 'key-1')

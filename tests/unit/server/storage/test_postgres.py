@@ -29,7 +29,7 @@ OWNER = Principal.local()  # the local owner may do everything
 try:
     import psycopg
 
-    from ntcli_authority.storage import postgres, sql
+    from ntcli_authority.storage import postgres, schema
 except (ImportError, errors.StorageUnavailable):
     # No psycopg: the tests skip, saying why (tests/postgres.py).
     psycopg = postgres = sql = None
@@ -169,7 +169,7 @@ class TestStore(storage_base.StoreTests, PostgresTestCase):
 
     @property
     def schema_version(self):
-        return sql.SCHEMA_VERSION
+        return schema.SCHEMA_VERSION
 
     def open_store(self, dsn=None):
         return open_store(dsn or self.dsn)
@@ -187,7 +187,7 @@ class TestOpen(PostgresTestCase):
         for dsn in (self.dsn, 'postgres://' + self.dsn.split('://', 1)[1]):
             store = self.open_store(dsn)
             self.assertIsInstance(store.dialect, postgres.PostgresDialect)
-            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+            self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
 
     def test_secret_required(self):
         self.useFixture(fixtures.EnvironmentVariable('NTCLI_SERVER_SECRET'))
@@ -236,7 +236,7 @@ class TestOpen(PostgresTestCase):
     def test_reopening_changes_nothing(self):
         self.open_store().close()
         store = self.open_store()
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(1, self.raw().execute(
             'SELECT COUNT(*) FROM schema_version').fetchone()[0])
 
@@ -254,7 +254,7 @@ class TestMigration(PostgresTestCase):
                      "('k1', 'plain:x', 'pub', 100, TRUE, NULL)")
 
         store = self.open_store()
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('old-one', store.get_workspace('ws-1').name)
         record = store.get_token('jti_1')
         self.assertEqual('kept', record.description)
@@ -290,8 +290,8 @@ class TestMigration(PostgresTestCase):
         self.raw().execute(SCHEMA_V1 + SCHEMA_V2_ADDED)
         before = self.schema(self.dsn)
         fresh = self.server.create_database()
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:2]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  schema.MIGRATIONS[:2]):
             self.assertEqual(2, self.open_store().schema_version())
             self.assertEqual(before, self.schema(self.dsn))
             self.open_store(fresh)
@@ -306,10 +306,10 @@ class TestMigration(PostgresTestCase):
 
     def test_failed_migration_rolls_back(self):
         self.open_store().close()
-        broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+        broken = schema.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
                                     'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.storage.sql.MIGRATIONS', broken))
+            'ntcli_authority.storage.schema.MIGRATIONS', broken))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   self.dsn)
         self.assertIn(f'schema version {len(broken)} failed', str(error))
@@ -325,8 +325,8 @@ class TestMigration(PostgresTestCase):
         self.assertNoErrors(results)
         for store in results:
             self.addCleanup(store.close)
-            self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
-        self.assertEqual([(sql.SCHEMA_VERSION,)], self.raw().execute(
+            self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual([(schema.SCHEMA_VERSION,)], self.raw().execute(
             'SELECT version FROM schema_version').fetchall())
 
 

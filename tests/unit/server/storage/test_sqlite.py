@@ -12,10 +12,11 @@ import stat
 import fixtures
 import testtools
 
-from ntcli_authority import errors, storage
+from ntcli_authority import errors
 from ntcli_authority.access import Principal
 from ntcli_authority.models import Workspace
-from ntcli_authority.storage import open_store, sql, sqlite
+from ntcli_authority.storage import open_store, sqlite
+from ntcli_authority.storage import schema as store_schema
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 
@@ -93,12 +94,12 @@ class TestFiles(testtools.TestCase):
                          conn.execute('PRAGMA journal_mode').fetchone()[0])
         self.assertGreaterEqual(
             conn.execute('PRAGMA busy_timeout').fetchone()[0], 10000)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
 
     def test_memory(self):
         store = open_store(':memory:')
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
 
     def test_not_a_database(self):
         path = os.path.join(self.dir, 'a.db')
@@ -169,14 +170,14 @@ class TestCreateOrNot(testtools.TestCase):
 
     def test_missing_file_is_refused_and_nothing_is_made(self):
         path = os.path.join(self.dir, 'typo', 'a.db')
-        error = self.assertRaises(storage.DatabaseMissing, open_store, path,
+        error = self.assertRaises(errors.DatabaseMissing, open_store, path,
                                   create=False)
         self.assertIsInstance(error, errors.StorageUnavailable)
         self.assertEqual(path, error.path)
         self.assertEqual(f'No token database at {path}', error.message)
         self.assertEqual([], os.listdir(self.dir))
         # with a sqlite:// target too
-        self.assertRaises(storage.DatabaseMissing, open_store,
+        self.assertRaises(errors.DatabaseMissing, open_store,
                           'sqlite://' + path, create=False)
         self.assertEqual([], os.listdir(self.dir))
 
@@ -209,13 +210,13 @@ class TestCreateOrNot(testtools.TestCase):
             'ntcli_authority.storage.sqlite._is_missing', lambda path: False))
         error = self.assertRaises(errors.StorageUnavailable, open_store,
                                   path, create=False)
-        self.assertNotIsInstance(error, storage.DatabaseMissing)
+        self.assertNotIsInstance(error, errors.DatabaseMissing)
         self.assertFalse(os.path.exists(path))
 
     def test_memory_needs_no_file(self):
         store = open_store(':memory:', create=False)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
 
     def test_authority_open_creates_by_default(self):
         # The embedded endpoint relies on it: first use makes the file.
@@ -226,7 +227,7 @@ class TestCreateOrNot(testtools.TestCase):
         self.assertTrue(os.path.exists(path))
         with Authority.open(path, create=False) as authority:
             self.assertFalse(authority.store.created)
-        self.assertRaises(storage.DatabaseMissing, Authority.open,
+        self.assertRaises(errors.DatabaseMissing, Authority.open,
                           os.path.join(self.dir, 'other.db'), create=False)
 
 
@@ -247,7 +248,7 @@ class TestMigration(testtools.TestCase):
 
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('old-one', store.get_workspace('ws-1').name)
         token = store.get_token('jti_1')
         self.assertEqual('kept', token.description)
@@ -290,8 +291,8 @@ class TestMigration(testtools.TestCase):
         conn.executescript(SCHEMA_V1 + SCHEMA_V2_ADDED)
         conn.close()
         before = schema(old)
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:2]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  store_schema.MIGRATIONS[:2]):
             store = open_store(old)
             self.assertEqual(2, store.schema_version())
             store.close()
@@ -309,15 +310,15 @@ class TestMigration(testtools.TestCase):
     def test_upgrade_from_version_3_keeps_everything(self):
         # A database of the schema before trust policies gains them.
         path = self.useFixture(fixtures.TempDir()).join('v3.db')
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:3]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  store_schema.MIGRATIONS[:3]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', 1))
             self.assertEqual(3, store.schema_version())
             store.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('alpha', store.get_workspace('ws-1').name)
         self.assertEqual([], store.list_trust_policies())
         store.add_trust_policy(storage_base.policy(workspace_id='ws-1'))
@@ -327,15 +328,15 @@ class TestMigration(testtools.TestCase):
     def test_upgrade_from_version_5_adds_identities_and_sessions(self):
         from ntcli_authority.models import Identity, Session, User
         path = self.useFixture(fixtures.TempDir()).join('v5.db')
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:5]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  store_schema.MIGRATIONS[:5]):
             store = open_store(path)
             store.create_user(User('u1', 'alice', base.START, 'h'))
             self.assertEqual(5, store.schema_version())
             store.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual('alice', store.get_user_by_credential_hash('h').name)
         store.add_identity(Identity('https://idp.example', 's', 'u1',
                                     base.START))
@@ -349,8 +350,8 @@ class TestMigration(testtools.TestCase):
         # A key stored before keys were bound to their callers replays for
         # nobody; a new one names its caller's request.
         path = self.useFixture(fixtures.TempDir()).join('v6.db')
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:6]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  store_schema.MIGRATIONS[:6]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
             store.add_token(storage_base.token('jti_1'))
@@ -383,8 +384,8 @@ class TestMigration(testtools.TestCase):
         # A database of the schema before grace periods: its tokens keep
         # their state, and a revoked one stays revoked.
         path = self.useFixture(fixtures.TempDir()).join('v4.db')
-        with fixtures.MonkeyPatch('ntcli_authority.storage.sql.MIGRATIONS',
-                                  sql.MIGRATIONS[:4]):
+        with fixtures.MonkeyPatch('ntcli_authority.storage.schema.MIGRATIONS',
+                                  store_schema.MIGRATIONS[:4]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
             self.assertEqual(4, store.schema_version())
@@ -398,7 +399,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(['jti_live'], [
             r.jti for r in store.list_tokens('ws-1', now=base.START)])
         self.assertEqual(['jti_live'], [r.jti for r in
@@ -414,17 +415,17 @@ class TestMigration(testtools.TestCase):
         open_store(path).close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         rows = store.dialect._conn.execute(
             'SELECT COUNT(*) FROM schema_version').fetchone()[0]
         self.assertEqual(1, rows)
 
     def test_failed_migration_rolls_back(self):
         path = self.useFixture(fixtures.TempDir()).join('a.db')
-        broken = sql.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
+        broken = store_schema.MIGRATIONS + [('CREATE TABLE extra (x INTEGER)',
                                     'THIS IS NOT SQL')]
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.storage.sql.MIGRATIONS', broken))
+            'ntcli_authority.storage.schema.MIGRATIONS', broken))
         self.assertRaises(errors.StorageUnavailable, open_store, path)
         conn = sqlite3.connect(path)
         self.addCleanup(conn.close)
@@ -438,7 +439,7 @@ class TestStore(storage_base.StoreTests, testtools.TestCase):
     """The store contract (tests/unit/server/storage/base.py) on SQLite."""
 
     integrity_error = sqlite3.IntegrityError
-    schema_version = sql.SCHEMA_VERSION
+    schema_version = store_schema.SCHEMA_VERSION
 
     def open_store(self):
         if not hasattr(self, 'path'):
@@ -549,7 +550,7 @@ class TestConcurrency(testtools.TestCase):
         self.assertEqual(1, len({o['kid'] for o in outcomes}))
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(sql.SCHEMA_VERSION, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertEqual(1, len(store.list_signing_keys()))
         self.assertEqual(1, len(store.list_workspaces()))
         self.assertEqual(self.PROCESSES, len(store.list_tokens(
