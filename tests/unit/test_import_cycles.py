@@ -23,8 +23,6 @@ KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset({'ntcli.application', 'ntcli.command',
                'ntcli.commands.complete', 'ntcli.completion',
                'ntcli.interactive'}),
-    frozenset({'ntcli_server.ci', 'ntcli_server.openapi',
-               'ntcli_server.signin', 'ntcli_server.wsgi'}),
 ]
 
 
