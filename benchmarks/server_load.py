@@ -488,6 +488,7 @@ def fill_workspace(db: str, owner: str, name: str,
     validate), the rest inserted in bulk. Returns (workspace id, token,
     cursor of the middle of the listing)."""
     from ntcli_authority import authority as authority_mod
+    from ntcli_authority.authority.checks import encode_cursor
     from ntcli_authority.models import TokenRecord
     with authority_mod.Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
@@ -503,7 +504,7 @@ def fill_workspace(db: str, owner: str, name: str,
         authority.store.add_tokens(bulk)
         real = authority.issue(OWNER, workspace.id, expires_in=86400)
         middle = bulk[len(bulk) // 2] if bulk else None
-        cursor = authority_mod.encode_cursor(middle) if middle else ''
+        cursor = encode_cursor(middle) if middle else ''
     return workspace.id, real.token, cursor
 
 

@@ -344,7 +344,8 @@ class _Display(CommandMixin):
                         f'{option} cannot be used with '
                         f"'{self.cmd_name}': it declares no columns",
                         'Leave it out, or ask its author to declare the '
-                        "command's fields (docs: plugins).")
+                        "command's fields (the documentation's page "
+                        '"Writing ntcli plugins").')
             return
         choices = column_choices(fields)
         for option, wanted in given:
@@ -429,6 +430,13 @@ class ShowEach(ShowOne):
         return 0
 
 
+#: what --sort-column does here (cliff's own help says that unknown
+#: columns are ignored; here they are a usage error)
+SORT_COLUMN_HELP = ('Sort by this column (case-insensitive, _ for a space); '
+                    'repeat it to break ties, the first given first. An '
+                    'unknown column is a usage error.')
+
+
 class Lister(_Display, lister.Lister):
     """A command that lists objects (default format ``table``)."""
 
@@ -442,6 +450,9 @@ class Lister(_Display, lister.Lister):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
+        for action in parser._actions:
+            if action.dest == 'sort_columns':   # cliff's help: "ignored"
+                action.help = SORT_COLUMN_HELP
         if self.long_columns:
             parser.add_argument(
                 '--long', action='store_true', default=False,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ntcli.endpoints import Endpoint, IssuedToken
     from ntcli.store import Credentials, PendingIssue
 
-#: How long a server replays a key (ntcli_authority.authority's
+#: How long a server replays a key (ntcli_authority.authority.tokens'
 #: IDEMPOTENCY_WINDOW): a pending issue older than that can no longer be
 #: checked.
 REPLAY_WINDOW = 24 * 3600

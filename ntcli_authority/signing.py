@@ -69,7 +69,8 @@ def _multi_fernet() -> typing.Any:
         # The value itself is a secret: never echo it.
         raise errors.StorageUnavailable(
             f'{SECRET_ENV} is not valid: {exc} (a Fernet key is 32 '
-            'url-safe base64-encoded bytes, see docs/multi-node.md)'
+            'url-safe base64-encoded bytes; see the documentation\'s page '
+            '"Running several ntcli-server nodes")'
         ) from None
     return fernet.multi_fernet(keys)
 
@@ -83,7 +84,8 @@ def check_secret(required: bool = False) -> None:
                 f'{SECRET_ENV} is not set: a PostgreSQL store keeps the '
                 'signing keys of every node, so they must be encrypted; '
                 'give every node the same Fernet key in '
-                f'{SECRET_ENV} (see docs/multi-node.md)')
+                f'{SECRET_ENV} (see the documentation\'s page "Running '
+                'several ntcli-server nodes")')
         return
     _multi_fernet()
 

@@ -200,7 +200,8 @@ class ShowToken(command.ShowOne):
                  f'it; else {check.EXPIRING} expiring, {check.EXPIRED} '
                  f'expired, {check.REVOKED} revoked, {check.INVALID} '
                  f'invalid, {check.NO_TOKEN} no token, {check.UNVERIFIED} '
-                 'endpoint unreachable (docs/automation.md). Write '
+                 'endpoint unreachable (the documentation\'s page "Tokens '
+                 'for machines"). Write '
                  '--check=DURATION or put it last.')
         return parser
 

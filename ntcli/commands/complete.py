@@ -9,7 +9,7 @@ from ntcli.shell_scripts import SCRIPTS
 
 
 class CompleteCommand(command.Command):
-    """Print the completion script of a shell (see docs/user/completion.md)."""
+    """Print the completion script of a shell."""
 
     checks_settings = False     # completes whatever the settings
 

@@ -14,7 +14,8 @@ from falcon import testing
 
 from ntcli_authority import errors, models, oidc
 from ntcli_authority.access import Principal
-from ntcli_authority.authority import SignInPolicy, name_for
+from ntcli_authority.authority import SignInPolicy
+from ntcli_authority.authority.users import name_for
 from ntcli_server import exchange, signin, wsgi
 from tests.oidc.localissuer import LocalIssuer, SigningKey
 from tests.unit.server import base

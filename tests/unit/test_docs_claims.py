@@ -1,0 +1,164 @@
+"""What the documentation and the help say is what ntcli does.
+
+Each test holds one claim that was once false: the pages a message sends
+its reader to exist (installed users have no ``docs/`` directory, so no
+message names a path in it), the man page's environment variables, the
+error envelope of the API reference, and ``--sort-column``'s help.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import re
+
+import stevedore
+import testtools
+
+from ntcli import command
+from ntcli_server import openapi
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+DOCS = os.path.join(ROOT, 'docs')
+PACKAGES = ('ntcli_core', 'ntcli_authority', 'ntcli', 'ntcli_server',
+            'ntcli_token_plugin')
+# How a message names a page: the documentation's page "TITLE".
+PAGE_REFERENCE = re.compile(r'''page ["']([^"']+)["']''')
+
+
+def read(*parts: str) -> str:
+    with open(os.path.join(ROOT, *parts), encoding='utf-8') as f:
+        return f.read()
+
+
+def page_titles() -> set[str]:
+    """The title of every page, without markup, and its part before a
+    colon (a message may name "Tokens for machines")."""
+    titles = set()
+    for path in glob.glob(os.path.join(DOCS, '**', '*.md'), recursive=True):
+        with open(path, encoding='utf-8') as f:
+            heading = next((line for line in f if line.startswith('# ')),
+                           None)
+        if heading:
+            title = heading[2:].strip().replace('`', '')
+            titles.update({title, title.split(':')[0]})
+    for path in glob.glob(os.path.join(DOCS, '**', '*.rst'), recursive=True):
+        lines = read(path).split('\n')
+        for above, line, below in zip(lines, lines[1:], lines[2:],
+                                      strict=False):
+            if set(above) == {'='} and set(below) == {'='} and line:
+                titles.add(line.strip().replace('``', ''))
+                break
+    return titles
+
+
+def product_strings() -> list[tuple[str, int, str]]:
+    """(module path, line, text) of every string in the product that a user
+    can read: all but module and function docstrings (comments for whoever
+    changes the code). A command's class docstring is its help."""
+    found = []
+    for package in PACKAGES:
+        for path in glob.glob(os.path.join(ROOT, package, '**', '*.py'),
+                              recursive=True):
+            tree = ast.parse(read(path))
+            skip = set()
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Module, ast.FunctionDef,
+                                     ast.AsyncFunctionDef)) and node.body:
+                    first = node.body[0]
+                    if isinstance(first, ast.Expr) and isinstance(
+                            first.value, ast.Constant):
+                        skip.add(id(first.value))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(
+                        node.value, str) and id(node) not in skip:
+                    found.append((os.path.relpath(path, ROOT), node.lineno,
+                                  node.value))
+                elif isinstance(node, ast.JoinedStr):
+                    text = ''.join(v.value for v in node.values
+                                   if isinstance(v, ast.Constant))
+                    found.append((os.path.relpath(path, ROOT), node.lineno,
+                                  text))
+    return found
+
+
+class TestMessagesNamePublishedPages(testtools.TestCase):
+
+    def test_no_message_names_a_docs_path(self):
+        paths = [f'{path}:{line}: {text!r}'
+                 for path, line, text in product_strings()
+                 if re.search(r'\bdocs[/:]|\.md\b', text)]
+        self.assertEqual([], paths)
+
+    def test_the_pages_named_exist(self):
+        titles = page_titles()
+        named = [(path, line, title) for path, line, text in product_strings()
+                 for title in PAGE_REFERENCE.findall(text)]
+        self.assertNotEqual([], named)
+        missing = [f'{path}:{line}: {title!r}'
+                   for path, line, title in named if title not in titles]
+        self.assertEqual([], missing)
+
+    def test_a_missing_page_would_be_found(self):
+        self.assertNotIn('Tokens for robots', page_titles())
+        self.assertIn('Tokens for machines', page_titles())
+        self.assertIn('Running several ntcli-server nodes', page_titles())
+
+
+class TestManPage(testtools.TestCase):
+
+    def test_variables_that_set_global_options_have_one(self):
+        from ntcli import application
+        text = read('docs', 'man', 'ntcli.rst')
+        sentence = re.search(r'((?:``NTCLI_\w+``,?\s*)+) set the global\s+'
+                             r'options of the same names', text)
+        self.assertIsNotNone(sentence, 'the sentence has moved')
+        variables = re.findall(r'``NTCLI_(\w+)``', sentence.group(1))
+        parser = application.NtcliApp().parser
+        options = {s for a in parser._actions for s in a.option_strings}
+        for variable in variables:
+            option = '--' + variable.lower().replace('_', '-')
+            self.assertIn(option, options, f'NTCLI_{variable}')
+
+
+class TestErrorEnvelope(testtools.TestCase):
+
+    def test_the_api_reference_lists_the_fields(self):
+        text = read('docs', 'reference', 'api.rst')
+        schemas = openapi.document()['components']['schemas']
+        listed = re.search(r'``\{"error": \{([^}]*)\}\}``', text).group(1)
+        self.assertEqual(
+            sorted(schemas['Error']['properties']['error']['properties']),
+            sorted(re.findall(r'"(\w+)"', listed)))
+
+    def test_the_oauth_shape_is_said(self):
+        # POST /v1/oauth/token answers errors as RFC 6749 says, not in the
+        # envelope; the reference says so and lists its fields
+        text = read('docs', 'reference', 'api.rst')
+        schemas = openapi.document()['components']['schemas']
+        oauth = [name for name, schema in schemas.items()
+                 if 'error_description' in schema.get('properties', {})]
+        self.assertEqual(1, len(oauth), oauth)
+        fields = re.search(r'``\{("error"[^`]*)\}``', text.split(
+            '/v1/oauth/token', 1)[1]).group(1)
+        self.assertEqual(sorted(schemas[oauth[0]]['properties']),
+                         sorted(re.findall(r'"(\w+)"', fields)))
+
+
+class TestSortColumnHelp(testtools.TestCase):
+
+    def test_every_lister_says_an_unknown_column_is_refused(self):
+        manager = stevedore.ExtensionManager('ntcli.commands')
+        listers = [e for e in manager
+                   if issubclass(e.plugin, command.Lister)]
+        self.assertNotEqual([], listers)
+        for extension in listers:
+            parser = extension.plugin(None, None).get_parser(extension.name)
+            helps = [a.help for a in parser._actions
+                     if a.dest == 'sort_columns']
+            self.assertEqual([command.SORT_COLUMN_HELP], helps,
+                             extension.name)
+        self.assertIn('unknown column is a usage error',
+                      command.SORT_COLUMN_HELP)
