@@ -31,7 +31,7 @@ def _program_name() -> str:
     return name
 
 
-def _print_version(stdout: TextIO | None) -> int:
+def _print_version(stream: TextIO) -> int:
     """Print the line cliff's ``--version`` prints: the program name and
     the version.
 
@@ -40,7 +40,6 @@ def _print_version(stdout: TextIO | None) -> int:
     ``--version``); the line is written here instead, the same bytes on
     any terminal wide enough for it (argparse wraps it on a narrower one).
     """
-    stream = stdout or sys.stdout
     try:
         stream.write(f'{_program_name()} {ntcli.__version__}\n')
         stream.flush()
@@ -54,26 +53,27 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
     """Entry point of the ``ntcli`` command."""
     if argv is None:
         argv = sys.argv[1:]
-    # started with stdout or stderr closed (cron, '>&-'): the work must not
-    # fail after the fact for want of somewhere to print; a command whose
-    # output is the point (token create) sees the mark and refuses
-    if sys.stdout is None:
-        sys.stdout = open(os.devnull, 'w')  # noqa: SIM115 - open for good
-        sys.stdout.ntcli_closed = True  # type: ignore[attr-defined]
-    if sys.stderr is None:
-        sys.stderr = open(os.devnull, 'w')  # noqa: SIM115 - open for good
+    # started with stdout or stderr closed (cron, '>&-'): Python sets them
+    # to None; the work must not fail after the fact for want of somewhere
+    # to print, and a command whose output is the point (token create)
+    # is told, and refuses
+    stdout = stdout or sys.stdout
+    stdout_closed = stdout is None
+    if stdout is None:
+        stdout = open(os.devnull, 'w')  # noqa: SIM115 - open for good
+    stderr = stderr or sys.stderr or open(  # noqa: SIM115 - open for good
+        os.devnull, 'w')
     if argv == ['--version']:
         return _print_version(stdout)
     from ntcli import interrupt
     from ntcli.errors import Interrupted
     with interrupt.handled():
         try:
-            return _run(argv, stdin, stdout, stderr)
+            return _run(argv, stdin, stdout, stderr, stdout_closed)
         except (Interrupted, KeyboardInterrupt) as exc:
             name = getattr(exc, 'name', 'Interrupted')
             detail = getattr(exc, 'detail', None)
-            _say(stderr or sys.stderr,
-                 f'{name}: {detail}' if detail else f'{name}.')
+            _say(stderr, f'{name}: {detail}' if detail else f'{name}.')
             return getattr(exc, 'exit_code', 130)
 
 
@@ -86,14 +86,15 @@ def _say(stream: TextIO, line: str) -> None:
         pass
 
 
-def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
-         stderr: TextIO | None) -> int:
+def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
+         stderr: TextIO, stdout_closed: bool) -> int:
     app = None
     try:
         from ntcli import faults
         faults.checkpoint('start')      # a signal while importing cliff
         from ntcli.application import NtcliApp
-        app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr)
+        app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr,
+                       stdout_closed=stdout_closed)
         return app.run(argv)
     except SystemExit as exc:  # --help, --version, argparse errors
         if exc.code is None or isinstance(exc.code, int):
@@ -105,10 +106,10 @@ def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
         return app.report_error(exc)
     finally:
         try:
-            (stdout or sys.stdout).flush()
+            stdout.flush()
         except (OSError, ValueError):
             from ntcli import output
-            output.discard(stdout or sys.stdout)
+            output.discard(stdout)
 
 if __name__ == '__main__':
     sys.exit(main())

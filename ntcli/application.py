@@ -15,13 +15,12 @@ import argparse
 import logging
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cliff import app as cliff_app
 from cliff import commandmanager
 from cliff import help as cliff_help
 
 import ntcli
 from ntcli import command, errors
-from ntcli_core import redact
+from ntcli_core import cli_parser, redact
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -185,7 +184,8 @@ class HelpAction(cliff_help.HelpAction):
         raise cliff_help.HelpExit()
 
 
-class HelpCommand(command.CommandMixin, cliff_help.HelpCommand):
+class HelpCommand(command.CommandMixin, cliff_help.HelpCommand,
+                  cli_parser.ParsedCommand):
     """Print detailed help for another command."""
 
     checks_settings = False     # help works whatever the settings
@@ -209,7 +209,7 @@ def _interactive_shell(*args: Any) -> Any:
     return InteractiveShell(*args)
 
 
-class NtcliApp(cliff_app.App):
+class NtcliApp(command.App):
     """The ntcli application.
 
     cliff's App, with these of its methods overridden, each for the reason
@@ -224,7 +224,8 @@ class NtcliApp(cliff_app.App):
 
     def __init__(self, stdin: TextIO | None = None,
                  stdout: TextIO | None = None,
-                 stderr: TextIO | None = None) -> None:
+                 stderr: TextIO | None = None,
+                 stdout_closed: bool = False) -> None:
         super().__init__(
             description='Issue, show, list, revoke and rotate workspace '
                         'tokens.',
@@ -238,6 +239,7 @@ class NtcliApp(cliff_app.App):
         from ntcli.commands.complete import CompleteCommand
         self.command_manager.add_command('complete', CompleteCommand)
         self.context: Context | None = None
+        self.stdout_closed = stdout_closed
         # an error found while cliff sets up (a bad --log-file), reported
         # by the command, where errors are reported
         self.startup_error: errors.NtcliError | None = None
@@ -246,9 +248,10 @@ class NtcliApp(cliff_app.App):
                             version: str | None,
                             argparse_kwargs: dict[str, Any] | None = None,
                             ) -> argparse.ArgumentParser:
-        # cliff's hook for an application's global options
-        parser = super().build_option_parser(
-            description, version, argparse_kwargs)
+        # cliff's hook for an application's global options: cliff's own,
+        # in the parser both applications share
+        parser = cli_parser.global_parser(
+            self, description, version, **(argparse_kwargs or {}))
         parser.add_argument(
             '--context', metavar='NAME', default=None,
             help='The context to use: an endpoint, its CA bundle, a '
@@ -276,8 +279,6 @@ class NtcliApp(cliff_app.App):
             '--ca-bundle', metavar='PATH', default=None,
             help='CA bundle for https endpoints with a private CA '
                  "(default: the context's, or env REQUESTS_CA_BUNDLE).")
-        from ntcli.command import brief_usage_errors
-        brief_usage_errors(parser, self.stderr)
         for action in parser._actions:
             if '--debug' in action.option_strings:
                 action.help = ('Show tracebacks and HTTP traces, with every '

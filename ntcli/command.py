@@ -6,7 +6,9 @@ access to the shared :class:`ntcli.context.Context`, errors reported with
 their hint and exit status, and without cliff's per-command scan of
 installed distributions (about 15 ms on every run). Every cliff method they
 override is named in :class:`CommandMixin` and the classes below, each with
-its reason.
+its reason. Their parser is :class:`ntcli_core.cli_parser.ArgumentParser`
+(usage errors in two lines); what they print goes through
+:mod:`ntcli.display`.
 
 A command's parser builds without an application (``app`` None), as
 cliff's Sphinx extension builds it for the command reference.
@@ -16,193 +18,59 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any
 
+from cliff import app as cliff_app
 from cliff import command, lister, show
 from cliff import help as cliff_help
+from cliff.formatters import base as formatters_base
+
+from ntcli import errors, output, validate
+from ntcli.display import (
+    NESTED_FORMATS,
+    Fields,
+    check_columns,
+    column_choices,
+    flatten,
+    formatted_row,
+    normalized,
+    row_key,
+    select,
+)
+from ntcli_core.cli_parser import ParsedCommand
 
 if TYPE_CHECKING:
-    from ntcli.application import NtcliApp
     from ntcli.context import Context
+
+__all__ = ['App', 'Command', 'CommandMixin', 'Fields', 'Lister',
+           'ShowEach', 'ShowOne', 'check_description']
 
 SHOW_FORMATTERS = 'ntcli.formatter.show'
 LIST_FORMATTERS = 'ntcli.formatter.list'
 
 
-def brief_usage_errors(parser: argparse.ArgumentParser,
-                       stderr: TextIO) -> None:
-    """Make ``parser`` report bad usage in two lines on ``stderr`` instead
-    of argparse's full usage block: what is wrong, and where the help is."""
-    def error(message: str) -> NoReturn:
-        stderr.write(f'{parser.prog}: error: {message}\n'
-                     f"Hint: See '{parser.prog} --help'.\n")
-        raise SystemExit(2)
-    parser.error = error  # type: ignore[method-assign]
+class App(cliff_app.App):
+    """What a command may rely on of the application that runs it: cliff's
+    ``App`` and what is declared here. The application is
+    :class:`ntcli.application.NtcliApp`; the declaration lives here so that
+    commands need not import it."""
 
+    #: made before any command runs
+    context: Context | None
+    #: an error found while the application was set up (a bad --log-file),
+    #: reported by the command, where errors are reported
+    startup_error: errors.NtcliError | None
+    #: whether standard output was closed when ntcli started
+    stdout_closed: bool
 
-# Formats that show a nested object as it is; the others (table, value,
-# shell) get one column per field: new_token_jti, new_token_expires_at...
-NESTED_FORMATS = ('json', 'yaml', 'text')
-# Flat formats for people: a column's human form (see flat_cell).
-HUMAN_FORMATS = ('table',)
-
-# fields: column name -> None, or the keys of a column whose value is an
-# object (None when absent); -c takes a column or '<column>_<key>'.
-Fields = dict[str, tuple[str, ...] | None]
-
-
-def _normalized(name: str) -> str:
-    # cliff's own rule: '-c server_name' selects 'Server Name'
-    return name.lower().strip().replace(' ', '_')
-
-
-def column_choices(fields: Fields) -> list[str]:
-    """Every name -c accepts for ``fields``, in order."""
-    names = []
-    for name, keys in fields.items():
-        names.append(name)
-        names.extend(f'{name}_{key}' for key in keys or ())
-    return names
-
-
-def check_columns(wanted: list[str] | None, choices: list[str],
-                  option: str = '-c') -> None:
-    """Raise UsageError unless every name in ``wanted`` is a choice."""
-    known = {_normalized(c) for c in choices}
-    for name in wanted or ():
-        if _normalized(name) not in known:
-            from ntcli import errors
-            from ntcli_core.terminal import quoted
-            raise errors.UsageError(
-                f'Unknown column {quoted(name)} for {option}',
-                f"The columns are: {', '.join(choices)}.")
-
-
-def flatten(column_names: Any, data: Any,
-            fields: Fields | None = None) -> tuple[list[str], list[Any]]:
-    """Columns whose values are objects become one column per key (the
-    declared keys when ``fields`` names them, so that every run has the
-    same columns)."""
-    names: list[str] = []
-    values: list[Any] = []
-    for name, value in zip(column_names, data, strict=False):
-        keys = (fields or {}).get(name)
-        if keys is None and isinstance(value, dict):
-            keys = tuple(value)
-        if keys is not None and (value is None or isinstance(value, dict)):
-            for key in keys:
-                names.append(f'{name}_{key}')
-                values.append((value or {}).get(key))
-        else:
-            names.append(name)
-            values.append(value)
-    return names, values
-
-
-def select(column_names: Any, data: Any, wanted: list[str], nested: bool,
-           fields: Fields) -> tuple[list[str], list[Any]]:
-    """The columns named in ``wanted`` (whole columns or '<column>_<key>'),
-    in the command's order; nested formats keep objects as objects (an
-    absent object stays null)."""
-    wanted_set = {_normalized(w) for w in wanted}
-    names: list[str] = []
-    values: list[Any] = []
-    for name, value in zip(column_names, data, strict=False):
-        if _normalized(name) in wanted_set:
-            names.append(name)
-            values.append(value)
-            continue
-        declared = fields.get(name) or ()
-        if isinstance(value, dict):
-            declared = tuple(declared) + tuple(
-                k for k in value if k not in declared)
-        keys = [k for k in declared
-                if _normalized(f'{name}_{k}') in wanted_set]
-        if not keys:
-            continue
-        mapping = value if isinstance(value, dict) else {}
-        if nested:
-            names.append(name)
-            values.append(None if value is None else
-                          {k: mapping.get(k) for k in keys})
-        else:
-            names.extend(f'{name}_{k}' for k in keys)
-            values.extend(mapping.get(k) for k in keys)
-    return names, values
-
-
-def shell_quoted(value: Any) -> Any:
-    """``value`` made safe inside the double quotes of cliff's shell
-    format, which escapes only ``"``: ``$``, backquotes and backslashes
-    would otherwise run or break when the output is ``eval``-ed."""
-    if isinstance(value, str):
-        return (value.replace('\\', '\\\\').replace('$', '\\$')
-                .replace('`', '\\`'))
-    return value
-
-
-def flat_cell(value: Any, formatter: str) -> Any:
-    """``value`` as the flat format ``formatter`` prints it: text with its
-    control characters escaped (so that no field can split a row or reach
-    the terminal as a control sequence), a list as its items separated by
-    spaces (as OAuth writes scopes), an absent value as empty text; in CSV,
-    a cell a spreadsheet would run as a formula neutralised. People's
-    formats (table) show a column's human form, the others its machine
-    form. Numbers and booleans stay as they are."""
-    from cliff import columns as cliff_columns
-
-    from ntcli_core.terminal import escape
-    if isinstance(value, cliff_columns.FormattableColumn):
-        value = value.human_readable() if formatter in HUMAN_FORMATS \
-            else value.machine_readable()
-    if value is None:
-        return ''
-    if isinstance(value, list | tuple):
-        value = ' '.join('' if v is None else str(v) for v in value)
-    if isinstance(value, dict):     # an object no declaration flattened
-        value = ' '.join(f'{k}={"" if v is None else v}'
-                         for k, v in value.items())
-    if not isinstance(value, str):
-        return value
-    value = escape(value)
-    if formatter == 'csv':
-        from ntcli_core import cells
-        value = cells.neutralized(value)
-    elif formatter == 'shell':
-        value = shell_quoted(value)
-    return value
-
-
-def formatted_row(row: Any, formatter: str) -> list[Any]:
-    """The cells of ``row`` for ``formatter``: as they are for the formats
-    that keep objects and escape on their own (json, yaml, text), else
-    flat (see :func:`flat_cell`)."""
-    if formatter in NESTED_FORMATS:
-        return list(row)
-    return [flat_cell(value, formatter) for value in row]
-
-
-def _row_key(index: int, row: Any) -> tuple:
-    return sort_key(row[index])
-
-
-def sort_key(value: Any) -> tuple:
-    """The order of ``--sort-column``: by machine value, absent last."""
-    from cliff import columns as cliff_columns
-    if isinstance(value, cliff_columns.FormattableColumn):
-        value = value.machine_readable()
-    if value is None:
-        return (1, 0, '')
-    if isinstance(value, bool | int | float):
-        return (0, 0, value)
-    return (0, 1, str(value))
+    def report_error(self, exc: BaseException) -> int:
+        """Print ``exc`` for the user and return the exit status."""
+        raise NotImplementedError
 
 
 class CommandMixin(command.Command):
     """What every ntcli command shares; cliff's methods it overrides:
 
-    ``get_parser``: usage errors in two lines (see brief_usage_errors).
     ``get_epilog``: cliff's default scans every installed distribution.
     ``run``: cliff logs a command's exception as one bare line and exits 1;
     ntcli's errors carry a hint and their own exit status (2 for bad usage),
@@ -211,13 +79,7 @@ class CommandMixin(command.Command):
 
     # What every command may rely on (as osc-lib declares it); None only
     # while a parser is built without an app, for the documentation.
-    app: NtcliApp
-
-    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
-        parser = super().get_parser(prog_name)
-        app: NtcliApp | None = self.app
-        brief_usage_errors(parser, sys.stderr if app is None else app.stderr)
-        return parser
+    app: App
 
     def get_epilog(self) -> str:
         # cliff computes "provided by the X plugin" by scanning every
@@ -243,7 +105,6 @@ class CommandMixin(command.Command):
         command counts as done, and a failure to write it is reported
         with what was done all the same.
         """
-        from ntcli import output
         app = self.app
         if app.startup_error is not None:
             raise app.startup_error
@@ -272,7 +133,6 @@ class CommandMixin(command.Command):
 
     def undelivered(self, exc: BaseException) -> BaseException:
         """The error to raise when the output could not be written."""
-        from ntcli import errors, output
         output.discard(self.app.stdout)
         done = self.done_summary()
         if done is None and isinstance(exc, BrokenPipeError):
@@ -296,7 +156,6 @@ class CommandMixin(command.Command):
 
 def check_description(text: str | None) -> None:
     """Raise UsageError for a ``--description`` that holds a secret."""
-    from ntcli import errors, validate
     try:
         validate.check_description(text)
     except ValueError as exc:
@@ -306,7 +165,7 @@ def check_description(text: str | None) -> None:
             'secrets.') from None
 
 
-class Command(CommandMixin, command.Command):
+class Command(CommandMixin, ParsedCommand):
     """A command that prints nothing or only text of its own."""
 
 
@@ -339,7 +198,6 @@ class _Display(CommandMixin):
         if fields is None:
             for option, wanted in given:
                 if wanted:
-                    from ntcli import errors
                     raise errors.UsageError(
                         f'{option} cannot be used with '
                         f"'{self.cmd_name}': it declares no columns",
@@ -352,7 +210,7 @@ class _Display(CommandMixin):
             check_columns(wanted, choices, option)
 
 
-class ShowOne(_Display, show.ShowOne):
+class ShowOne(_Display, show.ShowOne, ParsedCommand):
     """A command that shows one object (default format ``text``).
 
     Override :meth:`format_text` to give the ``text`` format a layout of
@@ -406,10 +264,9 @@ class ShowEach(ShowOne):
     def produce_output(self, parsed_args: argparse.Namespace,
                        column_names: Any, data: Any) -> int:
         # ShowOne shows one object; here data holds one row per item
-        from cliff.formatters import base
         rows = list(data)
         if len(rows) == 1 or not isinstance(self.formatter,
-                                            base.ListFormatter):
+                                            formatters_base.ListFormatter):
             for row in rows:
                 super().produce_output(parsed_args, column_names, row)
             return 0
@@ -419,9 +276,9 @@ class ShowEach(ShowOne):
             flat = [flatten(column_names, row, fields) for row in rows]
             names, rows = flat[0][0], [values for _names, values in flat]
         # -c picks columns as ShowOne's -c does, in the command's order
-        wanted = {_normalized(n) for n in parsed_args.columns or names}
+        wanted = {normalized(n) for n in parsed_args.columns or names}
         keep = [i for i, name in enumerate(names)
-                if _normalized(name) in wanted]
+                if normalized(name) in wanted]
         self.formatter.emit_list(
             [names[i] for i in keep],
             [formatted_row([row[i] for i in keep], parsed_args.formatter)
@@ -437,7 +294,7 @@ SORT_COLUMN_HELP = ('Sort by this column (case-insensitive, _ for a space); '
                     'unknown column is a usage error.')
 
 
-class Lister(_Display, lister.Lister):
+class Lister(_Display, lister.Lister, ParsedCommand):
     """A command that lists objects (default format ``table``)."""
 
     formatter_namespace = LIST_FORMATTERS
@@ -469,12 +326,12 @@ class Lister(_Display, lister.Lister):
                        column_names: Any, data: Any) -> int:
         column_names = list(column_names)
         rows = list(data)
-        wanted = [_normalized(c) for c in parsed_args.sort_columns or ()]
-        normalized = [_normalized(c) for c in column_names]
+        wanted = [normalized(c) for c in parsed_args.sort_columns or ()]
+        names = [normalized(c) for c in column_names]
         for name in reversed(wanted):
-            if name in normalized:
-                index = normalized.index(name)
-                rows.sort(key=functools.partial(_row_key, index),
+            if name in names:
+                index = names.index(name)
+                rows.sort(key=functools.partial(row_key, index),
                           reverse=parsed_args.sort_direction == 'desc')
         rows = [formatted_row(row, parsed_args.formatter) for row in rows]
         if self.long_columns and not parsed_args.columns and \

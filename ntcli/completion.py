@@ -24,10 +24,13 @@ import io
 import os
 import shlex
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ntcli.command import App
+from ntcli.display import column_choices
+from ntcli_core.cli_parser import ArgumentParser, UsageProblem
 
 if TYPE_CHECKING:
-    from ntcli.application import NtcliApp
     from ntcli.context import Context
 
 # Seconds that a value lookup may spend on the endpoint; the whole answer is
@@ -76,7 +79,7 @@ class _Quiet:
 
 # -- values ------------------------------------------------------------------
 
-def _lookup_context(app: NtcliApp, options: argparse.Namespace) -> Context:
+def _lookup_context(app: App, options: argparse.Namespace) -> Context:
     """A context for value lookups: the options of the line being
     completed, a short timeout, and no retry of pending revocations (a
     Tab must not act on tokens)."""
@@ -185,7 +188,7 @@ class _Line(NamedTuple):
     pending: argparse.Action | None   # a global option waiting for a value
 
 
-def _split(app: NtcliApp, before: list[str]) -> _Line:
+def _split(app: App, before: list[str]) -> _Line:
     global_options = _options(app.parser)
     global_args: list[str] = []
     words = list(before)
@@ -206,27 +209,22 @@ def _split(app: NtcliApp, before: list[str]) -> _Line:
 
 def _parse_known(parser: argparse.ArgumentParser, args: list[str],
                  base: argparse.Namespace | None = None) -> argparse.Namespace:
-    """What ``parser`` makes of ``args`` over ``base``, errors ignored."""
-    def quiet(message: str) -> NoReturn:
-        raise ValueError(message)
-
+    """What ``parser`` makes of ``args`` over ``base``, errors ignored (a
+    parser that is not ntcli's cannot parse quietly: ``base`` alone)."""
     def start() -> argparse.Namespace:
         return argparse.Namespace(**vars(base or argparse.Namespace()))
-    error = parser.error
-    parser.error = quiet  # type: ignore[method-assign]
-    try:
-        # without its last word: an option still waiting for its value
-        for attempt in (args, args[:-1], []):
-            try:
-                return parser.parse_known_args(attempt, start())[0]
-            except (ValueError, SystemExit):
-                continue
+    if not isinstance(parser, ArgumentParser):
         return start()
-    finally:
-        parser.error = error  # type: ignore[method-assign]
+    # without its last word: an option still waiting for its value
+    for attempt in (args, args[:-1], []):
+        try:
+            return parser.parse_known_quietly(attempt, start())
+        except (UsageProblem, SystemExit):      # SystemExit: -h
+            continue
+    return start()
 
 
-def _values(app: NtcliApp, command_name: str | None, action: argparse.Action,
+def _values(app: App, command_name: str | None, action: argparse.Action,
             global_args: list[str], word: str,
             columns: Callable[[], list[Candidate]] | None = None
             ) -> Completion:
@@ -256,7 +254,7 @@ def _values(app: NtcliApp, command_name: str | None, action: argparse.Action,
                       [c for c in found if c.value.startswith(word)])
 
 
-def _command_summary(app: NtcliApp, name: str) -> str:
+def _command_summary(app: App, name: str) -> str:
     """The first line of a command's description; '' for a group or a
     command that cannot be loaded."""
     entry_point = app.command_manager.commands.get(name)
@@ -272,7 +270,7 @@ class _Deadline(BaseException):
     """The lookup took longer than DEADLINE seconds."""
 
 
-def complete(app: NtcliApp, words: list[str]) -> Completion:
+def complete(app: App, words: list[str]) -> Completion:
     """What to offer for ``words`` (after ``ntcli``; the last one is the
     word at the cursor, possibly empty)."""
     *before, word = words or ['']
@@ -317,16 +315,15 @@ def complete(app: NtcliApp, words: list[str]) -> Completion:
     return found._replace(candidates=candidates + found.candidates)
 
 
-def _command_values(app: NtcliApp, command_name: str, cmd: Any,
+def _command_values(app: App, command_name: str, cmd: Any,
                     parser: argparse.ArgumentParser, global_args: list[str],
                     args: list[str], word: str) -> Completion:
     options = _options(parser)
 
     def columns() -> list[Candidate]:
         # some options add columns (token list --show-expired: Status)
-        from ntcli import command
         fields = cmd.declared_fields(_parse_known(parser, args))
-        return [Candidate(c) for c in command.column_choices(fields or {})]
+        return [Candidate(c) for c in column_choices(fields or {})]
     global_options = _options(app.parser)
     if word.startswith('-'):
         option, eq, value = word.partition('=')
@@ -375,7 +372,7 @@ def _command_values(app: NtcliApp, command_name: str, cmd: Any,
                                       if c.value not in typed])
 
 
-def complete_line(app: NtcliApp, line: str) -> Completion:
+def complete_line(app: App, line: str) -> Completion:
     """``complete`` for a line as typed, up to the cursor (shell quoting);
     the program's name first."""
     lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
@@ -402,7 +399,7 @@ def for_bash(result: Completion, breaks: str) -> Completion:
         if len(c.value) >= cut])
 
 
-def complete_in_time(app: NtcliApp, words: list[str], *,
+def complete_in_time(app: App, words: list[str], *,
                      line: bool = False) -> Completion:
     """:func:`complete` (or :func:`complete_line` for ``words[0]``), with
     nothing offered on any failure or after DEADLINE seconds."""
@@ -422,7 +419,7 @@ def complete_in_time(app: NtcliApp, words: list[str], *,
         signal.signal(signal.SIGALRM, previous)
 
 
-def answer(app: NtcliApp, words: list[str], *, line: bool = False,
+def answer(app: App, words: list[str], *, line: bool = False,
            breaks: str | None = None) -> str:
     """The text ``ntcli complete --query`` prints: the kind, then one
     candidate per line with its description after a tab."""

@@ -18,16 +18,6 @@ from typing import Any
 UNDELIVERED = (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF,
                errno.EDQUOT, errno.EFBIG, errno.ECONNRESET)
 
-# The attribute that marks the stand-in for a stdout that was closed
-# when ntcli started (see ntcli.app.main).
-CLOSED_MARK = 'ntcli_closed'
-
-
-def is_closed(stream: Any) -> bool:
-    """True when ``stream`` is the stand-in for a closed standard output."""
-    return bool(getattr(stream, CLOSED_MARK, False))
-
-
 def is_undelivered(exc: BaseException, stream: Any) -> bool:
     """True when ``exc`` says that writing to ``stream`` failed."""
     if isinstance(exc, OSError):

@@ -33,8 +33,8 @@ protocol steps are a handful of form posts, tested against a certified
 provider (tests/oidc). Authlib's requests client would cover the code flow
 and refreshing, but not the device grant's polling rules nor the
 token exchange, and would be one more dependency; PyJWT (through
-:mod:`ntcli_authority.oidc`) checks the ID token. This module is imported
-only by ``auth login``, ``auth logout`` and a renewal.
+:mod:`ntcli_authority.oidc`, the oidc extra) checks the ID token. This
+module is imported only by ``auth login``, ``auth logout`` and a renewal.
 """
 
 from __future__ import annotations
@@ -93,7 +93,14 @@ class ProviderClient:
         self.http.headers['Accept'] = 'application/json'
         self.sleep = sleep
         self.clock = clock
-        self.issuer: Issuer = oidc.Issuer(provider.issuer, timeout=timeout)
+        try:
+            self.issuer: Issuer = oidc.Issuer(provider.issuer,
+                                              timeout=timeout)
+        except oidc.PyJWTMissing as exc:
+            raise errors.ConfigError(
+                'Signing in through an identity provider needs PyJWT, '
+                'which is not installed',
+                f"Install it: pip install 'ntcli[{exc.extra}]'") from None
 
     @property
     def metadata(self) -> ProviderMetadata:

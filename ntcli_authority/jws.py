@@ -1,27 +1,26 @@
-"""Compact JWS with EdDSA (Ed25519), through PyJWT or through cryptography.
+"""Compact JWS with EdDSA (Ed25519), through ``cryptography`` alone.
 
-:data:`ED25519` signs and verifies with ``cryptography``'s Ed25519
-directly; the authority, the server's and the CLI's embedded one, uses it.
-:data:`PYJWT` goes through PyJWT, a maintained and widely reviewed JWT
-library, and is kept as the reference the tests compare :data:`ED25519`
-with. PyJWT costs about 40 ms to import on the CLI (it loads every
-algorithm cryptography offers and its JWKS client), a quarter of a whole
-``ntcli token show``, and about 1 ms of each server validation on a loaded
-2-core machine, more than the Ed25519 verification itself (its checks of
-every base64url character run in Python; benchmarks/RESULTS.md).
-
-Both make the same token, byte for byte, from the same claims and key, and
+The authority, the server's and the CLI's embedded one, signs and verifies
+its tokens here. PyJWT, a maintained and widely reviewed JWT library, is
+the reference this code is tested against (tests/unit/server/test_jws.py):
+both make the same token, byte for byte, from the same claims and key, and
 both accept exactly the tokens the other makes: the header is JSON with
 sorted keys, the payload JSON in claim order, both without spaces, every
-segment unpadded base64url (tests/unit/server/test_jws.py checks this
-against PyJWT). What a token must contain (prefix, algorithm, key id,
-claims) is checked once, by :func:`ntcli_authority.signing.decode_token`,
-whichever implementation parses and verifies it.
+segment unpadded base64url. PyJWT is not used at run time: it costs the
+CLI about 40 ms to import (every algorithm cryptography offers and its
+JWKS client), a quarter of a whole ``ntcli token show``, and each server
+validation more than the Ed25519 verification itself
+(benchmarks/RESULTS.md).
 
-Each implementation offers three operations on the raw JWS (the token
-without its ``wst_`` prefix) and raises TokenInvalid with one of two
-messages: :data:`MALFORMED` when it cannot be parsed, :data:`BAD_SIGNATURE`
-when its signature, or the payload it signs, does not hold up.
+What a token must contain (prefix, algorithm, key id, claims) is checked
+once, by :func:`ntcli_authority.signing.decode_token`. The three operations
+on the raw JWS (the token without its ``wst_`` prefix) raise TokenInvalid
+with one of two messages: :data:`MALFORMED` when it cannot be parsed,
+:data:`BAD_SIGNATURE` when its signature, or the payload it signs, does
+not hold up.
+
+``cryptography``'s Ed25519 classes are imported on first use: the CLI
+imports this module on paths that never sign or verify anything.
 """
 
 from __future__ import annotations
@@ -37,41 +36,8 @@ import typing
 from ntcli_authority import errors
 from ntcli_core.tokens import ALGORITHM
 
-if typing.TYPE_CHECKING:
-    from jwt.types import Options
-
 MALFORMED = 'The token is malformed'
 BAD_SIGNATURE = 'The token signature is not valid'
-
-# Claims whose times the authority checks against its own clock.
-_PYJWT_OPTIONS: Options = {'verify_exp': False, 'verify_iat': False,
-                           'verify_nbf': False, 'verify_aud': False,
-                           'verify_iss': False}
-
-
-class PyJWT:
-    """JWS through PyJWT (imported on first use)."""
-
-    def sign(self, claims: dict, kid: str, private_key: typing.Any) -> str:
-        import jwt
-        return jwt.encode(claims, private_key, algorithm=ALGORITHM,
-                          headers={'kid': kid})
-
-    def unverified_header(self, raw: str) -> dict:
-        import jwt
-        try:
-            return jwt.get_unverified_header(raw)
-        except jwt.PyJWTError:
-            raise errors.TokenInvalid(MALFORMED) from None
-
-    def verified_claims(self, raw: str, public_key: typing.Any) -> dict:
-        import jwt
-        try:
-            return jwt.decode(raw, public_key, algorithms=[ALGORITHM],
-                              options=_PYJWT_OPTIONS)
-        except jwt.PyJWTError:
-            raise errors.TokenInvalid(BAD_SIGNATURE) from None
-
 
 _B64URL_ALPHABET = frozenset(b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu'
                              b'vwxyz0123456789-_')
@@ -105,9 +71,10 @@ class _Parsed(typing.NamedTuple):
 
 
 # A validation reads the header (to pick the key), then verifies: the
-# second parse of the same token comes from here (about 12 % of a
-# validation's time in the server). Bounded; the results are not changed
-# by anyone (verified_claims decodes the payload afresh).
+# second parse of the same token comes from here (a measurable share of a
+# validation's time in the server, benchmarks/RESULTS.md). Bounded; the
+# results are not changed by anyone (verified_claims decodes the payload
+# afresh).
 @functools.lru_cache(maxsize=64)
 def _parse(raw: str) -> _Parsed:
     """Split and decode a compact JWS; raise TokenInvalid(MALFORMED)."""
@@ -172,57 +139,60 @@ def _verify(parsed: _Parsed, key_bytes: bytes, public_key: typing.Any,
             _VERIFIED.popitem(last=False)
 
 
-class Ed25519:
-    """JWS with cryptography's Ed25519 alone; Ed25519 keys only."""
+def sign(claims: dict, kid: str, private_key: typing.Any) -> str:
+    """The compact JWS of ``claims``, signed by an Ed25519 private key
+    whose key id is ``kid``."""
+    header = json.dumps({'alg': ALGORITHM, 'kid': kid, 'typ': 'JWT'},
+                        separators=(',', ':'), sort_keys=True)
+    payload = json.dumps(claims, separators=(',', ':'))
+    signing_input = (_b64encode(header.encode()) + b'.'
+                     + _b64encode(payload.encode('utf-8')))
+    signature = private_key.sign(signing_input)
+    return (signing_input + b'.' + _b64encode(signature)).decode('utf-8')
 
-    def sign(self, claims: dict, kid: str, private_key: typing.Any) -> str:
-        header = json.dumps({'alg': ALGORITHM, 'kid': kid, 'typ': 'JWT'},
-                            separators=(',', ':'), sort_keys=True)
-        payload = json.dumps(claims, separators=(',', ':'))
-        signing_input = (_b64encode(header.encode()) + b'.'
-                         + _b64encode(payload.encode('utf-8')))
-        signature = private_key.sign(signing_input)
-        return (signing_input + b'.' + _b64encode(signature)).decode('utf-8')
 
-    def unverified_header(self, raw: str) -> dict:
-        return dict(_parse(raw).header)  # the cached one stays as parsed
+def unverified_header(raw: str) -> dict:
+    """The header of a JWS, its signature not checked (to find the key);
+    TokenInvalid(MALFORMED)."""
+    return dict(_parse(raw).header)  # the cached one stays as parsed
 
-    def verified_claims(self, raw: str, public_key: typing.Any) -> dict:
-        ed25519, invalid_signature = _cryptography()
-        try:
-            parsed = _parse(raw)
-        except errors.TokenInvalid:
-            raise errors.TokenInvalid(BAD_SIGNATURE) from None
-        if parsed.header.get('b64', True) is False:
-            raise errors.TokenInvalid(BAD_SIGNATURE)
-        if parsed.header.get('alg') != ALGORITHM:
-            raise errors.TokenInvalid(BAD_SIGNATURE)
-        if isinstance(public_key, ed25519.Ed25519PrivateKey):
-            public_key = public_key.public_key()
-        if not isinstance(public_key, ed25519.Ed25519PublicKey):
-            raise errors.TokenInvalid(BAD_SIGNATURE)
-        _verify(parsed, _raw_public(public_key), public_key,
-                invalid_signature)
-        # a copy: the remembered claims stay as decoded
-        return dict(_claims(parsed.payload))
+
+def verified_claims(raw: str, public_key: typing.Any) -> dict:
+    """The claims of a JWS whose Ed25519 signature ``public_key`` verifies;
+    TokenInvalid(BAD_SIGNATURE) otherwise."""
+    ed25519, invalid_signature = _cryptography()
+    try:
+        parsed = _parse(raw)
+    except errors.TokenInvalid:
+        raise errors.TokenInvalid(BAD_SIGNATURE) from None
+    if parsed.header.get('b64', True) is False:
+        raise errors.TokenInvalid(BAD_SIGNATURE)
+    if parsed.header.get('alg') != ALGORITHM:
+        raise errors.TokenInvalid(BAD_SIGNATURE)
+    if isinstance(public_key, ed25519.Ed25519PrivateKey):
+        public_key = public_key.public_key()
+    if not isinstance(public_key, ed25519.Ed25519PublicKey):
+        raise errors.TokenInvalid(BAD_SIGNATURE)
+    _verify(parsed, _raw_public(public_key), public_key, invalid_signature)
+    # a copy: the remembered claims stay as decoded
+    return dict(_claims(parsed.payload))
 
 
 @functools.cache
 def _cryptography() -> tuple[typing.Any, type[Exception]]:
-    """cryptography's ed25519 module and InvalidSignature, imported on
-    first use (the CLI imports this module without verifying anything);
-    importing them on each call made a whole validation (the WSGI app
-    called in-process) take 47 us instead of 40."""
+    """cryptography's ed25519 module and InvalidSignature, imported once,
+    on first use (importing them on each call slowed every validation
+    measurably, benchmarks/RESULTS.md)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric import ed25519
     return ed25519, InvalidSignature
 
 
-# A key's raw bytes name it in _VERIFIED; public_bytes_raw() costs 0.24 us
-# in a loop but took 4.5 us of each validation in a server worker
-# (cProfile), where the key ring hands out one object per key. Remembered
-# by identity, the object kept with them (so that its id is not reused);
-# bounded.
+# A key's raw bytes name it in _VERIFIED; public_bytes_raw() took a
+# measurable part of each validation in a server worker (cProfile,
+# benchmarks/RESULTS.md), where the key ring hands out one object per key.
+# Remembered by identity, the object kept with them (so that its id is not
+# reused); bounded.
 _RAW_KEYS: dict[int, tuple[typing.Any, bytes]] = {}
 
 
@@ -237,8 +207,8 @@ def _raw_public(public_key: typing.Any) -> bytes:
 
 
 # The claims of a signature found good, decoded once per token like its
-# header (json.loads: 1.8 us in a loop, 13 us of each validation in a
-# server worker under cProfile).
+# header (json.loads is a measurable part of a validation in a server
+# worker, benchmarks/RESULTS.md).
 @functools.lru_cache(maxsize=64)
 def _claims(payload: bytes) -> dict:
     """The claims of a verified payload; TokenInvalid(BAD_SIGNATURE) when
@@ -255,9 +225,6 @@ def _claims(payload: bytes) -> dict:
             raise errors.TokenInvalid(BAD_SIGNATURE)
     return claims
 
-
-PYJWT = PyJWT()
-ED25519 = Ed25519()
 
 # The DER prefixes of the two key encodings signing.generate_signing_key
 # writes (SubjectPublicKeyInfo, unencrypted PKCS#8) for Ed25519; the raw
@@ -284,8 +251,8 @@ def ed25519_public_key(pem: str) -> typing.Any:
     """The key of an Ed25519 SubjectPublicKeyInfo PEM, else None.
 
     Reading the raw key skips ``cryptography...serialization``, whose import
-    (every key type and the SSH formats) costs about 10 ms; a PEM of any
-    other shape is left to it.
+    (every key type and the SSH formats) costs the CLI about 10 ms; a PEM
+    of any other shape is left to it.
     """
     raw = _raw_key(pem, 'PUBLIC KEY', _SPKI_PREFIX)
     if raw is None:

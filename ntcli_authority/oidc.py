@@ -33,7 +33,7 @@ What a verification checks, in order:
 6. ``nonce``, when the caller sent one in its authentication request,
    equals it (the CLI's browser sign-in does).
 
-Libraries: PyJWT (already a dependency of ntcli) verifies the signature and
+Libraries: PyJWT (the server and oidc extras) verifies the signature and
 its ``PyJWKClient`` fetches and caches the JWKS, with a JWKS cache lifetime,
 a cooldown between forced refetches, no redirects and only http(s) URLs.
 Authlib (a whole OAuth client and server framework, which would pull in
@@ -54,12 +54,16 @@ fail at once instead of each waiting for its timeout.
 PyJWT is imported on first use, not with this module: its JWKS client
 imports names from ``ssl`` directly, which gevent (the server's workers)
 cannot patch once imported, and it costs the CLI about 50 ms to import.
+It is not a dependency of the CLI's plain install: the ``server`` extra
+brings it, and the ``oidc`` extra for the CLI's sign-in; an :class:`Issuer`
+made without it raises :class:`PyJWTMissing` before anything is fetched.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import http.client
+import importlib.util
 import ipaddress
 import json
 import threading
@@ -125,6 +129,20 @@ class ProviderUnavailable(errors.AuthorityError):
 
     def __init__(self, message: str) -> None:
         super().__init__(self.code, message, 503)
+
+
+class PyJWTMissing(errors.AuthorityError):
+    """PyJWT, which verifies an issuer's tokens, is not installed."""
+
+    code = 'PYJWT_MISSING'
+    #: What installs it.
+    extra = 'oidc'
+
+    def __init__(self) -> None:
+        super().__init__(
+            self.code, "Verifying an identity provider's tokens needs "
+            f"PyJWT, which is not installed (the '{self.extra}' extra of "
+            'ntcli)', 503)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -303,7 +321,10 @@ class Issuer:
                  jwks_cooldown: float = JWKS_COOLDOWN,
                  metadata_lifespan: float = METADATA_LIFESPAN,
                  clock: Clock = time.time) -> None:
+        """Raises ValueError for a bad setting, PyJWTMissing."""
         check_url(issuer, what='issuer URL')
+        if importlib.util.find_spec('jwt') is None:
+            raise PyJWTMissing()
         self.issuer = issuer
         allowed = tuple(algorithms)
         unsafe = [a for a in allowed if a not in ALGORITHMS]

@@ -9,8 +9,7 @@ token values.
 
 The key classes are imported when first used: the CLI imports this module
 on paths that never sign or verify anything. Tokens are signed and verified
-through :data:`ntcli_authority.jws.ED25519` unless a caller passes
-:data:`ntcli_authority.jws.PYJWT`; the tokens are the same.
+by :mod:`ntcli_authority.jws`.
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ import re
 import time
 import typing
 
-from ntcli_authority import errors
-from ntcli_authority import jws as jws_impl
+from ntcli_authority import errors, jws
 from ntcli_authority.models import AuditEvent, SigningKey, TokenRecord
 from ntcli_core import fernet
 from ntcli_core.tokens import (
@@ -160,7 +158,7 @@ def load_private_key(key: SigningKey):
         return None
     pem = unseal(key.private_key)
     # our own keys without importing serialization (about 10 ms)
-    private = jws_impl.ed25519_private_key(pem)
+    private = jws.ed25519_private_key(pem)
     if private is not None:
         return private
     from cryptography.hazmat.primitives import serialization
@@ -171,7 +169,7 @@ def load_private_key(key: SigningKey):
 
 def load_public_key(key: SigningKey):
     """The public key object of a stored key."""
-    public = jws_impl.ed25519_public_key(key.public_key)
+    public = jws.ed25519_public_key(key.public_key)
     if public is not None:
         return public
     from cryptography.hazmat.primitives import serialization
@@ -192,16 +190,13 @@ def claims_of(record: TokenRecord) -> dict:
     return claims
 
 
-def encode_token(record: TokenRecord, private_key,
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
-                 ) -> str:
+def encode_token(record: TokenRecord, private_key) -> str:
     """Sign the claims of ``record`` with the key it names."""
     return TOKEN_PREFIX + jws.sign(claims_of(record), record.kid, private_key)
 
 
 def decode_token(token: str,
-                 public_key_for: typing.Callable[[str], object],
-                 jws: jws_impl.PyJWT | jws_impl.Ed25519 = jws_impl.ED25519
+                 public_key_for: typing.Callable[[str], object]
                  ) -> tuple[str, dict]:
     """Verify a token's format and signature; return its kid and claims.
 
@@ -224,7 +219,7 @@ def decode_token(token: str,
     if public_key is None:
         raise errors.TokenInvalid('The token was signed by an unknown key')
     if not CANONICAL_JWS.fullmatch(raw):
-        raise errors.TokenInvalid(jws_impl.MALFORMED)
+        raise errors.TokenInvalid(jws.MALFORMED)
     # Times are checked by the authority against its own clock.
     claims = jws.verified_claims(raw, public_key)
     _check_claims(claims)

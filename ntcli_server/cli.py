@@ -37,6 +37,7 @@ import typing
 from cliff import app as cliff_app
 from cliff import commandmanager
 
+from ntcli_core import cli_parser
 from ntcli_server.commands import base
 
 NAME = 'ntcli-server'
@@ -103,11 +104,11 @@ class ServerApp(cliff_app.App):
                             version: str | None,
                             argparse_kwargs: dict[str, typing.Any] | None
                             = None) -> argparse.ArgumentParser:
-        parser = super().build_option_parser(
-            description, version, {'prog': NAME, **(argparse_kwargs or {})})
+        parser = cli_parser.global_parser(
+            self, description, version,
+            **{'prog': NAME, **(argparse_kwargs or {})})
         parser.add_argument('--db', metavar='PATH|DSN',
                             default=base.default_db(), help=base.DB_HELP)
-        base.brief_usage_errors(parser, self.stderr)
         return parser
 
     def interact(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from ntcli import command, errors, faults
@@ -303,8 +302,7 @@ class CreateToken(command.ShowOne):
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
         command.check_description(parsed_args.description)
-        from ntcli import output
-        if output.is_closed(self.app.stdout):
+        if self.app.stdout_closed:
             raise errors.UsageError(
                 'Refusing to create a token: standard output is closed, so '
                 'nobody would ever see it',
@@ -543,27 +541,6 @@ class RevokeToken(command.ShowEach):
         return [f"Token {data['jti']} revoked successfully."]
 
 
-def _command_after_double_dash(parser: argparse.ArgumentParser) -> None:
-    """Make ``parser`` leave everything after the first ``--`` unparsed, as
-    ``parsed_args.command`` (None without ``--``): the program's options
-    are its own, whatever argparse's version does with ``--``."""
-    parse_known_args = parser.parse_known_args
-
-    def parse(args: Any = None, namespace: Any = None) -> tuple:
-        args = list(sys.argv[1:] if args is None else args)
-        command_line = None
-        if '--' in args:
-            at = args.index('--')
-            args, command_line = args[:at], args[at + 1:]
-        parsed, extras = parse_known_args(args, namespace)
-        if extras and command_line is None:
-            parser.error(f"unrecognized arguments: {' '.join(extras)} "
-                         "(the command to run goes after '--')")
-        parsed.command = command_line
-        return parsed, extras
-    parser.parse_known_args = parse  # type: ignore[method-assign]
-
-
 class ExecToken(command.Command):
     """Run a command with the workspace token in its environment.
 
@@ -573,6 +550,10 @@ class ExecToken(command.Command):
     ntcli's output. NTCLI_KEY is removed from that environment. The
     lifetime options apply to the token a refresh issues.
     """
+
+    # the program's options are its own, whatever argparse's version does
+    # with '--': everything after it is parsed_args.command
+    rest_after_double_dash = 'command'
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         from ntcli_token_plugin import expiry, launch
@@ -591,7 +572,6 @@ class ExecToken(command.Command):
                  'DURATION (as --expires-in: 604800, 7d) or is no longer '
                  'valid, as token refresh --if-expires-within does.')
         expiry.add_arguments(parser)
-        _command_after_double_dash(parser)
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:

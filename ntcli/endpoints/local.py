@@ -6,10 +6,7 @@ the local owner's. A call with a credential is that credential's. Either
 way the endpoint only says who calls: the authority decides what the caller
 may do, by the same rules as on ``ntcli-server``
 (ntcli_authority.access.RULES). The authority is imported on
-first use, not when this module is, and signs and verifies tokens with
-cryptography's Ed25519 directly rather than through PyJWT (whose import
-costs about 40 ms of every ``token show`` and ``token refresh``; see
-ntcli_authority.jws), to keep the CLI's start-up fast.
+first use, not when this module is, to keep the CLI's start-up fast.
 """
 
 from __future__ import annotations
@@ -97,7 +94,6 @@ class LocalEndpoint(Endpoint):
     @_translated
     def _open(self) -> Authority:
         from ntcli import fileio
-        from ntcli_authority import jws
         from ntcli_authority.authority import Authority
         path = self.database_path
         directory = os.path.dirname(path)
@@ -110,7 +106,7 @@ class LocalEndpoint(Endpoint):
                 'Check its permissions, or set NTCLI_DATA_DIR.') from exc
         # the database holds the signing keys: never reached through a link
         fileio.refuse_symlink(path)
-        return Authority.open(path, jws=jws.ED25519)
+        return Authority.open(path)
 
     def _caller(self, credential: str | None) -> Principal:
         """Who calls: the local owner without a credential, else the

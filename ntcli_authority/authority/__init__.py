@@ -25,10 +25,9 @@ checks what callers give. :class:`Authority` is all of them on one store.
 from __future__ import annotations
 
 from ntcli_authority import access, errors, signing
-from ntcli_authority import jws as jws_impl
 from ntcli_authority.access import Principal
 from ntcli_authority.authority.audit import AuditTrail
-from ntcli_authority.authority.base import JWS, Clock
+from ntcli_authority.authority.base import Clock
 from ntcli_authority.authority.checks import (
     MAX_DESCRIPTION,
     MAX_IDEMPOTENCY_KEY,
@@ -72,18 +71,14 @@ class Authority(SigningKeys, Workspaces, Tokens, TrustExchange, Users,
     """Issues, validates, lists and revokes workspace tokens."""
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
-                 jws: JWS = jws_impl.ED25519,
                  sign_in: SignInPolicy | None = None) -> None:
         self.store = store
         self.sign_in_policy = sign_in or SignInPolicy()
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
-        # how tokens are signed and verified (see ntcli_authority.jws)
-        self.jws = jws
 
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
-             jws: JWS = jws_impl.ED25519,
              create: bool = True,
              wait: float | None = None) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
@@ -92,7 +87,7 @@ class Authority(SigningKeys, Workspaces, Tokens, TrustExchange, Users,
         bounds each database call (see
         :func:`ntcli_authority.storage.open_store`)."""
         return cls(open_store(target, create=create, wait=wait),
-                   clock=clock, jws=jws)
+                   clock=clock)
 
     def close(self) -> None:
         self.store.close()

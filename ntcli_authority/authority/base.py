@@ -8,14 +8,12 @@ from __future__ import annotations
 import typing
 
 from ntcli_authority import access, errors, signing
-from ntcli_authority import jws as jws_impl
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import AuditEvent, Origin, Workspace
 from ntcli_authority.storage.store import TokenStore
 from ntcli_core.names import is_valid_name
 
 Clock = typing.Callable[[], int]
-JWS = jws_impl.PyJWT | jws_impl.Ed25519
 
 LOCAL = Origin()                     # whoever holds the database
 
@@ -33,8 +31,6 @@ class Operations:
     store: TokenStore
     clock: Clock
     keys: signing.KeyRing
-    #: how tokens are signed and verified (see ntcli_authority.jws)
-    jws: JWS
 
     def now(self) -> int:
         """The current time, integer Unix seconds."""

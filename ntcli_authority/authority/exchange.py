@@ -212,7 +212,7 @@ class TrustExchange(Operations):
                                  refused=exc.message)
             raise
         issued = IssuedToken(
-            token=signing.encode_token(record, private_key, self.jws),
+            token=signing.encode_token(record, private_key),
             jti=record.jti, workspace_id=record.workspace_id,
             created_at=now, expires_at=record.expires_at, scope=granted,
             kid=key.kid)

@@ -116,7 +116,7 @@ class Tokens(Operations):
         if replayed:
             private_key = self._replayable(principal, origin, stored)
         return IssuedToken(
-            token=signing.encode_token(stored, private_key, self.jws),
+            token=signing.encode_token(stored, private_key),
             jti=stored.jti,
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=held_scopes(stored.scope),
@@ -126,8 +126,7 @@ class Tokens(Operations):
                  workspace_id: str | None = None) -> ValidatedToken:
         """Accept a token or raise TokenInvalid / TokenRevoked /
         TokenExpired, or Forbidden when it is not for ``workspace_id``."""
-        kid, claims = signing.decode_token(token, self.keys.public_key,
-                                           self.jws)
+        kid, claims = signing.decode_token(token, self.keys.public_key)
         record = self.store.get_token(claims['jti'])
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.

@@ -14,10 +14,11 @@ import os
 import sys
 import typing
 
-from cliff import command, lister, show
+from cliff import lister, show
 
 from ntcli_authority.access import Principal
 from ntcli_core import timefmt
+from ntcli_core.cli_parser import ParsedCommand
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.authority import Authority
@@ -41,16 +42,6 @@ class CommandFailed(Exception):
 
 def default_db() -> str:
     return os.environ.get('NTCLI_SERVER_DB') or DEFAULT_DB
-
-
-def brief_usage_errors(parser: argparse.ArgumentParser,
-                       stderr: typing.TextIO) -> None:
-    """Bad usage in two lines (what is wrong, where help is), exit 2."""
-    def error(message: str) -> typing.NoReturn:
-        stderr.write(f'{parser.prog}: {message}\n'
-                     f"Hint: See '{parser.prog} --help'.\n")
-        raise SystemExit(2)
-    parser.error = error  # type: ignore[method-assign]
 
 
 def when(ts: int | None) -> str | None:
@@ -82,7 +73,8 @@ def between(low: int, high: int) -> typing.Callable[[str], int]:
 
 class CommandMixin:
     """What every ntcli-server command shares. cliff methods overridden:
-    ``get_parser`` (the ``--db`` option, brief usage errors),
+    ``get_parser`` (the ``--db`` option; the parser itself, with usage
+    errors in two lines, is :class:`ntcli_core.cli_parser.ParsedCommand`'s),
     ``get_epilog`` (cliff's scans every installed distribution) and ``run``
     (failures go to the app's report)."""
 
@@ -92,8 +84,6 @@ class CommandMixin:
         parser = super().get_parser(prog_name)  # type: ignore[misc]
         parser.add_argument('--db', metavar='PATH|DSN',
                             default=argparse.SUPPRESS, help=DB_HELP)
-        brief_usage_errors(parser, sys.stderr if self.app is None
-                           else self.app.stderr)
         return parser
 
     def get_epilog(self) -> str:
@@ -130,11 +120,11 @@ class CommandMixin:
         self.app.stderr.write(message + '\n')
 
 
-class Command(CommandMixin, command.Command):
+class Command(CommandMixin, ParsedCommand):
     """A command that prints nothing, or text of its own."""
 
 
-class ShowOne(CommandMixin, show.ShowOne):
+class ShowOne(CommandMixin, show.ShowOne, ParsedCommand):
     """A command that shows one object.
 
     Its default format is ``value`` with only ``value_columns``: one line a
@@ -171,7 +161,7 @@ def flat_cell(value: typing.Any, formatter: str) -> typing.Any:
     return value
 
 
-class Lister(CommandMixin, lister.Lister):
+class Lister(CommandMixin, lister.Lister, ParsedCommand):
     """A command that lists objects (default format ``table``); CSV quotes
     only where needed, so that a field splits on commas; every cell passes
     through :func:`flat_cell`."""

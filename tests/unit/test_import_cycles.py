@@ -20,9 +20,6 @@ KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset({'ntcli.keys', 'ntcli.store'}),
     frozenset({'ntcli.context', 'ntcli.expiring', 'ntcli.issues',
                'ntcli.revocations', 'ntcli.signin', 'ntcli.tokeninfo'}),
-    frozenset({'ntcli.application', 'ntcli.command',
-               'ntcli.commands.complete', 'ntcli.completion',
-               'ntcli.interactive'}),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,8 @@ class TestDistributions(testtools.TestCase):
         [sdist] = glob.glob(os.path.join(out, '*.tar.gz'))
         with zipfile.ZipFile(wheel) as zf:
             cls.wheel_files = set(zf.namelist())
+            cls.metadata = zf.read(f'ntcli-{ntcli.__version__}.dist-info/'
+                                   'METADATA').decode('utf-8')
         with tarfile.open(sdist) as tf:
             top = f'ntcli-{ntcli.__version__}/'
             cls.sdist_files = {m.name.removeprefix(top)
@@ -99,6 +102,18 @@ class TestDistributions(testtools.TestCase):
         for package in product_packages():
             missing = source_files(package) - self.wheel_files
             self.assertEqual(set(), missing, package)
+
+    def test_the_plain_install_needs_no_pyjwt(self) -> None:
+        # PyJWT verifies identity providers' tokens (server, the CLI's
+        # sign-in) and is the tests' reference verifier: extras only.
+        requires = [line.split(':', 1)[1].strip()
+                    for line in self.metadata.splitlines()
+                    if line.startswith('Requires-Dist:')]
+        pyjwt = [r for r in requires if r.lower().startswith('pyjwt')]
+        extras = [re.search(r'extra == "(\w+)"', r) for r in pyjwt]
+        self.assertEqual(['oidc', 'server', 'test'],
+                         sorted(m.group(1) for m in extras if m), pyjwt)
+        self.assertEqual(len(pyjwt), len([m for m in extras if m]), pyjwt)
 
     def test_wheel_carries_the_license(self) -> None:
         dist_info = f'ntcli-{ntcli.__version__}.dist-info/'

@@ -5,8 +5,10 @@ in tests.functional.test_sign_in)."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import urllib.request
+from unittest import mock
 
 import testtools
 
@@ -102,6 +104,25 @@ class TestDeviceFlow(testtools.TestCase):
         del self.idp.posts['device_authorization_endpoint']
         error = self.assertRaises(errors.UsageError, self.client.device_flow)
         self.assertIn('--web', error.hint)
+
+
+class TestWithoutPyJWT(testtools.TestCase):
+    """The CLI's plain install has no PyJWT: signing in through a provider
+    says what to install, before it asks the provider anything."""
+
+    def test_the_error_names_the_extra(self):
+        idp = self.useFixture(LocalIssuer())
+        with mock.patch.dict(sys.modules, {'jwt': None}):
+            error = self.assertRaises(
+                errors.ConfigError, signin.ProviderClient,
+                SignInProvider(issuer=idp.url, client_id='ntcli',
+                               scopes=('openid',)),
+                timeout=5, say=print)
+        self.assertEqual('Signing in through an identity provider needs '
+                         'PyJWT, which is not installed', error.message)
+        self.assertEqual("Install it: pip install 'ntcli[oidc]'",
+                         error.hint)
+        self.assertEqual({}, dict(idp.hits))
 
 
 class TestLoopbackListener(testtools.TestCase):

@@ -859,8 +859,7 @@ class TestScopes(AuthorityTestCase):
                              kid=key.kid, scope='workspace')
         self.authority.store.add_token(record, None,
                                        idempotency_since=base.START)
-        return signing.encode_token(record, private_key,
-                                    self.authority.jws)
+        return signing.encode_token(record, private_key)
 
     def test_a_user_grants_any_scope_in_its_workspace(self):
         issued = self.authority.issue(self.alice_p, self.mine.id,

@@ -1,7 +1,5 @@
-"""Tests of ntcli_authority.jws: the Ed25519 implementation against PyJWT.
-
-The CLI's embedded authority signs and verifies with jws.ED25519, the
-server with jws.PYJWT; a token must mean the same to both.
+"""Tests of ntcli_authority.jws against PyJWT, the reference verifier
+(tests/unit/server/reference_jws.py): a token must mean the same to both.
 """
 
 from __future__ import annotations
@@ -15,33 +13,39 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors, jws, signing
-from tests.unit.server import base, test_signing
+from tests.unit.server import base, reference_jws, test_signing
+
+#: The two ways to sign and verify: ntcli's own (as it is), and PyJWT's.
+OWN = fixtures.Fixture
+PYJWT = reference_jws.PyJWT
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip('=')
 
 
-def _verdict(impl, token: str, public_key_for) -> tuple:
-    """What decode_token makes of a token: its claims or its error."""
-    try:
-        return ('ok',) + signing.decode_token(token, public_key_for, impl)
-    except errors.TokenInvalid as exc:
-        return ('invalid', exc.message)
+def _verdict(verifier, token: str, public_key_for) -> tuple:
+    """What decode_token makes of a token, verified the ``verifier`` way:
+    its claims or its error."""
+    with verifier():
+        try:
+            return ('ok',) + signing.decode_token(token, public_key_for)
+        except errors.TokenInvalid as exc:
+            return ('invalid', exc.message)
 
 
-class TestEncodingWithEd25519(test_signing.TestEncoding):
-    """signing's own encoding tests, with jws.ED25519 both ways."""
+def _encoded(signer, record, private_key) -> str:
+    """``record`` signed the ``signer`` way."""
+    with signer():
+        return signing.encode_token(record, private_key)
+
+
+class TestEncodingWithPyJWT(test_signing.TestEncoding):
+    """signing's own encoding tests, with PyJWT signing and verifying."""
 
     def setUp(self):
         super().setUp()
-        encode, decode = signing.encode_token, signing.decode_token
-        self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.signing.encode_token',
-            lambda record, key: encode(record, key, jws.ED25519)))
-        self.useFixture(fixtures.MonkeyPatch(
-            'ntcli_authority.signing.decode_token',
-            lambda token, keys: decode(token, keys, jws.ED25519)))
+        self.useFixture(PYJWT())
 
 
 class TestSameTokens(base.SigningKeyTestCase):
@@ -51,18 +55,17 @@ class TestSameTokens(base.SigningKeyTestCase):
                         {'workspace_id': 'ws-\u00e9\u4e2d'},
                         {'created_at': 0, 'expires_at': 2 ** 40}):
             record = test_signing._record(self.key.kid, **changes)
-            self.assertEqual(
-                signing.encode_token(record, self.private, jws.PYJWT),
-                signing.encode_token(record, self.private, jws.ED25519))
+            self.assertEqual(_encoded(PYJWT, record, self.private),
+                             _encoded(OWN, record, self.private))
 
     def test_each_accepts_the_other(self):
         record = test_signing._record(self.key.kid)
-        for signer in (jws.PYJWT, jws.ED25519):
-            token = signing.encode_token(record, self.private, signer)
-            for verifier in (jws.PYJWT, jws.ED25519):
-                kid, claims = signing.decode_token(token, self.keys, verifier)
-                self.assertEqual(self.key.kid, kid)
-                self.assertEqual(signing.claims_of(record), claims)
+        for signer in (PYJWT, OWN):
+            token = _encoded(signer, record, self.private)
+            for verifier in (PYJWT, OWN):
+                self.assertEqual(
+                    ('ok', self.key.kid, signing.claims_of(record)),
+                    _verdict(verifier, token, self.keys))
 
     def signed(self, header: dict, payload: bytes | str,
                header_text: str | None = None) -> str:
@@ -122,8 +125,8 @@ class TestSameTokens(base.SigningKeyTestCase):
                         header_text=f'{{"kid":"{kid}","alg":"EdDSA"}}'),
         ]
         for token in tokens:
-            self.assertEqual(_verdict(jws.PYJWT, token, self.keys),
-                             _verdict(jws.ED25519, token, self.keys), token)
+            self.assertEqual(_verdict(PYJWT, token, self.keys),
+                             _verdict(OWN, token, self.keys), token)
 
     def test_same_verdicts_on_flipped_characters(self):
         token = signing.encode_token(test_signing._record(self.key.kid),
@@ -134,8 +137,8 @@ class TestSameTokens(base.SigningKeyTestCase):
                 if token[position] == char:
                     continue
                 forged = token[:position] + char + token[position + 1:]
-                self.assertEqual(_verdict(jws.PYJWT, forged, self.keys),
-                                 _verdict(jws.ED25519, forged, self.keys),
+                self.assertEqual(_verdict(PYJWT, forged, self.keys),
+                                 _verdict(OWN, forged, self.keys),
                                  forged)
 
     def test_one_spelling_per_token(self):
@@ -167,20 +170,20 @@ class TestSameTokens(base.SigningKeyTestCase):
         # fifteen) is spelled the same there: that one is the good token.
         spellings = [s for s in spellings if s != good]
         for spelling in spellings:
-            for verifier in (jws.PYJWT, jws.ED25519):
+            for verifier in (PYJWT, OWN):
                 self.assertEqual('invalid', _verdict(verifier, spelling,
                                                      self.keys)[0],
                                  (verifier, spelling))
-        for verifier in (jws.PYJWT, jws.ED25519):
+        for verifier in (PYJWT, OWN):
             self.assertEqual('ok', _verdict(verifier, good, self.keys)[0])
 
     def test_a_key_of_another_type_is_refused(self):
         from cryptography.hazmat.primitives.asymmetric import ed448
         token = signing.encode_token(test_signing._record(self.key.kid),
-                                     self.private, jws.ED25519)
+                                     self.private)
         other = ed448.Ed448PrivateKey.generate().public_key()
         self.assertRaises(errors.TokenInvalid, signing.decode_token, token,
-                          lambda kid: other, jws.ED25519)
+                          lambda kid: other)
 
 
 class TestKeyLoading(testtools.TestCase):
@@ -223,14 +226,14 @@ class TestImports(testtools.TestCase):
         key = signing.generate_signing_key(base.START)
         code = (
             'import json, sys\n'
-            'from ntcli_authority import jws, signing\n'
+            'from ntcli_authority import signing\n'
             'from ntcli_authority.models import SigningKey, TokenRecord\n'
             'key = SigningKey(**json.load(sys.stdin))\n'
             'record = TokenRecord("jti_1", "ws", 1, None, key.kid)\n'
             'token = signing.encode_token(\n'
-            '    record, signing.load_private_key(key), jws.ED25519)\n'
+            '    record, signing.load_private_key(key))\n'
             'public = signing.load_public_key(key)\n'
-            'signing.decode_token(token, lambda kid: public, jws.ED25519)\n'
+            'signing.decode_token(token, lambda kid: public)\n'
             'print(sorted(m for m in sys.modules if m == "jwt" or\n'
             '             m.endswith("primitives.serialization")))\n')
         fields = {'kid': key.kid, 'public_key': key.public_key,

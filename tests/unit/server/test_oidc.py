@@ -3,7 +3,9 @@ against an issuer on 127.0.0.1 (tests.oidc.localissuer)."""
 
 from __future__ import annotations
 
+import sys
 import time
+from unittest import mock
 
 import testtools
 
@@ -243,6 +245,21 @@ class TestIssuer(testtools.TestCase):
         error = self.assertRaises(oidc.ProviderUnavailable,
                                   oidc.Issuer(local.url).metadata)
         self.assertIn('must use https', error.message)
+
+
+class TestWithoutPyJWT(testtools.TestCase):
+    """PyJWT is an extra: without it, an issuer says which one, and before
+    it fetches anything."""
+
+    def test_an_issuer_names_the_extra(self):
+        local = self.useFixture(LocalIssuer())
+        with mock.patch.dict(sys.modules, {'jwt': None}):
+            error = self.assertRaises(oidc.PyJWTMissing, oidc.Issuer,
+                                      local.url)
+        self.assertEqual('PYJWT_MISSING', error.code)
+        self.assertIn('PyJWT, which is not installed', error.message)
+        self.assertIn("the 'oidc' extra", error.message)
+        self.assertEqual({}, dict(local.hits))
 
 
 class TestSettings(testtools.TestCase):
