@@ -468,14 +468,14 @@ def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
     """``count`` valid tokens of a new workspace, signed in bulk."""
     from ntcli_authority import signing
     from ntcli_authority.authority import Authority
-    from ntcli_authority.models import TokenRecord
+    from ntcli_authority.models import TokenRow
     with Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
         key, _ = authority.keys.primary()
         private = authority.keys.private_key(key.kid)
         now = authority.now()
-        records = [TokenRecord(jti=f'jti_{i:032x}', workspace_id=workspace.id,
+        records = [TokenRow(jti=f'jti_{i:032x}', workspace_id=workspace.id,
                                created_at=now, expires_at=now + 86400,
                                kid=key.kid) for i in range(count)]
         authority.store.add_tokens(records)
@@ -489,14 +489,14 @@ def fill_workspace(db: str, owner: str, name: str,
     cursor of the middle of the listing)."""
     from ntcli_authority import authority as authority_mod
     from ntcli_authority.authority.checks import encode_cursor
-    from ntcli_authority.models import TokenRecord
+    from ntcli_authority.models import TokenRow
     with authority_mod.Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
         key, _ = authority.keys.primary()
         now = authority.now()
         # oldest first: spread over the past, a hundred per second
-        bulk = [TokenRecord(jti=f'jti_{count:08x}{i:024x}',
+        bulk = [TokenRow(jti=f'jti_{count:08x}{i:024x}',
                             workspace_id=workspace.id,
                             created_at=now - 86400 + i // 100,
                             expires_at=now + 86400, kid=key.kid)

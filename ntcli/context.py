@@ -144,7 +144,7 @@ class Context:
             if named is not None and not named.saved:
                 made = updated.adopt_endpoint(named.key, named.name,
                                               named.ca_bundle)
-                self.__dict__['named'] = named.but(name=made, saved=True)
+                self.__dict__['named'] = named.replace(name=made, saved=True)
             yield updated
         self.__dict__['config'] = updated  # later reads see the change
         if made is not None and named is not None:

@@ -221,8 +221,9 @@ class CommandNotExecutable(NtcliError):
     exit_code = 126
 
 
-# Error codes of the token API (SPEC section 6) mapped to the classes above;
-# both endpoints use it, so a code means the same thing wherever it comes from.
+# Error codes of the token API (docs/reference/api.rst) mapped to the classes
+# above; both endpoints use it, so a code means the same thing wherever it
+# comes from.
 API_ERRORS: dict[str, type[NtcliError]] = {
     'AUTHENTICATION_REQUIRED': AuthenticationRequired,
     'INVALID_CREDENTIALS': AuthenticationRequired,

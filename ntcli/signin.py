@@ -523,7 +523,7 @@ def renew(context: Context, record: SignIn) -> str | None:
     except errors.NtcliError as exc:
         context.warn(f'the sign-in could not be renewed: {exc.message}')
         return None
-    renewed = record.but(session_id=session.session_id,
+    renewed = record.replace(session_id=session.session_id,
                          user_name=session.user_name,
                          expires_at=session.expires_at,
                          email=verified.email or record.email,

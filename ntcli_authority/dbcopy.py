@@ -21,7 +21,7 @@ import random
 
 from ntcli_authority import errors, signing
 from ntcli_authority.authority import Authority
-from ntcli_authority.models import STATUS_ACTIVE, SigningKey, TokenRecord
+from ntcli_authority.models import STATUS_ACTIVE, SigningKey, TokenRow
 from ntcli_authority.storage import open_store
 from ntcli_authority.storage.store import TokenStore
 
@@ -105,7 +105,7 @@ def _validate_sample(tokens: list[dict], src: TokenStore,
     target = Authority(dst)
     now = target.now()
     keys = {k.kid: k for k in src.list_signing_keys()}
-    live = [record for record in (TokenRecord(**row) for row in tokens)
+    live = [record for record in (TokenRow(**row) for row in tokens)
             if record.status_at(now) == STATUS_ACTIVE]
     signable = [r for r in live
                 if keys.get(r.kid) and keys[r.kid].private_key is not None]

@@ -1,9 +1,10 @@
 """Errors of the token authority.
 
-Each error carries a code of the token API (SPEC section 6), the HTTP status
-that code means and a message safe to show to a client: no token value, key
-or credential ever goes into one. ``ntcli.errors.API_ERRORS`` maps the same
-codes to the CLI's own error classes.
+Each error carries a code of the token API (docs/reference/api.rst), the
+HTTP status that code means and a message safe to show to a client: no
+token value, key or credential ever goes into one.
+``ntcli.errors.API_ERRORS`` maps the same codes to the CLI's own error
+classes.
 """
 
 from __future__ import annotations

@@ -41,8 +41,10 @@ class Workspace(Record):
     owner: str | None = None
 
 
-class TokenRecord(Record):
-    """What the store keeps of a token: its claims and state, not its value."""
+class TokenRow(Record):
+    """A row of the tokens table: what the store keeps of a token, its
+    claims and state, not its value (what the CLI shows of a token is
+    ntcli.endpoints.TokenRecord)."""
 
     jti: str
     workspace_id: str
@@ -93,7 +95,7 @@ class TokenInfo(Record):
     description: str | None = None
 
     @classmethod
-    def from_record(cls, record: TokenRecord, now: int) -> TokenInfo:
+    def from_record(cls, record: TokenRow, now: int) -> TokenInfo:
         return cls(jti=record.jti, workspace_id=record.workspace_id,
                    created_at=record.created_at,
                    expires_at=record.expires_at,

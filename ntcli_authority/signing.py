@@ -22,7 +22,7 @@ import time
 import typing
 
 from ntcli_authority import errors, jws
-from ntcli_authority.models import AuditEvent, SigningKey, TokenRecord
+from ntcli_authority.models import AuditEvent, SigningKey, TokenRow
 from ntcli_core import fernet
 from ntcli_core.tokens import (
     ALGORITHM,
@@ -177,7 +177,7 @@ def load_public_key(key: SigningKey):
     return serialization.load_pem_public_key(key.public_key.encode('ascii'))
 
 
-def claims_of(record: TokenRecord) -> dict:
+def claims_of(record: TokenRow) -> dict:
     """The JWT claims of a token record, in a fixed order.
 
     The order matters: it makes re-signing byte-for-byte identical.
@@ -190,7 +190,7 @@ def claims_of(record: TokenRecord) -> dict:
     return claims
 
 
-def encode_token(record: TokenRecord, private_key) -> str:
+def encode_token(record: TokenRow, private_key) -> str:
     """Sign the claims of ``record`` with the key it names."""
     return TOKEN_PREFIX + jws.sign(claims_of(record), record.kid, private_key)
 
@@ -277,7 +277,7 @@ class KeyRing:
                 # Several processes may race here; the store keeps one.
                 candidate = generate_signing_key(self._clock())
                 key = self._store.ensure_primary_signing_key(
-                    candidate, audit.but(detail=candidate.kid)
+                    candidate, audit.replace(detail=candidate.kid)
                     if audit else None)
             self._remember(key)
         assert self._primary is not None
@@ -307,6 +307,6 @@ class KeyRing:
         is recorded with the new kid as detail."""
         key = generate_signing_key(self._clock())
         self._store.add_primary_signing_key(
-            key, audit.but(detail=key.kid) if audit else None)
+            key, audit.replace(detail=key.kid) if audit else None)
         self._remember(key)
         return key

@@ -12,7 +12,7 @@ A record is built from positional or keyword arguments in field order,
 compares and hashes by value (only with a record of the same class), leaves
 fields declared ``field(repr=False)`` out of its ``repr``, and refuses
 assignment; one declared ``class R(Record, frozen=False)`` takes
-assignments and is not hashable. :meth:`Record.but` and
+assignments and is not hashable. :meth:`Record.replace` and
 :meth:`Record.as_dict` stand in for ``dataclasses.replace`` and (one level
 of) ``dataclasses.asdict``.
 """
@@ -142,8 +142,9 @@ class Record:
     def __delattr__(self, name: str) -> None:
         raise FrozenRecordError(f'cannot delete field {name!r}')
 
-    def but(self: R, **changes: Any) -> R:
-        """This record with some fields changed."""
+    def replace(self: R, **changes: Any) -> R:
+        """This record with some fields changed (as
+        ``dataclasses.replace``)."""
         values = {name: getattr(self, name) for name in self._fields}
         values.update(changes)
         return type(self)(**values)

@@ -29,7 +29,7 @@ class AuditTrail(Operations):
         if left_out:
             detail += f' (+{left_out} not recorded)'
         self.store.record_event(self._event(
-            None, (origin or LOCAL).but(actor=jti if isinstance(jti, str)
+            None, (origin or LOCAL).replace(actor=jti if isinstance(jti, str)
                                   else None),
             models.AUDIT_AUTH_REFUSED, outcome=models.OUTCOME_REFUSED,
             workspace_id=workspace_id, detail=detail))

@@ -42,7 +42,7 @@ class Operations:
         (its actor) from ``origin`` (where the request came from)."""
         origin = origin or LOCAL
         if principal is not None:
-            origin = origin.but(actor=principal.actor)
+            origin = origin.replace(actor=principal.actor)
         return AuditEvent.of(origin, self.now(), action, **fields)
 
     def _authorize(self, principal: Principal, action: Action,

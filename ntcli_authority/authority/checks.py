@@ -15,7 +15,7 @@ import json
 import typing
 
 from ntcli_authority import errors
-from ntcli_authority.models import TokenRecord
+from ntcli_authority.models import TokenRow
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
@@ -108,7 +108,7 @@ def check_limit(limit: object) -> int:
     return limit
 
 
-def encode_cursor(record: TokenRecord) -> str:
+def encode_cursor(record: TokenRow) -> str:
     """An opaque cursor for the position just after ``record``."""
     raw = json.dumps([record.created_at, record.jti], separators=(',', ':'))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip('=')

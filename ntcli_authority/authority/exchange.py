@@ -27,7 +27,7 @@ from ntcli_authority.models import (
     Exchange,
     IssuedToken,
     Origin,
-    TokenRecord,
+    TokenRow,
     TrustPolicy,
     held_scopes,
 )
@@ -188,7 +188,7 @@ class TrustExchange(Operations):
                 key, private_key = self.keys.primary(
                     self._event(None, origin, models.AUDIT_KEY_ROTATE),
                     reload=reload)
-                record = TokenRecord(
+                record = TokenRow(
                     jti=JTI_PREFIX + secrets.token_hex(16),
                     workspace_id=policy.workspace_id, created_at=now,
                     expires_at=now + policy.max_lifetime, kid=key.kid,

@@ -33,7 +33,7 @@ from ntcli_authority.models import (
     Revocation,
     TokenInfo,
     TokenPage,
-    TokenRecord,
+    TokenRow,
     ValidatedToken,
     held_scopes,
 )
@@ -91,7 +91,7 @@ class Tokens(Operations):
             key, private_key = self.keys.primary(
                 self._event(principal, origin, models.AUDIT_KEY_ROTATE),
                 reload=reload)
-            record = TokenRecord(
+            record = TokenRow(
                 jti=JTI_PREFIX + secrets.token_hex(16),
                 workspace_id=workspace_id, created_at=now, expires_at=expiry,
                 kid=key.kid, scope=scopes.to_claim(granted),
@@ -196,7 +196,7 @@ class Tokens(Operations):
             next_cursor=encode_cursor(records[-1]) if more else None)
 
     def _replayable(self, principal: Principal, origin: Origin | None,
-                    stored: TokenRecord) -> object:
+                    stored: TokenRow) -> object:
         """The key to re-sign ``stored``, the token a replay returns; raise
         (and record the refusal) when it must not be handed out."""
         refusal: errors.AuthorityError | None = None
@@ -284,7 +284,7 @@ class Tokens(Operations):
                           retiring=not record.revoked_by(now))
 
     def list_expiring(self, principal: Principal, within: int, *,
-                      limit: int = MAX_PAGE) -> list[TokenRecord]:
+                      limit: int = MAX_PAGE) -> list[TokenRow]:
         """Up to ``limit`` valid tokens of every workspace that expire
         within ``within`` seconds from now, soonest first."""
         self._authorize(principal, Action.WATCH_EXPIRY)

@@ -208,7 +208,8 @@ class Users(Operations):
             expires_at=now + policy.session_lifetime,
             secret_hash=hash_credential(token))
         self.store.add_session(session, email, self._event(
-            None, (origin or LOCAL).but(actor=user.id), models.AUDIT_SIGN_IN,
+            None, (origin or LOCAL).replace(actor=user.id),
+            models.AUDIT_SIGN_IN,
             detail=_identity_detail(issuer, subject, email)))
         return models.NewSession(session=session, user=user, token=token,
                                  created_user=created)
@@ -252,7 +253,7 @@ class Users(Operations):
         """Record a refused sign-in: who the token named, if anyone
         could tell, and why (never the token)."""
         self.store.record_event(self._event(
-            None, (origin or LOCAL).but(actor=None), models.AUDIT_SIGN_IN,
+            None, (origin or LOCAL).replace(actor=None), models.AUDIT_SIGN_IN,
             outcome=models.OUTCOME_REFUSED,
             detail=f'{reason} ' + _identity_detail(issuer, subject, email)))
 

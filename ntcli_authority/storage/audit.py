@@ -15,7 +15,7 @@ from ntcli_authority.storage.schema import EVENT_COLUMNS
 
 def _event(row: tuple) -> AuditEvent:
     """An AuditEvent from a row of ``id, EVENT_COLUMNS``."""
-    return AuditEvent(*row[1:]).but(id=row[0])
+    return AuditEvent(*row[1:]).replace(id=row[0])
 
 
 class AuditTrail(Queries):

@@ -8,7 +8,7 @@ expires (never the token itself), so that each is exchanged once.
 from __future__ import annotations
 
 from ntcli_authority import errors, trust
-from ntcli_authority.models import AuditEvent, TokenRecord, TrustPolicy
+from ntcli_authority.models import AuditEvent, TokenRow, TrustPolicy
 from ntcli_authority.storage.dialect import Transaction
 from ntcli_authority.storage.queries import (
     Queries,
@@ -87,7 +87,7 @@ class TrustPolicies(Queries):
             return _policy(row)
         return self._write(work)
 
-    def add_exchanged_token(self, record: TokenRecord, policy_id: str,
+    def add_exchanged_token(self, record: TokenRow, policy_id: str,
                             digest: str, digest_expires_at: int, now: int,
                             audit: AuditEvent | None = None) -> None:
         """Store a token issued for an external token, in one transaction

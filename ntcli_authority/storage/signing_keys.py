@@ -77,7 +77,7 @@ class SigningKeys(Queries):
             # ON CONFLICT: safe even against a writer that skips the lock.
             if self._insert_primary(tx, candidate, if_none=True):
                 append_event(tx, audit)
-                return candidate.but(is_primary=True)
+                return candidate.replace(is_primary=True)
             row = tx.one(select)
             if row is None:
                 raise errors.StorageUnavailable(
@@ -118,6 +118,6 @@ class SigningKeys(Queries):
                            'retired_at = :now WHERE kid = :kid',
                            now=now, kid=kid)
                 if audit is not None:
-                    append_event(tx, audit.but(detail=kid))
+                    append_event(tx, audit.replace(detail=kid))
             return kids
         return self._write(work)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import typing
 
 from ntcli_authority import errors
-from ntcli_authority.models import OUTCOME_UNCHANGED, AuditEvent, TokenRecord
+from ntcli_authority.models import OUTCOME_UNCHANGED, AuditEvent, TokenRow
 from ntcli_authority.storage.dialect import Transaction
 from ntcli_authority.storage.queries import (
     Queries,
@@ -46,19 +46,19 @@ INSERT_TOKEN = (
     ':retires_at)')
 
 
-def token_row(row: tuple) -> TokenRecord:
-    """A TokenRecord from a row of TOKEN_COLUMNS."""
-    return TokenRecord(*row)
+def token_row(row: tuple) -> TokenRow:
+    """A TokenRow from a row of TOKEN_COLUMNS."""
+    return TokenRow(*row)
 
 
 class Tokens(Queries):
     """Issued tokens and the idempotency keys that name them."""
 
-    def add_token(self, record: TokenRecord,
+    def add_token(self, record: TokenRow,
                   idempotency_key: str | None = None, *,
                   idempotency_since: int = 0, caller: str | None = None,
                   audit: AuditEvent | None = None
-                  ) -> tuple[TokenRecord, bool]:
+                  ) -> tuple[TokenRow, bool]:
         """Store a newly issued token and record ``audit``; return it and
         False.
 
@@ -69,7 +69,7 @@ class Tokens(Queries):
         any stale entry and remember the key for ``record`` and ``caller``.
         Raises WorkspaceNotFound.
         """
-        def work(tx: Transaction) -> tuple[TokenRecord, bool]:
+        def work(tx: Transaction) -> tuple[TokenRow, bool]:
             hold_workspace(tx, self.dialect, record.workspace_id)
             if idempotency_key is not None:
                 replayed = self._claim_idempotency_key(
@@ -83,9 +83,9 @@ class Tokens(Queries):
         return self._write(work)
 
     @staticmethod
-    def _claim_idempotency_key(tx: Transaction, record: TokenRecord,
+    def _claim_idempotency_key(tx: Transaction, record: TokenRow,
                                key: str, since: int,
-                               caller: str | None) -> TokenRecord | None:
+                               caller: str | None) -> TokenRow | None:
         """Make ``key`` name ``record`` for ``caller`` unless it names a
         token stored at or after ``since``; return that token, or None when
         claimed. A key of another caller raises IdempotencyKeyConflict.
@@ -125,7 +125,7 @@ class Tokens(Queries):
                    **params)
         return None
 
-    def add_tokens(self, records: typing.Iterable[TokenRecord]) -> int:
+    def add_tokens(self, records: typing.Iterable[TokenRow]) -> int:
         """Store many token records in one transaction (bulk import)."""
         rows = [record.as_dict() for record in records]
 
@@ -137,7 +137,7 @@ class Tokens(Queries):
         self._write(work)
         return len(rows)
 
-    def get_token(self, jti: str) -> TokenRecord | None:
+    def get_token(self, jti: str) -> TokenRow | None:
         """The token with this JTI, whatever its workspace."""
         row = self._query(lambda tx: tx.one(
             f'SELECT {TOKEN_COLUMNS} FROM tokens WHERE jti = :jti', jti=jti))
@@ -147,7 +147,7 @@ class Tokens(Queries):
                     include_expired: bool = False,
                     include_revoked: bool = False,
                     after: Position | None = None,
-                    limit: int = 100) -> list[TokenRecord]:
+                    limit: int = 100) -> list[TokenRow]:
         # Active tokens always, expired and revoked ones on request.
         # (a retiring token, within its grace period, is still active)
         """Up to ``limit`` tokens of a workspace ordered by (created_at,
@@ -173,7 +173,7 @@ class Tokens(Queries):
 
     def revoke_token(self, workspace_id: str, jti: str, now: int,
                      audit: AuditEvent | None = None, *,
-                     at: int | None = None) -> tuple[TokenRecord, bool]:
+                     at: int | None = None) -> tuple[TokenRow, bool]:
         """Revoke a token not revoked at ``now``: at once (revoked_at =
         now) when ``at`` is None or not later than now; else from ``at``
         on (retires_at = at, a grace period), unless it already retires at
@@ -181,7 +181,7 @@ class Tokens(Queries):
         (then ``audit`` is recorded as unchanged). Raises
         WorkspaceNotFound, or TokenNotFound when the workspace has no such
         token."""
-        def work(tx: Transaction) -> tuple[TokenRecord, bool]:
+        def work(tx: Transaction) -> tuple[TokenRow, bool]:
             hold_workspace(tx, self.dialect, workspace_id)
             # One conditional UPDATE: of concurrent revokes exactly one
             # matches; the others wait for it, then match nothing. Ending a
@@ -205,12 +205,12 @@ class Tokens(Queries):
                     f"Token with JTI '{jti}' not found", {'jti': jti})
             if audit is not None:
                 append_event(tx, audit if changed == 1
-                        else audit.but(outcome=OUTCOME_UNCHANGED))
+                        else audit.replace(outcome=OUTCOME_UNCHANGED))
             return token_row(row), changed != 1
         return self._write(work)
 
     def list_expiring_tokens(self, now: int, until: int,
-                             limit: int) -> list[TokenRecord]:
+                             limit: int) -> list[TokenRow]:
         """Up to ``limit`` tokens of every workspace, valid at ``now``
         (retiring ones too), with ``now < expires_at <= until``, by
         expires_at."""

@@ -99,6 +99,7 @@ class Workspaces(Queries):
             tx.execute('DELETE FROM trust_policies WHERE workspace_id = :ws',
                        ws=workspace_id)
             if audit is not None:
-                append_event(tx, audit.but(detail=f'tokens_revoked={revoked}'))
+                append_event(tx, audit.replace(
+                    detail=f'tokens_revoked={revoked}'))
             return revoked
         return self._write(work)

@@ -168,7 +168,7 @@ class EndpointContract:
         first = self.issue(idempotency_key='refresh-1')
         again = self.issue(idempotency_key='refresh-1')
         other = self.issue(idempotency_key='refresh-2')
-        self.assertEqual(first, again.but(replayed=False))
+        self.assertEqual(first, again.replace(replayed=False))
         self.assertTrue(again.replayed)
         self.assertNotEqual(first.jti, other.jti)
         self.assertEqual({first.jti, other.jti}, set(self.listed()))

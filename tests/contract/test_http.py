@@ -70,7 +70,7 @@ class TestTwoServersOneDatabase(testtools.TestCase):
                               idempotency_key='once')
         again = b.issue_token(credential, ws, expires_in=60,
                               idempotency_key='once')
-        self.assertEqual((token, True), (again.but(replayed=False),
+        self.assertEqual((token, True), (again.replace(replayed=False),
                                          again.replayed))
         self.assertEqual(token.jti, b.validate_token(token.token).jti)
         b.revoke_token(credential, ws, token.jti)

@@ -201,8 +201,8 @@ class TestTwoNodes(testtools.TestCase):
             # the same token twice: issued once, replayed once
             self.assertEqual(
                 [False, True], sorted(r.replayed for r in results))
-            self.assertEqual(results[0].but(replayed=False),
-                             results[1].but(replayed=False))
+            self.assertEqual(results[0].replace(replayed=False),
+                             results[1].replace(replayed=False))
         self.assertEqual(5, len(self.b.list_tokens(self.credential,
                                                    self.ws)))
 

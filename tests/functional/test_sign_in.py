@@ -271,7 +271,7 @@ class TestRenewal(SignInTest):
         # as if the session had only a minute left
         with store.CredentialStore(self.home.config_dir).transaction() as c:
             c.set_sign_in(key, old_session,
-                          record.but(expires_at=int(time.time()) + 60))
+                          record.replace(expires_at=int(time.time()) + 60))
         self.run_ntcli('workspace', 'list')
         after = self.credentials()
         renewed = after.get_sign_in(key)
@@ -297,7 +297,7 @@ class TestRenewal(SignInTest):
             timeout=10).raise_for_status()
         with store.CredentialStore(self.home.config_dir).transaction() as c:
             c.set_sign_in(key, session,
-                          record.but(expires_at=int(time.time()) + 60))
+                          record.replace(expires_at=int(time.time()) + 60))
         result = self.run_ntcli('workspace', 'list')
         self.assertIn('no longer renews your sign-in: run ntcli auth login',
                       result.stderr)

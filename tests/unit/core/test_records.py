@@ -56,13 +56,13 @@ class TestRecord(testtools.TestCase):
         self.assertNotEqual(Key('k', 's'), Other('k', 's'))
         self.assertEqual(1, len({Key('k', 's'), Key('k', 's')}))
 
-    def test_but_and_as_dict(self):
+    def test_replace_and_as_dict(self):
         key = Key('k', 's')
-        changed = key.but(note='n')
+        changed = key.replace(note='n')
         self.assertEqual(('n', None), (changed.note, key.note))
         self.assertEqual({'kid': 'k', 'secret': 's', 'created_at': 0,
                           'note': 'n'}, changed.as_dict())
-        self.assertRaises(TypeError, key.but, bogus=1)
+        self.assertRaises(TypeError, key.replace, bogus=1)
 
     def test_pickles(self):
         key = Key('k', 's', 3)

@@ -158,7 +158,7 @@ class TestTokens(LocalTestCase):
         again = self.endpoint.issue_token(None, self.ws.id,
                                           idempotency_key='refresh-1')
         self.assertEqual((first, False, True),
-                         (again.but(replayed=False), first.replayed,
+                         (again.replace(replayed=False), first.replayed,
                           again.replayed))
 
     def test_expired(self):

@@ -75,7 +75,7 @@ class TestRecords(AuditTestCase):
                 actor=self.alice_id, workspace_id=self.ws.id,
                 target_jti=issued['jti'], client='127.0.0.1',
                 request_id='req-revoke', user_agent=UA)],
-            [e.but(id=None) for e in self.new_events()])
+            [e.replace(id=None) for e in self.new_events()])
         user_hash = self.authority.get_user(OWNER, 'alice').credential_hash
         self.assertNoSecretIn(self.audit_rows(), issued['access_token'],
                               issued['access_token'].split('.')[-1],

@@ -10,7 +10,7 @@ import testtools
 from ntcli_authority import authority as authority_mod
 from ntcli_authority import errors, signing
 from ntcli_authority.access import Principal
-from ntcli_authority.models import TokenRecord
+from ntcli_authority.models import TokenRow
 from ntcli_core import scopes
 from tests.unit.server import base
 
@@ -191,9 +191,9 @@ class TestIdempotency(AuthorityTestCase):
             include_revoked=True).tokens))
 
     def test_a_key_stored_before_callers_were_bound_replays_for_nobody(self):
-        from ntcli_authority.models import TokenRecord
+        from ntcli_authority.models import TokenRow
         key, _ = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
+        record = TokenRow(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
                              created_at=base.START, expires_at=None,
                              kid=key.kid, scope='workspace:read')
         self.authority.store.add_token(record, 'old-key',
@@ -331,7 +331,7 @@ class TestValidate(AuthorityTestCase):
         # A genuine signature over claims that were never issued (a key
         # leak, or a database restored from an old backup).
         key, private = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
+        record = TokenRow(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
                              created_at=base.START, expires_at=None,
                              kid=key.kid)
         self.assertInvalid(signing.encode_token(record, private))
@@ -750,7 +750,7 @@ class TestManyTokens(AuthorityTestCase):
             self.clock.advance(1)
         # The rest in bulk, many sharing a second so that ties on
         # created_at are exercised.
-        bulk = [TokenRecord(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
+        bulk = [TokenRow(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
                             created_at=base.START + i // 100,
                             expires_at=None, kid=key.kid)
                 for i in range(9990)]
@@ -853,7 +853,7 @@ class TestScopes(AuthorityTestCase):
     def legacy_token(self):
         """A token as issued before scopes existed: scope 'workspace'."""
         key, private_key = self.authority.keys.primary()
-        record = TokenRecord(jti='jti_' + '1' * 32,
+        record = TokenRow(jti='jti_' + '1' * 32,
                              workspace_id=self.mine.id,
                              created_at=base.START, expires_at=None,
                              kid=key.kid, scope='workspace')

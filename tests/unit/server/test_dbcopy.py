@@ -58,8 +58,8 @@ class TestCopy(testtools.TestCase):
                              copy.store.list_trust_policies())
             self.assertEqual('alice',
                              copy.authenticate(self.session.token).user_name)
-            self.assertEqual([e.but(id=None) for e in self.events],
-                             [e.but(id=None)
+            self.assertEqual([e.replace(id=None) for e in self.events],
+                             [e.replace(id=None)
                               for e in copy.store.list_events()])
 
     def test_a_non_empty_target_is_refused_unless_replaced(self):

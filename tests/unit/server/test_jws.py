@@ -227,9 +227,9 @@ class TestImports(testtools.TestCase):
         code = (
             'import json, sys\n'
             'from ntcli_authority import signing\n'
-            'from ntcli_authority.models import SigningKey, TokenRecord\n'
+            'from ntcli_authority.models import SigningKey, TokenRow\n'
             'key = SigningKey(**json.load(sys.stdin))\n'
-            'record = TokenRecord("jti_1", "ws", 1, None, key.kid)\n'
+            'record = TokenRow("jti_1", "ws", 1, None, key.kid)\n'
             'token = signing.encode_token(\n'
             '    record, signing.load_private_key(key))\n'
             'public = signing.load_public_key(key)\n'

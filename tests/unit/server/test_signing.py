@@ -8,16 +8,16 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors, signing
-from ntcli_authority.models import TokenRecord
+from ntcli_authority.models import TokenRow
 from ntcli_authority.storage import open_store
 from tests.unit.server import base
 
 
-def _record(kid: str, **changes) -> TokenRecord:
+def _record(kid: str, **changes) -> TokenRow:
     values = dict(jti='jti_' + 'ab' * 16, workspace_id='ws-1',
                   created_at=base.START, expires_at=base.START + 60, kid=kid)
     values.update(changes)
-    return TokenRecord(**values)
+    return TokenRow(**values)
 
 
 class TestKeys(testtools.TestCase):

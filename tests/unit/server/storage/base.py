@@ -12,7 +12,7 @@ from ntcli_authority import errors, models
 from ntcli_authority.models import (
     AuditEvent,
     SigningKey,
-    TokenRecord,
+    TokenRow,
     TrustPolicy,
     User,
     Workspace,
@@ -49,11 +49,11 @@ def policy(policy_id: str = 'tp_1', name: str = 'deploy',
 
 
 def token(jti: str, workspace_id: str = WS, created_at: int = NOW,
-          **changes) -> TokenRecord:
+          **changes) -> TokenRow:
     values = dict(jti=jti, workspace_id=workspace_id, created_at=created_at,
                   expires_at=None, kid='k')
     values.update(changes)
-    return TokenRecord(**values)
+    return TokenRow(**values)
 
 
 class StoreTests:
@@ -221,8 +221,8 @@ class StoreTests:
     def test_failed_transaction_leaves_nothing(self):
         ws = Workspace('1', 'aaa', 1)
         self.store.create_workspace(ws)
-        records = [TokenRecord('jti_a', '1', 1, None, 'k'),
-                   TokenRecord('jti_a', '1', 1, None, 'k')]
+        records = [TokenRow('jti_a', '1', 1, None, 'k'),
+                   TokenRow('jti_a', '1', 1, None, 'k')]
         self.assertRaises(self.integrity_error, self.store.add_tokens,
                           records)
         self.assertIsNone(self.store.get_token('jti_a'))
