@@ -27,7 +27,7 @@ database, and is loaded in the same rounds. It measures:
    each with its own http.client connection, reused as long as the server
    keeps it open.
 2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
-   store in bulk (as tests/unit/server/test_authority.py does), then the
+   store in bulk (tests/unit/server/storage/bulk.py), then the
    latency of one validation and of one page of the listing (the first, and
    one in the middle through its cursor), over HTTP one request at a time
    and in-process through the authority.
@@ -59,6 +59,9 @@ from typing import Any
 from ntcli_authority.access import Principal
 
 OWNER = Principal.local()  # the local owner may do everything
+# The repository: workspaces are filled by the tests' bulk insert
+# (tests/unit/server/storage/bulk.py).
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DRIVER = '_drive'
 BARE = '_bare'
@@ -469,6 +472,8 @@ def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
     from ntcli_authority import signing
     from ntcli_authority.authority import Authority
     from ntcli_authority.models import TokenRow
+    sys.path.insert(0, REPOSITORY)
+    from tests.unit.server.storage.bulk import insert_tokens
     with Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
@@ -476,9 +481,9 @@ def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
         private = authority.keys.private_key(key.kid)
         now = authority.now()
         records = [TokenRow(jti=f'jti_{i:032x}', workspace_id=workspace.id,
-                               created_at=now, expires_at=now + 86400,
-                               kid=key.kid) for i in range(count)]
-        authority.store.add_tokens(records)
+                            created_at=now, expires_at=now + 86400,
+                            kid=key.kid) for i in range(count)]
+        insert_tokens(authority.store, records)
     return [signing.encode_token(record, private) for record in records]
 
 
@@ -490,6 +495,8 @@ def fill_workspace(db: str, owner: str, name: str,
     from ntcli_authority import authority as authority_mod
     from ntcli_authority.authority.checks import encode_cursor
     from ntcli_authority.models import TokenRow
+    sys.path.insert(0, REPOSITORY)
+    from tests.unit.server.storage.bulk import insert_tokens
     with authority_mod.Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
@@ -497,11 +504,11 @@ def fill_workspace(db: str, owner: str, name: str,
         now = authority.now()
         # oldest first: spread over the past, a hundred per second
         bulk = [TokenRow(jti=f'jti_{count:08x}{i:024x}',
-                            workspace_id=workspace.id,
-                            created_at=now - 86400 + i // 100,
-                            expires_at=now + 86400, kid=key.kid)
+                         workspace_id=workspace.id,
+                         created_at=now - 86400 + i // 100,
+                         expires_at=now + 86400, kid=key.kid)
                 for i in range(count - 1)]
-        authority.store.add_tokens(bulk)
+        insert_tokens(authority.store, bulk)
         real = authority.issue(OWNER, workspace.id, expires_in=86400)
         middle = bulk[len(bulk) // 2] if bulk else None
         cursor = encode_cursor(middle) if middle else ''

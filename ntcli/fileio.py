@@ -201,21 +201,6 @@ def ensure_config_dir(path: str) -> None:
         ) from None
 
 
-def tighten_file(path: str, mode: int = 0o600) -> bool:
-    """Warn about and remove group/other permissions on an existing file
-    of ours (never through a symlink). Returns True when changed."""
-    if not _POSIX:
-        return False
-    try:
-        fd = open_file(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        return _tighten_fd(fd, path, mode)
-    finally:
-        os.close(fd)
-
-
 def file_mode(path: str) -> int | None:
     """The permission bits of ``path`` itself, or None when missing."""
     try:

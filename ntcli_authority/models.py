@@ -20,7 +20,8 @@ STATUS_REVOKED = 'revoked'
 
 
 # On every validation, for the few scope values tokens carry: parsing one
-# took 21 us of a validation in a server worker (cProfile).
+# was a measurable part of a validation in a server worker (cProfile,
+# benchmarks/RESULTS.md).
 @functools.lru_cache(maxsize=256)
 def held_scopes(stored: str) -> scopes.Scopes:
     """The scopes a stored ``scope`` value grants; a value that cannot be

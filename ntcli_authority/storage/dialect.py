@@ -95,9 +95,6 @@ class Dialect(abc.ABC):
     ddl: typing.Mapping[str, str]
     #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
     holds_nul: bool = True
-    #: What refreshes the query planner's statistics of the tokens table
-    #: after a bulk import, or '' where the planner needs none.
-    analyze_tokens: str = ''
 
     def sql(self, statement: str) -> str:
         """``statement`` with this driver's placeholders."""

@@ -125,18 +125,6 @@ class Tokens(Queries):
                    **params)
         return None
 
-    def add_tokens(self, records: typing.Iterable[TokenRow]) -> int:
-        """Store many token records in one transaction (bulk import)."""
-        rows = [record.as_dict() for record in records]
-
-        def work(tx: Transaction) -> None:
-            tx.many(INSERT_TOKEN, rows)
-            if self.dialect.analyze_tokens:
-                tx.execute(self.dialect.analyze_tokens)
-
-        self._write(work)
-        return len(rows)
-
     def get_token(self, jti: str) -> TokenRow | None:
         """The token with this JTI, whatever its workspace."""
         row = self._query(lambda tx: tx.one(

@@ -57,16 +57,14 @@ class TestPrivateDir(testtools.TestCase):
         self.assertEqual('', self.log.output)
 
     @testtools.skipUnless(POSIX, 'POSIX permissions')
-    def test_tighten_file(self) -> None:
+    def test_reading_a_loose_file_tightens_it(self) -> None:
         path = os.path.join(self.home.path, 'secret')
         with open(path, 'wb') as handle:
             handle.write(b'x')
         os.chmod(path, 0o644)
-        self.assertTrue(fileio.tighten_file(path))
+        self.assertEqual(b'x', fileio.read_private(path))
         self.assertEqual(0o600, mode_of(path))
         self.assertIn('accessible to other users', self.log.output)
-        self.assertFalse(fileio.tighten_file(path))
-        self.assertFalse(fileio.tighten_file(path + '.missing'))
 
 
 class TestAtomicWrite(testtools.TestCase):

@@ -47,9 +47,6 @@ class TestSymlinksRefused(testtools.TestCase):
     def test_read(self) -> None:
         self.assert_refused(fileio.read_private, self.link)
 
-    def test_tighten(self) -> None:
-        self.assert_refused(fileio.tighten_file, self.link)
-
     def test_append(self) -> None:
         self.assert_refused(fileio.append_private, self.link, b'line\n')
 

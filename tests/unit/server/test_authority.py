@@ -13,6 +13,7 @@ from ntcli_authority.access import Principal
 from ntcli_authority.models import TokenRow
 from ntcli_core import scopes
 from tests.unit.server import base
+from tests.unit.server.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -194,8 +195,8 @@ class TestIdempotency(AuthorityTestCase):
         from ntcli_authority.models import TokenRow
         key, _ = self.authority.keys.primary()
         record = TokenRow(jti='jti_' + '2' * 32, workspace_id=self.ws.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid, scope='workspace:read')
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid, scope='workspace:read')
         self.authority.store.add_token(record, 'old-key',
                                        idempotency_since=0)
         self.assertRaises(errors.IdempotencyKeyConflict,
@@ -332,8 +333,8 @@ class TestValidate(AuthorityTestCase):
         # leak, or a database restored from an old backup).
         key, private = self.authority.keys.primary()
         record = TokenRow(jti='jti_' + 'f' * 32, workspace_id=self.ws.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid)
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid)
         self.assertInvalid(signing.encode_token(record, private))
 
     def test_expired(self):
@@ -751,10 +752,10 @@ class TestManyTokens(AuthorityTestCase):
         # The rest in bulk, many sharing a second so that ties on
         # created_at are exercised.
         bulk = [TokenRow(jti=f'jti_{i:032x}', workspace_id=self.ws.id,
-                            created_at=base.START + i // 100,
-                            expires_at=None, kid=key.kid)
+                         created_at=base.START + i // 100,
+                         expires_at=None, kid=key.kid)
                 for i in range(9990)]
-        self.assertEqual(9990, self.authority.store.add_tokens(bulk))
+        self.assertEqual(9990, insert_tokens(self.authority.store, bulk))
         self.authority.revoke(OWNER, self.ws.id, real[3].jti)
         self.assertRaises(errors.TokenRevoked, self.authority.validate,
                           real[3].token)
@@ -854,9 +855,9 @@ class TestScopes(AuthorityTestCase):
         """A token as issued before scopes existed: scope 'workspace'."""
         key, private_key = self.authority.keys.primary()
         record = TokenRow(jti='jti_' + '1' * 32,
-                             workspace_id=self.mine.id,
-                             created_at=base.START, expires_at=None,
-                             kid=key.kid, scope='workspace')
+                          workspace_id=self.mine.id,
+                          created_at=base.START, expires_at=None,
+                          kid=key.kid, scope='workspace')
         self.authority.store.add_token(record, None,
                                        idempotency_since=base.START)
         return signing.encode_token(record, private_key)

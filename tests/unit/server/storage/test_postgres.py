@@ -23,6 +23,7 @@ from tests import postgres as pg_fixture
 from tests.unit.server import base
 from tests.unit.server.storage import base as storage_base
 from tests.unit.server.storage import test_sqlite
+from tests.unit.server.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -336,7 +337,7 @@ class TestConnectionLoss(PostgresTestCase):
         super().setUp()
         self.store = self.open_store()
         self.store.create_workspace(Workspace(WS, 'alpha', NOW))
-        self.store.add_tokens([token('jti_a'), token('jti_b')])
+        insert_tokens(self.store, [token('jti_a'), token('jti_b')])
         self.admin = self.raw()
 
     def terminate(self, pid):
@@ -595,7 +596,7 @@ class TestNodes(PostgresTestCase):
                          self.nodes[0].get_token('jti_held').revoked_at)
 
     def test_issue_waits_for_a_delete_in_flight(self):
-        self.nodes[0].add_tokens([token('jti_a')])
+        insert_tokens(self.nodes[0], [token('jti_a')])
         # The delete has deleted the workspace row, then waits for this
         # lock on a token row before it can revoke the tokens.
         holder = self.raw()
@@ -629,7 +630,7 @@ class TestNodes(PostgresTestCase):
         self.assertIsNone(self.nodes[0].get_token('jti_held'))
 
     def test_concurrent_deletes_of_one_workspace(self):
-        self.nodes[0].add_tokens([token('jti_a'), token('jti_b')])
+        insert_tokens(self.nodes[0], [token('jti_a'), token('jti_b')])
         results = self.run_together([
             lambda node=node: node.delete_workspace(WS, NOW + 1)
             for node in self.nodes])
