@@ -91,7 +91,8 @@ def create_app(target: str | AuthorityFactory, *,
     new authority whose signing key no client token matches.
     """
     factory: AuthorityFactory = (
-        (lambda: Authority.open(target, create=False, wait=wait))
+        (lambda: Authority.open(target, create=False, wait=wait,
+                                 keep_tokens=True))
         if isinstance(target, str) else target)
     if sign_in is not None:
         factory = _with_policy(factory, sign_in.policy)
