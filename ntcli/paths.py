@@ -65,3 +65,9 @@ def data_dir(config_override: str | None = None) -> str:
         return os.path.join(base, APP_NAME)
     import platformdirs
     return platformdirs.user_data_dir(APP_NAME, appauthor=False)
+
+
+def cache_home() -> str | None:
+    """The user's cache directory (``~/.cache`` on Linux), where it is
+    plain XDG; None elsewhere."""
+    return _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')
