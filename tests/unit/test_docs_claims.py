@@ -55,9 +55,10 @@ def page_titles() -> set[str]:
 
 
 def product_strings() -> list[tuple[str, int, str]]:
-    """(module path, line, text) of every string in the product that a user
-    can read: all but module and function docstrings (comments for whoever
-    changes the code). A command's class docstring is its help."""
+    """(module path, line, text) of every string in the product but its
+    docstrings (comments for whoever changes the code): the messages. The
+    help, class docstrings of commands included, is read from the
+    parsers (see help_texts)."""
     found = []
     for package in PACKAGES:
         for path in glob.glob(os.path.join(ROOT, package, '**', '*.py'),
@@ -65,8 +66,9 @@ def product_strings() -> list[tuple[str, int, str]]:
             tree = ast.parse(read(path))
             skip = set()
             for node in ast.walk(tree):
-                if isinstance(node, (ast.Module, ast.FunctionDef,
-                                     ast.AsyncFunctionDef)) and node.body:
+                if isinstance(node, (ast.Module, ast.ClassDef,
+                                     ast.FunctionDef, ast.AsyncFunctionDef)
+                              ) and node.body:
                     first = node.body[0]
                     if isinstance(first, ast.Expr) and isinstance(
                             first.value, ast.Constant):
@@ -84,18 +86,46 @@ def product_strings() -> list[tuple[str, int, str]]:
     return found
 
 
+def help_texts() -> list[tuple[str, str]]:
+    """(command, its --help) of every command of both applications."""
+    from ntcli import application
+    from ntcli_server import cli
+    texts = []
+    for app in (application.NtcliApp(), cli.ServerApp()):
+        for name, entry in sorted(app.command_manager):
+            cmd = entry.load()(app, None, cmd_name=name)
+            texts.append((f'{app.NAME} {name}',
+                          cmd.get_parser(f'{app.NAME} {name}').format_help()))
+        texts.append((app.NAME, app.parser.format_help()))
+    return texts
+
+
+# A path into the repository's docs/ (or "docs: plugins"), which installed
+# users do not have.
+DOCS_PATH = re.compile(r'\bdocs[/:]|\b[\w-]+\.(md|rst)\b')
+
+
 class TestMessagesNamePublishedPages(testtools.TestCase):
 
     def test_no_message_names_a_docs_path(self):
         paths = [f'{path}:{line}: {text!r}'
                  for path, line, text in product_strings()
-                 if re.search(r'\bdocs[/:]|\.md\b', text)]
+                 if DOCS_PATH.search(text)]
+        self.assertEqual([], paths)
+
+    def test_no_help_names_a_docs_path(self):
+        texts = help_texts()
+        self.assertGreater(len(texts), 30)
+        paths = [f'{name}: {match.group(0)}' for name, text in texts
+                 for match in [DOCS_PATH.search(text)] if match]
         self.assertEqual([], paths)
 
     def test_the_pages_named_exist(self):
         titles = page_titles()
         named = [(path, line, title) for path, line, text in product_strings()
                  for title in PAGE_REFERENCE.findall(text)]
+        named += [(name, 0, title) for name, text in help_texts()
+                  for title in PAGE_REFERENCE.findall(' '.join(text.split()))]
         self.assertNotEqual([], named)
         missing = [f'{path}:{line}: {title!r}'
                    for path, line, title in named if title not in titles]
@@ -105,6 +135,23 @@ class TestMessagesNamePublishedPages(testtools.TestCase):
         self.assertNotIn('Tokens for robots', page_titles())
         self.assertIn('Tokens for machines', page_titles())
         self.assertIn('Running several ntcli-server nodes', page_titles())
+
+
+class TestInstallInstructions(testtools.TestCase):
+
+    def test_no_page_installs_ntcli_from_an_index(self):
+        # no release is published: "pip install ntcli" finds nothing, and
+        # the install page says so in the one sentence allowed to name it
+        pattern = re.compile(r'pip install [\'"]?ntcli(\[[^\]]*\])?[\'"]?`')
+        said = []
+        pages = glob.glob(os.path.join(DOCS, '**', '*.md'), recursive=True)
+        for path in pages + [os.path.join(ROOT, 'README.md')]:
+            for number, line in enumerate(read(path).split('\n'), 1):
+                if pattern.search(line) and 'No release' not in line:
+                    said.append(f'{os.path.relpath(path, ROOT)}:{number}')
+        self.assertEqual([], said)
+        self.assertIsNotNone(pattern.search("`pip install 'ntcli[server]'`"))
+        self.assertIsNone(pattern.search('`pip install ntcli-greet`'))
 
 
 class TestManPage(testtools.TestCase):

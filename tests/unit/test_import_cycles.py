@@ -20,8 +20,6 @@ KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset({'ntcli.keys', 'ntcli.store'}),
     frozenset({'ntcli.context', 'ntcli.expiring', 'ntcli.issues',
                'ntcli.revocations', 'ntcli.signin', 'ntcli.tokeninfo'}),
-    frozenset({'ntcli_server.ci', 'ntcli_server.openapi',
-               'ntcli_server.signin', 'ntcli_server.wsgi'}),
 ]
 
 
