@@ -25,8 +25,8 @@ from ntcli_core.lifetimes import Expiry
 
 if TYPE_CHECKING:
     from ntcli.context import Context, PluginContext
+    from ntcli.credentials import PendingIssue
     from ntcli.endpoints import IssuedToken
-    from ntcli.store import PendingIssue
 
 __all__ = ['Delivery', 'check_output']
 
@@ -140,7 +140,7 @@ def revoke_undelivered(context: Any, issued: Any, bearer: str | None,
 
 
 def _remember(context: Any, issued: Any, failure: str) -> None:
-    from ntcli.store import PendingRevocation
+    from ntcli.credentials import PendingRevocation
     try:
         with context.store.transaction() as creds:
             creds.add_pending_revocation(PendingRevocation(

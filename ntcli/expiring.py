@@ -25,7 +25,7 @@ from ntcli_core.lifetimes import DAY, MAX_LIFETIME
 
 if TYPE_CHECKING:
     from ntcli.config import Config
-    from ntcli.store import StoredToken
+    from ntcli.credentials import StoredToken
 
 
 class Context(Protocol):

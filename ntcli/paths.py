@@ -13,6 +13,8 @@ import os
 import sys
 
 APP_NAME = 'ntcli'
+#: the encrypted credentials, in the config directory (ntcli.credential_store)
+CREDENTIALS_FILE = 'credentials.enc'
 
 
 def _linux_xdg_home(env_var: str, default: str) -> str | None:
@@ -74,3 +76,9 @@ def missing_home(directory: str) -> str | None:
         return None
     inside = os.path.commonpath([os.path.abspath(directory), home]) == home
     return home if inside else None
+
+
+def cache_home() -> str | None:
+    """The user's cache directory (``~/.cache`` on Linux), where it is
+    plain XDG; None elsewhere."""
+    return _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')

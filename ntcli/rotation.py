@@ -37,8 +37,8 @@ from ntcli_core.records import Record
 
 if TYPE_CHECKING:
     from ntcli.context import Context, PluginContext
+    from ntcli.credentials import Credentials, PendingIssue, StoredToken
     from ntcli.endpoints import IssuedToken
-    from ntcli.store import Credentials, PendingIssue, StoredToken
 
 __all__ = ['Kept', 'Rotation', 'rotate_token']
 
@@ -219,7 +219,7 @@ def _store_new_token(context: Context, creds: Credentials,
     fails or the command is stopped (Ctrl-C, SIGTERM) before it is done,
     the old token stays stored and the new one is revoked (and should that
     fail, the pending issue makes the next command revoke it)."""
-    from ntcli.store import PendingRevocation, StoredToken
+    from ntcli.credentials import PendingRevocation, StoredToken
     endpoint = context.endpoint
     try:
         faults.checkpoint('after-issue')

@@ -24,6 +24,9 @@ class CompleteCommand(command.Command):
         parser.add_argument('--line', action='store_true',
                             help=argparse.SUPPRESS)
         parser.add_argument('--breaks', default=None, help=argparse.SUPPRESS)
+        # a Tab's values looked up again in the background, for the cache
+        parser.add_argument('--refresh', action='store_true',
+                            help=argparse.SUPPRESS)
         parser.add_argument('words', nargs='*', help=argparse.SUPPRESS)
         return parser
 

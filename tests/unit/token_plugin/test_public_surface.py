@@ -174,10 +174,10 @@ class TestPublicSurface(testtools.TestCase):
     def test_a_reach_past_the_surface_is_found(self):
         public = public_modules()
         cases = {
-            'from ntcli import store\n':
-                'imports ntcli.store, not a public module',
-            'from ntcli.store import StoredToken\n':
-                'imports ntcli.store, not a public module',
+            'from ntcli import credentials\n':
+                'imports ntcli.credentials, not a public module',
+            'from ntcli.credentials import StoredToken\n':
+                'imports ntcli.credentials, not a public module',
             'import ntcli.issues\n':
                 'imports ntcli.issues, not a public module',
             'from ntcli import context\ncontext.Context\n':

@@ -31,6 +31,15 @@ def _program_name() -> str:
     return name
 
 
+def _print(stream: TextIO, text: str) -> int:
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        return 1
+    return 0
+
+
 def _print_version(stream: TextIO) -> int:
     """Print the line cliff's ``--version`` prints: the program name and
     the version.
@@ -40,12 +49,7 @@ def _print_version(stream: TextIO) -> int:
     ``--version``); the line is written here instead, the same bytes on
     any terminal wide enough for it (argparse wraps it on a narrower one).
     """
-    try:
-        stream.write(f'{_program_name()} {ntcli.__version__}\n')
-        stream.flush()
-    except (OSError, ValueError):
-        return 1
-    return 0
+    return _print(stream, f'{_program_name()} {ntcli.__version__}\n')
 
 
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
@@ -65,6 +69,13 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
         os.devnull, 'w')
     if argv == ['--version']:
         return _print_version(stdout)
+    if argv[:2] == ['complete', '--query']:
+        # a Tab: answered from the completion table and cache, before
+        # cliff is imported, when they know the answer
+        from ntcli import completion_quick
+        text = completion_quick.answer(argv)
+        if text is not None:
+            return _print(stdout, text)
     from ntcli import interrupt
     from ntcli.errors import Interrupted
     with interrupt.handled():
