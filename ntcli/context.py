@@ -329,7 +329,6 @@ class Context:
             self._endpoint = endpoint
         return self._endpoint
 
-
     def embedded_database_missing(self) -> bool:
         """Whether the endpoint is the embedded one and its database does not
         exist yet: a look (completion, ``auth status``, ``token show``)
