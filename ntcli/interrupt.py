@@ -3,8 +3,7 @@
 Until a command begins to act (:func:`acting`: while Python imports cliff
 and the command, parses the line, builds the application), there is
 nothing to finish or undo, so a signal stops ntcli at once, wherever the
-interpreter is (in the middle of an import, in a callback that would
-swallow an exception), with one line on stderr. From then on both signals
+interpreter is (:mod:`ntcli.stop`). From then on both signals
 raise :class:`ntcli.errors.Interrupted` (a BaseException, so that ``except
 Exception`` does not swallow it and transactions can clean up on it as on
 any failure). A block under :func:`deferred` finishes first: the signal is
@@ -17,9 +16,9 @@ starts, before ntcli's first line runs) is Python's to answer.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 
+from ntcli import stop
 from ntcli.errors import Interrupted
 
 # typing is left out at run time: see ntcli.main
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-NAMES: dict[int, str] = {signal.SIGINT: 'Interrupted',
-                         signal.SIGTERM: 'Terminated'}
+NAMES = stop.NAMES
 
 
 class _State:
@@ -42,18 +40,7 @@ class _State:
 def _interrupted(signum: int) -> BaseException:
     if _State.keyboard and signum == signal.SIGINT:
         return KeyboardInterrupt()
-    return Interrupted(signum, _name(signum))
-
-
-def _name(signum: int) -> str:
-    return NAMES.get(signum, f'Signal {signum}')
-
-
-def _exit_at_once(signum: int) -> None:
-    """One line on stderr, and the exit status of the signal, now."""
-    with contextlib.suppress(OSError):
-        os.write(2, f'{_name(signum)}.\n'.encode())
-    os._exit(128 + signum)
+    return Interrupted(signum, stop.name(signum))
 
 
 def _in_import_callback(frame: Any) -> bool:
@@ -65,7 +52,7 @@ def _in_import_callback(frame: Any) -> bool:
 
 def _raise(signum: int, frame: Any) -> None:
     if not _State.acting or _in_import_callback(frame):
-        _exit_at_once(signum)
+        stop.exit_at_once(signum)
     if _State.depth and _State.pending is None:
         _State.pending = signum  # finish the block first
         return
@@ -82,13 +69,6 @@ def as_keyboard_interrupt() -> Iterator[None]:
         yield
     finally:
         _State.keyboard = False
-
-
-def install() -> None:
-    """Answer the signals from now on, for good: when ntcli is the program
-    (its first import), not a module another program imports."""
-    for signum in NAMES:
-        signal.signal(signum, _raise)
 
 
 def acting() -> None:

@@ -12,8 +12,7 @@ import os
 import sys
 
 import ntcli
-from ntcli import faults, interrupt
-from ntcli.errors import Interrupted
+from ntcli import faults, stop
 
 
 def _started_as_ntcli() -> bool:
@@ -27,9 +26,9 @@ def _started_as_ntcli() -> bool:
 
 
 if _started_as_ntcli():
-    # before cliff and the rest are imported: a signal now ends ntcli with
-    # one line, not an import's traceback
-    interrupt.install()
+    # before anything else is imported: a signal now ends ntcli with one
+    # line, not an import's traceback
+    stop.install()
 
 # typing is left out at run time: importing it is a tenth of --version
 TYPE_CHECKING = False
@@ -73,15 +72,9 @@ def _print_version(stream: TextIO) -> int:
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
          stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Entry point of the ``ntcli`` command."""
-    # first of all: from here on a signal is answered with one line
-    with interrupt.handled():
-        faults.checkpoint('entry')
-        return _main(sys.argv[1:] if argv is None else argv,
-                     stdin, stdout, stderr)
-
-
-def _main(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
-          stderr: TextIO | None) -> int:
+    faults.checkpoint('entry')
+    if argv is None:
+        argv = sys.argv[1:]
     # started with stdout or stderr closed (cron, '>&-'): Python sets them
     # to None; the work must not fail after the fact for want of somewhere
     # to print, and a command whose output is the point (token create)
@@ -106,13 +99,16 @@ def _main(argv: list[str], stdin: TextIO | None, stdout: TextIO | None,
         text = completion_quick.answer(argv)
         if text is not None:
             return _print(stdout, text)
-    try:
-        return _run(argv, stdin, stdout, stderr, stdout_closed)
-    except (Interrupted, KeyboardInterrupt) as exc:
-        name = getattr(exc, 'name', 'Interrupted')
-        detail = getattr(exc, 'detail', None)
-        _say(stderr, f'{name}: {detail}' if detail else f'{name}.')
-        return getattr(exc, 'exit_code', 130)
+    from ntcli import interrupt
+    from ntcli.errors import Interrupted
+    with interrupt.handled():
+        try:
+            return _run(argv, stdin, stdout, stderr, stdout_closed)
+        except (Interrupted, KeyboardInterrupt) as exc:
+            name = getattr(exc, 'name', 'Interrupted')
+            detail = getattr(exc, 'detail', None)
+            _say(stderr, f'{name}: {detail}' if detail else f'{name}.')
+            return getattr(exc, 'exit_code', 130)
 
 
 def _not_utf8(argv: list[str]) -> str | None:
