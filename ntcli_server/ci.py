@@ -33,7 +33,7 @@ from ntcli_server import exchange
 
 if typing.TYPE_CHECKING:
     from ntcli_authority import oidc
-    from ntcli_server.wsgi import TokenAPI
+    from ntcli_server.api import TokenAPI
 
 ENV_AUDIENCE = 'NTCLI_SERVER_CI_AUDIENCE'
 

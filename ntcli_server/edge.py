@@ -4,7 +4,7 @@ Text that no database can hold the same way (NUL: PostgreSQL refuses it,
 SQLite keeps it, and ``db copy`` between them then fails) or that is not
 UTF-8 at all (a lone surrogate, percent-encoded) is refused in the path and
 the query with 400 ``INVALID_REQUEST``; in a JSON body, see
-``ntcli_server.wsgi``. Numbers in a query are ASCII digits (Python's
+``ntcli_server.parsing``. Numbers in a query are ASCII digits (Python's
 ``int`` takes ``'١٠'``, ``str.isdigit`` takes ``'²'``) within 64 bits.
 """
 

@@ -47,8 +47,7 @@ _WAYS = 4
 _BUCKET = struct.Struct('<' + _SLOT.format[1:] * _WAYS)
 _FIELDS = len(_SLOT.unpack(bytes(_SLOT.size)))
 # Digests of recent keys, per process: a client address is hashed once,
-# not on every request (the keyed BLAKE2b: 0.6 us in a loop, 4.9 us of each
-# request in a server worker under cProfile).
+# not on every request (its cost: benchmarks/RESULTS.md).
 _DIGESTS = 4096
 # Held for a few microseconds; a worker killed while holding it must not
 # stop the others: past this wait a request is let through unlimited.

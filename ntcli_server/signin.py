@@ -39,10 +39,10 @@ from ntcli_authority.authority import (
 )
 from ntcli_core import oauth, timefmt
 from ntcli_server import exchange
+from ntcli_server.api import TokenAPI, origin
 
 if typing.TYPE_CHECKING:
     from ntcli_authority import oidc
-    from ntcli_server.wsgi import TokenAPI
 
 #: The token type of a user session (RFC 8693 §3 allows URIs of our own).
 TOKEN_TYPE_SESSION = oauth.TOKEN_TYPE_SESSION
@@ -253,7 +253,6 @@ class SessionResource:
         self.api = api
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ntcli_server.wsgi import origin
         principal = self.api.caller(req)
         ended = self.api.authority.end_session(
             principal, origin=origin(req))

@@ -47,6 +47,7 @@ from ntcli_authority.authority.workspaces import Workspaces
 from ntcli_authority.storage import open_store
 from ntcli_authority.storage.store import TokenStore
 from ntcli_authority.storage.workspaces import ALL_OWNERS
+from ntcli_authority.token_cache import TokenCache
 from ntcli_core import clock
 from ntcli_core.tokens import (
     SESSION_PREFIX,
@@ -71,8 +72,15 @@ class Authority(SigningKeys, Workspaces, Tokens, TrustExchange, Users,
     """Issues, validates, lists and revokes workspace tokens."""
 
     def __init__(self, store: TokenStore, *, clock: Clock | None = None,
-                 sign_in: SignInPolicy | None = None) -> None:
+                 sign_in: SignInPolicy | None = None,
+                 keep_tokens: bool = False) -> None:
+        """``keep_tokens``: keep the token rows validation reads in this
+        process, read again once the database signals a change (see
+        :mod:`ntcli_authority.token_cache`); for a long-lived server
+        worker."""
         self.store = store
+        self.token_rows = (TokenCache(store, store.token_changes())
+                           if keep_tokens else store)
         self.sign_in_policy = sign_in or SignInPolicy()
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)
@@ -80,14 +88,16 @@ class Authority(SigningKeys, Workspaces, Tokens, TrustExchange, Users,
     @classmethod
     def open(cls, target: str, *, clock: Clock | None = None,
              create: bool = True,
-             wait: float | None = None) -> Authority:
+             wait: float | None = None,
+             keep_tokens: bool = False) -> Authority:
         """An authority on the store at ``target`` (SQLite path or DSN);
         ``create=False`` refuses a missing SQLite database
         (:class:`ntcli_authority.errors.DatabaseMissing`); ``wait``
         bounds each database call (see
-        :func:`ntcli_authority.storage.open_store`)."""
+        :func:`ntcli_authority.storage.open_store`); ``keep_tokens``: see
+        the constructor."""
         return cls(open_store(target, create=create, wait=wait),
-                   clock=clock)
+                   clock=clock, keep_tokens=keep_tokens)
 
     def close(self) -> None:
         self.store.close()

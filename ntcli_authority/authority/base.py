@@ -11,6 +11,7 @@ from ntcli_authority import access, errors, signing
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.models import AuditEvent, Origin, Workspace
 from ntcli_authority.storage.store import TokenStore
+from ntcli_authority.token_cache import TokenCache
 from ntcli_core.names import is_valid_name
 
 Clock = typing.Callable[[], int]
@@ -29,6 +30,9 @@ class Operations:
     """The base of each group of the authority's operations."""
 
     store: TokenStore
+    #: where validation reads a token's row: the store, or the rows a
+    #: server worker keeps (ntcli_authority.token_cache)
+    token_rows: TokenStore | TokenCache
     clock: Clock
     keys: signing.KeyRing
 

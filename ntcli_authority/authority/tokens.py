@@ -127,7 +127,7 @@ class Tokens(Operations):
         """Accept a token or raise TokenInvalid / TokenRevoked /
         TokenExpired, or Forbidden when it is not for ``workspace_id``."""
         kid, claims = signing.decode_token(token, self.keys.public_key)
-        record = self.store.get_token(claims['jti'])
+        record = self.token_rows.get_token(claims['jti'])
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.
         if (record is None or record.workspace_id != claims['sub']

@@ -30,6 +30,8 @@ def one_line(exc: BaseException) -> str:
 
 
 if typing.TYPE_CHECKING:
+    from ntcli_authority.storage.changes import ChangeFeed
+
     # For type checkers only: creating a Protocol class costs about as
     # much as the rest of this module's import.
     class Cursor(typing.Protocol):
@@ -91,8 +93,10 @@ class Dialect(abc.ABC):
     share_lock: str
     #: The words MIGRATIONS use: timestamp, flag, false, is_primary (the
     #: primary-key index predicate), bytewise_text, serial_key (an integer
-    #: primary key the database numbers, in insertion order).
-    ddl: typing.Mapping[str, str]
+    #: primary key the database numbers, in insertion order), and
+    #: token_change_signal: the statements that make the database signal
+    #: each change of a token row (see :meth:`token_changes`).
+    ddl: typing.Mapping[str, str | tuple[str, ...]]
     #: Whether text may hold NUL (SQLite's may, PostgreSQL's may not).
     holds_nul: bool = True
 
@@ -121,6 +125,11 @@ class Dialect(abc.ABC):
         """Hold the cross-process lock ``name`` until ``tx`` ends
         (``shared``: along with other shared holders, not an exclusive
         one)."""
+
+    @abc.abstractmethod
+    def token_changes(self) -> ChangeFeed:
+        """What tells this process whether token rows it read may have
+        changed since (made on first call, closed with the dialect)."""
 
     @abc.abstractmethod
     def close(self) -> None:

@@ -88,8 +88,8 @@ def hold_primary(tx: Transaction, dialect: Dialect, kid: str) -> None:
     never stores a token of the key it replaced. Raises
     PrimaryKeyChanged."""
     dialect.lock(tx, SIGNING_KEY_LOCK, shared=True)
-    primary = tx.one('SELECT kid FROM signing_keys WHERE '
-                     + dialect.ddl['is_primary'])
+    primary = tx.one('SELECT kid FROM signing_keys WHERE {is_primary}'
+                     .format(**dialect.ddl))
     # (No primary at all: a store used without an authority.)
     if primary is not None and primary[0] != kid:
         raise PrimaryKeyChanged(kid)

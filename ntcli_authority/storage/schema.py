@@ -8,6 +8,8 @@ across processes by the dialect's migration lock.
 
 from __future__ import annotations
 
+import typing
+
 from ntcli_authority import errors
 from ntcli_authority.storage.dialect import (
     MIGRATION_LOCK,
@@ -148,6 +150,13 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (
         "ALTER TABLE idempotency_keys ADD COLUMN caller TEXT",
     ),
+    # 8: the database itself signals every change of a token row, so that
+    # the server's workers may keep the rows validation reads in memory
+    # (see ntcli_authority.token_cache): a counter bumped by triggers on
+    # SQLite, a NOTIFY on PostgreSQL (the dialect's statements).
+    (
+        "{token_change_signal}",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -184,6 +193,19 @@ def current_version(tx: Transaction) -> int:
     """The schema version of the database (0: none yet)."""
     row = tx.one('SELECT version FROM schema_version')
     return row[0] if row else 0
+
+
+def _in_words(statement: str,
+              ddl: typing.Mapping[str, str | tuple[str, ...]]
+              ) -> tuple[str, ...]:
+    """A migration statement in the dialect's words: ``{word}`` alone,
+    where the word stands for statements of the dialect's own (a trigger),
+    is those statements."""
+    if statement.startswith('{') and statement.endswith('}'):
+        own = ddl.get(statement[1:-1])
+        if isinstance(own, tuple):
+            return own
+    return (statement.format(**ddl),)
 
 
 def migrate(dialect: Dialect) -> None:
@@ -230,7 +252,8 @@ def migrate(dialect: Dialect) -> None:
             if current_version(tx) >= target:
                 return
             for statement in statements:
-                tx.execute(statement.format(**dialect.ddl))
+                for sql in _in_words(statement, dialect.ddl):
+                    tx.execute(sql)
             tx.execute('UPDATE schema_version SET version = :target',
                        target=target)
 

@@ -15,9 +15,10 @@ import sqlite3
 import threading
 import time
 import typing
+import urllib.parse
 
 from ntcli_authority import errors
-from ntcli_authority.storage import green
+from ntcli_authority.storage import changes, green
 from ntcli_authority.storage.dialect import Dialect, T, Transaction
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -82,7 +83,16 @@ class SQLiteDialect(Dialect):
     # SQLite's INTEGER is 64-bit, and its default collation byte-wise.
     ddl = {'timestamp': 'INTEGER', 'flag': 'INTEGER', 'false': '0',
            'is_primary': 'is_primary = 1', 'bytewise_text': 'TEXT',
-           'serial_key': 'INTEGER PRIMARY KEY AUTOINCREMENT'}
+           'serial_key': 'INTEGER PRIMARY KEY AUTOINCREMENT',
+           # A change of a token row bumps the counter in its own
+           # transaction (see ntcli_authority.storage.changes.Counter).
+           'token_change_signal': (
+               'CREATE TABLE token_changes (n INTEGER NOT NULL)',
+               'INSERT INTO token_changes (n) VALUES (0)',
+               'CREATE TRIGGER tokens_updated AFTER UPDATE ON tokens '
+               'BEGIN UPDATE token_changes SET n = n + 1; END',
+               'CREATE TRIGGER tokens_deleted AFTER DELETE ON tokens '
+               'BEGIN UPDATE token_changes SET n = n + 1; END')}
 
     def __init__(self, path: str, *, create: bool = True,
                  wait: float | None = None) -> None:
@@ -98,13 +108,13 @@ class SQLiteDialect(Dialect):
         self._identity: tuple[int, int] | None = None
         self._watched = path
         self._lost = False
+        self._changes: changes.Counter | None = None
         target, uri = path, False
         if path != ':memory:' and not create:
             if _is_missing(path):
                 raise errors.DatabaseMissing(path)
             # mode=rw: should the file vanish meanwhile, SQLite fails
             # instead of making an empty database there.
-            import urllib.parse
             target = ('file:' + urllib.parse.quote(os.path.abspath(path))
                       + '?mode=rw')
             uri = True
@@ -113,6 +123,7 @@ class SQLiteDialect(Dialect):
                 # SQLite gives the -wal and -shm files the mode of the
                 # database file, so they are private too.
                 self.created = _create_private_file(path)
+            self._target, self._uri = target, uri
             self._writer = _Channel(self._open(target, uri))
             if path == ':memory:':
                 self._reader = self._writer     # one database per connection
@@ -245,11 +256,35 @@ class SQLiteDialect(Dialect):
              shared: bool = False) -> None:
         """Nothing to do: a write transaction holds the whole database."""
 
+    def token_changes(self) -> changes.ChangeFeed:
+        """The change counter, read on a connection of its own that never
+        waits (an in-memory database has one connection: no counter, every
+        row is read)."""
+        if self._changes is None:
+            def connect() -> sqlite3.Connection:
+                conn = sqlite3.connect(self._target, timeout=0,
+                                       isolation_level=None,
+                                       check_same_thread=False,
+                                       uri=self._uri)
+                conn.execute('PRAGMA query_only = 1')
+                return conn
+
+            def usable() -> bool:
+                try:
+                    self._check_file()
+                except errors.StorageUnavailable:
+                    return False
+                return self.path != ':memory:'
+            self._changes = changes.Counter(connect, usable)
+        return self._changes
+
     def _unavailable(self, exc: sqlite3.Error) -> errors.StorageUnavailable:
         return errors.StorageUnavailable(
             f'The token database {self.path} failed: {exc}')
 
     def close(self) -> None:
+        if self._changes is not None:
+            self._changes.close()
         for channel in {id(c): c for c in (self._writer, self._reader)
                         }.values():
             channel.conn.close()

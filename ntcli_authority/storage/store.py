@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from ntcli_authority.storage import schema
 from ntcli_authority.storage.audit import AuditTrail
+from ntcli_authority.storage.changes import ChangeFeed
 from ntcli_authority.storage.dialect import Dialect
 from ntcli_authority.storage.dump import Dump
 from ntcli_authority.storage.policies import TrustPolicies
@@ -57,6 +58,11 @@ class TokenStore(SigningKeys, Workspaces, Tokens, TrustPolicies, Users,
     def schema_version(self) -> int:
         """The schema version of the open database."""
         return self._query(schema.current_version)
+
+    def token_changes(self) -> ChangeFeed:
+        """What says whether token rows read before may have changed (see
+        Dialect.token_changes)."""
+        return self.dialect.token_changes()
 
     def close(self) -> None:
         """Release the connection; the store is not used afterwards."""

@@ -19,6 +19,7 @@ import base64
 import itertools
 import json
 import threading
+import time
 import uuid
 
 import requests
@@ -27,6 +28,7 @@ import testtools
 from ntcli import errors
 from ntcli.endpoints import Endpoint, EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
+from ntcli_authority.storage import changes
 from ntcli_server.testing import ServerFixture
 from tests import postgres as pg_fixture
 from tests.contract import base
@@ -81,7 +83,10 @@ class LoadBalancer(Endpoint):
         return self._next().list_workspaces(credential)
 
     def delete_workspace(self, credential, workspace_id):
-        return self._next().delete_workspace(credential, workspace_id)
+        try:
+            return self._next().delete_workspace(credential, workspace_id)
+        finally:
+            time.sleep(changes.BOUND)   # as for revoke_token
 
     def issue_token(self, credential, workspace_id, **kwargs):
         return self._next().issue_token(credential, workspace_id, **kwargs)
@@ -91,8 +96,13 @@ class LoadBalancer(Endpoint):
                                              **kwargs)
 
     def revoke_token(self, credential, workspace_id, jti, **kwargs):
-        return self._next().revoke_token(credential, workspace_id, jti,
-                                         **kwargs)
+        # A revocation takes effect on every node within the bound the
+        # docs state (immediately on the node and worker that made it).
+        try:
+            return self._next().revoke_token(credential, workspace_id, jti,
+                                             **kwargs)
+        finally:
+            time.sleep(changes.BOUND)
 
     def validate_token(self, token):
         return self._next().validate_token(token)
@@ -155,6 +165,7 @@ class TestTwoNodes(testtools.TestCase):
         self.assertIn(token.jti, [r.jti for r in self.b.list_tokens(
             self.credential, self.ws)])
         revocation = self.b.revoke_token(self.credential, self.ws, token.jti)
+        time.sleep(changes.BOUND)
         self.assertRaises(errors.TokenRevoked, self.a.validate_token,
                           token.token)
         self.assertEqual(revocation.revoked_at, self.a.revoke_token(
@@ -171,6 +182,7 @@ class TestTwoNodes(testtools.TestCase):
                 self.assertEqual(200, answer.status_code)
                 self.assertEqual(self.ws, answer.headers['X-Workspace-Id'])
         self.a.revoke_token(self.credential, self.ws, token.jti)
+        time.sleep(changes.BOUND)
         for node in self.nodes:
             answer = self.token_auth(node, token.token)
             self.assertEqual(401, answer.status_code)
@@ -205,6 +217,48 @@ class TestTwoNodes(testtools.TestCase):
                              results[1].replace(replayed=False))
         self.assertEqual(5, len(self.b.list_tokens(self.credential,
                                                    self.ws)))
+
+    def test_a_known_token_is_validated_without_reading_its_row(self):
+        # In steady state a node's worker answers from the rows it keeps:
+        # with the tokens table out of reach, a token it validated before
+        # is still valid, one it never saw cannot be read (503).
+        import psycopg
+
+        from ntcli_authority.storage import listener
+        token = self.a.issue_token(self.credential, self.ws, expires_in=600)
+        unseen = self.a.issue_token(self.credential, self.ws,
+                                    expires_in=600)
+        for node in self.nodes:      # opens each worker's authority
+            self.assertEqual(200, self.token_auth(node, token.token)
+                             .status_code)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            # (a row read before a worker listens is not kept)
+            deadline = time.monotonic() + 30
+            while conn.execute(
+                    'SELECT count(*) FROM pg_stat_activity '
+                    'WHERE datname = current_database() '
+                    "AND application_name = %s AND query = 'SELECT 1'",
+                    (listener.APPLICATION_NAME,)).fetchone()[0] < 2:
+                self.assertLess(time.monotonic(), deadline, 'not listening')
+                time.sleep(0.05)
+            for node in self.nodes:
+                for _ in range(3):
+                    self.assertEqual(200, self.token_auth(node, token.token)
+                                     .status_code)
+            conn.execute('ALTER TABLE tokens RENAME TO tokens_away')
+            try:
+                for node in self.nodes:
+                    self.assertEqual(200, self.token_auth(
+                        node, token.token).status_code)
+                    self.assertEqual(503, self.token_auth(
+                        node, unseen.token).status_code)
+            finally:
+                conn.execute('ALTER TABLE tokens_away RENAME TO tokens')
+        self.a.revoke_token(self.credential, self.ws, token.jti)
+        time.sleep(changes.BOUND)
+        for node in self.nodes:
+            self.assertEqual(401, self.token_auth(node, token.token)
+                             .status_code)
 
     def test_concurrent_revokes_on_both_nodes(self):
         token = self.a.issue_token(self.credential, self.ws, expires_in=600)
@@ -307,3 +361,91 @@ class TestDatabaseOutage(testtools.TestCase):
             self.assertIn('STORAGE_UNAVAILABLE', node.log())
             if password:
                 self.assertNotIn(password, node.log())
+
+
+class TestRevocationBound(testtools.TestCase):
+    """A thousand tokens revoked on one node and validated on the other,
+    the other's change signal cut half-way: no revoked token is accepted
+    once the documented bound has passed since its revocation returned."""
+
+    COUNT = 1000
+
+    def setUp(self):
+        super().setUp()
+        self.postgres = self.useFixture(pg_fixture.PostgresServer())
+        self.dsn = self.postgres.create_database()
+        self.a = self.useFixture(ServerFixture(self.dsn, workspace='main',
+                                               env=SERVER_ENV, workers=2))
+        # (a thousand refusals from one address: no failure limit)
+        self.b = self.useFixture(ServerFixture(
+            self.dsn, user=None, env=SERVER_ENV, workers=2,
+            serve_args=['--auth-failure-limit', '0']))
+
+    def cut_listeners(self) -> int:
+        """Terminate every listening connection; how many there were."""
+        import psycopg
+
+        from ntcli_authority.storage import listener
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            return len(conn.execute(
+                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+                'WHERE datname = current_database() '
+                'AND application_name = %s',
+                (listener.APPLICATION_NAME,)).fetchall())
+
+    def test_no_revoked_token_accepted_after_the_bound(self):
+        a = requests.Session()
+        a.headers['Authorization'] = 'Bearer ' + self.a.credential
+        tokens_url = f'{self.a.url}/v1/workspaces/{self.a.workspace_id}/tokens'
+        tokens = []
+        for _ in range(self.COUNT):
+            issued = a.post(tokens_url, json={'expires_in': 3600},
+                            timeout=10).json()
+            tokens.append((issued['jti'], issued['access_token']))
+        # B's workers hold every token in memory (two connections, which
+        # gunicorn hands to either worker).
+        checkers = [requests.Session() for _ in range(4)]
+
+        def token_auth(token: str, index: int = 0) -> int:
+            return checkers[index % len(checkers)].get(
+                self.b.url + '/v1/token_auth', timeout=10,
+                headers={'Authorization': 'Bearer ' + token}).status_code
+
+        for index, (_, token) in enumerate(tokens * 2):
+            self.assertEqual(200, token_auth(token, index))
+        revoked_at: list[float] = []
+        accepted_after_bound = []
+        accepted_within = 0
+        checked = 0
+        cut = 0
+        for index, (jti, token) in enumerate(tokens):
+            if index == self.COUNT // 2:
+                cut = self.cut_listeners()
+            answer = a.delete(f'{tokens_url}/{jti}', timeout=10)
+            self.assertEqual(200, answer.status_code, answer.text)
+            revoked_at.append(time.monotonic())
+            # at once (within the bound: either answer may come)...
+            if token_auth(token, index) == 200:
+                accepted_within += 1
+            # ...and every token whose bound has passed
+            while (checked <= index
+                   and time.monotonic() - revoked_at[checked]
+                   > changes.BOUND):
+                for attempt in range(2):
+                    status = token_auth(tokens[checked][1],
+                                        checked + attempt)
+                    if status != 401:
+                        accepted_after_bound.append((tokens[checked][0],
+                                                     status))
+                checked += 1
+        time.sleep(changes.BOUND)
+        for index in range(checked, self.COUNT):
+            for attempt in range(2):
+                status = token_auth(tokens[index][1], index + attempt)
+                if status != 401:
+                    accepted_after_bound.append((tokens[index][0], status))
+        self.assertEqual([], accepted_after_bound)
+        # The cut happened: both nodes' workers were listening.
+        self.assertEqual(4, cut)
+        self.addDetail('accepted within the bound', testtools.content
+                       .text_content(str(accepted_within)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ntcli_server import wsgi
+from ntcli_server import parsing
 from tests.functional import rawhttp
 
 
@@ -44,7 +44,7 @@ class TestBodyFraming(rawhttp.LiveServerTest):
                                     400, 'INVALID_REQUEST')
 
     def test_the_size_limit_holds_whatever_the_framing(self):
-        big = json.dumps({'description': 'x' * wsgi.MAX_BODY}).encode()
+        big = json.dumps({'description': 'x' * parsing.MAX_BODY}).encode()
         for framing in ('length', 'chunked'):
             self.assertEnvelope(self.post(big, framing),
                                 413, 'PAYLOAD_TOO_LARGE')

@@ -24,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 DOCS = os.path.join(ROOT, 'docs')
 PACKAGES = ('ntcli_core', 'ntcli_authority', 'ntcli', 'ntcli_server',
             'ntcli_token_plugin')
+# Stands for the part of an f-string filled in when it is printed.
+FILLED = '\x00'
 # How a message names a page: the documentation's page "TITLE".
 PAGE_REFERENCE = re.compile(r'''page ["']([^"']+)["']''')
 
@@ -55,9 +57,10 @@ def page_titles() -> set[str]:
 
 
 def product_strings() -> list[tuple[str, int, str]]:
-    """(module path, line, text) of every string in the product that a user
-    can read: all but module and function docstrings (comments for whoever
-    changes the code). A command's class docstring is its help."""
+    """(module path, line, text) of every string in the product but its
+    docstrings (comments for whoever changes the code): the messages. The
+    help, class docstrings of commands included, is read from the
+    parsers (see help_texts)."""
     found = []
     for package in PACKAGES:
         for path in glob.glob(os.path.join(ROOT, package, '**', '*.py'),
@@ -65,8 +68,9 @@ def product_strings() -> list[tuple[str, int, str]]:
             tree = ast.parse(read(path))
             skip = set()
             for node in ast.walk(tree):
-                if isinstance(node, (ast.Module, ast.FunctionDef,
-                                     ast.AsyncFunctionDef)) and node.body:
+                if isinstance(node, (ast.Module, ast.ClassDef,
+                                     ast.FunctionDef, ast.AsyncFunctionDef)
+                              ) and node.body:
                     first = node.body[0]
                     if isinstance(first, ast.Expr) and isinstance(
                             first.value, ast.Constant):
@@ -77,11 +81,31 @@ def product_strings() -> list[tuple[str, int, str]]:
                     found.append((os.path.relpath(path, ROOT), node.lineno,
                                   node.value))
                 elif isinstance(node, ast.JoinedStr):
-                    text = ''.join(v.value for v in node.values
-                                   if isinstance(v, ast.Constant))
+                    # what is filled in when it is printed: FILLED
+                    text = ''.join(v.value if isinstance(v, ast.Constant)
+                                   else FILLED for v in node.values)
                     found.append((os.path.relpath(path, ROOT), node.lineno,
                                   text))
     return found
+
+
+def help_texts() -> list[tuple[str, str]]:
+    """(command, its --help) of every command of both applications."""
+    from ntcli import application
+    from ntcli_server import cli
+    texts = []
+    for app in (application.NtcliApp(), cli.ServerApp()):
+        for name, entry in sorted(app.command_manager):
+            cmd = entry.load()(app, None, cmd_name=name)
+            texts.append((f'{app.NAME} {name}',
+                          cmd.get_parser(f'{app.NAME} {name}').format_help()))
+        texts.append((app.NAME, app.parser.format_help()))
+    return texts
+
+
+# A path into the repository's docs/ (or "docs: plugins"), which installed
+# users do not have.
+DOCS_PATH = re.compile(r'\bdocs[/:]|\b[\w-]+\.(md|rst)\b')
 
 
 class TestMessagesNamePublishedPages(testtools.TestCase):
@@ -89,13 +113,22 @@ class TestMessagesNamePublishedPages(testtools.TestCase):
     def test_no_message_names_a_docs_path(self):
         paths = [f'{path}:{line}: {text!r}'
                  for path, line, text in product_strings()
-                 if re.search(r'\bdocs[/:]|\.md\b', text)]
+                 if DOCS_PATH.search(text)]
+        self.assertEqual([], paths)
+
+    def test_no_help_names_a_docs_path(self):
+        texts = help_texts()
+        self.assertGreater(len(texts), 30)
+        paths = [f'{name}: {match.group(0)}' for name, text in texts
+                 for match in [DOCS_PATH.search(text)] if match]
         self.assertEqual([], paths)
 
     def test_the_pages_named_exist(self):
         titles = page_titles()
         named = [(path, line, title) for path, line, text in product_strings()
                  for title in PAGE_REFERENCE.findall(text)]
+        named += [(name, 0, title) for name, text in help_texts()
+                  for title in PAGE_REFERENCE.findall(' '.join(text.split()))]
         self.assertNotEqual([], named)
         missing = [f'{path}:{line}: {title!r}'
                    for path, line, title in named if title not in titles]
@@ -105,6 +138,53 @@ class TestMessagesNamePublishedPages(testtools.TestCase):
         self.assertNotIn('Tokens for robots', page_titles())
         self.assertIn('Tokens for machines', page_titles())
         self.assertIn('Running several ntcli-server nodes', page_titles())
+
+
+class TestTroubleshooting(testtools.TestCase):
+
+    def test_each_message_it_explains_is_one_ntcli_prints(self):
+        # the terms of the page: `message` / `message`, then ": what to do"
+        lines = read('docs', 'user', 'troubleshooting.md').split('\n')
+        quoted = [message for line, after in zip(lines, lines[1:],
+                                                 strict=False)
+                  if line.startswith('`') and after.startswith(': ')
+                  for message in re.findall(r'`([^`]+)`', line)]
+        self.assertGreater(len(quoted), 10)
+        # a string that is mostly filled in ('{a}: {b}') says nothing
+        messages = [text for _, _, text in product_strings()
+                    if len(text.replace(FILLED, '').strip()) >= 8]
+        unknown = []
+        for message in quoted:
+            # the page writes URL, N and … for what is filled in
+            pattern = re.escape(message)
+            for placeholder in ('URL', 'N', '…'):
+                pattern = re.sub(r'(?<!\w)' + re.escape(re.escape(
+                    placeholder)) + r'(?!\w)', '.+', pattern)
+            sample = re.sub(r'(?<!\w)(URL|N|…)(?!\w)', 'x', message)
+            if not any(re.search(pattern, text.replace(FILLED, 'x')) or
+                       re.fullmatch('.*'.join(map(re.escape,
+                                                  text.split(FILLED))),
+                                    sample)
+                       for text in messages):
+                unknown.append(message)
+        self.assertEqual([], unknown)
+
+
+class TestInstallInstructions(testtools.TestCase):
+
+    def test_no_page_installs_ntcli_from_an_index(self):
+        # no release is published: "pip install ntcli" finds nothing, and
+        # the install page says so in the one sentence allowed to name it
+        pattern = re.compile(r'pip install [\'"]?ntcli(\[[^\]]*\])?[\'"]?`')
+        said = []
+        pages = glob.glob(os.path.join(DOCS, '**', '*.md'), recursive=True)
+        for path in pages + [os.path.join(ROOT, 'README.md')]:
+            for number, line in enumerate(read(path).split('\n'), 1):
+                if pattern.search(line) and 'No release' not in line:
+                    said.append(f'{os.path.relpath(path, ROOT)}:{number}')
+        self.assertEqual([], said)
+        self.assertIsNotNone(pattern.search("`pip install 'ntcli[server]'`"))
+        self.assertIsNone(pattern.search('`pip install ntcli-greet`'))
 
 
 class TestManPage(testtools.TestCase):

@@ -15,7 +15,7 @@ from ntcli_authority import errors
 from ntcli_authority.access import Principal
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
-from ntcli_server import wsgi
+from ntcli_server import envelope, parsing, wsgi
 from tests.unit.server import base
 
 OWNER = Principal.local()  # the local owner may do everything
@@ -267,7 +267,7 @@ class TestRequestValidation(APITestCase):
     def test_deep_nesting_is_400(self):
         for body in ('[' * 32000, '{"a":' * 10000 + '1' + '}' * 10000,
                      '[' * 900 + ']' * 900):
-            self.assertLess(len(body), wsgi.MAX_BODY)
+            self.assertLess(len(body), parsing.MAX_BODY)
             result = self.call('POST', self.tokens_path(), self.alice,
                                body=body,
                                headers={'Content-Type': 'application/json'})
@@ -866,7 +866,7 @@ class TestFailures(APITestCase):
         self.assertEqual(200, client.simulate_head('/healthz').status_code)
         ready = client.simulate_get('/readyz')
         self.assertError(ready, 503, 'STORAGE_UNAVAILABLE')
-        self.assertEqual(str(wsgi.RETRY_UNAVAILABLE),
+        self.assertEqual(str(envelope.RETRY_UNAVAILABLE),
                          ready.headers['Retry-After'])
 
     def test_a_missing_database_is_not_created(self):

@@ -366,7 +366,7 @@ class TestMigration(testtools.TestCase):
         conn.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(7, store.schema_version())
+        self.assertEqual(store_schema.SCHEMA_VERSION, store.schema_version())
         self.assertRaises(errors.IdempotencyKeyConflict, store.add_token,
                           storage_base.token('jti_2'), 'old-key',
                           caller='user:u1')

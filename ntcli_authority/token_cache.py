@@ -1,0 +1,64 @@
+"""The token rows validation reads, kept in the process between requests.
+
+Validating a token reads its row: who it is for, its key, issue and expiry
+times, scope, and whether (and from when) it is revoked. All but the
+revocation never change, and revocations are rare, so a server worker
+keeps the rows it read and reads a row again only once the database has
+signalled a change (:mod:`ntcli_authority.storage.changes`): in steady
+state a validation makes no database round trip.
+
+Every row is kept under the generation the change feed answered before it
+was read; a different answer drops them all. Expiry and grace periods are
+still checked against the clock on every request (the row holds their
+times). When the feed answers None (it cannot tell: the signal is lost),
+every validation reads the row, and nothing is kept, until it answers
+again.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from ntcli_authority.models import TokenRow
+
+if typing.TYPE_CHECKING:
+    from ntcli_authority.storage.changes import ChangeFeed
+    from ntcli_authority.storage.store import TokenStore
+
+#: Rows kept at most (about 0.5 KiB each); beyond, the oldest go first.
+SIZE = 16384
+
+
+class TokenCache:
+    """``get_token`` of a store, answered from memory while its change feed
+    says no token row changed."""
+
+    def __init__(self, store: TokenStore, feed: ChangeFeed, *,
+                 size: int = SIZE) -> None:
+        self._store = store
+        self._feed = feed
+        self._size = size
+        self._rows: dict[str, TokenRow] = {}
+        self._generation: object | None = None
+
+    def get_token(self, jti: str) -> TokenRow | None:
+        """The token's row as the database holds it now (see the module's
+        docstring for "now")."""
+        generation = self._feed.generation()
+        if generation is None:
+            return self._store.get_token(jti)
+        if generation != self._generation:
+            self._rows = {}
+            self._generation = generation
+        record = self._rows.get(jti)
+        if record is not None:
+            return record
+        record = self._store.get_token(jti)
+        # Another request may have seen a newer generation while this one
+        # waited for the database: then this row is not kept.
+        if record is not None and self._generation == generation:
+            rows = self._rows
+            if len(rows) >= self._size:
+                del rows[next(iter(rows))]
+            rows[jti] = record
+        return record
