@@ -237,8 +237,9 @@ class TestTwoNodes(testtools.TestCase):
             while conn.execute(
                     'SELECT count(*) FROM pg_stat_activity '
                     'WHERE datname = current_database() '
-                    "AND application_name = %s AND query = 'SELECT 1'",
-                    (listener.APPLICATION_NAME,)).fetchone()[0] < 2:
+                    'AND application_name = %s AND query = %s',
+                    (listener.APPLICATION_NAME,
+                     listener.HEARTBEAT_QUERY)).fetchone()[0] < 2:
                 self.assertLess(time.monotonic(), deadline, 'not listening')
                 time.sleep(0.05)
             for node in self.nodes:
