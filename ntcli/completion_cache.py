@@ -37,7 +37,7 @@ import time
 
 from ntcli import paths
 
-# typing is left out at run time: see ntcli.app
+# typing is left out at run time: see ntcli.main
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -262,7 +262,7 @@ def store_values(source: str, options: dict[str, Any],
 # working directory first: Tab in a directory holding an ``ntcli`` package
 # would run it).
 _REFRESH = ('import sys; sys.path[0] = sys.argv.pop(1); '
-            'from ntcli.app import main; sys.exit(main(sys.argv[1:]))')
+            'from ntcli.main import main; sys.exit(main(sys.argv[1:]))')
 
 
 def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:
