@@ -5,7 +5,7 @@ Usage (with the Python of the virtualenv ntcli[server] is installed in)::
 
     python benchmarks/server_load.py [--duration S] [--rounds N]
         [--concurrency N] [--workers N] [--sizes 100,1000,10000,100000]
-        [--dsn postgresql://...] [--before DIR] [--json FILE]
+        [--dsn postgresql://... [--nodes]] [--before DIR] [--json FILE]
 
 It starts ``ntcli-server serve`` (gunicorn, with serve's own defaults:
 worker class, logging, hooks) on 127.0.0.1 with a fresh SQLite database,
@@ -26,6 +26,9 @@ database, and is loaded in the same rounds. It measures:
    process (this script, run with ``_drive``): ``--concurrency`` threads,
    each with its own http.client connection, reused as long as the server
    keeps it open.
+   With ``--nodes`` (and ``--dsn``), a second ``serve`` on the same
+   database: validation with every client on one node, against the same
+   clients split over both nodes, alternately.
 2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
    store in bulk (tests/unit/server/storage/bulk.py), then the
    latency of one validation and of one page of the listing (the first, and
@@ -312,13 +315,13 @@ def server_command() -> list[str]:
 
 @contextlib.contextmanager
 def running_server(db: str, root: str, workers: int,
-                   bare: bool = False,
-                   source: str | None = None) -> Iterator[int]:
+                   bare: bool = False, source: str | None = None,
+                   name: str | None = None) -> Iterator[int]:
     """``ntcli-server serve`` on a free port, stopped on exit; with
     ``bare``, the same server serving the bare Falcon app; with
     ``source``, the serve of the ntcli source tree there."""
     port = free_port()
-    name = 'bare' if bare else 'before' if source else 'server'
+    name = name or ('bare' if bare else 'before' if source else 'server')
     command = ([sys.executable, os.path.abspath(__file__), BARE] if bare
                else server_command())
     env = None
@@ -437,6 +440,60 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
         headers={'Authorization': 'Bearer ' + credential,
                  'Content-Type': 'application/json'}))])
     return results
+
+
+ONE_NODE = 'validate, one node'
+TWO_NODES = 'validate, two nodes on the same database'
+
+
+def two_nodes(port: int, second_port: int, credential: str,
+              workspace_id: str, duration: float, concurrency: int,
+              rounds: int) -> dict[str, dict]:
+    """Validation of one token per client on one node, then the same
+    clients split over two nodes of one database (half each, two load
+    generators at once), alternately ``rounds`` times."""
+    issued = call_json(port, 'POST',
+                       f'/v1/workspaces/{workspace_id}/tokens',
+                       credential, {'expires_in': 86400})
+    spec = {'duration': duration / rounds, 'warmup': 1.0,
+            'concurrency': concurrency, 'port': port, 'method': 'GET',
+            'path': '/v1/token_auth', 'body': None,
+            'headers': {'Authorization': 'Bearer ' + issued['access_token']}}
+    half = max(1, concurrency // 2)
+    parts: dict[str, list[dict]] = {ONE_NODE: [], TWO_NODES: []}
+    for _ in range(rounds):
+        parts[ONE_NODE].append(run_driver(spec))
+        results: list[dict] = [{}, {}]
+
+        def drive_node(index: int, node_spec: dict,
+                       results: list[dict] = results) -> None:
+            results[index] = run_driver(node_spec)
+
+        threads = [threading.Thread(target=drive_node, args=(0, dict(
+            spec, concurrency=half))), threading.Thread(
+                target=drive_node, args=(1, dict(
+                    spec, port=second_port,
+                    concurrency=max(1, concurrency - half))))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if not all(results):
+            raise BenchmarkError('a load generator of two nodes failed')
+        both = {key: results[0][key] + results[1][key] for key in
+                ('requests', 'failed', 'connections', 'sent', 'rps',
+                 'latencies_ms', 'generator_cpu')}
+        both['duration_s'] = spec['duration']
+        if all('server_cpu_s' in run for run in results):
+            both['server_cpu_s'] = sum(run['server_cpu_s']
+                                       for run in results)
+        parts[TWO_NODES].append(both)
+    merged = {name: merge(runs) for name, runs in parts.items()}
+    merged[TWO_NODES]['ratio_to_one_node_per_round'] = [
+        round(two['rps'] / one['rps'], 3) if one['rps'] else None
+        for one, two in zip(parts[ONE_NODE], parts[TWO_NODES],
+                            strict=True)]
+    return merged
 
 
 def compared(results: dict[str, dict]) -> list[str]:
@@ -608,6 +665,20 @@ def report(result: dict) -> None:
                                for r in ours['ratio_to_bare_per_round'])
             print(f"{name} / bare Falcon throughput: "
                   f"{ours['rps'] / bare['rps']:.2f}x (per round: {rounds})")
+    nodes = result.get('nodes')
+    if nodes:
+        print()
+        for name, row in nodes.items():
+            cpu = row.get('server_cpu_us')
+            print(f"{name:<48} {row['rps']:8.1f} {row['p50_ms']:8.2f} "
+                  f"{row['p99_ms']:8.2f} {row['failed']:7d} "
+                  f"{row['requests']:9d} {row['generator_cpu']:6.2f} "
+                  f"{'-' if cpu is None else f'{cpu:.0f}':>7}")
+        two = nodes[TWO_NODES]
+        rounds = ', '.join(str(r) for r in two['ratio_to_one_node_per_round'])
+        print(f"two nodes / one node throughput: "
+              f"{two['rps'] / nodes[ONE_NODE]['rps']:.2f}x "
+              f"(per round: {rounds})")
     print('(gen cpu: cores the load generator itself kept busy; the server '
           'and it share\nthe machine. srv us: CPU time of the server\'s '
           'processes per request;\nwith PostgreSQL, the database\'s own is '
@@ -661,6 +732,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--before', metavar='DIR',
                         help='also load the serve of the ntcli source tree '
                              'in DIR (another version), in the same rounds')
+    parser.add_argument('--nodes', action='store_true',
+                        help='with --dsn: also validation on one node '
+                             'against two nodes of the same database, in '
+                             'alternating rounds')
     parser.add_argument('--json', metavar='FILE',
                         help='also write the results here')
     args = parser.parse_args(argv)
@@ -675,6 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.before is not None and not os.path.isdir(
             os.path.join(args.before, 'ntcli_server')):
         parser.error(f'--before: no ntcli source tree in {args.before}')
+    if args.nodes and not args.dsn:
+        parser.error('--nodes needs --dsn (nodes share a PostgreSQL '
+                     'database)')
     root = tempfile.mkdtemp(prefix='ntcli-server-bench-')
     db = args.dsn or os.path.join(root, 'server.db')
     if args.dsn and not os.environ.get('NTCLI_SERVER_SECRET'):
@@ -695,6 +773,13 @@ def main(argv: list[str] | None = None) -> int:
             loaded = load(port, bare, credential, workspace_id,
                           args.duration, args.concurrency, args.rounds,
                           distinct, before)
+            nodes = None
+            if args.nodes:
+                second = servers.enter_context(
+                    running_server(db, root, args.workers, name='second'))
+                nodes = two_nodes(port, second, credential, workspace_id,
+                                  args.duration, args.concurrency,
+                                  args.rounds)
             scaled = scale(port, db, credential, sizes, args.repeat)
     except (BenchmarkError, OSError, subprocess.SubprocessError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)
@@ -706,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
               'rounds': args.rounds, 'load_average': os.getloadavg(),
               'concurrency': args.concurrency, 'duration': args.duration,
               'repeat': args.repeat, 'before': args.before,
-              'load': loaded, 'scale': scaled}
+              'load': loaded, 'nodes': nodes, 'scale': scaled}
     report(result)
     if args.json:
         with open(args.json, 'w') as handle:

@@ -2,6 +2,6 @@
 
 import sys
 
-from ntcli.app import main
+from ntcli.main import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ core's own included. Entry points are read without importing them; only the
 command that runs is imported. Every failure is turned into one or two lines
 on stderr and an exit status here, and nowhere else.
 
-The ``ntcli`` command starts in :func:`ntcli.app.main`, which imports this
+The ``ntcli`` command starts in :func:`ntcli.main.main`, which imports this
 module (and cliff) only when it has more to do than print the version.
 """
 

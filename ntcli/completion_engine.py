@@ -9,7 +9,7 @@ shell, or values (workspaces, JTIs, contexts, endpoints) asked of the
 ``values`` function the caller gives. One engine serves every shell and
 the interactive mode alike.
 
-It runs on every Tab before anything else is imported (:mod:`ntcli.app`),
+It runs on every Tab before anything else is imported (:mod:`ntcli.main`),
 so it imports only modules the interpreter has already loaded.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import collections
 
-# typing is left out at run time: see ntcli.app
+# typing is left out at run time: see ntcli.main
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable

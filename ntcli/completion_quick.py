@@ -1,7 +1,7 @@
 """``ntcli complete --query`` answered without starting the application.
 
 The shells' scripts run ``ntcli complete --query [--line] [--breaks CHARS]
--- WORDS`` on every Tab. :func:`ntcli.app.main` hands that here before
+-- WORDS`` on every Tab. :func:`ntcli.main.main` hands that here before
 cliff or any command is imported: the completion table
 (:mod:`ntcli.completion_table`) gives the commands, options, choices and
 columns, and the cache (:mod:`ntcli.completion_cache`) the values last
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ntcli import completion_cache, completion_engine, completion_table
 
-# typing is left out at run time: see ntcli.app
+# typing is left out at run time: see ntcli.main
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

@@ -27,7 +27,7 @@ import sys
 import ntcli
 from ntcli import completion_cache, completion_engine
 
-# typing is left out at run time: see ntcli.app
+# typing is left out at run time: see ntcli.main
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse

@@ -3,7 +3,7 @@
 The named contexts (each: an endpoint, its CA bundle, the selected
 workspace and the known workspace names, and the key its sign-in is stored
 under), the current context, and simple options (``timeout``). Secrets live
-in the encrypted credential store (:mod:`ntcli.store`), never here.
+in the encrypted credential store (:mod:`ntcli.credential_store`), never here.
 
 Version 1 kept the same settings per endpoint URL; a version 1 file is
 upgraded to contexts named after the endpoints' hosts when it is read, and

@@ -22,9 +22,10 @@ if TYPE_CHECKING:    # types only: each piece is imported on first use
 
     from ntcli.config import Config
     from ntcli.contexts import InForce
+    from ntcli.credential_store import CredentialStore
+    from ntcli.credentials import StoredToken
     from ntcli.endpoints import Endpoint, Workspace
     from ntcli.history import AuditLog
-    from ntcli.store import CredentialStore, StoredToken
 
 #: A session of a sign-in is renewed when it has less than this many
 #: seconds left.
@@ -251,9 +252,9 @@ class Context:
         from ntcli import expiring
         expiring.threshold(self)   # a bad setting fails here, not later
         if os.environ.get('NTCLI_KEY', '').strip():
-            from ntcli import keys
+            from ntcli_core.fernet import parse_keys
             try:
-                keys.parse_keys(os.environ['NTCLI_KEY'], ',')
+                parse_keys(os.environ['NTCLI_KEY'], ',')
             except ValueError as exc:
                 raise errors.UsageError(
                     f'NTCLI_KEY is not valid: {exc}',
@@ -263,8 +264,8 @@ class Context:
     # -- local storage -----------------------------------------------------
     @functools.cached_property
     def store(self) -> CredentialStore:
-        from ntcli import store
-        return store.CredentialStore(self.config_dir)
+        from ntcli.credential_store import CredentialStore
+        return CredentialStore(self.config_dir)
 
     @functools.cached_property
     def history(self) -> AuditLog:

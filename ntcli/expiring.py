@@ -25,7 +25,7 @@ from ntcli_core.lifetimes import DAY, MAX_LIFETIME
 
 if TYPE_CHECKING:
     from ntcli.context import Context
-    from ntcli.store import StoredToken
+    from ntcli.credentials import StoredToken
 
 SETTING = 'expiry_warning'
 ENV = 'NTCLI_EXPIRY_WARNING'

@@ -32,8 +32,8 @@ from ntcli import errors
 
 if TYPE_CHECKING:
     from ntcli.context import Context
+    from ntcli.credentials import Credentials, PendingIssue
     from ntcli.endpoints import Endpoint, IssuedToken
-    from ntcli.store import Credentials, PendingIssue
 
 #: How long a server replays a key (ntcli_authority.authority.tokens'
 #: IDEMPOTENCY_WINDOW): a pending issue older than that can no longer be
@@ -65,7 +65,7 @@ def begin(context: Context, creds: Credentials | None, bearer: str | None,
     """Step 1: write the pending issue, in the caller's transaction
     (``creds``) or one of its own; it is on disk before this returns, or
     this raises and nothing is sent."""
-    from ntcli.store import PendingIssue
+    from ntcli.credentials import PendingIssue
     if creds is None:
         with context.store.transaction() as own:
             return begin(context, own, bearer, workspace_id,
@@ -217,7 +217,7 @@ def _bearer(context: Context, creds: Credentials,
 def _settle_one(context: Context, creds: Credentials, endpoint: Endpoint,
                 pending: PendingIssue) -> None:
     from ntcli import revocations
-    from ntcli.store import PendingRevocation
+    from ntcli.credentials import PendingRevocation
     found, bearer = _bearer(context, creds, pending)
     old = context.now() - pending.since > REPLAY_WINDOW
     if not found:

@@ -13,6 +13,8 @@ import os
 import sys
 
 APP_NAME = 'ntcli'
+#: the encrypted credentials, in the config directory (ntcli.credential_store)
+CREDENTIALS_FILE = 'credentials.enc'
 
 
 def _linux_xdg_home(env_var: str, default: str) -> str | None:

@@ -129,12 +129,13 @@ class IsolatedHome(fixtures.Fixture):
                     endpoint_key: str = 'local') -> None:
         """Store ``issued`` as its workspace's token, as ``token refresh``
         would (encrypted, under this home's key)."""
-        from ntcli import store
-        stored = store.StoredToken(
+        from ntcli import credential_store, credentials
+        stored = credentials.StoredToken(
             token=issued.token, jti=issued.jti,
             workspace_id=issued.workspace_id,
             created_at=issued.created_at, expires_at=issued.expires_at)
-        with store.CredentialStore(self.config_dir).transaction() as creds:
+        store = credential_store.CredentialStore(self.config_dir)
+        with store.transaction() as creds:
             creds.set_token(endpoint_key, issued.workspace_id, stored)
 
 
@@ -256,7 +257,7 @@ def run_in_process(*args: str, input: str = '',
     :func:`run_ntcli`. ``env`` replaces the environment during the run."""
     import logging
 
-    from ntcli import app as ntcli_app
+    from ntcli import main as ntcli_main
 
     stdin, stdout, stderr = (io.StringIO(input), io.StringIO(),
                              io.StringIO())
@@ -264,7 +265,7 @@ def run_in_process(*args: str, input: str = '',
     handlers, level = list(root.handlers), root.level
     try:
         with _environment(env):
-            code = ntcli_app.main(list(args), stdin=stdin, stdout=stdout,
+            code = ntcli_main.main(list(args), stdin=stdin, stdout=stdout,
                                   stderr=stderr)
     finally:
         # cliff adds console handlers on every run; drop them again

@@ -18,10 +18,18 @@ repository from inheriting the trust.
 
 This module checks and matches; the authority stores, authorizes and
 audits (:mod:`ntcli_authority.authority`).
+
+:mod:`ntcli_authority.oidc` (with ``http.client`` and ``urllib.request``)
+is imported where an issuer or a subject token is checked, not with this
+module: the store reads policies' conditions through this module on the
+CLI's token path, where oidc's import would cost many times this module's
+own (benchmarks/RESULTS.md, "The authority's imports").
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import typing
@@ -243,8 +251,6 @@ def unverified_issuer(token: object) -> str:
     issuer is then checked against the policies before any of its URLs
     is fetched, so that a token never chooses where the server connects.
     """
-    import base64
-
     from ntcli_authority.oidc import MAX_TOKEN
     if (not isinstance(token, str) or not token
             or len(token) > MAX_TOKEN or token.count('.') != 2):
@@ -268,7 +274,6 @@ def subject_digest(issuer: str, claims: typing.Mapping[str, object]) -> str:
     """What identifies a subject token for replay: its issuer and ``jti``,
     or, without a ``jti``, all of its claims. Never the token's bytes: an
     ECDSA signature can be re-encoded into another valid one."""
-    import hashlib
     jti = claims.get('jti')
     if isinstance(jti, str) and jti:
         identity = 'jti\0' + jti

@@ -11,8 +11,8 @@ from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli.context import Context
+    from ntcli.credentials import PendingIssue
     from ntcli.endpoints import IssuedToken
-    from ntcli.store import PendingIssue
     from ntcli_token_plugin import expiry, rotation
 
 STATUS_TEXT = {'active': 'Active', 'expired': 'Expired',

@@ -55,7 +55,7 @@ def revoke_undelivered(context: Any, issued: Any, bearer: str | None,
 
 
 def _remember(context: Any, issued: Any, failure: str) -> None:
-    from ntcli.store import PendingRevocation
+    from ntcli.credentials import PendingRevocation
     try:
         with context.store.transaction() as creds:
             creds.add_pending_revocation(PendingRevocation(

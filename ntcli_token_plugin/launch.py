@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from ntcli import errors
-from ntcli.keys import ENV_VAR as KEY_ENV_VAR
+from ntcli.keychain import ENV_VAR as KEY_ENV_VAR
 
 DEFAULT_ENV_NAME = 'NTCLI_TOKEN'
 # What POSIX shells accept as a variable name.

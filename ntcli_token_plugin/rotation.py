@@ -28,8 +28,8 @@ from ntcli_token_plugin.expiry import Expiry
 
 if TYPE_CHECKING:
     from ntcli.context import Context
+    from ntcli.credentials import Credentials, PendingIssue, StoredToken
     from ntcli.endpoints import IssuedToken
-    from ntcli.store import Credentials, PendingIssue, StoredToken
 
 
 class Rotation(Record):
@@ -204,7 +204,7 @@ def _store_new_token(context: Context, creds: Credentials,
     fails or the command is stopped (Ctrl-C, SIGTERM) before it is done,
     the old token stays stored and the new one is revoked (and should that
     fail, the pending issue makes the next command revoke it)."""
-    from ntcli.store import PendingRevocation, StoredToken
+    from ntcli.credentials import PendingRevocation, StoredToken
     endpoint = context.endpoint
     try:
         faults.checkpoint('after-issue')

@@ -116,7 +116,7 @@ class Login(command.Command):
         from ntcli.commands import ci_login
         if ci_login.wanted(parsed_args):
             return ci_login.login(self, parsed_args)
-        from ntcli.store import StoredToken
+        from ntcli.credentials import StoredToken
         context = self.context
         endpoint = context.endpoint
         if endpoint.embedded:
@@ -240,13 +240,13 @@ class Login(command.Command):
 
     def _sign_in(self, parsed_args: argparse.Namespace, provider) -> int:
         """Sign in through ``provider``; store the session."""
-        from ntcli import signin
+        from ntcli import loopback, signin
         from ntcli_core import timefmt
         from ntcli_core.terminal import escape
         context = self.context
         endpoint = context.endpoint
         browser = parsed_args.web or (not parsed_args.device
-                                      and signin.can_open_browser())
+                                      and loopback.can_open_browser())
         record, created = signin.sign_in(context, provider, browser=browser,
                                          wait=parsed_args.wait)
         context.history.record(

@@ -95,7 +95,7 @@ def _check(parsed_args: argparse.Namespace) -> tuple[str, ...] | None:
 def login(command: Command, parsed_args: argparse.Namespace) -> int:
     """Exchange the job's ID token and keep the workspace token."""
     from ntcli import ci, validate
-    from ntcli.store import StoredToken
+    from ntcli.credentials import StoredToken
     from ntcli_core import timefmt
     asked_scopes = _check(parsed_args)
     context = command.context

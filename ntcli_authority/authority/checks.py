@@ -1,11 +1,6 @@
 """What the authority checks of what callers give it, before it reads or
 changes anything: names, descriptions, expiry times, scopes, page limits
 and cursors.
-
-:mod:`ntcli_core.redact` is imported where a description is checked, not
-with this module: the CLI's embedded endpoint imports the authority for
-every token command, most of which describe nothing (see
-benchmarks/RESULTS.md, "The authority's imports").
 """
 
 from __future__ import annotations
@@ -16,7 +11,7 @@ import typing
 
 from ntcli_authority import errors
 from ntcli_authority.models import TokenRow
-from ntcli_core import scopes
+from ntcli_core import redact, scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_RULE, is_valid_name
 
@@ -56,7 +51,6 @@ def check_description(description: object) -> None:
         raise errors.InvalidRequest(
             f'description must be UTF-8 text of at most {MAX_DESCRIPTION} '
             'characters', {'field': 'description'})
-    from ntcli_core import redact
     if description is not None and redact.holds_secret(description):
         raise errors.InvalidRequest(
             'description must not hold a token, credential or key: '

@@ -1,12 +1,6 @@
 """The authority's trust policies and the token exchange (RFC 8693): a
-workspace token for an external issuer's JWT that a policy accepts.
-
-:mod:`ntcli_authority.trust` (the policies' rules) is imported by these
-operations, not with this module: only the server runs them, and the
-CLI's embedded endpoint, which imports the authority for every token
-command, would pay about 2.3 ms for it (benchmarks/RESULTS.md, "The
-authority's imports").
-"""
+workspace token for an external issuer's JWT that a policy accepts
+(:mod:`ntcli_authority.trust` holds the policies' rules)."""
 
 from __future__ import annotations
 
@@ -14,7 +8,7 @@ import json
 import secrets
 import typing
 
-from ntcli_authority import access, errors, models, signing
+from ntcli_authority import access, errors, models, signing, trust
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.authority.base import Operations, keys_in_flux
 from ntcli_authority.authority.checks import (
@@ -54,7 +48,6 @@ class TrustExchange(Operations):
         (default one hour); see ntcli_authority.trust. A workspace token
         may create one only with scopes it holds, and the policy then
         lives only as long as that token."""
-        from ntcli_authority import trust
         self._authorize(principal, Action.MANAGE_TRUST, workspace_id)
         check_name('trust policy', name)
         issuer = trust.check_issuer(issuer)
@@ -134,7 +127,6 @@ class TrustExchange(Operations):
         as is every exchange, with the issuer, the subject and the claims
         matched.
         """
-        from ntcli_authority import trust
         issuer = trust.unverified_issuer(subject_token)
         wanted = None if scope is None else parse_scopes(scope)
         candidates = self.store.list_trust_policies(issuer=issuer)
@@ -249,7 +241,6 @@ class TrustExchange(Operations):
         """The audit event of an exchange (recorded now when refused; made
         for the store's transaction otherwise): the issuer, the subject,
         the policy and the claims it matched, never the token."""
-        from ntcli_authority import trust
         detail: dict[str, object] = {'issuer': issuer,
                                      'subject': subject[:256]}
         if policy is not None:

@@ -21,8 +21,7 @@ import typing
 
 #: The bound the documentation states: a token revoked on any node is
 #: refused by every node from this many seconds after the revoking request
-#: returned (on SQLite at once; on PostgreSQL the listener's lease, 0.5 s,
-#: and room for scheduling).
+#: returned (on SQLite at once; on PostgreSQL the listener's lease, 0.8 s).
 BOUND = 1.0
 
 

@@ -16,6 +16,7 @@ CLI never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import typing
 
@@ -72,7 +73,6 @@ def run_off_loop(work: typing.Callable[[], T], wait: float,
 def deadline(seconds: float) -> typing.ContextManager[object]:
     """A context raising :class:`Expired` in this greenlet when the block
     outlasts ``seconds`` (nothing happens outside gevent)."""
-    import contextlib
     if not cooperative():
         return contextlib.nullcontext()
     import gevent

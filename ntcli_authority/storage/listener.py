@@ -19,7 +19,10 @@ None, and validation reads the row, until a new connection listens again
 
 So a token revoked on any node is refused by every node from
 :data:`LEASE` seconds after the revoking transaction committed, at the
-latest; the documented bound, 1 s, leaves room for scheduling.
+latest, within the bound the documentation states
+(``ntcli_authority.storage.changes.BOUND``, 1 s). The lease leaves the
+listener 0.6 s of delay (a busy worker, a slow database) before the rows
+kept stop being trusted.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ CHANNEL = 'ntcli_tokens'
 HEARTBEAT = 0.2
 #: Seconds after sending the last answered query during which the rows
 #: read may be trusted without reading them again.
-LEASE = 0.5
+LEASE = 0.8
 #: Seconds between two attempts to listen again after a loss.
 RETRY = 0.25
 #: The application_name of the listening connection (operators see it in

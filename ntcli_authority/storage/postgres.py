@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import re
 import threading
 import time
@@ -53,7 +54,6 @@ def cooperate_with_gevent() -> None:
         return
     from psycopg import waiting
     if getattr(waiting, 'wait_c', None) is waiting.wait:
-        import importlib
         importlib.reload(waiting)
 
 CONNECT_TIMEOUT_SECONDS = 10

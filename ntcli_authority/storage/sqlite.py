@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 import typing
+import urllib.parse
 
 from ntcli_authority import errors
 from ntcli_authority.storage import changes, green
@@ -114,7 +115,6 @@ class SQLiteDialect(Dialect):
                 raise errors.DatabaseMissing(path)
             # mode=rw: should the file vanish meanwhile, SQLite fails
             # instead of making an empty database there.
-            import urllib.parse
             target = ('file:' + urllib.parse.quote(os.path.abspath(path))
                       + '?mode=rw')
             uri = True

@@ -4,6 +4,9 @@ One server serves the whole class; every test works in a workspace of its
 own, so the tests do not see each other.
 """
 
+import sqlite3
+
+import requests
 import testtools
 
 from ntcli import errors
@@ -58,6 +61,35 @@ class TestHTTPEndpoint(base.EndpointContract, testtools.TestCase):
 class TestTwoServersOneDatabase(testtools.TestCase):
     """Two ntcli-server nodes on one database see the same tokens (how the
     PostgreSQL multi-node tests use ServerFixture, here on SQLite)."""
+
+    def test_a_known_token_is_validated_without_reading_its_row(self):
+        # A worker answers from the rows it keeps while the change counter
+        # stands still: with the tokens table out of reach, a token it
+        # validated before is still valid, one it never saw is not (503);
+        # a revocation by the other node is seen at once.
+        first = self.useFixture(ServerFixture())
+        second = self.useFixture(ServerFixture(first.db, user=None))
+        a = HTTPEndpoint(first.url, EndpointOptions(timeout=10))
+        credential, ws = first.credential, first.workspace_id
+        token = a.issue_token(credential, ws, expires_in=60)
+        unseen = a.issue_token(credential, ws, expires_in=60)
+
+        def token_auth(value: str) -> int:
+            return requests.get(second.url + '/v1/token_auth', timeout=10,
+                                headers={'Authorization': 'Bearer ' + value}
+                                ).status_code
+
+        self.assertEqual(200, token_auth(token.token))
+        conn = sqlite3.connect(first.db, isolation_level=None)
+        self.addCleanup(conn.close)
+        conn.execute('ALTER TABLE tokens RENAME TO tokens_away')
+        try:
+            self.assertEqual(200, token_auth(token.token))
+            self.assertEqual(503, token_auth(unseen.token))
+        finally:
+            conn.execute('ALTER TABLE tokens_away RENAME TO tokens')
+        a.revoke_token(credential, ws, token.jti)
+        self.assertEqual(401, token_auth(token.token))
 
     def test_issue_on_one_node_revoke_on_the_other(self):
         first = self.useFixture(ServerFixture())

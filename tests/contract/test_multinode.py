@@ -218,6 +218,48 @@ class TestTwoNodes(testtools.TestCase):
         self.assertEqual(5, len(self.b.list_tokens(self.credential,
                                                    self.ws)))
 
+    def test_a_known_token_is_validated_without_reading_its_row(self):
+        # In steady state a node's worker answers from the rows it keeps:
+        # with the tokens table out of reach, a token it validated before
+        # is still valid, one it never saw cannot be read (503).
+        import psycopg
+
+        from ntcli_authority.storage import listener
+        token = self.a.issue_token(self.credential, self.ws, expires_in=600)
+        unseen = self.a.issue_token(self.credential, self.ws,
+                                    expires_in=600)
+        for node in self.nodes:      # opens each worker's authority
+            self.assertEqual(200, self.token_auth(node, token.token)
+                             .status_code)
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            # (a row read before a worker listens is not kept)
+            deadline = time.monotonic() + 30
+            while conn.execute(
+                    'SELECT count(*) FROM pg_stat_activity '
+                    'WHERE datname = current_database() '
+                    "AND application_name = %s AND query = 'SELECT 1'",
+                    (listener.APPLICATION_NAME,)).fetchone()[0] < 2:
+                self.assertLess(time.monotonic(), deadline, 'not listening')
+                time.sleep(0.05)
+            for node in self.nodes:
+                for _ in range(3):
+                    self.assertEqual(200, self.token_auth(node, token.token)
+                                     .status_code)
+            conn.execute('ALTER TABLE tokens RENAME TO tokens_away')
+            try:
+                for node in self.nodes:
+                    self.assertEqual(200, self.token_auth(
+                        node, token.token).status_code)
+                    self.assertEqual(503, self.token_auth(
+                        node, unseen.token).status_code)
+            finally:
+                conn.execute('ALTER TABLE tokens_away RENAME TO tokens')
+        self.a.revoke_token(self.credential, self.ws, token.jti)
+        time.sleep(changes.BOUND)
+        for node in self.nodes:
+            self.assertEqual(401, self.token_auth(node, token.token)
+                             .status_code)
+
     def test_concurrent_revokes_on_both_nodes(self):
         token = self.a.issue_token(self.credential, self.ws, expires_in=600)
         barrier = threading.Barrier(2)

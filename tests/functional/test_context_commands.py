@@ -10,7 +10,7 @@ import json
 import os
 
 from ntcli.config import Config
-from ntcli.store import CredentialStore
+from ntcli.credential_store import CredentialStore
 from tests.functional import base
 
 WORK = 'https://work.example.com'

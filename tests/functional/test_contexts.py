@@ -10,9 +10,9 @@ import os
 import shutil
 
 from ntcli.config import Config
+from ntcli.credential_store import CredentialStore
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
-from ntcli.store import CredentialStore
 from ntcli_server.testing import FaultProxy, ServerFixture
 from tests.functional import base
 

@@ -10,9 +10,9 @@ import uuid
 import fixtures
 import requests
 
+from ntcli.credential_store import CredentialStore
 from ntcli.endpoints import EndpointOptions
 from ntcli.endpoints.http import HTTPEndpoint
-from ntcli.store import CredentialStore
 from ntcli_core import scopes
 from ntcli_server.testing import ServerFixture
 from tests.functional import base

@@ -16,7 +16,8 @@ import time
 import requests
 import testtools
 
-from ntcli import store
+from ntcli import credential_store
+from ntcli.credentials import Credentials
 from ntcli.testing import ntcli_command
 from ntcli_server.testing import ServerFixture
 from tests.functional import base
@@ -117,8 +118,8 @@ class SignInTest(base.FunctionalTest):
             found.group(1), consent=consent)
         return login, page
 
-    def credentials(self) -> store.Credentials:
-        return store.CredentialStore(self.home.config_dir).read()
+    def credentials(self) -> Credentials:
+        return credential_store.CredentialStore(self.home.config_dir).read()
 
     def credentials_file(self) -> bytes:
         with open(os.path.join(self.home.config_dir, 'credentials.enc'),
@@ -269,7 +270,8 @@ class TestRenewal(SignInTest):
         old_session = before.get_user_credential(key)
         record = before.get_sign_in(key)
         # as if the session had only a minute left
-        with store.CredentialStore(self.home.config_dir).transaction() as c:
+        store = credential_store.CredentialStore(self.home.config_dir)
+        with store.transaction() as c:
             c.set_sign_in(key, old_session,
                           record.replace(expires_at=int(time.time()) + 60))
         self.run_ntcli('workspace', 'list')
@@ -295,7 +297,8 @@ class TestRenewal(SignInTest):
         requests.post(self.provider.issuer + '/token/revocation', data={
             'client_id': 'ntcli', 'token': record.refresh_token},
             timeout=10).raise_for_status()
-        with store.CredentialStore(self.home.config_dir).transaction() as c:
+        store = credential_store.CredentialStore(self.home.config_dir)
+        with store.transaction() as c:
             c.set_sign_in(key, session,
                           record.replace(expires_at=int(time.time()) + 60))
         result = self.run_ntcli('workspace', 'list')

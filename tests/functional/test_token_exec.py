@@ -130,8 +130,8 @@ class TestEnvironment(ExecTest):
         self.assertIn('bad interpreter', result.stderr)
 
     def test_ntcli_key_is_not_passed_on(self):
-        from ntcli import keys
-        key = keys.generate_key().decode()
+        from ntcli import keychain
+        key = keychain.generate_key().decode()
         env = {'NTCLI_KEY': key}
         self.ntcli('token', 'refresh', env=env)
         facts, _ = self.probe(env=env)

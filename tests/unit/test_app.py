@@ -8,7 +8,7 @@ import testtools
 from ntcli import application as ntcli_app
 from ntcli import command, errors, testing
 from ntcli import context as ntcli_context
-from ntcli.app import main as ntcli_app_main
+from ntcli.main import main as ntcli_app_main
 
 
 class TestConstruction(testtools.TestCase):

@@ -207,7 +207,7 @@ class TestANewTable(TableTest):
 
 PROBE = '''
 import io, json, sys
-from ntcli.app import main
+from ntcli.main import main
 out = io.StringIO()
 code = main(sys.argv[1:], stdout=out, stderr=io.StringIO())
 print(json.dumps([code, out.getvalue(), sorted(sys.modules)]))

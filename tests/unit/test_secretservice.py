@@ -1,5 +1,6 @@
-"""The direct Secret Service path of ntcli.keys, against a real GNOME Keyring
-on a private D-Bus session bus (skipped where either is not installed)."""
+"""The direct Secret Service path of ntcli.keychain, against a real GNOME
+Keyring on a private D-Bus session bus (skipped where either is not
+installed)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ HAVE_KEYRING = (importlib.util.find_spec('keyring') is not None
 
 PROBE = '''
 import json, sys
-from ntcli import keys
-chain = keys.KeyChain(sys.argv[1])
+from ntcli import keychain
+chain = keychain.KeyChain(sys.argv[1])
 chain.fernet(create=True)
 print(json.dumps([chain.source, chain.describe(), 'keyring' in sys.modules]))
 '''
@@ -173,8 +174,8 @@ import json, sys
 import secretstorage
 connection = secretstorage.dbus_init()
 secretstorage.get_default_collection(connection).lock()
-from ntcli import keys
-chain = keys.KeyChain(sys.argv[1])
+from ntcli import keychain
+chain = keychain.KeyChain(sys.argv[1])
 try:
     chain.fernet()
     outcome = 'read'
@@ -200,8 +201,8 @@ def counted(self, *args, **kwargs):
     calls[0] += 1
     return original(self, *args, **kwargs)
 blocking.DBusConnection.send_and_get_reply = counted
-from ntcli import keys
-chain = keys.KeyChain(sys.argv[1])
+from ntcli import keychain
+chain = keychain.KeyChain(sys.argv[1])
 first_keys = chain.keys()
 first = calls[0]
 second_keys = chain.keys()

@@ -15,7 +15,7 @@ from ntcli import testing
 
 PROBE = '''
 import io, json, sys
-from ntcli.app import main
+from ntcli.main import main
 code = main(sys.argv[1:], stdout=io.StringIO(), stderr=io.StringIO())
 print(json.dumps([code, sorted(sys.modules)]))
 '''

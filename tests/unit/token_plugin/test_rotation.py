@@ -34,7 +34,7 @@ def _token(claims: dict) -> str:
 class TestScopesToKeep(testtools.TestCase):
 
     def stored(self, token, scope=None):
-        from ntcli.store import StoredToken
+        from ntcli.credentials import StoredToken
         return StoredToken(token=token, jti='jti_x', workspace_id='ws',
                            created_at=1, expires_at=None, scope=scope)
 

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from ntcli import fileio
 from ntcli.errors import CredentialStoreError, KeyUnavailable
+from ntcli.paths import CREDENTIALS_FILE
 from ntcli_core.fernet import generate_key, multi_fernet, parse_keys
 
 LOG = logging.getLogger(__name__)
@@ -157,7 +158,6 @@ class KeyChain:
         return 'file'
 
     def _sealed_elsewhere(self) -> bool:
-        from ntcli.store import CREDENTIALS_FILE
         return (os.path.lexists(os.path.join(self.config_dir,
                                              CREDENTIALS_FILE))
                 and not os.path.lexists(self.key_file))

@@ -1,4 +1,5 @@
-"""Tests for ntcli.store: the encrypted credentials file."""
+"""Tests for ntcli.credential_store and ntcli.credentials: the encrypted
+credentials file and what it holds."""
 
 from __future__ import annotations
 
@@ -14,14 +15,10 @@ import testtools
 from cryptography.fernet import Fernet
 
 from ntcli import fileio
+from ntcli.credential_store import CredentialStore
+from ntcli.credentials import Credentials, PendingRevocation, StoredToken
 from ntcli.errors import CredentialStoreError, LockTimeout
-from ntcli.keys import KeyChain
-from ntcli.store import (
-    Credentials,
-    CredentialStore,
-    PendingRevocation,
-    StoredToken,
-)
+from ntcli.keychain import KeyChain
 from ntcli.testing import IsolatedHome
 
 POSIX = os.name == 'posix'
@@ -210,7 +207,8 @@ class TestReadWrite(StoreTestCase):
         self.assertIn('credentials.key', self.store.describe_key())
 
     def test_imports_nothing_heavy_until_needed(self) -> None:
-        script = ('import sys; from ntcli.store import CredentialStore; '
+        script = ('import sys; '
+                  'from ntcli.credential_store import CredentialStore; '
                   'CredentialStore(sys.argv[1]).read(); '
                   'print("cryptography" in sys.modules, '
                   '"keyring" in sys.modules)')
@@ -293,7 +291,7 @@ class TestTransaction(StoreTestCase):
 
 INCREMENT = '''
 import sys
-from ntcli.store import CredentialStore
+from ntcli.credential_store import CredentialStore
 store = CredentialStore(sys.argv[1])
 for _ in range(int(sys.argv[2])):
     with store.transaction(timeout=60) as creds:
@@ -431,7 +429,7 @@ class TestKeyRotation(StoreTestCase):
             raise Crash()
 
         with fixtures.MonkeyPatch(
-                'ntcli.store.CredentialStore._write_token', crash):
+                'ntcli.credential_store.CredentialStore._write_token', crash):
             self.assertRaises(Crash, self.store.rotate_key)
         self.assertEqual(before, self.read_bytes())
         self.assertEqual(2, len(self.key_file_keys()))
@@ -449,7 +447,7 @@ class TestKeyRotation(StoreTestCase):
             raise Crash()
 
         with fixtures.MonkeyPatch(
-                'ntcli.keys.KeyChain.retire_old_keys', crash):
+                'ntcli.keychain.KeyChain.retire_old_keys', crash):
             self.assertRaises(Crash, self.store.rotate_key)
         self.assertEqual(2, len(self.key_file_keys()))
         # already encrypted under the new primary

@@ -1,4 +1,4 @@
-"""Tests for ntcli.keys: where the Fernet key comes from, and rotation."""
+"""Tests for ntcli.keychain: where the Fernet key comes from, and rotation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import fixtures
 import testtools
 from cryptography.fernet import Fernet, InvalidToken
 
-from ntcli import keys
+from ntcli import keychain
 from ntcli.errors import CredentialStoreError
 from ntcli.testing import IsolatedHome
 
@@ -80,8 +80,8 @@ class KeysTestCase(testtools.TestCase):
         self.useFixture(fixtures.EnvironmentVariable(
             'DBUS_SESSION_BUS_ADDRESS'))
 
-    def chain(self) -> keys.KeyChain:
-        return keys.KeyChain(self.config_dir)
+    def chain(self) -> keychain.KeyChain:
+        return keychain.KeyChain(self.config_dir)
 
     def write_key_file(self, *values: bytes) -> None:
         os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
@@ -229,7 +229,7 @@ class TestKeyFile(KeysTestCase):
         self.assertRaises(InvalidToken, chain.fernet().decrypt, old_token)
 
     def test_generated_key_is_a_fernet_key(self) -> None:
-        Fernet(keys.generate_key())
+        Fernet(keychain.generate_key())
 
 
 class TestKeyring(KeysTestCase):
@@ -291,7 +291,7 @@ class TestKeyring(KeysTestCase):
         stub = StubKeyring()
         self.useFixture(FakeKeyringModule(stub))
         self.chain().fernet(create=True)
-        keys.KeyChain(os.path.join(self.home.path, 'other')).fernet(
+        keychain.KeyChain(os.path.join(self.home.path, 'other')).fernet(
             create=True)
         self.assertEqual(2, len(stub.secrets))
 
@@ -334,9 +334,9 @@ class TestKeyring(KeysTestCase):
         self.assertEqual('file', self.chain().source)
 
     def test_hanging_keyring_times_out(self) -> None:
-        log = self.useFixture(fixtures.FakeLogger('ntcli.keys'))
+        log = self.useFixture(fixtures.FakeLogger('ntcli.keychain'))
         self.useFixture(fixtures.MonkeyPatch(
-            'ntcli.keys.KEYRING_TIMEOUT', 0.2))
+            'ntcli.keychain.KEYRING_TIMEOUT', 0.2))
         stub = StubKeyring(delay=300)
         self.addCleanup(stub.release.set)
         self.useFixture(FakeKeyringModule(stub))

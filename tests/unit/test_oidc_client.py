@@ -1,7 +1,7 @@
-"""Tests of ntcli.signin's protocol rules that a real provider does not
-show: the device flow's polling interval and slow_down, its ending, and
-the loopback listener (the whole flows run against a real OpenID Provider
-in tests.functional.test_sign_in)."""
+"""Tests of ntcli.oidc_client's protocol rules that a real provider does
+not show: the device flow's polling interval and slow_down, its ending,
+and the loopback listener of ntcli.loopback (the whole flows run against a
+real OpenID Provider in tests.functional.test_sign_in)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from unittest import mock
 
 import testtools
 
-from ntcli import errors, signin
+from ntcli import errors, loopback, oidc_client
 from ntcli.endpoints import SignInProvider
 from tests.oidc.localissuer import LocalIssuer
 
@@ -51,7 +51,7 @@ class TestDeviceFlow(testtools.TestCase):
             self.forms.append(form)
             return self.answers.pop(0)
         self.idp.posts['token_endpoint'] = token
-        self.client = signin.ProviderClient(
+        self.client = oidc_client.ProviderClient(
             SignInProvider(issuer=self.idp.url, client_id='ntcli',
                            scopes=('openid',)),
             timeout=5, say=self.said.append, sleep=self.time.sleep,
@@ -114,7 +114,7 @@ class TestWithoutPyJWT(testtools.TestCase):
         idp = self.useFixture(LocalIssuer())
         with mock.patch.dict(sys.modules, {'jwt': None}):
             error = self.assertRaises(
-                errors.ConfigError, signin.ProviderClient,
+                errors.ConfigError, oidc_client.ProviderClient,
                 SignInProvider(issuer=idp.url, client_id='ntcli',
                                scopes=('openid',)),
                 timeout=5, say=print)
@@ -142,7 +142,7 @@ class TestLoopbackListener(testtools.TestCase):
         return thread, result
 
     def test_one_request_then_closed(self):
-        with signin.LoopbackListener('s-1') as listener:
+        with loopback.LoopbackListener('s-1') as listener:
             self.assertRegex(listener.redirect_uri,
                              r'^http://127\.0\.0\.1:\d+/callback$')
             thread, result = self.answer(listener, '?code=c-1&state=s-1')
@@ -158,7 +158,7 @@ class TestLoopbackListener(testtools.TestCase):
                              ('?error=access_denied&state=s-1', 'denied'),
                              ('?state=s-1', 'no authorization code'),
                              ('?code=a&code=b&state=s-1', 'no authorization')):
-            with signin.LoopbackListener('s-1') as listener:
+            with loopback.LoopbackListener('s-1') as listener:
                 thread, result = self.answer(listener, query)
                 error = self.assertRaises(errors.AuthenticationRequired,
                                           listener.wait, 10)
@@ -167,7 +167,7 @@ class TestLoopbackListener(testtools.TestCase):
                 self.assertEqual(400, result['status'])
 
     def test_times_out(self):
-        with signin.LoopbackListener('s-1') as listener:
+        with loopback.LoopbackListener('s-1') as listener:
             error = self.assertRaises(errors.AuthenticationRequired,
                                       listener.wait, 1)
         self.assertIn('within 1 seconds', error.message)
