@@ -4,7 +4,7 @@ The document is data: the component schemas
 (:data:`ntcli_server.openapi_schemas.SCHEMAS`), :data:`PATHS` (one entry
 per route and method) and the error responses every operation shares
 (:data:`ERRORS`). A new route adds its entry to :data:`PATHS` and its
-schemas to ``SCHEMAS``; ``tests/unit/server/test_openapi.py`` fails while
+schemas to ``SCHEMAS``; ``tests/unit/ntcli_server/test_openapi.py`` fails while
 a route of the app is missing here (or the other way round), and
 ``tests/contract/test_openapi.py`` runs schemathesis against a live
 server from this document.

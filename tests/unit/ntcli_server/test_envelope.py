@@ -4,7 +4,7 @@ client's text, escaped and without secrets."""
 from __future__ import annotations
 
 from ntcli_core.terminal import QUOTE_LIMIT
-from tests.unit.server.test_wsgi import APITestCase
+from tests.unit.ntcli_server.test_wsgi import APITestCase
 
 SECRET = 'wst_' + 'A' * 40
 
