@@ -21,7 +21,9 @@ with one of two messages: :data:`MALFORMED` when it cannot be parsed,
 not hold up.
 
 ``cryptography``'s Ed25519 classes are imported on first use: the CLI
-imports this module on paths that never sign or verify anything.
+imports this module on paths that never sign or verify anything, which
+would pay several milliseconds for them (benchmarks/RESULTS.md, "The
+authority's imports").
 """
 
 from __future__ import annotations
