@@ -24,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
 DOCS = os.path.join(ROOT, 'docs')
 PACKAGES = ('ntcli_core', 'ntcli_authority', 'ntcli', 'ntcli_server',
             'ntcli_token_plugin')
+# Stands for the part of an f-string filled in when it is printed.
+FILLED = '\x00'
 # How a message names a page: the documentation's page "TITLE".
 PAGE_REFERENCE = re.compile(r'''page ["']([^"']+)["']''')
 
@@ -79,8 +81,9 @@ def product_strings() -> list[tuple[str, int, str]]:
                     found.append((os.path.relpath(path, ROOT), node.lineno,
                                   node.value))
                 elif isinstance(node, ast.JoinedStr):
-                    text = ''.join(v.value for v in node.values
-                                   if isinstance(v, ast.Constant))
+                    # what is filled in when it is printed: FILLED
+                    text = ''.join(v.value if isinstance(v, ast.Constant)
+                                   else FILLED for v in node.values)
                     found.append((os.path.relpath(path, ROOT), node.lineno,
                                   text))
     return found
@@ -137,6 +140,36 @@ class TestMessagesNamePublishedPages(testtools.TestCase):
         self.assertIn('Running several ntcli-server nodes', page_titles())
 
 
+class TestTroubleshooting(testtools.TestCase):
+
+    def test_each_message_it_explains_is_one_ntcli_prints(self):
+        # the terms of the page: `message` / `message`, then ": what to do"
+        lines = read('docs', 'user', 'troubleshooting.md').split('\n')
+        quoted = [message for line, after in zip(lines, lines[1:],
+                                                 strict=False)
+                  if line.startswith('`') and after.startswith(': ')
+                  for message in re.findall(r'`([^`]+)`', line)]
+        self.assertGreater(len(quoted), 10)
+        # a string that is mostly filled in ('{a}: {b}') says nothing
+        messages = [text for _, _, text in product_strings()
+                    if len(text.replace(FILLED, '').strip()) >= 8]
+        unknown = []
+        for message in quoted:
+            # the page writes URL, N and … for what is filled in
+            pattern = re.escape(message)
+            for placeholder in ('URL', 'N', '…'):
+                pattern = re.sub(r'(?<!\w)' + re.escape(re.escape(
+                    placeholder)) + r'(?!\w)', '.+', pattern)
+            sample = re.sub(r'(?<!\w)(URL|N|…)(?!\w)', 'x', message)
+            if not any(re.search(pattern, text.replace(FILLED, 'x')) or
+                       re.fullmatch('.*'.join(map(re.escape,
+                                                  text.split(FILLED))),
+                                    sample)
+                       for text in messages):
+                unknown.append(message)
+        self.assertEqual([], unknown)
+
+
 class TestInstallInstructions(testtools.TestCase):
 
     def test_no_page_installs_ntcli_from_an_index(self):
@@ -168,6 +201,27 @@ class TestManPage(testtools.TestCase):
         for variable in variables:
             option = '--' + variable.lower().replace('_', '-')
             self.assertIn(option, options, f'NTCLI_{variable}')
+
+
+class TestGlobalOptions(testtools.TestCase):
+
+    def test_the_variables_the_user_guide_gives_are_the_options(self):
+        # "--timeout SECONDS (NTCLI_TIMEOUT)": the option's help names it
+        from ntcli import application
+        text = read('docs', 'user', 'configuration.md')
+        section = ' '.join(text.split('## Global options', 1)[1]
+                           .split('\n## ', 1)[0].split())
+        pairs = re.findall(
+            r'`(?:-\w/)?(--[\w-]+)[^`]*` \((?:env )?`(NTCLI_\w+)`\)',
+            section)
+        self.assertGreaterEqual(len(pairs), 5)
+        parser = application.NtcliApp().parser
+        helps = {option: ' '.join((action.help or '').split())
+                 for action in parser._actions
+                 for option in action.option_strings}
+        for option, variable in pairs:
+            self.assertIn(option, helps)
+            self.assertIn(f'env {variable}', helps[option], option)
 
 
 class TestErrorEnvelope(testtools.TestCase):

@@ -399,8 +399,47 @@ class TestFormats(CLITestCase):
         for name in ('serve', 'user create', 'user list', 'workspace create',
                      'workspace list', 'keys rotate', 'keys list',
                      'keys retire', 'audit list', 'db copy',
-                     'token expiring'):
+                     'db backup', 'db restore', 'token expiring'):
             self.assertIn(name, out)
+
+
+class TestBackupCommands(CLITestCase):
+    """db backup and db restore (ntcli_authority.storage.backup)."""
+
+    def test_a_round_trip(self):
+        self.run_cli('user', 'create', 'alice')
+        target = os.path.join(self.dir, 'backup.db')
+        code, out, err = self.run_cli('db', 'backup', '--to', target,
+                                      '-f', 'json')
+        self.assertEqual(0, code, err)
+        self.assertIn({'table': 'users', 'rows': 1}, json.loads(out))
+        self.assertIn(f'Backed up to {target}', err)
+        code, out, err = self.run_cli('db', 'backup', '--to', target)
+        self.assertEqual((1, ''), (code, out))
+        self.assertEqual(f'ntcli-server: {target} already exists: a backup '
+                         'never replaces a file\n', err)
+        self.run_cli('user', 'create', 'bob')
+        code, out, err = self.run_cli('db', 'restore', '--from', target)
+        self.assertEqual((1, ''), (code, out))
+        self.assertIn('is not empty (2 users, ', err)
+        self.assertIn('nothing was restored', err)
+        self.assertIn('Hint: Give --force', err)
+        code, out, err = self.run_cli('db', 'restore', '--from', target,
+                                      '--force', '-f', 'value')
+        self.assertEqual(0, code, err)
+        self.assertIn('users 1', out.splitlines())
+        self.assertIn('Tokens revoked since the backup are valid again', err)
+        code, out, _ = self.run_cli('user', 'list', '-f', 'value',
+                                    '-c', 'name')
+        self.assertEqual('alice\n', out)
+
+    def test_postgresql_is_left_to_pg_dump(self):
+        code, out, err = self.run_cli(
+            'db', 'backup', '--db', 'postgresql://db.example/ntcli', '--to',
+            os.path.join(self.dir, 'b.db'))
+        self.assertEqual((1, ''), (code, out))
+        self.assertIn('pg_dump', err)
+        self.assertEqual(1, len(err.splitlines()))
 
 
 class TestTrustCommands(CLITestCase):

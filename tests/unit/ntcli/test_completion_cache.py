@@ -12,7 +12,7 @@ import time
 import testtools
 
 from ntcli import completion_cache, testing
-from tests.unit.test_completion_table import TableTest
+from tests.unit.ntcli.test_completion_table import TableTest
 
 
 class CacheTest(TableTest):
@@ -83,7 +83,9 @@ class TestValues(CacheTest):
         self.home.store_token(issued)
         created = self.authority.issue_token()
         for words in (['token', 'revoke', ''], ['-w', ''],
-                      ['--endpoint', ''], ['context', 'use', ''], ['']):
+                      ['--endpoint', ''], ['context', 'use', ''], [''],
+                      ['--endpoint', 'https://me:s3cret@tokens.example.com',
+                       '-w', '']):
             self.slow(*words)
         with open(os.path.join(self.home.config_dir,
                                'credentials.key')) as handle:
@@ -92,7 +94,7 @@ class TestValues(CacheTest):
         for path in self.files():
             with open(path) as handle:
                 text = handle.read()
-            for secret in (issued.token, created.token, key):
+            for secret in (issued.token, created.token, key, 's3cret'):
                 self.assertNotIn(secret, text)
             self.assertNotIn('wst_', text)
         with open(self.values_file()) as handle:

@@ -17,9 +17,9 @@ from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import changes, open_store
-from tests.unit.server import base
-from tests.unit.server.storage import base as storage_base
-from tests.unit.server.storage import test_postgres
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage import base as storage_base
+from tests.unit.ntcli_authority.storage import test_postgres
 
 OWNER = Principal.local()
 
@@ -262,6 +262,31 @@ class TestPostgres(test_postgres.PostgresTestCase):
         self.node_b.validate(issued.token)
         self.node_b.validate(issued.token)
         self.assertEqual(2, calls.calls)
+
+    def test_a_session_no_longer_listening_is_not_trusted(self):
+        # What a pooler in transaction mode does: the heartbeat answered by
+        # a session that does not listen. The listener starts over.
+        import psycopg
+
+        from ntcli_authority.storage import listener
+        made = []
+
+        def connect():
+            made.append(psycopg.connect(self.dsn, autocommit=True))
+            return made[-1]
+
+        feed = listener.Listener(connect)
+        self.addCleanup(feed.close)
+        deadline = time.monotonic() + 30
+        while feed.generation() is None:
+            self.assertLess(time.monotonic(), deadline, 'never listens')
+            time.sleep(0.01)
+        first = feed.generation()
+        made[0].execute('UNLISTEN *')
+        while len(made) < 2 or feed.generation() in (None, first):
+            self.assertLess(time.monotonic(), deadline, 'still trusted')
+            time.sleep(0.01)
+        self.assertTrue(made[0].closed)
 
     def test_upgrade_from_version_7_notifies(self):
         from ntcli_authority.storage import schema
