@@ -143,7 +143,7 @@ class TestGraceOnTheServer(test_remote.RemoteTest):
 class TestExpiryGaugesAcrossWorkers(testtools.TestCase):
 
     def test_every_worker_answers_from_the_database(self):
-        from tests.unit.server.test_metrics import samples
+        from tests.unit.ntcli_server.test_metrics import samples
         server = self.useFixture(ServerFixture(workers=2,
                                                serve_args=['--metrics']))
         auth = {'Authorization': f'Bearer {server.credential}'}

@@ -23,7 +23,7 @@ from prometheus_client import multiprocess
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_server.testing import ServerFixture, server_command
-from tests.unit.server.test_metrics import samples
+from tests.unit.ntcli_server.test_metrics import samples
 
 
 def wait_for(predicate, timeout=20.0):

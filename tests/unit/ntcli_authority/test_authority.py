@@ -12,8 +12,8 @@ from ntcli_authority import errors, signing
 from ntcli_authority.access import Principal
 from ntcli_authority.models import TokenRow
 from ntcli_core import scopes
-from tests.unit.server import base
-from tests.unit.server.storage.bulk import insert_tokens
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 

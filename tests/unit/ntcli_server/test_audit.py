@@ -11,7 +11,7 @@ import fixtures
 from ntcli_authority import models
 from ntcli_authority.access import Principal
 from ntcli_server import refusals
-from tests.unit.server import test_wsgi
+from tests.unit.ntcli_server import test_wsgi
 
 OWNER = Principal.local()  # the local owner may do everything
 

@@ -9,7 +9,7 @@ from falcon import testing
 
 from ntcli_authority.access import Principal
 from ntcli_server import ratelimit, wsgi
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 OWNER = Principal.local()  # the local owner may do everything
 

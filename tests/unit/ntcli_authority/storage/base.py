@@ -19,8 +19,8 @@ from ntcli_authority.models import (
 )
 from ntcli_authority.storage.store import TokenStore
 from ntcli_authority.storage.workspaces import ALL_OWNERS
-from tests.unit.server import base
-from tests.unit.server.storage.bulk import insert_tokens
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage.bulk import insert_tokens
 
 WS = 'ws-1'
 NOW = base.START

@@ -12,7 +12,7 @@ import time
 import testtools
 
 from ntcli import completion_cache, testing
-from tests.unit.test_completion_table import TableTest
+from tests.unit.ntcli.test_completion_table import TableTest
 
 
 class CacheTest(TableTest):

@@ -17,8 +17,8 @@ from ntcli_authority.access import Principal
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import open_store, sqlite
 from ntcli_authority.storage import schema as store_schema
-from tests.unit.server import base
-from tests.unit.server.storage import base as storage_base
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage import base as storage_base
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -436,7 +436,8 @@ class TestMigration(testtools.TestCase):
 
 
 class TestStore(storage_base.StoreTests, testtools.TestCase):
-    """The store contract (tests/unit/server/storage/base.py) on SQLite."""
+    """The store contract (tests/unit/ntcli_authority/storage/base.py) on
+    SQLite."""
 
     integrity_error = sqlite3.IntegrityError
     schema_version = store_schema.SCHEMA_VERSION

@@ -127,7 +127,7 @@ class TestDistributions(testtools.TestCase):
                   'docs/conf.py',
                   '.stestr.conf',
                   'tox.ini', 'setup.cfg', 'pyproject.toml',
-                  'tests/__init__.py', 'tests/unit/test_packaging.py',
+                  'tests/__init__.py', 'tests/repo/test_packaging.py',
                   'examples/ntcli-hello-plugin/setup.cfg'}
         self.assertEqual(set(), needed - self.sdist_files)
         for folder in ('docs/', 'tests/functional/', 'tests/contract/',

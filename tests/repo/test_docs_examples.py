@@ -2,13 +2,13 @@
 
 The examples in ``{command-output}`` blocks run when the documentation is
 built (docs/conf.py). Every other ``ntcli`` and ``ntcli-server`` command
-line of the pages and of the README (in shell and console blocks, in CI
-workflow files, and in the inline code of the text) needs a server, an
-identity provider, a CI job or a second machine, so it cannot run there;
-this test parses each one with the command's own parser and argument
-checks, the way ntcli does before it acts: an unknown command or option, a
-missing argument, a value out of an option's choices or an unknown ``-c``
-column in the docs fails here.
+line of the pages and of the READMEs, the example plugin's included (in
+shell and console blocks, in CI workflow files, and in the inline code of
+the text) needs a server, an identity provider, a CI job or a second
+machine, so it cannot run there; this test parses each one with the
+command's own parser and argument checks, the way ntcli does before it
+acts: an unknown command or option, a missing argument, a value out of an
+option's choices or an unknown ``-c`` column in the docs fails here.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ REDIRECTION = re.compile(r'(?<!\S)\d*(?:>>?|<)(?:&\d+|\s*[^\s;&|()]+)')
 # The plugin tutorial's own command: test_docs_plugin_tutorial builds the
 # plugin from the page and runs its examples.
 TUTORIAL = ['ntcli', 'greet']
+# The example plugin, whose README shows its commands: installed for the
+# test, as its README says to.
+EXAMPLE = os.path.join(ROOT, 'examples', 'ntcli-hello-plugin')
 # Files the examples name, made in the test's HOME.
 NAMED_FILES = ('corp-ca.pem',)
 
@@ -161,8 +164,9 @@ def page_examples(path: str) -> Iterator[Example]:
 
 def all_examples() -> list[Example]:
     pages = sorted(glob.glob(os.path.join(DOCS, '**', '*.md'),
-                             recursive=True)) + [os.path.join(ROOT,
-                                                              'README.md')]
+                             recursive=True))
+    pages += [os.path.join(ROOT, 'README.md'), os.path.join(EXAMPLE,
+                                                            'README.md')]
     return [example for path in pages for example in page_examples(path)]
 
 
@@ -258,13 +262,14 @@ class TestDocsExamples(testtools.TestCase):
             with open(os.path.join(home.path, name), 'w'):
                 pass
         self.useFixture(fixtures.EnvironmentVariable('COLUMNS', '100'))
+        self.useFixture(testing.PluginSourceTree(EXAMPLE))
 
     def test_the_pages_have_examples_to_check(self):
         # the extraction finds what it should: a page of each reader
         examples = all_examples()
         folders = {e.page.split(os.sep)[:2][-1] for e in examples}
-        self.assertLessEqual({'user', 'operator', 'plugins', 'README.md'},
-                             folders)
+        self.assertLessEqual({'user', 'operator', 'plugins', 'README.md',
+                              'ntcli-hello-plugin'}, folders)
         self.assertGreater(len(examples), 50)
 
     def test_every_example_parses(self):

@@ -10,7 +10,7 @@ import testtools
 from ntcli_authority import errors, signing
 from ntcli_authority.models import TokenRow
 from ntcli_authority.storage import open_store
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 
 def _record(kid: str, **changes) -> TokenRow:

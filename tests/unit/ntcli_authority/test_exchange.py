@@ -12,7 +12,7 @@ from ntcli_authority import errors, models, oidc
 from ntcli_authority.access import Principal
 from tests.oidc.github_actions import GitHubActions
 from tests.oidc.localissuer import LocalIssuer, SigningKey
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 OWNER = Principal.local()  # the local owner may do everything
 

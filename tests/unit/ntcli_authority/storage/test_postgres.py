@@ -20,10 +20,10 @@ from ntcli_authority.authority import Authority
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import open_store
 from tests import postgres as pg_fixture
-from tests.unit.server import base
-from tests.unit.server.storage import base as storage_base
-from tests.unit.server.storage import test_sqlite
-from tests.unit.server.storage.bulk import insert_tokens
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage import base as storage_base
+from tests.unit.ntcli_authority.storage import test_sqlite
+from tests.unit.ntcli_authority.storage.bulk import insert_tokens
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -161,7 +161,7 @@ class PostgresTestCase(testtools.TestCase):
 
 
 class TestStore(storage_base.StoreTests, PostgresTestCase):
-    """The store contract (tests/unit/server/storage/base.py) on
+    """The store contract (tests/unit/ntcli_authority/storage/base.py) on
     PostgreSQL."""
 
     @property

@@ -1,5 +1,6 @@
 """Tests of ntcli_authority.jws against PyJWT, the reference verifier
-(tests/unit/server/reference_jws.py): a token must mean the same to both.
+(tests/unit/ntcli_authority/reference_jws.py): a token must mean the same
+to both.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import fixtures
 import testtools
 
 from ntcli_authority import errors, jws, signing
-from tests.unit.server import base, reference_jws, test_signing
+from tests.unit.ntcli_authority import base, reference_jws, test_signing
 
 #: The two ways to sign and verify: ntcli's own (as it is), and PyJWT's.
 OWN = fixtures.Fixture

@@ -17,9 +17,9 @@ from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import changes, open_store
-from tests.unit.server import base
-from tests.unit.server.storage import base as storage_base
-from tests.unit.server.storage import test_postgres
+from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority.storage import base as storage_base
+from tests.unit.ntcli_authority.storage import test_postgres
 
 OWNER = Principal.local()
 

@@ -9,7 +9,7 @@ import testtools
 
 from ntcli_authority import errors
 from ntcli_server import request_ids
-from tests.unit.server import test_wsgi
+from tests.unit.ntcli_server import test_wsgi
 
 
 class TestAccept(testtools.TestCase):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ntcli_authority.access import Principal
-from tests.unit.server.test_wsgi import ISO, APITestCase
+from tests.unit.ntcli_server.test_wsgi import ISO, APITestCase
 
 OWNER = Principal.local()  # the local owner may do everything
 

@@ -8,7 +8,7 @@ import testtools
 from falcon import inspect
 
 from ntcli_server import openapi, wsgi
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 METHODS = ('get', 'put', 'post', 'delete', 'options', 'head', 'patch')
 

@@ -11,7 +11,7 @@ from falcon import testing
 
 from ntcli_authority import errors
 from ntcli_server import wsgi
-from tests.unit.server import test_wsgi
+from tests.unit.ntcli_server import test_wsgi
 
 
 def samples(text: str) -> dict[str, float]:

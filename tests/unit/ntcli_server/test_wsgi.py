@@ -16,7 +16,7 @@ from ntcli_authority.access import Principal
 from ntcli_core import scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_server import envelope, parsing, wsgi
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 OWNER = Principal.local()  # the local owner may do everything
 

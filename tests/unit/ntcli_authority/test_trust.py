@@ -12,7 +12,7 @@ from ntcli_authority.access import (
     PRINCIPAL_WORKSPACE,
     Principal,
 )
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 OWNER = Principal.local()  # the local owner may do everything
 

@@ -18,7 +18,7 @@ from ntcli_authority.authority import SignInPolicy
 from ntcli_authority.authority.users import name_for
 from ntcli_server import exchange, signin, wsgi
 from tests.oidc.localissuer import LocalIssuer, SigningKey
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 ID_TOKEN = exchange.TOKEN_TYPE_ID_TOKEN
 

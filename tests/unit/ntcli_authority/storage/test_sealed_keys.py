@@ -12,7 +12,7 @@ from ntcli_authority import errors, signing
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from tests import postgres as pg_fixture
-from tests.unit.server import base
+from tests.unit.ntcli_authority import base
 
 OWNER = Principal.local()  # the local owner may do everything
 
