@@ -36,6 +36,19 @@ RESERVED_COMMANDS = ('help', 'complete')
 
 LOG = logging.getLogger(__name__)
 
+# What cliff's own global options do in ntcli (see configure_logging).
+GLOBAL_HELPS = {
+    'verbose': 'Say more on stderr: -v adds the debug lines (HTTP '
+               'exchanges, redacted), -vv also those of the libraries.',
+    'quiet': 'Only warnings and errors on stderr, and no report of what '
+             'was done on stdout (what was asked for, such as a list, a '
+             'token or -f json, is still printed).',
+    'log_file': 'Append every log line, debug ones included and redacted, '
+                'to this file (created 0600).',
+    'debug': 'Show tracebacks and every debug line (HTTP exchanges, '
+             'libraries), with every secret redacted.',
+}
+
 
 def _entry_points(namespace: str) -> list[EntryPoint]:
     """The entry points of a namespace, from stevedore's cache, unloaded."""
@@ -106,15 +119,18 @@ class PluginEntryPoint:
         return self.entry_point.value
 
     def load(self) -> Any:
-        """Import and return the command's class."""
+        """Import and return the command's class; whatever the import
+        raises (``sys.exit()`` included) is this command's failure alone."""
         try:
             return self.entry_point.load()
-        except Exception as exc:
+        except (KeyboardInterrupt, errors.Interrupted):
+            raise
+        except BaseException as exc:
             raise errors.PluginError(
                 f"The command '{self.name}' could not be loaded from "
                 f"'{self.value}': {type(exc).__name__}: {exc}",
-                'Reinstall or remove the plugin that provides it '
-                '(see pip list).') from exc
+                'Reinstall or remove the plugin that provides it (see '
+                "'ntcli plugin list --long').") from exc
 
 
 class CommandManager(commandmanager.CommandManager):
@@ -251,7 +267,8 @@ class NtcliApp(command.App):
         # cliff's hook for an application's global options: cliff's own,
         # in the parser both applications share
         parser = cli_parser.global_parser(
-            self, description, version, **(argparse_kwargs or {}))
+            self, description, version, helps=GLOBAL_HELPS,
+            **(argparse_kwargs or {}))
         parser.add_argument(
             '--context', metavar='NAME', default=None,
             help='The context to use: an endpoint, its CA bundle, a '
@@ -279,10 +296,6 @@ class NtcliApp(command.App):
             '--ca-bundle', metavar='PATH', default=None,
             help='CA bundle for https endpoints with a private CA '
                  "(default: the context's, or env REQUESTS_CA_BUNDLE).")
-        for action in parser._actions:
-            if '--debug' in action.option_strings:
-                action.help = ('Show tracebacks and HTTP traces, with every '
-                               'secret redacted.')
         return parser
 
     def print_help_if_requested(self) -> None:
@@ -293,7 +306,12 @@ class NtcliApp(command.App):
                 self.parser, self.options, None, None)
 
     def configure_logging(self) -> None:
-        # every log line is redacted, and --debug shows debug lines
+        # cliff's levels on stderr: -q warnings and errors, by default also
+        # notes (INFO), -v also ntcli's debug lines; -vv also the libraries'
+        # (urllib3, cliff); --debug as -vv, with tracebacks. --log-file gets
+        # every line -vv would show. Every line is redacted; stevedore's
+        # lines (which extension was found) are plumbing, never shown:
+        # ntcli reports a plugin that fails in its own words.
         log_file = self.options.log_file
         if log_file:
             # cliff's FileHandler would follow a symlink, create the file
@@ -314,12 +332,13 @@ class NtcliApp(command.App):
             if self.options.debug and handler.level > logging.DEBUG \
                     and not isinstance(handler, logging.FileHandler):
                 handler.setLevel(logging.DEBUG)
-        if not self.options.debug:
-            # third-party chatter stays out of the user's terminal: ntcli
-            # reports plugin failures and retries in its own words
-            for name in ('stevedore', 'urllib3'):
-                logging.getLogger(name).setLevel(logging.ERROR)
-            logging.getLogger('cliff').setLevel(logging.WARNING)
+        logging.getLogger('stevedore').setLevel(logging.ERROR)
+        libraries = self.options.debug or (self.options.verbose_level or 0) > 2
+        # urllib3 warns at each retry: the outcome is ntcli's to report
+        logging.getLogger('urllib3').setLevel(
+            logging.NOTSET if libraries else logging.ERROR)
+        logging.getLogger('cliff').setLevel(
+            logging.NOTSET if libraries else logging.WARNING)
 
     def initialize_app(self, argv: list[str]) -> None:
         # cliff's hook for the state every command shares
@@ -327,6 +346,7 @@ class NtcliApp(command.App):
         self.context = context.Context(self, self.options)
 
     def prepare_to_run_command(self, cmd: Any) -> None:
+        LOG.debug('ntcli %s: %s', ntcli.__version__, cmd.cmd_name)
         # the warning for a plugin command shadowed by a built-in one comes
         # only with the command concerned
         if cmd.cmd_name in self.command_manager.conflicts:
@@ -335,6 +355,7 @@ class NtcliApp(command.App):
     def clean_up(self, cmd: Any, result: int,
                  err: BaseException | None) -> None:
         # cliff's hook after each command: release what the context holds
+        LOG.debug('%s: exit status %s', cmd.cmd_name, result)
         if self.context is not None:
             self.context.close()
 
@@ -342,6 +363,7 @@ class NtcliApp(command.App):
         # noted for run(), below; at the prompt Ctrl-C is the shell's
         # KeyboardInterrupt (a new prompt), not the end of ntcli
         from ntcli import interrupt
+        interrupt.acting()
         with interrupt.as_keyboard_interrupt():
             super().interact()
         self.interacted = True

@@ -62,6 +62,8 @@ class RefreshToken(command.ShowOne):
     failure at any point leaves a stored token that works.
     """
 
+    reports_action = True     # -q: no report
+
     fields = {'new_token': ('jti', 'expires_at'),
               'old_token': ('jti', 'revoked_at', 'revocation_pending'),
               'message': None}
@@ -466,6 +468,8 @@ class RevokeToken(command.ShowEach):
     go on, and the command then fails with the count, as
     python-openstackclient's delete commands do.
     """
+
+    reports_action = True     # -q: no report
 
     fields = dict.fromkeys(('jti', 'revoked_at', 'status'))
 

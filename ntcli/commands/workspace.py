@@ -83,6 +83,8 @@ class ListWorkspaces(command.Lister):
 class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
 
+    reports_action = True     # -q: no report
+
     fields = dict.fromkeys(('workspace_id', 'workspace_name'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -132,7 +134,7 @@ class DeleteWorkspace(command.Command):
         context.history.record('workspace delete', jti=None,
                                outcome='deleted', workspace_id=workspace.id,
                                endpoint=endpoint.key)
-        self.app.stdout.write(f"Workspace '{workspace.name}' deleted.\n")
+        self.report(f"Workspace '{workspace.name}' deleted.\n")
         return 0
 
 

@@ -343,7 +343,9 @@ def normalize_url(url: str) -> str:
         port = parts.port
     except ValueError:
         parts, port = None, None
-    if (parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
+    # urlsplit drops tabs and newlines, and keeps spaces in a host name
+    if any(c.isspace() or not c.isprintable() for c in url.strip()) or (
+            parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
             or not parts.hostname):
         raise errors.UsageError(f"Invalid endpoint URL '{url}'",
                                 'Give http(s)://HOST[:PORT][/PATH].')
@@ -362,22 +364,27 @@ def normalize_url(url: str) -> str:
 def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
     """Instantiate the endpoint plugin for ``url`` (by its scheme)."""
     from stevedore import driver
+    from stevedore.exception import NoMatches
 
     from ntcli import errors
+    from ntcli_core.terminal import quoted
 
     scheme = url.split('://', 1)[0] if '://' in url else url
+    unknown = errors.UsageError(
+        f'Unknown endpoint {quoted(url)}',
+        "Use 'local' or an http(s):// URL, or install the plugin that "
+        'provides it.')
+    if not scheme or any(c.isspace() or not c.isprintable() for c in url):
+        raise unknown
     try:
         mgr: driver.DriverManager[Endpoint] = driver.DriverManager(
             'ntcli.endpoints', scheme, invoke_on_load=True,
             invoke_args=(url, options))
     except errors.NtcliError:
         raise  # the plugin's own verdict on the URL or options
+    except NoMatches:
+        raise unknown from None
     except Exception as exc:
-        if 'No ' in str(exc) and scheme in str(exc):
-            raise errors.UsageError(
-                f"Unknown endpoint '{url}'",
-                "Use 'local' or an http(s):// URL, or install the plugin "
-                "that provides it.") from exc
         raise errors.PluginError(
             f"The endpoint plugin '{scheme}' could not be loaded: {exc}") \
             from exc

@@ -203,6 +203,44 @@ class TestManPage(testtools.TestCase):
             self.assertIn(option, options, f'NTCLI_{variable}')
 
 
+class TestManPageExitStatus(testtools.TestCase):
+
+    def test_token_exec_before_its_program_starts(self):
+        # "127 when the command is not found, 126 when it is found but
+        # cannot be run": the statuses of the errors token exec raises
+        # (tests/functional/test_token_exec.py runs both)
+        from ntcli import errors
+        text = ' '.join(read('docs', 'man', 'ntcli.rst').split())
+        found = re.search(r'(\d+) when the command is not found, (\d+) when '
+                          r'it is found but cannot be run', text)
+        self.assertIsNotNone(found, 'the sentence has moved')
+        self.assertEqual(
+            (errors.CommandNotFound.exit_code,
+             errors.CommandNotExecutable.exit_code),
+            (int(found.group(1)), int(found.group(2))))
+
+
+class TestGlobalOptions(testtools.TestCase):
+
+    def test_the_variables_the_user_guide_gives_are_the_options(self):
+        # "--timeout SECONDS (NTCLI_TIMEOUT)": the option's help names it
+        from ntcli import application
+        text = read('docs', 'user', 'configuration.md')
+        section = ' '.join(text.split('## Global options', 1)[1]
+                           .split('\n## ', 1)[0].split())
+        pairs = re.findall(
+            r'`(?:-\w/)?(--[\w-]+)[^`]*` \((?:env )?`(NTCLI_\w+)`\)',
+            section)
+        self.assertGreaterEqual(len(pairs), 5)
+        parser = application.NtcliApp().parser
+        helps = {option: ' '.join((action.help or '').split())
+                 for action in parser._actions
+                 for option in action.option_strings}
+        for option, variable in pairs:
+            self.assertIn(option, helps)
+            self.assertIn(f'env {variable}', helps[option], option)
+
+
 class TestErrorEnvelope(testtools.TestCase):
 
     def test_the_api_reference_lists_the_fields(self):

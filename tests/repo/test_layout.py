@@ -1,10 +1,12 @@
 """The repository shows its structure: the documentation has one folder
 per reader and nothing loose at its top but the index; the unit tests
 mirror the packages, and the checks of the repository as a whole are in
-tests/repo (the architecture page, "The tests and the documentation").
+tests/repo (the architecture page, "The tests and the documentation"); the
+READMEs' links lead to files that exist.
 """
 
 import os
+import re
 
 import testtools
 
@@ -32,6 +34,28 @@ class TestDocsLayout(testtools.TestCase):
         found = entries(DOCS)
         self.assertEqual(set(), found - READERS - BUILD)
         self.assertEqual(READERS, READERS & found)
+
+
+class TestReadmeLinks(testtools.TestCase):
+
+    def test_every_link_of_the_readmes_leads_somewhere(self):
+        readmes = ['README.md',
+                   os.path.join('examples', 'ntcli-hello-plugin', 'README.md')]
+        broken = []
+        count = 0
+        for readme in readmes:
+            with open(os.path.join(ROOT, readme), encoding='utf-8') as f:
+                text = f.read()
+            for target in re.findall(r'\]\(([^)\s]+)\)', text):
+                if re.match(r'^[a-z]+:', target) or target.startswith('#'):
+                    continue
+                count += 1
+                path = os.path.join(ROOT, os.path.dirname(readme),
+                                    target.split('#')[0])
+                if not os.path.exists(path):
+                    broken.append(f'{readme}: {target}')
+        self.assertEqual([], broken)
+        self.assertGreater(count, 5)
 
 
 class TestTestsLayout(testtools.TestCase):
