@@ -90,8 +90,9 @@ class Listener:
         while not self._stopped.is_set():
             try:
                 self._listen()
-            except (psycopg.Error, OSError, ValueError) as exc:
-                # Whatever was read may be stale from now on.
+            except Exception as exc:  # noqa: BLE001 - listen again
+                # Whatever was read may be stale from now on (and an
+                # unexpected error must not end the thread for good).
                 self._heard = -LEASE
                 self._generation += 1
                 if self._listened:
