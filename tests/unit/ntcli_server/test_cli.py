@@ -55,6 +55,24 @@ class TestAdminCommands(CLITestCase):
         self.assertIn('alice', out)
         self.assertNotIn(credential, out)
 
+    def test_user_create_under_oidc_require_makes_no_useless_credential(
+            self):
+        self.useFixture(fixtures.EnvironmentVariable(
+            'NTCLI_SERVER_OIDC_REQUIRE', '1'))
+        code, out, err = self.run_cli('user', 'create', 'alice')
+        self.assertEqual((1, ''), (code, out))
+        self.assertIn('NTCLI_SERVER_OIDC_REQUIRE is set', err)
+        self.assertIn('--no-credential', err)
+        self.assertFalse(os.path.exists(self.db))     # refused before
+        code, out, err = self.run_cli('user', 'create', 'alice',
+                                      '--no-credential', '-f', 'value',
+                                      '-c', 'id')
+        self.assertEqual(0, code, err)
+        self.assertNotIn('ntu_', out)
+        with Authority.open(self.db) as authority:
+            self.assertEqual(['alice'], [u.name for u in authority.list_users(
+                Principal.local())])
+
     def test_duplicate_user_is_one_line_and_exit_1(self):
         self.run_cli('user', 'create', 'alice')
         code, out, err = self.run_cli('user', 'create', 'alice')
