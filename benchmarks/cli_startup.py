@@ -78,7 +78,9 @@ TARGETS_RELATIVE = {EXEC: ('ntcli token show', 1.10)}
 # cache. command -> most milliseconds (benchmarks/tab_completion.py times
 # Tab in the shells themselves).
 COMPLETION = 'ntcli complete: token revoke <Tab>'
-TARGETS_MS = {COMPLETION: 150}
+COMPLETION_NAMES = 'ntcli complete: token re<Tab>'
+COMPLETION_OPTIONS = 'ntcli complete: token list --sort-<Tab>'
+TARGETS_MS = {COMPLETION: 150, COMPLETION_NAMES: 50, COMPLETION_OPTIONS: 50}
 
 BASELINE_MODULE = '''\
 """A minimal cliff application: the yardstick for start-up time."""
@@ -223,20 +225,25 @@ def run_once(argv: list[str], env: dict[str, str],
 
 
 def instructions(argv: list[str], env: dict[str, str], cwd: str) -> int:
-    """Instructions one run of ``argv`` executes, counted by callgrind.
+    """Instructions one run of ``argv`` executes, counted by callgrind
+    (with those of the programs it execs: ``token exec`` becomes its
+    command).
 
     Unlike wall or CPU time, the count hardly changes with the load of the
     machine; it misses what the CPU waits for (disk, cache misses).
     """
     proc = subprocess.run(
         ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null',
-         *argv], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr.splitlines():
-        if 'Collected :' in line:
-            return int(line.rsplit(':', 1)[1])
-    raise BenchmarkError(f"callgrind counted nothing for {' '.join(argv)}: "
-                         f'{proc.stderr.strip()[-800:]}')
+         '--trace-children=yes', *argv], env=env, cwd=cwd,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    counted = [int(line.rsplit(':', 1)[1])
+               for line in proc.stderr.splitlines() if 'Collected :' in line]
+    if not counted:
+        raise BenchmarkError(f"callgrind counted nothing for "
+                             f"{' '.join(argv)}: "
+                             f'{proc.stderr.strip()[-800:]}')
+    return sum(counted)
 
 
 def check_output(argv: list[str], env: dict[str, str], cwd: str) -> str:
@@ -302,6 +309,10 @@ def benchmark(runs: int, warmup: int, keep: bool,
             'ntcli token refresh': [ntcli, 'token', 'refresh'],
             'ntcli token list': [ntcli, 'token', 'list'],
             EXEC: [ntcli, 'token', 'exec', '--', 'true'],
+            COMPLETION_NAMES: [ntcli, 'complete', '--query', '--', 'token',
+                               're'],
+            COMPLETION_OPTIONS: [ntcli, 'complete', '--query', '--',
+                                 'token', 'list', '--sort-'],
             COMPLETION: [ntcli, 'complete', '--query', '--', 'token',
                          'revoke', ''],
         }
@@ -314,6 +325,10 @@ def benchmark(runs: int, warmup: int, keep: bool,
             commands[f'{label}: token list'] = [script, 'token', 'list']
             commands[f'{label}: token exec -- true'] = [
                 script, 'token', 'exec', '--', 'true']
+            commands[f'{label}: complete: token re<Tab>'] = [
+                script, 'complete', '--query', '--', 'token', 're']
+            commands[f'{label}: complete: token revoke <Tab>'] = [
+                script, 'complete', '--query', '--', 'token', 'revoke', '']
         home = env['HOME']
         # A first refresh creates the default workspace, the key file and
         # the stored token: the timed refreshes and shows are warm ones.

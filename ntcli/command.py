@@ -25,7 +25,7 @@ from cliff import command, lister, show
 from cliff import help as cliff_help
 from cliff.formatters import base as formatters_base
 
-from ntcli import errors, output, validate
+from ntcli import errors, interrupt, output, validate
 from ntcli.display import (
     NESTED_FORMATS,
     Fields,
@@ -110,6 +110,7 @@ class CommandMixin(command.Command):
         with what was done all the same.
         """
         app = self.app
+        interrupt.acting()      # a signal now lets the command finish or undo
         if app.startup_error is not None:
             raise app.startup_error
         if self.checks_settings:
@@ -126,6 +127,17 @@ class CommandMixin(command.Command):
                 raise
             raise self.undelivered(exc) from None
         return code
+
+    @property
+    def quiet(self) -> bool:
+        """Whether ``-q`` was given: no report of what was done."""
+        return getattr(self.app.options, 'verbose_level', 1) == 0
+
+    def report(self, text: str) -> None:
+        """Write ``text``, a report of what the command did, to stdout;
+        ``-q`` leaves it out."""
+        if not self.quiet:
+            self.app.stdout.write(text)
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         """Check the arguments before anything is done; raise UsageError.
@@ -234,6 +246,10 @@ class ShowOne(_Display, show.ShowOne, ParsedCommand):
 
     formatter_namespace = SHOW_FORMATTERS
     formatter_default = 'text'
+    #: whether the ``text`` format only reports what the command did
+    #: (token refresh, workspace select): ``-q`` then leaves it out; the
+    #: other formats are printed, since they were asked for
+    reports_action = False
 
     def format_text(self, data: dict[str, Any]) -> list[str] | None:
         """Lines for the ``text`` format, or None for the generic layout."""
@@ -246,6 +262,9 @@ class ShowOne(_Display, show.ShowOne, ParsedCommand):
 
     def produce_output(self, parsed_args: argparse.Namespace,
                        column_names: Any, data: Any) -> int:
+        if self.reports_action and self.quiet and \
+                parsed_args.formatter == 'text':
+            return 0
         nested = parsed_args.formatter in NESTED_FORMATS
         column_names, data = list(column_names), list(data)
         fields = self.declared_fields(parsed_args)

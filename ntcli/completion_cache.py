@@ -5,9 +5,10 @@ They live in ``$XDG_CACHE_HOME/ntcli/completion`` (``~/.cache/...``):
 * ``table-*.json``, the completion table of one installation
   (:mod:`ntcli.completion_table`);
 * ``values-*.json``, the values last looked up for one config directory:
-  workspace names, JTIs, context names and endpoints, each under the
-  line's global options, the environment and the working directory they
-  were asked with, and the state of the config and data directories then.
+  workspace names, JTIs, context names and endpoints, each under a digest
+  of the line's global options, the environment and the working directory
+  they were asked with, and the state of the config and data directories
+  then.
   None of them is a secret: a JTI names a token, it does not let anyone
   use it; tokens, credentials and keys are never written here.
 
@@ -165,7 +166,9 @@ def _values_file(config_dir: str) -> str:
 
 def entry_key(source: str, options: dict[str, Any]) -> str:
     """What a lookup of ``source`` depends on, but the files (see
-    :func:`stamp`), as one string."""
+    :func:`stamp`), as a digest: the line's options are kept out of the
+    file (an endpoint given with a password in it, say)."""
+    import hashlib
     environment: dict[str, Any] = {name: os.environ.get(name)
                                    for name in ENVIRONMENT}
     environment['NTCLI_TOKEN'] = bool(os.environ.get('NTCLI_TOKEN'))
@@ -173,7 +176,9 @@ def entry_key(source: str, options: dict[str, Any]) -> str:
         cwd = os.getcwd()           # a .ntcli-context file chooses too
     except OSError:
         cwd = None
-    return json.dumps([source, options, environment, cwd], sort_keys=True)
+    text = json.dumps([source, options, environment, cwd], sort_keys=True)
+    return hashlib.sha256(text.encode('utf-8', 'surrogateescape')
+                          ).hexdigest()
 
 
 def stamp(options: dict[str, Any]) -> list:

@@ -16,6 +16,7 @@ import falcon
 
 from ntcli_authority import errors
 from ntcli_core import redact
+from ntcli_core.terminal import quoted
 
 # The name the logs have always shown for the API's errors.
 LOG = logging.getLogger('ntcli_server.wsgi')
@@ -61,7 +62,11 @@ def handle_authority_error(req: falcon.Request, resp: falcon.Response,
 def handle_http_error(req: falcon.Request, resp: falcon.Response,
                       ex: falcon.HTTPError, params: dict) -> None:
     status = ex.status_code
-    message = ex.description or f'{ex.title}: {req.method} {req.path}'
+    # The method and path are the client's text: quoted, escaped, cut
+    # short and with anything secret-shaped hidden.
+    message = ex.description or (
+        f'{ex.title}: {quoted(redact.redact(req.method))} '
+        f'{quoted(redact.redact(req.path))}')
     send_error(req, resp, errors.AuthorityError(
         _HTTP_CODES.get(status, 'HTTP_ERROR'), message, status))
     headers = ex.headers or {}

@@ -45,6 +45,7 @@ class RefreshToken(command.ShowOne):
                         expires_at=None)
         return self.fields
 
+    reports_action = True     # -q: no report
     finishes_pending_work = True
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

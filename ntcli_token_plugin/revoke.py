@@ -20,6 +20,7 @@ class RevokeToken(command.ShowEach):
 
     fields = dict.fromkeys(('jti', 'revoked_at', 'status'))
 
+    reports_action = True     # -q: no report
     finishes_pending_work = True
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:

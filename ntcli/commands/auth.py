@@ -120,8 +120,8 @@ class Login(command.Command):
         context = self._context
         endpoint = context.endpoint
         if endpoint.embedded:
-            self.app.stdout.write('The embedded endpoint needs no login; '
-                                  'ntcli token refresh works as it is.\n')
+            self.report('The embedded endpoint needs no login; '
+                        'ntcli token refresh works as it is.\n')
             return 0
         if parsed_args.web or parsed_args.device:
             return self._sign_in(parsed_args, self._provider(required=True))
@@ -181,7 +181,7 @@ class Login(command.Command):
                                    outcome='workspace token stored',
                                    workspace_id=checked.workspace_id,
                                    endpoint=endpoint.key)
-            self.app.stdout.write(
+            self.report(
                 f'Logged in to {endpoint.url} with a token of workspace '
                 f'{checked.workspace_id}.\n')
             return 0
@@ -199,7 +199,7 @@ class Login(command.Command):
         context.history.record('login', jti=None,
                                outcome='user credential stored',
                                endpoint=endpoint.key)
-        self.app.stdout.write(
+        self.report(
             f'Logged in to {endpoint.url} with a user credential '
             f'({len(workspaces)} workspace(s) visible).\n')
         self._remember(workspaces)
@@ -219,11 +219,10 @@ class Login(command.Command):
                 config.select_workspace(context.context_name, chosen,
                                         workspaces[0].name)
         if chosen is not None:
-            self.app.stdout.write(
+            self.report(
                 f"Workspace '{workspaces[0].name}' selected.\n")
         elif workspaces and selected is None:
-            self.app.stdout.write("Select one with 'ntcli workspace select "
-                                  "NAME'.\n")
+            self.report("Select one with 'ntcli workspace select NAME'.\n")
 
     def _provider(self, *, required: bool):
         """The identity provider the endpoint trusts, or None."""
@@ -256,15 +255,15 @@ class Login(command.Command):
         who = escape(record.user_name)
         through = escape(f'{record.email} at {record.issuer}'
                          if record.email else record.issuer)
-        self.app.stdout.write(
+        self.report(
             f'Signed in to {endpoint.url} as {who} ({through}).\n')
         if created:
-            self.app.stdout.write(f'The server created the user {who} for '
-                                  'you.\n')
+            self.report(f'The server created the user {who} for '
+                        'you.\n')
         renewal = (f'renewed while {escape(record.issuer)} vouches for you'
                    if record.refresh_token else
                    'not renewable: sign in again then')
-        self.app.stdout.write(
+        self.report(
             f'Session valid until {timefmt.iso(record.expires_at)}; '
             f'{renewal}.\n')
         self._remember(endpoint.list_workspaces(
@@ -436,7 +435,7 @@ class Logout(command.Command):
         except errors.CredentialStoreError as exc:
             moved = context.store.quarantine()
             context.warn(exc.message)
-            self.app.stdout.write(
+            self.report(
                 f'The unreadable credentials file was moved to {moved}; '
                 'you are logged out and can start over.\n')
             return 0
@@ -460,8 +459,8 @@ class Logout(command.Command):
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
         ended = ('session ended, ' if record is not None else '')
-        self.app.stdout.write(f'Logged out of {endpoint.url}: {ended}local '
-                              'credentials removed.\n')
+        self.report(f'Logged out of {endpoint.url}: {ended}local '
+                    'credentials removed.\n')
         return 0
 
     @staticmethod

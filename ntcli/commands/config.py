@@ -36,8 +36,8 @@ class RotateKey(command.Command):
         context.history.record('rotate-key', jti=None, outcome='rotated')
         what = 'Credentials re-encrypted' if rotation.reencrypted else \
             'No credentials stored yet; new key in place'
-        self.app.stdout.write(f'{what} under a new key; key source: '
-                              f'{rotation.key_description}.\n')
+        self.report(f'{what} under a new key; key source: '
+                    f'{rotation.key_description}.\n')
         if rotation.advice:
             self.app.stderr.write(rotation.advice + '\n')
         return 0

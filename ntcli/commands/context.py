@@ -168,6 +168,8 @@ class UseContext(command.ShowOne):
     """Make a context the current one: the default for every command run
     without --context, NTCLI_CONTEXT or a .ntcli-context file."""
 
+    reports_action = True     # -q: no report
+
     fields = dict.fromkeys(('name', 'endpoint'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -263,7 +265,7 @@ class RenameContext(command.Command):
         context.history.record('context rename', jti=None,
                                outcome='renamed',
                                detail=f'context {old} is now {new}')
-        self.app.stdout.write(f"Context '{old}' renamed to '{new}'.\n")
+        self.report(f"Context '{old}' renamed to '{new}'.\n")
         return 0
 
 
@@ -320,6 +322,6 @@ class DeleteContext(command.Command):
         context.history.record('context delete', jti=None,
                                outcome='deleted', endpoint=entry['endpoint'],
                                detail=f'context {name}')
-        self.app.stdout.write(f"Context '{name}' deleted, with the "
-                              'credentials stored for it.\n')
+        self.report(f"Context '{name}' deleted, with the "
+                    'credentials stored for it.\n')
         return 0

@@ -168,6 +168,6 @@ class DeleteTrustPolicy(command.Command):
                 f'Trust policy {escape(parsed_args.policy)!r} not found',
                 "Run 'ntcli trust list' to see the workspace's policies."
             ) from None
-        self.app.stdout.write(f"Trust policy '{escape(policy.name)}' "
-                              f'({policy.id}) deleted.\n')
+        self.report(f"Trust policy '{escape(policy.name)}' "
+                    f'({policy.id}) deleted.\n')
         return 0

@@ -96,6 +96,7 @@ class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
 
     finishes_pending_work = True
+    reports_action = True     # -q: no report
 
     fields = dict.fromkeys(('workspace_id', 'workspace_name'))
 
@@ -148,7 +149,7 @@ class DeleteWorkspace(command.Command):
         context.history.record('workspace delete', jti=None,
                                outcome='deleted', workspace_id=workspace.id,
                                endpoint=endpoint.key)
-        self.app.stdout.write(f"Workspace '{workspace.name}' deleted.\n")
+        self.report(f"Workspace '{workspace.name}' deleted.\n")
         return 0
 
 
