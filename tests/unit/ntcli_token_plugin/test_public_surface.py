@@ -18,7 +18,6 @@ import re
 import testtools
 
 from ntcli import context
-
 from tests.repo.test_layering import product_modules
 
 DOCS = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'docs',
