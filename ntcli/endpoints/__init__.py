@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import abc
 import typing
+import urllib.parse
 
+from stevedore import driver
+from stevedore.exception import NoMatches
+
+from ntcli import errors
 from ntcli_core.records import Record, field
+from ntcli_core.terminal import quoted
 
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 
@@ -245,7 +251,6 @@ class Endpoint(abc.ABC):
         of ``workspace`` (a name or id; None: the one whose policy
         matches), with ``scope`` or all the policy grants. Endpoints that
         trust no external issuer say so."""
-        from ntcli import errors
         raise errors.UsageError(
             f'The endpoint {self.url} takes no CI identity tokens',
             'Use an ntcli-server endpoint (--endpoint https://…) whose '
@@ -253,7 +258,6 @@ class Endpoint(abc.ABC):
 
     # -- trust policies ---------------------------------------------------
     def _no_trust_policies(self) -> typing.NoReturn:
-        from ntcli import errors
         raise errors.UsageError(
             f'The endpoint {self.url} keeps no trust policies',
             'Trust policies live on an ntcli-server: give --endpoint (or '
@@ -292,7 +296,6 @@ class Endpoint(abc.ABC):
                          ) -> tuple[list[Event], str | None]:
         """One page of the workspace's audit trail, oldest first, and the
         cursor of the next. Endpoints without an audit trail say so."""
-        from ntcli import errors
         raise errors.EndpointError(
             f'The endpoint at {self.url} keeps no audit trail')
 
@@ -335,9 +338,6 @@ class Endpoint(abc.ABC):
 def normalize_url(url: str) -> str:
     """``scheme://host[:port][/path]``: lower-case scheme and host, no
     default port, no trailing slash; credentials stay out of URLs."""
-    import urllib.parse
-
-    from ntcli import errors
     try:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port
@@ -363,11 +363,6 @@ def normalize_url(url: str) -> str:
 
 def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
     """Instantiate the endpoint plugin for ``url`` (by its scheme)."""
-    from stevedore import driver
-    from stevedore.exception import NoMatches
-
-    from ntcli import errors
-    from ntcli_core.terminal import quoted
 
     scheme = url.split('://', 1)[0] if '://' in url else url
     unknown = errors.UsageError(
