@@ -232,6 +232,12 @@ class TestUserLogin(RemoteTest):
                       f'{self.workspace.id}/tokens', result.stderr)
         self.assertIn('Authorization: Bearer ***', result.stderr)
         self.assertNotIn('Traceback', result.stderr)
+        # the libraries' debug lines come with -vv only
+        self.assertNotIn('Starting new HTTP connection', result.stderr)
+        result = self.ntcli('-vv', 'token', 'list')
+        self.assertIn('Starting new HTTP connection', result.stderr)
+        self.assertIn('HTTP GET', result.stderr)
+        self.assertNoSecrets(result.stderr)
         log = os.path.join(self.home.path, 'ntcli.log')
         result = self.ntcli('--log-file', log, 'token', 'refresh')
         self.assertNotIn('HTTP POST', result.stderr)
