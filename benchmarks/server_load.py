@@ -30,7 +30,7 @@ database, and is loaded in the same rounds. It measures:
    database: validation with every client on one node, against the same
    clients split over both nodes, alternately.
 2. Scale: workspaces of 100 to 100,000 tokens, filled through the token
-   store in bulk (tests/unit/server/storage/bulk.py), then the
+   store in bulk (tests/unit/ntcli_authority/storage/bulk.py), then the
    latency of one validation and of one page of the listing (the first, and
    one in the middle through its cursor), over HTTP one request at a time
    and in-process through the authority.
@@ -63,7 +63,7 @@ from ntcli_authority.access import Principal
 
 OWNER = Principal.local()  # the local owner may do everything
 # The repository: workspaces are filled by the tests' bulk insert
-# (tests/unit/server/storage/bulk.py).
+# (tests/unit/ntcli_authority/storage/bulk.py).
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DRIVER = '_drive'
@@ -530,7 +530,7 @@ def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
     from ntcli_authority.authority import Authority
     from ntcli_authority.models import TokenRow
     sys.path.insert(0, REPOSITORY)
-    from tests.unit.server.storage.bulk import insert_tokens
+    from tests.unit.ntcli_authority.storage.bulk import insert_tokens
     with Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
@@ -553,7 +553,7 @@ def fill_workspace(db: str, owner: str, name: str,
     from ntcli_authority.authority.checks import encode_cursor
     from ntcli_authority.models import TokenRow
     sys.path.insert(0, REPOSITORY)
-    from tests.unit.server.storage.bulk import insert_tokens
+    from tests.unit.ntcli_authority.storage.bulk import insert_tokens
     with authority_mod.Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)

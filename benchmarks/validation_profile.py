@@ -9,9 +9,11 @@ It calls the token API's WSGI app directly (no sockets, no gunicorn) and
 times, each as the median of ``--rounds`` rounds of ``--repeat`` calls, in
 rotated order so that load on the machine hits them alike: the bare Falcon
 app of benchmarks/server_load.py, the whole validation (the same token
-again, and a new token each time), and its parts one by one (the JWS parse,
-the Ed25519 verification, the store's read, the records, the change
-signal and the token row kept in memory, the JSON body).
+again, a new token each time, and the same token with its row read from
+the database each time, as before the rows were kept), and its parts one
+by one (the JWS parse, the Ed25519 verification, the store's read, the
+records, the change signal and the token row kept in memory, the JSON
+body).
 The parts overlap the whole; the rest is Falcon, the middleware and the
 resource.
 """
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     # as serve builds it by default: with the limit on failed
     # authentications per client address
     app = wsgi.create_app(db, auth_failures=ratelimit.FailureTable())
+    # the same app reading every token's row, as before the rows were kept
+    reading = wsgi.create_app(lambda: Authority.open(db, create=False),
+                              auth_failures=ratelimit.FailureTable())
     bare = server_load.bare_app()
     failures = ratelimit.FailureTable()
     authority = Authority.open(db)
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         'validation, the same token': lambda: wsgi_call(app, token),
         'validation, a new token each time':
             lambda: wsgi_call(app, next_token()),
+        'validation, the same token, its row read each time':
+            lambda: wsgi_call(reading, token),
         '  decode_token, signature remembered':
             lambda: signing.decode_token(token, authority.keys.public_key),
         '  JWS parse (split, base64url, JSON header)': uncached_parse,

@@ -25,7 +25,7 @@ from cliff import command, lister, show
 from cliff import help as cliff_help
 from cliff.formatters import base as formatters_base
 
-from ntcli import errors, output, validate
+from ntcli import errors, interrupt, output, validate
 from ntcli.display import (
     NESTED_FORMATS,
     Fields,
@@ -40,7 +40,7 @@ from ntcli.display import (
 from ntcli_core.cli_parser import ParsedCommand
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.context import Context, PluginContext
 
 __all__ = ['App', 'Command', 'CommandMixin', 'Fields', 'Lister',
            'ShowEach', 'ShowOne', 'check_description']
@@ -88,6 +88,10 @@ class CommandMixin(command.Command):
 
     #: whether the app's settings are checked before the command runs
     checks_settings = True
+    #: whether, before the command acts, ntcli finishes what an earlier
+    #: command left pending: issues whose answers were lost, revocations
+    #: that failed (a command that talks to the endpoint about tokens)
+    finishes_pending_work = False
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         try:
@@ -106,11 +110,15 @@ class CommandMixin(command.Command):
         with what was done all the same.
         """
         app = self.app
+        interrupt.acting()      # a signal now lets the command finish or undo
         if app.startup_error is not None:
             raise app.startup_error
         if self.checks_settings:
-            self.context.check_settings()
+            self._context.check_settings()
         self.check_arguments(parsed_args)
+        if self.finishes_pending_work:
+            from ntcli import unfinished
+            unfinished.finish(self._context)
         try:
             code = super().run(parsed_args)
             output.deliver(app.stdout)
@@ -119,6 +127,17 @@ class CommandMixin(command.Command):
                 raise
             raise self.undelivered(exc) from None
         return code
+
+    @property
+    def quiet(self) -> bool:
+        """Whether ``-q`` was given: no report of what was done."""
+        return getattr(self.app.options, 'verbose_level', 1) == 0
+
+    def report(self, text: str) -> None:
+        """Write ``text``, a report of what the command did, to stdout;
+        ``-q`` leaves it out."""
+        if not self.quiet:
+            self.app.stdout.write(text)
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         """Check the arguments before anything is done; raise UsageError.
@@ -147,8 +166,16 @@ class CommandMixin(command.Command):
             'That part is done and stored; nothing needs to be repeated.')
 
     @property
-    def context(self) -> Context:
-        """The :class:`ntcli.context.Context` of this run."""
+    def context(self) -> PluginContext:
+        """The run's context as a command sees it: what the plugin guide
+        documents (:class:`ntcli.context.PluginContext`)."""
+        from ntcli.context import PluginContext
+        return PluginContext(self._context)
+
+    @property
+    def _context(self) -> Context:
+        """The whole :class:`ntcli.context.Context` of this run: for
+        ntcli's own commands (ntcli.commands)."""
         context = self.app.context
         assert context is not None, 'the app makes it before any command'
         return context
@@ -219,6 +246,10 @@ class ShowOne(_Display, show.ShowOne, ParsedCommand):
 
     formatter_namespace = SHOW_FORMATTERS
     formatter_default = 'text'
+    #: whether the ``text`` format only reports what the command did
+    #: (token refresh, workspace select): ``-q`` then leaves it out; the
+    #: other formats are printed, since they were asked for
+    reports_action = False
 
     def format_text(self, data: dict[str, Any]) -> list[str] | None:
         """Lines for the ``text`` format, or None for the generic layout."""
@@ -231,6 +262,9 @@ class ShowOne(_Display, show.ShowOne, ParsedCommand):
 
     def produce_output(self, parsed_args: argparse.Namespace,
                        column_names: Any, data: Any) -> int:
+        if self.reports_action and self.quiet and \
+                parsed_args.formatter == 'text':
+            return 0
         nested = parsed_args.formatter in NESTED_FORMATS
         column_names, data = list(column_names), list(data)
         fields = self.declared_fields(parsed_args)

@@ -4,7 +4,9 @@
 reaches that checkpoint, as a power cut would. ``NTCLI_FAULT=fail:<point>``
 makes the operation at that point fail as the real world would (a network
 error, a full disk); ``NTCLI_FAULT=sigint:<checkpoint>`` (or ``sigterm:``)
-sends that signal there. Several faults may be given, separated by commas.
+sends that signal there, and ``stop:<checkpoint>`` stops the process there
+(SIGSTOP, for a test to send a signal at a moment of its choosing after
+SIGCONT). Several faults may be given, separated by commas.
 Unset, a checkpoint costs one dictionary lookup.
 """
 
@@ -18,7 +20,8 @@ def _faults() -> list[str]:
     return os.environ.get('NTCLI_FAULT', '').split(',')
 
 
-_SIGNALS = {'sigint': signal.SIGINT, 'sigterm': signal.SIGTERM}
+_SIGNALS = {'sigint': signal.SIGINT, 'sigterm': signal.SIGTERM,
+            'stop': signal.SIGSTOP}
 
 
 def checkpoint(name: str) -> None:

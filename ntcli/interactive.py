@@ -21,6 +21,9 @@ import os
 import shlex
 from typing import Any, TextIO
 
+from ntcli import completion, fileio
+from ntcli_core import redact
+
 HISTORY_FILE = 'shell_history'
 HISTORY_LENGTH = 1000
 SHELL_COMMANDS = ('exit', 'quit')
@@ -143,7 +146,6 @@ class InteractiveShell(cmd.Cmd):
 
     def candidates(self, text: str) -> list[str]:
         """What Tab offers for the line up to the cursor."""
-        from ntcli import completion
         assert self.readline is not None
         line = self.readline.get_line_buffer()[:self.readline.get_endidx()]
         result = completion.complete_in_time(self.app, [f'ntcli {line}'],
@@ -164,7 +166,6 @@ class InteractiveShell(cmd.Cmd):
 
     def remember(self, line: str) -> None:
         """Add ``line`` to the history unless it holds a secret."""
-        from ntcli_core import redact
         if self.readline is None or not line.strip():
             return
         if redact.redact(line) == line:
@@ -188,7 +189,6 @@ class InteractiveShell(cmd.Cmd):
     def save_history(self) -> None:
         if self.readline is None:
             return
-        from ntcli import fileio
         count = self.readline.get_current_history_length()
         lines = [self.readline.get_history_item(i)
                  for i in range(max(1, count - HISTORY_LENGTH + 1),

@@ -1,37 +1,58 @@
 """Ctrl-C and SIGTERM: one line and exit status 130/143, never a traceback.
 
-Both signals raise :class:`ntcli.errors.Interrupted` (a BaseException, so
-that ``except Exception`` does not swallow it and transactions can clean up
-on it as on any failure). A block under :func:`deferred` finishes first:
-the signal is raised when it ends, unless a second one insists.
+Until a command begins to act (:func:`acting`: while Python imports cliff
+and the command, parses the line, builds the application), there is
+nothing to finish or undo, so a signal stops ntcli at once, wherever the
+interpreter is (:mod:`ntcli.stop`). From then on both signals
+raise :class:`ntcli.errors.Interrupted` (a BaseException, so that ``except
+Exception`` does not swallow it and transactions can clean up on it as on
+any failure). A block under :func:`deferred` finishes first: the signal is
+raised when it ends, unless a second one insists.
+
+A signal before :func:`handled` is entered (while the interpreter itself
+starts, before ntcli's first line runs) is Python's to answer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
-from typing import Any
 
+from ntcli import stop
 from ntcli.errors import Interrupted
 
-NAMES: dict[int, str] = {signal.SIGINT: 'Interrupted',
-                         signal.SIGTERM: 'Terminated'}
+# typing is left out at run time: see ntcli.main
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+NAMES = stop.NAMES
 
 
 class _State:
     depth = 0                   # nesting of deferred() blocks
     pending: int | None = None  # a signal that arrived meanwhile
     keyboard = False            # the interactive shell: KeyboardInterrupt
+    acting = False              # a command has begun: signals raise
 
 
 def _interrupted(signum: int) -> BaseException:
     if _State.keyboard and signum == signal.SIGINT:
         return KeyboardInterrupt()
-    return Interrupted(signum, NAMES.get(signum, f'Signal {signum}'))
+    return Interrupted(signum, stop.name(signum))
+
+
+def _in_import_callback(frame: Any) -> bool:
+    # importlib's module-lock callback swallows (and prints) what is raised
+    # in it, and the command would go on
+    return frame is not None and frame.f_code.co_name == 'cb' and \
+        frame.f_code.co_filename.startswith('<frozen importlib')
 
 
 def _raise(signum: int, frame: Any) -> None:
+    if not _State.acting or _in_import_callback(frame):
+        stop.exit_at_once(signum)
     if _State.depth and _State.pending is None:
         _State.pending = signum  # finish the block first
         return
@@ -50,9 +71,17 @@ def as_keyboard_interrupt() -> Iterator[None]:
         _State.keyboard = False
 
 
+def acting() -> None:
+    """The command begins to act: from now on a signal raises, so that
+    what it does can finish or be undone."""
+    _State.acting = True
+
+
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Install the handlers for the block (main thread only)."""
+    """Install the handlers for the block (main thread only); until
+    :func:`acting`, a signal ends ntcli at once."""
+    _State.acting = False
     previous = {}
     try:
         for signum in NAMES:
@@ -62,6 +91,7 @@ def handled() -> Iterator[None]:
     try:
         yield
     finally:
+        _State.acting = False   # the command is over: nothing to finish
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 

@@ -12,6 +12,23 @@ import os
 import sys
 
 import ntcli
+from ntcli import faults, stop
+
+
+def _started_as_ntcli() -> bool:
+    """Whether this process is the ``ntcli`` command (its console script,
+    or ``python -m ntcli``), not a program importing ntcli."""
+    program = sys.modules.get('__main__')
+    spec = getattr(program, '__spec__', None)
+    path = getattr(program, '__file__', None) or ''
+    return getattr(spec, 'name', None) == 'ntcli.__main__' or \
+        os.path.basename(path) == 'ntcli'
+
+
+if _started_as_ntcli():
+    # before anything else is imported: a signal now ends ntcli with one
+    # line, not an import's traceback
+    stop.install()
 
 # typing is left out at run time: importing it is a tenth of --version
 TYPE_CHECKING = False
@@ -55,6 +72,7 @@ def _print_version(stream: TextIO) -> int:
 def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
          stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Entry point of the ``ntcli`` command."""
+    faults.checkpoint('entry')
     if argv is None:
         argv = sys.argv[1:]
     # started with stdout or stderr closed (cron, '>&-'): Python sets them
@@ -67,6 +85,11 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
         stdout = open(os.devnull, 'w')  # noqa: SIM115 - open for good
     stderr = stderr or sys.stderr or open(  # noqa: SIM115 - open for good
         os.devnull, 'w')
+    unreadable = _not_utf8(argv)
+    if unreadable is not None:
+        _print(stderr, f'ntcli: error: the argument {unreadable} is not '
+                       'valid UTF-8\nHint: Give every argument in UTF-8.\n')
+        return 2
     if argv == ['--version']:
         return _print_version(stdout)
     if argv[:2] == ['complete', '--query']:
@@ -88,6 +111,18 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
             return getattr(exc, 'exit_code', 130)
 
 
+def _not_utf8(argv: list[str]) -> str | None:
+    """The first argument that is not valid UTF-8 (Python keeps its bytes
+    as lone surrogates), shown with those bytes escaped; None if all are."""
+    for arg in argv:
+        try:
+            arg.encode('utf-8')
+        except UnicodeEncodeError:
+            raw = arg.encode('utf-8', 'surrogateescape')
+            return repr(raw)[1:]
+    return None
+
+
 def _say(stream: TextIO, line: str) -> None:
     """Write one line to stderr, come what may."""
     try:
@@ -101,7 +136,6 @@ def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
          stderr: TextIO, stdout_closed: bool) -> int:
     app = None
     try:
-        from ntcli import faults
         faults.checkpoint('start')      # a signal while importing cliff
         from ntcli.application import NtcliApp
         app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr,

@@ -67,6 +67,17 @@ def data_dir(config_override: str | None = None) -> str:
     return platformdirs.user_data_dir(APP_NAME, appauthor=False)
 
 
+def missing_home(directory: str) -> str | None:
+    """The user's home directory when ``directory`` lies under it and it
+    does not exist (``HOME=/nonexistent``), else None: ntcli never creates
+    a home directory."""
+    home = os.path.expanduser('~')
+    if home in ('~', '/') or os.path.isdir(home):
+        return None
+    inside = os.path.commonpath([os.path.abspath(directory), home]) == home
+    return home if inside else None
+
+
 def cache_home() -> str | None:
     """The user's cache directory (``~/.cache`` on Linux), where it is
     plain XDG; None elsewhere."""

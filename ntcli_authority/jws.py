@@ -2,14 +2,15 @@
 
 The authority, the server's and the CLI's embedded one, signs and verifies
 its tokens here. PyJWT, a maintained and widely reviewed JWT library, is
-the reference this code is tested against (tests/unit/server/test_jws.py):
-both make the same token, byte for byte, from the same claims and key, and
-both accept exactly the tokens the other makes: the header is JSON with
-sorted keys, the payload JSON in claim order, both without spaces, every
-segment unpadded base64url. PyJWT is not used at run time: it costs the
-CLI about 40 ms to import (every algorithm cryptography offers and its
-JWKS client), a quarter of a whole ``ntcli token show``, and each server
-validation more than the Ed25519 verification itself
+the reference this code is tested against
+(tests/unit/ntcli_authority/test_jws.py): both make the same token, byte
+for byte, from the same claims and key, and both accept exactly the tokens
+the other makes: the header is JSON with sorted keys, the payload JSON in
+claim order, both without spaces, every segment unpadded base64url. PyJWT
+is not used at run time: it costs the CLI about 40 ms to import (every
+algorithm cryptography offers and its JWKS client), a quarter of a whole
+``ntcli token show``, and each server validation more than the Ed25519
+verification itself
 (benchmarks/RESULTS.md).
 
 What a token must contain (prefix, algorithm, key id, claims) is checked
@@ -20,7 +21,9 @@ with one of two messages: :data:`MALFORMED` when it cannot be parsed,
 not hold up.
 
 ``cryptography``'s Ed25519 classes are imported on first use: the CLI
-imports this module on paths that never sign or verify anything.
+imports this module on paths that never sign or verify anything, which
+would pay several milliseconds for them (benchmarks/RESULTS.md, "The
+authority's imports").
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ deterministic, so the same claims signed by the same key always give the
 same token: idempotent issuance re-signs stored claims instead of storing
 token values.
 
-The key classes are imported when first used: the CLI imports this module
-on paths that never sign or verify anything. Tokens are signed and verified
+The key classes (and Fernet's) are imported when first used: the CLI
+imports this module on paths that never sign or verify anything, which
+would pay several milliseconds for them (benchmarks/RESULTS.md, "The
+authority's imports"). Tokens are signed and verified
 by :mod:`ntcli_authority.jws`.
 """
 

@@ -17,6 +17,7 @@ again.
 
 from __future__ import annotations
 
+import contextlib
 import typing
 
 from ntcli_authority.models import TokenRow
@@ -59,6 +60,9 @@ class TokenCache:
         if record is not None and self._generation == generation:
             rows = self._rows
             if len(rows) >= self._size:
-                del rows[next(iter(rows))]
+                # (threads, where not under gevent: another may evict too)
+                with contextlib.suppress(KeyError, RuntimeError,
+                                         StopIteration):
+                    del rows[next(iter(rows))]
             rows[jti] = record
         return record

@@ -125,10 +125,14 @@ class ParsedCommand(command.Command):
 
 
 def global_parser(app: Any, description: str | None, version: str | None,
+                  helps: dict[str, str] | None = None,
                   **kwargs: Any) -> ArgumentParser:
     """The parser of an application's global options: cliff's (see
     ``cliff.app.App.build_option_parser``), as an :class:`ArgumentParser`
-    reporting to ``app.stderr``."""
+    reporting to ``app.stderr``; ``helps`` gives the help of ``verbose``,
+    ``quiet``, ``log_file`` and ``debug`` where an application says more
+    than cliff."""
+    helps = helps or {}
     parser = ArgumentParser(description=description, add_help=False,
                             stderr=app.stderr, **kwargs)
     # cliff names the program after sys.argv[0], whatever the app's NAME
@@ -138,13 +142,16 @@ def global_parser(app: Any, description: str | None, version: str | None,
     verbosity.add_argument(
         '-v', '--verbose', action='count', dest='verbose_level',
         default=app.DEFAULT_VERBOSE_LEVEL,
-        help='Increase verbosity of output. Can be repeated.')
+        help=helps.get('verbose',
+                       'Increase verbosity of output. Can be repeated.'))
     verbosity.add_argument(
         '-q', '--quiet', action='store_const', dest='verbose_level',
-        const=0, help='Suppress output except warnings and errors.')
+        const=0, help=helps.get(
+            'quiet', 'Suppress output except warnings and errors.'))
     parser.add_argument(
         '--log-file', action='store', default=None,
-        help='Specify a file to log output. Disabled by default.')
+        help=helps.get('log_file',
+                       'Specify a file to log output. Disabled by default.'))
     if app.deferred_help:
         parser.add_argument(
             '-h', '--help', dest='deferred_help', action='store_true',
@@ -155,5 +162,5 @@ def global_parser(app: Any, description: str | None, version: str | None,
             default=app, help='Show help message and exit.')
     parser.add_argument(
         '--debug', default=False, action='store_true',
-        help='Show tracebacks on errors.')
+        help=helps.get('debug', 'Show tracebacks on errors.'))
     return parser

@@ -36,6 +36,8 @@ import typing
 
 from cliff import app as cliff_app
 from cliff import commandmanager
+from cliff import complete as cliff_complete
+from cliff import help as cliff_help
 
 from ntcli_core import cli_parser
 from ntcli_server.commands import base
@@ -83,6 +85,16 @@ def _version() -> str | None:
         return None
 
 
+class HelpCommand(cliff_help.HelpCommand, cli_parser.ParsedCommand):
+    """cliff's help command, with the parser both applications share."""
+
+
+class CompleteCommand(cliff_complete.CompleteCommand,
+                      cli_parser.ParsedCommand):
+    """cliff's completion command, with the parser both applications
+    share."""
+
+
 class ServerApp(cliff_app.App):
     """The ntcli-server application. cliff methods overridden:
     ``build_option_parser`` (``--db``, brief usage errors), ``interact``
@@ -99,6 +111,8 @@ class ServerApp(cliff_app.App):
             command_manager=commandmanager.CommandManager(
                 COMMAND_NAMESPACE, convert_underscores=True),
             deferred_help=True)
+        self.command_manager.add_command('help', HelpCommand)
+        self.command_manager.add_command('complete', CompleteCommand)
 
     def build_option_parser(self, description: str | None,
                             version: str | None,

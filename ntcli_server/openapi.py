@@ -4,7 +4,7 @@ The document is data: the component schemas
 (:data:`ntcli_server.openapi_schemas.SCHEMAS`), :data:`PATHS` (one entry
 per route and method) and the error responses every operation shares
 (:data:`ERRORS`). A new route adds its entry to :data:`PATHS` and its
-schemas to ``SCHEMAS``; ``tests/unit/server/test_openapi.py`` fails while
+schemas to ``SCHEMAS``; ``tests/unit/ntcli_server/test_openapi.py`` fails while
 a route of the app is missing here (or the other way round), and
 ``tests/contract/test_openapi.py`` runs schemathesis against a live
 server from this document.
@@ -108,11 +108,12 @@ def _query(name: str, schema: dict, description: str) -> dict:
             'schema': schema, 'description': description}
 
 
-def _paging(limit: str) -> list[dict]:
-    """``limit`` (described as ``limit`` says) and ``cursor``."""
+def _paging(limit: str, cursor: dict) -> list[dict]:
+    """``limit`` (described as ``limit`` says) and ``cursor`` (of the
+    ``cursor`` schema)."""
     return [_query('limit', {'type': 'integer', 'minimum': 1,
                              'maximum': authority.MAX_PAGE}, limit),
-            _query('cursor', string(), 'next_cursor of the page before')]
+            _query('cursor', cursor, 'next_cursor of the page before')]
 
 
 def _header(name: str, description: str, **schema: object) -> dict:
@@ -270,7 +271,10 @@ PATHS: dict[str, dict] = {
                        'Also expired tokens'),
                 _query('include_revoked', _BOOLEAN_TEXT,
                        'Also revoked tokens'),
-                *_paging('Page size; absent: every token')],
+                *_paging('Page size; absent: every token', string(
+                    pattern='^[A-Za-z0-9_-]*$',
+                    description='Opaque: only a next_cursor this server '
+                                'gave (any other is 400)'))],
             operation_id='list_tokens')},
     '/v1/workspaces/{workspace_id}/events': {
         'parameters': [_WORKSPACE_ID],
@@ -285,7 +289,9 @@ PATHS: dict[str, dict] = {
                     'Unix seconds or an ISO-8601 time'),
                 _query('action', {'type': 'array', 'items': string(
                     enum=list(models.AUDIT_ACTIONS))}, 'Only these'),
-                *_paging('Page size (default 100)')],
+                *_paging('Page size (default 100)', string(
+                    pattern='^[0-9]{0,18}$',
+                    description='The id of the last event seen'))],
             operation_id='list_events')},
     '/v1/workspaces/{workspace_id}/trust-policies': {
         'parameters': [_WORKSPACE_ID],
@@ -296,6 +302,7 @@ PATHS: dict[str, dict] = {
             (201, _json(ref('TrustPolicy'), 'Created')),
             body=ref('TrustPolicyCreateRequest'),
             errors=_IN_WORKSPACE + (409,),
+            body_required=True,
             operation_id='create_trust_policy'),
         'get': operation(
             "The workspace's trust policies, by name",

@@ -36,6 +36,14 @@ _TIME = string(format='date-time')
 _SCOPE_NAME = '(?:' + '|'.join(scopes.VOCABULARY).replace('.', r'\.') + ')'
 _SCOPE_TEXT = (f'^ *{_SCOPE_NAME}(?: +{_SCOPE_NAME}){{0,'
                f'{scopes.MAX_SCOPES - 1}}} *$')
+# An OpenID Connect issuer as trust.check_issuer takes it (a subset: no
+# IPv6 host, ports below 10000).
+_ISSUER = (r'^(?:https://[A-Za-z0-9.-]+|http://(?:localhost|127\.0\.0\.1))'
+           r"(?::[0-9]{1,4})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$")
+# Text a request may carry: no NUL (PostgreSQL cannot store it), which the
+# server refuses at the edge. (It refuses a lone surrogate too, which a
+# pattern cannot name in every regex dialect that reads this document.)
+_TEXT = '^[^\\x00]*$'
 _UUID = string(format='uuid')
 _JTI = string(pattern=r'^jti_[0-9a-f]{32}$')
 
@@ -57,29 +65,35 @@ def _page(items: str, schema: str) -> dict:
 
 _TOKEN_TYPE = string(description='A token type URI (RFC 8693 section 3)')
 
+def _form_text(**extra: object) -> dict:
+    """A parameter of the token-exchange form: text without control
+    characters, at most exchange.MAX_PARAMETER characters."""
+    return string(pattern='^[^\\x00-\\x1f\\x7f]*$',
+                  maxLength=exchange.MAX_PARAMETER, **extra)
+
+
 SCHEMAS: dict[str, dict] = {
     'TokenExchangeRequest': {
         'type': 'object',
         'required': ['grant_type', 'subject_token', 'subject_token_type'],
         'additionalProperties': False,
         'description': 'RFC 8693 section 2.1, form-encoded; each parameter '
-                       'at most once.',
+                       'at most once, without control characters. '
+                       'Delegation (actor_token) is not supported.',
         'properties': {
             'grant_type': {'const': exchange.GRANT_TYPE},
-            'subject_token': string(maxLength=exchange.MAX_PARAMETER),
-            'subject_token_type': string(examples=[
-                exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]),
-            'requested_token_type': string(examples=[
+            'subject_token': _form_text(minLength=1),
+            'subject_token_type': {'enum': [
+                exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]},
+            'requested_token_type': {'enum': [
                 signin.TOKEN_TYPE_SESSION,
-                exchange.TOKEN_TYPE_ACCESS_TOKEN]),
-            'audience': string(description='For a workspace token: the '
-                                            'workspace (name or id)'),
-            'scope': string(description='For a workspace token: '
-                                         'space-separated scopes, of those '
-                                         'the trust policy grants'),
-            'resource': string(), 'client_id': string(),
-            'actor_token': string(description='Not supported'),
-            'actor_token_type': string(description='Not supported')}},
+                exchange.TOKEN_TYPE_ACCESS_TOKEN]},
+            'audience': _form_text(description='For a workspace token: '
+                                               'the workspace (name or id)'),
+            'scope': _form_text(description='For a workspace token: '
+                                            'space-separated scopes, of '
+                                            'those the trust policy grants'),
+            'resource': _form_text(), 'client_id': _form_text()}},
     'TokenExchangeResponse': {
         'type': 'object',
         'required': ['access_token', 'issued_token_type', 'token_type',
@@ -164,6 +178,7 @@ SCHEMAS: dict[str, dict] = {
         'properties': {
             'name': string(pattern=f'^{NAME_PATTERN.pattern}$'),
             'description': nullable(string(
+                pattern=_TEXT,
                 maxLength=authority.MAX_DESCRIPTION))}},
     'WorkspaceCreated': {
         'allOf': [ref('Workspace')],
@@ -204,6 +219,7 @@ SCHEMAS: dict[str, dict] = {
                         pattern=_SCOPE_TEXT), _NULL],
                 'default': list(scopes.DEFAULT)},
             'description': nullable(string(
+                pattern=_TEXT,
                 maxLength=authority.MAX_DESCRIPTION))}},
     'TokenCreateResponse': {
         'type': 'object',
@@ -285,8 +301,8 @@ SCHEMAS: dict[str, dict] = {
         'maxProperties': trust.MAX_CONDITIONS,
         'propertyNames': {'pattern': '^[A-Za-z][A-Za-z0-9_-]{0,63}$',
                           'not': {'enum': sorted(trust.RESERVED_CLAIMS)}},
-        'additionalProperties': string(minLength=1,
-                                        maxLength=trust.MAX_PATTERN),
+        'additionalProperties': string(minLength=1, pattern=_TEXT,
+                                       maxLength=trust.MAX_PATTERN),
         'description': 'Claim name to pattern: the claim (a string, or an '
                        "integer's digits) must equal the pattern, where an "
                        'asterisk stands for any text; all must hold, and at '
@@ -297,8 +313,11 @@ SCHEMAS: dict[str, dict] = {
         'properties': {
             'name': string(pattern=f'^{NAME_PATTERN.pattern}$'),
             'issuer': string(maxLength=trust.MAX_ISSUER,
-                              description='The iss of the tokens trusted: '
-                                          'an https URL'),
+                             pattern=_ISSUER,
+                             description='The iss of the tokens trusted: '
+                                         'an https URL (http only on the '
+                                         'loopback interface), without '
+                                         'user, query or fragment'),
             'conditions': ref('TrustConditions'),
             'scope': {'anyOf': [
                 {'type': 'array', 'items': ref('Scope'), 'minItems': 1,
@@ -313,6 +332,7 @@ SCHEMAS: dict[str, dict] = {
                 'maximum': trust.MAX_MAX_LIFETIME,
                 'default': trust.DEFAULT_MAX_LIFETIME}),
             'description': nullable(string(
+                pattern=_TEXT,
                 maxLength=trust.MAX_DESCRIPTION))}},
     'TrustPolicy': {
         'type': 'object',

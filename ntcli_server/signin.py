@@ -69,6 +69,12 @@ def _flag(value: str | None) -> bool:
     return (value or '').strip().lower() in ('1', 'true', 'yes', 'on')
 
 
+def required_by_environment() -> bool:
+    """Whether the environment turns ``--oidc-require`` on (what the admin
+    commands on the server's machine can know of it)."""
+    return _flag(os.environ.get(ENV_REQUIRE))
+
+
 def lifetime(text: str) -> int:
     """Seconds from ``28800`` or a duration such as ``8h``, ``90m``,
     ``1d``: 5 minutes to a week (argparse type)."""

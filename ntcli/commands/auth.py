@@ -117,11 +117,11 @@ class Login(command.Command):
         if ci_login.wanted(parsed_args):
             return ci_login.login(self, parsed_args)
         from ntcli.credentials import StoredToken
-        context = self.context
+        context = self._context
         endpoint = context.endpoint
         if endpoint.embedded:
-            self.app.stdout.write('The embedded endpoint needs no login; '
-                                  'ntcli token refresh works as it is.\n')
+            self.report('The embedded endpoint needs no login; '
+                        'ntcli token refresh works as it is.\n')
             return 0
         if parsed_args.web or parsed_args.device:
             return self._sign_in(parsed_args, self._provider(required=True))
@@ -181,7 +181,7 @@ class Login(command.Command):
                                    outcome='workspace token stored',
                                    workspace_id=checked.workspace_id,
                                    endpoint=endpoint.key)
-            self.app.stdout.write(
+            self.report(
                 f'Logged in to {endpoint.url} with a token of workspace '
                 f'{checked.workspace_id}.\n')
             return 0
@@ -199,7 +199,7 @@ class Login(command.Command):
         context.history.record('login', jti=None,
                                outcome='user credential stored',
                                endpoint=endpoint.key)
-        self.app.stdout.write(
+        self.report(
             f'Logged in to {endpoint.url} with a user credential '
             f'({len(workspaces)} workspace(s) visible).\n')
         self._remember(workspaces)
@@ -207,7 +207,7 @@ class Login(command.Command):
 
     def _remember(self, workspaces: list) -> None:
         """Note the workspaces the user sees; select the only one."""
-        context = self.context
+        context = self._context
         chosen = None
         with context.update_config() as config:
             for workspace in workspaces:
@@ -219,15 +219,14 @@ class Login(command.Command):
                 config.select_workspace(context.context_name, chosen,
                                         workspaces[0].name)
         if chosen is not None:
-            self.app.stdout.write(
+            self.report(
                 f"Workspace '{workspaces[0].name}' selected.\n")
         elif workspaces and selected is None:
-            self.app.stdout.write("Select one with 'ntcli workspace select "
-                                  "NAME'.\n")
+            self.report("Select one with 'ntcli workspace select NAME'.\n")
 
     def _provider(self, *, required: bool):
         """The identity provider the endpoint trusts, or None."""
-        endpoint = self.context.endpoint
+        endpoint = self._context.endpoint
         providers = endpoint.sign_in_providers()
         if not providers:
             if required:
@@ -243,7 +242,7 @@ class Login(command.Command):
         from ntcli import loopback, signin
         from ntcli_core import timefmt
         from ntcli_core.terminal import escape
-        context = self.context
+        context = self._context
         endpoint = context.endpoint
         browser = parsed_args.web or (not parsed_args.device
                                       and loopback.can_open_browser())
@@ -256,15 +255,15 @@ class Login(command.Command):
         who = escape(record.user_name)
         through = escape(f'{record.email} at {record.issuer}'
                          if record.email else record.issuer)
-        self.app.stdout.write(
+        self.report(
             f'Signed in to {endpoint.url} as {who} ({through}).\n')
         if created:
-            self.app.stdout.write(f'The server created the user {who} for '
-                                  'you.\n')
+            self.report(f'The server created the user {who} for '
+                        'you.\n')
         renewal = (f'renewed while {escape(record.issuer)} vouches for you'
                    if record.refresh_token else
                    'not renewable: sign in again then')
-        self.app.stdout.write(
+        self.report(
             f'Session valid until {timefmt.iso(record.expires_at)}; '
             f'{renewal}.\n')
         self._remember(endpoint.list_workspaces(
@@ -304,7 +303,7 @@ class Status(command.ShowEach):
         return 1 if failed and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         if not parsed_args.all:
             row = self._status(context)
             return tuple(row), [tuple(row.values())]
@@ -314,8 +313,7 @@ class Status(command.ShowEach):
             if name == in_force:
                 rows.append(self._status(context))
                 continue
-            other = context.of(name)
-            other.retry_revocations = False     # a look changes nothing
+            other = context.of(name, look=True)   # a look changes nothing
             try:
                 rows.append(self._status(other))
             finally:
@@ -374,6 +372,12 @@ class Status(command.ShowEach):
             data['session_expires'] = timefmt.iso(record.expires_at)
         else:
             data['identity_provider'] = data['session_expires'] = None
+        if context.embedded_database_missing():
+            # nothing to look at, and a look creates nothing
+            data['workspace'] = 'default (made by the first token command)'
+            data['workspace_id'] = None
+            data['token_status'] = 'no token (run ntcli token refresh)'
+            return data
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name
@@ -408,7 +412,7 @@ class PrintToken(command.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         from ntcli import tokeninfo
-        self.app.stdout.write(tokeninfo.usable_token(self.context) + '\n')
+        self.app.stdout.write(tokeninfo.usable_token(self._context) + '\n')
         return 0
 
 
@@ -423,7 +427,7 @@ class Logout(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        context = self.context
+        context = self._context
         try:
             context.store.read()
         except errors.KeyUnavailable:
@@ -431,7 +435,7 @@ class Logout(command.Command):
         except errors.CredentialStoreError as exc:
             moved = context.store.quarantine()
             context.warn(exc.message)
-            self.app.stdout.write(
+            self.report(
                 f'The unreadable credentials file was moved to {moved}; '
                 'you are logged out and can start over.\n')
             return 0
@@ -455,8 +459,8 @@ class Logout(command.Command):
         context.history.record('logout', jti=None, outcome='logged out',
                                endpoint=endpoint.key)
         ended = ('session ended, ' if record is not None else '')
-        self.app.stdout.write(f'Logged out of {endpoint.url}: {ended}local '
-                              'credentials removed.\n')
+        self.report(f'Logged out of {endpoint.url}: {ended}local '
+                    'credentials removed.\n')
         return 0
 
     @staticmethod

@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import abc
 import typing
+import urllib.parse
 
+from stevedore import driver
+from stevedore.exception import NoMatches
+
+from ntcli import errors
 from ntcli_core.records import Record, field
+from ntcli_core.terminal import quoted
+
+__all__ = ['Endpoint', 'EndpointOptions', 'Event', 'ExchangedToken',
+           'IssuedToken', 'Revocation', 'Session', 'SignInProvider',
+           'TokenRecord', 'TrustPolicy', 'Validation', 'Workspace',
+           'normalize_url']
 
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 
@@ -245,7 +256,6 @@ class Endpoint(abc.ABC):
         of ``workspace`` (a name or id; None: the one whose policy
         matches), with ``scope`` or all the policy grants. Endpoints that
         trust no external issuer say so."""
-        from ntcli import errors
         raise errors.UsageError(
             f'The endpoint {self.url} takes no CI identity tokens',
             'Use an ntcli-server endpoint (--endpoint https://…) whose '
@@ -253,7 +263,6 @@ class Endpoint(abc.ABC):
 
     # -- trust policies ---------------------------------------------------
     def _no_trust_policies(self) -> typing.NoReturn:
-        from ntcli import errors
         raise errors.UsageError(
             f'The endpoint {self.url} keeps no trust policies',
             'Trust policies live on an ntcli-server: give --endpoint (or '
@@ -292,7 +301,6 @@ class Endpoint(abc.ABC):
                          ) -> tuple[list[Event], str | None]:
         """One page of the workspace's audit trail, oldest first, and the
         cursor of the next. Endpoints without an audit trail say so."""
-        from ntcli import errors
         raise errors.EndpointError(
             f'The endpoint at {self.url} keeps no audit trail')
 
@@ -335,15 +343,14 @@ class Endpoint(abc.ABC):
 def normalize_url(url: str) -> str:
     """``scheme://host[:port][/path]``: lower-case scheme and host, no
     default port, no trailing slash; credentials stay out of URLs."""
-    import urllib.parse
-
-    from ntcli import errors
     try:
         parts = urllib.parse.urlsplit(url.strip())
         port = parts.port
     except ValueError:
         parts, port = None, None
-    if (parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
+    # urlsplit drops tabs and newlines, and keeps spaces in a host name
+    if any(c.isspace() or not c.isprintable() for c in url.strip()) or (
+            parts is None or parts.scheme.lower() not in _DEFAULT_PORTS
             or not parts.hostname):
         raise errors.UsageError(f"Invalid endpoint URL '{url}'",
                                 'Give http(s)://HOST[:PORT][/PATH].')
@@ -361,23 +368,23 @@ def normalize_url(url: str) -> str:
 
 def load_endpoint(url: str, options: EndpointOptions) -> Endpoint:
     """Instantiate the endpoint plugin for ``url`` (by its scheme)."""
-    from stevedore import driver
-
-    from ntcli import errors
 
     scheme = url.split('://', 1)[0] if '://' in url else url
+    unknown = errors.UsageError(
+        f'Unknown endpoint {quoted(url)}',
+        "Use 'local' or an http(s):// URL, or install the plugin that "
+        'provides it.')
+    if not scheme or any(c.isspace() or not c.isprintable() for c in url):
+        raise unknown
     try:
         mgr: driver.DriverManager[Endpoint] = driver.DriverManager(
             'ntcli.endpoints', scheme, invoke_on_load=True,
             invoke_args=(url, options))
     except errors.NtcliError:
         raise  # the plugin's own verdict on the URL or options
+    except NoMatches:
+        raise unknown from None
     except Exception as exc:
-        if 'No ' in str(exc) and scheme in str(exc):
-            raise errors.UsageError(
-                f"Unknown endpoint '{url}'",
-                "Use 'local' or an http(s):// URL, or install the plugin "
-                "that provides it.") from exc
         raise errors.PluginError(
             f"The endpoint plugin '{scheme}' could not be loaded: {exc}") \
             from exc

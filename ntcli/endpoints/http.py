@@ -35,6 +35,7 @@ from ntcli.endpoints import (
 )
 from ntcli.endpoints.transport import Transport
 from ntcli_core import oauth, scopes, timefmt
+from ntcli_core.terminal import escape
 
 # RFC 6749 errors of the token endpoint, as ntcli's own.
 _OAUTH_ERRORS: dict[str, type[errors.NtcliError]] = {
@@ -309,7 +310,6 @@ class HTTPEndpoint(Endpoint):
             body = None
         error = body.get('error') if isinstance(body, dict) else None
         if response.status_code >= 300 and isinstance(error, str):
-            from ntcli_core.terminal import escape
             description = body.get('error_description')
             text = escape(description) if isinstance(description, str) \
                 else error

@@ -14,8 +14,8 @@ Retries are made where repeating a call cannot do harm:
 
 A server that accepts the call and then says nothing is not asked again:
 once the read timeout (``--timeout``) has passed, the user has waited
-enough. Under ``--debug`` each exchange is one log line, with no secret in
-it.
+enough. Each exchange is one debug line of the log (``-v``, ``--debug``,
+``--log-file``), with no secret in it.
 """
 
 from __future__ import annotations
@@ -124,11 +124,6 @@ class Transport:
                 backoff_factor=BACKOFF_SECONDS,
                 status_forcelist=RETRY_STATUSES,
                 allowed_methods=IDEMPOTENT_METHODS, raise_on_status=False)
-            if not self.options.debug:
-                # urllib3 warns on stderr at each retry; the outcome is ours
-                # to report (--debug keeps the warnings).
-                logging.getLogger('urllib3.connectionpool').setLevel(
-                    logging.ERROR)
             session = requests.Session()
             adapter = HTTPAdapter(max_retries=retry)
             session.mount('http://', adapter)
@@ -233,8 +228,7 @@ class Transport:
         code = error['code']
         message = error.get('message')
         message = message if isinstance(message, str) else None
-        if self.options.debug:
-            LOG.debug(redact.redact(f'error answer: {code}: {message}'))
+        LOG.debug(redact.redact(f'error answer: {code}: {message}'))
         if errors.API_ERRORS.get(code, errors.EndpointError) is \
                 errors.EndpointError:
             # The request id lets the server's operator find the cause.
@@ -289,13 +283,13 @@ class Transport:
 
     def trace(self, method: str, url: str, outcome: object,
                started: float, headers: dict[str, str]) -> None:
-        """One debug line per exchange; no secret is ever in it."""
-        if self.options.debug:
-            elapsed = (time.monotonic() - started) * 1000
-            shown = {**headers, 'Authorization': 'Bearer ***'} \
-                if 'Authorization' in headers else headers
-            sent = ''.join(f', {name}: {value}'
-                           for name, value in shown.items())
-            LOG.debug(redact.redact(
-                f'HTTP {method} {url} -> {outcome} ({elapsed:.0f} ms)'
-                f'{sent}'))
+        """One debug line per exchange (shown with -v or --debug, and
+        written to --log-file); no secret is ever in it."""
+        if not LOG.isEnabledFor(logging.DEBUG):
+            return
+        elapsed = (time.monotonic() - started) * 1000
+        shown = {**headers, 'Authorization': 'Bearer ***'} \
+            if 'Authorization' in headers else headers
+        sent = ''.join(f', {name}: {value}' for name, value in shown.items())
+        LOG.debug(redact.redact(
+            f'HTTP {method} {url} -> {outcome} ({elapsed:.0f} ms){sent}'))

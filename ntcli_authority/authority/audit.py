@@ -11,6 +11,8 @@ from ntcli_authority.access import Action, Principal
 from ntcli_authority.authority.base import LOCAL, Operations
 from ntcli_authority.authority.checks import check_limit
 from ntcli_authority.models import EventPage, Origin
+from ntcli_core.redact import redact
+from ntcli_core.terminal import quoted
 
 
 class AuditTrail(Operations):
@@ -49,8 +51,12 @@ class AuditTrail(Operations):
         check_limit(limit)
         unknown = sorted(set(actions) - set(models.AUDIT_ACTIONS))
         if unknown:
+            # The client's text: a few names, quoted, escaped and cut.
+            shown = ', '.join(quoted(redact(name)) for name in unknown[:3])
+            if len(unknown) > 3:
+                shown += f' and {len(unknown) - 3} more'
             raise errors.InvalidRequest(
-                f"Unknown action(s): {', '.join(unknown)} (known: "
+                f'Unknown action(s): {shown} (known: '
                 f"{', '.join(models.AUDIT_ACTIONS)})", {'field': 'action'})
         after = None
         if cursor:

@@ -34,10 +34,6 @@ from ntcli_authority.storage.dump import COPIED_TABLES
 from ntcli_authority.storage.sqlite import SQLiteDialect
 from ntcli_authority.storage.store import TokenStore
 
-#: Pages copied per step of the online backup: other connections may
-#: write between steps (a step holds the source's read lock only).
-PAGES_PER_STEP = 1024
-
 
 @dataclasses.dataclass(frozen=True)
 class Report:
@@ -197,7 +193,10 @@ def _copy(source: sqlite3.Connection, beside: str) -> str:
     os.close(fd)
     try:
         with contextlib.closing(_connect(temporary, mode='rw')) as copy:
-            source.backup(copy, pages=PAGES_PER_STEP)
+            # One step, one read transaction: in WAL mode it blocks no
+            # writer, and a backup in several steps starts again whenever
+            # another connection writes between two of them.
+            source.backup(copy, pages=-1)
             # One self-contained file, whatever the source's journal: the
             # server switches its database to WAL again when it opens it.
             copy.execute('PRAGMA journal_mode = DELETE')

@@ -46,6 +46,9 @@ HEARTBEAT = 0.2
 LEASE = 0.8
 #: Seconds between two attempts to listen again after a loss.
 RETRY = 0.25
+#: The heartbeat: this session's process id, if it listens on CHANNEL.
+HEARTBEAT_QUERY = ('SELECT pg_backend_pid() FROM pg_listening_channels() '
+                   f"AS channel WHERE channel = '{CHANNEL}'")
 #: The application_name of the listening connection (operators see it in
 #: pg_stat_activity).
 APPLICATION_NAME = 'ntcli-server listener'
@@ -87,8 +90,9 @@ class Listener:
         while not self._stopped.is_set():
             try:
                 self._listen()
-            except (psycopg.Error, OSError, ValueError) as exc:
-                # Whatever was read may be stale from now on.
+            except Exception as exc:  # noqa: BLE001 - listen again
+                # Whatever was read may be stale from now on (and an
+                # unexpected error must not end the thread for good).
                 self._heard = -LEASE
                 self._generation += 1
                 if self._listened:
@@ -107,6 +111,11 @@ class Listener:
         try:
             conn.add_notify_handler(self._changed)
             conn.execute(f'LISTEN {CHANNEL}')
+            session = conn.execute(HEARTBEAT_QUERY).fetchall()
+            if len(session) != 1:
+                raise psycopg.OperationalError(
+                    'LISTEN did not take: a connection pooler in '
+                    'transaction mode? The listener needs a session')
             # Rows read before the LISTEN took effect may have missed
             # their notification: a new generation drops them.
             self._generation += 1
@@ -114,7 +123,12 @@ class Listener:
                 sent = time.monotonic()
                 # Notifications committed before this query arrive ahead
                 # of its answer, and are handled before execute returns.
-                conn.execute('SELECT 1')
+                # The answer names the session, still listening (through
+                # a pooler, another session would answer).
+                if conn.execute(HEARTBEAT_QUERY).fetchall() != session:
+                    raise psycopg.OperationalError(
+                        'the listening session changed or stopped '
+                        'listening')
                 self._heard = sent
                 self._listened = True
                 # Until the next heartbeat, or at once when the database

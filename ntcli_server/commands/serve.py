@@ -172,14 +172,14 @@ def _combined(hooks: list[dict[str, typing.Callable[..., None]]]
     return {name: chain(calls) for name, calls in by_name.items()}
 
 
-def _retention_settings(target: str, days: int, log_level: str,
-                        log_format: str
+def _retention_settings(target: str, days: int | None, wait: float,
+                        log_level: str, log_format: str
                         ) -> dict[str, typing.Callable[..., None]]:
-    """gunicorn hooks starting and stopping the audit retention process
-    (see ntcli_server.retention)."""
-    from ntcli_server.retention import AuditRetention
-    retention = AuditRetention(target, days, log_level=log_level,
-                               log_format=log_format)
+    """gunicorn hooks starting and stopping the retention process (see
+    ntcli_server.retention)."""
+    from ntcli_server.retention import Retention
+    retention = Retention(target, days, wait=wait, log_level=log_level,
+                          log_format=log_format)
 
     def when_ready(server: object) -> None:
         retention.start()
@@ -274,10 +274,10 @@ class Serve(base.Command):
         hooks = []
         if args.metrics:
             hooks.append(_metrics_settings())
-        if args.audit_retention_days:
-            hooks.append(_retention_settings(
-                db, args.audit_retention_days, args.log_level,
-                args.log_format))
+        # expired sessions and old idempotency keys go in every case
+        hooks.append(_retention_settings(
+            db, args.audit_retention_days or None, args.db_wait,
+            args.log_level, args.log_format))
         _run_gunicorn(db, {
             **_combined(hooks),
             'bind': [args.bind],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import typing
 
+from ntcli_server import signin
 from ntcli_server.commands import base
 from ntcli_server.commands.base import ADMIN
 
@@ -14,7 +15,8 @@ class CreateUser(base.ShowOne):
 
     With --no-credential the user gets none: they sign in through the
     identity provider only (link their identity with ntcli-server user
-    link).
+    link). With NTCLI_SERVER_OIDC_REQUIRE set, --no-credential is needed:
+    the server refuses user credentials.
     """
 
     value_columns = ('credential',)
@@ -29,6 +31,15 @@ class CreateUser(base.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
+        if signin.required_by_environment() and \
+                not parsed_args.no_credential:
+            # the server would refuse the credential printed (401)
+            raise base.CommandFailed(
+                f'{signin.ENV_REQUIRE} is set: this server refuses user '
+                'credentials, so the user would get one that never works',
+                f'Create it with --no-credential and link the identity '
+                f'they sign in with (ntcli-server user link '
+                f'{parsed_args.name} --issuer URL --subject SUB).')
         with self.open_authority(parsed_args, create=True) as authority:
             new = authority.create_user(
                 ADMIN, parsed_args.name,

@@ -237,8 +237,9 @@ class TestTwoNodes(testtools.TestCase):
             while conn.execute(
                     'SELECT count(*) FROM pg_stat_activity '
                     'WHERE datname = current_database() '
-                    "AND application_name = %s AND query = 'SELECT 1'",
-                    (listener.APPLICATION_NAME,)).fetchone()[0] < 2:
+                    'AND application_name = %s AND query = %s',
+                    (listener.APPLICATION_NAME,
+                     listener.HEARTBEAT_QUERY)).fetchone()[0] < 2:
                 self.assertLess(time.monotonic(), deadline, 'not listening')
                 time.sleep(0.05)
             for node in self.nodes:
@@ -445,7 +446,9 @@ class TestRevocationBound(testtools.TestCase):
                 if status != 401:
                     accepted_after_bound.append((tokens[index][0], status))
         self.assertEqual([], accepted_after_bound)
-        # The cut happened: both nodes' workers were listening.
-        self.assertEqual(4, cut)
+        # The cut happened: every listening connection, at least one per
+        # node (a worker listens once it has opened the database; one of
+        # A's two may never have had a request).
+        self.assertGreaterEqual(cut, 2)
         self.addDetail('accepted within the bound', testtools.content
                        .text_content(str(accepted_within)))

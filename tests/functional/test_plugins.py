@@ -29,6 +29,7 @@ EXAMPLE = os.path.join(TOP, 'examples', 'ntcli-hello-plugin')
 DAY = 86400
 
 BROKEN_MODULE = 'raise RuntimeError("hello_broken is broken on purpose")\n'
+EXITING_MODULE = 'import sys\nsys.exit(3)\n'
 BUGGY_MODULE = '''\
 from ntcli import command
 
@@ -369,6 +370,50 @@ class TestBrokenPlugin(PluginTest):
         self.assertEqual(('words\n', ''), (result.stdout, result.stderr))
 
 
+class TestExitingPlugin(PluginTest):
+    """A plugin whose module calls sys.exit() when it is imported."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(testing.PluginDistribution(
+            'exiting-plugin',
+            {'ntcli.commands': {'exiting_hello': 'hello_exiting:Exiting'}},
+            modules={'hello_exiting.py': EXITING_MODULE}))
+
+    def test_help_works_with_one_warning_naming_it(self):
+        for args in (('--help',), ('help',)):
+            result = self.ntcli(*args)
+            lines = result.stderr.splitlines()
+            self.assertEqual(1, len(lines), result.stderr)
+            self.assertTrue(lines[0].startswith('Warning: '), lines[0])
+            self.assertIn("'exiting hello'", lines[0])
+            self.assertIn("'hello_exiting:Exiting'", lines[0])
+            self.assertIn('SystemExit: 3', lines[0])
+            self.assertIn('token refresh', help_groups(result.stdout)['token'])
+
+    def test_other_commands_work(self):
+        self.ntcli('token', 'refresh')
+        result = self.ntcli('hello', '-f', 'json')
+        self.assertEqual('', result.stderr)
+        self.assertTrue(result.json()['token_stored'])
+
+    def test_running_it_fails_cleanly(self):
+        lines = self.assertFailsCleanly(
+            self.ntcli('exiting', 'hello', expect=None), 1)
+        self.assertIn("The command 'exiting hello' could not be loaded",
+                      lines[0])
+
+    def test_it_is_listed_with_its_distribution(self):
+        rows = self.ntcli('plugin', 'list', '-f', 'json').json()
+        self.assertIn({'Name': 'exiting hello', 'Kind': 'command',
+                       'Distribution': 'exiting-plugin', 'Version': '0.1',
+                       'Status': 'ok'}, rows)
+        example = {(r['Name'], r['Distribution']) for r in rows}
+        self.assertIn(('hello tokens', 'ntcli-hello-plugin'), example)
+        self.assertIn(('token refresh', 'ntcli'), example)
+        self.assertIn(('local', 'ntcli'), example)
+
+
 class TestNameCollision(PluginTest):
     """A plugin that registers 'token refresh', a built-in command."""
 
@@ -399,11 +444,27 @@ class TestNameCollision(PluginTest):
                          'the ignored plugin was imported')
 
     def test_help_warns_once(self):
-        result = self.ntcli('--help')
-        self.assertWarnsOfTheIgnoredPlugin(result.stderr)
-        self.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
-        self.assertTrue(help_groups(result.stdout)['token'][
-            'token refresh'].startswith('Rotate the workspace token'))
+        for args in (('--help',), ('help',)):
+            result = self.ntcli(*args)
+            self.assertWarnsOfTheIgnoredPlugin(result.stderr)
+            self.assertEqual(1, len(result.stderr.splitlines()),
+                             result.stderr)
+            self.assertTrue(help_groups(result.stdout)['token'][
+                'token refresh'].startswith('Rotate the workspace token'))
+            self.assertFalse(os.path.exists(self.marker))
+
+    def test_plugin_list_marks_it_ignored(self):
+        rows = self.ntcli('plugin', 'list', '--kind', 'command', '--long',
+                          '-f', 'json').json()
+        hijack = [r for r in rows if r['Distribution'] == 'hijack-plugin']
+        self.assertEqual([{'Name': 'token refresh', 'Kind': 'command',
+                           'Distribution': 'hijack-plugin',
+                           'Version': '0.1',
+                           'Status': 'ignored: the name is taken',
+                           'Entry Point': 'hello_hijack:Refresh'}], hijack)
+        builtin = [r for r in rows if r['Name'] == 'token refresh'
+                   and r['Distribution'] == 'ntcli']
+        self.assertEqual('ok', builtin[0]['Status'])
         self.assertFalse(os.path.exists(self.marker))
 
     def test_other_commands_do_not_warn(self):

@@ -4,6 +4,7 @@ workspace token, workspaces, refresh, list, revoke, status and --debug."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 
@@ -221,6 +222,32 @@ class TestUserLogin(RemoteTest):
         self.assertIn('"POST /v1/workspaces/', log)
         self.assertNoSecrets(log)
         self.assertNotIn(self.stored().token[4:], log)
+
+    def test_verbose_and_the_log_file_trace_without_debug(self):
+        self.login_and_select()
+        quiet = self.ntcli('token', 'list')
+        self.assertNotIn('HTTP GET', quiet.stderr)
+        result = self.ntcli('-v', 'token', 'list')
+        self.assertIn(f'HTTP GET {self.url}/v1/workspaces/'
+                      f'{self.workspace.id}/tokens', result.stderr)
+        self.assertIn('Authorization: Bearer ***', result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+        # the libraries' debug lines come with -vv only
+        self.assertNotIn('Starting new HTTP connection', result.stderr)
+        result = self.ntcli('-vv', 'token', 'list')
+        self.assertIn('Starting new HTTP connection', result.stderr)
+        self.assertIn('HTTP GET', result.stderr)
+        self.assertNoSecrets(result.stderr)
+        log = os.path.join(self.home.path, 'ntcli.log')
+        result = self.ntcli('--log-file', log, 'token', 'refresh')
+        self.assertNotIn('HTTP POST', result.stderr)
+        with open(log, encoding='utf-8') as handle:
+            written = handle.read()
+        self.assertIn(f'HTTP POST {self.url}/v1/workspaces/', written)
+        self.assertIn('DEBUG', written)
+        self.assertEqual(0o600, os.stat(log).st_mode & 0o777)
+        self.assertNoSecrets(result.stdout + result.stderr + written)
+        self.assertNotIn(self.stored().token[4:], written)
 
 
 class TestWorkspaceTokenLogin(RemoteTest):

@@ -22,8 +22,9 @@ from prometheus_client import multiprocess
 
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
+from ntcli_authority.models import Identity, Session
 from ntcli_server.testing import ServerFixture, server_command
-from tests.unit.server.test_metrics import samples
+from tests.unit.ntcli_server.test_metrics import samples
 
 
 def wait_for(predicate, timeout=20.0):
@@ -332,6 +333,37 @@ class TestAuditRetention(testtools.TestCase):
         self.assertEqual(retention,
                          {p for p, r in children().items() if r})
         self.assertNotIn('can only join a child process', server.log())
+
+
+class TestRetention(testtools.TestCase):
+    """Without --audit-retention-days too, the server forgets what it
+    need not keep."""
+
+    def test_expired_sessions_go_while_the_server_serves(self):
+        directory = self.useFixture(fixtures.TempDir()).path
+        db = os.path.join(directory, 'server.db')
+        now = int(time.time())
+        issuer = 'https://idp.example'
+        with Authority.open(db) as authority:
+            user = authority.create_user(Principal.local(), 'alice').user
+            authority.store.add_identity(Identity(issuer, 'sub', user.id,
+                                                  now - 3 * 86400))
+            for session, expires_at in (('ses_expired', now - 2 * 86400),
+                                        ('ses_live', now + 3600)):
+                authority.store.add_session(Session(
+                    session, user.id, issuer, 'sub', now - 3 * 86400,
+                    expires_at, secret_hash=session), None)
+
+        def sessions():
+            with sqlite3.connect(db) as connection:
+                return sorted(row[0] for row in connection.execute(
+                    'SELECT id FROM sessions'))
+        self.assertEqual(['ses_expired', 'ses_live'], sessions())
+        server = self.useFixture(ServerFixture(db, user=None))
+        self.assertTrue(wait_for(lambda: sessions() == ['ses_live']),
+                        sessions())
+        self.assertEqual(200, requests.get(server.url + '/healthz',
+                                           timeout=10).status_code)
 
 
 class TestDatabaseFileReplaced(testtools.TestCase):
