@@ -16,7 +16,7 @@ import falcon
 
 from ntcli_authority import errors
 from ntcli_core import redact
-from ntcli_core.terminal import quoted
+from ntcli_core.terminal import escape, quoted
 
 # The name the logs have always shown for the API's errors.
 LOG = logging.getLogger('ntcli_server.wsgi')
@@ -31,11 +31,38 @@ _HTTP_CODES = {400: 'INVALID_REQUEST', 401: 'AUTHENTICATION_REQUIRED',
 
 
 
+#: The longest message, and the longest text in details, an answer
+#: carries: both may echo what the client sent (a path segment of up to
+#: gunicorn's 4 KB request line, a name), which is for recognising, not
+#: for reading back in full.
+MAX_MESSAGE = 1024
+MAX_DETAIL = 256
+
+
+def _cut(text: str, limit: int) -> str:
+    text = escape(text)
+    return text if len(text) <= limit else text[:limit] + '…'
+
+
+def _bound(error: dict) -> None:
+    """Cut the message and the texts of the details of an error body."""
+    error['message'] = _cut(error['message'], MAX_MESSAGE)
+    details = error.get('details')
+    if isinstance(details, dict):           # a copy: the error keeps its own
+        error['details'] = {
+            name: _cut(value, MAX_DETAIL) if isinstance(value, str)
+            else [_cut(v, MAX_DETAIL) if isinstance(v, str) else v
+                  for v in value] if isinstance(value, list)
+            else value
+            for name, value in details.items()}
+
+
 def send_error(req: falcon.Request, resp: falcon.Response,
                 error: errors.AuthorityError) -> None:
     resp.status = falcon.code_to_http_status(error.http_status)
     req.context.error_code = error.code
     body = error.to_dict()
+    _bound(body['error'])
     # The id an operator finds this request by in the logs.
     body['error']['request_id'] = getattr(req.context, 'request_id', None)
     resp.media = body

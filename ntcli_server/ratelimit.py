@@ -21,12 +21,14 @@ remember more.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import math
 import mmap
-import multiprocessing
 import os
 import struct
+import tempfile
+import threading
 import time
 import typing
 
@@ -49,9 +51,57 @@ _FIELDS = len(_SLOT.unpack(bytes(_SLOT.size)))
 # Digests of recent keys, per process: a client address is hashed once,
 # not on every request (its cost: benchmarks/RESULTS.md).
 _DIGESTS = 4096
-# Held for a few microseconds; a worker killed while holding it must not
-# stop the others: past this wait a request is let through unlimited.
+# Held for a few microseconds; past this wait a request is let through
+# unlimited rather than kept waiting.
 _LOCK_WAIT = 0.05
+# How often a waiter tries the lock again.
+_LOCK_POLL = 0.0005
+
+
+class NodeLock:
+    """A lock of the processes forked from its maker, fit for gevent.
+
+    A POSIX record lock on an unlinked file: the kernel drops the locks of
+    a process that dies, so a worker killed while holding it stops nobody
+    (a ``multiprocessing.Lock`` would stay taken for good). It is only
+    ever tried without blocking, and a waiter sleeps between tries: in a
+    gevent worker that sleep lets the worker's other requests run, where a
+    blocking system call would stop them all. Record locks do not exclude
+    each other within one process, so a thread lock does that: one made in
+    each process on first use, after gevent (if any) has patched
+    ``threading``, so that it too is waited for cooperatively.
+    """
+
+    def __init__(self) -> None:
+        # lives as long as the server; its descriptor is shared on fork
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._local: tuple[int, threading.Lock] | None = None
+
+    def _process_lock(self) -> threading.Lock:
+        pid = os.getpid()
+        if self._local is None or self._local[0] != pid:
+            self._local = (pid, threading.Lock())
+        return self._local[1]
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock within ``timeout`` seconds; False if not."""
+        deadline = time.monotonic() + timeout
+        local = self._process_lock()
+        if not local.acquire(timeout=timeout):
+            return False
+        while True:
+            try:
+                fcntl.lockf(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:                  # EAGAIN or EACCES: taken
+                if time.monotonic() >= deadline:
+                    local.release()
+                    return False
+                time.sleep(_LOCK_POLL)
+
+    def release(self) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN)
+        self._process_lock().release()
 
 
 class TooManyRequests(errors.AuthorityError):
@@ -77,7 +127,7 @@ class FailureTable:
         self.window_ms = window * 1000
         self.clock = clock
         self._memory = mmap.mmap(-1, _SLOT.size * _BUCKETS * _WAYS)
-        self._lock = multiprocessing.Lock()
+        self._lock = NodeLock()
         # Keyed, so that nobody can choose addresses that share a bucket.
         self._salt = os.urandom(16)
         self._digests: dict[str, int] = {}
@@ -113,7 +163,7 @@ class FailureTable:
         """Seconds until ``key`` may try again (0: now)."""
         now = int(self.clock() * 1000)
         digest = self._digest(key)
-        if not self._lock.acquire(timeout=_LOCK_WAIT):
+        if not self._lock.acquire(_LOCK_WAIT):
             return 0
         try:
             _, entry = self._slot(digest, now)
@@ -125,7 +175,7 @@ class FailureTable:
         """Count one failed authentication of ``key``."""
         now = int(self.clock() * 1000)
         digest = self._digest(key)
-        if not self._lock.acquire(timeout=_LOCK_WAIT):
+        if not self._lock.acquire(_LOCK_WAIT):
             return
         try:
             index, (_, start, failures, blocked) = self._slot(digest, now)

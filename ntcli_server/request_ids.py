@@ -16,6 +16,8 @@ import re
 import secrets
 import typing
 
+from ntcli_core import redact
+
 if typing.TYPE_CHECKING:
     import falcon
 
@@ -36,8 +38,11 @@ def new() -> str:
 
 
 def accept(proposed: str | None) -> str:
-    """``proposed`` when it is a sane id, else a fresh one."""
-    if proposed and PATTERN.fullmatch(proposed):
+    """``proposed`` when it is a sane id, else a fresh one. An id shaped
+    like a secret (a credential sent in the wrong header) is not kept: it
+    would reach the audit trail, which its readers see unredacted."""
+    if (proposed and PATTERN.fullmatch(proposed)
+            and not redact.holds_secret(proposed)):
         return proposed
     return new()
 

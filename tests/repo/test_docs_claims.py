@@ -1,9 +1,13 @@
 """What the documentation and the help say is what ntcli does.
 
-Each test holds one claim that was once false: the pages a message sends
-its reader to exist (installed users have no ``docs/`` directory, so no
-message names a path in it), the man page's environment variables, the
-error envelope of the API reference, and ``--sort-column``'s help.
+Each test holds a claim that was once false, or that nothing else checked:
+the pages a message sends its reader to exist (installed users have no
+``docs/`` directory, so no message or help names a path in it); the man
+pages' environment variables and exit statuses; the error envelope of the
+API reference; ``--sort-column``'s help; the global options of the user
+guide; the messages the troubleshooting page explains and the output the
+pages show without running it are ones ntcli prints; no page installs
+ntcli from a package index.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import testtools
 
 from ntcli import command
 from ntcli_server import openapi
+from tests.repo.test_docs_examples import fenced_blocks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -80,13 +85,29 @@ def product_strings() -> list[tuple[str, int, str]]:
                         node.value, str) and id(node) not in skip:
                     found.append((os.path.relpath(path, ROOT), node.lineno,
                                   node.value))
-                elif isinstance(node, ast.JoinedStr):
-                    # what is filled in when it is printed: FILLED
-                    text = ''.join(v.value if isinstance(v, ast.Constant)
-                                   else FILLED for v in node.values)
-                    found.append((os.path.relpath(path, ROOT), node.lineno,
-                                  text))
+                elif isinstance(node, (ast.JoinedStr, ast.BinOp)):
+                    text = _template(node)
+                    if text is not None:
+                        found.append((os.path.relpath(path, ROOT),
+                                      node.lineno, text))
     return found
+
+
+def _template(node: ast.expr) -> str | None:
+    """An f-string, or a sum of strings ('a ' + x + '.'), with FILLED for
+    what is filled in when it is printed; None for anything else."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return ''.join(v.value if isinstance(v, ast.Constant) else FILLED
+                       for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _template(node.left), _template(node.right)
+        if left is None and right is None:
+            return None
+        return (left if left is not None else FILLED) + (
+            right if right is not None else FILLED)
+    return None
 
 
 def help_texts() -> list[tuple[str, str]]:
@@ -168,6 +189,38 @@ class TestTroubleshooting(testtools.TestCase):
                        for text in messages):
                 unknown.append(message)
         self.assertEqual([], unknown)
+
+
+class TestSampleOutput(testtools.TestCase):
+
+    def test_what_the_pages_show_ntcli_print_is_what_it_prints(self):
+        # output shown without being run (a sign-in needs a provider, an
+        # upgrade an old config): each line is one of ntcli's messages;
+        # "…" and the values (URLs, names, times) are what is filled in
+        templates = {line for _, _, text in product_strings()
+                     for line in text.split('\n')
+                     if len(line.replace(FILLED, '').strip()) >= 8}
+        patterns = [re.compile('.+'.join(map(re.escape,
+                                             line.split(FILLED))))
+                    for line in templates]
+        checked, unknown = 0, []
+        for path in glob.glob(os.path.join(DOCS, 'user', '*.md')):
+            lines = read(path).split('\n')
+            for language, first, body in fenced_blocks(lines):
+                if language not in ('text', 'console', '') or not body or \
+                        not (body[0].startswith('$ ntcli') or len(body) == 1):
+                    continue
+                for number, line in enumerate(body, first):
+                    if not line.strip() or line.startswith(('$ ', '(ntcli)'))\
+                            or re.fullmatch(r'\S+://\S+', line):
+                        continue
+                    text = line.removeprefix('Warning: ').replace('…', 'x')
+                    checked += 1
+                    if not any(p.fullmatch(text) for p in patterns):
+                        unknown.append(f'{os.path.relpath(path, ROOT)}:'
+                                       f'{number}: {line}')
+        self.assertEqual([], unknown)
+        self.assertGreater(checked, 8)
 
 
 class TestInstallInstructions(testtools.TestCase):

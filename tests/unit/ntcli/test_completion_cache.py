@@ -74,8 +74,8 @@ class TestValues(CacheTest):
         self.assertIn(other, self.quick('-w', 'team-a', 'token', 'revoke',
                                         ''))
         self.assertNotIn(other, self.quick('token', 'revoke', ''))
-        os.chdir(self.home.path)
         self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(self.home.path)
         self.assertIsNone(self.quick('token', 'revoke', ''))
 
     def test_no_secret_in_the_cache(self):

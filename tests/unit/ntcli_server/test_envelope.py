@@ -1,9 +1,11 @@
 """Tests of ntcli_server.envelope: a refusal echoes at most a little of the
-client's text, escaped and without secrets."""
+client's text, escaped and without secrets (and of the request ids it
+carries)."""
 
 from __future__ import annotations
 
 from ntcli_core.terminal import QUOTE_LIMIT
+from ntcli_server import envelope
 from tests.unit.ntcli_server.test_wsgi import APITestCase
 
 SECRET = 'wst_' + 'A' * 40
@@ -39,3 +41,41 @@ class TestEchoedText(APITestCase):
         self.assertTrue(message.isprintable())
         self.assertNotIn(SECRET, message)
         self.assertEqual({'field': 'action'}, error['details'])
+
+
+class TestBoundedAnswers(APITestCase):
+
+    def test_a_long_path_segment_is_echoed_cut(self):
+        jti = 'j' * 3000
+        error = self.assertError(
+            self.call('DELETE', f'{self.tokens_path()}/{jti}', self.alice),
+            404, 'TOKEN_NOT_FOUND')
+        self.assertLessEqual(len(error['message']), envelope.MAX_MESSAGE + 1)
+        workspace = 'w' * 3000
+        error = self.assertError(
+            self.call('GET', self.tokens_path(workspace), self.alice),
+            404, 'WORKSPACE_NOT_FOUND')
+        self.assertTrue(all(len(value) <= envelope.MAX_DETAIL + 1
+                            for value in error['details'].values()))
+        self.assertTrue(error['details']['workspace_id'].startswith('www'))
+
+    def test_a_short_one_is_echoed_whole(self):
+        error = self.assertError(
+            self.call('DELETE', f'{self.tokens_path()}/jti_nope', self.alice),
+            404, 'TOKEN_NOT_FOUND')
+        self.assertIn("'jti_nope'", error['message'])
+
+
+class TestRequestIds(APITestCase):
+
+    def test_a_secret_shaped_request_id_is_replaced(self):
+        secret = 'ntu_' + 'a' * 30
+        result = self.call('GET', '/v1/whoami', self.alice,
+                           headers={'X-Request-Id': secret})
+        self.assertEqual(200, result.status_code)
+        self.assertNotIn(secret, result.headers['x-request-id'])
+
+    def test_a_proxy_request_id_is_kept(self):
+        result = self.call('GET', '/v1/whoami', self.alice,
+                           headers={'X-Request-Id': 'proxy-1234'})
+        self.assertEqual('proxy-1234', result.headers['x-request-id'])

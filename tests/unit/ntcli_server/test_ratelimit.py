@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+import time
 
 import testtools
 from falcon import testing
@@ -140,3 +144,83 @@ class TestMiddleware(testtools.TestCase):
                          'Content-Type': 'application/json'})
             self.assertEqual(400, result.status_code)
         self.assertEqual(200, self.whoami(self.alice).status_code)
+
+
+class TestNodeLock(testtools.TestCase):
+
+    def hold_in_child(self, lock, then):
+        """Fork a child that takes ``lock`` and then calls ``then``."""
+        pid = os.fork()
+        if pid == 0:                    # pragma: no cover (the child)
+            try:
+                if lock.acquire(5):
+                    then()
+            finally:
+                os._exit(0)
+        return pid
+
+    def test_a_process_killed_holding_it_stops_nobody(self):
+        lock = ratelimit.NodeLock()
+        pid = self.hold_in_child(lock, lambda: os.kill(os.getpid(), 9))
+        os.waitpid(pid, 0)
+        self.assertTrue(lock.acquire(1))
+        lock.release()
+
+    def test_a_table_counts_after_a_worker_died_holding_its_lock(self):
+        table = ratelimit.FailureTable(limit=1, window=60)
+        pid = self.hold_in_child(table._lock,
+                                 lambda: os.kill(os.getpid(), 9))
+        os.waitpid(pid, 0)
+        table.failed('192.0.2.1')
+        self.assertLess(0, table.retry_after('192.0.2.1'))
+
+    def test_held_elsewhere_it_is_refused_after_the_wait(self):
+        lock = ratelimit.NodeLock()
+        reader, writer = os.pipe()
+        self.addCleanup(os.close, reader)
+
+        def hold():
+            os.write(writer, b'x')
+            time.sleep(30)
+        pid = self.hold_in_child(lock, hold)
+        self.addCleanup(os.waitpid, pid, 0)
+        self.addCleanup(os.kill, pid, 9)
+        os.close(writer)
+        self.assertEqual(b'x', os.read(reader, 1))
+        self.assertFalse(lock.acquire(0.05))
+        self.assertTrue(lock._process_lock().acquire(0))   # not left taken
+
+    def test_a_gevent_worker_serves_others_while_one_waits(self):
+        # A request waiting for the lock must let the worker's other
+        # greenlets run (a blocking wait would stop them all).
+        script = textwrap.dedent('''
+            from gevent import monkey
+            monkey.patch_all()
+            import os, time, gevent
+            from ntcli_server import ratelimit
+            lock = ratelimit.NodeLock()
+            reader, writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                lock.acquire(5)
+                os.write(writer, b'x')
+                time.sleep(30)
+                os._exit(0)
+            os.read(reader, 1)
+            inside, ticks = [False], []
+            def wait():
+                inside[0] = True
+                lock.acquire(0.2)
+                inside[0] = False
+            def other():
+                for _ in range(100):
+                    ticks.append(inside[0])
+                    gevent.sleep(0.001)
+            gevent.joinall([gevent.spawn(wait), gevent.spawn(other)])
+            os.kill(pid, 9)
+            print(sum(ticks))
+        ''')
+        result = subprocess.run([sys.executable, '-c', script],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertLess(0, int(result.stdout))
