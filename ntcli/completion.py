@@ -133,12 +133,17 @@ def _values(app: App, keep: bool
             or app.parser.parse_known_args([])[0]))
         for dest, value in line_options.items():
             setattr(options, dest, value)
+        lookup = _lookup_context(options)
         try:
-            found = VALUES[source](_lookup_context(options))
+            found = VALUES[source](lookup)
         except (Exception, _Deadline):
             # kept too: the next Tab answers at once, and looks again in
             # the background
             found = []
+        finally:
+            # before the files are stamped: closing the embedded
+            # endpoint's database changes them
+            lookup.close()
         if keep:
             completion_cache.store_values(source, line_options,
                                           [tuple(c) for c in found])

@@ -80,5 +80,9 @@ def missing_home(directory: str) -> str | None:
 
 def cache_home() -> str | None:
     """The user's cache directory (``~/.cache`` on Linux), where it is
-    plain XDG; None elsewhere."""
-    return _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')
+    plain XDG; None elsewhere, and under a home directory that does not
+    exist (a cache is not worth creating one)."""
+    base = _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')
+    if base is not None and missing_home(base) is not None:
+        return None
+    return base
