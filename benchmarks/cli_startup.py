@@ -224,26 +224,28 @@ def run_once(argv: list[str], env: dict[str, str],
     return elapsed, cpu
 
 
-def instructions(argv: list[str], env: dict[str, str], cwd: str) -> int:
-    """Instructions one run of ``argv`` executes, counted by callgrind
-    (with those of the programs it execs: ``token exec`` becomes its
-    command).
+def instructions(argv: list[str], env: dict[str, str],
+                 cwd: str) -> int | None:
+    """Instructions one run of ``argv`` executes, counted by callgrind;
+    None for a command that replaces itself with another program
+    (``token exec``), whose count callgrind never reports.
 
     Unlike wall or CPU time, the count hardly changes with the load of the
-    machine; it misses what the CPU waits for (disk, cache misses).
+    machine; it misses what the CPU waits for (disk, cache misses). A
+    background process the command starts (a Tab's refresh of the
+    completion cache) is not counted.
     """
     proc = subprocess.run(
         ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null',
-         '--trace-children=yes', *argv], env=env, cwd=cwd,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
-    counted = [int(line.rsplit(':', 1)[1])
-               for line in proc.stderr.splitlines() if 'Collected :' in line]
-    if not counted:
-        raise BenchmarkError(f"callgrind counted nothing for "
-                             f"{' '.join(argv)}: "
-                             f'{proc.stderr.strip()[-800:]}')
-    return sum(counted)
+         *argv], env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr.splitlines():
+        if 'Collected :' in line:
+            return int(line.rsplit(':', 1)[1])
+    if proc.returncode == 0:
+        return None
+    raise BenchmarkError(f"callgrind counted nothing for {' '.join(argv)}: "
+                         f'{proc.stderr.strip()[-800:]}')
 
 
 def check_output(argv: list[str], env: dict[str, str], cwd: str) -> str:
@@ -421,6 +423,9 @@ def report(result: dict) -> None:
         print(f"{'instructions (callgrind)':<{width}} {'count':>13} "
               f"{'ratio':>6}")
         for name, count in counted.items():
+            if count is None:
+                print(f"{name:<{width}} {'n/a (exec)':>13}")
+                continue
             print(f'{name:<{width}} {count:13,d} '
                   f'{count / counted[BASELINE]:5.2f}x')
             result['summary'][name]['instructions'] = count

@@ -6,6 +6,9 @@ from cliff import columns
 
 from ntcli_core import timefmt
 
+__all__ = ['CheckColumn', 'RevocationColumn', 'ScopeColumn', 'TextColumn',
+           'TimeColumn']
+
 
 class TimeColumn(columns.FormattableColumn[int | None]):
     """A Unix time: ``2025-08-07 12:00:00 UTC`` for people, ISO-8601 with

@@ -40,7 +40,7 @@ from ntcli.display import (
 from ntcli_core.cli_parser import ParsedCommand
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.context import Context, PluginContext
 
 __all__ = ['App', 'Command', 'CommandMixin', 'Fields', 'Lister',
            'ShowEach', 'ShowOne', 'check_description']
@@ -88,6 +88,10 @@ class CommandMixin(command.Command):
 
     #: whether the app's settings are checked before the command runs
     checks_settings = True
+    #: whether, before the command acts, ntcli finishes what an earlier
+    #: command left pending: issues whose answers were lost, revocations
+    #: that failed (a command that talks to the endpoint about tokens)
+    finishes_pending_work = False
 
     def run(self, parsed_args: argparse.Namespace) -> int:
         try:
@@ -110,8 +114,11 @@ class CommandMixin(command.Command):
         if app.startup_error is not None:
             raise app.startup_error
         if self.checks_settings:
-            self.context.check_settings()
+            self._context.check_settings()
         self.check_arguments(parsed_args)
+        if self.finishes_pending_work:
+            from ntcli import unfinished
+            unfinished.finish(self._context)
         try:
             code = super().run(parsed_args)
             output.deliver(app.stdout)
@@ -159,8 +166,16 @@ class CommandMixin(command.Command):
             'That part is done and stored; nothing needs to be repeated.')
 
     @property
-    def context(self) -> Context:
-        """The :class:`ntcli.context.Context` of this run."""
+    def context(self) -> PluginContext:
+        """The run's context as a command sees it: what the plugin guide
+        documents (:class:`ntcli.context.PluginContext`)."""
+        from ntcli.context import PluginContext
+        return PluginContext(self._context)
+
+    @property
+    def _context(self) -> Context:
+        """The whole :class:`ntcli.context.Context` of this run: for
+        ntcli's own commands (ntcli.commands)."""
         context = self.app.context
         assert context is not None, 'the app makes it before any command'
         return context

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -70,18 +69,7 @@ def _lookup_context(options: argparse.Namespace) -> Context:
     options = argparse.Namespace(**vars(options))
     options.timeout = ENDPOINT_TIMEOUT
     options.debug = False
-    lookup = context.Context(_Quiet(), options)
-    lookup.retry_revocations = False
-    return lookup
-
-
-def _embedded_database_missing(lookup: Context) -> bool:
-    # the embedded endpoint creates its database on first use: a lookup
-    # must not, so an endpoint never used has no values
-    from ntcli.endpoints.local import LocalEndpoint
-    endpoint = lookup.endpoint
-    return (isinstance(endpoint, LocalEndpoint)
-            and not os.path.exists(endpoint.database_path))
+    return context.Context(_Quiet(), options, look=True)
 
 
 def workspace_names(lookup: Context) -> list[Candidate]:
@@ -89,7 +77,7 @@ def workspace_names(lookup: Context) -> list[Candidate]:
     endpoint, those of its database)."""
     endpoint = lookup.endpoint
     names = set(lookup.config.known_workspaces(lookup.context_name))
-    if endpoint.embedded and not _embedded_database_missing(lookup):
+    if endpoint.embedded and not lookup.embedded_database_missing():
         names.update(w.name for w in endpoint.list_workspaces(None))
     return [Candidate(name) for name in sorted(names)]
 
@@ -108,7 +96,7 @@ def context_names(lookup: Context) -> list[Candidate]:
 
 def token_jtis(lookup: Context) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
-    if _embedded_database_missing(lookup):
+    if lookup.embedded_database_missing():
         return []
     from ntcli_core import timefmt
     endpoint = lookup.endpoint
@@ -145,12 +133,17 @@ def _values(app: App, keep: bool
             or app.parser.parse_known_args([])[0]))
         for dest, value in line_options.items():
             setattr(options, dest, value)
+        lookup = _lookup_context(options)
         try:
-            found = VALUES[source](_lookup_context(options))
+            found = VALUES[source](lookup)
         except (Exception, _Deadline):
             # kept too: the next Tab answers at once, and looks again in
             # the background
             found = []
+        finally:
+            # before the files are stamped: closing the embedded
+            # endpoint's database changes them
+            lookup.close()
         if keep:
             completion_cache.store_values(source, line_options,
                                           [tuple(c) for c in found])

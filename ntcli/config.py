@@ -171,12 +171,13 @@ class Config:
         self.upgraded: list[str] | None = None
 
     @classmethod
-    def load(cls, config_dir: str) -> Config:
+    def load(cls, config_dir: str, *, look: bool = False) -> Config:
         """Read the config; a missing file gives the defaults. A version 1
-        file is upgraded in memory (see :attr:`upgraded`)."""
+        file is upgraded in memory (see :attr:`upgraded`). A ``look``
+        (shell completion) leaves the file's mode as it is."""
         path = os.path.join(config_dir, CONFIG_FILE)
         try:
-            raw = fileio.read_private(path)
+            raw = fileio.read_private(path, tighten=not look)
         except OSError as exc:
             raise ConfigError(
                 f'Cannot read the configuration file {path}: '

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from ntcli import errors
 
+__all__ = ['PluginContext', 'choose_bearer']
+
 if TYPE_CHECKING:    # types only: each piece is imported on first use
     import argparse
 
@@ -61,6 +63,20 @@ def choose_bearer(embedded: bool, env_token: str | None,
              'workspace token) or set NTCLI_TOKEN.')
 
 
+def _under_a_home(directory: str, variable: str) -> str:
+    """``directory``; ConfigError when it lies under a home directory that
+    does not exist, which ntcli would otherwise create."""
+    from ntcli import paths
+    home = paths.missing_home(directory)
+    if home is None:
+        return directory
+    raise errors.ConfigError(
+        f'The home directory {home} does not exist, and ntcli keeps its '
+        f'files under it ({directory})',
+        f'Set HOME to your home directory, or {variable} to a directory '
+        'for them.')
+
+
 def names_by_id(known: dict[str, str]) -> dict[str, str]:
     """Workspace names by id, from the names-to-ids the config knows."""
     return {v: k for k, v in known.items()}
@@ -76,13 +92,16 @@ class AppStreams(Protocol):
 class Context:
     """Everything a command needs, built lazily."""
 
-    def __init__(self, app: AppStreams,
-                 options: argparse.Namespace) -> None:
+    def __init__(self, app: AppStreams, options: argparse.Namespace, *,
+                 look: bool = False) -> None:
         self.app = app
         self.options = options
         self._endpoint: Endpoint | None = None
-        # False for a look that must change nothing (shell completion)
-        self.retry_revocations = True
+        # a look (shell completion, 'auth status --all') writes nothing:
+        # not even the state of the expiry warning
+        self.look = look
+        # whether ntcli.unfinished.finish ran for the command running now
+        self.pending_finished = False
         # True for a context named by a command's argument (see of()):
         # settings meant for the context in force do not apply
         self.one_of_several = False
@@ -91,18 +110,20 @@ class Context:
     @functools.cached_property
     def config_dir(self) -> str:
         from ntcli import paths
-        return paths.config_dir(self.options.config_dir)
+        return _under_a_home(paths.config_dir(self.options.config_dir),
+                             'NTCLI_CONFIG_DIR')
 
     @functools.cached_property
     def data_dir(self) -> str:
         from ntcli import paths
-        return paths.data_dir(self.options.config_dir)
+        return _under_a_home(paths.data_dir(self.options.config_dir),
+                             'NTCLI_DATA_DIR')
 
     @functools.cached_property
     def config(self) -> Config:
         from ntcli import config
-        loaded = config.Config.load(self.config_dir)
-        if loaded.upgraded is not None:
+        loaded = config.Config.load(self.config_dir, look=self.look)
+        if loaded.upgraded is not None and not self.look:
             return self._upgrade_config(loaded)
         return loaded
 
@@ -176,16 +197,17 @@ class Context:
         for name in ('named', 'workspace'):
             self.__dict__.pop(name, None)
 
-    def of(self, name: str) -> Context:
+    def of(self, name: str, *, look: bool = False) -> Context:
         """This run's settings with the context ``name`` in force, and
         nothing given for one context only (endpoint, CA bundle,
         workspace, NTCLI_TOKEN): for commands that act on a context named
-        as their argument, or on every context."""
+        as their argument, or on every context (``look``: to show it,
+        changing nothing)."""
         import argparse
         options = argparse.Namespace(**vars(self.options))
         options.context, options.endpoint = name, None
         options.ca_bundle, options.workspace = None, None
-        other = Context(self.app, options)
+        other = Context(self.app, options, look=look)
         other.__dict__['config'] = self.config
         if 'store' in self.__dict__:
             other.__dict__['store'] = self.store
@@ -292,8 +314,8 @@ class Context:
     # -- endpoint ----------------------------------------------------------
     @property
     def endpoint(self) -> Endpoint:
-        """The endpoint, connected, with pending issues settled and
-        pending revocations retried."""
+        """The endpoint of the context in force, built on first use; it is
+        contacted only by the calls made on it."""
         if self._endpoint is None:
             from ntcli import endpoints
             options = endpoints.EndpointOptions(
@@ -305,18 +327,21 @@ class Context:
                 from ntcli import progress
                 endpoint = progress.spinning(endpoint, self.app.stderr)
             self._endpoint = endpoint
-            if self.retry_revocations:
-                self.retry_pending_revocations()
         return self._endpoint
 
-    def retry_pending_revocations(self) -> None:
-        """Finish what an earlier command could not complete: settle its
-        issues whose answers were lost, then retry its revocations."""
-        from ntcli import issues, revocations
-        issues.settle(self)
-        revocations.retry_pending(self)
+    def embedded_database_missing(self) -> bool:
+        """Whether the endpoint is the embedded one and its database does not
+        exist yet: a look (completion, ``auth status``, ``token show``)
+        then finds nothing, and creates nothing."""
+        from ntcli.endpoints.local import LocalEndpoint
+        endpoint = self.endpoint
+        return (isinstance(endpoint, LocalEndpoint)
+                and not os.path.exists(endpoint.database_path))
 
     def close(self) -> None:
+        """Release the endpoint; the next command (interactive mode) builds
+        it again and finishes the pending work again."""
+        self.pending_finished = False
         if self._endpoint is not None:
             self._endpoint.close()
             self._endpoint = None
@@ -353,7 +378,7 @@ class Context:
         return stored
 
     def _warn_if_expiring(self, stored: StoredToken) -> None:
-        if self.retry_revocations:      # not for a look (completion)
+        if not self.look:       # its state is written once a day
             from ntcli import expiring
             expiring.warn_if_expiring(self, stored)
 
@@ -402,10 +427,10 @@ class Context:
         if not wanted:
             token = self.env_token()
             if token:       # the workspace of the token the run acts with
-                from ntcli.tokeninfo import token_claims
+                from ntcli_core.tokens import unverified_claims
                 try:
-                    sub = token_claims(token).get('sub')
-                except errors.TokenInvalid:
+                    sub = unverified_claims(token).get('sub')
+                except ValueError:
                     sub = None      # the endpoint will refuse it
                 if isinstance(sub, str) and sub:
                     return Workspace(id=sub, name=names_by_id(known).get(
@@ -440,3 +465,88 @@ class Context:
     def now(self) -> int:
         from ntcli_core import clock
         return clock.now()
+
+
+class PluginContext:
+    """A command's view of the run's :class:`Context`: what
+    the plugin guide documents for plugins, and nothing else (the stored
+    credentials, the config file and the settings are ntcli's own)."""
+
+    __slots__ = ('_whole',)
+
+    def __init__(self, whole: Context) -> None:
+        self._whole = whole
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace this run acts on."""
+        return self._whole.workspace
+
+    def resolve_workspace(self, wanted: str | None) -> Workspace:
+        """A Workspace from a name or id, or the endpoint's default."""
+        return self._whole.resolve_workspace(wanted)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint of the context in force."""
+        return self._whole.endpoint
+
+    def bearer(self, workspace_id: str | None = None) -> str | None:
+        """The credential this run acts with (:func:`choose_bearer`)."""
+        return self._whole.bearer(workspace_id)
+
+    def workspace_bearer(self, workspace_id: str) -> str | None:
+        """:meth:`bearer` (its name in ntcli 0.1)."""
+        return self._whole.bearer(workspace_id)
+
+    def admin_bearer(self) -> str | None:
+        """:meth:`bearer` without a workspace (its name in ntcli 0.1)."""
+        return self._whole.bearer()
+
+    def stored_token(self, workspace_id: str) -> StoredToken | None:
+        """The stored workspace token of ``workspace_id``, or None."""
+        return self._whole.stored_token(workspace_id)
+
+    def env_token(self) -> str | None:
+        """The workspace token given in NTCLI_TOKEN, if any."""
+        return self._whole.env_token()
+
+    def user_credential(self) -> str | None:
+        """The user credential stored for the context (``auth login``),
+        None on the embedded endpoint."""
+        return self._whole.user_credential()
+
+    @property
+    def history(self) -> AuditLog:
+        """The local audit trail (``token history``)."""
+        return self._whole.history
+
+    def warn(self, message: str) -> None:
+        """A warning line on stderr, secrets redacted."""
+        self._whole.warn(message)
+
+    def note(self, message: str) -> None:
+        """A line for the user on stderr, secrets redacted."""
+        self._whole.note(message)
+
+    @property
+    def config_dir(self) -> str:
+        return self._whole.config_dir
+
+    @property
+    def data_dir(self) -> str:
+        return self._whole.data_dir
+
+    def now(self) -> int:
+        """Unix seconds, UTC (the clock tests move)."""
+        return self._whole.now()
+
+    def close(self) -> None:
+        """Release the endpoint (before the process is replaced)."""
+        self._whole.close()
+
+
+def whole(context: Context | PluginContext) -> Context:
+    """The run's Context behind a command's view of it: for ntcli's own
+    modules, which the token operations of a plugin call."""
+    return context._whole if isinstance(context, PluginContext) else context

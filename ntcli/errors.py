@@ -7,6 +7,18 @@ stderr lines and exit statuses (1 for a failed operation, 2 for bad usage).
 
 from __future__ import annotations
 
+__all__ = ['AuthenticationRequired', 'CommandNotExecutable', 'CommandNotFound',
+           'ConfigError', 'Conflict', 'CredentialStoreError',
+           'EndpointError', 'EndpointUnreachable', 'Forbidden',
+           'InsufficientScope', 'Interrupted', 'InvalidExpiration',
+           'InvalidRequest', 'IssueInDoubt', 'KeyUnavailable',
+           'LockTimeout', 'NoStoredToken', 'NoWorkspaceSelected',
+           'NotFound', 'NtcliError', 'OutputUndelivered',
+           'PluginError', 'ReplayedTokenGone', 'SignInRequired',
+           'TokenExpired', 'TokenInvalid', 'TokenNotFound',
+           'TokenRejected', 'TokenRevoked', 'UnsafePath',
+           'UsageError', 'WorkspaceNotFound', 'from_api_error']
+
 
 class NtcliError(Exception):
     """An expected failure, with a message for the user and a hint."""

@@ -18,14 +18,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ntcli import errors
 from ntcli_core.lifetimes import DAY, MAX_LIFETIME
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.config import Config
     from ntcli.credentials import StoredToken
+
+
+class Context(Protocol):
+    """What the warning needs of the run's context (ntcli.context, which
+    calls it)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def context_name(self) -> str: ...
+    @property
+    def config_dir(self) -> str: ...
+    def setting(self, flag: Any, env: str, key: str, default: Any) -> Any: ...
+    def now(self) -> int: ...
+    def warn(self, message: str) -> None: ...
 
 SETTING = 'expiry_warning'
 ENV = 'NTCLI_EXPIRY_WARNING'

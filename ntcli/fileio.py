@@ -20,7 +20,12 @@ import time
 import types
 
 from ntcli import faults
-from ntcli.errors import CredentialStoreError, LockTimeout, UnsafePath
+from ntcli.errors import (
+    CredentialStoreError,
+    LockTimeout,
+    NtcliError,
+    UnsafePath,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -95,18 +100,20 @@ def _tighten_fd(fd: int, path: str, mode: int = 0o600) -> bool:
     return True
 
 
-def read_private(path: str) -> bytes | None:
+def read_private(path: str, *, tighten: bool = True) -> bytes | None:
     """The content of one of ntcli's private files, None when missing.
 
     A symlink or special file is refused (UnsafePath); a file of ours that
-    others may read is tightened to 0600 first, through the descriptor.
+    others may read is tightened to 0600 first, through the descriptor,
+    unless ``tighten`` is false (a look, which changes nothing).
     """
     try:
         fd = open_file(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:
-        _tighten_fd(fd, path)
+        if tighten:
+            _tighten_fd(fd, path)
         chunks: list[bytes] = []
         while True:
             chunk = os.read(fd, 1 << 16)
@@ -327,7 +334,18 @@ class FileLock:
     def acquire(self) -> None:
         if self._fd is not None:
             raise RuntimeError('FileLock is not reentrant')
-        fd = open_file(self.path, os.O_RDWR | os.O_CREAT)
+        try:
+            fd = open_file(self.path, os.O_RDWR | os.O_CREAT)
+        except UnsafePath:
+            raise
+        except OSError as exc:
+            # a read-only file system, a full disk, a file in the way
+            raise NtcliError(
+                f'Cannot open the lock file {self.path}: '
+                f'{exc.strerror or exc}',
+                f'ntcli keeps {self.what} in {os.path.dirname(self.path)}: '
+                'it must be writable (not on a read-only file system) and '
+                'have free space.') from None
         deadline = (None if self.timeout is None
                     else time.monotonic() + self.timeout)
         try:

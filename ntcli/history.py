@@ -3,16 +3,19 @@
 ``<config_dir>/history.jsonl`` gets one JSON object per line, appended with
 a single ``write`` on an ``O_APPEND`` descriptor so that concurrent ntcli
 processes never interleave their lines. It records JTIs and outcomes, never
-token values.
+token values. It is read from its end, so that showing the latest entries
+of a history of any length is quick, and a line ntcli did not write is
+skipped, never fatal.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import mmap
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ntcli import fileio
 from ntcli.errors import ConfigError, NtcliError
@@ -21,6 +24,13 @@ from ntcli_core.tokens import SECRET_PREFIXES
 LOG = logging.getLogger(__name__)
 
 HISTORY_FILE = 'history.jsonl'
+#: A line longer than this was not written by ntcli: it is skipped unread.
+MAX_LINE = 1 << 16
+#: The latest time an entry may hold (the end of year 9999, UTC).
+LATEST = 253402300799
+#: The fields of an entry that hold text (or nothing).
+TEXT_FIELDS = ('action', 'jti', 'outcome', 'workspace_id', 'endpoint',
+               'context', 'detail')
 
 
 class AuditLog:
@@ -66,22 +76,82 @@ class AuditLog:
 
     def entries(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The recorded entries, oldest first; the last ``limit`` if given."""
+        return self.recent(limit).entries
+
+    def recent(self, limit: int | None) -> Recent:
+        """The last ``limit`` readable entries (every one when None),
+        oldest first, read from the end of the file: time and memory grow
+        with ``limit``, not with the file.
+
+        A line that is not an entry ntcli writes (torn, foreign, a field of
+        the wrong type, a time out of range, longer than
+        :data:`MAX_LINE`) is skipped and counted; the file is not changed.
+        """
         try:
-            raw = fileio.read_private(self.path)
+            fd = fileio.open_file(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return Recent([], False, 0)
         except OSError as exc:
             raise ConfigError(
                 f'Cannot read the history file {self.path}: '
                 f'{exc.strerror or exc}',
                 'Check its owner and permissions.') from None
-        lines = raw.splitlines() if raw is not None else []
-        result = []
-        for raw in lines:
-            try:
-                entry = json.loads(raw.decode('utf-8'))
-            except (ValueError, UnicodeDecodeError):
-                continue  # a torn or foreign line; keep the rest readable
-            if isinstance(entry, dict):
-                result.append(entry)
-        if limit is not None:
-            result = result[-limit:] if limit > 0 else []
-        return result
+        try:
+            if os.fstat(fd).st_size == 0:
+                return Recent([], False, 0)
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as data:
+                return _read_backwards(data, limit)
+        finally:
+            os.close(fd)
+
+
+class Recent(NamedTuple):
+    """What :meth:`AuditLog.recent` read."""
+
+    entries: list[dict[str, Any]]
+    more: bool          # older entries were left out (``limit``)
+    skipped: int        # unreadable lines among those read
+
+
+def _read_backwards(data: mmap.mmap, limit: int | None) -> Recent:
+    found: list[dict[str, Any]] = []
+    skipped = 0
+    end = len(data)
+    if data[end - 1:end] == b'\n':
+        end -= 1
+    while end >= 0:
+        if limit is not None and len(found) > limit:
+            # one entry more than asked for: older ones are left out
+            return Recent(found[limit - 1::-1] if limit else [], True,
+                          skipped)
+        start = data.rfind(b'\n', 0, end) + 1
+        if end - start > MAX_LINE:
+            skipped += 1
+        elif start < end:
+            entry = _entry(data[start:end])
+            if entry is None:
+                skipped += 1
+            else:
+                found.append(entry)
+        end = start - 1
+    if limit is not None and len(found) > limit:
+        return Recent(found[limit - 1::-1] if limit else [], True, skipped)
+    return Recent(found[::-1], False, skipped)
+
+
+def _entry(raw: bytes) -> dict[str, Any] | None:
+    """One line as an entry, or None when it is not one ntcli writes."""
+    try:
+        entry = json.loads(raw.decode('utf-8'))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(entry, dict):
+        return None
+    when = entry.get('time')
+    if when is not None and (type(when) is not int
+                             or not 0 <= when <= LATEST):
+        return None
+    for name in TEXT_FIELDS:
+        if not isinstance(entry.get(name), (str, type(None))):
+            return None
+    return entry

@@ -27,6 +27,8 @@ from ntcli.errors import CredentialStoreError, KeyUnavailable
 from ntcli.paths import CREDENTIALS_FILE
 from ntcli_core.fernet import generate_key, multi_fernet, parse_keys
 
+__all__ = ['ENV_VAR']
+
 LOG = logging.getLogger(__name__)
 
 ENV_VAR = 'NTCLI_KEY'

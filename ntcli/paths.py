@@ -67,7 +67,22 @@ def data_dir(config_override: str | None = None) -> str:
     return platformdirs.user_data_dir(APP_NAME, appauthor=False)
 
 
+def missing_home(directory: str) -> str | None:
+    """The user's home directory when ``directory`` lies under it and it
+    does not exist (``HOME=/nonexistent``), else None: ntcli never creates
+    a home directory."""
+    home = os.path.expanduser('~')
+    if home in ('~', '/') or os.path.isdir(home):
+        return None
+    inside = os.path.commonpath([os.path.abspath(directory), home]) == home
+    return home if inside else None
+
+
 def cache_home() -> str | None:
     """The user's cache directory (``~/.cache`` on Linux), where it is
-    plain XDG; None elsewhere."""
-    return _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')
+    plain XDG; None elsewhere, and under a home directory that does not
+    exist (a cache is not worth creating one)."""
+    base = _linux_xdg_home('XDG_CACHE_HOME', '~/.cache')
+    if base is not None and missing_home(base) is not None:
+        return None
+    return base

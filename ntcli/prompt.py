@@ -9,6 +9,8 @@ from ntcli import errors
 if TYPE_CHECKING:
     from cliff.app import App
 
+__all__ = ['confirm']
+
 
 def confirm(app: App, question: str) -> None:
     """Ask ``question`` with ``Are you sure? (y/N)``; raise unless yes.

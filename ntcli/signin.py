@@ -29,9 +29,31 @@ from ntcli.loopback import open_browser
 from ntcli.oidc_client import BROWSER_WAIT, ProviderClient
 
 if typing.TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.credential_store import CredentialStore
+    from ntcli.endpoints import Endpoint
+    from ntcli.history import AuditLog
 
 __all__ = ['renew', 'sign_in', 'sign_out']
+
+
+class Context(typing.Protocol):
+    """What a sign-in needs of the run's context (ntcli.context, which
+    renews a session through this module)."""
+
+    @property
+    def app(self) -> typing.Any: ...
+    @property
+    def credentials_key(self) -> str: ...
+    @property
+    def endpoint(self) -> Endpoint: ...
+    @property
+    def history(self) -> AuditLog: ...
+    @property
+    def store(self) -> CredentialStore: ...
+    @property
+    def timeout(self) -> float: ...
+    def warn(self, message: str) -> None: ...
+
 
 def client_for(context: Context, provider: SignInProvider
                ) -> ProviderClient:

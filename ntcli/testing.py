@@ -58,6 +58,10 @@ if TYPE_CHECKING:
         Workspace,
     )
 
+__all__ = ['CLIRunner', 'EmbeddedEndpoint', 'ImportPath', 'IsolatedHome',
+           'PluginDistribution', 'PluginSourceTree', 'Result',
+           'ntcli_command', 'run_in_process', 'run_ntcli']
+
 ONE_YEAR = YEAR
 
 

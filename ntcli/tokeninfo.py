@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ntcli import errors
+from ntcli.context import whole
 from ntcli_core import scopes, timefmt
 from ntcli_core.tokens import unverified_claims
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.context import Context, PluginContext
+
+__all__ = ['describe_current', 'scopes_of', 'token_claims', 'usable_token']
 
 MESSAGES = {
     'active': 'Token is valid and ready to use.',
@@ -42,11 +45,14 @@ def scopes_of(token: str, recorded: scopes.Scopes | None = None
         return None
 
 
-def usable_token(context: Context) -> str:
+def usable_token(view: Context | PluginContext) -> str:
     """The workspace token a command would use: NTCLI_TOKEN, else the
     stored token of the workspace; not one known to have expired, which
     its user could only fail with. Raises NoStoredToken or TokenExpired."""
+    context = whole(view)
     token = context.env_token()
+    if not token and context.embedded_database_missing():
+        raise errors.NoStoredToken()    # and no workspace to look in
     if token:
         try:
             expires_at = token_claims(token).get('exp')
@@ -67,12 +73,15 @@ def usable_token(context: Context) -> str:
     return token
 
 
-def describe_current(context: Context) -> dict[str, Any]:
+def describe_current(view: Context | PluginContext) -> dict[str, Any]:
     """The current token's facts, its status from the endpoint when it can
     be reached, and a message for people. Raises AuthenticationRequired when
     there is no token at all."""
-    workspace = context.workspace
+    context = whole(view)
     token = context.env_token()
+    if not token and context.embedded_database_missing():
+        raise errors.NoStoredToken()    # and no workspace to look in
+    workspace = context.workspace
     source = 'environment (NTCLI_TOKEN)'
     recorded = None
     if not token:

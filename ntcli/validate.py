@@ -15,6 +15,8 @@ import re
 
 from ntcli_core.names import is_valid_name
 
+__all__ = ['count_option', 'decimal', 'whole_number']
+
 DEFAULT_TIMEOUT = 30.0
 # A day: a larger network timeout is a mistake, and past about 9.2e9 s
 # (threading.TIMEOUT_MAX) the socket layer itself raises OverflowError.

@@ -9,6 +9,8 @@ import re
 
 from ntcli_core.lifetimes import DAY, YEAR
 
+__all__ = ['MAX_DIGITS', 'UNITS', 'describe', 'parse']
+
 UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': DAY, 'w': 7 * DAY, 'y': YEAR}
 #: More digits than any accepted duration needs: a 5000-digit number is
 #: refused, not converted.

@@ -22,6 +22,12 @@ from __future__ import annotations
 import re
 import typing
 
+__all__ = ['ACTIONS', 'DEFAULT', 'FULL', 'LEGACY', 'MAX_SCOPES',
+           'MAX_SCOPE_LENGTH', 'READ', 'RESOURCES', 'ScopeError', 'Scopes',
+           'VOCABULARY', 'WRITE', 'allows', 'canonical', 'compact',
+           'from_claim', 'missing', 'parse', 'reported', 'scope',
+           'to_claim']
+
 RESOURCES = ('workspace', 'servers', 'secrets', 'tokens')
 READ = 'read'
 WRITE = 'write'

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+__all__ = ['QUOTE_LIMIT', 'escape', 'quoted']
+
 # C0 and C1 controls, DEL, and the bidirectional embedding, override and
 # isolate characters (the "Trojan Source" set, CVE-2021-42574).
 _UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f'

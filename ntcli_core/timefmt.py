@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime
 import time
 
+__all__ = ['human', 'iso', 'iso_millis', 'parse_iso', 'parse_time',
+           'time_argument']
+
 
 def iso(ts: int | None) -> str | None:
     """``2025-08-07T12:00:00Z`` (None stays None)."""

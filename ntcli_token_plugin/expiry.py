@@ -7,24 +7,18 @@ import argparse
 
 from ntcli import errors, validate
 from ntcli_core import durations, timefmt
-from ntcli_core.lifetimes import DAY, DEFAULT_LIFETIME, MAX_GRACE, MAX_LIFETIME
-from ntcli_core.records import Record
+from ntcli_core.lifetimes import (
+    DAY,
+    DEFAULT_LIFETIME,
+    MAX_GRACE,
+    MAX_LIFETIME,
+    Expiry,
+)
 from ntcli_core.terminal import quoted
 
 HINT = ('Use --expires-in with a number of seconds (86400) or a duration '
         '(24h, 30d, 1y) up to ten years, --expires-at with a future '
         'ISO-8601 time or Unix timestamp, or --no-expiry.')
-
-
-class Expiry(Record):
-    """A requested lifetime: seconds from now, an absolute time, or never."""
-
-    expires_in: int | None = None
-    expires_at: int | None = None
-
-    @property
-    def never(self) -> bool:
-        return self.expires_in is None and self.expires_at is None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -166,3 +160,14 @@ def check_outlasts(lifetime: Expiry, window: int, option: str,
 
 
 describe_window = durations.describe
+
+
+def refresh_window(text: str | None, option: str, lifetime: Expiry,
+                   now: int) -> int | None:
+    """The window of a conditional refresh, checked against the lifetime
+    of the token it would issue; None when ``option`` was not given."""
+    if text is None:
+        return None
+    window = parse_window(text, option)
+    check_outlasts(lifetime, window, option, now)
+    return window

@@ -117,7 +117,7 @@ class Login(command.Command):
         if ci_login.wanted(parsed_args):
             return ci_login.login(self, parsed_args)
         from ntcli.credentials import StoredToken
-        context = self.context
+        context = self._context
         endpoint = context.endpoint
         if endpoint.embedded:
             self.report('The embedded endpoint needs no login; '
@@ -207,7 +207,7 @@ class Login(command.Command):
 
     def _remember(self, workspaces: list) -> None:
         """Note the workspaces the user sees; select the only one."""
-        context = self.context
+        context = self._context
         chosen = None
         with context.update_config() as config:
             for workspace in workspaces:
@@ -226,7 +226,7 @@ class Login(command.Command):
 
     def _provider(self, *, required: bool):
         """The identity provider the endpoint trusts, or None."""
-        endpoint = self.context.endpoint
+        endpoint = self._context.endpoint
         providers = endpoint.sign_in_providers()
         if not providers:
             if required:
@@ -242,7 +242,7 @@ class Login(command.Command):
         from ntcli import loopback, signin
         from ntcli_core import timefmt
         from ntcli_core.terminal import escape
-        context = self.context
+        context = self._context
         endpoint = context.endpoint
         browser = parsed_args.web or (not parsed_args.device
                                       and loopback.can_open_browser())
@@ -303,7 +303,7 @@ class Status(command.ShowEach):
         return 1 if failed and code == 0 else code
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         if not parsed_args.all:
             row = self._status(context)
             return tuple(row), [tuple(row.values())]
@@ -313,8 +313,7 @@ class Status(command.ShowEach):
             if name == in_force:
                 rows.append(self._status(context))
                 continue
-            other = context.of(name)
-            other.retry_revocations = False     # a look changes nothing
+            other = context.of(name, look=True)   # a look changes nothing
             try:
                 rows.append(self._status(other))
             finally:
@@ -373,6 +372,12 @@ class Status(command.ShowEach):
             data['session_expires'] = timefmt.iso(record.expires_at)
         else:
             data['identity_provider'] = data['session_expires'] = None
+        if context.embedded_database_missing():
+            # nothing to look at, and a look creates nothing
+            data['workspace'] = 'default (made by the first token command)'
+            data['workspace_id'] = None
+            data['token_status'] = 'no token (run ntcli token refresh)'
+            return data
         try:
             workspace = context.workspace
             data['workspace'] = workspace.name
@@ -407,7 +412,7 @@ class PrintToken(command.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         from ntcli import tokeninfo
-        self.app.stdout.write(tokeninfo.usable_token(self.context) + '\n')
+        self.app.stdout.write(tokeninfo.usable_token(self._context) + '\n')
         return 0
 
 
@@ -422,7 +427,7 @@ class Logout(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        context = self.context
+        context = self._context
         try:
             context.store.read()
         except errors.KeyUnavailable:

@@ -98,7 +98,7 @@ def login(command: Command, parsed_args: argparse.Namespace) -> int:
     from ntcli.credentials import StoredToken
     from ntcli_core import timefmt
     asked_scopes = _check(parsed_args)
-    context = command.context
+    context = command._context
     endpoint = context.endpoint
     if endpoint.embedded:
         raise errors.UsageError(

@@ -14,7 +14,7 @@ class ShowConfig(command.ShowOne):
                             'timeout', 'credentials_file', 'key_source'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         data = {
             'config_dir': context.config_dir,
             'data_dir': context.data_dir,
@@ -31,7 +31,7 @@ class RotateKey(command.Command):
     """Re-encrypt the stored credentials under a new key."""
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        context = self.context
+        context = self._context
         rotation = context.store.rotate_key()
         context.history.record('rotate-key', jti=None, outcome='rotated')
         what = 'Credentials re-encrypted' if rotation.reencrypted else \

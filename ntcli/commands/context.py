@@ -104,7 +104,7 @@ class CreateContext(command.ShowOne):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli import contexts, endpoints
-        context = self.context
+        context = self._context
         url = parsed_args.endpoint_key
         # the endpoint plugin's own verdict on the URL (no connection)
         endpoints.load_endpoint(url, endpoints.EndpointOptions(
@@ -152,7 +152,7 @@ class ListContexts(command.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import CheckColumn, TextColumn
-        context = self.context
+        context = self._context
         in_force = _in_force(context)
         rows = []
         for name, entry in sorted(context.config.contexts().items()):
@@ -178,7 +178,7 @@ class UseContext(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         name = parsed_args.name
         entry = _existing(context, name)
         context.reresolve()     # changing contexts makes no other one
@@ -210,7 +210,7 @@ class ShowContext(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         named = context.named if parsed_args.name is None else None
         name = parsed_args.name or context.named.name
         if named is not None and not named.saved:
@@ -251,7 +251,7 @@ class RenameContext(command.Command):
         _not_local(parsed_args.new, 'the new name of another')
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        context = self.context
+        context = self._context
         old, new = parsed_args.old, parsed_args.new
         _existing(context, old)
         context.reresolve()     # changing contexts makes no other one
@@ -295,7 +295,7 @@ class DeleteContext(command.Command):
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         from ntcli import prompt
         from ntcli.commands.auth import Logout
-        context = self.context
+        context = self._context
         name = parsed_args.name
         entry = _existing(context, name)
         if not parsed_args.force:

@@ -99,7 +99,7 @@ class CreateTrustPolicy(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         workspace = context.workspace
         policy = context.endpoint.create_trust_policy(
             context.workspace_bearer(workspace.id), workspace.id,
@@ -116,7 +116,7 @@ class ListTrustPolicies(command.Lister):
     fields = dict.fromkeys(FIELDS)
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         workspace = context.workspace
         policies = context.endpoint.list_trust_policies(
             context.workspace_bearer(workspace.id), workspace.id)
@@ -138,7 +138,7 @@ class ShowTrustPolicy(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         workspace = context.workspace
         return FIELDS, row(context.endpoint.get_trust_policy(
             context.workspace_bearer(workspace.id), workspace.id,
@@ -157,7 +157,7 @@ class DeleteTrustPolicy(command.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         from ntcli_core.terminal import escape
-        context = self.context
+        context = self._context
         workspace = context.workspace
         try:
             policy = context.endpoint.delete_trust_policy(

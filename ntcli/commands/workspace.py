@@ -21,6 +21,8 @@ def check_name(name: str) -> str:
 class CreateWorkspace(command.ShowOne):
     """Create a workspace."""
 
+    finishes_pending_work = True
+
     fields = dict.fromkeys(('workspace_id', 'workspace_name', 'created'))
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
@@ -38,17 +40,25 @@ class CreateWorkspace(command.ShowOne):
         command.check_description(parsed_args.description)
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         name = check_name(parsed_args.name)
         endpoint = context.endpoint
         workspace = endpoint.create_workspace(
             context.bearer(), name, parsed_args.description)
-        with context.update_config() as config:
-            config.remember_workspace(context.context_name, workspace.id,
-                                      workspace.name)
-            if parsed_args.select:
-                config.select_workspace(context.context_name, workspace.id,
-                                        workspace.name)
+        try:
+            with context.update_config() as config:
+                config.remember_workspace(context.context_name,
+                                          workspace.id, workspace.name)
+                if parsed_args.select:
+                    config.select_workspace(context.context_name,
+                                            workspace.id, workspace.name)
+        except errors.NtcliError as exc:
+            # the workspace exists: say so, and what was not written
+            context.warn(
+                f"the workspace '{workspace.name}' was created, but "
+                + ('it is not selected: ' if parsed_args.select else
+                   'it is not remembered in the configuration: ')
+                + exc.message + '.')
         from ntcli_core import timefmt
         return (tuple(self.fields),
                 (workspace.id, workspace.name,
@@ -58,11 +68,13 @@ class CreateWorkspace(command.ShowOne):
 class ListWorkspaces(command.Lister):
     """List the workspaces (✓ marks the selected one)."""
 
+    finishes_pending_work = True
+
     fields = dict.fromkeys(('ID', 'Name', 'Created', 'Selected'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import CheckColumn, TimeColumn
-        context = self.context
+        context = self._context
         endpoint = context.endpoint
         workspaces = endpoint.list_workspaces(context.bearer())
         selected = context.config.active_workspace(context.context_name)
@@ -83,6 +95,7 @@ class ListWorkspaces(command.Lister):
 class SelectWorkspace(command.ShowOne):
     """Select the workspace that commands act on."""
 
+    finishes_pending_work = True
     reports_action = True     # -q: no report
 
     fields = dict.fromkeys(('workspace_id', 'workspace_name'))
@@ -94,7 +107,7 @@ class SelectWorkspace(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        context = self.context
+        context = self._context
         workspace = context.resolve_workspace(parsed_args.name)
         with context.update_config() as config:
             config.select_workspace(context.context_name, workspace.id,
@@ -110,6 +123,8 @@ class SelectWorkspace(command.ShowOne):
 class DeleteWorkspace(command.Command):
     """Delete a workspace and revoke all of its tokens."""
 
+    finishes_pending_work = True
+
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument('name', metavar='NAME|ID',
@@ -120,7 +135,7 @@ class DeleteWorkspace(command.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         from ntcli import prompt
-        context = self.context
+        context = self._context
         workspace = context.resolve_workspace(parsed_args.name)
         if not parsed_args.force:
             prompt.confirm(self.app, f"Delete workspace '{workspace.name}' "
@@ -149,6 +164,8 @@ class ListEvents(command.Lister):
     """Show what happened to a workspace's tokens: the endpoint's audit
     trail (every machine, every user), oldest first."""
 
+    finishes_pending_work = True
+
     fields = dict.fromkeys(('Time', 'Action', 'Outcome', 'Actor', 'JTI',
                             'Client', 'User Agent', 'Request ID', 'Detail'))
 
@@ -171,7 +188,7 @@ class ListEvents(command.Lister):
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
         from ntcli.columns import TimeColumn
-        context = self.context
+        context = self._context
         workspace = (context.resolve_workspace(parsed_args.name)
                      if parsed_args.name else context.workspace)
         events = context.endpoint.list_events(

@@ -21,6 +21,11 @@ from ntcli import errors
 from ntcli_core.records import Record, field
 from ntcli_core.terminal import quoted
 
+__all__ = ['Endpoint', 'EndpointOptions', 'Event', 'ExchangedToken',
+           'IssuedToken', 'Revocation', 'Session', 'SignInProvider',
+           'TokenRecord', 'TrustPolicy', 'Validation', 'Workspace',
+           'normalize_url']
+
 _DEFAULT_PORTS = {'http': 80, 'https': 443}
 
 #: Scopes as an endpoint reports them (see ntcli_core.scopes); None: not said.

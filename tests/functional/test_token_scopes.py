@@ -60,6 +60,36 @@ class TestLocalScopes(base.FunctionalTest):
         out = self.json('token', 'refresh')
         self.assertEqual({'new_token', 'old_token', 'message'}, set(out))
 
+    def test_a_refresh_that_keeps_the_token_says_scope_was_not_applied(
+            self):
+        self.ntcli('token', 'refresh')
+        kept = self.json('token', 'refresh', '--if-expires-within', '7d',
+                         '--scope', 'servers:read')
+        self.assertIs(False, kept['refreshed'])
+        result = self.ntcli('token', 'refresh', '--if-expires-within', '7d',
+                            '--scope', 'servers:read,tokens:write')
+        self.assertEqual(
+            ['Warning: the token was not refreshed, so --scope '
+             'servers:read,tokens:write was not applied: it keeps '
+             'workspace:write servers:write secrets:write tokens:write. Run '
+             'it without --if-expires-within to apply --scope now.'],
+            result.stderr.splitlines())
+        self.assertEqual(list(scopes.FULL),
+                         self.json('token', 'show')['scope'])
+        # the scopes it holds already: nothing to say
+        result = self.ntcli('token', 'refresh', '--if-expires-within', '7d',
+                            '--scope', ','.join(scopes.FULL))
+        self.assertEqual('', result.stderr)
+        # when it rotates, the scopes are applied, without a warning
+        result = self.ntcli('token', 'refresh', '--if-expires-within',
+                            '3660d', '--expires-in', '3653d', '--scope',
+                            'servers:read', expect=None)
+        self.assertEqual(2, result.returncode, result.stderr)
+        result = self.ntcli('token', 'refresh', '--scope', 'servers:read')
+        self.assertNotIn('not applied', result.stderr)
+        self.assertEqual(['servers:read'],
+                         self.json('token', 'show')['scope'])
+
     def test_list_shows_scope_and_description(self):
         self.ntcli('token', 'refresh')
         made = self.json('token', 'create', '--description', 'ci deploys',

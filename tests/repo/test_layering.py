@@ -132,9 +132,9 @@ class TestLayering(testtools.TestCase):
                 ['ntcli.endpoints.local:1 (cli) imports ntcli_server.wsgi '
                  '(server)'],
             # the plugin goes through the CLI, not the authority
-            ('ntcli_token_plugin.commands',
+            ('ntcli_token_plugin.refresh',
              'from ntcli_authority.authority import Authority\n'):
-                ['ntcli_token_plugin.commands:1 (plugin) imports '
+                ['ntcli_token_plugin.refresh:1 (plugin) imports '
                  'ntcli_authority.authority (authority)'],
             # a relative import is resolved
             ('ntcli_server.ingress', 'from . import wsgi\n'):

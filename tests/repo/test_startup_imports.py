@@ -73,6 +73,18 @@ class TestStartupImports(testtools.TestCase):
         self.assertNotIn('ntcli_token_plugin.expiry',
                          self.modules_after('token', 'show'))
 
+    def test_tab_starts_no_application(self):
+        # the first Tab of a plugin set makes the completion table; the
+        # next ones answer from it (ntcli.completion_quick)
+        tab = ('complete', '--query', '--', 'token', 'list', '--sort-')
+        self.assertIn('cliff.app', self.modules_after(*tab))
+        modules = self.modules_after(*tab)
+        self.assertEqual(set(), modules.intersection((
+            'cliff', 'cliff.app', 'stevedore', 'argparse',
+            'importlib.metadata', 'ntcli.application', 'ntcli.completion',
+            'ntcli_token_plugin',
+            'cryptography', 'sqlite3', 'typing', *NOT_ON_TOKEN_PATHS)))
+
     def test_records_without_dataclasses(self):
         proc = subprocess.run([sys.executable, '-c', RECORDS_PROBE],
                               env=self.home.env, capture_output=True,

@@ -29,7 +29,7 @@ class TestConstruction(testtools.TestCase):
             self.assertIn(expected, names)
         # read from the entry points, not wired by hand
         self.assertEqual(
-            'ntcli_token_plugin.commands:RefreshToken',
+            'ntcli_token_plugin.refresh:RefreshToken',
             app.command_manager.commands['token refresh'].value)
 
     def test_commands_are_not_imported_until_used(self):
@@ -295,7 +295,7 @@ class TestCommandNames(testtools.TestCase):
     def test_the_same_entry_point_twice_is_no_conflict(self):
         self.useFixture(testing.PluginDistribution(
             'ntcli-again', {'ntcli.commands': {
-                'token_show': 'ntcli_token_plugin.commands:ShowToken'}}))
+                'token_show': 'ntcli_token_plugin.show:ShowToken'}}))
         result = self.runner.run('--help')
         self.assertEqual(0, result.returncode)
         self.assertEqual('', result.stderr)

@@ -11,7 +11,7 @@ import time
 
 import testtools
 
-from ntcli import completion_cache, testing
+from ntcli import completion_cache, completion_engine, testing
 from tests.unit.ntcli.test_completion_table import TableTest
 
 
@@ -74,8 +74,8 @@ class TestValues(CacheTest):
         self.assertIn(other, self.quick('-w', 'team-a', 'token', 'revoke',
                                         ''))
         self.assertNotIn(other, self.quick('token', 'revoke', ''))
-        os.chdir(self.home.path)
         self.addCleanup(os.chdir, os.getcwd())
+        os.chdir(self.home.path)
         self.assertIsNone(self.quick('token', 'revoke', ''))
 
     def test_no_secret_in_the_cache(self):
@@ -196,11 +196,13 @@ class TestRefreshInTheBackground(testtools.TestCase):
 
     def test_a_new_token_is_offered_after_the_refresh(self):
         runner = self.useFixture(testing.CLIRunner())
-        authority = runner.embedded_endpoint()
-        first = authority.issue_token().jti
+        # tokens issued by ntcli itself: nothing else holds the database
+        first = runner.run('token', 'create', '-f', 'value', '-c',
+                           'jti').check().stdout.strip()
         tab = ('complete', '--query', '--', 'token', 'revoke', '')
         self.assertIn(first, runner.run(*tab).check().stdout)
-        second = authority.issue_token().jti
+        second = runner.run('token', 'create', '-f', 'value', '-c',
+                            'jti').check().stdout.strip()
         result = runner.run(*tab).check()
         self.assertEqual('', result.stderr)
         deadline = time.monotonic() + 60
@@ -208,3 +210,9 @@ class TestRefreshInTheBackground(testtools.TestCase):
             self.assertLess(time.monotonic(), deadline,
                             'the background refresh did not happen')
             time.sleep(0.2)
+        # and fresh: the refresh's own reading of the database changed
+        # nothing it stamped, so the next Tab does not refresh again
+        options = dict.fromkeys(completion_engine.LOOKUP_DESTS)
+        found, fresh = completion_cache.cached_values('jtis', options)
+        self.assertIn(second, [value for value, _ in found])
+        self.assertTrue(fresh)

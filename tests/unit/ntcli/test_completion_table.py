@@ -8,10 +8,7 @@ answer, which makes the table and keeps the values it looked up.
 """
 
 import io
-import json
 import os
-import subprocess
-import sys
 
 import testtools
 
@@ -203,33 +200,3 @@ class TestANewTable(TableTest):
         self.slow('')
         self.patch(completion_table.ntcli, '__version__', '99.0')
         self.assertIsNone(self.quick(''))
-
-
-PROBE = '''
-import io, json, sys
-from ntcli.main import main
-out = io.StringIO()
-code = main(sys.argv[1:], stdout=out, stderr=io.StringIO())
-print(json.dumps([code, out.getvalue(), sorted(sys.modules)]))
-'''
-
-
-class TestNoApplication(TableTest):
-
-    def run_probe(self, *argv):
-        proc = subprocess.run([sys.executable, '-c', PROBE, *argv],
-                              env=self.home.env, capture_output=True,
-                              text=True, check=True)
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-    def test_tab_imports_neither_cliff_nor_a_command(self):
-        argv = ('complete', '--query', '--', 'token', 'list', '--sort-')
-        code, first, modules = self.run_probe(*argv)   # makes the table
-        self.assertIn('cliff.app', modules)
-        code, text, modules = self.run_probe(*argv)
-        self.assertEqual((0, first), (code, text))
-        self.assertIn('--sort-column', text)
-        for heavy in ('cliff', 'cliff.app', 'stevedore', 'argparse',
-                      'ntcli.application', 'ntcli_token_plugin',
-                      'cryptography', 'sqlite3', 'importlib.metadata'):
-            self.assertNotIn(heavy, modules)

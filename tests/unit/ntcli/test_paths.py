@@ -67,3 +67,29 @@ class TestDefaultsMatchPlatformdirs(testtools.TestCase):
         out = subprocess.run([sys.executable, '-c', code], env=env,
                              check=True, capture_output=True, text=True)
         self.assertEqual('False', out.stdout.strip())
+
+
+class TestMissingHome(testtools.TestCase):
+    """ntcli never creates a home directory."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable('XDG_CACHE_HOME'))
+
+    def test_a_home_that_exists(self):
+        self.useFixture(fixtures.EnvironmentVariable('HOME', self.root))
+        self.assertIsNone(paths.missing_home(os.path.join(self.root, 'a')))
+        self.assertEqual(os.path.join(self.root, '.cache'),
+                         paths.cache_home())
+
+    def test_a_home_that_does_not(self):
+        home = os.path.join(self.root, 'gone', 'x')
+        self.useFixture(fixtures.EnvironmentVariable('HOME', home))
+        self.assertEqual(home, paths.missing_home(
+            os.path.join(home, '.config', 'ntcli')))
+        self.assertIsNone(paths.missing_home(os.path.join(self.root, 'b')))
+        self.assertIsNone(paths.cache_home())
+        cache = os.path.join(self.root, 'cache')
+        self.useFixture(fixtures.EnvironmentVariable('XDG_CACHE_HOME', cache))
+        self.assertEqual(cache, paths.cache_home())

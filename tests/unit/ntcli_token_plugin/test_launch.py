@@ -8,7 +8,8 @@ import fixtures
 import testtools
 
 from ntcli import errors, testing
-from ntcli_token_plugin import commands, launch
+from ntcli_token_plugin import exec as exec_command
+from ntcli_token_plugin import launch
 
 
 class TestEnvName(testtools.TestCase):
@@ -94,7 +95,7 @@ class TestExecParser(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(testing.IsolatedHome())
-        self.parser = commands.ExecToken(None, None).get_parser(
+        self.parser = exec_command.ExecToken(None, None).get_parser(
             'ntcli token exec')
 
     def test_everything_after_the_double_dash_is_the_command(self):
@@ -115,7 +116,7 @@ class TestExecParser(testtools.TestCase):
         self.assertEqual([], self.parser.parse_args(['--']).command)
         stderr = self.useFixture(fixtures.StringStream('stderr')).stream
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', stderr))
-        self.parser = commands.ExecToken(None, None).get_parser(
+        self.parser = exec_command.ExecToken(None, None).get_parser(
             'ntcli token exec')
         self.assertRaises(SystemExit, self.parser.parse_args, ['true'])
         stderr.seek(0)

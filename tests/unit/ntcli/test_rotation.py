@@ -1,11 +1,10 @@
-"""ntcli_token_plugin.rotation: the pieces below the refresh transaction."""
+"""ntcli.rotation: the pieces below the refresh transaction."""
 
 import uuid
 
 import testtools
 
-from ntcli import issues
-from ntcli_token_plugin import rotation
+from ntcli import issues, rotation
 
 
 class TestRandomUUID(testtools.TestCase):

@@ -22,14 +22,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ntcli import errors, faults, interrupt, issues, revocations
+from ntcli import (
+    errors,
+    faults,
+    interrupt,
+    issues,
+    revocations,
+    tokeninfo,
+    unfinished,
+)
+from ntcli.context import whole
+from ntcli_core.lifetimes import Expiry
 from ntcli_core.records import Record
-from ntcli_token_plugin.expiry import Expiry
 
 if TYPE_CHECKING:
-    from ntcli.context import Context
+    from ntcli.context import Context, PluginContext
     from ntcli.credentials import Credentials, PendingIssue, StoredToken
     from ntcli.endpoints import IssuedToken
+
+__all__ = ['Kept', 'Rotation', 'rotate_token']
 
 
 class Rotation(Record):
@@ -52,9 +63,11 @@ class Kept(Record):
 
     jti: str
     expires_at: int | None
+    # the scopes of the kept token, None when nothing says
+    scope: tuple[str, ...] | None = None
 
 
-def rotate_token(context: Context, expiry: Expiry, *,
+def rotate_token(view: Context | PluginContext, expiry: Expiry, *,
                  scope: tuple[str, ...] | None = None,
                  if_expires_within: int | None = None,
                  grace: int | None = None) -> Rotation | Kept:
@@ -70,19 +83,22 @@ def rotate_token(context: Context, expiry: Expiry, *,
     rejected by the endpoint; otherwise nothing changes and :class:`Kept`
     says so.
     """
+    context = whole(view)
     if context.env_token():
         raise errors.NtcliError(
             'The token in NTCLI_TOKEN is not the stored token and is not '
             'rotated',
             'Unset NTCLI_TOKEN to refresh the stored token, or use '
             "'ntcli token create' for a new token.")
-    endpoint = context.endpoint        # retries pending revocations first
+    unfinished.finish(context)         # what an earlier refresh left
+    endpoint = context.endpoint
     workspace = context.workspace
     with context.store.transaction() as creds:
         old = creds.get_token(context.credentials_key, workspace.id)
         if if_expires_within is not None and old is not None and \
                 _outlives(context, old, if_expires_within):
-            return Kept(old.jti, old.expires_at)
+            return Kept(old.jti, old.expires_at,
+                        tokeninfo.scopes_of(old.token, old.scope))
         bearer = _stored_bearer(context, creds, old)
         wanted = scope or _scopes_to_keep(old)
         # the grace runs from now (the refresh), whatever a retry does
@@ -151,7 +167,6 @@ def _retiring(context: Context, revoked_at: int | None,
 def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
     """The old token's scopes; every scope when there is none, or when
     nothing says which it held."""
-    from ntcli import tokeninfo
     from ntcli_core import scopes
     if old is None:
         return scopes.FULL
