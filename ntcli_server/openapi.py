@@ -259,7 +259,8 @@ PATHS: dict[str, dict] = {
                                 'returns the same token (with '
                                 'Idempotent-Replayed: true) while it is '
                                 'valid', minLength=1,
-                                maxLength=authority.MAX_IDEMPOTENCY_KEY)],
+                                maxLength=authority.MAX_IDEMPOTENCY_KEY,
+                                pattern='^[!-~](?:[ -~]*[!-~])?$')],
             operation_id='issue_token'),
         'get': operation(
             'List tokens, oldest first: without limit every matching '

@@ -82,9 +82,13 @@ class Tokens(Operations):
         now = self.now()
         expiry = check_expiry(now, expires_in, expires_at)
         check_description(description)
+        # printable ASCII: it is compared byte for byte, and an HTTP header
+        # carries nothing else intact
         if idempotency_key is not None and (
                 not isinstance(idempotency_key, str) or not idempotency_key
-                or len(idempotency_key) > MAX_IDEMPOTENCY_KEY):
+                or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
+                or not (idempotency_key.isascii()
+                        and idempotency_key.isprintable())):
             raise errors.InvalidRequest('Invalid idempotency key',
                                         {'field': 'idempotency_key'})
         for reload in (False, True):

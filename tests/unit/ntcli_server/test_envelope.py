@@ -79,3 +79,4 @@ class TestRequestIds(APITestCase):
         result = self.call('GET', '/v1/whoami', self.alice,
                            headers={'X-Request-Id': 'proxy-1234'})
         self.assertEqual('proxy-1234', result.headers['x-request-id'])
+

@@ -886,3 +886,16 @@ class TestFailures(APITestCase):
         client = testing.TestClient(wsgi.create_app(cannot_open))
         result = client.simulate_get('/readyz')
         self.assertError(result, 503, 'STORAGE_UNAVAILABLE')
+
+
+class TestIdempotencyKeyText(APITestCase):
+
+    def test_only_printable_ascii_keys(self):
+        for key in ('a\x01b', 'ключ', 'tab\there'):
+            error = self.assertError(
+                self.call('POST', self.tokens_path(), self.alice, json={},
+                          headers={'Idempotency-Key': key}),
+                400, 'INVALID_REQUEST')
+            self.assertEqual({'field': 'idempotency_key'}, error['details'])
+        self.assertEqual([], self.authority.list_tokens(OWNER,
+                                                        self.ws.id).tokens)
