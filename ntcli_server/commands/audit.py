@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import typing
 
+from ntcli_authority.errors import AuthorityError
+from ntcli_authority.models import AUDIT_ACTIONS
 from ntcli_core import timefmt
 from ntcli_server.commands import base
 from ntcli_server.commands.base import ADMIN
@@ -26,7 +28,6 @@ class ListEvents(base.Lister):
                             default=None,
                             help='Only events at or after TIME (ISO-8601 or '
                                  'Unix seconds).')
-        from ntcli_authority.models import AUDIT_ACTIONS
         parser.add_argument('--action', metavar='ACTION', action='append',
                             default=[], dest='actions',
                             choices=AUDIT_ACTIONS,
@@ -36,7 +37,6 @@ class ListEvents(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
-        from ntcli_authority.errors import AuthorityError
         with self.open_authority(parsed_args) as authority:
             workspace_id = None
             if parsed_args.workspace:

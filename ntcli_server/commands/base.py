@@ -5,6 +5,10 @@ option every command takes (``--db`` may also follow the command), the
 authority opened on it, one-line usage errors with a hint, and no per-run
 scan of installed distributions for the help epilog. Errors are raised,
 never printed: the application reports them (:mod:`ntcli_server.cli`).
+
+:mod:`ntcli_authority.authority` is imported when a command opens it, not
+with this module: it cost 61 ms (``python -X importtime``, on a loaded
+machine) that ``ntcli-server --help`` and usage errors do without.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import typing
 from cliff import lister, show
 
 from ntcli_authority.access import Principal
-from ntcli_core import timefmt
+from ntcli_core import cells, timefmt
 from ntcli_core.cli_parser import ParsedCommand
+from ntcli_core.terminal import escape
 
 if typing.TYPE_CHECKING:
     from ntcli_authority.authority import Authority
@@ -153,10 +158,8 @@ def flat_cell(value: typing.Any, formatter: str) -> typing.Any:
     in CSV, a cell a spreadsheet would run as a formula neutralised."""
     if not isinstance(value, str) or formatter in ('json', 'yaml'):
         return value
-    from ntcli_core.terminal import escape
     value = escape(value)
     if formatter == 'csv':
-        from ntcli_core import cells
         value = cells.neutralized(value)
     return value
 

@@ -3,14 +3,24 @@
 gevent workers, so that slow clients delay nobody (see SLOW_CLIENT_SAFE);
 TLS of its own; metrics, audit retention and the limit on failed
 authentications as gunicorn hooks and settings made before the fork.
+
+What only ``serve`` needs is imported when it runs or builds its parser,
+not with this module, which ``ntcli-server --help`` loads: gunicorn
+(24 ms), the app and the modules of its options (ntcli_server.wsgi 238 ms,
+signin and ci 70-128 ms, ratelimit 71 ms, retention 91 ms, logs 6 ms, each
+with what it brings) and ssl (19 ms), measured with ``python -X
+importtime`` on a loaded machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import logging
 import os
 import typing
 
+from ntcli_server import multiproc
 from ntcli_server.commands import base
 from ntcli_server.commands.base import ADMIN
 
@@ -72,9 +82,7 @@ def _metrics_settings() -> dict[str, typing.Callable[..., None]]:
     """gunicorn hooks keeping prometheus-client's multiprocess directory:
     emptied now, told of each worker that exits, removed at exit if made
     here. Runs before anything imports prometheus-client."""
-    from ntcli_server import multiproc
     path, made = multiproc.prepare(os.environ.get(multiproc.ENV) or None)
-    import logging
     logging.getLogger('ntcli_server.cli').info(
         'Metrics at GET /metrics; the workers keep their values in %s', path)
 
@@ -241,7 +249,6 @@ class Serve(base.Command):
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
         args = parsed_args
-        import importlib.util
         for needed in ('falcon', 'gevent', 'gunicorn'):
             if importlib.util.find_spec(needed) is None:
                 raise base.CommandFailed(f'serve needs {needed}',

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import typing
 
+from ntcli_core import durations
+from ntcli_core.lifetimes import MAX_LIFETIME
+from ntcli_core.terminal import escape
 from ntcli_server.commands import base
 from ntcli_server.commands.base import ADMIN
 
@@ -15,8 +18,6 @@ COLUMNS = ('jti', 'workspace_id', 'workspace_name', 'expires_at',
 def window(text: str) -> int:
     """An argparse type: a duration (``604800``, ``30d``), up to ten
     years."""
-    from ntcli_core import durations
-    from ntcli_core.lifetimes import MAX_LIFETIME
     try:
         seconds = durations.parse(text)
     except ValueError:
@@ -45,7 +46,6 @@ class ListExpiringTokens(base.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> typing.Any:
-        from ntcli_core.terminal import escape
         with self.open_authority(parsed_args) as authority:
             records = authority.list_expiring(ADMIN, parsed_args.within,
                                               limit=parsed_args.limit + 1)
