@@ -21,11 +21,14 @@ from __future__ import annotations
 import os
 import re
 import stat
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ntcli import errors
+from ntcli import errors, fileio
+from ntcli.endpoints import normalize_url
 from ntcli_core.records import Record
+from ntcli_core.terminal import quoted
 
 LOCAL = 'local'
 DIRECTORY_FILE = '.ntcli-context'
@@ -51,7 +54,6 @@ def is_valid_name(name: object) -> bool:
 def check_name(name: str, what: str = 'context name') -> str:
     """A valid context name, or UsageError."""
     if not is_valid_name(name):
-        from ntcli_core.terminal import quoted
         raise errors.UsageError(f'Invalid {what} {quoted(name)}',
                                 f'Use {NAME_RULE}.')
     return name
@@ -65,7 +67,6 @@ def endpoint_key(url: str) -> str:
         return LOCAL
     scheme = url.split('://', 1)[0].lower() if '://' in url else ''
     if scheme in ('http', 'https'):
-        from ntcli.endpoints import normalize_url
         return normalize_url(url)
     return url.rstrip('/')
 
@@ -90,7 +91,6 @@ def name_for_endpoint(key: str, taken: Iterable[str]) -> str:
     if key == LOCAL:
         candidates = [LOCAL]
     else:
-        import urllib.parse
         try:
             parts = urllib.parse.urlsplit(key)
             host, port = parts.hostname or '', parts.port
@@ -188,7 +188,6 @@ def _read_pin(path: str, st: os.stat_result) -> DirectoryPin:
     if st.st_size > MAX_DIRECTORY_FILE:
         return DirectoryPin(path, None, f'it is larger than '
                                         f'{MAX_DIRECTORY_FILE} bytes')
-    from ntcli import fileio
     try:
         fd = fileio.open_file(path, os.O_RDONLY)
     except (OSError, errors.UnsafePath) as exc:
@@ -238,7 +237,6 @@ def chosen_name(choices: Choices, current: str | None,
     named = _env(ENV_CONTEXT, environ)
     if named:
         if not is_valid_name(named):
-            from ntcli_core.terminal import quoted
             raise errors.UsageError(f'Invalid {ENV_CONTEXT} {quoted(named)}',
                                     f'Use {NAME_RULE}, or unset it.')
         return named, ENVIRONMENT, f'from {ENV_CONTEXT}'
@@ -308,7 +306,6 @@ def resolve(contexts: Mapping[str, Mapping[str, Any]], current: str | None,
                     f'drop {url_source}, or name the context of {key}.')
             notes.append(f'{url_source} is ignored: --context outranks it')
     if entry is None:
-        from ntcli_core.terminal import quoted
         raise errors.UsageError(
             f'No context named {quoted(name)} ({reason})',
             "See 'ntcli context list'; make it with 'ntcli context create "

@@ -39,24 +39,26 @@ import glob
 import importlib
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import fixtures
+from stevedore import extension
 
+from ntcli import credential_store, credentials, endpoints, errors, paths
+from ntcli import main as ntcli_main
+from ntcli.endpoints import (
+    Endpoint,
+    IssuedToken,
+    Revocation,
+    TokenRecord,
+    Workspace,
+)
 from ntcli_core.lifetimes import YEAR
-
-if TYPE_CHECKING:
-    from ntcli.endpoints import (
-        Endpoint,
-        IssuedToken,
-        Revocation,
-        TokenRecord,
-        Workspace,
-    )
 
 __all__ = ['CLIRunner', 'EmbeddedEndpoint', 'ImportPath', 'IsolatedHome',
            'PluginDistribution', 'PluginSourceTree', 'Result',
@@ -120,7 +122,6 @@ class IsolatedHome(fixtures.Fixture):
             self.useFixture(fixtures.EnvironmentVariable(name, value))
         self.useFixture(fixtures.MonkeyPatch('tempfile.tempdir', None))
         # where ntcli itself will look, on this platform, in this home
-        from ntcli import paths
         self.config_dir = paths.config_dir()
         self.data_dir = paths.data_dir()
 
@@ -133,7 +134,6 @@ class IsolatedHome(fixtures.Fixture):
                     endpoint_key: str = 'local') -> None:
         """Store ``issued`` as its workspace's token, as ``token refresh``
         would (encrypted, under this home's key)."""
-        from ntcli import credential_store, credentials
         stored = credentials.StoredToken(
             token=issued.token, jti=issued.jti,
             workspace_id=issued.workspace_id,
@@ -159,7 +159,6 @@ class EmbeddedEndpoint(fixtures.Fixture):
         self._given_data_dir = data_dir
 
     def _setUp(self) -> None:
-        from ntcli import endpoints
         self.data_dir = (self._given_data_dir
                          or self.useFixture(fixtures.TempDir()).path)
         self.endpoint: Endpoint = endpoints.load_endpoint(
@@ -169,8 +168,6 @@ class EmbeddedEndpoint(fixtures.Fixture):
     def workspace(self, workspace: Workspace | str | None = None
                   ) -> Workspace:
         """The workspace given by object or name (None: ``default``)."""
-        from ntcli import errors
-        from ntcli.endpoints import Workspace
         if isinstance(workspace, Workspace):
             return workspace
         if workspace is None:
@@ -259,9 +256,6 @@ def run_in_process(*args: str, input: str = '',
                    env: Mapping[str, str] | None = None) -> Result:
     """Run the ntcli app in this process: faster, same result as
     :func:`run_ntcli`. ``env`` replaces the environment during the run."""
-    import logging
-
-    from ntcli import main as ntcli_main
 
     stdin, stdout, stderr = (io.StringIO(input), io.StringIO(),
                              io.StringIO())
@@ -358,7 +352,6 @@ def _forget_installed() -> None:
     importlib.invalidate_caches()
     # stevedore keeps each namespace's entry points for the life of the
     # process; an in-process run must see the plugins of the current path.
-    from stevedore import extension
     extension.ExtensionManager.ENTRY_POINT_CACHE.clear()
 
 

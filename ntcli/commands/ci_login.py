@@ -14,7 +14,9 @@ import argparse
 import os
 import typing
 
-from ntcli import errors
+from ntcli import ci, errors, revocations, validate
+from ntcli.credentials import StoredToken
+from ntcli_core import scopes, timefmt
 
 if typing.TYPE_CHECKING:
     from ntcli.command import Command
@@ -84,7 +86,6 @@ def _check(parsed_args: argparse.Namespace) -> tuple[str, ...] | None:
                                 'most 512 characters')
     if parsed_args.scope is None:
         return None
-    from ntcli_core import scopes
     try:
         return scopes.parse(parsed_args.scope)
     except scopes.ScopeError as exc:
@@ -94,9 +95,6 @@ def _check(parsed_args: argparse.Namespace) -> tuple[str, ...] | None:
 
 def login(command: Command, parsed_args: argparse.Namespace) -> int:
     """Exchange the job's ID token and keep the workspace token."""
-    from ntcli import ci, validate
-    from ntcli.credentials import StoredToken
-    from ntcli_core import timefmt
     asked_scopes = _check(parsed_args)
     context = command._context
     endpoint = context.endpoint
@@ -124,7 +122,6 @@ def login(command: Command, parsed_args: argparse.Namespace) -> int:
                 issued.created_at, issued.expires_at, issued.scope))
     except BaseException:
         # A token nobody holds must not live on (it may revoke itself).
-        from ntcli import revocations
         revocations.revoke_quietly(endpoint, issued.token,
                                    issued.workspace_id, issued.jti)
         raise

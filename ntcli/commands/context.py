@@ -12,7 +12,11 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from ntcli import command, errors
+from ntcli import command, contexts, endpoints, errors, prompt, validate
+from ntcli.columns import CheckColumn, TextColumn
+from ntcli.commands.auth import Logout
+from ntcli.contexts import LOCAL
+from ntcli_core.terminal import quoted
 
 if TYPE_CHECKING:
     from ntcli.context import Context
@@ -20,18 +24,15 @@ if TYPE_CHECKING:
 
 def _existing(context: Context, name: str) -> dict[str, Any]:
     """The settings of the context ``name``; UsageError when none."""
-    from ntcli import contexts
     contexts.check_name(name)
     entry = context.config.contexts().get(name)
     if entry is None:
-        from ntcli_core.terminal import quoted
         raise errors.UsageError(f'No context named {quoted(name)}',
                                 "See 'ntcli context list'.")
     return entry
 
 
 def _not_local(name: str, what: str) -> None:
-    from ntcli.contexts import LOCAL
     if name == LOCAL:
         raise errors.UsageError(
             f"The context '{LOCAL}' (the embedded endpoint) cannot be {what}",
@@ -53,7 +54,6 @@ def _workspace(context: Context, name: str, entry: dict[str, Any]
     chosen = entry.get('workspace')
     if chosen is None:
         return None, None
-    from ntcli import validate
     names = {v: k for k, v in context.config.known_workspaces(name).items()}
     if validate.is_uuid(chosen):
         return names.get(chosen), chosen
@@ -82,7 +82,6 @@ class CreateContext(command.ShowOne):
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
-        from ntcli import contexts
         contexts.check_name(parsed_args.name)
         options = self.app.options
         if not options.endpoint:
@@ -103,7 +102,6 @@ class CreateContext(command.ShowOne):
             parsed_args.ca_bundle = None
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli import contexts, endpoints
         context = self._context
         url = parsed_args.endpoint_key
         # the endpoint plugin's own verdict on the URL (no connection)
@@ -116,7 +114,6 @@ class CreateContext(command.ShowOne):
         context.reresolve()
         with context.update_config() as config:
             if name in config.contexts():
-                from ntcli_core.terminal import quoted
                 raise errors.UsageError(
                     f'A context named {quoted(name)} already exists',
                     "Choose another name, or see 'ntcli context show "
@@ -151,7 +148,6 @@ class ListContexts(command.Lister):
                             'Current'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import CheckColumn, TextColumn
         context = self._context
         in_force = _in_force(context)
         rows = []
@@ -244,7 +240,6 @@ class RenameContext(command.Command):
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
-        from ntcli import contexts
         contexts.check_name(parsed_args.old)
         contexts.check_name(parsed_args.new)
         _not_local(parsed_args.old, 'renamed')
@@ -288,13 +283,10 @@ class DeleteContext(command.Command):
 
     def check_arguments(self, parsed_args: argparse.Namespace) -> None:
         super().check_arguments(parsed_args)
-        from ntcli import contexts
         contexts.check_name(parsed_args.name)
         _not_local(parsed_args.name, 'deleted')
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from ntcli import prompt
-        from ntcli.commands.auth import Logout
         context = self._context
         name = parsed_args.name
         entry = _existing(context, name)

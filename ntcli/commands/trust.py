@@ -15,6 +15,8 @@ import typing
 from cliff import columns
 
 from ntcli import command, errors
+from ntcli.columns import ScopeColumn, TextColumn, TimeColumn
+from ntcli_core.terminal import escape
 
 if typing.TYPE_CHECKING:
     from ntcli.endpoints import TrustPolicy
@@ -29,7 +31,6 @@ class ConditionsColumn(columns.FormattableColumn[
     machines."""
 
     def human_readable(self) -> str:
-        from ntcli_core.terminal import escape
         return escape(', '.join(f'{claim}={pattern}'
                                 for claim, pattern in self._value))
 
@@ -38,8 +39,6 @@ class ConditionsColumn(columns.FormattableColumn[
 
 
 def row(policy: TrustPolicy) -> tuple:
-    from ntcli.columns import ScopeColumn, TextColumn, TimeColumn
-    from ntcli_core.terminal import escape
     return (policy.id, escape(policy.name), escape(policy.issuer),
             ConditionsColumn(policy.conditions), ScopeColumn(policy.scope),
             policy.max_lifetime, TimeColumn(policy.created_at),
@@ -156,7 +155,6 @@ class DeleteTrustPolicy(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from ntcli_core.terminal import escape
         context = self._context
         workspace = context.workspace
         try:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ntcli import command, errors
+from ntcli import command, errors, prompt
+from ntcli.columns import CheckColumn, TimeColumn
 from ntcli_core import timefmt
 from ntcli_core.names import NAME_RULE, is_valid_name
+from ntcli_core.terminal import escape, quoted
 
 
 def check_name(name: str) -> str:
     """A valid workspace name (ntcli_core.names), or UsageError."""
     if not is_valid_name(name):
-        from ntcli_core.terminal import quoted
         raise errors.UsageError(f'Invalid workspace name {quoted(name)}',
                                 f'Use {NAME_RULE}.')
     return name
@@ -59,7 +60,6 @@ class CreateWorkspace(command.ShowOne):
                 + ('it is not selected: ' if parsed_args.select else
                    'it is not remembered in the configuration: ')
                 + exc.message + '.')
-        from ntcli_core import timefmt
         return (tuple(self.fields),
                 (workspace.id, workspace.name,
                  timefmt.iso(workspace.created_at)))
@@ -73,7 +73,6 @@ class ListWorkspaces(command.Lister):
     fields = dict.fromkeys(('ID', 'Name', 'Created', 'Selected'))
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import CheckColumn, TimeColumn
         context = self._context
         endpoint = context.endpoint
         workspaces = endpoint.list_workspaces(context.bearer())
@@ -134,7 +133,6 @@ class DeleteWorkspace(command.Command):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
-        from ntcli import prompt
         context = self._context
         workspace = context.resolve_workspace(parsed_args.name)
         if not parsed_args.force:
@@ -156,7 +154,6 @@ class DeleteWorkspace(command.Command):
 def _shown(text: str | None) -> str:
     """A server's string made safe for a terminal (a user agent is
     whatever a client sent)."""
-    from ntcli_core.terminal import escape
     return escape(text) if text else ''
 
 
@@ -187,7 +184,6 @@ class ListEvents(command.Lister):
         return parser
 
     def take_action(self, parsed_args: argparse.Namespace) -> tuple:
-        from ntcli.columns import TimeColumn
         context = self._context
         workspace = (context.resolve_workspace(parsed_args.name)
                      if parsed_args.name else context.workspace)
