@@ -132,7 +132,8 @@ class SecretService:
         if not self._session.encrypted:
             return bytes(value)
         # secretstorage's Item.get_secret decrypts the same way, but first
-        # imports cryptography's OpenSSL backend module (6 ms) to pass it
+        # imports cryptography's OpenSSL backend module to pass it
+        # (benchmarks/RESULTS.md)
         from cryptography.hazmat.primitives import padding
         from cryptography.hazmat.primitives.ciphers import (
             Cipher,
