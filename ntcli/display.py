@@ -124,12 +124,15 @@ def flat_cell(value: Any, formatter: str) -> Any:
     spaces (as OAuth writes scopes), an absent value as empty text; in CSV,
     a cell a spreadsheet would run as a formula neutralised. People's
     formats (table) show a column's human form, the others its machine
-    form. Numbers and booleans stay as they are."""
+    form. A boolean is ``true`` or ``false`` in the machine formats (as
+    JSON writes it, not Python's ``True``); numbers stay as they are."""
     if isinstance(value, cliff_columns.FormattableColumn):
         value = value.human_readable() if formatter in HUMAN_FORMATS \
             else value.machine_readable()
     if value is None:
         return ''
+    if isinstance(value, bool) and formatter not in HUMAN_FORMATS:
+        return 'true' if value else 'false'
     if isinstance(value, list | tuple):
         value = ' '.join('' if v is None else str(v) for v in value)
     if isinstance(value, dict):     # an object no declaration flattened

@@ -28,7 +28,7 @@ import os
 import typing
 
 from ntcli_authority import errors, oidc
-from ntcli_core import timefmt
+from ntcli_core import oauth, timefmt
 from ntcli_server import exchange
 
 if typing.TYPE_CHECKING:
@@ -60,9 +60,9 @@ def check_audience(audience: str | None) -> str | None:
 class WorkspaceTokenExchange:
     """The exchange of a CI job's JWT for a workspace token."""
 
-    issued_token_type = exchange.TOKEN_TYPE_ACCESS_TOKEN
+    issued_token_type = oauth.TOKEN_TYPE_ACCESS_TOKEN
     # jwt only: an id_token subject is a person signing in (signin)
-    subject_token_types: tuple[str, ...] = (exchange.TOKEN_TYPE_JWT,)
+    subject_token_types: tuple[str, ...] = (oauth.TOKEN_TYPE_JWT,)
 
     def __init__(self, api: TokenAPI, audience: str | None,
                  issuers: oidc.IssuerCache | None = None) -> None:
@@ -99,7 +99,7 @@ class WorkspaceTokenExchange:
         assert issued.expires_at is not None      # a policy's lifetime
         self.api.metrics.token_issued(False)
         return {'access_token': issued.token,
-                'issued_token_type': exchange.TOKEN_TYPE_ACCESS_TOKEN,
+                'issued_token_type': oauth.TOKEN_TYPE_ACCESS_TOKEN,
                 'token_type': 'Bearer',
                 'expires_in': issued.expires_at - issued.created_at,
                 'expires_at': timefmt.iso(issued.expires_at),

@@ -37,13 +37,6 @@ from ntcli_authority import errors
 from ntcli_authority.models import Origin
 from ntcli_core import oauth
 
-PATH = oauth.EXCHANGE_PATH
-GRANT_TYPE = oauth.GRANT_TOKEN_EXCHANGE
-#: Subject token types of RFC 8693 §3.
-TOKEN_TYPE_ID_TOKEN = oauth.TOKEN_TYPE_ID_TOKEN
-TOKEN_TYPE_JWT = oauth.TOKEN_TYPE_JWT
-TOKEN_TYPE_ACCESS_TOKEN = oauth.TOKEN_TYPE_ACCESS_TOKEN
-
 #: Parameters a request may carry (RFC 8693 §2.1), each at most once.
 PARAMETERS = frozenset({
     'grant_type', 'subject_token', 'subject_token_type',
@@ -126,9 +119,10 @@ def read_request(form: dict[str, str], origin: Origin) -> ExchangeRequest:
     grant = form.get('grant_type')
     if not grant:
         raise ExchangeError('invalid_request', 'grant_type is missing')
-    if grant != GRANT_TYPE:
+    if grant != oauth.GRANT_TOKEN_EXCHANGE:
         raise ExchangeError('unsupported_grant_type',
-                            f'This endpoint supports only {GRANT_TYPE}')
+                            'This endpoint supports only '
+                            f'{oauth.GRANT_TOKEN_EXCHANGE}')
     for needed in ('subject_token', 'subject_token_type'):
         if not form.get(needed):
             raise ExchangeError('invalid_request', f'{needed} is missing')
@@ -215,4 +209,4 @@ def add_route(app: falcon.App, exchanges: typing.Sequence[Exchange],
     """Serve ``POST /v1/oauth/token`` with these exchanges (none: the
     route answers every request with ``invalid_target``)."""
     resource = TokenExchangeResource(exchanges, read_body, origin)
-    app.add_route(PATH, resource)
+    app.add_route(oauth.EXCHANGE_PATH, resource)

@@ -17,8 +17,8 @@ import typing
 from importlib import metadata
 
 from ntcli_authority import authority, models
+from ntcli_core import oauth
 from ntcli_core.lifetimes import MAX_GRACE
-from ntcli_server import exchange
 from ntcli_server.openapi_schemas import SCHEMAS, ref, string
 
 OPENAPI_VERSION = '3.1.0'
@@ -168,7 +168,7 @@ def _oauth_error(name: str) -> dict:
 
 
 PATHS: dict[str, dict] = {
-    exchange.PATH: {'post': {
+    oauth.EXCHANGE_PATH: {'post': {
         'operationId': 'token_exchange',
         'summary': "Trade a token of a trusted issuer (an identity "
                    "provider's ID token, a CI job's OIDC token) for a "

@@ -8,10 +8,10 @@ document cannot drift from the code.
 from __future__ import annotations
 
 from ntcli_authority import authority, models, trust
-from ntcli_core import scopes
+from ntcli_core import oauth, scopes
 from ntcli_core.lifetimes import MAX_LIFETIME
 from ntcli_core.names import NAME_PATTERN
-from ntcli_server import exchange, signin
+from ntcli_server import exchange
 
 _NULL = {'type': 'null'}
 
@@ -81,13 +81,13 @@ SCHEMAS: dict[str, dict] = {
                        'at most once, without control characters. '
                        'Delegation (actor_token) is not supported.',
         'properties': {
-            'grant_type': {'const': exchange.GRANT_TYPE},
+            'grant_type': {'const': oauth.GRANT_TOKEN_EXCHANGE},
             'subject_token': _form_text(minLength=1),
             'subject_token_type': {'enum': [
-                exchange.TOKEN_TYPE_ID_TOKEN, exchange.TOKEN_TYPE_JWT]},
+                oauth.TOKEN_TYPE_ID_TOKEN, oauth.TOKEN_TYPE_JWT]},
             'requested_token_type': {'enum': [
-                signin.TOKEN_TYPE_SESSION,
-                exchange.TOKEN_TYPE_ACCESS_TOKEN]},
+                oauth.TOKEN_TYPE_SESSION,
+                oauth.TOKEN_TYPE_ACCESS_TOKEN]},
             'audience': _form_text(description='For a workspace token: '
                                                'the workspace (name or id)'),
             'scope': _form_text(description='For a workspace token: '
@@ -99,10 +99,10 @@ SCHEMAS: dict[str, dict] = {
         'required': ['access_token', 'issued_token_type', 'token_type',
                      'expires_in'],
         'description': 'RFC 8693 section 2.2. A session (issued_token_type '
-                       f'{signin.TOKEN_TYPE_SESSION}) also carries '
+                       f'{oauth.TOKEN_TYPE_SESSION}) also carries '
                        'expires_at, session_id, user_id, user_name and '
                        'user_created; a workspace token for a CI job '
-                       f'({exchange.TOKEN_TYPE_ACCESS_TOKEN}) carries '
+                       f'({oauth.TOKEN_TYPE_ACCESS_TOKEN}) carries '
                        'expires_at, scope, jti, workspace_id, created_at '
                        'and trust_policy (the name of the policy that '
                        'allowed it).',

@@ -10,8 +10,9 @@ variables (:class:`SignInSettings`). The server then:
   user credentials (``ntu_``) are still accepted;
 * trades a provider's ID token for a user session at the token-exchange
   endpoint (:mod:`ntcli_server.exchange`, ``subject_token_type`` id_token,
-  ``issued_token_type`` :data:`TOKEN_TYPE_SESSION`): the token is verified
-  by :mod:`ntcli_authority.oidc` (OpenID Connect Core §3.1.3.7), the person
+  ``issued_token_type`` :data:`ntcli_core.oauth.TOKEN_TYPE_SESSION`): the
+  token is verified by :mod:`ntcli_authority.oidc` (OpenID Connect Core
+  §3.1.3.7), the person
   is mapped to a user by (issuer, subject) and a session opened by
   :meth:`ntcli_authority.authority.Authority.sign_in`;
 * ends the caller's session: ``DELETE /v1/auth/session`` (logout).
@@ -42,7 +43,6 @@ from ntcli_server import exchange
 from ntcli_server.api import TokenAPI, origin
 
 #: The token type of a user session (RFC 8693 §3 allows URIs of our own).
-TOKEN_TYPE_SESSION = oauth.TOKEN_TYPE_SESSION
 DEFAULT_SCOPES = ('openid', 'profile', 'email', 'offline_access')
 
 ENV_ISSUER = 'NTCLI_SERVER_OIDC_ISSUER'
@@ -183,8 +183,8 @@ def _unverified_identity(token: str) -> tuple[str | None, str | None,
 class SignInExchange:
     """The exchange of a provider's ID token for a user session."""
 
-    issued_token_type = TOKEN_TYPE_SESSION
-    subject_token_types: tuple[str, ...] = (exchange.TOKEN_TYPE_ID_TOKEN,)
+    issued_token_type = oauth.TOKEN_TYPE_SESSION
+    subject_token_types: tuple[str, ...] = (oauth.TOKEN_TYPE_ID_TOKEN,)
 
     def __init__(self, api: TokenAPI, settings: SignInSettings,
                  issuer: oidc.Issuer) -> None:
@@ -218,7 +218,7 @@ class SignInExchange:
         metrics.sign_in('success')
         session = new.session
         return {'access_token': new.token,
-                'issued_token_type': TOKEN_TYPE_SESSION,
+                'issued_token_type': oauth.TOKEN_TYPE_SESSION,
                 'token_type': 'Bearer',
                 'expires_in': session.expires_at - authority.now(),
                 'expires_at': timefmt.iso(session.expires_at),
@@ -238,9 +238,9 @@ class ProvidersResource:
         providers = [] if settings is None else [{
             'issuer': settings.issuer, 'client_id': settings.client_id,
             'scopes': list(settings.scopes),
-            'token_exchange': exchange.PATH,
-            'subject_token_type': exchange.TOKEN_TYPE_ID_TOKEN,
-            'requested_token_type': TOKEN_TYPE_SESSION}]
+            'token_exchange': oauth.EXCHANGE_PATH,
+            'subject_token_type': oauth.TOKEN_TYPE_ID_TOKEN,
+            'requested_token_type': oauth.TOKEN_TYPE_SESSION}]
         resp.media = {
             'providers': providers,
             'user_credentials': settings is None

@@ -159,9 +159,6 @@ def check_outlasts(lifetime: Expiry, window: int, option: str,
             'lifetime (--expires-in, default one year).')
 
 
-describe_window = durations.describe
-
-
 def refresh_window(text: str | None, option: str, lifetime: Expiry,
                    now: int) -> int | None:
     """The window of a conditional refresh, checked against the lifetime

@@ -6,7 +6,7 @@ import argparse
 
 from ntcli import command
 from ntcli.columns import CheckColumn, ScopeColumn, TextColumn, TimeColumn
-from ntcli_core import timefmt
+from ntcli_core import durations, timefmt
 from ntcli_token_plugin import common, expiry
 
 
@@ -88,7 +88,7 @@ class ListTokens(command.Lister):
                          'every state.')
         if not rows and window is not None:
             context.warn(f"no token in workspace '{workspace.name}' expires "
-                         f'within {expiry.describe_window(window)}.')
+                         f'within {durations.describe(window)}.')
         elif not rows:
             context.warn(f"no tokens in workspace '{workspace.name}'. Run "
                          "'ntcli token refresh' to create one.")

@@ -7,7 +7,7 @@ from typing import Any
 
 from ntcli import command, rotation
 from ntcli.context import PluginContext
-from ntcli_core import scopes, timefmt
+from ntcli_core import durations, scopes, timefmt
 from ntcli_token_plugin import common, expiry, scope_option
 
 
@@ -120,7 +120,7 @@ class RefreshToken(command.ShowOne):
     @staticmethod
     def _kept(kept: rotation.Kept, window: int | None) -> tuple:
         until = 'does not expire' if kept.expires_at is None else \
-            f'does not expire within {expiry.describe_window(window or 0)}'
+            f'does not expire within {durations.describe(window or 0)}'
         return (('refreshed', 'jti', 'expires_at', 'message'),
                 (False, kept.jti, timefmt.iso(kept.expires_at),
                  f'Token not refreshed: it is valid and {until}'))

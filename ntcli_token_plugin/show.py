@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from ntcli import command, errors, tokeninfo
-from ntcli_core import timefmt
+from ntcli_core import durations, timefmt
 from ntcli_token_plugin import check, common
 
 
@@ -70,8 +70,7 @@ class ShowToken(command.ShowOne):
     def _check(self, info: dict[str, Any], window: int | None) -> int:
         status = check.exit_status(info, window, self.context.now())
         if status == check.EXPIRING:
-            from ntcli_token_plugin import expiry  # see the module doc
-            within = expiry.describe_window(window or 0)
+            within = durations.describe(window or 0)
             if info.get('retiring_until'):
                 self.context.warn(
                     f'the token stops working within {within}, at '

@@ -56,7 +56,7 @@ class TestList(ContextCommandsTest):
         rows = csv.DictReader(io.StringIO(self.quick(
             'context', 'list', '-f', 'csv',
             env={'NTCLI_CONTEXT': 'work'}).stdout))
-        self.assertEqual([('local', 'False'), ('work', 'True')],
+        self.assertEqual([('local', 'false'), ('work', 'true')],
                          [(row['Name'], row['Current']) for row in rows])
 
 

@@ -78,6 +78,19 @@ class TestFlatFormats(base.FunctionalTest):
                            'scope').stdout
         self.assertRegex(shell, r'^scope="[a-z:]+( [a-z:]+)*"\n$')
 
+    def test_booleans_are_true_or_false_as_json_writes_them(self):
+        self.ntcli('token', 'refresh')
+        self.ntcli('token', 'create')
+        rows = list(csv.DictReader(io.StringIO(self.ntcli(
+            'token', 'list', '--long', '-f', 'csv').stdout)))
+        self.assertEqual(['false', 'true'],
+                         sorted(row['Current'] for row in rows))
+        values = self.ntcli('token', 'list', '-f', 'value', '-c',
+                            'Current').stdout.split()
+        self.assertEqual(['false', 'true'], sorted(values))
+        self.assertEqual({True, False}, {row['Current'] for row in self.json(
+            'token', 'list')})
+
     def test_token_column_alone(self):
         self.ntcli('token', 'refresh')
         result = self.ntcli('token', 'show', '-f', 'value', '-c', 'token')

@@ -10,6 +10,7 @@ import testtools
 
 from ntcli_authority import errors, models, oidc
 from ntcli_authority.access import Principal
+from ntcli_core import oauth
 from tests.oidc.github_actions import GitHubActions
 from tests.oidc.localissuer import LocalIssuer, SigningKey
 from tests.unit.ntcli_authority import base
@@ -285,16 +286,17 @@ class TestRoute(ExchangeTestCase):
 
         from falcon import testing
 
-        from ntcli_server import exchange, wsgi
+        from ntcli_server import wsgi
         client = testing.TestClient(wsgi.create_app(
             lambda: self.authority, ci_audience=audience,
             auth_failures=failures))
-        form = {'grant_type': exchange.GRANT_TYPE, 'subject_token': token,
-                'subject_token_type': exchange.TOKEN_TYPE_JWT,
-                'requested_token_type': exchange.TOKEN_TYPE_ACCESS_TOKEN,
+        form = {'grant_type': oauth.GRANT_TOKEN_EXCHANGE,
+                'subject_token': token,
+                'subject_token_type': oauth.TOKEN_TYPE_JWT,
+                'requested_token_type': oauth.TOKEN_TYPE_ACCESS_TOKEN,
                 **extra}
         return client.simulate_post(
-            exchange.PATH, body=urllib.parse.urlencode(form), headers={
+            oauth.EXCHANGE_PATH, body=urllib.parse.urlencode(form), headers={
                 'Content-Type': 'application/x-www-form-urlencoded'})
 
     def test_the_answer(self):

@@ -16,11 +16,12 @@ from ntcli_authority import errors, models, oidc
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import SignInPolicy
 from ntcli_authority.authority.users import name_for
+from ntcli_core import oauth
 from ntcli_server import exchange, signin, wsgi
 from tests.oidc.localissuer import LocalIssuer, SigningKey
 from tests.unit.ntcli_authority import base
 
-ID_TOKEN = exchange.TOKEN_TYPE_ID_TOKEN
+ID_TOKEN = oauth.TOKEN_TYPE_ID_TOKEN
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -46,7 +47,7 @@ class SignInTestCase(testtools.TestCase):
                                                   'main', owner=alice.user.id)
 
     def exchange(self, subject_token=None, *, raw=None, **params):
-        form = {'grant_type': exchange.GRANT_TYPE,
+        form = {'grant_type': oauth.GRANT_TOKEN_EXCHANGE,
                 'subject_token': subject_token or self.idp.token(
                     'ntcli', subject='alice-at-idp',
                     email='alice@example.org'),
@@ -54,7 +55,7 @@ class SignInTestCase(testtools.TestCase):
         form.update(params)
         form = {k: v for k, v in form.items() if v is not None}
         return self.client.simulate_post(
-            exchange.PATH, body=raw if raw is not None
+            oauth.EXCHANGE_PATH, body=raw if raw is not None
             else urllib.parse.urlencode(form),
             headers={'Content-Type': 'application/x-www-form-urlencoded'})
 
@@ -95,7 +96,7 @@ class TestExchange(SignInTestCase):
             {'access_token', 'issued_token_type', 'token_type',
              'expires_in', 'expires_at', 'session_id', 'user_id',
              'user_name', 'user_created'}, set(body))
-        self.assertEqual(signin.TOKEN_TYPE_SESSION, body['issued_token_type'])
+        self.assertEqual(oauth.TOKEN_TYPE_SESSION, body['issued_token_type'])
         self.assertEqual(('Bearer', 8 * 3600, 'alice', False),
                          (body['token_type'], body['expires_in'],
                           body['user_name'], body['user_created']))
@@ -172,13 +173,14 @@ class TestExchange(SignInTestCase):
             self.assertOAuthError(self.exchange(token, **kwargs), error)
         self.assertOAuthError(self.exchange('a\x00b'), 'invalid_request')
         result = self.client.simulate_post(
-            exchange.PATH, json={'grant_type': exchange.GRANT_TYPE})
+            oauth.EXCHANGE_PATH,
+            json={'grant_type': oauth.GRANT_TOKEN_EXCHANGE})
         self.assertOAuthError(result, 'invalid_request')
 
     def test_the_session_type_may_be_asked_for(self):
         self.authority.link_identity(OWNER,
                                      'alice', self.idp.url, 'alice-at-idp')
-        result = self.exchange(requested_token_type=signin.TOKEN_TYPE_SESSION)
+        result = self.exchange(requested_token_type=oauth.TOKEN_TYPE_SESSION)
         self.assertEqual(200, result.status_code, result.text)
 
 
@@ -286,9 +288,9 @@ class TestSessions(SignInTestCase):
         self.assertEqual({'providers': [{
             'issuer': self.idp.url, 'client_id': 'ntcli',
             'scopes': list(signin.DEFAULT_SCOPES),
-            'token_exchange': exchange.PATH,
+            'token_exchange': oauth.EXCHANGE_PATH,
             'subject_token_type': ID_TOKEN,
-            'requested_token_type': signin.TOKEN_TYPE_SESSION}],
+            'requested_token_type': oauth.TOKEN_TYPE_SESSION}],
             'user_credentials': True}, body)
 
 
@@ -323,8 +325,9 @@ class TestWithoutProvider(testtools.TestCase):
         self.assertEqual({'providers': [], 'user_credentials': True},
                          client.simulate_get('/v1/auth/providers').json)
         result = client.simulate_post(
-            exchange.PATH, body=urllib.parse.urlencode({
-                'grant_type': exchange.GRANT_TYPE, 'subject_token': 'x',
+            oauth.EXCHANGE_PATH, body=urllib.parse.urlencode({
+                'grant_type': oauth.GRANT_TOKEN_EXCHANGE,
+                'subject_token': 'x',
                 'subject_token_type': ID_TOKEN}),
             headers={'Content-Type': 'application/x-www-form-urlencoded'})
         self.assertEqual(400, result.status_code)
@@ -346,17 +349,17 @@ class TestDispatch(testtools.TestCase):
 
     def test_choose(self):
         session = self.Fake('urn:session', (ID_TOKEN,))
-        workspace = self.Fake('urn:workspace', (exchange.TOKEN_TYPE_JWT,
+        workspace = self.Fake('urn:workspace', (oauth.TOKEN_TYPE_JWT,
                                                 ID_TOKEN))
         both = [session, workspace]
         self.assertIs(session, exchange.choose(both, self.request(ID_TOKEN)))
         self.assertIs(workspace, exchange.choose(
-            both, self.request(exchange.TOKEN_TYPE_JWT)))
+            both, self.request(oauth.TOKEN_TYPE_JWT)))
         self.assertIs(workspace, exchange.choose(
             both, self.request(ID_TOKEN, 'urn:workspace')))
         error = self.assertRaises(
             exchange.ExchangeError, exchange.choose, both,
-            self.request(exchange.TOKEN_TYPE_JWT, 'urn:session'))
+            self.request(oauth.TOKEN_TYPE_JWT, 'urn:session'))
         self.assertEqual('invalid_request', error.error)
         error = self.assertRaises(exchange.ExchangeError, exchange.choose,
                                   both, self.request(ID_TOKEN, 'urn:other'))

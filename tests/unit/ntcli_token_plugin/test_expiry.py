@@ -5,6 +5,7 @@ import argparse
 import testtools
 
 from ntcli import errors
+from ntcli_core import durations
 from ntcli_token_plugin import expiry
 
 NOW = 1_800_000_000
@@ -102,4 +103,4 @@ class TestWindow(testtools.TestCase):
                                (120, '2 minutes'), (3600, '1 hour'),
                                (604800, '7 days'), (31536000, '1 year'),
                                (90061, '90061 seconds')):
-            self.assertEqual(words, expiry.describe_window(seconds))
+            self.assertEqual(words, durations.describe(seconds))
