@@ -27,12 +27,11 @@ import argparse
 import os
 import typing
 
-from ntcli_authority import errors
+from ntcli_authority import errors, oidc
 from ntcli_core import oauth, timefmt
 from ntcli_server import exchange
 
 if typing.TYPE_CHECKING:
-    from ntcli_authority import oidc
     from ntcli_server.api import TokenAPI
 
 ENV_AUDIENCE = 'NTCLI_SERVER_CI_AUDIENCE'
@@ -67,7 +66,6 @@ class WorkspaceTokenExchange:
 
     def __init__(self, api: TokenAPI, audience: str | None,
                  issuers: oidc.IssuerCache | None = None) -> None:
-        from ntcli_authority import oidc
         self.api = api
         self.audience = audience
         self.issuers = issuers or oidc.IssuerCache()

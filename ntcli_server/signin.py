@@ -32,7 +32,7 @@ import typing
 
 import falcon
 
-from ntcli_authority import errors
+from ntcli_authority import errors, oidc
 from ntcli_authority.authority import (
     DEFAULT_SESSION_LIFETIME,
     MAX_SESSION_LIFETIME,
@@ -41,9 +41,6 @@ from ntcli_authority.authority import (
 from ntcli_core import oauth, timefmt
 from ntcli_server import exchange
 from ntcli_server.api import TokenAPI, origin
-
-if typing.TYPE_CHECKING:
-    from ntcli_authority import oidc
 
 #: The token type of a user session (RFC 8693 §3 allows URIs of our own).
 DEFAULT_SCOPES = ('openid', 'profile', 'email', 'offline_access')
@@ -139,7 +136,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> SignInSettings | None:
     """The settings ``serve``'s options give; None without a provider.
     Raises ValueError with a message for an inconsistent set."""
-    from ntcli_authority import oidc
     issuer, client_id = args.oidc_issuer, args.oidc_client_id
     if not issuer:
         if client_id or args.oidc_require or args.oidc_auto_create:
@@ -198,7 +194,6 @@ class SignInExchange:
 
     def exchange(self, request: exchange.ExchangeRequest
                  ) -> dict[str, typing.Any]:
-        from ntcli_authority import oidc
         authority = self.api.authority
         metrics = self.api.metrics
         try:

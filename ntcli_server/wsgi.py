@@ -7,6 +7,10 @@ the routes by group (with :mod:`ntcli_server.signin`,
 :mod:`ntcli_server.ci` and :mod:`ntcli_server.exchange` for sign-in and
 token exchange), and :mod:`ntcli_server.envelope` turns every failure
 into the error envelope.
+
+:mod:`ntcli_server.metrics` is imported only when ``--metrics`` asks for
+it: prometheus-client fixes where its values live when first imported
+(see :mod:`ntcli_server.multiproc`).
 """
 
 from __future__ import annotations
@@ -99,9 +103,7 @@ def create_app(target: str | AuthorityFactory, *,
     middleware: list[typing.Any] = [request_ids.RequestIds()]
     recorder = None
     if metrics:
-        # before the limit, so that what it refuses (429) is counted too;
-        # imported only here: prometheus-client fixes where its values
-        # live when first imported (see ntcli_server.multiproc)
+        # before the limit, so that what it refuses (429) is counted too
         from ntcli_server import metrics as prometheus
         recorder = prometheus.PrometheusMetrics(
             # the server's own gauges: read as whoever holds the database
