@@ -98,8 +98,7 @@ class Record:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # The server builds two records per validation: dict operations,
-        # not a setattr per field (8 us against 13 on the loaded benchmark
-        # machine; a dataclass's generated __init__ took 6).
+        # not a setattr per field (figures: benchmarks/RESULTS.md).
         fields = self._fields
         if args:
             if len(args) > len(fields):
