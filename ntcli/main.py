@@ -8,6 +8,7 @@ cost about 60 ms of a 90 ms ``--version`` (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -33,6 +34,7 @@ if _started_as_ntcli():
 # typing is left out at run time: importing it is a tenth of --version
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import TextIO
 
 
@@ -132,12 +134,41 @@ def _say(stream: TextIO, line: str) -> None:
         pass
 
 
+@contextlib.contextmanager
+def _no_entry_point_cache_under_a_missing_home() -> Iterator[None]:
+    """While cliff and stevedore are imported: when stevedore's cache of
+    entry points (``$XDG_CACHE_HOME/python-entrypoints``, else under
+    ``~/.cache``) would lie under a home directory that does not exist,
+    point it at a path that cannot be created. stevedore fixes its cache
+    directory when it is imported and creates it when it writes the cache,
+    which, run as root with ``HOME=/nonexistent``, would create the home
+    directory; it reads the entry points from the distributions instead
+    when it cannot. The environment is restored at once, so commands that
+    ntcli runs (``token exec``) see the user's."""
+    from ntcli import paths
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache')
+    if (not sys.platform.startswith('linux')
+            or paths.missing_home(base) is None):
+        yield
+        return
+    saved = os.environ.get('XDG_CACHE_HOME')
+    os.environ['XDG_CACHE_HOME'] = os.devnull     # /dev/null/…: no directory
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ['XDG_CACHE_HOME']
+        else:
+            os.environ['XDG_CACHE_HOME'] = saved
+
+
 def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
          stderr: TextIO, stdout_closed: bool) -> int:
     app = None
     try:
         faults.checkpoint('start')      # a signal while importing cliff
-        from ntcli.application import NtcliApp
+        with _no_entry_point_cache_under_a_missing_home():
+            from ntcli.application import NtcliApp
         app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr,
                        stdout_closed=stdout_closed)
         return app.run(argv)

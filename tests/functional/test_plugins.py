@@ -206,15 +206,22 @@ class TestShowFormats(PluginTest):
         rows.pop('Field')
         self.assertEqual({k: str(v) for k, v in self.expected.items()}, rows)
 
+    @staticmethod
+    def machine(value):
+        """A value as the machine formats print it (booleans as JSON)."""
+        if isinstance(value, bool):
+            return 'true' if value else 'false'
+        return str(value)
+
     def test_value(self):
-        self.assertEqual([str(v) for v in self.expected.values()],
+        self.assertEqual([self.machine(v) for v in self.expected.values()],
                          self.hello('value').splitlines())
 
     def test_shell(self):
         pairs = dict(re.findall(r'^(\w+)="(.*)"$', self.hello('shell'),
                                 re.M))
-        self.assertEqual({k: str(v) for k, v in self.expected.items()},
-                         pairs)
+        self.assertEqual(
+            {k: self.machine(v) for k, v in self.expected.items()}, pairs)
         prefixed = self.hello('shell', '--prefix', 'hi_', '-c', 'workspace')
         self.assertEqual('hi_workspace="default"\n', prefixed)
 

@@ -32,8 +32,10 @@ class TestLooksCreateNothing(FunctionalTest):
 
     def test_a_home_that_does_not_exist_is_not_created(self):
         home = os.path.join(self.home.path, 'nonexistent', 'x')
+        # XDG_CACHE_HOME unset too: stevedore keeps its cache of entry
+        # points under ~/.cache, and creates it (as root, even the home)
         env = {'HOME': home, 'XDG_CONFIG_HOME': None, 'XDG_DATA_HOME': None,
-               'XDG_STATE_HOME': None}
+               'XDG_STATE_HOME': None, 'XDG_CACHE_HOME': None}
         for command in (('token', 'show'), ('token', 'refresh'),
                         ('auth', 'status')):
             result = self.ntcli(*command, env=env, expect=1)
