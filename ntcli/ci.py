@@ -28,8 +28,11 @@ import stat
 import typing
 import urllib.parse
 
+import requests
+
 from ntcli import errors
 from ntcli_core.records import Record, field
+from ntcli_core.terminal import quoted
 
 #: The variable a job puts its ID token in, unless told another.
 TOKEN_VARIABLE = 'NTCLI_ID_TOKEN'
@@ -71,7 +74,6 @@ def _checked(token: str, source: str) -> SubjectToken:
 
 def from_file(path: str) -> SubjectToken:
     """The token in the file at ``path`` (see the module's docstring)."""
-    from ntcli_core.terminal import quoted
     source = f'the token file {quoted(path)}'
     try:
         # O_NONBLOCK: a FIFO put there must not hang the job
@@ -134,7 +136,6 @@ def from_github(environ: typing.Mapping[str, str], audience: str,
     joined = '&' if parts.query else '?'
     request_url = (f'{url}{joined}audience='
                    f"{urllib.parse.quote(audience, safe='')}")
-    import requests
     try:
         response = requests.get(
             request_url, timeout=timeout, allow_redirects=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cliff import columns
 
-from ntcli_core import timefmt
+from ntcli_core import scopes, timefmt
 
 __all__ = ['CheckColumn', 'RevocationColumn', 'ScopeColumn', 'TextColumn',
            'TimeColumn']
@@ -33,7 +33,6 @@ class ScopeColumn(columns.FormattableColumn[tuple[str, ...] | None]):
     the full list for machines; None (not reported) is blank/null."""
 
     def human_readable(self) -> str:
-        from ntcli_core import scopes
         return ' '.join(scopes.compact(self._value or ()))
 
     def machine_readable(self) -> list[str] | None:  # type: ignore[override]

@@ -12,6 +12,8 @@ from typing import Any, TextIO
 from cliff import columns as cliff_columns
 from cliff.formatters import base, commaseparated
 
+from ntcli_core.terminal import escape
+
 
 def _human(value: Any) -> str:
     if isinstance(value, cliff_columns.FormattableColumn):
@@ -47,7 +49,6 @@ class TextFormatter(base.SingleFormatter):
             lines = layout(dict(zip(column_names, data, strict=False)))
         if lines is None:
             lines = self.generic_lines(column_names, data)
-        from ntcli_core.terminal import escape
         for line in lines:
             stdout.write(escape(line) + '\n')
 

@@ -10,9 +10,11 @@ show as something else.
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 
+from ntcli_core import redact
 from ntcli_core.names import is_valid_name
 
 __all__ = ['count_option', 'decimal', 'whole_number']
@@ -41,7 +43,6 @@ def whole_number(text: str) -> int:
 
 def count_option(text: str) -> int:
     """An argparse ``type`` for a count such as --limit: ASCII digits."""
-    import argparse
     try:
         return whole_number(text)
     except ValueError as exc:
@@ -85,7 +86,6 @@ def is_uuid(text: str) -> bool:
 def check_description(text: str | None) -> str | None:
     """A description a token or workspace may carry: every reader of the
     workspace sees it, so it may not hold a secret."""
-    from ntcli_core import redact
     if text is not None and redact.holds_secret(text):
         raise ValueError('looks like it holds a token, credential or key, '
                          'which every reader of the workspace would see')

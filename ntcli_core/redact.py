@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
+from ntcli_core.terminal import escape
 from ntcli_core.tokens import SECRET_PREFIXES
 
 _PREFIXES = '|'.join(re.escape(prefix) for prefix in SECRET_PREFIXES)
@@ -55,11 +57,9 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken log call must not break the command
             return True
-        from ntcli_core.terminal import escape
         record.msg = escape(redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
-            import traceback
             record.exc_text = redact(
                 ''.join(traceback.format_exception(*record.exc_info)))
         elif record.exc_text:

@@ -4,6 +4,7 @@ Times are Unix seconds, integers except in log lines; None is never."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import time
 
@@ -47,7 +48,6 @@ def time_argument(text: str) -> int:
     try:
         return parse_time(text)
     except ValueError:
-        import argparse
         raise argparse.ArgumentTypeError(
             f"'{text}' is not an ISO-8601 time or Unix seconds") from None
 
