@@ -33,12 +33,18 @@ import argparse
 import shlex
 import sys
 import typing
+from importlib import metadata
 
 from cliff import app as cliff_app
 from cliff import commandmanager
 from cliff import complete as cliff_complete
 from cliff import help as cliff_help
 
+from ntcli_authority.errors import (
+    AuthorityError,
+    DatabaseMissing,
+    DatabaseNotEmpty,
+)
 from ntcli_core import cli_parser
 from ntcli_server.commands import base
 
@@ -55,11 +61,6 @@ def _no_database(db: str) -> base.CommandFailed:
 
 def _as_failure(exc: BaseException) -> base.CommandFailed | None:
     """What the user is told about an exception (None: unexpected)."""
-    from ntcli_authority.errors import (
-        AuthorityError,
-        DatabaseMissing,
-        DatabaseNotEmpty,
-    )
     if isinstance(exc, base.CommandFailed):
         return exc
     if isinstance(exc, DatabaseMissing):
@@ -78,7 +79,6 @@ def _as_failure(exc: BaseException) -> base.CommandFailed | None:
 
 
 def _version() -> str | None:
-    from importlib import metadata
     try:
         return metadata.version('ntcli')
     except metadata.PackageNotFoundError:

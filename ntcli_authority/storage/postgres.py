@@ -25,13 +25,13 @@ from ntcli_authority import errors, signing
 
 try:
     import psycopg
-    from psycopg import conninfo
+    from psycopg import conninfo, waiting
     from psycopg import errors as pg_errors
 except ImportError as exc:      # the 'postgres' extra is not installed
     raise errors.StorageUnavailable(
         "A PostgreSQL store needs psycopg: pip install 'ntcli[postgres]'"
     ) from exc
-from ntcli_authority.storage import changes, green
+from ntcli_authority.storage import changes, green, listener
 from ntcli_authority.storage.dialect import (
     Dialect,
     T,
@@ -52,7 +52,6 @@ def cooperate_with_gevent() -> None:
     again."""
     if not green.cooperative():
         return
-    from psycopg import waiting
     if getattr(waiting, 'wait_c', None) is waiting.wait:
         importlib.reload(waiting)
 
@@ -160,8 +159,6 @@ class PostgresDialect(Dialect):
         """A connection of its own listening for changes of token rows
         (see ntcli_authority.storage.listener), started on first call."""
         if self._listener is None:
-            from ntcli_authority.storage import listener
-
             def connect() -> psycopg.Connection:
                 params = conninfo.conninfo_to_dict(self._dsn)
                 params.setdefault('connect_timeout', CONNECT_TIMEOUT_SECONDS)
