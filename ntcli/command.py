@@ -25,7 +25,8 @@ from cliff import command, lister, show
 from cliff import help as cliff_help
 from cliff.formatters import base as formatters_base
 
-from ntcli import errors, interrupt, output, validate
+from ntcli import errors, interrupt, output, unfinished, validate
+from ntcli.context import PluginContext
 from ntcli.display import (
     NESTED_FORMATS,
     Fields,
@@ -40,7 +41,7 @@ from ntcli.display import (
 from ntcli_core.cli_parser import ParsedCommand
 
 if TYPE_CHECKING:
-    from ntcli.context import Context, PluginContext
+    from ntcli.context import Context
 
 __all__ = ['App', 'Command', 'CommandMixin', 'Fields', 'Lister',
            'ShowEach', 'ShowOne', 'check_description']
@@ -117,7 +118,6 @@ class CommandMixin(command.Command):
             self._context.check_settings()
         self.check_arguments(parsed_args)
         if self.finishes_pending_work:
-            from ntcli import unfinished
             unfinished.finish(self._context)
         try:
             code = super().run(parsed_args)
@@ -169,7 +169,6 @@ class CommandMixin(command.Command):
     def context(self) -> PluginContext:
         """The run's context as a command sees it: what the plugin guide
         documents (:class:`ntcli.context.PluginContext`)."""
-        from ntcli.context import PluginContext
         return PluginContext(self._context)
 
     @property

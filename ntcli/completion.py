@@ -26,10 +26,16 @@ from __future__ import annotations
 
 import argparse
 import io
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ntcli import completion_cache, completion_engine, completion_table
+from ntcli import (
+    completion_cache,
+    completion_engine,
+    completion_table,
+    context,
+)
 from ntcli.completion_engine import (  # noqa: F401
     DIRECTORIES,
     FILES,
@@ -37,6 +43,7 @@ from ntcli.completion_engine import (  # noqa: F401
     Candidate,
     Completion,
 )
+from ntcli_core import timefmt
 
 if TYPE_CHECKING:
     from ntcli.command import App
@@ -65,7 +72,6 @@ def _lookup_context(options: argparse.Namespace) -> Context:
     """A context for value lookups: the options of the line being
     completed, a short timeout, and no retry of pending revocations (a
     Tab must not act on tokens)."""
-    from ntcli import context
     options = argparse.Namespace(**vars(options))
     options.timeout = ENDPOINT_TIMEOUT
     options.debug = False
@@ -98,7 +104,6 @@ def token_jtis(lookup: Context) -> list[Candidate]:
     """The live tokens of the workspace, from the endpoint."""
     if lookup.embedded_database_missing():
         return []
-    from ntcli_core import timefmt
     endpoint = lookup.endpoint
     workspace = lookup.workspace
     records = endpoint.list_tokens(lookup.bearer(workspace.id),
@@ -189,7 +194,6 @@ def complete_in_time(app: App, words: list[str], *, line: bool = False,
                      keep: bool = False) -> Completion:
     """:func:`complete` (or :func:`complete_line` for ``words[0]``), with
     nothing offered on any failure or after DEADLINE seconds."""
-    import signal
 
     def expired(signum: int, frame: Any) -> None:
         raise _Deadline()

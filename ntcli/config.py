@@ -19,8 +19,10 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from ntcli import errors, fileio
+from ntcli import contexts, errors, fileio
+from ntcli.contexts import LOCAL, endpoint_key, name_for_endpoint
 from ntcli.errors import ConfigError
+from ntcli.validate import check_timeout
 from ntcli_core.tokens import SECRET_PREFIXES
 
 CONFIG_FILE = 'config.json'
@@ -70,7 +72,6 @@ def _v1_problem(data: dict[str, Any]) -> str | None:
 
 def _v2_problem(data: dict[str, Any]) -> str | None:
     """What is wrong with a version 2 document (named contexts)."""
-    from ntcli import contexts
     current = data.get('current_context')
     if current is not None and not contexts.is_valid_name(current):
         return "'current_context' must be a context name"
@@ -102,7 +103,6 @@ def _problem(data: Any) -> str | None:
     if isinstance(version, bool) or not isinstance(version, int):
         return "'version' must be a whole number"
     if 'timeout' in data:
-        from ntcli.validate import check_timeout
         try:
             check_timeout(data['timeout'])
         except ValueError as exc:
@@ -123,7 +123,6 @@ def _upgraded(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     credentials file is not rewritten. The CA bundle, which applied to
     every https endpoint, goes with each of them.
     """
-    from ntcli import contexts
     data = dict(data)
     old = data.pop('endpoints', {})
     chosen = data.pop('endpoint', None)
@@ -291,7 +290,6 @@ class Config:
 
     def contexts(self) -> dict[str, dict[str, Any]]:
         """Every context by name (copies), ``local`` always among them."""
-        from ntcli.contexts import LOCAL
         result = {LOCAL: {'endpoint': LOCAL, 'key': LOCAL}}
         result.update(copy.deepcopy(self._data.get('contexts', {})))
         return result
@@ -300,7 +298,6 @@ class Config:
         entries = self._data.get('contexts', {})
         if name in entries or not create:
             return entries.get(name, {})
-        from ntcli.contexts import LOCAL
         if name != LOCAL:
             raise KeyError(name)
         entry = {'endpoint': LOCAL, 'key': LOCAL}
@@ -324,7 +321,6 @@ class Config:
                        ca_bundle: str | None = None) -> str:
         """The name of the context of the endpoint ``key``, made (named
         ``name`` if free, else after the host) when there is none."""
-        from ntcli.contexts import endpoint_key, name_for_endpoint
         for existing, entry in sorted(self.contexts().items()):
             if endpoint_key(entry['endpoint']) == key:
                 return existing

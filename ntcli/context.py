@@ -5,28 +5,49 @@ first use so that a command pays only for what it touches. Settings resolve
 as flag, then environment variable, then config file, then default. The
 named context in force (:mod:`ntcli.contexts`) gives the endpoint, its CA
 bundle, the workspace and the key its sign-in is stored under.
+
+One import stays inside the method that needs it, for its start-up cost:
+:mod:`ntcli.signin` (requests and the OIDC client), 90-260 ms by
+``python -X importtime`` after ``import ntcli.context`` on a loaded
+machine, which only the renewal of a sign-in's session needs.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from ntcli import errors
+from ntcli import (
+    config,
+    contexts,
+    endpoints,
+    errors,
+    expiring,
+    fileio,
+    history,
+    paths,
+    progress,
+    validate,
+)
+from ntcli.credential_store import CredentialStore
+from ntcli.endpoints import Workspace
+from ntcli.endpoints.local import LocalEndpoint
+from ntcli_core import clock, redact
+from ntcli_core.fernet import parse_keys
+from ntcli_core.terminal import escape, quoted
+from ntcli_core.tokens import unverified_claims
 
 __all__ = ['PluginContext', 'choose_bearer']
 
-if TYPE_CHECKING:    # types only: each piece is imported on first use
-    import argparse
-
+if TYPE_CHECKING:
     from ntcli.config import Config
     from ntcli.contexts import InForce
-    from ntcli.credential_store import CredentialStore
     from ntcli.credentials import StoredToken
-    from ntcli.endpoints import Endpoint, Workspace
+    from ntcli.endpoints import Endpoint
     from ntcli.history import AuditLog
 
 #: A session of a sign-in is renewed when it has less than this many
@@ -66,7 +87,6 @@ def choose_bearer(embedded: bool, env_token: str | None,
 def _under_a_home(directory: str, variable: str) -> str:
     """``directory``; ConfigError when it lies under a home directory that
     does not exist, which ntcli would otherwise create."""
-    from ntcli import paths
     home = paths.missing_home(directory)
     if home is None:
         return directory
@@ -109,19 +129,16 @@ class Context:
     # -- settings ----------------------------------------------------------
     @functools.cached_property
     def config_dir(self) -> str:
-        from ntcli import paths
         return _under_a_home(paths.config_dir(self.options.config_dir),
                              'NTCLI_CONFIG_DIR')
 
     @functools.cached_property
     def data_dir(self) -> str:
-        from ntcli import paths
         return _under_a_home(paths.data_dir(self.options.config_dir),
                              'NTCLI_DATA_DIR')
 
     @functools.cached_property
     def config(self) -> Config:
-        from ntcli import config
         loaded = config.Config.load(self.config_dir, look=self.look)
         if loaded.upgraded is not None and not self.look:
             return self._upgrade_config(loaded)
@@ -131,7 +148,6 @@ class Context:
         """Write a version 1 config back as contexts, in one atomic rename,
         with a line saying so. Endpoints with a sign-in but no settings
         (a login that saw no workspace) get a context too."""
-        from ntcli import config
         stored: list[str] = []
         if self.store.exists():
             # unreadable: the command that needs them will say why
@@ -159,7 +175,6 @@ class Context:
         """Change config.json under its lock, so that concurrent ntcli
         commands never lose each other's changes. A context made for an
         endpoint given on the command line is kept from now on."""
-        from ntcli import config
         named = self.__dict__.get('named')
         made = None
         with config.Config.update(self.config_dir) as updated:
@@ -177,7 +192,6 @@ class Context:
     @functools.cached_property
     def named(self) -> InForce:
         """The context in force, and why (ntcli.contexts)."""
-        from ntcli import contexts
         config = self.config
         bundle = self.options.ca_bundle
         choices = contexts.Choices(
@@ -203,7 +217,6 @@ class Context:
         workspace, NTCLI_TOKEN): for commands that act on a context named
         as their argument, or on every context (``look``: to show it,
         changing nothing)."""
-        import argparse
         options = argparse.Namespace(**vars(self.options))
         options.context, options.endpoint = name, None
         options.ca_bundle, options.workspace = None, None
@@ -240,13 +253,11 @@ class Context:
 
     @functools.cached_property
     def timeout(self) -> float:
-        from ntcli import validate
         value = self.setting(self.options.timeout, 'NTCLI_TIMEOUT',
                              'timeout', validate.DEFAULT_TIMEOUT)
         try:
             return validate.check_timeout(value)
         except ValueError as exc:
-            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f'Invalid timeout {quoted(str(value))}: it {exc}',
                 'Give --timeout, NTCLI_TIMEOUT or the config setting '
@@ -255,26 +266,21 @@ class Context:
     def check_settings(self) -> None:
         """Check every global setting before a command does anything, so
         that a bad one is a usage error with nothing changed yet."""
-        from ntcli import fileio, validate
         if os.path.isdir(self.config_dir):
             fileio.ensure_config_dir(self.config_dir)
         self.config            # noqa: B018 - loads and checks config.json
         if getattr(self.options, 'context', None):
-            from ntcli import contexts
             contexts.check_name(self.options.context)
         self.timeout           # noqa: B018
         wanted = self.options.workspace or os.environ.get('NTCLI_WORKSPACE')
         if wanted and not (validate.is_workspace_name(wanted)
                            or validate.is_uuid(wanted)):
-            from ntcli_core.terminal import quoted
             raise errors.UsageError(
                 f'Invalid workspace {quoted(wanted)}',
                 'Give --workspace or NTCLI_WORKSPACE a workspace name (3 to '
                 '32 lowercase letters, digits or hyphens) or id.')
-        from ntcli import expiring
         expiring.threshold(self)   # a bad setting fails here, not later
         if os.environ.get('NTCLI_KEY', '').strip():
-            from ntcli_core.fernet import parse_keys
             try:
                 parse_keys(os.environ['NTCLI_KEY'], ',')
             except ValueError as exc:
@@ -286,12 +292,10 @@ class Context:
     # -- local storage -----------------------------------------------------
     @functools.cached_property
     def store(self) -> CredentialStore:
-        from ntcli.credential_store import CredentialStore
         return CredentialStore(self.config_dir)
 
     @functools.cached_property
     def history(self) -> AuditLog:
-        from ntcli import history
         return history.AuditLog(self.config_dir, context=self._history_name)
 
     def _history_name(self) -> str | None:
@@ -305,8 +309,6 @@ class Context:
 
     def note(self, message: str) -> None:
         """A line for the user on stderr (never on stdout)."""
-        from ntcli_core import redact
-        from ntcli_core.terminal import escape
         # a line of information must not fail the command that gave it
         with contextlib.suppress(OSError, ValueError):
             self.app.stderr.write(f'{escape(redact.redact(message))}\n')
@@ -317,14 +319,12 @@ class Context:
         """The endpoint of the context in force, built on first use; it is
         contacted only by the calls made on it."""
         if self._endpoint is None:
-            from ntcli import endpoints
             options = endpoints.EndpointOptions(
                 timeout=self.timeout, data_dir=self.data_dir,
                 ca_bundle=self.named.ca_bundle,
                 debug=bool(self.options.debug))
             endpoint = endpoints.load_endpoint(self.endpoint_url, options)
             if not endpoint.embedded and self.app.stderr.isatty():
-                from ntcli import progress
                 endpoint = progress.spinning(endpoint, self.app.stderr)
             self._endpoint = endpoint
         return self._endpoint
@@ -333,7 +333,6 @@ class Context:
         """Whether the endpoint is the embedded one and its database does not
         exist yet: a look (completion, ``auth status``, ``token show``)
         then finds nothing, and creates nothing."""
-        from ntcli.endpoints.local import LocalEndpoint
         endpoint = self.endpoint
         return (isinstance(endpoint, LocalEndpoint)
                 and not os.path.exists(endpoint.database_path))
@@ -379,7 +378,6 @@ class Context:
 
     def _warn_if_expiring(self, stored: StoredToken) -> None:
         if not self.look:       # its state is written once a day
-            from ntcli import expiring
             expiring.warn_if_expiring(self, stored)
 
     def bearer(self, workspace_id: str | None = None) -> str | None:
@@ -421,13 +419,11 @@ class Context:
 
     def resolve_workspace(self, wanted: str | None) -> Workspace:
         """A Workspace from a name or id, or the endpoint's default."""
-        from ntcli.endpoints import Workspace
         endpoint = self.endpoint
         known = self.config.known_workspaces(self.context_name)
         if not wanted:
             token = self.env_token()
             if token:       # the workspace of the token the run acts with
-                from ntcli_core.tokens import unverified_claims
                 try:
                     sub = unverified_claims(token).get('sub')
                 except ValueError:
@@ -445,7 +441,6 @@ class Context:
                          "login', then select a workspace with 'ntcli "
                          "workspace select NAME'.")
             raise errors.NoWorkspaceSelected()
-        from ntcli import validate
         if validate.is_uuid(wanted):
             return Workspace(id=wanted.lower(), name=names_by_id(known).get(
                 wanted.lower(), wanted))
@@ -457,13 +452,11 @@ class Context:
                     config.remember_workspace(self.context_name,
                                               workspace.id, workspace.name)
                 return workspace
-        from ntcli_core.terminal import quoted
         raise errors.WorkspaceNotFound(
             f'Workspace {quoted(wanted)} not found',
             "Run 'ntcli workspace list' to see the workspaces.")
 
     def now(self) -> int:
-        from ntcli_core import clock
         return clock.now()
 
 

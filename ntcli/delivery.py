@@ -19,8 +19,9 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ntcli import errors, faults, interrupt, issues, revocations
+from ntcli import errors, faults, interrupt, issues, revocations, unfinished
 from ntcli.context import whole
+from ntcli.credentials import PendingRevocation
 from ntcli_core.lifetimes import Expiry
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ class Delivery:
               description: str | None) -> IssuedToken:
         """Issue a token in the workspace of the run, as the run's
         credential, and record it in the history."""
-        from ntcli import unfinished
         context = self.context
         unfinished.finish(context)
         workspace = context.workspace
@@ -140,7 +140,6 @@ def revoke_undelivered(context: Any, issued: Any, bearer: str | None,
 
 
 def _remember(context: Any, issued: Any, failure: str) -> None:
-    from ntcli.credentials import PendingRevocation
     try:
         with context.store.transaction() as creds:
             creds.add_pending_revocation(PendingRevocation(

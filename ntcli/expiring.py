@@ -20,8 +20,10 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ntcli import errors
+from ntcli import errors, fileio
+from ntcli_core import durations, timefmt
 from ntcli_core.lifetimes import DAY, MAX_LIFETIME
+from ntcli_core.terminal import quoted
 
 if TYPE_CHECKING:
     from ntcli.config import Config
@@ -57,7 +59,6 @@ HINT = (f"Give {ENV} or the setting '{SETTING}' (of the context, or of "
 def parse_threshold(value: object) -> int | None:
     """Seconds from a setting's value; None for off. ValueError for a value
     that is neither."""
-    from ntcli_core import durations
     if isinstance(value, bool):
         raise ValueError('not a duration')
     if isinstance(value, int):
@@ -89,7 +90,6 @@ def threshold(context: Context) -> int | None:
     try:
         return parse_threshold(value)
     except ValueError:
-        from ntcli_core.terminal import quoted
         raise errors.UsageError(
             f'Invalid expiry warning threshold {quoted(str(value))}',
             HINT) from None
@@ -109,7 +109,6 @@ def warn_if_expiring(context: Context, stored: StoredToken) -> None:
     last = warned.get(stored.jti)
     if isinstance(last, int) and 0 <= now - last < DAY:
         return
-    from ntcli_core import durations, timefmt
     context.warn(
         f'the stored token {stored.jti} expires in '
         f'{durations.describe(_rounded(left))} '
@@ -130,7 +129,6 @@ def _rounded(seconds: int) -> int:
 
 
 def _read(path: str) -> dict[str, int]:
-    from ntcli import fileio
     try:
         raw = fileio.read_private(path)
         data: Any = json.loads(raw.decode('utf-8')) if raw else {}
@@ -144,7 +142,6 @@ def _read(path: str) -> dict[str, int]:
 
 
 def _write(path: str, warned: dict[str, int]) -> None:
-    from ntcli import fileio
     # not written: warned again next time, better than no warning
     with contextlib.suppress(OSError, errors.NtcliError):
         fileio.atomic_write(path, json.dumps(warned).encode('utf-8'))

@@ -28,11 +28,13 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ntcli import errors
+from ntcli import errors, revocations
+from ntcli.credentials import PendingIssue, PendingRevocation
+from ntcli.tokeninfo import token_claims
 
 if TYPE_CHECKING:
     from ntcli.context import Context
-    from ntcli.credentials import Credentials, PendingIssue
+    from ntcli.credentials import Credentials
     from ntcli.endpoints import Endpoint, IssuedToken
 
 #: How long a server replays a key (ntcli_authority.authority.tokens'
@@ -65,7 +67,6 @@ def begin(context: Context, creds: Credentials | None, bearer: str | None,
     """Step 1: write the pending issue, in the caller's transaction
     (``creds``) or one of its own; it is on disk before this returns, or
     this raises and nothing is sent."""
-    from ntcli.credentials import PendingIssue
     if creds is None:
         with context.store.transaction() as own:
             return begin(context, own, bearer, workspace_id,
@@ -182,7 +183,6 @@ def _who(context: Context, creds: Credentials, bearer: str | None
     if bearer is None:
         return 'local', None, None
     if bearer == context.env_token():
-        from ntcli.tokeninfo import token_claims
         try:
             jti = token_claims(bearer).get('jti')
         except errors.TokenInvalid:
@@ -204,7 +204,6 @@ def _bearer(context: Context, creds: Credentials,
     if pending.bearer == 'env':
         env = context.env_token()
         if env and pending.bearer_jti:
-            from ntcli.tokeninfo import token_claims
             try:
                 if token_claims(env).get('jti') == pending.bearer_jti:
                     return True, env
@@ -216,8 +215,6 @@ def _bearer(context: Context, creds: Credentials,
 
 def _settle_one(context: Context, creds: Credentials, endpoint: Endpoint,
                 pending: PendingIssue) -> None:
-    from ntcli import revocations
-    from ntcli.credentials import PendingRevocation
     found, bearer = _bearer(context, creds, pending)
     old = context.now() - pending.since > REPLAY_WINDOW
     if not found:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ntcli import errors
+from ntcli import errors, faults
+from ntcli.context import choose_bearer
+from ntcli_core import timefmt
+from ntcli_core.lifetimes import MAX_GRACE
 
 if TYPE_CHECKING:
     from ntcli.context import Context
@@ -26,7 +29,6 @@ def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
     A token the endpoint already considers dead (revoked, expired, unknown)
     counts as revoked: there is nothing left to do for it.
     """
-    from ntcli import faults
     try:
         if faults.should_fail('revoke'):
             raise errors.EndpointUnreachable('Injected fault: the endpoint '
@@ -47,7 +49,6 @@ def revoke_quietly(endpoint: Endpoint, bearer: str | None, workspace_id: str,
 def grace_left(context: Context, revoke_at: int | None) -> int | None:
     """The seconds of a grace period still to run until ``revoke_at``,
     None when there is none (revoke at once)."""
-    from ntcli_core.lifetimes import MAX_GRACE
     if revoke_at is None:
         return None
     left = revoke_at - context.now()
@@ -63,7 +64,6 @@ def retry_pending(context: Context) -> None:
             return                      # the common case: one cheap read
     except errors.NtcliError:
         return  # the command itself will report an unreadable store
-    from ntcli.context import choose_bearer
     with context.store.transaction() as creds:
         user = creds.get_user_credential(key)
         for item in creds.pending_revocations(key):
@@ -75,7 +75,6 @@ def retry_pending(context: Context) -> None:
             revoked_at, failure = revoke_quietly(
                 endpoint, bearer, item.workspace_id, item.jti, grace=grace)
             if failure is None:
-                from ntcli_core import timefmt
                 creds.remove_pending_revocation(key, item.jti)
                 retiring = revoked_at is not None and \
                     revoked_at > context.now()

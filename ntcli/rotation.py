@@ -31,13 +31,15 @@ from ntcli import (
     tokeninfo,
     unfinished,
 )
-from ntcli.context import whole
+from ntcli.context import choose_bearer, whole
+from ntcli.credentials import PendingRevocation, StoredToken
+from ntcli_core import scopes, timefmt
 from ntcli_core.lifetimes import Expiry
 from ntcli_core.records import Record
 
 if TYPE_CHECKING:
     from ntcli.context import Context, PluginContext
-    from ntcli.credentials import Credentials, PendingIssue, StoredToken
+    from ntcli.credentials import Credentials, PendingIssue
     from ntcli.endpoints import IssuedToken
 
 __all__ = ['Kept', 'Rotation', 'rotate_token']
@@ -137,7 +139,6 @@ def rotate_token(view: Context | PluginContext, expiry: Expiry, *,
     if old and failure:
         outcome = 'pending revocation of ' + old.jti
     elif retiring:
-        from ntcli_core import timefmt
         outcome = f'rotated; old token retiring until ' \
                   f'{timefmt.iso(revoked_at)}'
     else:
@@ -167,7 +168,6 @@ def _retiring(context: Context, revoked_at: int | None,
 def _scopes_to_keep(old: StoredToken | None) -> tuple[str, ...]:
     """The old token's scopes; every scope when there is none, or when
     nothing says which it held."""
-    from ntcli_core import scopes
     if old is None:
         return scopes.FULL
     return tokeninfo.scopes_of(old.token, old.scope) or scopes.FULL
@@ -203,7 +203,6 @@ def _stored_bearer(context: Context, creds: Credentials,
     """Who asks for the new token and revokes the old one: the rule of
     every command (ntcli.context.choose_bearer; NTCLI_TOKEN was refused
     above), so the user, else the old token itself."""
-    from ntcli.context import choose_bearer
     return choose_bearer(context.endpoint.embedded, None,
                          creds.get_user_credential(context.credentials_key),
                          old.token if old else None)
@@ -219,7 +218,6 @@ def _store_new_token(context: Context, creds: Credentials,
     fails or the command is stopped (Ctrl-C, SIGTERM) before it is done,
     the old token stays stored and the new one is revoked (and should that
     fail, the pending issue makes the next command revoke it)."""
-    from ntcli.credentials import PendingRevocation, StoredToken
     endpoint = context.endpoint
     try:
         faults.checkpoint('after-issue')
