@@ -47,6 +47,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 
 try:
     import resource
@@ -475,15 +476,24 @@ def main(argv: list[str] | None = None) -> int:
         print('Warning: this Python lives under /tmp, where stevedore does '
               'not cache entry points; the figures are pessimistic.',
               file=sys.stderr)
+    return run_and_report(
+        lambda: benchmark(args.runs, args.warmup, args.keep, others,
+                          args.instructions), report, args.json)
+
+
+def run_and_report(measure: Callable[[], dict], show: Callable[[dict], None],
+                   json_path: str | None) -> int:
+    """The end of every benchmark script: measure, print the figures,
+    write them to ``json_path`` if given; the exit status (1 when the
+    benchmark could not run)."""
     try:
-        result = benchmark(args.runs, args.warmup, args.keep, others,
-                           args.instructions)
-    except (BenchmarkError, OSError) as exc:
+        result = measure()
+    except (BenchmarkError, OSError, RuntimeError) as exc:
         print(f'benchmark failed: {exc}', file=sys.stderr)
         return 1
-    report(result)
-    if args.json:
-        with open(args.json, 'w') as handle:
+    show(result)
+    if json_path:
+        with open(json_path, 'w') as handle:
             json.dump(result, handle, indent=2)
     return 0
 

@@ -149,17 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.warmup < 0:
         parser.error('--runs must be at least 1 and --warmup at least 0')
     ntcli = args.ntcli or cli_startup.find_ntcli(sys.executable)
-    try:
-        result = benchmark(os.path.abspath(args.node_cli), ntcli, args.runs,
-                           args.warmup)
-    except (cli_startup.BenchmarkError, OSError, RuntimeError) as exc:
-        print(f'benchmark failed: {exc}', file=sys.stderr)
-        return 1
-    report(result)
-    if args.json:
-        with open(args.json, 'w') as handle:
-            json.dump(result, handle, indent=2)
-    return 0
+    return cli_startup.run_and_report(
+        lambda: benchmark(os.path.abspath(args.node_cli), ntcli, args.runs,
+                          args.warmup), report, args.json)
 
 
 if __name__ == '__main__':

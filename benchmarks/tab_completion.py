@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import pty
 import re
@@ -256,16 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [s for s in shells if shutil.which(s) is None]
     if missing:
         parser.error(f"not installed: {', '.join(missing)}")
-    try:
-        result = benchmark(args.runs, args.warmup, shells)
-    except (cli_startup.BenchmarkError, OSError) as exc:
-        print(f'benchmark failed: {exc}', file=sys.stderr)
-        return 1
-    report(result)
-    if args.json:
-        with open(args.json, 'w') as handle:
-            json.dump(result, handle, indent=2)
-    return 0
+    return cli_startup.run_and_report(
+        lambda: benchmark(args.runs, args.warmup, shells), report, args.json)
 
 
 if __name__ == '__main__':
