@@ -14,11 +14,11 @@ verification itself
 (benchmarks/RESULTS.md).
 
 What a token must contain (prefix, algorithm, key id, claims) is checked
-once, by :func:`ntcli_authority.signing.decode_token`. The three operations
-on the raw JWS (the token without its ``wst_`` prefix) raise TokenInvalid
-with one of two messages: :data:`MALFORMED` when it cannot be parsed,
-:data:`BAD_SIGNATURE` when its signature, or the payload it signs, does
-not hold up.
+once, by :mod:`ntcli_authority.signing` (``read_token``,
+``verified_claims``). The operations on the raw JWS (the token without its
+``wst_`` prefix) raise TokenInvalid with one of two messages:
+:data:`MALFORMED` when it cannot be parsed, :data:`BAD_SIGNATURE` when its
+signature, or the payload it signs, does not hold up.
 
 ``cryptography``'s Ed25519 classes are imported on first use: the CLI
 imports this module on paths that never sign or verify anything, which
@@ -160,6 +160,19 @@ def unverified_header(raw: str) -> dict:
     return dict(_parse(raw).header)  # the cached one stays as parsed
 
 
+def unverified_claims(raw: str) -> dict | None:
+    """The claims of a JWS as it states them, its signature NOT checked (to
+    find the token's row), or None when they cannot be read; never raises
+    for them, TokenInvalid(MALFORMED) for the JWS."""
+    parsed = _parse(raw)
+    if parsed.header.get('b64', True) is False:
+        return None
+    try:
+        return dict(_claims(parsed.payload))
+    except errors.TokenInvalid:
+        return None
+
+
 def verified_claims(raw: str, public_key: typing.Any) -> dict:
     """The claims of a JWS whose Ed25519 signature ``public_key`` verifies;
     TokenInvalid(BAD_SIGNATURE) otherwise."""
@@ -209,13 +222,13 @@ def _raw_public(public_key: typing.Any) -> bytes:
     return entry[1]
 
 
-# The claims of a signature found good, decoded once per token like its
-# header (json.loads is a measurable part of a validation in a server
-# worker, benchmarks/RESULTS.md).
+# The claims of a payload, decoded once per token like its header
+# (json.loads is a measurable part of a validation in a server worker,
+# benchmarks/RESULTS.md); callers get copies.
 @functools.lru_cache(maxsize=64)
 def _claims(payload: bytes) -> dict:
-    """The claims of a verified payload; TokenInvalid(BAD_SIGNATURE) when
-    they are not a JSON object of the registered types."""
+    """The claims of a payload; TokenInvalid(BAD_SIGNATURE) when they are
+    not a JSON object of the registered types."""
     try:
         claims = json.loads(payload)
     except (ValueError, RecursionError):

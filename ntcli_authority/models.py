@@ -44,8 +44,8 @@ class Workspace(Record):
 
 class TokenRow(Record):
     """A row of the tokens table: what the store keeps of a token, its
-    claims and state, not its value (what the CLI shows of a token is
-    ntcli.endpoints.TokenRecord)."""
+    claims, state and keyed digest, not its value (what the CLI shows of a
+    token is ntcli.endpoints.TokenRecord)."""
 
     jti: str
     workspace_id: str
@@ -58,6 +58,9 @@ class TokenRow(Record):
     description: str | None = None
     revoked_at: int | None = None    # when it was revoked
     retires_at: int | None = None    # when its grace period ends (rotation)
+    # HMAC of the token under a key derived from its signing key (see
+    # ntcli_authority.signing); None for tokens issued before digests
+    digest: str | None = field(default=None, repr=False)
 
     @property
     def revocation(self) -> int | None:

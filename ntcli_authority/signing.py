@@ -7,6 +7,16 @@ deterministic, so the same claims signed by the same key always give the
 same token: idempotent issuance re-signs stored claims instead of storing
 token values.
 
+The store keeps, with each token's claims, its digest: an HMAC-SHA256 of
+the token under a key derived from the private key that signed it
+(:func:`digest_key_of`). A token the authority issued is validated by
+comparing its digest with the one stored, instead of verifying its
+Ed25519 signature (which costs more than the rest of a validation,
+benchmarks/RESULTS.md). The key is derived from the private key, sealed
+with the node secret on a shared store, rather than a plain hash: whoever
+can write to the database without that secret can store no digest a
+validation accepts.
+
 The key classes (and Fernet's) are imported when first used: the CLI
 imports this module on paths that never sign or verify anything, which
 would pay several milliseconds for them (benchmarks/RESULTS.md, "The
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import re
 import time
@@ -47,6 +58,10 @@ CANONICAL_JWS = re.compile(
 #: The environment variable holding the node secret: one or more Fernet
 #: keys, comma-separated; the first seals, all of them unseal.
 SECRET_ENV = 'NTCLI_SERVER_SECRET'
+
+#: What the token digest keys are derived for (HKDF's ``info``); a new
+#: derivation takes a new value.
+DIGEST_INFO = b'ntcli token digest v1'
 
 _SEAL_PLAIN = 'plain:'
 _SEAL_FERNET = 'fernet:'
@@ -197,13 +212,14 @@ def encode_token(record: TokenRow, private_key) -> str:
     return TOKEN_PREFIX + jws.sign(claims_of(record), record.kid, private_key)
 
 
-def decode_token(token: str,
-                 public_key_for: typing.Callable[[str], object]
-                 ) -> tuple[str, dict]:
-    """Verify a token's format and signature; return its kid and claims.
+def read_token(token: str,
+               public_key_for: typing.Callable[[str], object]
+               ) -> tuple[str, dict | None]:
+    """Check a token's shape and that its key is known; return its kid and
+    its claims as it states them, NOT yet trusted (None when they cannot be
+    read: only a verified signature can say more about such a token).
 
-    Only the signature and the shape are checked here: expiry, revocation
-    and the workspace are the authority's business. Raises TokenInvalid.
+    Raises TokenInvalid.
     """
     if (not isinstance(token, str) or not token.startswith(TOKEN_PREFIX)
             or len(token) > MAX_TOKEN_LENGTH):
@@ -217,29 +233,73 @@ def decode_token(token: str,
     kid = header.get('kid')
     if not isinstance(kid, str) or not kid:
         raise errors.TokenInvalid('The token names no signing key')
-    public_key = public_key_for(kid)
-    if public_key is None:
+    if public_key_for(kid) is None:
         raise errors.TokenInvalid('The token was signed by an unknown key')
     if not CANONICAL_JWS.fullmatch(raw):
         raise errors.TokenInvalid(jws.MALFORMED)
+    return kid, jws.unverified_claims(raw)
+
+
+def verified_claims(token: str, public_key: object) -> dict:
+    """The claims of a token :func:`read_token` accepted, once its
+    signature holds; TokenInvalid otherwise."""
     # Times are checked by the authority against its own clock.
-    claims = jws.verified_claims(raw, public_key)
-    _check_claims(claims)
-    return kid, claims
+    claims = jws.verified_claims(token[len(TOKEN_PREFIX):], public_key)
+    check_claims(claims)
+    return claims
+
+
+def decode_token(token: str,
+                 public_key_for: typing.Callable[[str], object]
+                 ) -> tuple[str, dict]:
+    """Verify a token's format and signature; return its kid and claims.
+
+    Only the signature and the shape are checked here: expiry, revocation
+    and the workspace are the authority's business (which checks a token
+    it issued by its digest instead, see Tokens.validate). Raises
+    TokenInvalid.
+    """
+    kid, _ = read_token(token, public_key_for)
+    return kid, verified_claims(token, public_key_for(kid))
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_claims(claims: dict) -> None:
-    if not (isinstance(claims.get('jti'), str)
-            and claims['jti'].startswith(JTI_PREFIX)
+def is_jti(value: object) -> typing.TypeGuard[str]:
+    """Whether ``value`` could be a token's JTI (a look-up is worth it)."""
+    return isinstance(value, str) and value.startswith(JTI_PREFIX)
+
+
+def check_claims(claims: dict) -> None:
+    """Raise TokenInvalid unless the claims have the shape of ours."""
+    if not (is_jti(claims.get('jti'))
             and isinstance(claims.get('sub'), str)
             and _is_int(claims.get('iat'))
             and ('exp' not in claims or _is_int(claims['exp']))
             and isinstance(claims.get('scope'), str)):
         raise errors.TokenInvalid('The token claims are malformed')
+
+
+def digest_key_of(private_key: typing.Any) -> bytes:
+    """The key of the token digests of an Ed25519 private key: HKDF-SHA256
+    of its raw bytes."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=DIGEST_INFO).derive(private_key.private_bytes_raw())
+
+
+def token_digest(key: bytes, token: str) -> str:
+    """The digest of ``token`` under a key of :func:`digest_key_of` (hex)."""
+    return hmac.new(key, token.encode('utf-8'), hashlib.sha256).hexdigest()
+
+
+def digest_matches(key: bytes, token: str, digest: str) -> bool:
+    """Whether ``digest`` is ``token``'s, in constant time."""
+    return hmac.compare_digest(token_digest(key, token), digest)
 
 
 class KeyRing:
@@ -251,6 +311,10 @@ class KeyRing:
     key that a committed rotation replaced or a retirement destroyed. A
     replay reads its key's private part from the store each time, so a
     retired key signs nothing from the moment its retirement commits.
+
+    The token digest key of each kid (:func:`digest_key_of`) is kept once
+    derived: a key's private part never changes, and a key retired since
+    only validates tokens it signed before.
     """
 
     #: Seconds between re-reads of the primary key, so that a rotation made
@@ -266,6 +330,7 @@ class KeyRing:
         self._primary: SigningKey | None = None
         self._primary_private: object = None
         self._primary_loaded = 0.0
+        self._digest_keys: dict[str, bytes | None] = {}
 
     def primary(self, audit: AuditEvent | None = None, *,
                 reload: bool = False) -> tuple[SigningKey, object]:
@@ -288,6 +353,35 @@ class KeyRing:
     def _remember(self, key: SigningKey) -> None:
         self._primary, self._primary_private = key, load_private_key(key)
         self._primary_loaded = time.monotonic()
+        if self._primary_private is not None:
+            self._digest_keys[key.kid] = digest_key_of(self._primary_private)
+
+    def sign(self, record: TokenRow, private_key: typing.Any
+             ) -> tuple[str, TokenRow]:
+        """The token of ``record`` signed by ``private_key``, the private key
+        of ``record.kid``, and ``record`` with the token's digest."""
+        token = encode_token(record, private_key)
+        key = self._digest_keys.get(record.kid)
+        if key is None:
+            key = self._digest_keys[record.kid] = digest_key_of(private_key)
+        return token, record.replace(digest=token_digest(key, token))
+
+    def digest_key(self, kid: str) -> bytes | None:
+        """The token digest key of ``kid``, or None when its private part
+        is gone (retired) or not to be had here (sealed under a secret this
+        node lacks: its tokens are then checked by their signature)."""
+        if kid in self._digest_keys:
+            return self._digest_keys[kid]
+        key = self._store.get_signing_key(kid)
+        if key is None:
+            return None        # not known yet: asked again next time
+        try:
+            private = load_private_key(key)
+        except errors.StorageUnavailable:
+            private = None
+        derived = digest_key_of(private) if private is not None else None
+        self._digest_keys[kid] = derived
+        return derived
 
     def private_key(self, kid: str):
         """The private key object of ``kid``, or None (unknown, retired),

@@ -8,7 +8,7 @@ import json
 import secrets
 import typing
 
-from ntcli_authority import access, errors, models, signing, trust
+from ntcli_authority import access, errors, models, trust
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.authority.base import Operations, keys_in_flux
 from ntcli_authority.authority.checks import (
@@ -180,14 +180,14 @@ class TrustExchange(Operations):
                 key, private_key = self.keys.primary(
                     self._event(None, origin, models.AUDIT_KEY_ROTATE),
                     reload=reload)
-                record = TokenRow(
+                token, record = self.keys.sign(TokenRow(
                     jti=JTI_PREFIX + secrets.token_hex(16),
                     workspace_id=policy.workspace_id, created_at=now,
                     expires_at=now + policy.max_lifetime, kid=key.kid,
                     scope=scopes.to_claim(granted),
                     description=(f'trust policy {policy.name}: ' + ''.join(
                         c for c in subject if c.isprintable())
-                    )[:MAX_DESCRIPTION])
+                    )[:MAX_DESCRIPTION]), private_key)
                 try:
                     self.store.add_exchanged_token(
                         record, policy.id,
@@ -204,7 +204,7 @@ class TrustExchange(Operations):
                                  refused=exc.message)
             raise
         issued = IssuedToken(
-            token=signing.encode_token(record, private_key),
+            token=token,
             jti=record.jti, workspace_id=record.workspace_id,
             created_at=now, expires_at=record.expires_at, scope=granted,
             kid=key.kid)

@@ -2,10 +2,10 @@
 revoked, and watched for expiry.
 
 A token is ``wst_`` and a JWT the primary signing key signs; the store
-keeps its claims, never the token. A retry of an issue with the same
-idempotency key within IDEMPOTENCY_WINDOW returns the same token, re-signed
-from its stored claims (Ed25519 is deterministic, so the value is
-identical).
+keeps its claims and its keyed digest, never the token. A retry of an
+issue with the same idempotency key within IDEMPOTENCY_WINDOW returns the
+same token, re-signed from its stored claims (Ed25519 is deterministic, so
+the value is identical).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import typing
 
-from ntcli_authority import access, errors, models, signing
+from ntcli_authority import access, errors, jws, models, signing
 from ntcli_authority.access import Action, Principal
 from ntcli_authority.authority.base import Operations, keys_in_flux
 from ntcli_authority.authority.checks import (
@@ -95,11 +95,11 @@ class Tokens(Operations):
             key, private_key = self.keys.primary(
                 self._event(principal, origin, models.AUDIT_KEY_ROTATE),
                 reload=reload)
-            record = TokenRow(
+            token, record = self.keys.sign(TokenRow(
                 jti=JTI_PREFIX + secrets.token_hex(16),
                 workspace_id=workspace_id, created_at=now, expires_at=expiry,
                 kid=key.kid, scope=scopes.to_claim(granted),
-                description=description)
+                description=description), private_key)
             try:
                 stored, replayed = self.store.add_token(
                     record, idempotency_key,
@@ -118,9 +118,11 @@ class Tokens(Operations):
                                     exc)
                 raise
         if replayed:
-            private_key = self._replayable(principal, origin, stored)
+            # the same value: Ed25519 is deterministic, the claims fixed
+            token = signing.encode_token(
+                stored, self._replayable(principal, origin, stored))
         return IssuedToken(
-            token=signing.encode_token(stored, private_key),
+            token=token,
             jti=stored.jti,
             workspace_id=stored.workspace_id, created_at=stored.created_at,
             expires_at=stored.expires_at, scope=held_scopes(stored.scope),
@@ -129,12 +131,39 @@ class Tokens(Operations):
     def validate(self, token: str,
                  workspace_id: str | None = None) -> ValidatedToken:
         """Accept a token or raise TokenInvalid / TokenRevoked /
-        TokenExpired, or Forbidden when it is not for ``workspace_id``."""
-        kid, claims = signing.decode_token(token, self.keys.public_key)
-        record = self.token_rows.get_token(claims['jti'])
+        TokenExpired, or Forbidden when it is not for ``workspace_id``.
+
+        The token's row is read first, by the JTI the token states: when
+        it holds the token's digest (see :mod:`ntcli_authority.signing`)
+        and this node has its key, the token is the very string issued
+        exactly when the digests match, and its signature needs no
+        verifying; otherwise (a token issued before digests, a key whose
+        private part is gone, a JTI not stored) the signature is verified.
+        A mismatch says what a bad signature says: which JTIs exist and
+        have a digest is not told.
+        """
+        kid, stated = signing.read_token(token, self.keys.public_key)
+        jti = stated.get('jti') if stated is not None else None
+        record = self.token_rows.get_token(jti) if signing.is_jti(jti) \
+            else None
+        claims = None
+        if record is not None and record.digest is not None:
+            digest_key = self.keys.digest_key(record.kid)
+            if digest_key is not None:
+                if not signing.digest_matches(digest_key, token,
+                                              record.digest):
+                    raise errors.TokenInvalid(jws.BAD_SIGNATURE)
+                # the very string issued: its claims are the ones signed
+                claims = stated
+        if claims is None:
+            claims = signing.verified_claims(token,
+                                             self.keys.public_key(kid))
+        else:
+            signing.check_claims(claims)
         # A genuine signature over claims the store does not hold as
         # issued means a database reset or a key leak: not valid either.
-        if (record is None or record.workspace_id != claims['sub']
+        if (record is None or record.jti != claims['jti']
+                or record.workspace_id != claims['sub']
                 or record.kid != kid
                 or record.created_at != claims['iat']
                 or record.expires_at != claims.get('exp')

@@ -157,12 +157,19 @@ MIGRATIONS: list[tuple[str, ...]] = [
     (
         "{token_change_signal}",
     ),
+    # 9: each token's digest, an HMAC of the token under a key derived from
+    # its signing key (see ntcli_authority.signing): validation compares
+    # it instead of verifying the signature. Tokens issued before have
+    # none and are checked by their signature.
+    (
+        "ALTER TABLE tokens ADD COLUMN digest TEXT",
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TOKEN_COLUMNS = ('jti, workspace_id, created_at, expires_at, kid, scope, '
-                 'description, revoked_at, retires_at')
+                 'description, revoked_at, retires_at, digest')
 KEY_COLUMNS = ('kid, public_key, created_at, private_key, is_primary, '
                'retired_at')
 WORKSPACE_COLUMNS = 'id, name, created_at, description, owner'

@@ -1,6 +1,7 @@
 """The store's tokens: issuing with idempotency keys, listing, revoking.
 
-A token row holds what was issued (never the token itself). Correctness
+A token row holds what was issued (never the token itself, only its keyed
+digest, see :mod:`ntcli_authority.signing`). Correctness
 under concurrency comes from the database's own guarantees, not from a
 strict isolation level:
 
@@ -43,7 +44,7 @@ Position = tuple[int, str]
 INSERT_TOKEN = (
     f'INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (:jti, :workspace_id, '
     ':created_at, :expires_at, :kid, :scope, :description, :revoked_at, '
-    ':retires_at)')
+    ':retires_at, :digest)')
 
 
 def token_row(row: tuple) -> TokenRow:

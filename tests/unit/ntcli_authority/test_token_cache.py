@@ -20,6 +20,9 @@ from ntcli_authority.storage import changes, open_store
 from tests.unit.ntcli_authority import base
 from tests.unit.ntcli_authority.storage import base as storage_base
 from tests.unit.ntcli_authority.storage import test_postgres
+from tests.unit.ntcli_authority.storage.bulk import (
+    insert_tokens_before_digests,
+)
 
 OWNER = Principal.local()
 
@@ -164,12 +167,13 @@ class TestSQLiteUpgrade(testtools.TestCase):
                                   schema.MIGRATIONS[:7]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
-            store.add_token(storage_base.token('jti_1'))
+            insert_tokens_before_digests(store,
+                                         [storage_base.token('jti_1')])
             self.assertEqual(7, store.schema_version())
             store.close()
         store = open_store(path)
         self.addCleanup(store.close)
-        self.assertEqual(8, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         feed = store.token_changes()
         before = feed.generation()
         self.assertEqual(0, before)
@@ -295,11 +299,12 @@ class TestPostgres(test_postgres.PostgresTestCase):
                                   schema.MIGRATIONS[:7]):
             store = self.open_store(dsn)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
-            store.add_token(storage_base.token('jti_1'))
+            insert_tokens_before_digests(store,
+                                         [storage_base.token('jti_1')])
             self.assertEqual(7, store.schema_version())
             store.close()
         store = self.open_store(dsn)
-        self.assertEqual(8, store.schema_version())
+        self.assertEqual(schema.SCHEMA_VERSION, store.schema_version())
         import psycopg
         conn = psycopg.connect(dsn, autocommit=True)
         self.addCleanup(conn.close)

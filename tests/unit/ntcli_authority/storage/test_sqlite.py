@@ -19,6 +19,9 @@ from ntcli_authority.storage import open_store, sqlite
 from ntcli_authority.storage import schema as store_schema
 from tests.unit.ntcli_authority import base
 from tests.unit.ntcli_authority.storage import base as storage_base
+from tests.unit.ntcli_authority.storage.bulk import (
+    insert_tokens_before_digests,
+)
 
 OWNER = Principal.local()  # the local owner may do everything
 
@@ -354,7 +357,8 @@ class TestMigration(testtools.TestCase):
                                   store_schema.MIGRATIONS[:6]):
             store = open_store(path)
             store.create_workspace(Workspace('ws-1', 'alpha', base.START))
-            store.add_token(storage_base.token('jti_1'))
+            insert_tokens_before_digests(store,
+                                         [storage_base.token('jti_1')])
             self.assertEqual(6, store.schema_version())
             store.close()
         conn = sqlite3.connect(path)
