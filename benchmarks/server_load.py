@@ -525,23 +525,21 @@ def merge(runs: list[dict]) -> dict:
 
 
 def mint_tokens(db: str, owner: str, name: str, count: int) -> list[str]:
-    """``count`` valid tokens of a new workspace, signed in bulk."""
-    from ntcli_authority import signing
+    """``count`` valid tokens of a new workspace, signed and stored (with
+    their digests, as issued) in bulk."""
     from ntcli_authority.authority import Authority
     from ntcli_authority.models import TokenRow
     sys.path.insert(0, REPOSITORY)
-    from tests.unit.ntcli_authority.storage.bulk import insert_tokens
+    from tests.unit.ntcli_authority.storage.bulk import issue_tokens
     with Authority.open(db) as authority:
         user = authority.get_user(OWNER, owner)
         workspace = authority.create_workspace(OWNER, name, owner=user.id)
         key, _ = authority.keys.primary()
-        private = authority.keys.private_key(key.kid)
         now = authority.now()
-        records = [TokenRow(jti=f'jti_{i:032x}', workspace_id=workspace.id,
-                            created_at=now, expires_at=now + 86400,
-                            kid=key.kid) for i in range(count)]
-        insert_tokens(authority.store, records)
-    return [signing.encode_token(record, private) for record in records]
+        return issue_tokens(authority, [
+            TokenRow(jti=f'jti_{i:032x}', workspace_id=workspace.id,
+                     created_at=now, expires_at=now + 86400, kid=key.kid)
+            for i in range(count)])
 
 
 def fill_workspace(db: str, owner: str, name: str,

@@ -8,7 +8,7 @@ import time
 
 import testtools
 
-from ntcli_authority import errors, models, oidc
+from ntcli_authority import errors, models, oidc, signing
 from ntcli_authority.access import Principal
 from ntcli_core import oauth
 from tests.oidc.github_actions import GitHubActions
@@ -67,6 +67,10 @@ class TestExchange(ExchangeTestCase):
         valid = self.authority.validate(issued.token)
         self.assertEqual((issued.jti, ('servers:read', 'servers:write')),
                          (valid.jti, valid.scope))
+        # stored with its digest, as every token issued is
+        self.assertEqual(signing.token_digest(
+            self.authority.keys.digest_key(issued.kid), issued.token),
+            self.authority.store.get_token(issued.jti).digest)
         info = self.authority.get_token(OWNER, self.workspace.id, issued.jti)
         self.assertEqual('trust policy deploy: '
                          'repo:acme/app:ref:refs/heads/main',
