@@ -12,10 +12,11 @@ the token under a key derived from the private key that signed it
 (:func:`digest_key_of`). A token the authority issued is validated by
 comparing its digest with the one stored, instead of verifying its
 Ed25519 signature (which costs more than the rest of a validation,
-benchmarks/RESULTS.md). The key is derived from the private key, sealed
-with the node secret on a shared store, rather than a plain hash: whoever
-can write to the database without that secret can store no digest a
-validation accepts.
+benchmarks/RESULTS.md). The digest is keyed, with a key only the holder
+of the private key (sealed with the node secret on a shared store) can
+derive, so that it is no easier to make than the signature it stands for:
+with a plain hash, whoever can write the tokens table could make any
+string valid.
 
 The key classes (and Fernet's) are imported when first used: the CLI
 imports this module on paths that never sign or verify anything, which
