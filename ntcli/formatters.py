@@ -96,14 +96,15 @@ _NOT_ONE_COLUMN_CATEGORIES = frozenset(
     ('Mn', 'Me', 'Mc', 'Cf', 'Cc', 'Co', 'Cn', 'Cs', 'Zl', 'Zp'))
 _NARROW_EAST_ASIAN_WIDTHS = frozenset(('N', 'Na', 'H', 'A'))
 # Characters that unicodedata calls narrow and wcwidth does not: the Hangul
-# vowel and final jamo join the syllable before them (0 columns), the
-# halfwidth Hangul filler is invisible (0), and the Yijing trigrams,
-# monograms, digrams and hexagrams are wide since Unicode 16 (2 columns;
-# Python 3.11's unicodedata is Unicode 14). tests/unit/ntcli/
-# test_formatters.py holds the rule to the installed wcwidth.
+# vowel and final jamo (and their extension B) join the syllable before
+# them (0 columns), the halfwidth Hangul filler is invisible (0), and the
+# Yijing trigrams, monograms, digrams and hexagrams are wide since Unicode
+# 16 (2 columns; Python 3.11's unicodedata is Unicode 14).
+# tests/unit/ntcli/test_table_formatter.py holds the rule to the installed
+# wcwidth, over the whole plane.
 _NOT_ONE_COLUMN_RANGES = ((0x1100, 0x11FF), (0x2630, 0x2637),
                           (0x268A, 0x268F), (0x4DC0, 0x4DFF),
-                          (0xFFA0, 0xFFA0))
+                          (0xD7B0, 0xD7FF), (0xFFA0, 0xFFA0))
 
 
 def is_one_column(char: str) -> bool:
@@ -163,6 +164,43 @@ def draw_table(header: Sequence[str], rows: Sequence[Sequence[str]],
     return '\n'.join((rule, line(header), rule, *map(line, rows), rule))
 
 
+def plain_table(column_names: Sequence[str],
+                rows: Sequence[Sequence[Any]], alignments: Sequence[str],
+                parsed_args: argparse.Namespace) -> str | None:
+    """The table cliff would print for ``rows``, drawn here, or None where
+    this cannot tell: no rows, a cell of another type or with a character
+    of another width, a column name twice, an alignment other than left or
+    right, or a table that cliff would shrink to the width asked for or to
+    the terminal's."""
+    if not rows or not column_names or \
+            any(type(name) is not str for name in column_names) or \
+            len(set(column_names)) != len(column_names) or \
+            any(align not in ('l', 'r') for align in alignments):
+        return None
+    header = _plain_row(column_names)
+    if header is None:
+        return None
+    plain = (_plain_row(cliff_table._format_row(row)) for row in rows)
+    cells = [row for row in plain
+             if row is not None and len(row) == len(header)]
+    if len(cells) != len(rows):
+        return None
+    table = draw_table(header, cells, alignments)
+    return table if _fits(table.index('\n'), parsed_args) else None
+
+
+def _fits(width: int, parsed_args: argparse.Namespace) -> bool:
+    """Whether cliff would leave a table ``width`` columns wide as it is
+    (its ``_assign_max_widths``, whose decision this repeats)."""
+    max_width = int(parsed_args.max_width)
+    if max_width > 0:
+        return width <= max_width
+    if not cliff_table._do_fit(parsed_args.fit_width):
+        return True
+    terminal = cliff_utils.terminal_width()
+    return not terminal or width <= terminal
+
+
 class TableFormatter(cliff_table.TableFormatter):
     """cliff's ``table``, the same options and the same bytes, drawn here
     when every cell is text of one column a character (or a number, a
@@ -180,7 +218,7 @@ class TableFormatter(cliff_table.TableFormatter):
         # cliff aligns a column by the type of its value in the first row
         alignments = [self.ALIGNMENTS.get(type(value), 'l')
                       for value in rows[0]] if rows else []
-        table = self._drawn(column_names, rows, alignments, parsed_args)
+        table = plain_table(column_names, rows, alignments, parsed_args)
         if table is None:
             return super().emit_list(column_names, rows, stdout, parsed_args)
         stdout.write(table + '\n')
@@ -189,44 +227,8 @@ class TableFormatter(cliff_table.TableFormatter):
                  stdout: TextIO, parsed_args: argparse.Namespace) -> None:
         rows = [(name, value)
                 for name, value in zip(column_names, data, strict=False)]
-        table = self._drawn(('Field', 'Value'), rows, ('l', 'l'),
+        table = plain_table(('Field', 'Value'), rows, ('l', 'l'),
                             parsed_args)
         if table is None:
             return super().emit_one(column_names, data, stdout, parsed_args)
         stdout.write(table + '\n')
-
-    @staticmethod
-    def _drawn(column_names: Sequence[str], rows: Sequence[Sequence[Any]],
-               alignments: Sequence[str],
-               parsed_args: argparse.Namespace) -> str | None:
-        """The table as cliff would print it, or None where this cannot
-        tell: no rows, cells of other types or characters, a column name
-        twice, an alignment other than left or right, or a table that
-        cliff would shrink to the width asked for or of the terminal."""
-        if not rows or not column_names or \
-                any(type(name) is not str for name in column_names) or \
-                len(set(column_names)) != len(column_names) or \
-                any(align not in ('l', 'r') for align in alignments):
-            return None
-        header = _plain_row(column_names)
-        if header is None:
-            return None
-        plain = (_plain_row(cliff_table._format_row(row)) for row in rows)
-        cells = [row for row in plain
-                 if row is not None and len(row) == len(header)]
-        if len(cells) != len(rows):
-            return None
-        table = draw_table(header, cells, alignments)
-        return table if _fits(table.index('\n'), parsed_args) else None
-
-
-def _fits(width: int, parsed_args: argparse.Namespace) -> bool:
-    """Whether cliff would leave a table ``width`` columns wide as it is
-    (its ``_assign_max_widths``, whose decision this repeats)."""
-    max_width = int(parsed_args.max_width)
-    if max_width > 0:
-        return width <= max_width
-    if not cliff_table._do_fit(parsed_args.fit_width):
-        return True
-    terminal = cliff_utils.terminal_width()
-    return not terminal or width <= terminal
