@@ -97,6 +97,17 @@ class FakeTerminal(io.StringIO):
         return True
 
 
+def on_terminal(test, width):
+    """Run ``test`` as if on a terminal ``width`` columns wide (None: on a
+    pipe)."""
+    if width is None:
+        test.useFixture(fixtures.MonkeyPatch('sys.stdout', io.StringIO()))
+        return
+    test.useFixture(fixtures.MonkeyPatch('sys.stdout', FakeTerminal()))
+    test.useFixture(fixtures.MonkeyPatch(
+        'os.get_terminal_size', lambda *fd: os.terminal_size((width, 24))))
+
+
 class TestSameAsCliff(testtools.TestCase):
     """Byte for byte what cliff's own table formatter prints."""
 
@@ -105,15 +116,6 @@ class TestSameAsCliff(testtools.TestCase):
         for name in ('CLIFF_MAX_TERM_WIDTH', 'CLIFF_FIT_WIDTH'):
             self.useFixture(fixtures.EnvironmentVariable(name))
 
-    def on_terminal(self, columns):
-        """Run as if on a terminal ``columns`` wide (None: on a pipe)."""
-        if columns is None:
-            self.useFixture(fixtures.MonkeyPatch('sys.stdout', io.StringIO()))
-            return
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', FakeTerminal()))
-        self.useFixture(fixtures.MonkeyPatch(
-            'os.get_terminal_size',
-            lambda *fd: os.terminal_size((columns, 24))))
 
     def assert_as_cliff(self, method, names, data, args):
         """The same output, or the same error (prettytable refuses some
@@ -138,14 +140,14 @@ class TestSameAsCliff(testtools.TestCase):
 
     @SETTINGS
     @given(tables(), options, terminal)
-    def test_list(self, table, option_values, columns):
-        self.on_terminal(columns)
+    def test_list(self, table, option_values, width):
+        on_terminal(self, width)
         self.assert_list_as_cliff(*table, parsed(**option_values))
 
     @SETTINGS
     @given(tables(), options, terminal)
-    def test_one(self, table, option_values, columns):
-        self.on_terminal(columns)
+    def test_one(self, table, option_values, width):
+        on_terminal(self, width)
         header, rows = table
         self.assert_one_as_cliff(header, rows[0] if rows else [],
                                  parsed(**option_values))
@@ -155,7 +157,7 @@ class TestSameAsCliff(testtools.TestCase):
            st.integers(1, 120), st.booleans())
     def test_narrow_width_or_terminal(self, table, width, fit_width):
         # as wide as the table, or narrower: cliff shrinks and wraps
-        self.on_terminal(width)
+        on_terminal(self, width)
         self.assert_list_as_cliff(*table, parsed(fit_width=fit_width))
         self.assert_list_as_cliff(*table, parsed(max_width=width))
 
@@ -184,6 +186,35 @@ class TestPlainTable(testtools.TestCase):
         cliff_table.TableFormatter().emit_list(header, rows, theirs,
                                                parsed())
         self.assertEqual(theirs.getvalue(), f'{drawn}\n')
+
+    @SETTINGS
+    @given(names(plain_text),
+           st.lists(st.one_of(plain_text, st.integers(), st.booleans(),
+                              st.none()), min_size=5, max_size=5))
+    def test_show_is_drawn_here(self, names, values):
+        rows = list(zip(names, values, strict=False))
+        drawn = formatters.plain_table(('Field', 'Value'), rows, 'll',
+                                       parsed())
+        theirs = io.StringIO()
+        cliff_table.TableFormatter().emit_one(names, values, theirs,
+                                              parsed())
+        self.assertEqual(theirs.getvalue(), f'{drawn}\n')
+
+    def test_on_a_terminal(self):
+        # 13 columns: '| abcdefghi |'; cliff shrinks on a narrower one
+        for width, drawn in ((13, True), (12, False)):
+            on_terminal(self, width)
+            table = formatters.plain_table(['a'], [['abcdefghi']], 'l',
+                                           parsed())
+            self.assertEqual(drawn, table is not None, width)
+        on_terminal(self, None)   # on a pipe, any width
+        self.assertIsNotNone(formatters.plain_table(['a'], [['x' * 500]],
+                                                    'l', parsed()))
+        # but --fit-width takes the terminal's width, if there is one
+        self.useFixture(fixtures.MonkeyPatch(
+            'os.get_terminal_size', lambda *fd: os.terminal_size((80, 24))))
+        self.assertIsNone(formatters.plain_table(
+            ['a'], [['x' * 500]], 'l', parsed(fit_width=True)))
 
     def test_token_list(self):
         header = ['JTI', 'Expires', 'Current', 'Uses']
