@@ -244,13 +244,24 @@ def unix_time(name: str, value: object) -> int | None:
 
 def bearer(req: falcon.Request) -> str:
     """The credential of ``Authorization: Bearer …``."""
-    scheme, _, value = (req.get_header('Authorization') or '').partition(' ')
+    return bearer_of(req.get_header('Authorization'))
+
+
+def bearer_of(authorization: str | None) -> str:
+    """The credential of an ``Authorization`` header's value (``Bearer
+    …``)."""
+    scheme, _, value = (authorization or '').partition(' ')
     if scheme.lower() != 'bearer' or not value.strip():
         raise errors.AuthenticationRequired(
             'Authentication required: no usable credential in the '
             'Authorization header (expected the "Bearer" scheme)')
     return value.strip()
 
+
+
+#: Every answer's ``Cache-Control``: answers may carry tokens, so no cache
+#: keeps them.
+CACHE_CONTROL = 'no-store'
 
 
 class BodyLimit:
@@ -265,5 +276,4 @@ class BodyLimit:
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
                          resource: object, req_succeeded: bool) -> None:
-        # Answers may carry tokens: no cache keeps them.
-        resp.set_header('Cache-Control', 'no-store')
+        resp.set_header('Cache-Control', CACHE_CONTROL)

@@ -160,9 +160,18 @@ class FailureTable:
         return oldest, (digest, now, 0, 0)
 
     def retry_after(self, key: str) -> int:
-        """Seconds until ``key`` may try again (0: now)."""
+        """Seconds until ``key`` may try again (0: now).
+
+        Every request asks, so the table is first read without the lock
+        (two system calls); only an answer that refuses is read again
+        under it. A read that races a write may see a slot half written:
+        at worst a request racing the very write that blocks its address
+        passes, and no request is refused on a torn read.
+        """
         now = int(self.clock() * 1000)
         digest = self._digest(key)
+        if self._slot(digest, now)[1][3] <= now:
+            return 0
         if not self._lock.acquire(_LOCK_WAIT):
             return 0
         try:

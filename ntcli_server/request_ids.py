@@ -52,6 +52,16 @@ def current() -> str:
     return _current.get()
 
 
+def enter(request_id: str) -> contextvars.Token[str]:
+    """Make ``request_id`` the current one, until :func:`leave`."""
+    return _current.set(request_id)
+
+
+def leave(token: contextvars.Token[str]) -> None:
+    """Undo the :func:`enter` that gave ``token``."""
+    _current.reset(token)
+
+
 class RequestIds:
     """Falcon middleware: give each request its id and answer with it."""
 
@@ -59,14 +69,14 @@ class RequestIds:
                         resp: falcon.Response) -> None:
         request_id = accept(req.get_header(HEADER))
         req.context.request_id = request_id
-        req.context.request_id_token = _current.set(request_id)
+        req.context.request_id_token = enter(request_id)
         resp.set_header(HEADER, request_id)
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
                          resource: object, req_succeeded: bool) -> None:
         token = getattr(req.context, 'request_id_token', None)
         if token is not None:
-            _current.reset(token)
+            leave(token)
             req.context.request_id_token = None
 
 

@@ -78,7 +78,7 @@ def create_app(target: str | AuthorityFactory, *,
                auth_failures: ratelimit.FailureTable | None = None,
                wait: float | None = None,
                sign_in: signin.SignInSettings | None = None,
-               ci_audience: str | None = None) -> falcon.App:
+               ci_audience: str | None = None) -> token_auth.ValidShortcut:
     """The token API on an authority: a database target (SQLite path or
     PostgreSQL DSN) or a factory called once per process. ``metrics`` adds
     ``GET /metrics`` (:mod:`ntcli_server.metrics`, which needs
@@ -93,6 +93,10 @@ def create_app(target: str | AuthorityFactory, *,
     A target must exist: a missing SQLite file is not created (requests
     fail with 503), lest a mistyped path or a deleted file quietly start a
     new authority whose signing key no client token matches.
+
+    The Falcon app is the answer's ``app``; in front of it, the answer to
+    a valid ``GET /v1/token_auth`` is given without Falcon
+    (:class:`ntcli_server.resources.token_auth.ValidShortcut`).
     """
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False, wait=wait,
@@ -141,4 +145,6 @@ def create_app(target: str | AuthorityFactory, *,
                   trust.TrustPolicyResource(api))
     _add_sign_in_routes(app, api, sign_in, ci_audience)
     envelope.add_handlers(app)
-    return app
+    return token_auth.ValidShortcut(
+        app, api, auth_failures,
+        recorder.request if recorder is not None else None)

@@ -37,7 +37,7 @@ class TestDocument(testtools.TestCase):
 
     def test_covers_every_route_and_method_of_the_app(self):
         authority = self.useFixture(base.AuthorityFixture()).authority
-        routes = app_routes(wsgi.create_app(lambda: authority))
+        routes = app_routes(wsgi.create_app(lambda: authority).app)
         documented = {path: {m for m in item if m in METHODS}
                       for path, item in self.document['paths'].items()}
         self.assertEqual(routes, documented)
