@@ -2,9 +2,9 @@
 
 They live in ``$XDG_CACHE_HOME/ntcli/completion`` (``~/.cache/...``):
 
-* ``table-*.json``, the completion table of one installation
+* ``table-*.marshal``, the completion table of one installation
   (:mod:`ntcli.completion_table`);
-* ``values-*.json``, the values last looked up for one config directory:
+* ``values-*.marshal``, the values last looked up for one config directory:
   workspace names, JTIs, context names and endpoints, each under a digest
   of the line's global options, the environment and the working directory
   they were asked with, and the state of the config and data directories
@@ -23,14 +23,19 @@ anything), at most one every :data:`REFRESH_EVERY` seconds per config
 directory.
 
 Imported on every Tab, before anything else: the standard library's
-lightest modules only (``json`` and ``binascii``).
+lightest modules only (``binascii``; ``marshal`` is loaded with the
+interpreter). The files are in :mod:`marshal`'s format, written and read by
+ntcli alone: ``json`` would import ``re`` for its decoder, 5-10 ms of a
+25 ms Tab, measured (benchmarks/RESULTS.md). Only plain data (dicts, lists,
+strings, numbers) is accepted back; the files are the user's own (see
+above), so :mod:`marshal`'s warning against data from others does not
+apply.
 """
 
 from __future__ import annotations
 
 import binascii
-import contextlib
-import json
+import marshal
 import os
 import stat
 import sys
@@ -43,7 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 # Values looked up less than FRESH seconds ago, with the config and data
 # directories unchanged since, are offered without a refresh.
 FRESH = 30
@@ -94,8 +99,8 @@ def digest(text: str) -> str:
 
 
 def read(name: str) -> dict | None:
-    """The JSON object in the cache file ``name``; None when it is missing,
-    unsafe, too large or not one."""
+    """The dictionary in the cache file ``name``; None when it is missing,
+    unsafe, too large or not one of plain data."""
     folder = directory()
     if folder is None or not _safe_directory(folder):
         return None
@@ -115,12 +120,29 @@ def read(name: str) -> dict | None:
     finally:
         os.close(fd)
     try:
-        found = json.loads(data)
-    except ValueError:          # not JSON, not UTF-8
+        found = marshal.loads(data)
+    except (ValueError, EOFError, TypeError):   # damaged, or not marshal
         return None
-    if not isinstance(found, dict) or found.get('format') != FORMAT:
+    if not _plain(found) or found.get('format') != FORMAT:
         return None
     return found
+
+
+_PLAIN = (str, int, float, type(None))
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """Only what ntcli writes: dictionaries keyed by strings, lists,
+    strings, numbers, booleans and None (not code, bytes or sets)."""
+    if isinstance(value, _PLAIN):
+        return True
+    if depth > 20:
+        return False
+    if type(value) is list:
+        return all(_plain(item, depth + 1) for item in value)
+    return type(value) is dict and all(
+        type(key) is str and _plain(item, depth + 1)
+        for key, item in value.items())
 
 
 def _make_directory(path: str) -> None:
@@ -128,8 +150,10 @@ def _make_directory(path: str) -> None:
     parent = os.path.dirname(path)
     if parent != path and not os.path.isdir(parent):
         _make_directory(parent)
-    with contextlib.suppress(FileExistsError):
+    try:
         os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
 
 
 def write(name: str, content: dict) -> None:
@@ -143,12 +167,11 @@ def write(name: str, content: dict) -> None:
         _make_directory(folder)
         if not _safe_directory(folder):
             return
-        data = json.dumps(dict(content, format=FORMAT),
-                          separators=(',', ':')).encode()
+        data = marshal.dumps(dict(content, format=FORMAT))
         if len(data) > MAX_BYTES:
             return
         fileio.atomic_write(os.path.join(folder, name), data, 0o600)
-    except OSError:
+    except (OSError, ValueError):       # ValueError: not plain data
         pass
 
 
@@ -161,14 +184,13 @@ def _directories(options: dict[str, Any]) -> tuple[str, str]:
 
 
 def _values_file(config_dir: str) -> str:
-    return f'values-{digest(config_dir)}.json'
+    return f'values-{digest(config_dir)}.marshal'
 
 
 def entry_key(source: str, options: dict[str, Any]) -> str:
     """What a lookup of ``source`` depends on, but the files (see
     :func:`stamp`), as a digest: the line's options are kept out of the
     file (an endpoint given with a password in it, say)."""
-    import hashlib
     environment: dict[str, Any] = {name: os.environ.get(name)
                                    for name in ENVIRONMENT}
     environment['NTCLI_TOKEN'] = bool(os.environ.get('NTCLI_TOKEN'))
@@ -176,9 +198,22 @@ def entry_key(source: str, options: dict[str, Any]) -> str:
         cwd = os.getcwd()           # a .ntcli-context file chooses too
     except OSError:
         cwd = None
-    text = json.dumps([source, options, environment, cwd], sort_keys=True)
-    return hashlib.sha256(text.encode('utf-8', 'surrogateescape')
-                          ).hexdigest()
+    text = repr([source, sorted(options.items()),
+                 sorted(environment.items()), cwd])
+    return _sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()
+
+
+def _sha256(data: bytes) -> Any:
+    """hashlib's SHA-256 without hashlib, which loads OpenSSL for it:
+    measured, 3-5 ms of a Tab for values."""
+    try:
+        from _sha2 import sha256            # Python 3.12 and later
+    except ImportError:
+        try:
+            from _sha256 import sha256      # Python 3.10 and 3.11
+        except ImportError:                 # built without them
+            from hashlib import sha256
+    return sha256(data)
 
 
 def stamp(options: dict[str, Any]) -> list:
@@ -301,8 +336,10 @@ def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:
     except OSError:
         return
     if pid:
-        with contextlib.suppress(OSError):
+        try:
             os.waitpid(pid, 0)
+        except OSError:
+            pass
         return
     # the child: a session of its own, and a grandchild that outlives it,
     # so that the shell waits for neither

@@ -264,18 +264,76 @@ def complete(table: dict, words: list[str], values: Values,
 def line_words(line: str) -> list[str]:
     """The words after the program's name of a line as typed up to the
     cursor (shell quoting); the last one is the word being typed."""
-    import shlex
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
-    lexer.whitespace_split = True
-    words: list[str] = []
-    try:
-        for token in lexer:
-            words.append(token)
-    except ValueError:         # an open quote: the word being typed
-        words.append(lexer.token)
-    if not line or line[-1].isspace() and not lexer.token:
+    words, typing = _shell_words(line)
+    if typing is not None:      # an open quote: the word being typed
+        words.append(typing)
+    if not line or line[-1].isspace() and not typing:
         words.append('')
     return words[1:]
+
+
+_BLANKS = ' \t\r\n'
+_QUOTES = '\'"'
+
+
+def _shell_words(line: str) -> tuple[list[str], str | None]:
+    """The words of ``line`` as ``shlex.shlex(line, posix=True)`` with
+    ``whitespace_split`` reads them ('#' starting a comment included),
+    and the word left open by a quote or a final backslash (None if
+    none).
+
+    Written out, shlex's ``read_token`` in that mode, because shlex
+    imports re: measured, 5-10 ms of a 25 ms Tab in bash. A test compares
+    the two on generated lines.
+    """
+    words: list[str] = []
+    at, state = 0, ' '
+    while True:
+        token, quoted, escaped_in = '', False, ' '
+        while True:
+            char = line[at:at + 1]
+            at += 1
+            if state == '':             # the end was reached
+                break
+            if state in ' a':
+                if not char:
+                    state = ''
+                    break
+                if char in _BLANKS or char == '#':
+                    if char == '#':     # a comment, to the end of the line
+                        end = line.find('\n', at)
+                        at = len(line) if end < 0 else end + 1
+                        if state == ' ':
+                            continue
+                    state = ' '
+                    if token or quoted:
+                        break
+                elif char == '\\':
+                    escaped_in, state = 'a', char
+                elif char in _QUOTES:
+                    state = char
+                else:
+                    token, state = token + char, 'a'
+            elif state in _QUOTES:
+                quoted = True
+                if not char:
+                    return words, token
+                if char == state:
+                    state = 'a'
+                elif char == '\\' and state == '"':
+                    escaped_in, state = state, char
+                else:
+                    token += char
+            else:                       # after a backslash
+                if not char:
+                    return words, token
+                if escaped_in in _QUOTES and char not in (state, escaped_in):
+                    token += state
+                token += char
+                state = escaped_in
+        if not quoted and not token:
+            return words, None
+        words.append(token)
 
 
 def for_bash(result: Completion, breaks: str) -> Completion:

@@ -62,7 +62,7 @@ def signature() -> list:
 
 
 def _file_name() -> str:
-    return f'table-{completion_cache.digest(sys.executable)}.json'
+    return f'table-{completion_cache.digest(sys.executable)}.marshal'
 
 
 def _sources_unchanged(sources: object) -> bool:

@@ -13,15 +13,17 @@ Unset, a checkpoint costs one dictionary lookup.
 from __future__ import annotations
 
 import os
-import signal
+
+# not signal, which imports enum: see ntcli.stop
+import _signal
 
 
 def _faults() -> list[str]:
     return os.environ.get('NTCLI_FAULT', '').split(',')
 
 
-_SIGNALS = {'sigint': signal.SIGINT, 'sigterm': signal.SIGTERM,
-            'stop': signal.SIGSTOP}
+_SIGNALS = {'sigint': _signal.SIGINT, 'sigterm': _signal.SIGTERM,
+            'stop': _signal.SIGSTOP}
 
 
 def checkpoint(name: str) -> None:
@@ -33,7 +35,7 @@ def checkpoint(name: str) -> None:
         return
     faults = _faults()
     if name in faults:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), _signal.SIGKILL)
     for fault in faults:
         kind, _, point = fault.partition(':')
         if point == name and kind in _SIGNALS:

@@ -8,7 +8,6 @@ cost about 60 ms of a 90 ms ``--version`` (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -22,8 +21,13 @@ def _started_as_ntcli() -> bool:
     program = sys.modules.get('__main__')
     spec = getattr(program, '__spec__', None)
     path = getattr(program, '__file__', None) or ''
-    return getattr(spec, 'name', None) == 'ntcli.__main__' or \
-        os.path.basename(path) == 'ntcli'
+    if getattr(spec, 'name', None) == 'ntcli.__main__' or \
+            os.path.basename(path) == 'ntcli':
+        return True
+    # ``python -c`` as the completion scripts run it (ntcli.shell_scripts),
+    # which names itself as the console script would
+    return program is not None and not path and spec is None and \
+        os.path.basename(sys.argv[0]) == 'ntcli'
 
 
 if _started_as_ntcli():
@@ -34,7 +38,6 @@ if _started_as_ntcli():
 # typing is left out at run time: importing it is a tenth of --version
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from typing import TextIO
 
 
@@ -134,32 +137,43 @@ def _say(stream: TextIO, line: str) -> None:
         pass
 
 
-@contextlib.contextmanager
-def _no_entry_point_cache_under_a_missing_home() -> Iterator[None]:
-    """While cliff and stevedore are imported: when stevedore's cache of
-    entry points (``$XDG_CACHE_HOME/python-entrypoints``, else under
-    ``~/.cache``) would lie under a home directory that does not exist,
-    point it at a path that cannot be created. stevedore fixes its cache
-    directory when it is imported and creates it when it writes the cache,
-    which, run as root with ``HOME=/nonexistent``, would create the home
-    directory; it reads the entry points from the distributions instead
-    when it cannot. The environment is restored at once, so commands that
-    ntcli runs (``token exec``) see the user's."""
+def _entry_point_cache_elsewhere() -> str | None:
+    """Where stevedore's cache of entry points must point while cliff and
+    stevedore are imported, or None to leave it where it is.
+
+    stevedore fixes its cache directory (``$XDG_CACHE_HOME/python-entrypoints``,
+    else under ``~/.cache``) when it is imported and creates it when it
+    writes the cache, which, run as root with ``HOME=/nonexistent``, would
+    create the home directory; pointed at a path that cannot be created, it
+    reads the entry points from the distributions instead. The environment
+    is restored at once (see :func:`_run`), so commands that ntcli runs
+    (``token exec``) see the user's."""
     from ntcli import paths
     base = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache')
     if (not sys.platform.startswith('linux')
             or paths.missing_home(base) is None):
-        yield
-        return
+        return None
+    return os.devnull               # /dev/null/…: no directory
+
+
+# a function, not a contextlib.contextmanager: contextlib, functools and
+# collections would be imported on every Tab
+def _import_application() -> type:
+    """:class:`ntcli.application.NtcliApp`, imported with stevedore's cache
+    kept out of a home directory that does not exist."""
+    elsewhere = _entry_point_cache_elsewhere()
     saved = os.environ.get('XDG_CACHE_HOME')
-    os.environ['XDG_CACHE_HOME'] = os.devnull     # /dev/null/…: no directory
+    if elsewhere is not None:
+        os.environ['XDG_CACHE_HOME'] = elsewhere
     try:
-        yield
+        from ntcli.application import NtcliApp
     finally:
-        if saved is None:
-            del os.environ['XDG_CACHE_HOME']
-        else:
-            os.environ['XDG_CACHE_HOME'] = saved
+        if elsewhere is not None:
+            if saved is None:
+                del os.environ['XDG_CACHE_HOME']
+            else:
+                os.environ['XDG_CACHE_HOME'] = saved
+    return NtcliApp
 
 
 def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
@@ -167,9 +181,7 @@ def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
     app = None
     try:
         faults.checkpoint('start')      # a signal while importing cliff
-        with _no_entry_point_cache_under_a_missing_home():
-            from ntcli.application import NtcliApp
-        app = NtcliApp(stdin=stdin, stdout=stdout, stderr=stderr,
+        app = _import_application()(stdin=stdin, stdout=stdout, stderr=stderr,
                        stdout_closed=stdout_closed)
         return app.run(argv)
     except SystemExit as exc:  # --help, --version, argparse errors

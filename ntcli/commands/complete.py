@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from ntcli import command
-from ntcli.shell_scripts import SCRIPTS
+from ntcli import shell_scripts
 
 
 class CompleteCommand(command.Command):
@@ -21,7 +21,7 @@ class CompleteCommand(command.Command):
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
         parser.add_argument(
-            '--shell', choices=sorted(SCRIPTS), default='bash',
+            '--shell', choices=shell_scripts.SHELLS, default='bash',
             help='The shell to complete in (default: bash).')
         # what the scripts run on each Tab; not for people
         parser.add_argument('--query', action='store_true',
@@ -42,5 +42,6 @@ class CompleteCommand(command.Command):
                 self.app, parsed_args.words, line=parsed_args.line,
                 breaks=parsed_args.breaks))
         else:
-            self.app.stdout.write(SCRIPTS[parsed_args.shell])
+            self.app.stdout.write(shell_scripts.script(
+                parsed_args.shell, shell_scripts.Installation.current()))
         return 0
