@@ -123,7 +123,8 @@ def read(name: str) -> dict | None:
         found = marshal.loads(data)
     except (ValueError, EOFError, TypeError):   # damaged, or not marshal
         return None
-    if not _plain(found) or found.get('format') != FORMAT:
+    if type(found) is not dict or not _plain(found) \
+            or found.get('format') != FORMAT:
         return None
     return found
 

@@ -6,12 +6,13 @@ paths that do not need them.
 """
 
 import json
+import os
 import subprocess
 import sys
 
 import testtools
 
-from ntcli import testing
+from ntcli import shell_scripts, testing
 
 PROBE = '''
 import io, json, sys
@@ -86,6 +87,38 @@ class TestStartupImports(testtools.TestCase):
             'importlib.metadata', 'ntcli.application', 'ntcli.completion',
             'ntcli_token_plugin',
             'cryptography', 'sqlite3', 'typing', *NOT_ON_TOKEN_PATHS)))
+
+    def tab_modules(self, *words):
+        """The modules a Tab imports, started as the completion scripts
+        start it (ntcli.shell_scripts.CODE), from ``python -X importtime``
+        (the probe above would add its own json and io)."""
+        script = testing.ntcli_command()[0]
+        proc = subprocess.run(
+            [sys.executable, '-X', 'importtime', '-c', shell_scripts.CODE,
+             os.path.dirname(script), script, 'complete', '--query', '--',
+             *words], env=self.home.env, capture_output=True, text=True,
+            check=True)
+        self.assertTrue(proc.stdout.startswith('words\n'), proc.stdout)
+        names = [line.rpartition('|')[2].strip()
+                 for line in proc.stderr.splitlines()
+                 if line.startswith('import time:')]
+        # after site: in this development venv, site's .pth files start
+        # the editable install's finder, which imports re and pathlib (a
+        # venv made with ``pip install .`` has none)
+        return set(names[names.index('site') + 1:])
+
+    def test_tab_imports_no_re_json_enum(self):
+        # each of re, json, enum, signal's wrappers, hashlib (OpenSSL),
+        # shlex costs 3-10 ms of a 25 ms Tab (benchmarks/RESULTS.md)
+        costly = {'re', 'json', 'enum', 'signal', 'hashlib', '_hashlib',
+                  'shlex', 'contextlib', 'functools', 'typing',
+                  'cliff.app', 'ntcli.application'}
+        for words in (('token', 're'), ('token', 'list', '--sort-'),
+                      ('context', 'use', '')):
+            self.tab_modules(*words)     # the table; the values looked up
+            modules = self.tab_modules(*words)
+            self.assertIn('ntcli.completion_quick', modules)
+            self.assertEqual(set(), modules & costly, words)
 
     def test_records_without_dataclasses(self):
         proc = subprocess.run([sys.executable, '-c', RECORDS_PROBE],

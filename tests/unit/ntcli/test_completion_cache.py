@@ -5,7 +5,7 @@ FIFO, damage, control characters) ignored without a word.
 """
 
 import glob
-import json
+import marshal
 import os
 import time
 
@@ -25,15 +25,15 @@ class CacheTest(TableTest):
         self.folder = completion_cache.directory()
 
     def files(self):
-        return sorted(glob.glob(os.path.join(self.folder, '*.json')))
+        return sorted(glob.glob(os.path.join(self.folder, '*.marshal')))
 
     def values_file(self):
-        found = glob.glob(os.path.join(self.folder, 'values-*.json'))
+        found = glob.glob(os.path.join(self.folder, 'values-*.marshal'))
         self.assertEqual(1, len(found), found)
         return found[0]
 
     def table_file(self):
-        found = glob.glob(os.path.join(self.folder, 'table-*.json'))
+        found = glob.glob(os.path.join(self.folder, 'table-*.marshal'))
         self.assertEqual(1, len(found), found)
         return found[0]
 
@@ -92,13 +92,13 @@ class TestValues(CacheTest):
             key = handle.read().strip()
         self.assertEqual(2, len(self.files()))
         for path in self.files():
-            with open(path) as handle:
-                text = handle.read()
+            with open(path, 'rb') as handle:
+                text = handle.read().decode('utf-8', 'replace')
             for secret in (issued.token, created.token, key, 's3cret'):
                 self.assertNotIn(secret, text)
             self.assertNotIn('wst_', text)
-        with open(self.values_file()) as handle:
-            stored = json.load(handle)
+        with open(self.values_file(), 'rb') as handle:
+            stored = marshal.load(handle)
         values = [value for entry in stored['entries'].values()
                   for value, _ in entry['values']]
         self.assertIn(created.jti, values)
@@ -154,9 +154,19 @@ class TestHostileFiles(CacheTest):
         self.both_ignored()         # and no read blocking on it
 
     def test_damaged(self):
-        for content in (b'{not json', b'\xff\xfe', b'[]', b'{}',
-                        b'{"format": 1}', b'{"format": 2}',
-                        b'{"format": 1, "table": {"global": 5}}'):
+        format_ = completion_cache.FORMAT
+        for content in (b'{not json', b'\xff\xfe', b'', marshal.dumps([]),
+                        marshal.dumps({}), marshal.dumps({'format': 1}),
+                        marshal.dumps({'format': format_ + 1}),
+                        marshal.dumps({'format': format_,
+                                       'table': {'global': 5}}),
+                        # not plain data: code, bytes, sets, tuples
+                        marshal.dumps({'format': format_,
+                                       'table': compile('1', '', 'eval')}),
+                        marshal.dumps({'format': format_, 'entries': b''}),
+                        marshal.dumps({'format': format_, 'x': {1, 2}}),
+                        marshal.dumps({'format': format_, 'x': (1,)}),
+                        marshal.dumps({'format': format_})[:-3]):
             for path in (self.table_file(), self.values_file()):
                 with open(path, 'wb') as handle:
                     handle.write(content)
@@ -168,24 +178,24 @@ class TestHostileFiles(CacheTest):
         self.assertIsNone(self.quick('token', 're'))
 
     def test_values_of_the_wrong_shape(self):
-        with open(self.values_file()) as handle:
-            stored = json.load(handle)
+        with open(self.values_file(), 'rb') as handle:
+            stored = marshal.load(handle)
         for odd in ([[1, 2]], 'jti', [['a', 'b', 'c']], [None]):
             for entry in stored['entries'].values():
                 entry['values'] = odd
-            with open(self.values_file(), 'w') as handle:
-                json.dump(stored, handle)
+            with open(self.values_file(), 'wb') as handle:
+                marshal.dump(stored, handle)
             self.assertIsNone(self.quick('token', 'revoke', ''))
 
     def test_control_characters_are_never_offered(self):
-        with open(self.values_file()) as handle:
-            stored = json.load(handle)
+        with open(self.values_file(), 'rb') as handle:
+            stored = marshal.load(handle)
         for entry in stored['entries'].values():
             entry['values'] = [['jti_ok', 'expires \x1b[2J never'],
                                ['\x1b[2Jjti_bad', ''], ['jti\nx', ''],
                                ['jti\tx', ''], ['jti_\u202eevil', '']]
-        with open(self.values_file(), 'w') as handle:
-            json.dump(stored, handle)
+        with open(self.values_file(), 'wb') as handle:
+            marshal.dump(stored, handle)
         self.assertEqual('words\njti_ok\texpires \\x1b[2J never\n',
                          self.quick('token', 'revoke', ''))
 
