@@ -151,7 +151,7 @@ def _make_directory(path: str) -> None:
     parent = os.path.dirname(path)
     if parent != path and not os.path.isdir(parent):
         _make_directory(parent)
-    try:
+    try:  # noqa: SIM105 - contextlib is not imported on a Tab
         os.mkdir(path, 0o700)
     except FileExistsError:
         pass
@@ -208,10 +208,10 @@ def _sha256(data: bytes) -> Any:
     """hashlib's SHA-256 without hashlib, which loads OpenSSL for it:
     measured, 3-5 ms of a Tab for values."""
     try:
-        from _sha2 import sha256            # Python 3.12 and later
+        from _sha2 import sha256  # type: ignore[import-not-found]  # 3.12+
     except ImportError:
         try:
-            from _sha256 import sha256      # Python 3.10 and 3.11
+            from _sha256 import sha256  # type: ignore[import-not-found]
         except ImportError:                 # built without them
             from hashlib import sha256
     return sha256(data)
@@ -337,7 +337,7 @@ def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:
     except OSError:
         return
     if pid:
-        try:
+        try:  # noqa: SIM105 - contextlib is not imported on a Tab
             os.waitpid(pid, 0)
         except OSError:
             pass

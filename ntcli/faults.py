@@ -12,10 +12,9 @@ Unset, a checkpoint costs one dictionary lookup.
 
 from __future__ import annotations
 
+# _signal, not signal, which imports enum: see ntcli.stop
+import _signal  # type: ignore[import-not-found]  # no stub
 import os
-
-# not signal, which imports enum: see ntcli.stop
-import _signal
 
 
 def _faults() -> list[str]:

@@ -40,6 +40,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ntcli.application import NtcliApp
+
 
 def _program_name() -> str:
     """The name cliff prints before the version: ``cliff.app.App.NAME``."""
@@ -141,13 +143,14 @@ def _entry_point_cache_elsewhere() -> str | None:
     """Where stevedore's cache of entry points must point while cliff and
     stevedore are imported, or None to leave it where it is.
 
-    stevedore fixes its cache directory (``$XDG_CACHE_HOME/python-entrypoints``,
-    else under ``~/.cache``) when it is imported and creates it when it
-    writes the cache, which, run as root with ``HOME=/nonexistent``, would
-    create the home directory; pointed at a path that cannot be created, it
-    reads the entry points from the distributions instead. The environment
-    is restored at once (see :func:`_run`), so commands that ntcli runs
-    (``token exec``) see the user's."""
+    stevedore fixes its cache directory
+    (``$XDG_CACHE_HOME/python-entrypoints``, else under ``~/.cache``) when
+    it is imported and creates it when it writes the cache, which, run as
+    root with ``HOME=/nonexistent``, would create the home directory;
+    pointed at a path that cannot be created, it reads the entry points
+    from the distributions instead. The environment is restored at once
+    (:func:`_import_application`), so commands that ntcli runs (``token
+    exec``) see the user's."""
     from ntcli import paths
     base = os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache')
     if (not sys.platform.startswith('linux')
@@ -158,7 +161,7 @@ def _entry_point_cache_elsewhere() -> str | None:
 
 # a function, not a contextlib.contextmanager: contextlib, functools and
 # collections would be imported on every Tab
-def _import_application() -> type:
+def _import_application() -> type[NtcliApp]:
     """:class:`ntcli.application.NtcliApp`, imported with stevedore's cache
     kept out of a home directory that does not exist."""
     elsewhere = _entry_point_cache_elsewhere()
@@ -166,7 +169,7 @@ def _import_application() -> type:
     if elsewhere is not None:
         os.environ['XDG_CACHE_HOME'] = elsewhere
     try:
-        from ntcli.application import NtcliApp
+        from ntcli.application import NtcliApp  # noqa: F811 - at run time
     finally:
         if elsewhere is not None:
             if saved is None:

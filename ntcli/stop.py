@@ -12,11 +12,10 @@ covered from ntcli's first line without paying for more.
 
 from __future__ import annotations
 
+# _signal, not signal, which only wraps _signal's numbers and handlers in
+# enums: measured, importing enum costs 5-10 ms of a 25 ms Tab
+import _signal  # type: ignore[import-not-found]  # no stub
 import os
-
-# not signal, which only wraps _signal's numbers and handlers in enums:
-# measured, importing enum costs 5-10 ms of a 25 ms Tab
-import _signal
 
 #: the signals ntcli answers, and the word it says
 NAMES: dict[int, str] = {_signal.SIGINT: 'Interrupted',

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from ntcli import command
-from ntcli import shell_scripts
+from ntcli import command, shell_scripts
 
 
 class CompleteCommand(command.Command):
