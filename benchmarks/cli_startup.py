@@ -303,6 +303,13 @@ def benchmark(runs: int, warmup: int, keep: bool,
     try:
         baseline = write_baseline(root, python)
         env = sandbox_env(root)
+        # ntcli as its completion scripts start it on a Tab: the console
+        # script's interpreter, without the script (ntcli.shell_scripts)
+        from ntcli import shell_scripts
+        with open(ntcli) as handle:
+            shebang = handle.readline()[2:].strip()
+        tab = [shebang if os.path.isabs(shebang) else python, '-c',
+               shell_scripts.CODE, os.path.dirname(ntcli), ntcli]
         commands = {
             BASELINE: [baseline, 'thing', 'show', '-f', 'json'],
             LEAN_BASELINE: [baseline, 'lean', 'show', '-f', 'json'],
@@ -312,11 +319,11 @@ def benchmark(runs: int, warmup: int, keep: bool,
             'ntcli token refresh': [ntcli, 'token', 'refresh'],
             'ntcli token list': [ntcli, 'token', 'list'],
             EXEC: [ntcli, 'token', 'exec', '--', 'true'],
-            COMPLETION_NAMES: [ntcli, 'complete', '--query', '--', 'token',
+            COMPLETION_NAMES: [*tab, 'complete', '--query', '--', 'token',
                                're'],
-            COMPLETION_OPTIONS: [ntcli, 'complete', '--query', '--',
+            COMPLETION_OPTIONS: [*tab, 'complete', '--query', '--',
                                  'token', 'list', '--sort-'],
-            COMPLETION: [ntcli, 'complete', '--query', '--', 'token',
+            COMPLETION: [*tab, 'complete', '--query', '--', 'token',
                          'revoke', ''],
         }
         for label, script in others.items():

@@ -9,8 +9,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
-from ntcli import config, testing
+from ntcli import config, shell_scripts, testing
 from tests.functional import base, terminal
 
 BASH_COMPLETION = '/usr/share/bash-completion/bash_completion'
@@ -158,3 +159,88 @@ class TestFish(ShellTest):
         self.assertEqual([ENDPOINT], self.offered('ntcli --endpoint https'))
         self.assertEqual(['confdir-x/'],
                          self.offered('ntcli --config-dir confd'))
+
+
+class TestHowTheScriptsRunNtcli(ShellTest):
+    """The scripts start the interpreter of the ntcli that printed them
+    when that ntcli is the one on $PATH, else whatever ntcli is there."""
+
+    QUERY = {'bash': ['bash', '--norc', '--noprofile', '-c'],
+             'zsh': ['zsh', '-f', '-c'],
+             'fish': ['fish', '--no-config', '-c']}
+
+    def query(self, shell, path, cwd=None, env=None):
+        """What the script's query function prints for ``token re``."""
+        function = '__ntcli_query' if shell == 'fish' else '_ntcli_query'
+        proc = subprocess.run(
+            [*self.QUERY[shell],
+             f'source {path} 2>/dev/null; {function} complete --query -- '
+             'token re'], env=env or self.env, cwd=cwd or self.home.path,
+            capture_output=True, text=True, timeout=terminal.WAIT,
+            stdin=subprocess.DEVNULL)
+        return proc.stdout
+
+    def written(self, shell, installation):
+        path = os.path.join(self.home.path, f'made.{shell}')
+        with open(path, 'w') as handle:
+            handle.write(shell_scripts.script(shell, installation))
+        return path
+
+    def fake_ntcli(self):
+        """A directory holding an ``ntcli`` that answers FAKE."""
+        folder = os.path.join(self.home.path, 'fake-bin')
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, 'ntcli')
+        with open(path, 'w') as handle:
+            handle.write('#!/bin/sh\necho FAKE\n')
+        os.chmod(path, 0o755)
+        return path
+
+    def each_shell(self):
+        shells = [s for s in shell_scripts.SHELLS if shutil.which(s)]
+        if not shells:
+            self.skipTest('no shell installed')
+        return shells
+
+    def test_the_printed_script_names_this_interpreter(self):
+        for shell in self.each_shell():
+            path = self.script(shell)
+            with open(path) as handle:
+                self.assertIn('sys.path[0]=sys.argv.pop(1)', handle.read())
+            self.assertTrue(self.query(shell, path).startswith(
+                'words\nrefresh\t'), shell)
+
+    def test_an_ntcli_package_in_the_working_directory_is_not_imported(self):
+        cwd = os.path.join(self.home.path, 'checkout')
+        os.makedirs(os.path.join(cwd, 'ntcli'))
+        with open(os.path.join(cwd, 'ntcli', '__init__.py'), 'w') as handle:
+            handle.write('print("words\\nHIJACKED")\nraise SystemExit\n')
+        for shell in self.each_shell():
+            answer = self.query(shell, self.script(shell), cwd=cwd)
+            self.assertNotIn('HIJACKED', answer, shell)
+            self.assertIn('\nrevoke\t', answer, shell)
+
+    def test_the_ntcli_on_path_when_the_interpreter_is_gone(self):
+        real = testing.ntcli_command()[0]
+        gone = shell_scripts.Installation(
+            real, os.path.join(self.home.path, 'gone', 'python3'),
+            os.path.dirname(real), '')
+        for shell in self.each_shell():
+            self.assertTrue(self.query(shell, self.written(
+                shell, gone)).startswith('words\nrefresh\t'), shell)
+
+    def test_the_ntcli_on_path_when_it_is_another(self):
+        fake = self.fake_ntcli()
+        env = dict(self.env, PATH=f"{os.path.dirname(fake)}:"
+                                  f"{self.env['PATH']}")
+        real = testing.ntcli_command()[0]
+        for shell in self.each_shell():
+            path = self.written(shell, shell_scripts.Installation(
+                real, sys.executable, os.path.dirname(real), ''))
+            self.assertEqual('FAKE\n', self.query(shell, path, env=env),
+                             shell)
+            # the interpreter itself when its ntcli is the one on $PATH
+            path = self.written(shell, shell_scripts.Installation(
+                fake, sys.executable, os.path.dirname(real), ''))
+            self.assertTrue(self.query(shell, path, env=env).startswith(
+                'words\nrefresh\t'), shell)
