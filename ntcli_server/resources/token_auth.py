@@ -17,7 +17,7 @@ import typing
 
 import falcon
 
-from ntcli_authority import access
+from ntcli_authority import access, token_cache
 from ntcli_authority.models import ValidatedToken
 from ntcli_core import timefmt
 from ntcli_server import ingress, request_ids
@@ -30,7 +30,11 @@ if typing.TYPE_CHECKING:
 PATH = '/v1/token_auth'
 
 
-@functools.lru_cache(maxsize=1024)
+# As many answers as a worker keeps token rows: an answer is written once
+# for each token the worker validates while its row is kept (a new token
+# each time, 4,096 in turn: about 11 us of a validation's 180 in-process,
+# benchmarks/RESULTS.md); about 0.4 KiB each, no secret in them.
+@functools.lru_cache(maxsize=token_cache.SIZE)
 def _valid_answer(workspace_id: str, jti: str, scope: tuple[str, ...],
                   expires_at: int | None, retires_at: int | None) -> bytes:
     """The body of a 200 from /v1/token_auth, as Falcon's JSON media would
