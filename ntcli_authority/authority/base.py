@@ -33,6 +33,9 @@ class Operations:
     #: where validation reads a token's row: the store, or the rows a
     #: server worker keeps (ntcli_authority.token_cache)
     token_rows: TokenStore | TokenCache
+    #: the rows a server worker keeps, and the tokens it accepted; None
+    #: where every validation reads the store
+    token_cache: TokenCache | None
     clock: Clock
     keys: signing.KeyRing
 

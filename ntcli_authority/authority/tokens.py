@@ -141,7 +141,16 @@ class Tokens(Operations):
         private part is gone, a JTI not stored) the signature is verified.
         A mismatch says what a bad signature says: which JTIs exist and
         have a digest is not told.
+
+        A server worker that keeps token rows remembers each string it
+        accepted (:meth:`ntcli_authority.token_cache.TokenCache.accepted`):
+        the same string again, while its row is still the one kept, is
+        checked against the clock and ``workspace_id`` only.
         """
+        cache = self.token_cache
+        known = cache.accepted(token) if cache is not None else None
+        if known is not None:
+            return self._valid_now(*known, workspace_id)
         kid, stated = signing.read_token(token, self.keys.public_key)
         jti = stated.get('jti') if stated is not None else None
         record = self.token_rows.get_token(jti) if signing.is_jti(jti) \
@@ -170,6 +179,19 @@ class Tokens(Operations):
                 or record.scope != claims['scope']):
             raise errors.TokenInvalid('The token is not known to this '
                                       'authority')
+        valid = self._valid_now(record, ValidatedToken(
+            jti=record.jti, workspace_id=record.workspace_id,
+            issued_at=record.created_at, expires_at=record.expires_at,
+            scope=held_scopes(record.scope), kid=record.kid,
+            retires_at=record.retires_at), workspace_id)
+        if cache is not None:
+            cache.accept(token, record, valid)
+        return valid
+
+    def _valid_now(self, record: TokenRow, valid: ValidatedToken,
+                   workspace_id: str | None) -> ValidatedToken:
+        """``valid``, the answer for a token accepted against ``record``,
+        unless the clock or ``workspace_id`` refuses it now."""
         now = self.now()
         # A revocation time still to come is a grace period (a rotated
         # token retiring): valid until then, refused from then on, with
@@ -180,12 +202,7 @@ class Tokens(Operations):
             raise errors.TokenExpired(details={'jti': record.jti})
         if workspace_id is not None and record.workspace_id != workspace_id:
             raise errors.Forbidden('The token belongs to another workspace')
-        return ValidatedToken(jti=record.jti,
-                              workspace_id=record.workspace_id,
-                              issued_at=record.created_at,
-                              expires_at=record.expires_at,
-                              scope=held_scopes(record.scope),
-                              kid=record.kid, retires_at=record.retires_at)
+        return valid
 
     def list_tokens(self, principal: Principal, workspace_id: str, *,
                     include_expired: bool = False,

@@ -12,12 +12,12 @@ import time
 import fixtures
 import testtools
 
-from ntcli_authority import errors
+from ntcli_authority import errors, signing
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority
 from ntcli_authority.models import Workspace
 from ntcli_authority.storage import changes, open_store
-from tests.unit.ntcli_authority import base
+from tests.unit.ntcli_authority import base, test_token_digests
 from tests.unit.ntcli_authority.storage import base as storage_base
 from tests.unit.ntcli_authority.storage import test_postgres
 from tests.unit.ntcli_authority.storage.bulk import (
@@ -156,6 +156,99 @@ class TestSQLite(testtools.TestCase):
         calls = count_calls(self, self.other)
         self.other.validate(issued.token)
         self.assertEqual(1, calls.calls)
+
+
+class TestAcceptedStrings(testtools.TestCase):
+    """A worker remembers the token strings it accepted in full: the same
+    string again is checked against the clock and the workspace only,
+    while its row is the one kept; anything else is checked in full."""
+
+    def setUp(self):
+        super().setUp()
+        path = self.useFixture(fixtures.TempDir()).join('a.db')
+        self.clock = base.FakeClock()
+        self.server = Authority.open(path, clock=self.clock,
+                                     keep_tokens=True)
+        self.addCleanup(self.server.close)
+        self.other = Authority.open(path, clock=self.clock)
+        self.addCleanup(self.other.close)
+        self.ws = self.other.create_workspace(OWNER, 'alpha')
+        self.parsed = 0
+        original = signing.read_token
+
+        def counted(token, public_key_for):
+            self.parsed += 1
+            return original(token, public_key_for)
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_authority.signing.read_token', counted))
+
+    def issue(self, **kwargs):
+        return self.other.issue(OWNER, self.ws.id, **kwargs)
+
+    def test_the_same_string_again_is_not_read_again(self):
+        issued = self.issue(expires_in=60)
+        first = self.server.validate(issued.token)
+        again = self.server.validate(issued.token, workspace_id=self.ws.id)
+        self.assertEqual(1, self.parsed)
+        self.assertEqual(first, again)
+        self.assertEqual(issued.jti, again.jti)
+
+    def test_another_string_of_the_same_token_is_checked_in_full(self):
+        issued = self.issue(expires_in=60)
+        self.server.validate(issued.token)
+        signature = issued.token.rindex('.') + 1
+        for forged in (test_token_digests.changed(issued.token, signature),
+                       test_token_digests.other_signature(issued.token),
+                       issued.token + '.'):
+            self.assertRaises(errors.TokenInvalid, self.server.validate,
+                              forged)
+        self.assertEqual(4, self.parsed)
+
+    def test_the_workspace_and_the_clock_are_checked_each_time(self):
+        issued = self.issue(expires_in=60)
+        self.server.validate(issued.token)
+        self.assertRaises(errors.Forbidden, self.server.validate,
+                          issued.token, workspace_id='ws-other')
+        self.clock.advance(60)
+        self.assertRaises(errors.TokenExpired, self.server.validate,
+                          issued.token)
+        self.assertEqual(1, self.parsed)
+
+    def test_a_change_of_any_token_row_forgets_them(self):
+        issued = self.issue(expires_in=60)
+        other = self.issue(expires_in=60)
+        self.server.validate(issued.token)
+        self.other.revoke(OWNER, self.ws.id, other.jti)
+        self.server.validate(issued.token)
+        self.assertEqual(2, self.parsed)
+        self.server.validate(issued.token)
+        self.assertEqual(2, self.parsed)
+
+    def test_nothing_is_remembered_while_the_signal_is_lost(self):
+        issued = self.issue(expires_in=60)
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_authority.storage.changes.Counter.generation',
+            lambda feed: None))
+        for _ in range(3):
+            self.server.validate(issued.token)
+        self.assertEqual(3, self.parsed)
+
+    def test_at_most_so_many_strings_are_remembered(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'ntcli_authority.token_cache.ACCEPTED', 2))
+        tokens = [self.issue(expires_in=60).token for _ in range(3)]
+        for token in tokens:
+            self.server.validate(token)
+        self.server.validate(tokens[2])
+        self.assertEqual(3, self.parsed)
+        self.server.validate(tokens[0])      # the oldest went first
+        self.assertEqual(4, self.parsed)
+
+    def test_the_embedded_authority_remembers_nothing(self):
+        issued = self.issue(expires_in=60)
+        self.other.validate(issued.token)
+        self.other.validate(issued.token)
+        self.assertEqual(2, self.parsed)
 
 
 class TestSQLiteUpgrade(testtools.TestCase):
