@@ -15,8 +15,11 @@ the caller reads the row from the database.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
+import time
 import typing
 
 #: The bound the documentation states: a token revoked on any node is
@@ -39,6 +42,13 @@ class ChangeFeed(typing.Protocol):
 #: The statement reading SQLite's counter (see the SQLite dialect's
 #: ``token_change_signal``).
 READ_COUNTER = 'SELECT n FROM token_changes'
+#: The bytes of SQLite's WAL index (the ``-shm`` file) that every commit
+#: rewrites: its header, twice (https://www.sqlite.org/walformat.html).
+WAL_INDEX_HEADER = 96
+#: Seconds the counter is trusted unread while the WAL index's header is
+#: unchanged: a bound, well within :data:`BOUND`, on anything that could
+#: change the database without that header telling.
+RECHECK = 0.25
 
 
 class Counter:
@@ -50,15 +60,35 @@ class Counter:
     it saves. The connection's busy timeout is 0, so a database busy
     with its WAL recovery makes the read fail at once, and the feed
     answers None instead of holding the loop.
+
+    In WAL mode the counter is read only when something was committed
+    since its last read: every commit, by any connection of any process,
+    rewrites the header of the WAL index, which one ``pread`` of the
+    ``-shm`` file sees (a sixth of the read's cost, benchmarks/RESULTS.md).
+    While this connection is open, SQLite neither deletes nor truncates
+    that file. The header is read before the counter, so a commit racing
+    the read makes the next call read again; and the counter is read at
+    least every :data:`RECHECK` seconds whatever the header says.
     """
 
     def __init__(self, connect: typing.Callable[[], sqlite3.Connection],
-                 usable: typing.Callable[[], bool]) -> None:
+                 usable: typing.Callable[[], bool],
+                 wal_index: str | None = None,
+                 clock: typing.Callable[[], float] = time.monotonic
+                 ) -> None:
         """``connect``: a new connection to the database; ``usable``:
-        whether the file open is still the one at the database's path."""
+        whether the file open is still the one at the database's path;
+        ``wal_index``: the path of its ``-shm`` file (None: read the
+        counter every time)."""
         self._connect = connect
         self._usable = usable
+        self._wal_index = wal_index
+        self._clock = clock
         self._conn: sqlite3.Connection | None = None
+        self._index: int | None = None       # the -shm file, open to read
+        self._header = b''                   # its header at the last read
+        self._counted: object | None = None  # what that read answered
+        self._fresh_until = 0.0              # trusted unread until then
         # Where the process has threads (not under gevent), one read at a
         # time: a read never waits, so another thread's turn is None.
         self._turn = threading.Lock()
@@ -67,20 +97,69 @@ class Counter:
         if not self._usable() or not self._turn.acquire(blocking=False):
             return None
         try:
+            header = b''
+            if self._index is not None:
+                header = os.pread(self._index, WAL_INDEX_HEADER, 0)
+                if (header == self._header
+                        and self._clock() < self._fresh_until):
+                    return self._counted
             if self._conn is None:
                 self._conn = self._connect()
             rows = self._conn.execute(READ_COUNTER).fetchall()
-        except sqlite3.Error:
+            counted = rows[0][0] if len(rows) == 1 else None
+            self._remember(header, counted)
+            return counted
+        except (sqlite3.Error, OSError):
+            self._forget()
             return None
         finally:
             self._turn.release()
-        return rows[0][0] if len(rows) == 1 else None
+
+    def _remember(self, header: bytes, counted: object | None) -> None:
+        """Note the counter just read, and the WAL index's header as it was
+        before; open the index after the first read (when this connection
+        has it open: SQLite keeps it while the connection lives)."""
+        if counted is None:
+            self._forget()
+            return
+        if self._index is None and self._wal_index is not None:
+            self._index = _open_wal_index(self._conn, self._wal_index)
+            if self._index is None:
+                self._wal_index = None       # not in WAL mode: never
+            return                           # the next call reads it
+        if len(header) == WAL_INDEX_HEADER:
+            self._header, self._counted = header, counted
+            self._fresh_until = self._clock() + RECHECK
+
+    def _forget(self) -> None:
+        self._header, self._counted = b'', None
 
     def close(self) -> None:
         with self._turn:
             conn, self._conn, self._usable = self._conn, None, _never
+            index, self._index = self._index, None
+            self._forget()
+        if index is not None:
+            os.close(index)
         if conn is not None:
             conn.close()
+
+
+def _open_wal_index(conn: sqlite3.Connection | None, path: str
+                    ) -> int | None:
+    """The WAL index at ``path``, opened to read, when ``conn`` uses one
+    (WAL mode) and it is a regular file; None otherwise."""
+    try:
+        if conn is None or conn.execute(
+                'PRAGMA journal_mode').fetchone()[0] != 'wal':
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (sqlite3.Error, OSError):
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _never() -> bool:

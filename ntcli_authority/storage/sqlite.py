@@ -275,7 +275,10 @@ class SQLiteDialect(Dialect):
                 except errors.StorageUnavailable:
                     return False
                 return self.path != ':memory:'
-            self._changes = changes.Counter(connect, usable)
+            self._changes = changes.Counter(
+                connect, usable, wal_index=(
+                    None if self.path == ':memory:'
+                    else os.path.abspath(self.path) + '-shm'))
         return self._changes
 
     def _unavailable(self, exc: sqlite3.Error) -> errors.StorageUnavailable:

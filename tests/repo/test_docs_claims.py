@@ -333,3 +333,23 @@ class TestSortColumnHelp(testtools.TestCase):
                              extension.name)
         self.assertIn('unknown column is a usage error',
                       command.SORT_COLUMN_HELP)
+
+
+class TestValidationFigures(testtools.TestCase):
+    """The figures the pages give of how a server worker validates are the
+    code's."""
+
+    def test_the_recheck_and_the_strings_remembered(self):
+        from ntcli_authority import token_cache
+        from ntcli_authority.storage import changes
+        self.assertEqual(0.25, changes.RECHECK)
+        self.assertIn('at least every 0.25 s',
+                      read('docs', 'architecture', 'index.md'))
+        self.assertIn('at least\nevery quarter of a second',
+                      read('docs', 'operator', 'running.md'))
+        self.assertEqual(1024, token_cache.ACCEPTED)
+        self.assertIn('the last 1,024 token strings',
+                      read('docs', 'architecture', 'index.md'))
+        self.assertIn('the last 1,024 token strings', read(
+            'releasenotes', 'notes',
+            'accepted-token-strings-7a3e5c1d9b2f4068.yaml'))

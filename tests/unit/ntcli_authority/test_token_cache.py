@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 
 import fixtures
@@ -249,6 +251,73 @@ class TestAcceptedStrings(testtools.TestCase):
         self.other.validate(issued.token)
         self.other.validate(issued.token)
         self.assertEqual(2, self.parsed)
+
+
+class TestWalIndex(testtools.TestCase):
+    """SQLite's counter is read only when the WAL index's header says that
+    something was committed since its last read, or RECHECK seconds on."""
+
+    def setUp(self):
+        super().setUp()
+        self.path = self.useFixture(fixtures.TempDir()).join('a.db')
+        self.store = open_store(self.path)
+        self.addCleanup(self.store.close)
+        self.other = Authority.open(self.path, clock=base.FakeClock())
+        self.addCleanup(self.other.close)
+        self.ws = self.other.create_workspace(OWNER, 'alpha')
+        self.feed = self.store.token_changes()
+        for _ in range(3):          # the connection, the index, its header
+            self.feed.generation()
+        self.reads = []
+        self.feed._conn.set_trace_callback(self.reads.append)
+
+    def test_unchanged_the_counter_is_not_read(self):
+        before = self.feed.generation()
+        for _ in range(5):
+            self.assertEqual(before, self.feed.generation())
+        self.assertEqual([], self.reads)
+
+    def test_after_any_commit_it_is_read_once(self):
+        before = self.feed.generation()
+        self.other.create_workspace(OWNER, 'beta')      # no token row
+        self.assertEqual(before, self.feed.generation())
+        self.assertEqual(before, self.feed.generation())
+        self.assertEqual([changes.READ_COUNTER], self.reads)
+
+    def test_a_revocation_in_another_process_is_seen_at_once(self):
+        issued = self.other.issue(OWNER, self.ws.id, expires_in=60)
+        before = self.feed.generation()
+        subprocess.run(
+            [sys.executable, '-c',
+             'import sqlite3, sys\n'
+             'conn = sqlite3.connect(sys.argv[1])\n'
+             'conn.execute("UPDATE tokens SET revoked_at = 1 '
+             'WHERE jti = ?", (sys.argv[2],))\n'
+             'conn.commit()\n', self.path, issued.jti], check=True)
+        self.assertNotEqual(before, self.feed.generation())
+
+    def test_it_is_read_again_after_the_recheck_time(self):
+        later = [0.0]
+        self.feed._clock = lambda: time.monotonic() + later[0]
+        later[0] += changes.RECHECK
+        self.feed.generation()
+        self.feed.generation()
+        self.assertEqual([changes.READ_COUNTER], self.reads)
+        later[0] += changes.RECHECK
+        self.feed.generation()
+        self.assertEqual([changes.READ_COUNTER] * 2, self.reads)
+
+    def test_without_a_wal_index_every_call_reads(self):
+        conn = sqlite3.connect(self.useFixture(fixtures.TempDir()).join(
+            'rollback.db'))
+        self.addCleanup(conn.close)
+        self.assertIsNone(changes._open_wal_index(conn, self.path + '-shm'))
+        os.symlink(self.path + '-shm', self.path + '-link')
+        self.assertIsNone(changes._open_wal_index(self.feed._conn,
+                                                  self.path + '-link'))
+        fd = changes._open_wal_index(self.feed._conn, self.path + '-shm')
+        self.assertIsNotNone(fd)
+        os.close(fd)
 
 
 class TestSQLiteUpgrade(testtools.TestCase):
