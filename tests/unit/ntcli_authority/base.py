@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import os
 
@@ -27,6 +28,25 @@ class FakeClock:
 
     def advance(self, seconds: int) -> None:
         self.now += seconds
+
+
+class Calls(fixtures.Fixture):
+    """Counts the calls of the function at ``name`` (a dotted path), which
+    it wraps for the test."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _setUp(self) -> None:
+        self.calls = 0
+        module, _, attribute = self.name.rpartition('.')
+        original = getattr(importlib.import_module(module), attribute)
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+        self.useFixture(fixtures.MonkeyPatch(self.name, counted))
 
 
 class AuthorityFixture(fixtures.Fixture):
