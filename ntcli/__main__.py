@@ -2,6 +2,6 @@
 
 import sys
 
-from ntcli.main import main
+from ntcli.main import run
 
-sys.exit(main())
+sys.exit(run())

@@ -301,9 +301,9 @@ def store_values(source: str, options: dict[str, Any],
 # What the background refresh runs: ntcli's entry point with the sys.path
 # of the Tab that started it (not ``python -m ntcli``, which would put the
 # working directory first: Tab in a directory holding an ``ntcli`` package
-# would run it).
+# would run it), ending as the console script does (ntcli.main.run).
 _REFRESH = ('import sys; sys.path[0] = sys.argv.pop(1); '
-            'from ntcli.main import main; sys.exit(main(sys.argv[1:]))')
+            'from ntcli.main import run; sys.exit(run())')
 
 
 def refresh_in_background(options: dict[str, Any], argv: list[str]) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 
 import ntcli
-from ntcli import faults, stop
+from ntcli import faults, quick_exit, stop
 
 
 def _started_as_ntcli() -> bool:
@@ -118,6 +118,14 @@ def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
             return getattr(exc, 'exit_code', 130)
 
 
+def run() -> int:
+    """The ``ntcli`` command: its console script, ``python -m ntcli`` and
+    the completion scripts' interpreter. :func:`main`, then the end of the
+    process without the interpreter's teardown (:mod:`ntcli.quick_exit`);
+    when that is not safe, main's exit status, for ``sys.exit``."""
+    return quick_exit.finish(main())
+
+
 def _not_utf8(argv: list[str]) -> str | None:
     """The first argument that is not valid UTF-8 (Python keeps its bytes
     as lone surrogates), shown with those bytes escaped; None if all are."""
@@ -203,4 +211,4 @@ def _run(argv: list[str], stdin: TextIO | None, stdout: TextIO,
             output.discard(stdout)
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run())

@@ -157,9 +157,10 @@ SHELLS = sorted(TEMPLATES)
 # and path: what the console script does, less its ``import re`` (which
 # only strips a Windows suffix from argv[0]). sys.path[0] is set before
 # ntcli is imported: ``-c`` puts the working directory there, and an
-# ``ntcli`` directory in it must not be imported.
+# ``ntcli`` directory in it must not be imported. It ends as the console
+# script does (ntcli.main.run), without the interpreter's teardown.
 CODE = ('import sys;sys.path[0]=sys.argv.pop(1);sys.argv[0]=sys.argv.pop(1);'
-        'from ntcli.main import main;sys.exit(main())')
+        'from ntcli.main import run;sys.exit(run())')
 
 
 class Installation:
