@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -195,7 +196,9 @@ def _fits(width: int, parsed_args: argparse.Namespace) -> bool:
     max_width = int(parsed_args.max_width)
     if max_width > 0:
         return width <= max_width
-    if not cliff_table._do_fit(parsed_args.fit_width):
+    # cliff's _do_fit, which fails on a closed stdout (sys.stdout None)
+    if not (parsed_args.fit_width
+            or (sys.stdout is not None and sys.stdout.isatty())):
         return True
     terminal = cliff_utils.terminal_width()
     return not terminal or width <= terminal
@@ -220,6 +223,10 @@ class TableFormatter(cliff_table.TableFormatter):
                       for value in rows[0]] if rows else []
         table = plain_table(column_names, rows, alignments, parsed_args)
         if table is None:
+            if sys.stdout is None:
+                # started with stdout closed: nothing would be seen, and
+                # cliff's table fails on sys.stdout (None)
+                return
             return super().emit_list(column_names, rows, stdout, parsed_args)
         stdout.write(table + '\n')
 
@@ -230,5 +237,9 @@ class TableFormatter(cliff_table.TableFormatter):
         table = plain_table(('Field', 'Value'), rows, ('l', 'l'),
                             parsed_args)
         if table is None:
+            if sys.stdout is None:
+                # started with stdout closed: nothing would be seen, and
+                # cliff's table fails on sys.stdout (None)
+                return
             return super().emit_one(column_names, data, stdout, parsed_args)
         stdout.write(table + '\n')

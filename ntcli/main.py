@@ -56,11 +56,15 @@ def _program_name() -> str:
 
 
 def _print(stream: TextIO, text: str) -> int:
+    """Write ``text`` before cliff is imported; the exit status. Into a
+    closed pipe, 141 and nothing more said, as a command's output."""
     try:
         stream.write(text)
         stream.flush()
-    except (OSError, ValueError):
-        return 1
+    except (OSError, ValueError) as exc:
+        from ntcli import output
+        output.discard(stream)      # lest the exit fail on it again
+        return 141 if isinstance(exc, BrokenPipeError) else 1
     return 0
 
 

@@ -177,6 +177,14 @@ class TestSignals(DeliveryTest):
 
 class TestReaderGone(DeliveryTest):
 
+    def test_what_is_answered_before_cliff_is_141_and_quiet(self):
+        # --version and a Tab answered from the completion table write
+        # before the application is imported; the same exit as a command
+        for args in (('--version',),
+                     ('complete', '--query', '--', 'token', 're')):
+            proc = self.raw_into_closed_pipe(*args)
+            self.assertEqual((141, ''), (proc.returncode, proc.stderr), args)
+
     def test_list_into_a_closed_pipe_is_141_and_quiet(self):
         self.ntcli('token', 'refresh')
         for _ in range(3):

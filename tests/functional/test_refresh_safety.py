@@ -203,6 +203,26 @@ class TestStatusWithDamagedCredentials(base.FunctionalTest):
 
 class TestClosedStdout(base.FunctionalTest):
 
+    def closed(self, *args):
+        """ntcli run with its stdout closed (cron, '>&-')."""
+        return subprocess.run(
+            testing.ntcli_command() + list(args),
+            stdout=None, stderr=subprocess.PIPE, text=True,
+            env=self.home.env, stdin=subprocess.DEVNULL,
+            close_fds=True, preexec_fn=lambda: os.close(1))
+
+    def test_commands_that_only_show_succeed_quietly(self):
+        self.ntcli('token', 'refresh')
+        marker = os.path.join(self.home.path, 'ran')
+        for args in (('token', 'list'), ('token', 'show'),
+                     ('token', 'list', '--max-width', '20'),
+                     ('token', 'show', '--max-width', '20'),
+                     ('token', 'list', '--fit-width'),
+                     ('token', 'exec', '--', 'touch', marker)):
+            proc = self.closed(*args)
+            self.assertEqual((0, ''), (proc.returncode, proc.stderr), args)
+        self.assertTrue(os.path.exists(marker))
+
     def test_refresh_with_stdout_closed_succeeds(self):
         self.ntcli('token', 'refresh')
         old = self.stored()['jti']

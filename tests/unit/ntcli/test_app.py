@@ -60,7 +60,8 @@ class TestConstruction(testtools.TestCase):
             def write(self, text):
                 raise BrokenPipeError(32, 'Broken pipe')
 
-        self.assertEqual(1, ntcli_app_main(['--version'], stdout=Broken()))
+        # as a command's output into a closed pipe
+        self.assertEqual(141, ntcli_app_main(['--version'], stdout=Broken()))
 
     def test_help_groups_commands(self):
         result = testing.run_in_process('--help')
