@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 import sys
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from cliff import columns as cliff_columns
@@ -221,25 +222,26 @@ class TableFormatter(cliff_table.TableFormatter):
         # cliff aligns a column by the type of its value in the first row
         alignments = [self.ALIGNMENTS.get(type(value), 'l')
                       for value in rows[0]] if rows else []
-        table = plain_table(column_names, rows, alignments, parsed_args)
-        if table is None:
-            if sys.stdout is None:
-                # started with stdout closed: nothing would be seen, and
-                # cliff's table fails on sys.stdout (None)
-                return
-            return super().emit_list(column_names, rows, stdout, parsed_args)
-        stdout.write(table + '\n')
+        _write(plain_table(column_names, rows, alignments, parsed_args),
+               stdout, functools.partial(super().emit_list, column_names,
+                                         rows, stdout, parsed_args))
 
     def emit_one(self, column_names: Sequence[str], data: Sequence[Any],
                  stdout: TextIO, parsed_args: argparse.Namespace) -> None:
         rows = [(name, value)
                 for name, value in zip(column_names, data, strict=False)]
-        table = plain_table(('Field', 'Value'), rows, ('l', 'l'),
-                            parsed_args)
-        if table is None:
-            if sys.stdout is None:
-                # started with stdout closed: nothing would be seen, and
-                # cliff's table fails on sys.stdout (None)
-                return
-            return super().emit_one(column_names, data, stdout, parsed_args)
+        _write(plain_table(('Field', 'Value'), rows, ('l', 'l'),
+                           parsed_args),
+               stdout, functools.partial(super().emit_one, column_names,
+                                         data, stdout, parsed_args))
+
+
+def _write(table: str | None, stdout: TextIO,
+           draw: Callable[[], None]) -> None:
+    """``table`` as drawn here, else cliff's ``draw``; nothing when ntcli
+    started with stdout closed, where nothing would be seen and cliff's
+    table fails on ``sys.stdout`` (None)."""
+    if table is not None:
         stdout.write(table + '\n')
+    elif sys.stdout is not None:
+        draw()

@@ -130,9 +130,10 @@ def replace_process(program: str, argv: Sequence[str],
     flushed first: exec discards whatever is still buffered.
     """
     for stream in (*streams, sys.stdout, sys.stderr):
-        # closed or broken (None: closed when ntcli started): nothing is
-        # left to lose
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+        if stream is None:                  # closed when ntcli started
+            continue
+        # closed or broken: nothing is left to lose
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
     restored = {}
     for signame in _RESTORED_SIGNALS:
