@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         '  change signal (generation: SQLite counter read, PostgreSQL '
         'lease)': feed.generation,
         '  token row kept in memory (TokenCache.get_token)':
-            lambda: kept.token_rows.get_token(claims['jti']),
+            lambda: kept.token_cache.get_token(claims['jti']),
         '  body: timefmt.iso + json.dumps': lambda: json.dumps(
             dict(body, expires_at=timefmt.iso(body['expires_at']))),
         '  failed-authentication limit (retry_after)':

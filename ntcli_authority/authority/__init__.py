@@ -81,7 +81,6 @@ class Authority(SigningKeys, Workspaces, Tokens, TrustExchange, Users,
         self.store = store
         self.token_cache = (TokenCache(store, store.token_changes())
                             if keep_tokens else None)
-        self.token_rows = self.token_cache or store
         self.sign_in_policy = sign_in or SignInPolicy()
         self.clock = clock or _system_clock
         self.keys = signing.KeyRing(store, self.now)

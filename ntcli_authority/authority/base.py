@@ -30,11 +30,9 @@ class Operations:
     """The base of each group of the authority's operations."""
 
     store: TokenStore
-    #: where validation reads a token's row: the store, or the rows a
-    #: server worker keeps (ntcli_authority.token_cache)
-    token_rows: TokenStore | TokenCache
-    #: the rows a server worker keeps, and the tokens it accepted; None
-    #: where every validation reads the store
+    #: the token rows a server worker keeps, and the token strings it
+    #: accepted (ntcli_authority.token_cache), where validation reads
+    #: rows; None where every validation reads the store
     token_cache: TokenCache | None
     clock: Clock
     keys: signing.KeyRing

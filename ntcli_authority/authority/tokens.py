@@ -153,8 +153,8 @@ class Tokens(Operations):
             return self._valid_now(*known, workspace_id)
         kid, stated = signing.read_token(token, self.keys.public_key)
         jti = stated.get('jti') if stated is not None else None
-        record = self.token_rows.get_token(jti) if signing.is_jti(jti) \
-            else None
+        rows = self.store if cache is None else cache
+        record = rows.get_token(jti) if signing.is_jti(jti) else None
         claims = None
         if record is not None and record.digest is not None:
             digest_key = self.keys.digest_key(record.kid)

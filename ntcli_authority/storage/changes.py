@@ -103,11 +103,12 @@ class Counter:
                 if (header == self._header
                         and self._clock() < self._fresh_until):
                     return self._counted
-            if self._conn is None:
-                self._conn = self._connect()
-            rows = self._conn.execute(READ_COUNTER).fetchall()
+            conn = self._conn
+            if conn is None:
+                conn = self._conn = self._connect()
+            rows = conn.execute(READ_COUNTER).fetchall()
             counted = rows[0][0] if len(rows) == 1 else None
-            self._remember(header, counted)
+            self._remember(conn, header, counted)
             return counted
         except (sqlite3.Error, OSError):
             self._forget()
@@ -115,7 +116,8 @@ class Counter:
         finally:
             self._turn.release()
 
-    def _remember(self, header: bytes, counted: object | None) -> None:
+    def _remember(self, conn: sqlite3.Connection, header: bytes,
+                  counted: object | None) -> None:
         """Note the counter just read, and the WAL index's header as it was
         before; open the index after the first read (when this connection
         has it open: SQLite keeps it while the connection lives)."""
@@ -123,7 +125,7 @@ class Counter:
             self._forget()
             return
         if self._index is None and self._wal_index is not None:
-            self._index = _open_wal_index(self._conn, self._wal_index)
+            self._index = _open_wal_index(conn, self._wal_index)
             if self._index is None:
                 self._wal_index = None       # not in WAL mode: never
             return                           # the next call reads it
@@ -145,13 +147,11 @@ class Counter:
             conn.close()
 
 
-def _open_wal_index(conn: sqlite3.Connection | None, path: str
-                    ) -> int | None:
+def _open_wal_index(conn: sqlite3.Connection, path: str) -> int | None:
     """The WAL index at ``path``, opened to read, when ``conn`` uses one
     (WAL mode) and it is a regular file; None otherwise."""
     try:
-        if conn is None or conn.execute(
-                'PRAGMA journal_mode').fetchone()[0] != 'wal':
+        if conn.execute('PRAGMA journal_mode').fetchone()[0] != 'wal':
             return None
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (sqlite3.Error, OSError):
