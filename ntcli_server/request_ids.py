@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import random
 import re
-import secrets
 import typing
 
 from ntcli_core import redact
@@ -33,8 +33,12 @@ _current: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 
 def new() -> str:
-    """A fresh request id (128 random bits, hex)."""
-    return secrets.token_hex(16)
+    """A fresh request id (128 random bits, hex). Not a secret (a client
+    may name its own), so drawn from the process's pseudo-random generator,
+    which Python reseeds in each forked worker: 0.3 us, against 0.8 for
+    ``secrets`` and its system call, on every request."""
+    return f'{random.getrandbits(128):032x}'
+
 
 
 def accept(proposed: str | None) -> str:

@@ -22,7 +22,7 @@ import falcon
 from ntcli_authority import oidc
 from ntcli_authority.access import Principal
 from ntcli_authority.authority import Authority, SignInPolicy
-from ntcli_core import oauth
+from ntcli_core import clock, oauth
 from ntcli_server import (
     ci,
     edge,
@@ -100,7 +100,8 @@ def create_app(target: str | AuthorityFactory, *,
     """
     factory: AuthorityFactory = (
         (lambda: Authority.open(target, create=False, wait=wait,
-                                 keep_tokens=True))
+                                 keep_tokens=True,
+                                 clock=clock.offset_read_once()))
         if isinstance(target, str) else target)
     if sign_in is not None:
         factory = _with_policy(factory, sign_in.policy)

@@ -15,6 +15,7 @@ the caller reads the row from the database.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sqlite3
 import stat
@@ -46,8 +47,9 @@ READ_COUNTER = 'SELECT n FROM token_changes'
 #: rewrites: its header, twice (https://www.sqlite.org/walformat.html).
 WAL_INDEX_HEADER = 96
 #: Seconds the counter is trusted unread while the WAL index's header is
-#: unchanged: a bound, well within :data:`BOUND`, on anything that could
-#: change the database without that header telling.
+#: unchanged, and the database file is trusted to be the one at its path
+#: unlooked: a bound, well within :data:`BOUND`, on anything that could
+#: change the database without that header telling (a file replaced).
 RECHECK = 0.25
 
 
@@ -63,12 +65,17 @@ class Counter:
 
     In WAL mode the counter is read only when something was committed
     since its last read: every commit, by any connection of any process,
-    rewrites the header of the WAL index, which one ``pread`` of the
-    ``-shm`` file sees (a sixth of the read's cost, benchmarks/RESULTS.md).
-    While this connection is open, SQLite neither deletes nor truncates
-    that file. The header is read before the counter, so a commit racing
-    the read makes the next call read again; and the counter is read at
-    least every :data:`RECHECK` seconds whatever the header says.
+    rewrites the header of the WAL index (the ``-shm`` file), which this
+    process has mapped and compares without a system call. The header is
+    read before the counter, so a commit racing the read makes the next
+    call read again; and at least every :data:`RECHECK` seconds the
+    counter is read and the file at the database's path looked at
+    (``usable``) whatever the header says.
+
+    The index is mapped as SQLite maps it (its connections read and write
+    that header in shared memory): while this connection is open, SQLite
+    neither deletes nor truncates the file, and a file truncated by hand
+    under a live database fails SQLite's own reads alike.
     """
 
     def __init__(self, connect: typing.Callable[[], sqlite3.Connection],
@@ -85,24 +92,34 @@ class Counter:
         self._wal_index = wal_index
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
-        self._index: int | None = None       # the -shm file, open to read
-        self._header = b''                   # its header at the last read
-        self._counted: object | None = None  # what that read answered
-        self._fresh_until = 0.0              # trusted unread until then
+        self._index: mmap.mmap | None = None     # the -shm file, mapped
+        # The last read: the index's header before it, what it answered,
+        # and until when that is trusted unread; one reference, replaced
+        # whole, so that a thread never pairs one read's header with
+        # another's answer.
+        self._last: tuple[bytes, object, float] | None = None
         # Where the process has threads (not under gevent), one read at a
         # time: a read never waits, so another thread's turn is None.
         self._turn = threading.Lock()
 
     def generation(self) -> object | None:
+        index, last = self._index, self._last
+        if index is not None and last is not None:
+            try:
+                if (index[:WAL_INDEX_HEADER] == last[0]
+                        and self._clock() < last[2]):
+                    return last[1]
+            except ValueError:               # closed meanwhile
+                return None
+        return self._read()
+
+    def _read(self) -> object | None:
+        """Read the counter (the header first), and remember both."""
         if not self._usable() or not self._turn.acquire(blocking=False):
             return None
         try:
-            header = b''
-            if self._index is not None:
-                header = os.pread(self._index, WAL_INDEX_HEADER, 0)
-                if (header == self._header
-                        and self._clock() < self._fresh_until):
-                    return self._counted
+            index = self._index
+            header = b'' if index is None else index[:WAL_INDEX_HEADER]
             conn = self._conn
             if conn is None:
                 conn = self._conn = self._connect()
@@ -110,8 +127,8 @@ class Counter:
             counted = rows[0][0] if len(rows) == 1 else None
             self._remember(conn, header, counted)
             return counted
-        except (sqlite3.Error, OSError):
-            self._forget()
+        except (sqlite3.Error, OSError, ValueError):
+            self._last = None
             return None
         finally:
             self._turn.release()
@@ -119,47 +136,47 @@ class Counter:
     def _remember(self, conn: sqlite3.Connection, header: bytes,
                   counted: object | None) -> None:
         """Note the counter just read, and the WAL index's header as it was
-        before; open the index after the first read (when this connection
+        before; map the index after the first read (when this connection
         has it open: SQLite keeps it while the connection lives)."""
         if counted is None:
-            self._forget()
+            self._last = None
             return
         if self._index is None and self._wal_index is not None:
-            self._index = _open_wal_index(conn, self._wal_index)
+            self._index = _map_wal_index(conn, self._wal_index)
             if self._index is None:
                 self._wal_index = None       # not in WAL mode: never
             return                           # the next call reads it
         if len(header) == WAL_INDEX_HEADER:
-            self._header, self._counted = header, counted
-            self._fresh_until = self._clock() + RECHECK
-
-    def _forget(self) -> None:
-        self._header, self._counted = b'', None
+            self._last = (header, counted, self._clock() + RECHECK)
 
     def close(self) -> None:
         with self._turn:
             conn, self._conn, self._usable = self._conn, None, _never
-            index, self._index = self._index, None
-            self._forget()
+            index, self._index, self._last = self._index, None, None
         if index is not None:
-            os.close(index)
+            index.close()
         if conn is not None:
             conn.close()
 
 
-def _open_wal_index(conn: sqlite3.Connection, path: str) -> int | None:
-    """The WAL index at ``path``, opened to read, when ``conn`` uses one
-    (WAL mode) and it is a regular file; None otherwise."""
+def _map_wal_index(conn: sqlite3.Connection, path: str) -> mmap.mmap | None:
+    """The header of the WAL index at ``path``, mapped to read, when
+    ``conn`` uses one (WAL mode) and it is a regular file; None
+    otherwise."""
     try:
         if conn.execute('PRAGMA journal_mode').fetchone()[0] != 'wal':
             return None
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (sqlite3.Error, OSError):
         return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return mmap.mmap(fd, WAL_INDEX_HEADER, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):            # shorter than its header
         return None
-    return fd
+    finally:
+        os.close(fd)                         # (the map keeps its own)
 
 
 def _never() -> bool:

@@ -305,13 +305,39 @@ class TestWalIndex(testtools.TestCase):
         conn = sqlite3.connect(self.useFixture(fixtures.TempDir()).join(
             'rollback.db'))
         self.addCleanup(conn.close)
-        self.assertIsNone(changes._open_wal_index(conn, self.path + '-shm'))
+        self.assertIsNone(changes._map_wal_index(conn, self.path + '-shm'))
         os.symlink(self.path + '-shm', self.path + '-link')
-        self.assertIsNone(changes._open_wal_index(self.feed._conn,
-                                                  self.path + '-link'))
-        fd = changes._open_wal_index(self.feed._conn, self.path + '-shm')
-        self.assertIsNotNone(fd)
-        os.close(fd)
+        self.assertIsNone(changes._map_wal_index(self.feed._conn,
+                                                 self.path + '-link'))
+        with open(self.path + '-short', 'wb') as short:
+            short.write(b'\0' * (changes.WAL_INDEX_HEADER - 1))
+        self.assertIsNone(changes._map_wal_index(self.feed._conn,
+                                                 self.path + '-short'))
+        mapped = changes._map_wal_index(self.feed._conn, self.path + '-shm')
+        self.assertIsNotNone(mapped)
+        mapped.close()
+
+    def test_a_replaced_file_is_noticed_within_the_recheck_time(self):
+        later = [0.0]
+        self.feed._clock = lambda: time.monotonic() + later[0]
+        later[0] += changes.RECHECK
+        before = self.feed.generation()
+        self.assertIsNotNone(before)
+        copy = self.path + '.copy'
+        with sqlite3.connect(self.path) as source, \
+                sqlite3.connect(copy) as target:
+            source.backup(target)
+        os.replace(copy, self.path)
+        # unlooked at until the recheck time: the header has not changed
+        self.assertEqual(before, self.feed.generation())
+        later[0] += changes.RECHECK
+        self.assertIsNone(self.feed.generation())
+        self.assertIsNone(self.feed.generation())
+
+    def test_closed_it_answers_none(self):
+        self.assertIsNotNone(self.feed.generation())
+        self.feed.close()
+        self.assertIsNone(self.feed.generation())
 
 
 class TestSQLiteUpgrade(testtools.TestCase):

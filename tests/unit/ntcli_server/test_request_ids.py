@@ -4,6 +4,7 @@ in the error envelope and on the log records made while serving it."""
 from __future__ import annotations
 
 import logging
+import os
 
 import testtools
 
@@ -30,6 +31,20 @@ class TestAccept(testtools.TestCase):
 
     def test_fresh_ids_differ(self):
         self.assertEqual(100, len({request_ids.new() for _ in range(100)}))
+
+    def test_a_forked_worker_draws_other_ids(self):
+        # gunicorn forks its workers from one master: each must draw its own
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:                                   # pragma: no cover
+            os.write(writer, request_ids.new().encode())
+            os._exit(0)
+        os.close(writer)
+        os.waitpid(child, 0)
+        with os.fdopen(reader, 'rb') as pipe:
+            theirs = pipe.read().decode()
+        self.assertRegex(theirs, r'^[0-9a-f]{32}$')
+        self.assertNotEqual(theirs, request_ids.new())
 
     def test_outside_a_request(self):
         self.assertEqual(request_ids.NONE, request_ids.current())
