@@ -13,11 +13,15 @@ or the PostgreSQL database of ``--dsn`` (a throwaway one: it is written
 to), and next to it the same ``serve`` with a bare Falcon app in place of
 the token API, returning a constant JSON body of the size of a real
 answer: the floor of the framework and the server under the same settings.
+The bare app also answers, at another path, with the five headers a valid
+token's answer carries besides the body's (request id, workspace, JTI,
+scope, ``Cache-Control``): the floor of that answer.
 With ``--before DIR`` (a source tree of another version, e.g. ``git archive
 main | tar -x -C DIR``), that version's ``serve`` runs too, on the same
 database, and is loaded in the same rounds. It measures:
 
-1. Load: requests per second and p50/p99 latency of the bare app, of
+1. Load: requests per second and p50/p99 latency of the bare app (both
+   answers), of
    ``/v1/token_auth`` validating one token again and again (as an ingress's
    ``auth_request`` does for one client) and validating 4,096 tokens in
    turn (no signature is remembered), alternately in ``--rounds`` rounds
@@ -73,6 +77,15 @@ BARE_BODY = {'valid': True,
              'workspace_id': '00000000-0000-4000-8000-000000000000',
              'jti': 'jti_' + '0' * 32, 'scope': 'workspace',
              'expires_at': '2030-01-01T00:00:00Z'}
+# The bare app's other route answers with a valid token's headers as well
+# (what an ingress needs: request id, who calls, no caching), the floor of
+# an answer that carries them.
+BARE_ANSWER_PATH = '/v1/token_auth/answer'
+BARE_ANSWER_HEADERS = {'X-Request-Id': '0' * 32,
+                       'X-Workspace-Id': BARE_BODY['workspace_id'],
+                       'X-Token-Jti': BARE_BODY['jti'],
+                       'X-Token-Scope': 'workspace',
+                       'Cache-Control': 'no-store'}
 READY_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 10.0
 
@@ -282,9 +295,15 @@ def bare_app() -> Any:
         def on_get(self, req: Any, resp: Any) -> None:
             resp.media = BARE_BODY
 
+    class Answer:
+        def on_get(self, req: Any, resp: Any) -> None:
+            resp.set_headers(BARE_ANSWER_HEADERS)
+            resp.media = BARE_BODY
+
     app = falcon.App()
     app.add_route('/healthz', Constant())
     app.add_route('/v1/token_auth', Constant())
+    app.add_route(BARE_ANSWER_PATH, Answer())
     return app
 
 
@@ -391,6 +410,7 @@ def setup(db: str) -> tuple[str, str]:
 VALIDATE = 'validate GET /v1/token_auth'
 DISTINCT = 'validate, a new token each time'
 BARE_SCENARIO = 'bare Falcon GET (constant JSON)'
+BARE_ANSWER = 'bare Falcon GET, with the headers too'
 # More tokens than the server remembers good signatures of
 # (ntcli_authority.jws.VERIFIED_CACHE_SIZE): every check verifies.
 DISTINCT_TOKENS = 4096
@@ -419,7 +439,9 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
     # the same request (a bearer header, ignored) to the bare app
     constant = dict(validate, port=bare_port)
     several = dict(validate, tokens=distinct)
-    specs = {BARE_SCENARIO: constant, VALIDATE: validate, DISTINCT: several}
+    specs = {BARE_SCENARIO: constant,
+             BARE_ANSWER: dict(constant, path=BARE_ANSWER_PATH),
+             VALIDATE: validate, DISTINCT: several}
     if before_port is not None:
         specs[BEFORE + VALIDATE] = dict(validate, port=before_port)
         specs[BEFORE + DISTINCT] = dict(several, port=before_port)
@@ -433,6 +455,10 @@ def load(port: int, bare_port: int, credential: str, workspace_id: str,
             round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
             for ours, bare in zip(parts[name], parts[BARE_SCENARIO],
                                   strict=True)]
+    results[VALIDATE]['ratio_to_bare_answer_per_round'] = [
+        round(ours['rps'] / bare['rps'], 3) if bare['rps'] else None
+        for ours, bare in zip(parts[VALIDATE], parts[BARE_ANSWER],
+                              strict=True)]
     results[ISSUE] = merge([run_driver(dict(
         base, duration=duration, port=port, method='POST',
         path=f'/v1/workspaces/{workspace_id}/tokens',
@@ -663,6 +689,13 @@ def report(result: dict) -> None:
                                for r in ours['ratio_to_bare_per_round'])
             print(f"{name} / bare Falcon throughput: "
                   f"{ours['rps'] / bare['rps']:.2f}x (per round: {rounds})")
+    answer = result['load'].get(BARE_ANSWER)
+    ours = result['load'][VALIDATE]
+    if answer and answer['rps']:
+        rounds = ', '.join(str(r)
+                           for r in ours['ratio_to_bare_answer_per_round'])
+        print(f"{VALIDATE} / bare Falcon with its headers: "
+              f"{ours['rps'] / answer['rps']:.2f}x (per round: {rounds})")
     nodes = result.get('nodes')
     if nodes:
         print()
