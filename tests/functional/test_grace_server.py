@@ -156,8 +156,9 @@ class TestExpiryGaugesAcrossWorkers(testtools.TestCase):
         requests.delete(f"{tokens}/{retiring['jti']}", headers=auth,
                         params={'grace': 600}, timeout=10)
         for _ in range(4):          # whichever worker answers the scrape
-            found = samples(requests.get(server.url + '/metrics',
-                                         timeout=10).text)
+            answer = requests.get(server.url + '/metrics', timeout=10)
+            self.assertEqual(200, answer.status_code, answer.text)
+            found = samples(answer.text)
             self.assertEqual(
                 (1, 3, 4, 1),
                 (found['ntcli_server_tokens_expiring{within="1d"}'],
