@@ -39,8 +39,7 @@ def now() -> int:
 def offset_read_once() -> Callable[[], int]:
     """:func:`now`, with the test offset read once, here: for a long-lived
     process whose environment does not change (a server worker), where
-    reading it on every validation costs 1 us of the 16 a valid token's
-    takes in-process (benchmarks/validation_profile.py)."""
+    reading it cost 1 us of every validation (benchmarks/RESULTS.md)."""
     shift = offset()
 
     def now() -> int:
